@@ -1,0 +1,46 @@
+# netsock — top-level driver over CMake. See README.md.
+#   make          release build (gcc, warnings as errors) in build/
+#   make demo     build and run the simulated-network demo
+#   make test     bootstrap packages, build with ASan+UBSan (clang), run ctest
+#   make fuzz     run every libFuzzer target long (FUZZ_SECONDS each)
+#   make bench    run the benchmarks
+BUILD      ?= build
+TEST_BUILD ?= build-test
+FUZZ_SECONDS ?= 300
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build demo test test-build fuzz bench clean bootstrap
+
+all: build
+
+bootstrap:
+	@./scripts/bootstrap
+
+build:
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@./$(BUILD)/netsock demo
+
+test-build: bootstrap
+	@CC=clang cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	    -DNS_SANITIZE=ON -DNS_FUZZ=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+
+# The release build (gcc) is built too so both compilers keep warnings clean.
+test: test-build build
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz: test-build
+	@for f in $(TEST_BUILD)/tests/fuzz_*; do \
+	    n=$$(basename $$f); mkdir -p fuzz-corpus/$$n; \
+	    echo "== $$n for $(FUZZ_SECONDS) s (corpus fuzz-corpus/$$n)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 fuzz-corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: build
+	@./bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,89 @@
+/* netsock/counters.h — the stack's MIB-style counters, one X-macro list.
+ *
+ * Every drop has its own reason counter (STYLE §7): code never drops a
+ * frame without incrementing exactly one *_drop_* or *_err_* counter here.
+ * `netsock stat` and the demo print them by name.
+ *
+ * X(name, description)
+ */
+#ifndef NETSOCK_COUNTERS_H
+#define NETSOCK_COUNTERS_H
+
+#define NS_COUNTERS(X)                                                          \
+    /* device edge */                                                           \
+    X(dev_rx_frames, "frames received from devices")                            \
+    X(dev_tx_frames, "frames handed to devices")                                \
+    X(dev_tx_err, "frames a device refused to send")                            \
+    X(pbuf_alloc_fail, "packet buffer allocations that failed (pool empty)")    \
+    /* Ethernet */                                                              \
+    X(eth_drop_short, "Ethernet frames shorter than the header")                \
+    X(eth_drop_not_for_us, "Ethernet frames for another MAC address")           \
+    X(eth_drop_bad_src, "Ethernet frames with a multicast source MAC")          \
+    X(eth_drop_unknown_type, "Ethernet frames with an unknown EtherType")       \
+    /* ARP */                                                                   \
+    X(arp_rx, "ARP packets received")                                           \
+    X(arp_tx_request, "ARP requests sent")                                      \
+    X(arp_tx_reply, "ARP replies sent")                                         \
+    X(arp_tx_announce, "gratuitous ARP announcements sent (RFC 5227)")          \
+    X(arp_drop_short, "ARP packets too short")                                  \
+    X(arp_drop_unsupported, "ARP packets not Ethernet/IPv4")                    \
+    X(arp_drop_bad_op, "ARP packets with an unknown opcode")                    \
+    X(arp_drop_bad_sender, "ARP packets with a broadcast/multicast sender")     \
+    X(arp_conflict, "ARP packets claiming one of our addresses")                \
+    X(arp_queue_drop, "packets dropped: ARP hold queue full")                   \
+    X(arp_resolve_fail, "packets dropped: neighbour never answered ARP")        \
+    X(arp_cache_full, "ARP cache insertions refused: every entry busy")         \
+    X(arp_evict, "ARP entries evicted to make room")                            \
+    /* IPv4 */                                                                  \
+    X(ip_rx, "IPv4 packets received")                                           \
+    X(ip_tx, "IPv4 packets sent (after fragmentation)")                         \
+    X(ip_delivered, "IPv4 packets delivered to a protocol")                     \
+    X(ip_forwarded, "IPv4 packets forwarded")                                   \
+    X(ip_drop_short, "IPv4 packets shorter than their header")                  \
+    X(ip_drop_bad_version, "IPv4 packets with version != 4")                    \
+    X(ip_drop_bad_hlen, "IPv4 packets with a bad header length")                \
+    X(ip_drop_bad_len, "IPv4 packets whose total length disagrees with frame")  \
+    X(ip_drop_bad_csum, "IPv4 packets with a bad header checksum")              \
+    X(ip_drop_bad_src, "IPv4 packets from a martian source address")            \
+    X(ip_drop_not_for_us, "IPv4 packets for another host (forwarding off)")     \
+    X(ip_drop_ttl, "IPv4 packets whose TTL expired in forwarding")              \
+    X(ip_drop_no_route, "IPv4 packets with no route to the destination")        \
+    X(ip_drop_unknown_proto, "IPv4 packets for a protocol nobody handles")      \
+    X(ip_drop_df, "IPv4 packets too big with DF set")                           \
+    X(ip_frag_created, "IPv4 fragments created")                                \
+    X(ip_frag_ok, "IPv4 datagrams fragmented")                                  \
+    X(ip_reass_frags, "IPv4 fragments received for reassembly")                 \
+    X(ip_reass_ok, "IPv4 datagrams reassembled")                                \
+    X(ip_reass_dup, "IPv4 duplicate fragments ignored")                         \
+    X(ip_reass_drop_overlap, "IPv4 datagrams dropped: overlapping fragments")   \
+    X(ip_reass_drop_too_big, "IPv4 fragments beyond 65535 bytes")              \
+    X(ip_reass_drop_bad_frag, "IPv4 fragments with a length not multiple of 8") \
+    X(ip_reass_drop_too_many, "IPv4 datagrams dropped: too many fragments")     \
+    X(ip_reass_drop_timeout, "IPv4 datagrams dropped: reassembly timeout")      \
+    X(ip_reass_drop_mem, "IPv4 datagrams dropped: reassembly memory cap")       \
+    /* ICMPv4 */                                                                \
+    X(icmp_rx, "ICMP messages received")                                        \
+    X(icmp_tx, "ICMP messages sent")                                            \
+    X(icmp_rx_echo, "ICMP echo requests received")                              \
+    X(icmp_tx_echo_reply, "ICMP echo replies sent")                             \
+    X(icmp_rx_echo_reply, "ICMP echo replies received")                         \
+    X(icmp_rx_unreach, "ICMP destination unreachable received")                 \
+    X(icmp_rx_time_exceeded, "ICMP time exceeded received")                     \
+    X(icmp_tx_unreach, "ICMP destination unreachable sent")                     \
+    X(icmp_tx_time_exceeded, "ICMP time exceeded sent")                         \
+    X(icmp_drop_short, "ICMP messages too short")                               \
+    X(icmp_drop_bad_csum, "ICMP messages with a bad checksum")                  \
+    X(icmp_drop_bcast_echo, "ICMP echo to broadcast ignored (as Linux)")        \
+    X(icmp_drop_unknown_type, "ICMP messages of a type we do not handle")       \
+    X(icmp_err_ratelimited, "ICMP errors not sent: rate limit")                 \
+    X(icmp_err_suppressed, "ICMP errors not sent: RFC 1122 3.2.2 forbids")
+
+/* Counter identifiers: NS_CTR_dev_rx_frames, ... */
+enum ns_counter {
+#define NS_X_ENUM(name, desc) NS_CTR_##name,
+    NS_COUNTERS(NS_X_ENUM)
+#undef NS_X_ENUM
+    NS_CTR__COUNT
+};
+
+#endif

@@ -1,0 +1,160 @@
+/* netsock/dev.h — network devices behind an ops table, and the wrappers
+ * that stack on any device (STYLE §13).
+ *
+ * A device moves whole frames: Ethernet frames for NS_LINK_ETHER devices,
+ * bare IP packets for NS_LINK_IP devices. The stack polls it; the device
+ * never calls into the stack. Time comes in as an argument (`now_us`,
+ * microseconds on the clock that drives the stack: virtual time in the
+ * simulator, CLOCK_MONOTONIC over real devices).
+ *
+ * Ownership: ns_if_add() hands a device to a stack, which closes it when the
+ * stack is freed. A wrapper owns the device it wraps and closes it on close.
+ */
+#ifndef NETSOCK_DEV_H
+#define NETSOCK_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsock/pbuf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NS_TIME_NEVER UINT64_MAX
+
+enum ns_link_type {
+    NS_LINK_ETHER = 1, /* Ethernet II frames */
+    NS_LINK_IP = 2,    /* IP packets, no link header (TUN) */
+};
+
+struct ns_dev;
+
+struct ns_dev_ops {
+    /* Send one frame. Always consumes `pb` (sent, queued or dropped).
+     * Returns 0, or a negative errno when the frame was dropped
+     * (-EMSGSIZE larger than the MTU allows, -ENOBUFS queue full,
+     * -ENETDOWN no peer). */
+    int (*xmit)(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us);
+
+    /* Return the next received frame that is due at or before now_us, in a
+     * pbuf allocated from `pool`, or NULL when there is none (or the pool is
+     * empty: then the frame stays queued and recv is tried again later). */
+    struct ns_pbuf *(*recv)(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us);
+
+    /* Earliest time at which this device has work (a frame becomes due, a
+     * delayed frame must be released). NS_TIME_NEVER when idle or when the
+     * device is driven by a file descriptor instead. */
+    uint64_t (*next_deadline)(struct ns_dev *dev);
+
+    /* Optional (may be NULL): do time-driven internal work due by now_us,
+     * such as releasing delayed transmit frames to a wrapped device. The
+     * stack calls it before recv on every poll. */
+    void (*tick)(struct ns_dev *dev, uint64_t now_us);
+
+    /* Optional: OS descriptor a real-time loop can wait on, or -1. */
+    int (*fd)(struct ns_dev *dev);
+
+    /* Release everything (and the wrapped device, for a wrapper). */
+    void (*close)(struct ns_dev *dev);
+};
+
+struct ns_dev_stats {
+    uint64_t tx_frames, tx_bytes, tx_drop;
+    uint64_t rx_frames, rx_bytes, rx_drop;
+};
+
+struct ns_dev {
+    const struct ns_dev_ops *ops;
+    char name[16];
+    enum ns_link_type link;
+    uint32_t mtu;       /* largest IP packet the device carries, bytes */
+    uint8_t hwaddr[6];  /* MAC address (NS_LINK_ETHER) */
+    uint32_t offloads;  /* NS_DEV_OFF_* the device performs */
+    struct ns_dev_stats stats;
+};
+
+/* Offloads a device may offer (later issues use them). */
+#define NS_DEV_OFF_RX_CSUM 0x1u /* received checksums already verified */
+#define NS_DEV_OFF_TX_CSUM 0x2u /* device fills transport checksums */
+
+/* Close any device (NULL ignored). */
+static inline void ns_dev_close(struct ns_dev *dev) { if (dev) dev->ops->close(dev); }
+
+/* ---- impairments ---------------------------------------------------------
+ * One direction of a link, or of a fault wrapper. Probabilities are in
+ * [0, 1]; every random choice comes from a seeded PRNG, so a run is
+ * reproducible from its seed. */
+struct ns_link_params {
+    uint64_t delay_us;         /* one-way propagation delay */
+    uint64_t jitter_us;        /* extra delay, uniform in [0, jitter_us]; keeps FIFO order */
+    uint64_t rate_bps;         /* bandwidth, bits/s; 0 = unlimited */
+    uint32_t queue_bytes;      /* bytes waiting for serialization before tail drop; 0 = unlimited */
+    uint32_t mtu;              /* largest IP packet carried; 0 = no limit */
+    double loss;               /* probability a frame is lost */
+    double dup;                /* probability a frame is delivered twice */
+    double reorder;            /* probability a frame is held back ... */
+    uint64_t reorder_delay_us; /* ... by this much extra, letting later frames pass */
+    double corrupt;            /* probability one random bit of the frame is flipped */
+};
+
+/* Defaults: no delay, unlimited rate and queue, MTU 1500, no impairments. */
+void ns_link_params_default(struct ns_link_params *p);
+
+struct ns_impair_stats {
+    uint64_t frames;     /* frames offered */
+    uint64_t delivered;  /* frame copies delivered (dups count twice) */
+    uint64_t lost;
+    uint64_t duplicated;
+    uint64_t reordered;
+    uint64_t corrupted;
+    uint64_t queue_drop; /* tail drops: queue_bytes exceeded */
+    uint64_t mtu_drop;   /* frames larger than the MTU */
+};
+
+/* ---- fault-injection wrapper ---------------------------------------------
+ * Wrap any device so that frames it sends (tx) and receives (rx) suffer the
+ * given impairments. NULL params leave that direction untouched. Seeded:
+ * same seed, same faults. Returns NULL on allocation failure (inner is then
+ * left open and still owned by the caller). */
+struct ns_dev *ns_fault_wrap(struct ns_dev *inner, const struct ns_link_params *tx,
+                             const struct ns_link_params *rx, uint64_t seed);
+/* Statistics of a device made by ns_fault_wrap (either may be NULL). */
+void ns_fault_stats(const struct ns_dev *fault_dev, struct ns_impair_stats *tx,
+                    struct ns_impair_stats *rx);
+
+/* ---- pcap capture wrapper --------------------------------------------------
+ * Wrap any device so every frame it sends and receives is written to a
+ * classic pcap file at `path` (LINKTYPE_ETHERNET or LINKTYPE_RAW by the
+ * inner device's link type), timestamped with now_us. The file is complete
+ * and readable (tcpdump -r, Wireshark) after ns_pcap_flush() or close.
+ * Returns NULL and sets *err (negative errno) when the file cannot be
+ * created; inner is then still owned by the caller. */
+struct ns_dev *ns_pcap_wrap(struct ns_dev *inner, const char *path, int *err);
+/* Flush buffered records of a device made by ns_pcap_wrap to its file. */
+int ns_pcap_flush(struct ns_dev *pcap_dev);
+/* Frames written so far by a device made by ns_pcap_wrap. */
+uint64_t ns_pcap_count(const struct ns_dev *pcap_dev);
+
+/* ---- queue device ----------------------------------------------------------
+ * A device whose other end is the program: frames the program injects are
+ * received by the stack; frames the stack sends wait in a queue the program
+ * takes them from. Tests and fuzzers drive a stack through it ("at time T
+ * this frame arrives; these frames leave"). mac may be NULL (then
+ * 02:00:00:00:00:01). */
+struct ns_dev *ns_qdev_new(const char *name, enum ns_link_type link, const uint8_t mac[6],
+                           uint32_t mtu);
+/* Queue a copy of a frame for the stack to receive. 0 or -ENOMEM. */
+int ns_qdev_inject(struct ns_dev *qdev, const void *frame, size_t len);
+/* Take the oldest frame the stack sent: copies up to cap bytes into buf and
+ * returns the frame's full length, or -1 when none is queued. */
+long ns_qdev_take(struct ns_dev *qdev, void *buf, size_t cap);
+/* Frames waiting to be taken. */
+size_t ns_qdev_pending(const struct ns_dev *qdev);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

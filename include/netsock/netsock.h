@@ -1,0 +1,178 @@
+/* netsock/netsock.h — the stack object: configuration, time, interfaces,
+ * routes, counters, logging.
+ *
+ * Model (see docs/architecture.md):
+ * - All state hangs off a `struct ns_stack`; a process may run any number of
+ *   stacks (the simulator runs many). There are no mutable globals.
+ * - The stack never reads a clock and never blocks. Every entry point takes
+ *   `now_us`: microseconds on a monotonic clock chosen by the caller (virtual
+ *   time in the simulator). Time must never go backwards for one stack.
+ * - A driver loop calls ns_stack_poll() at least by the time
+ *   ns_stack_next_deadline() returns, and whenever a device has input.
+ * - Threading: one thread drives a given stack (and its loop). Different
+ *   stacks may be driven by different threads.
+ *
+ * Errors: functions here return 0 or a non-negative value on success and a
+ * negative errno (-EINVAL, -ENOMEM, ...) on failure. The BSD socket API
+ * (a later layer) converts to -1/errno at its edge.
+ */
+#ifndef NETSOCK_NETSOCK_H
+#define NETSOCK_NETSOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netsock/counters.h"
+#include "netsock/dev.h"
+#include "netsock/pbuf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NS_VERSION "0.1.0"
+
+/* Log levels, as syslog(3). */
+enum { NS_LOG_ERR = 3, NS_LOG_WARN = 4, NS_LOG_INFO = 6, NS_LOG_DEBUG = 7 };
+
+/* Log hook: receives one formatted line (no trailing newline) for every
+ * event at or below the configured level. `now_us` is the stack's time. */
+typedef void (*ns_log_fn)(void *ctx, const char *stack_name, int level, uint64_t now_us,
+                          const char *msg);
+
+/* Runtime configuration (STYLE §12): every knob with a safe default set by
+ * ns_config_default(); the comment gives the default and where it comes
+ * from. */
+struct ns_config {
+    const char *name;          /* host name in logs; default "netsock" (copied) */
+    uint64_t seed;             /* PRNG seed (ISNs, ports, IDs); default 1 */
+
+    uint32_t pbuf_count;       /* pooled packet buffers; default 4096 */
+    uint64_t pbuf_heap_max;    /* heap bytes for large buffers; default 16 MiB */
+
+    bool ip_forward;           /* route packets between interfaces; default false */
+    uint8_t ip_default_ttl;    /* default 64 (Linux ip_default_ttl) */
+
+    uint32_t arp_cache_max;    /* neighbour entries; default 1024 */
+    uint32_t arp_queue_max;    /* packets held per unresolved neighbour; default 8 */
+    uint32_t arp_retries;      /* requests before giving up; default 3 (Linux mcast_solicit) */
+    uint64_t arp_retry_us;     /* gap between requests; default 1 s (Linux retrans_time) */
+    uint64_t arp_reachable_us; /* confirmed entry trusted this long; default 30 s */
+    uint64_t arp_gc_us;        /* idle entry removed after; default 60 s (Linux gc_stale_time) */
+    uint32_t arp_announce_num; /* gratuitous ARPs on address add; default 2 (RFC 5227 ANNOUNCE_NUM) */
+    uint64_t arp_announce_interval_us; /* default 2 s (RFC 5227 ANNOUNCE_INTERVAL) */
+
+    uint64_t ip_reass_timeout_us; /* default 30 s (Linux ipfrag_time) */
+    uint64_t ip_reass_mem_max;    /* bytes held by all reassembly; default 4 MiB (Linux ipfrag_high_thresh) */
+    uint32_t ip_reass_max_frags;  /* fragments per datagram; default 64 */
+
+    uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
+    uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */
+
+    ns_log_fn log_fn;          /* default NULL: no logging */
+    void *log_ctx;
+    int log_level;             /* default NS_LOG_INFO */
+};
+
+struct ns_stack;
+
+/* Fill `cfg` with the defaults above. */
+void ns_config_default(struct ns_config *cfg);
+
+/* Create a stack at time now_us. cfg may be NULL for defaults. Returns NULL
+ * on allocation failure or an invalid configuration. */
+struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us);
+
+/* Free a stack, closing its devices and releasing every buffer. */
+void ns_stack_free(struct ns_stack *st);
+
+const char *ns_stack_name(const struct ns_stack *st);
+/* The time of the last call that passed now_us in. */
+uint64_t ns_stack_now(const struct ns_stack *st);
+
+/* Advance the stack to now_us: run device tick work, take received frames
+ * from every device and process them, fire due timers. Returns the number
+ * of frames processed. */
+int ns_stack_poll(struct ns_stack *st, uint64_t now_us);
+
+/* The earliest time at which ns_stack_poll() has work: a timer or a device
+ * deadline. NS_TIME_NEVER when there is nothing scheduled. May be earlier
+ * than strictly needed (never later). */
+uint64_t ns_stack_next_deadline(struct ns_stack *st);
+
+/* Process one frame as if it had been received on interface `ifindex` at
+ * now_us (the frame is copied). This is the input path that fuzzers and
+ * tests drive. Returns 0, -ENODEV for a bad ifindex, -ENOBUFS when no
+ * buffer could be had (counted), -EINVAL for len 0 or > 65535. */
+int ns_stack_input(struct ns_stack *st, int ifindex, const void *frame, size_t len,
+                   uint64_t now_us);
+
+/* ---- interfaces and addresses ------------------------------------------- */
+
+#define NS_IF_MAX 16
+
+/* Attach a device as a new interface; the stack now owns `dev`. Returns the
+ * interface index (>= 1) or -ENOSPC / -EINVAL. */
+int ns_if_add(struct ns_stack *st, struct ns_dev *dev);
+
+/* The device of interface ifindex, or NULL. Still owned by the stack. */
+struct ns_dev *ns_if_dev(struct ns_stack *st, int ifindex);
+
+/* Add an address to an interface. af is AF_INET (addr -> struct in_addr);
+ * AF_INET6 returns -EAFNOSUPPORT until IPv6 lands. Adds the connected route
+ * for the prefix and, on Ethernet, sends gratuitous ARP announcements (RFC
+ * 5227 §2.3). Returns 0, -EEXIST, -ENOSPC, -EINVAL, -ENODEV. */
+int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
+                   unsigned prefix_len);
+
+/* Add a route: dst/prefix_len via gateway gw (NULL or 0.0.0.0 for on-link)
+ * out of interface ifindex (0: the interface whose connected route covers
+ * gw). prefix_len 0 is the default route. Returns 0, -EEXIST, -ENETUNREACH
+ * (gw not on a connected network), -ENOSPC, -EINVAL. */
+int ns_route_add(struct ns_stack *st, int af, const void *dst, unsigned prefix_len,
+                 const void *gw, int ifindex);
+
+/* Remove the route dst/prefix_len. 0 or -ESRCH. */
+int ns_route_del(struct ns_stack *st, int af, const void *dst, unsigned prefix_len);
+
+/* Turn IPv4 forwarding between interfaces on or off. */
+void ns_stack_set_forwarding(struct ns_stack *st, bool on);
+
+/* ---- counters ------------------------------------------------------------ */
+
+uint64_t ns_stack_counter(const struct ns_stack *st, enum ns_counter c);
+/* Copy all counters into out[NS_CTR__COUNT]. */
+void ns_stack_counters(const struct ns_stack *st, uint64_t *out);
+const char *ns_counter_name(enum ns_counter c);
+const char *ns_counter_desc(enum ns_counter c);
+
+/* Pool statistics of the stack's packet buffers (leak checks in tests). */
+void ns_stack_pbuf_stats(const struct ns_stack *st, struct ns_pbuf_pool_stats *out);
+
+/* ---- ICMP echo ------------------------------------------------------------
+ * Until raw sockets land, programs ping through these two calls. */
+
+struct ns_echo_reply {
+    uint32_t from;       /* source address, network byte order */
+    uint16_t id, seq;
+    uint8_t ttl;
+    const uint8_t *data; /* echo payload, valid during the callback only */
+    size_t len;
+};
+typedef void (*ns_echo_fn)(void *ctx, struct ns_stack *st, const struct ns_echo_reply *r,
+                           uint64_t now_us);
+
+/* Send an ICMP echo request (RFC 792) to dst (struct in_addr). ttl 0 means
+ * the default. Returns 0 or -ENETUNREACH, -EMSGSIZE (> 65507 bytes with DF
+ * clear is fragmented; larger is refused), -ENOBUFS. */
+int ns_icmp_echo_send(struct ns_stack *st, const void *dst, uint16_t id, uint16_t seq,
+                      const void *data, size_t len, uint8_t ttl);
+
+/* Receive echo replies through fn (NULL to stop). */
+void ns_icmp_set_echo_hook(struct ns_stack *st, ns_echo_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,93 @@
+/* netsock/sim.h — the simulator: many stacks on simulated links in one
+ * process, on virtual time, with seeded faults.
+ *
+ * Determinism: everything random (link impairments, each host's stack seed,
+ * generated MAC addresses) derives from the seed given to ns_sim_new(), and
+ * events at the same virtual time are processed in a fixed order (hosts in
+ * creation order). Same seed and same program => same frames, byte for byte.
+ *
+ * A simulated link is a segment with two or more ports. A frame sent from
+ * one port is delivered to every other port (a hub; each stack filters by
+ * MAC address). Each port has its own transmit parameters (struct
+ * ns_link_params): serialization at rate_bps through a queue of
+ * queue_bytes, then delay, loss, duplication, reordering and corruption.
+ */
+#ifndef NETSOCK_SIM_H
+#define NETSOCK_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netsock/netsock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ns_sim;
+struct ns_simlink;
+
+/* Create an empty simulation at virtual time 0. NULL on allocation failure. */
+struct ns_sim *ns_sim_new(uint64_t seed);
+
+/* Free the simulation with every host (stack) and link it made. */
+void ns_sim_free(struct ns_sim *sim);
+
+uint64_t ns_sim_now(const struct ns_sim *sim);
+uint64_t ns_sim_seed(const struct ns_sim *sim);
+
+/* Create a host: a stack owned by the simulation. cfg may be NULL for
+ * defaults; cfg->seed is replaced by one derived from the simulation seed and
+ * the host's number, cfg->name by `name`. Returns NULL on failure. */
+struct ns_stack *ns_sim_add_host(struct ns_sim *sim, const char *name,
+                                 const struct ns_config *cfg);
+
+/* Create a link with nports (2..16) ports, every port transmitting with
+ * `params` (NULL: ns_link_params_default). Returns NULL on failure. */
+struct ns_simlink *ns_sim_add_link(struct ns_sim *sim, const char *name, unsigned nports,
+                                   const struct ns_link_params *params);
+
+/* Change the transmit parameters of one port (frames sent from it). */
+void ns_simlink_set_params(struct ns_simlink *link, unsigned port,
+                           const struct ns_link_params *params);
+
+/* The device for one port, to give to ns_if_add(). Each port's device can
+ * be taken once; later calls return NULL. mac NULL: a locally administered
+ * address derived from the seed, link and port. Closing the device (when
+ * its stack is freed) detaches the port; frames to a detached port vanish. */
+struct ns_dev *ns_simlink_port(struct ns_simlink *link, unsigned port, const uint8_t mac[6]);
+
+/* Impairment statistics of frames sent from `port`. */
+void ns_simlink_stats(const struct ns_simlink *link, unsigned port,
+                      struct ns_impair_stats *out);
+
+/* Convenience: create a two-port link between two hosts, attach port 0 to
+ * a and port 1 to b, and return the interface indexes (either pointer may
+ * be NULL). Returns NULL on failure. */
+struct ns_simlink *ns_sim_connect(struct ns_sim *sim, struct ns_stack *a, struct ns_stack *b,
+                                  const struct ns_link_params *params, int *ifindex_a,
+                                  int *ifindex_b);
+
+/* The earliest deadline over all hosts, or NS_TIME_NEVER. */
+uint64_t ns_sim_next_deadline(const struct ns_sim *sim);
+
+/* Advance virtual time to the next deadline (if it is <= limit_us) and
+ * poll every host due then. Returns false when nothing is due by
+ * limit_us (time then stays where it was). */
+bool ns_sim_step(struct ns_sim *sim, uint64_t limit_us);
+
+/* Run every event up to and including t_us, then set the time to t_us. */
+void ns_sim_run_until(struct ns_sim *sim, uint64_t t_us);
+
+/* ns_sim_run_until(now + dt_us). */
+void ns_sim_run_for(struct ns_sim *sim, uint64_t dt_us);
+
+/* Run while pred(ctx) is true, but not past limit_us. Returns true when
+ * pred became false, false when the time limit was reached first. */
+bool ns_sim_run_while(struct ns_sim *sim, bool (*pred)(void *ctx), void *ctx,
+                      uint64_t limit_us);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

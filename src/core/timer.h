@@ -1,0 +1,78 @@
+/* core/timer.h — hierarchical timer wheel.
+ *
+ * Scales to millions of timers: arm and cancel are O(1) (intrusive doubly
+ * linked slots), and most timers are cancelled before they fire (TCP
+ * retransmit, delayed ACK), so they never cost more than that.
+ *
+ * Layout: NS_WHEEL_LEVELS levels of 64 slots; level L covers times whose
+ * highest bit differing from the wheel's current time lies in bits
+ * [6L, 6L+6). A 64-bit occupancy bitmap per level makes "next non-empty
+ * slot" one count-trailing-zeros. Advancing time moves the slots that time
+ * passed over onto a work list; timers due by then fire, the others are
+ * re-inserted at a lower level (cascading). Time unit: microseconds.
+ *
+ * Timers fire in order of expiry time; timers with equal expiry fire in the
+ * order they were armed (deterministic).
+ */
+#ifndef NS_CORE_TIMER_H
+#define NS_CORE_TIMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NS_WHEEL_BITS 6
+#define NS_WHEEL_SLOTS 64
+#define NS_WHEEL_LEVELS 11 /* 11 * 6 = 66 >= 64 bits */
+
+struct ns_timer;
+/* Called when a timer fires; the timer is no longer pending and may be
+ * re-armed (or freed) from inside the callback. */
+typedef void (*ns_timer_fn)(void *ctx, struct ns_timer *t, uint64_t now_us);
+
+struct ns_timer {
+    struct ns_timer *next, *prev; /* slot list; prev == NULL when not pending */
+    uint64_t expires_us;
+    ns_timer_fn fn;
+};
+
+struct ns_timer_list {
+    struct ns_timer head; /* sentinel */
+};
+
+struct ns_wheel {
+    uint64_t now_us;                                   /* wheel time */
+    uint64_t pending[NS_WHEEL_LEVELS];                 /* occupancy bitmaps */
+    struct ns_timer_list slot[NS_WHEEL_LEVELS][NS_WHEEL_SLOTS];
+    struct ns_timer_list expired;                      /* armed at/before now */
+    uint64_t count;                                    /* pending timers */
+};
+
+/* Initialise an empty wheel at time now_us. */
+void ns_wheel_init(struct ns_wheel *w, uint64_t now_us);
+
+/* Initialise a timer (not pending) with its callback. */
+void ns_timer_init(struct ns_timer *t, ns_timer_fn fn);
+
+/* Arm (or re-arm) t to fire at expires_us. An expiry at or before the
+ * wheel's time fires on the next ns_wheel_advance(). */
+void ns_timer_arm(struct ns_wheel *w, struct ns_timer *t, uint64_t expires_us);
+
+/* Cancel t if pending; harmless otherwise. */
+void ns_timer_cancel(struct ns_wheel *w, struct ns_timer *t);
+
+static inline bool ns_timer_pending(const struct ns_timer *t) { return t->prev != 0; }
+
+/* Advance the wheel to now_us (>= the wheel's time; earlier is ignored),
+ * firing every timer whose expiry is <= now_us, in expiry order, as
+ * fn(ctx, timer, now_us). Timers armed by callbacks for <= now_us fire
+ * during the same call. Returns the number fired. */
+uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx);
+
+/* A lower bound on the earliest pending expiry (exact when that timer sits
+ * in the lowest level), or UINT64_MAX when none is pending. Calling
+ * advance at that time makes progress: either fires or cascades. */
+uint64_t ns_wheel_next(const struct ns_wheel *w);
+
+static inline uint64_t ns_wheel_count(const struct ns_wheel *w) { return w->count; }
+
+#endif

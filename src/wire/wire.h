@@ -1,0 +1,194 @@
+/* wire/wire.h — parse and emit every header netsock speaks (STYLE §1).
+ *
+ * Pure functions: no state, no clock, no allocation. A `repr` is the
+ * validated host-order form of a header. `parse` validates lengths (and
+ * checksums where the header has one) once and fills the repr; `emit`
+ * writes a repr into a buffer the caller sized with the `_LEN` constants.
+ *
+ * Parse errors are returned as negative enum ns_wire_err values, distinct
+ * per reason, so callers can count each drop reason (STYLE §7).
+ * IPv4 addresses in reprs are host byte order uint32_t.
+ */
+#ifndef NS_WIRE_WIRE_H
+#define NS_WIRE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ns_wire_err {
+    NS_WIRE_OK = 0,
+    NS_WIRE_TRUNCATED = 1,   /* buffer shorter than the header claims or needs */
+    NS_WIRE_BAD_VERSION = 2, /* IP version field wrong */
+    NS_WIRE_BAD_HLEN = 3,    /* header length field impossible */
+    NS_WIRE_BAD_LEN = 4,     /* total/length field disagrees with the buffer */
+    NS_WIRE_BAD_CSUM = 5,    /* checksum does not verify */
+    NS_WIRE_UNSUPPORTED = 6, /* valid but not a kind we speak (ARP htype...) */
+    NS_WIRE_BAD_FIELD = 7,   /* a field holds a value the spec forbids */
+};
+
+/* ---- Internet checksum (RFC 1071, RFC 1624) ------------------------------ */
+
+/* Add `len` bytes at `data` to a running one's-complement sum and return
+ * the new partial sum. Chain calls to sum discontiguous pieces; every piece
+ * except the last must have even length. Start with sum 0. The partial sum
+ * is opaque: only pass it to ns_csum_add / ns_csum_fold. Fast on 64-bit
+ * (8 bytes per step, any alignment). */
+uint32_t ns_csum_add(uint32_t sum, const void *data, size_t len);
+
+/* Fold a partial sum to 16 bits and complement it: the checksum value in
+ * host order, to store with ns_wr16(). A buffer whose checksum field is
+ * correct folds to 0. */
+uint16_t ns_csum_fold(uint32_t sum);
+
+/* ns_csum_fold(ns_csum_add(0, data, len)). */
+uint16_t ns_csum(const void *data, size_t len);
+
+/* Partial sum of the IPv4 pseudo-header (RFC 9293 §3.1, RFC 768): src,
+ * dst (host order), zero, proto, length. Chain it with ns_csum_add. */
+uint32_t ns_csum_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+
+/* RFC 1624 eqn. 3 incremental update: the checksum field value (host
+ * order) after a 16-bit word of the covered data changes from old_word to
+ * new_word: HC' = ~(~HC + ~m + m'). */
+uint16_t ns_csum_update16(uint16_t csum, uint16_t old_word, uint16_t new_word);
+/* The same for a 32-bit field (two words), e.g. an address rewrite. */
+uint16_t ns_csum_update32(uint16_t csum, uint32_t old_val, uint32_t new_val);
+
+/* ---- Ethernet II ---------------------------------------------------------- */
+
+#define NS_ETH_HLEN 14
+#define NS_ETH_ALEN 6
+#define NS_ETHERTYPE_IPV4 0x0800
+#define NS_ETHERTYPE_ARP 0x0806
+#define NS_ETHERTYPE_IPV6 0x86DD
+
+struct ns_eth_repr {
+    uint8_t dst[NS_ETH_ALEN];
+    uint8_t src[NS_ETH_ALEN];
+    uint16_t ethertype;
+};
+
+/* 0 or -NS_WIRE_TRUNCATED (len < 14). */
+int ns_eth_parse(const uint8_t *buf, size_t len, struct ns_eth_repr *r);
+/* Write 14 bytes. */
+void ns_eth_emit(const struct ns_eth_repr *r, uint8_t *buf);
+
+static inline bool ns_eth_is_multicast(const uint8_t a[NS_ETH_ALEN]) { return (a[0] & 1) != 0; }
+static inline bool ns_eth_is_broadcast(const uint8_t a[NS_ETH_ALEN])
+{
+    return (a[0] & a[1] & a[2] & a[3] & a[4] & a[5]) == 0xff;
+}
+extern const uint8_t ns_eth_broadcast[NS_ETH_ALEN];
+
+/* ---- ARP for Ethernet/IPv4 (RFC 826) -------------------------------------- */
+
+#define NS_ARP_LEN 28
+#define NS_ARP_OP_REQUEST 1
+#define NS_ARP_OP_REPLY 2
+
+struct ns_arp_repr {
+    uint16_t op;
+    uint8_t sha[NS_ETH_ALEN];
+    uint32_t spa;
+    uint8_t tha[NS_ETH_ALEN];
+    uint32_t tpa;
+};
+
+/* 0, -NS_WIRE_TRUNCATED (len < 28), -NS_WIRE_UNSUPPORTED (htype != 1,
+ * ptype != 0x0800, hlen != 6 or plen != 4), -NS_WIRE_BAD_FIELD (op not 1/2). */
+int ns_arp_parse(const uint8_t *buf, size_t len, struct ns_arp_repr *r);
+/* Write 28 bytes (htype 1, ptype 0x0800, hlen 6, plen 4). */
+void ns_arp_emit(const struct ns_arp_repr *r, uint8_t *buf);
+
+/* ---- IPv4 (RFC 791) ---------------------------------------------------------- */
+
+#define NS_IP4_HLEN 20     /* header without options */
+#define NS_IP4_MAX_HLEN 60
+#define NS_IP4_MAX_LEN 65535
+#define NS_IP4_DF 0x4000
+#define NS_IP4_MF 0x2000
+#define NS_IP4_OFFMASK 0x1fff
+#define NS_IPPROTO_ICMP 1
+#define NS_IPPROTO_TCP 6
+#define NS_IPPROTO_UDP 17
+
+struct ns_ip4_repr {
+    uint8_t hlen;        /* header length in bytes incl. options (20..60) */
+    uint8_t tos;
+    uint16_t total_len;  /* header + payload */
+    uint16_t id;
+    bool df, mf;
+    uint16_t frag_off;   /* fragment offset in bytes (multiple of 8) */
+    uint8_t ttl;
+    uint8_t proto;
+    uint32_t src, dst;   /* host order */
+};
+
+/* Validate an IPv4 header at buf (len = bytes available, e.g. the frame
+ * payload, which may carry link-layer padding beyond total_len):
+ * -NS_WIRE_TRUNCATED len < 20; -NS_WIRE_BAD_VERSION version != 4;
+ * -NS_WIRE_BAD_HLEN IHL < 5 or IHL*4 > len; -NS_WIRE_BAD_LEN total_len <
+ * IHL*4 or total_len > len; -NS_WIRE_BAD_CSUM header checksum wrong (only
+ * checked when verify_csum). Options are not interpreted (RFC 1122
+ * §3.2.1.8 allows ignoring unknown ones); r->hlen tells where they end. */
+int ns_ip4_parse(const uint8_t *buf, size_t len, struct ns_ip4_repr *r, bool verify_csum);
+
+/* Write a header of r->hlen bytes: 20 fixed bytes, and when r->hlen > 20
+ * the options bytes are expected to be already at buf+20 (emit leaves them
+ * and covers them with the checksum). Computes the header checksum. */
+void ns_ip4_emit(const struct ns_ip4_repr *r, uint8_t *buf);
+
+/* For fragmentation (RFC 791 §3.2 "copied" flag): copy from the options
+ * area `opts` (olen bytes) only the options whose copied flag (bit 7 of the
+ * type) is set into `out` (room for olen bytes), padding with End of
+ * Option List to a multiple of 4. Malformed options (length < 2 or running
+ * past the end) end the walk safely. Returns the bytes written. */
+size_t ns_ip4_opts_copied(const uint8_t *opts, size_t olen, uint8_t *out);
+
+/* ---- ICMPv4 (RFC 792) -------------------------------------------------------- */
+
+#define NS_ICMP_HLEN 8
+#define NS_ICMP_ECHO_REPLY 0
+#define NS_ICMP_DEST_UNREACH 3
+#define NS_ICMP_ECHO 8
+#define NS_ICMP_TIME_EXCEEDED 11
+#define NS_ICMP_PARAM_PROB 12
+/* Destination unreachable codes */
+#define NS_ICMP_NET_UNREACH 0
+#define NS_ICMP_HOST_UNREACH 1
+#define NS_ICMP_PROT_UNREACH 2
+#define NS_ICMP_PORT_UNREACH 3
+#define NS_ICMP_FRAG_NEEDED 4
+/* Time exceeded codes */
+#define NS_ICMP_EXC_TTL 0
+#define NS_ICMP_EXC_FRAGTIME 1
+
+struct ns_icmp4_repr {
+    uint8_t type, code;
+    /* The 4 bytes after the checksum, interpreted by type: */
+    uint16_t id, seq;    /* echo / echo reply */
+    uint16_t next_mtu;   /* dest unreachable code 4 (RFC 1191) */
+    uint32_t rest;       /* all 4 bytes raw, host order, for any type */
+    const uint8_t *payload; /* parse: points into the parsed buffer */
+    size_t payload_len;
+};
+
+/* 0, -NS_WIRE_TRUNCATED (len < 8), -NS_WIRE_BAD_CSUM (checksum over all
+ * len bytes wrong, only when verify_csum). */
+int ns_icmp4_parse(const uint8_t *buf, size_t len, struct ns_icmp4_repr *r, bool verify_csum);
+
+/* Write the 8-byte header at buf followed by the payload: if r->payload is
+ * not already at buf+8 it is moved there (memmove). For echo types id/seq
+ * are written, for dest-unreach code 4 next_mtu, otherwise `rest`. The
+ * checksum covers header and payload. Needs 8 + payload_len bytes. */
+void ns_icmp4_emit(const struct ns_icmp4_repr *r, uint8_t *buf);
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Format an IPv4 address (host order) as dotted quad into buf (>= 16). */
+const char *ns_ip4_ntoa(uint32_t addr, char buf[16]);
+/* Format a MAC address into buf (>= 18). */
+const char *ns_mac_ntoa(const uint8_t mac[NS_ETH_ALEN], char buf[18]);
+
+#endif
