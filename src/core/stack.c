@@ -1,0 +1,348 @@
+/* core/stack.c — the stack object: creation, the poll loop entry points,
+ * interfaces and addresses, counters and logging.
+ *
+ * Everything a stack owns hangs off struct ns_stack (STYLE §3); time comes
+ * in through every entry point (STYLE §2). */
+#include "core/stack.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/wire.h"
+
+static const char *const counter_names[] = {
+#define NS_X_NAME(name, desc) #name,
+    NS_COUNTERS(NS_X_NAME)
+#undef NS_X_NAME
+};
+static const char *const counter_descs[] = {
+#define NS_X_DESC(name, desc) desc,
+    NS_COUNTERS(NS_X_DESC)
+#undef NS_X_DESC
+};
+
+void ns_config_default(struct ns_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->name = "netsock";
+    cfg->seed = 1;
+    cfg->pbuf_count = 4096;
+    cfg->pbuf_heap_max = 16u << 20;
+    cfg->ip_forward = false;
+    cfg->ip_default_ttl = 64;
+    cfg->arp_cache_max = 1024;
+    cfg->arp_queue_max = 8;
+    cfg->arp_retries = 3;
+    cfg->arp_retry_us = 1000000;
+    cfg->arp_reachable_us = 30000000;
+    cfg->arp_gc_us = 60000000;
+    cfg->arp_announce_num = 2;
+    cfg->arp_announce_interval_us = 2000000;
+    cfg->ip_reass_timeout_us = 30000000;
+    cfg->ip_reass_mem_max = 4u << 20;
+    cfg->ip_reass_max_frags = 64;
+    cfg->icmp_rate_per_s = 1000;
+    cfg->icmp_rate_burst = 50;
+    cfg->log_fn = NULL;
+    cfg->log_ctx = NULL;
+    cfg->log_level = NS_LOG_INFO;
+}
+
+static bool config_valid(const struct ns_config *c)
+{
+    return c->pbuf_count > 0 && c->ip_default_ttl > 0 && c->arp_cache_max > 0 &&
+           c->arp_retries > 0 && c->ip_reass_max_frags > 0;
+}
+
+struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
+{
+    struct ns_config defaults;
+    if (!cfg) {
+        ns_config_default(&defaults);
+        cfg = &defaults;
+    }
+    if (!config_valid(cfg))
+        return NULL;
+
+    struct ns_stack *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->cfg = *cfg;
+    snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "netsock");
+    st->cfg.name = st->name;
+    st->now_us = now_us;
+    ns_rng_seed(&st->rng, cfg->seed);
+    ns_wheel_init(&st->wheel, now_us);
+    st->ip_id_next = (uint16_t)ns_rng_next(&st->rng);
+    st->icmp_tokens_milli = (uint64_t)cfg->icmp_rate_burst * 1000;
+    st->icmp_tokens_at_us = now_us;
+
+    st->pool = ns_pbuf_pool_new(cfg->pbuf_count, cfg->pbuf_heap_max);
+    if (!st->pool || arp_init(st) < 0 || ip4_reass_init(st) < 0) {
+        ns_stack_free(st);
+        return NULL;
+    }
+    st->proto_input[NS_IPPROTO_ICMP] = icmp4_input;
+    return st;
+}
+
+void ns_stack_free(struct ns_stack *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        struct ns_iface *ifp = &st->ifaces[i];
+        if (ifp->index) {
+            ns_timer_cancel(&st->wheel, &ifp->announce_timer);
+            ns_dev_close(ifp->dev);
+            ifp->dev = NULL;
+            ifp->index = 0;
+        }
+    }
+    ip4_reass_destroy(st);
+    arp_destroy(st);
+    ns_pbuf_pool_free(st->pool);
+    free(st);
+}
+
+const char *ns_stack_name(const struct ns_stack *st) { return st->name; }
+uint64_t ns_stack_now(const struct ns_stack *st) { return st->now_us; }
+
+void ns_log(struct ns_stack *st, int level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    st->cfg.log_fn(st->cfg.log_ctx, st->name, level, st->now_us, msg);
+}
+
+struct ns_iface *ns_iface_get(struct ns_stack *st, int ifindex)
+{
+    if (ifindex < 1 || ifindex > NS_IF_MAX)
+        return NULL;
+    struct ns_iface *ifp = &st->ifaces[ifindex - 1];
+    return ifp->index ? ifp : NULL;
+}
+
+static void set_time(struct ns_stack *st, uint64_t now_us)
+{
+    /* Time never goes backwards for a stack; a stale `now` is clamped. */
+    if (now_us > st->now_us)
+        st->now_us = now_us;
+}
+
+/* Dispatch one received frame by the interface's link type. */
+static void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    NS_STAT_INC(st, dev_rx_frames);
+    pb->ifindex = (uint32_t)ifp->index;
+    if (ifp->dev->link == NS_LINK_ETHER)
+        eth_input(st, ifp, pb);
+    else
+        ip4_input(st, ifp, pb);
+}
+
+/* Frames taken from one device per poll before moving on, so one busy
+ * device cannot starve timers or the other devices. */
+#define NS_POLL_BUDGET 256
+
+int ns_stack_poll(struct ns_stack *st, uint64_t now_us)
+{
+    int frames = 0;
+    set_time(st, now_us);
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        struct ns_iface *ifp = &st->ifaces[i];
+        if (!ifp->index)
+            continue;
+        struct ns_dev *dev = ifp->dev;
+        if (dev->ops->tick)
+            dev->ops->tick(dev, st->now_us);
+        for (int n = 0; n < NS_POLL_BUDGET; n++) {
+            struct ns_pbuf *pb = dev->ops->recv(dev, st->pool, st->now_us);
+            if (!pb)
+                break;
+            if_input(st, ifp, pb);
+            frames++;
+        }
+    }
+    ns_wheel_advance(&st->wheel, st->now_us, st);
+    return frames;
+}
+
+uint64_t ns_stack_next_deadline(struct ns_stack *st)
+{
+    uint64_t next = ns_wheel_next(&st->wheel);
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        struct ns_iface *ifp = &st->ifaces[i];
+        if (!ifp->index)
+            continue;
+        uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
+        if (d < next)
+            next = d;
+    }
+    return next;
+}
+
+int ns_stack_input(struct ns_stack *st, int ifindex, const void *frame, size_t len,
+                   uint64_t now_us)
+{
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp)
+        return -ENODEV;
+    if (len == 0 || len > 65535)
+        return -EINVAL;
+    set_time(st, now_us);
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)len);
+    if (!pb)
+        return -ENOBUFS;
+    memcpy(ns_pbuf_data(pb), frame, len);
+    if_input(st, ifp, pb);
+    return 0;
+}
+
+int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    int rc = ifp->dev->ops->xmit(ifp->dev, pb, st->now_us);
+    if (rc < 0)
+        NS_STAT_INC(st, dev_tx_err);
+    else
+        NS_STAT_INC(st, dev_tx_frames);
+    return rc;
+}
+
+/* ---- interfaces and addresses ------------------------------------------------ */
+
+int ns_if_add(struct ns_stack *st, struct ns_dev *dev)
+{
+    if (!dev || !dev->ops || !dev->ops->xmit || !dev->ops->recv || !dev->ops->next_deadline ||
+        !dev->ops->close || dev->mtu < 68)
+        return -EINVAL; /* RFC 791: every link carries at least 68 bytes */
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        struct ns_iface *ifp = &st->ifaces[i];
+        if (ifp->index)
+            continue;
+        memset(ifp, 0, sizeof(*ifp));
+        ifp->index = i + 1;
+        ifp->dev = dev;
+        ns_timer_init(&ifp->announce_timer, NULL);
+        NS_LOG(st, NS_LOG_DEBUG, "interface %d: %s mtu %u", ifp->index, dev->name, dev->mtu);
+        return ifp->index;
+    }
+    return -ENOSPC;
+}
+
+struct ns_dev *ns_if_dev(struct ns_stack *st, int ifindex)
+{
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    return ifp ? ifp->dev : NULL;
+}
+
+static uint32_t prefix_mask(unsigned prefix_len)
+{
+    return prefix_len == 0 ? 0 : 0xffffffffu << (32 - prefix_len);
+}
+
+int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
+                   unsigned prefix_len)
+{
+    if (af == AF_INET6)
+        return -EAFNOSUPPORT;
+    if (af != AF_INET || !addr || prefix_len > 32)
+        return -EINVAL;
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp)
+        return -ENODEV;
+    uint32_t a = ntohl(((const struct in_addr *)addr)->s_addr);
+    if (a == 0 || ip4_is_multicast(a) || ip4_is_limited_bcast(a))
+        return -EINVAL;
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        const struct ns_iface *o = &st->ifaces[i];
+        for (unsigned k = 0; o->index && k < o->n_addr4; k++)
+            if (o->addr4[k].addr == a)
+                return -EEXIST;
+    }
+    if (ifp->n_addr4 == NS_IF_ADDR_MAX)
+        return -ENOSPC;
+    struct ns_if_addr4 *ia = &ifp->addr4[ifp->n_addr4];
+    ia->addr = a;
+    ia->mask = prefix_mask(prefix_len);
+    ia->prefix_len = (uint8_t)prefix_len;
+    int rc = route4_add(st, a & ia->mask, prefix_len, 0, ifindex, true);
+    if (rc < 0 && rc != -EEXIST)
+        return rc;
+    ifp->n_addr4++;
+    char buf[16];
+    NS_LOG(st, NS_LOG_INFO, "address %s/%u on %s", ns_ip4_ntoa(a, buf), prefix_len,
+           ifp->dev->name);
+    if (ifp->dev->link == NS_LINK_ETHER)
+        arp_announce(st, ifp, a);
+    return 0;
+}
+
+int ns_route_add(struct ns_stack *st, int af, const void *dst, unsigned prefix_len,
+                 const void *gw, int ifindex)
+{
+    if (af == AF_INET6)
+        return -EAFNOSUPPORT;
+    if (af != AF_INET || !dst || prefix_len > 32)
+        return -EINVAL;
+    uint32_t d = ntohl(((const struct in_addr *)dst)->s_addr);
+    uint32_t g = gw ? ntohl(((const struct in_addr *)gw)->s_addr) : 0;
+    if (ifindex != 0 && !ns_iface_get(st, ifindex))
+        return -ENODEV;
+    if (g != 0) {
+        /* The gateway must be reachable on-link (Linux: "Nexthop has invalid gateway"). */
+        int gw_if;
+        uint32_t gw_next;
+        if (route4_lookup(st, g, &gw_if, &gw_next) < 0 || gw_next != g)
+            return -ENETUNREACH;
+        if (ifindex == 0)
+            ifindex = gw_if;
+    } else if (ifindex == 0) {
+        return -EINVAL;
+    }
+    return route4_add(st, d & prefix_mask(prefix_len), prefix_len, g, ifindex, false);
+}
+
+int ns_route_del(struct ns_stack *st, int af, const void *dst, unsigned prefix_len)
+{
+    if (af != AF_INET || !dst || prefix_len > 32)
+        return -EINVAL;
+    uint32_t d = ntohl(((const struct in_addr *)dst)->s_addr);
+    return route4_del(st, d & prefix_mask(prefix_len), prefix_len);
+}
+
+void ns_stack_set_forwarding(struct ns_stack *st, bool on) { st->cfg.ip_forward = on; }
+
+/* ---- counters ------------------------------------------------------------------ */
+
+uint64_t ns_stack_counter(const struct ns_stack *st, enum ns_counter c)
+{
+    return (unsigned)c < NS_CTR__COUNT ? st->counters[c] : 0;
+}
+
+void ns_stack_counters(const struct ns_stack *st, uint64_t *out)
+{
+    memcpy(out, st->counters, sizeof(st->counters));
+}
+
+const char *ns_counter_name(enum ns_counter c)
+{
+    return (unsigned)c < NS_CTR__COUNT ? counter_names[c] : "?";
+}
+
+const char *ns_counter_desc(enum ns_counter c)
+{
+    return (unsigned)c < NS_CTR__COUNT ? counter_descs[c] : "?";
+}
+
+void ns_stack_pbuf_stats(const struct ns_stack *st, struct ns_pbuf_pool_stats *out)
+{
+    ns_pbuf_pool_stats(st->pool, out);
+}

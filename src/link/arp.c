@@ -1,0 +1,402 @@
+/* link/arp.c — ARP (RFC 826) and the IPv4 neighbour cache.
+ *
+ * Read first: RFC 826 (the packet and the merge algorithm), RFC 1122
+ * §2.3.2.1 (cache timeout, request flooding limits, queueing while
+ * unresolved), RFC 5227 §2.3 (announcing an address), Linux arp(7)
+ * for the observable behaviour we match.
+ *
+ * Entry life:
+ *   INCOMPLETE  request sent, packets held (at most arp_queue_max, the
+ *               oldest dropped first as Linux unres_qlen); retried every
+ *               arp_retry_us up to arp_retries requests, then the held
+ *               packets are dropped (and forwarded ones answered with ICMP
+ *               host unreachable) and the entry removed.
+ *   REACHABLE   confirmed by a reply within arp_reachable_us.
+ *   STALE       older than that: still used, and the first use sends a
+ *               unicast request to re-confirm (PROBE); no answer after
+ *               arp_retries requests removes the entry.
+ * Entries unused for arp_gc_us are removed. When the cache is full the
+ * least recently used entry is evicted: entries in use are touched on
+ * every packet, so they are the last to go.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stack.h"
+#include "wire/wire.h"
+
+enum arp_state { ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_PROBE };
+
+struct arp_entry {
+    struct arp_entry *hnext;             /* hash chain */
+    struct arp_entry *lru_prev, *lru_next;
+    int ifindex;
+    uint32_t ip;                         /* host order */
+    uint8_t mac[NS_ETH_ALEN];
+    uint8_t state;
+    uint8_t requests;                    /* requests sent this round */
+    uint64_t confirmed_us;
+    uint64_t used_us;
+    struct ns_timer timer;
+    struct ns_pbuf_queue hold;           /* IPv4 packets waiting for the MAC */
+};
+
+static uint32_t arp_hash(const struct arp_cache *c, int ifindex, uint32_t ip)
+{
+    uint64_t h = ((uint64_t)ip << 8 | (uint32_t)ifindex) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & (c->nbuckets - 1);
+}
+
+int arp_init(struct ns_stack *st)
+{
+    struct arp_cache *c = &st->arp;
+    uint32_t n = 16;
+    while (n < st->cfg.arp_cache_max && n < (1u << 24))
+        n <<= 1;
+    c->buckets = calloc(n, sizeof(*c->buckets));
+    if (!c->buckets)
+        return -ENOMEM;
+    c->nbuckets = n;
+    return 0;
+}
+
+static struct arp_entry *arp_find(const struct arp_cache *c, int ifindex, uint32_t ip)
+{
+    for (struct arp_entry *e = c->buckets[arp_hash(c, ifindex, ip)]; e; e = e->hnext)
+        if (e->ip == ip && e->ifindex == ifindex)
+            return e;
+    return NULL;
+}
+
+static void lru_unlink(struct arp_cache *c, struct arp_entry *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        c->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        c->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_head(struct arp_cache *c, struct arp_entry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->lru_prev = e;
+    else
+        c->lru_tail = e;
+    c->lru_head = e;
+}
+
+static void arp_touch(struct ns_stack *st, struct arp_entry *e)
+{
+    e->used_us = st->now_us;
+    if (st->arp.lru_head != e) {
+        lru_unlink(&st->arp, e);
+        lru_push_head(&st->arp, e);
+    }
+}
+
+/* Drop an entry's held packets. `icmp` sends host unreachable for
+ * packets this stack was forwarding (RFC 1812 §4.3.3.1). */
+static void arp_drop_held(struct ns_stack *st, struct arp_entry *e, bool icmp)
+{
+    struct ns_pbuf *pb;
+    while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+        if (icmp) {
+            NS_STAT_INC(st, arp_resolve_fail);
+            icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_HOST_UNREACH, 0);
+        } else {
+            NS_STAT_INC(st, arp_queue_drop);
+        }
+        ns_pbuf_free(pb);
+    }
+}
+
+static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
+{
+    struct arp_cache *c = &st->arp;
+    struct arp_entry **pp = &c->buckets[arp_hash(c, e->ifindex, e->ip)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    ns_timer_cancel(&st->wheel, &e->timer);
+    arp_drop_held(st, e, icmp);
+    c->count--;
+    free(e);
+}
+
+void arp_destroy(struct ns_stack *st)
+{
+    struct arp_cache *c = &st->arp;
+    while (c->lru_head)
+        arp_remove(st, c->lru_head, false);
+    free(c->buckets);
+    c->buckets = NULL;
+}
+
+/* Send an ARP request for `target` on ifp: broadcast, or unicast to
+ * `dst_mac` when re-confirming a known entry (RFC 1122 §2.3.2.1). */
+static void arp_send(struct ns_stack *st, struct ns_iface *ifp, uint16_t op, uint32_t spa,
+                     const uint8_t *tha, uint32_t tpa, const uint8_t *dst_mac)
+{
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, NS_ARP_LEN);
+    if (!pb)
+        return;
+    struct ns_arp_repr r = {.op = op, .spa = spa, .tpa = tpa};
+    memcpy(r.sha, ifp->dev->hwaddr, NS_ETH_ALEN);
+    if (tha)
+        memcpy(r.tha, tha, NS_ETH_ALEN);
+    ns_arp_emit(&r, ns_pbuf_data(pb));
+    if (op == NS_ARP_OP_REPLY)
+        NS_STAT_INC(st, arp_tx_reply);
+    else if (spa == tpa)
+        NS_STAT_INC(st, arp_tx_announce);
+    else
+        NS_STAT_INC(st, arp_tx_request);
+    eth_output(st, ifp, dst_mac ? dst_mac : ns_eth_broadcast, NS_ETHERTYPE_ARP, pb);
+}
+
+static void arp_request(struct ns_stack *st, struct arp_entry *e, const uint8_t *unicast)
+{
+    struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
+    if (!ifp)
+        return;
+    e->requests++;
+    arp_send(st, ifp, NS_ARP_OP_REQUEST, ip4_source_for(st, e->ifindex, e->ip), NULL, e->ip,
+             unicast);
+}
+
+static void arp_timer(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct ns_stack *st = ctx;
+    struct arp_entry *e = NS_CONTAINER_OF(t, struct arp_entry, timer);
+    char buf[16];
+
+    switch (e->state) {
+    case ARP_INCOMPLETE:
+    case ARP_PROBE:
+        if (e->requests < st->cfg.arp_retries) {
+            arp_request(st, e, e->state == ARP_PROBE ? e->mac : NULL);
+            ns_timer_arm(&st->wheel, &e->timer, now_us + st->cfg.arp_retry_us);
+            return;
+        }
+        NS_LOG(st, NS_LOG_INFO, "arp: %s did not answer %u requests", ns_ip4_ntoa(e->ip, buf),
+               (unsigned)e->requests);
+        arp_remove(st, e, true);
+        return;
+    case ARP_REACHABLE:
+    case ARP_STALE:
+        /* Garbage collection: unused for arp_gc_us. */
+        if (now_us - e->used_us >= st->cfg.arp_gc_us) {
+            arp_remove(st, e, false);
+            return;
+        }
+        ns_timer_arm(&st->wheel, &e->timer, e->used_us + st->cfg.arp_gc_us);
+        return;
+    }
+}
+
+static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t ip)
+{
+    struct arp_cache *c = &st->arp;
+    if (c->count >= st->cfg.arp_cache_max) {
+        /* Evict the least recently used entry. */
+        NS_STAT_INC(st, arp_evict);
+        arp_remove(st, c->lru_tail, false);
+    }
+    struct arp_entry *e = calloc(1, sizeof(*e));
+    if (!e) {
+        NS_STAT_INC(st, arp_cache_full);
+        return NULL;
+    }
+    e->ifindex = ifindex;
+    e->ip = ip;
+    e->used_us = st->now_us;
+    ns_timer_init(&e->timer, arp_timer);
+    ns_pbuf_queue_init(&e->hold);
+    uint32_t h = arp_hash(c, ifindex, ip);
+    e->hnext = c->buckets[h];
+    c->buckets[h] = e;
+    lru_push_head(c, e);
+    c->count++;
+    return e;
+}
+
+/* The entry now has a confirmed MAC: RFC 826 merge. Sends held packets. */
+static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t mac[6])
+{
+    memcpy(e->mac, mac, NS_ETH_ALEN);
+    e->state = ARP_REACHABLE;
+    e->requests = 0;
+    e->confirmed_us = st->now_us;
+    ns_timer_arm(&st->wheel, &e->timer, e->used_us + st->cfg.arp_gc_us);
+    struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
+    struct ns_pbuf *pb;
+    while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+        if (ifp)
+            eth_output(st, ifp, e->mac, NS_ETHERTYPE_IPV4, pb);
+        else
+            ns_pbuf_free(pb);
+    }
+}
+
+static bool iface_has_addr(const struct ns_iface *ifp, uint32_t a)
+{
+    for (unsigned i = 0; i < ifp->n_addr4; i++)
+        if (ifp->addr4[i].addr == a)
+            return true;
+    return false;
+}
+
+void arp_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    struct ns_arp_repr r;
+    char b1[16], b2[18];
+    NS_STAT_INC(st, arp_rx);
+    int rc = ns_arp_parse(ns_pbuf_data(pb), pb->len, &r);
+    ns_pbuf_free(pb);
+    if (rc == -NS_WIRE_TRUNCATED) {
+        NS_STAT_INC(st, arp_drop_short);
+        return;
+    }
+    if (rc == -NS_WIRE_UNSUPPORTED) {
+        NS_STAT_INC(st, arp_drop_unsupported);
+        return;
+    }
+    if (rc < 0) {
+        NS_STAT_INC(st, arp_drop_bad_op);
+        return;
+    }
+    /* A sender hardware address must be a unicast MAC, and a sender
+     * protocol address must not be broadcast/multicast (cache poisoning). */
+    if (ns_eth_is_multicast(r.sha) || ip4_is_multicast(r.spa) || ip4_is_limited_bcast(r.spa)) {
+        NS_STAT_INC(st, arp_drop_bad_sender);
+        return;
+    }
+    if (memcmp(r.sha, ifp->dev->hwaddr, NS_ETH_ALEN) == 0)
+        return; /* our own frame looped back by a hub */
+    if (r.spa != 0 && iface_has_addr(ifp, r.spa)) {
+        /* RFC 5227 §2.4: someone else claims our address. */
+        NS_STAT_INC(st, arp_conflict);
+        NS_LOG(st, NS_LOG_WARN, "arp: %s claims our address %s", ns_mac_ntoa(r.sha, b2),
+               ns_ip4_ntoa(r.spa, b1));
+        return;
+    }
+
+    /* RFC 826 "merge": update an existing entry for the sender. */
+    bool merged = false;
+    struct arp_entry *e = NULL;
+    if (r.spa != 0) { /* spa 0 is an RFC 5227 probe: never learned */
+        e = arp_find(&st->arp, ifp->index, r.spa);
+        if (e) {
+            arp_confirm(st, e, r.sha);
+            merged = true;
+        }
+    }
+    if (!iface_has_addr(ifp, r.tpa))
+        return;
+    /* RFC 826: we are the target; add the sender if not merged. */
+    if (!merged && r.spa != 0) {
+        e = arp_create(st, ifp->index, r.spa);
+        if (e)
+            arp_confirm(st, e, r.sha);
+    }
+    if (r.op == NS_ARP_OP_REQUEST)
+        arp_send(st, ifp, NS_ARP_OP_REPLY, r.tpa, r.sha, r.spa, r.sha);
+}
+
+/* RFC 1112 §6.4: IPv4 multicast maps to 01:00:5e + the low 23 bits. */
+static void ip4_mcast_mac(uint32_t ip, uint8_t mac[6])
+{
+    mac[0] = 0x01;
+    mac[1] = 0x00;
+    mac[2] = 0x5e;
+    mac[3] = (uint8_t)((ip >> 16) & 0x7f);
+    mac[4] = (uint8_t)(ip >> 8);
+    mac[5] = (uint8_t)ip;
+}
+
+int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, struct ns_pbuf *pb)
+{
+    if (ip4_is_broadcast(st, nexthop))
+        return eth_output(st, ifp, ns_eth_broadcast, NS_ETHERTYPE_IPV4, pb);
+    if (ip4_is_multicast(nexthop)) {
+        uint8_t mac[6];
+        ip4_mcast_mac(nexthop, mac);
+        return eth_output(st, ifp, mac, NS_ETHERTYPE_IPV4, pb);
+    }
+
+    struct arp_entry *e = arp_find(&st->arp, ifp->index, nexthop);
+    if (!e) {
+        e = arp_create(st, ifp->index, nexthop);
+        if (!e) {
+            ns_pbuf_free(pb);
+            return -ENOBUFS;
+        }
+        e->state = ARP_INCOMPLETE;
+        arp_request(st, e, NULL);
+        ns_timer_arm(&st->wheel, &e->timer, st->now_us + st->cfg.arp_retry_us);
+    }
+    arp_touch(st, e);
+
+    if (e->state == ARP_INCOMPLETE) {
+        /* RFC 1122 §2.3.2.2: SHOULD save at least one packet; we keep a
+         * bounded queue and drop the oldest, as Linux does. */
+        if (e->hold.count >= st->cfg.arp_queue_max) {
+            NS_STAT_INC(st, arp_queue_drop);
+            ns_pbuf_free(ns_pbuf_queue_pop(&e->hold));
+        }
+        ns_pbuf_queue_push(&e->hold, pb);
+        return 0;
+    }
+    if (e->state == ARP_REACHABLE && st->now_us - e->confirmed_us >= st->cfg.arp_reachable_us)
+        e->state = ARP_STALE;
+    if (e->state == ARP_STALE) {
+        /* Re-confirm with a unicast request, still sending meanwhile. */
+        e->state = ARP_PROBE;
+        e->requests = 0;
+        arp_request(st, e, e->mac);
+        ns_timer_arm(&st->wheel, &e->timer, st->now_us + st->cfg.arp_retry_us);
+    }
+    return eth_output(st, ifp, e->mac, NS_ETHERTYPE_IPV4, pb);
+}
+
+static void announce_timer(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct ns_stack *st = ctx;
+    struct ns_iface *ifp = NS_CONTAINER_OF(t, struct ns_iface, announce_timer);
+    if (ifp->announce_left == 0)
+        return;
+    ifp->announce_left--;
+    arp_send(st, ifp, NS_ARP_OP_REQUEST, ifp->announce_addr, NULL, ifp->announce_addr, NULL);
+    if (ifp->announce_left)
+        ns_timer_arm(&st->wheel, t, now_us + st->cfg.arp_announce_interval_us);
+}
+
+void arp_announce(struct ns_stack *st, struct ns_iface *ifp, uint32_t addr)
+{
+    if (st->cfg.arp_announce_num == 0)
+        return;
+    /* RFC 5227 §2.3: ANNOUNCE_NUM ARP requests with sender and target
+     * protocol address both ours, ANNOUNCE_INTERVAL apart. */
+    ifp->announce_addr = addr;
+    ifp->announce_left = st->cfg.arp_announce_num;
+    ifp->announce_timer.fn = announce_timer;
+    announce_timer(st, &ifp->announce_timer, st->now_us);
+}
+
+int arp_lookup(const struct ns_stack *st, int ifindex, uint32_t ip, uint8_t mac[6])
+{
+    const struct arp_entry *e = arp_find(&st->arp, ifindex, ip);
+    if (!e || e->state == ARP_INCOMPLETE)
+        return -ENOENT;
+    memcpy(mac, e->mac, NS_ETH_ALEN);
+    return 0;
+}

@@ -1,0 +1,64 @@
+/* link/ethernet.c — Ethernet II input and output.
+ *
+ * Read first: RFC 894 (IP over Ethernet), RFC 1122 §2.3.2 (link layer),
+ * IEEE 802.3 for the frame. A frame is accepted when it is addressed to
+ * the interface's MAC or is a broadcast; multicast is refused until a
+ * group is joined (none can be yet). Every refusal is counted. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/stack.h"
+#include "wire/wire.h"
+
+void eth_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    struct ns_eth_repr eth;
+    if (ns_eth_parse(ns_pbuf_data(pb), pb->len, &eth) < 0) {
+        NS_STAT_INC(st, eth_drop_short);
+        goto drop;
+    }
+    /* IEEE 802.3: the group bit is never set in a source address. */
+    if (ns_eth_is_multicast(eth.src)) {
+        NS_STAT_INC(st, eth_drop_bad_src);
+        goto drop;
+    }
+    if (ns_eth_is_broadcast(eth.dst)) {
+        pb->flags |= NS_PBUF_F_L2_BCAST;
+    } else if (memcmp(eth.dst, ifp->dev->hwaddr, NS_ETH_ALEN) != 0) {
+        NS_STAT_INC(st, eth_drop_not_for_us);
+        goto drop;
+    }
+    ns_pbuf_pull(pb, NS_ETH_HLEN);
+    switch (eth.ethertype) {
+    case NS_ETHERTYPE_IPV4:
+        ip4_input(st, ifp, pb);
+        return;
+    case NS_ETHERTYPE_ARP:
+        arp_input(st, ifp, pb);
+        return;
+    default:
+        NS_STAT_INC(st, eth_drop_unknown_type);
+        goto drop;
+    }
+drop:
+    ns_pbuf_free(pb);
+}
+
+int eth_output(struct ns_stack *st, struct ns_iface *ifp, const uint8_t dst[6], uint16_t ethertype,
+               struct ns_pbuf *pb)
+{
+    uint8_t *hdr = ns_pbuf_push(pb, NS_ETH_HLEN);
+    if (!hdr) {
+        /* Every producer reserves NS_PBUF_HEADROOM; reaching here is a bug
+         * upstream, but still a counted drop, not a crash. */
+        NS_STAT_INC(st, dev_tx_err);
+        ns_pbuf_free(pb);
+        return -ENOBUFS;
+    }
+    struct ns_eth_repr eth;
+    memcpy(eth.dst, dst, NS_ETH_ALEN);
+    memcpy(eth.src, ifp->dev->hwaddr, NS_ETH_ALEN);
+    eth.ethertype = ethertype;
+    ns_eth_emit(&eth, hdr);
+    return if_xmit(st, ifp, pb);
+}

@@ -1,0 +1,295 @@
+/* net/ipv4.c — IPv4 input, local delivery, forwarding, output and
+ * fragmentation.
+ *
+ * Read first: RFC 791 (the protocol), RFC 1122 §3.2.1 and §3.3 (what a
+ * host must check and do), RFC 1812 §5.2-5.3 (forwarding), RFC 1624
+ * (incremental checksum update when the TTL changes), RFC 6864 (the ID
+ * field). Reassembly lives in ip4_reass.c, ICMP in icmp.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/stack.h"
+#include "wire/bytes.h"
+#include "wire/wire.h"
+
+bool ip4_is_local(const struct ns_stack *st, uint32_t addr)
+{
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        const struct ns_iface *ifp = &st->ifaces[i];
+        for (unsigned k = 0; ifp->index && k < ifp->n_addr4; k++)
+            if (ifp->addr4[k].addr == addr)
+                return true;
+    }
+    return false;
+}
+
+bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
+{
+    if (ip4_is_limited_bcast(addr))
+        return true;
+    for (int i = 0; i < NS_IF_MAX; i++) {
+        const struct ns_iface *ifp = &st->ifaces[i];
+        for (unsigned k = 0; ifp->index && k < ifp->n_addr4; k++) {
+            const struct ns_if_addr4 *a = &ifp->addr4[k];
+            /* RFC 3021: /31 and /32 have no directed broadcast. */
+            if (a->prefix_len < 31 && addr == (a->addr | ~a->mask))
+                return true;
+        }
+    }
+    return false;
+}
+
+uint32_t ip4_source_for(const struct ns_stack *st, int ifindex, uint32_t dst)
+{
+    if (ifindex < 1 || ifindex > NS_IF_MAX)
+        return 0;
+    const struct ns_iface *ifp = &st->ifaces[ifindex - 1];
+    if (!ifp->index || ifp->n_addr4 == 0)
+        return 0;
+    /* RFC 1122 §3.3.4.3: prefer the address on the destination's subnet. */
+    for (unsigned k = 0; k < ifp->n_addr4; k++)
+        if ((dst & ifp->addr4[k].mask) == (ifp->addr4[k].addr & ifp->addr4[k].mask))
+            return ifp->addr4[k].addr;
+    return ifp->addr4[0].addr;
+}
+
+/* Hand a finished IPv4 packet to the interface's link layer. Consumes pb. */
+static int link_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop,
+                       struct ns_pbuf *pb)
+{
+    NS_STAT_INC(st, ip_tx);
+    if (ifp->dev->link == NS_LINK_ETHER)
+        return arp_output(st, ifp, nexthop, pb);
+    return if_xmit(st, ifp, pb);
+}
+
+/* RFC 791 §3.2 "Fragmentation": split pb (a whole IPv4 packet, DF clear)
+ * into fragments that fit `mtu`. Options marked "copied" go into every
+ * fragment, the rest only into the first. Consumes pb. */
+static int ip4_fragment(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop,
+                        struct ns_pbuf *pb, uint32_t mtu)
+{
+    struct ns_ip4_repr ip;
+    const uint8_t *pkt = ns_pbuf_data(pb);
+    int rc = 0;
+    if (ns_ip4_parse(pkt, pb->len, &ip, false) < 0) {
+        ns_pbuf_free(pb);
+        return -EINVAL;
+    }
+    uint8_t later_opts[NS_IP4_MAX_HLEN - NS_IP4_HLEN];
+    size_t later_olen = ns_ip4_opts_copied(pkt + NS_IP4_HLEN, ip.hlen - NS_IP4_HLEN, later_opts);
+    uint32_t data_len = ip.total_len - ip.hlen;
+    const uint8_t *data = pkt + ip.hlen;
+
+    for (uint32_t done = 0; done < data_len;) {
+        uint32_t hlen = done == 0 ? ip.hlen : (uint32_t)(NS_IP4_HLEN + later_olen);
+        uint32_t room = (mtu - hlen) & ~7u; /* every fragment but the last: multiple of 8 */
+        if (room == 0) {
+            rc = -EMSGSIZE;
+            break;
+        }
+        uint32_t chunk = data_len - done < room ? data_len - done : room;
+        struct ns_pbuf *fp = ns_stack_alloc(st, NS_PBUF_HEADROOM, hlen + chunk);
+        if (!fp) {
+            rc = -ENOBUFS;
+            break;
+        }
+        uint8_t *out = ns_pbuf_data(fp);
+        if (done == 0)
+            memcpy(out + NS_IP4_HLEN, pkt + NS_IP4_HLEN, ip.hlen - NS_IP4_HLEN);
+        else
+            memcpy(out + NS_IP4_HLEN, later_opts, later_olen);
+        memcpy(out + hlen, data + done, chunk);
+        struct ns_ip4_repr f = ip;
+        f.hlen = (uint8_t)hlen;
+        f.total_len = (uint16_t)(hlen + chunk);
+        f.frag_off = (uint16_t)(ip.frag_off + done);
+        /* A fragment of a fragment keeps the original's MF on its tail. */
+        f.mf = (done + chunk < data_len) || ip.mf;
+        ns_ip4_emit(&f, out);
+        NS_STAT_INC(st, ip_frag_created);
+        done += chunk;
+        link_output(st, ifp, nexthop, fp);
+    }
+    if (rc == 0)
+        NS_STAT_INC(st, ip_frag_ok);
+    ns_pbuf_free(pb);
+    return rc;
+}
+
+int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32_t nexthop)
+{
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp) {
+        NS_STAT_INC(st, ip_drop_no_route);
+        ns_pbuf_free(pb);
+        return -ENETUNREACH;
+    }
+    uint32_t mtu = ifp->dev->mtu;
+    if (pb->len <= mtu)
+        return link_output(st, ifp, nexthop, pb);
+    if (ns_rd16(ns_pbuf_data(pb) + 6) & NS_IP4_DF) {
+        NS_STAT_INC(st, ip_drop_df);
+        ns_pbuf_free(pb);
+        return -EMSGSIZE;
+    }
+    return ip4_fragment(st, ifp, nexthop, pb, mtu);
+}
+
+int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
+{
+    int ifindex;
+    uint32_t nexthop;
+    if (route4_lookup(st, o->dst, &ifindex, &nexthop) < 0) {
+        NS_STAT_INC(st, ip_drop_no_route);
+        ns_pbuf_free(pb);
+        return -ENETUNREACH;
+    }
+    if (pb->len + NS_IP4_HLEN > NS_IP4_MAX_LEN) {
+        ns_pbuf_free(pb);
+        return -EMSGSIZE;
+    }
+    uint8_t *hdr = ns_pbuf_push(pb, NS_IP4_HLEN);
+    if (!hdr) {
+        NS_STAT_INC(st, dev_tx_err);
+        ns_pbuf_free(pb);
+        return -ENOBUFS;
+    }
+    struct ns_ip4_repr ip = {
+        .hlen = NS_IP4_HLEN,
+        .tos = o->tos,
+        .total_len = (uint16_t)pb->len,
+        /* RFC 6864 §4.1: the ID only needs to be unique among fragmentable
+         * datagrams in flight; a per-stack counter from a random start. */
+        .id = st->ip_id_next++,
+        .df = o->df,
+        .ttl = o->ttl ? o->ttl : st->cfg.ip_default_ttl,
+        .proto = o->proto,
+        .src = o->src ? o->src : ip4_source_for(st, ifindex, o->dst),
+        .dst = o->dst,
+    };
+    ns_ip4_emit(&ip, hdr);
+    return ip4_send_packet(st, pb, ifindex, nexthop);
+}
+
+/* RFC 1812 §5.3: forward a packet not addressed to us. Consumes pb. */
+static void ip4_forward(struct ns_stack *st, struct ns_iface *inif, const struct ns_ip4_repr *ip,
+                        struct ns_pbuf *pb)
+{
+    (void)inif;
+    /* RFC 1812 §5.3.4 / RFC 1122 §3.3.6: never forward link-layer
+     * broadcasts. */
+    if (pb->flags & NS_PBUF_F_L2_BCAST) {
+        NS_STAT_INC(st, ip_drop_not_for_us);
+        goto drop;
+    }
+    /* RFC 1812 §5.3.1: TTL 1 or 0 must not be forwarded; say so. */
+    if (ip->ttl <= 1) {
+        NS_STAT_INC(st, ip_drop_ttl);
+        icmp4_send_error(st, pb, NS_ICMP_TIME_EXCEEDED, NS_ICMP_EXC_TTL, 0);
+        goto drop;
+    }
+    int ifindex;
+    uint32_t nexthop;
+    if (route4_lookup(st, ip->dst, &ifindex, &nexthop) < 0) {
+        NS_STAT_INC(st, ip_drop_no_route);
+        icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_NET_UNREACH, 0);
+        goto drop;
+    }
+    struct ns_iface *outif = ns_iface_get(st, ifindex);
+    if (ip->df && pb->len > outif->dev->mtu) {
+        /* RFC 1191 §4: report the next-hop MTU. */
+        NS_STAT_INC(st, ip_drop_df);
+        icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, outif->dev->mtu);
+        goto drop;
+    }
+    /* Decrement TTL; RFC 1624 eqn. 3 updates the checksum in place. The
+     * TTL shares its 16-bit word with the protocol number. */
+    uint8_t *h = ns_pbuf_data(pb);
+    uint16_t old_word = ns_rd16(h + 8);
+    h[8]--;
+    ns_wr16(h + 10, ns_csum_update16(ns_rd16(h + 10), old_word, ns_rd16(h + 8)));
+    NS_STAT_INC(st, ip_forwarded);
+    ip4_send_packet(st, pb, ifindex, nexthop);
+    return;
+drop:
+    ns_pbuf_free(pb);
+}
+
+/* Deliver a complete datagram (pb at the IPv4 header) to its protocol. */
+static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    struct ns_ip4_repr ip;
+    if (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, false) < 0) {
+        NS_STAT_INC(st, ip_drop_bad_len);
+        ns_pbuf_free(pb);
+        return;
+    }
+    ip4_proto_input_fn fn = st->proto_input[ip.proto];
+    if (!fn) {
+        /* RFC 1122 §3.2.2.1: SHOULD send protocol unreachable. */
+        NS_STAT_INC(st, ip_drop_unknown_proto);
+        icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_PROT_UNREACH, 0);
+        ns_pbuf_free(pb);
+        return;
+    }
+    NS_STAT_INC(st, ip_delivered);
+    ns_pbuf_pull(pb, ip.hlen);
+    fn(st, ifp, &ip, pb);
+}
+
+void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    struct ns_ip4_repr ip;
+    NS_STAT_INC(st, ip_rx);
+    bool verify = !(ifp->dev->offloads & NS_DEV_OFF_RX_CSUM);
+    switch (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, verify)) {
+    case NS_WIRE_OK:
+        break;
+    case -NS_WIRE_TRUNCATED:
+        NS_STAT_INC(st, ip_drop_short);
+        goto drop;
+    case -NS_WIRE_BAD_VERSION:
+        NS_STAT_INC(st, ip_drop_bad_version);
+        goto drop;
+    case -NS_WIRE_BAD_HLEN:
+        NS_STAT_INC(st, ip_drop_bad_hlen);
+        goto drop;
+    case -NS_WIRE_BAD_CSUM:
+        NS_STAT_INC(st, ip_drop_bad_csum);
+        goto drop;
+    default:
+        NS_STAT_INC(st, ip_drop_bad_len);
+        goto drop;
+    }
+    /* Link layers pad short frames (Ethernet to 60 bytes): trust total_len. */
+    ns_pbuf_trim(pb, ip.total_len);
+
+    /* RFC 1122 §3.2.1.3: silently discard martian sources. */
+    if (ip4_is_multicast(ip.src) || ip4_is_limited_bcast(ip.src) || ip4_is_loopback(ip.src) ||
+        ip4_is_broadcast(st, ip.src)) {
+        NS_STAT_INC(st, ip_drop_bad_src);
+        goto drop;
+    }
+
+    if (ip4_is_local(st, ip.dst) || ip4_is_broadcast(st, ip.dst)) {
+        if (ip.mf || ip.frag_off) {
+            pb = ip4_reass(st, pb);
+            if (!pb)
+                return;
+        }
+        ip4_deliver(st, ifp, pb);
+        return;
+    }
+    if (ip4_is_multicast(ip.dst) || !st->cfg.ip_forward) {
+        /* No multicast groups yet; a host drops what is not its own
+         * (RFC 1122 §3.3.4.2 "silently discard"). */
+        NS_STAT_INC(st, ip_drop_not_for_us);
+        goto drop;
+    }
+    ip4_forward(st, ifp, &ip, pb);
+    return;
+drop:
+    ns_pbuf_free(pb);
+}
