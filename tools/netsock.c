@@ -1,14 +1,45 @@
-/* tools/netsock.c — the netsock command-line tool (placeholder main until
- * the demo lands). */
+/* tools/netsock.c — the `netsock` command: subcommand dispatch.
+ *
+ *   netsock demo [options]   simulated network demo (what `make demo` runs)
+ *   netsock version
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "netsock/netsock.h"
+#include "tools.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: netsock <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  demo      hosts on a simulated lossy network ping each other;\n"
+            "            prints RTTs, changed counters and a pcap path\n"
+            "  version   print the version\n"
+            "\n"
+            "Run 'netsock <command> --help' for a command's options.\n");
+}
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("netsock %s\n", NS_VERSION);
-    return 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "demo"))
+        return tool_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("netsock %s\n", NS_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "netsock: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
 }

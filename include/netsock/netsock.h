@@ -154,10 +154,13 @@ void ns_stack_pbuf_stats(const struct ns_stack *st, struct ns_pbuf_pool_stats *o
  * Until raw sockets land, programs ping through these two calls. */
 
 struct ns_echo_reply {
-    uint32_t from;       /* source address, network byte order */
+    uint32_t from;       /* who answered, network byte order */
     uint16_t id, seq;
-    uint8_t ttl;
-    const uint8_t *data; /* echo payload, valid during the callback only */
+    uint8_t icmp_type;   /* 0 echo reply; else the ICMP error (3 unreachable,
+                            11 time exceeded) a router sent about our request */
+    uint8_t icmp_code;
+    uint8_t ttl;         /* echo reply only */
+    const uint8_t *data; /* echo payload, valid during the callback only; NULL for errors */
     size_t len;
 };
 typedef void (*ns_echo_fn)(void *ctx, struct ns_stack *st, const struct ns_echo_reply *r,

@@ -86,7 +86,7 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
         ns_stack_free(st);
         return NULL;
     }
-    st->proto_input[NS_IPPROTO_ICMP] = icmp4_input;
+    icmp4_init(st);
     return st;
 }
 

@@ -162,14 +162,17 @@ uint32_t ip4_reass_count(const struct ns_stack *st);
 struct ns_ip4_repr;
 typedef void (*ip4_proto_input_fn)(struct ns_stack *st, struct ns_iface *ifp,
                                    const struct ns_ip4_repr *ip, struct ns_pbuf *pb);
-/* ICMP error notification for a protocol: `inner` is the quoted original
- * header, `payload` the first bytes of the quoted transport header. */
-typedef void (*ip4_proto_err_fn)(struct ns_stack *st, uint8_t type, uint8_t code, uint32_t info,
-                                 const struct ns_ip4_repr *inner, const uint8_t *payload,
-                                 size_t payload_len);
+/* ICMP error notification for a protocol: `from` (host order) sent the
+ * error (our own address when the error arose locally, e.g. ARP failed), `inner` is the quoted original header,
+ * `payload` the first bytes of the quoted transport header. */
+typedef void (*ip4_proto_err_fn)(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code,
+                                 uint32_t info, const struct ns_ip4_repr *inner,
+                                 const uint8_t *payload, size_t payload_len);
 
 /* ---- ICMPv4 (net/icmp.c) ------------------------------------------------------- */
 
+/* Register ICMP's input and error handlers with the stack. */
+void icmp4_init(struct ns_stack *st);
 void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
                  struct ns_pbuf *pb);
 /* Send an ICMP error about the packet `orig` (whole IPv4 packet, header

@@ -49,8 +49,8 @@ static bool icmp_rate_allow(struct ns_stack *st)
 }
 
 /* Notify the local protocol that sent `inner` of an ICMP error. */
-static void icmp_notify(struct ns_stack *st, uint8_t type, uint8_t code, uint32_t info,
-                        const uint8_t *quoted, size_t qlen)
+static void icmp_notify(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code,
+                        uint32_t info, const uint8_t *quoted, size_t qlen)
 {
     struct ns_ip4_repr inner;
     /* The quote may be cut short of total_len: parse the header only. */
@@ -66,7 +66,7 @@ static void icmp_notify(struct ns_stack *st, uint8_t type, uint8_t code, uint32_
         return;
     ip4_proto_err_fn fn = st->proto_err[inner.proto];
     if (fn)
-        fn(st, type, code, info, &inner, quoted + hlen, qlen - hlen);
+        fn(st, from, type, code, info, &inner, quoted + hlen, qlen - hlen);
 }
 
 void icmp4_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t type, uint8_t code,
@@ -98,7 +98,7 @@ void icmp4_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t t
     /* Our own packet failed before leaving (e.g. ARP never answered):
      * tell the sending protocol directly, as Linux reports EHOSTUNREACH. */
     if (ip4_is_local(st, ip.src)) {
-        icmp_notify(st, type, code, info, pkt, qlen);
+        icmp_notify(st, ip.src, type, code, info, pkt, qlen);
         return;
     }
     if (!icmp_rate_allow(st)) {
@@ -158,6 +158,33 @@ static void icmp_echo_reply(struct ns_stack *st, const struct ns_ip4_repr *ip,
     ip4_output(st, &o, pb);
 }
 
+/* An ICMP error quoting one of our echo requests: report it to the echo
+ * hook, as ping(8) prints "From 192.0.2.1 icmp_seq=1 Time to live
+ * exceeded". */
+static void icmp_echo_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code,
+                          uint32_t info, const struct ns_ip4_repr *inner, const uint8_t *payload,
+                          size_t payload_len)
+{
+    (void)info;
+    (void)inner;
+    if (!st->echo_fn || payload_len < NS_ICMP_HLEN || payload[0] != NS_ICMP_ECHO)
+        return;
+    struct ns_echo_reply er = {
+        .from = htonl(from),
+        .id = ns_rd16(payload + 4),
+        .seq = ns_rd16(payload + 6),
+        .icmp_type = type,
+        .icmp_code = code,
+    };
+    st->echo_fn(st->echo_ctx, st, &er, st->now_us);
+}
+
+void icmp4_init(struct ns_stack *st)
+{
+    st->proto_input[NS_IPPROTO_ICMP] = icmp4_input;
+    st->proto_err[NS_IPPROTO_ICMP] = icmp_echo_err;
+}
+
 void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
                  struct ns_pbuf *pb)
 {
@@ -195,15 +222,15 @@ void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_
         goto drop;
     case NS_ICMP_DEST_UNREACH:
         NS_STAT_INC(st, icmp_rx_unreach);
-        icmp_notify(st, r.type, r.code, r.code == NS_ICMP_FRAG_NEEDED ? r.next_mtu : 0, r.payload,
+        icmp_notify(st, ip->src, r.type, r.code, r.code == NS_ICMP_FRAG_NEEDED ? r.next_mtu : 0, r.payload,
                     r.payload_len);
         goto drop;
     case NS_ICMP_TIME_EXCEEDED:
         NS_STAT_INC(st, icmp_rx_time_exceeded);
-        icmp_notify(st, r.type, r.code, 0, r.payload, r.payload_len);
+        icmp_notify(st, ip->src, r.type, r.code, 0, r.payload, r.payload_len);
         goto drop;
     case NS_ICMP_PARAM_PROB:
-        icmp_notify(st, r.type, r.code, r.rest >> 24, r.payload, r.payload_len);
+        icmp_notify(st, ip->src, r.type, r.code, r.rest >> 24, r.payload, r.payload_len);
         goto drop;
     default:
         NS_STAT_INC(st, icmp_drop_unknown_type);
