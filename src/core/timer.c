@@ -205,28 +205,27 @@ uint64_t ns_wheel_next(const struct ns_wheel *w)
     return wheel_next_slot(w, &when) ? when : UINT64_MAX;
 }
 
-/* Slots of `level` that moving the wheel time from `from` to `to` passes
- * over: all of them when a higher digit changes, else those up to and
- * including the new digit (occupied slots are all after the old digit). */
-static uint64_t due_mask(uint64_t from, uint64_t to, unsigned level)
-{
-    if (level_base(from, level) != level_base(to, level))
-        return ~(uint64_t)0;
-    unsigned digit = level_digit(to, level);
-    return digit == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (digit + 1)) - 1;
-}
-
-/* Move the wheel time to `to`: due timers go to the tail of `expired` in
- * order, the rest of the slots passed over cascade. Runs no callbacks. */
+/* Move the wheel time to `to`, which must not lie beyond the earliest reach
+ * time (wheel_next_slot): due timers go to the tail of `expired` in order,
+ * the rest of the slots reached cascade. Runs no callbacks.
+ *
+ * At each level the occupied slots lie after the old digit, so the slots
+ * reached are those up to and including the new digit. A level whose
+ * higher digits change would have all its slots passed over; given the
+ * precondition that only happens to an empty level. */
 static void wheel_step(struct ns_wheel *w, uint64_t to)
 {
     struct ns_timer_list work;
-    uint64_t from = w->now_us;
 
-    assert(to >= from);
+    assert(to >= w->now_us);
     list_init(&work);
     for (unsigned l = 0; l < NS_WHEEL_LEVELS; l++) {
-        uint64_t due = w->pending[l] & due_mask(from, to, l);
+        if (!w->pending[l])
+            continue;
+        assert(level_base(w->now_us, l) == level_base(to, l));
+        unsigned digit = level_digit(to, l);
+        uint64_t reached = digit == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (digit + 1)) - 1;
+        uint64_t due = w->pending[l] & reached;
         w->pending[l] &= ~due;
         while (due) {
             unsigned slot = (unsigned)__builtin_ctzll(due);
