@@ -193,6 +193,8 @@ static void test_push_pull_trim_put(void **state)
     /* trim: shortens only */
     ns_pbuf_trim(pb, 1000);
     assert_int_equal(pb->len, 80);
+    ns_pbuf_trim(pb, 81);
+    assert_int_equal(pb->len, 80);
     ns_pbuf_trim(pb, 80);
     assert_int_equal(pb->len, 80);
     ns_pbuf_trim(pb, 30);
@@ -229,7 +231,7 @@ static void test_heap_bounded(void **state)
     (void)state;
     const uint32_t big = 9000;
     const uint64_t need = NS_PBUF_HEADROOM + big;
-    struct ns_pbuf_pool *pool = ns_pbuf_pool_new(2, 2 * need + 100);
+    struct ns_pbuf_pool *pool = ns_pbuf_pool_new(2, 2 * need);
     assert_non_null(pool);
 
     /* The pool/heap boundary: headroom + len == NS_PBUF_SIZE is pooled. */
@@ -259,7 +261,7 @@ static void test_heap_bounded(void **state)
     assert_int_equal(stats(pool).pool_free, 2); /* pool untouched */
 
     struct ns_pbuf *b = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, big);
-    assert_non_null(b);
+    assert_non_null(b); /* exactly at the cap: allowed */
     assert_int_equal(stats(pool).heap_bytes, 2 * need);
     /* The cap would be exceeded: refused and counted. */
     assert_null(ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, big));
@@ -268,7 +270,7 @@ static void test_heap_bounded(void **state)
     /* Absurd sizes are refused, never wrapped. */
     assert_null(ns_pbuf_alloc(pool, UINT32_MAX, UINT32_MAX));
     assert_int_equal(stats(pool).alloc_fail, 2);
-    /* What is left under the cap still fits. */
+    /* Small buffers come from the pool, whatever the heap use. */
     struct ns_pbuf *c = ns_pbuf_alloc(pool, 0, 100);
     assert_non_null(c);
     assert_int_equal(c->flags & NS_PBUF_F_HEAP, 0); /* small: from the pool */
@@ -281,6 +283,16 @@ static void test_heap_bounded(void **state)
     ns_pbuf_free(b);
     ns_pbuf_free(c);
     assert_int_equal(stats(pool).alloc_fail, 2);
+    pool_done(pool);
+
+    /* An unbounded heap still refuses a buffer whose size does not fit
+     * the 32-bit capacity (instead of truncating it). */
+    pool = ns_pbuf_pool_new(0, UINT64_MAX);
+    assert_non_null(pool);
+    assert_null(ns_pbuf_alloc(pool, UINT32_MAX, 1));
+    assert_null(ns_pbuf_alloc(pool, 1u << 31, 1u << 31));
+    assert_int_equal(stats(pool).alloc_fail, 2);
+    assert_int_equal(stats(pool).heap_bytes, 0);
     pool_done(pool);
 
     /* heap_max_bytes 0: no heap buffers at all. */
