@@ -47,14 +47,17 @@ struct ns_wheel {
     uint64_t count;                                    /* pending timers */
 };
 
-/* Initialise an empty wheel at time now_us. */
+/* Initialise an empty wheel at time now_us. The wheel holds pointers into
+ * itself (list sentinels): it must not be copied or moved once initialised. */
 void ns_wheel_init(struct ns_wheel *w, uint64_t now_us);
 
 /* Initialise a timer (not pending) with its callback. */
 void ns_timer_init(struct ns_timer *t, ns_timer_fn fn);
 
 /* Arm (or re-arm) t to fire at expires_us. An expiry at or before the
- * wheel's time fires on the next ns_wheel_advance(). */
+ * wheel's time fires on the next ns_wheel_advance(); for ordering it counts
+ * as the wheel's time (after timers already due, in arm order). Re-arming a
+ * pending timer moves it, and it counts as armed now for FIFO order. */
 void ns_timer_arm(struct ns_wheel *w, struct ns_timer *t, uint64_t expires_us);
 
 /* Cancel t if pending; harmless otherwise. */
@@ -62,15 +65,19 @@ void ns_timer_cancel(struct ns_wheel *w, struct ns_timer *t);
 
 static inline bool ns_timer_pending(const struct ns_timer *t) { return t->prev != 0; }
 
-/* Advance the wheel to now_us (>= the wheel's time; earlier is ignored),
- * firing every timer whose expiry is <= now_us, in expiry order, as
- * fn(ctx, timer, now_us). Timers armed by callbacks for <= now_us fire
- * during the same call. Returns the number fired. */
+/* Advance the wheel to now_us (>= the wheel's time; an earlier time counts
+ * as the wheel's time), firing every timer whose expiry is <= now_us, in
+ * expiry order, as fn(ctx, timer, now_us). Timers armed by callbacks for
+ * <= now_us fire during the same call. Callbacks may arm and cancel any
+ * timer but must not call ns_wheel_advance() on the same wheel. Returns
+ * the number fired. */
 uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx);
 
 /* A lower bound on the earliest pending expiry (exact when that timer sits
- * in the lowest level), or UINT64_MAX when none is pending. Calling
- * advance at that time makes progress: either fires or cascades. */
+ * in the lowest level; the wheel's time when a timer is already due), or
+ * UINT64_MAX when none is pending (a timer may also be pending at
+ * UINT64_MAX itself: ns_wheel_count() tells them apart). Calling advance
+ * at that time makes progress: either fires or cascades. */
 uint64_t ns_wheel_next(const struct ns_wheel *w);
 
 static inline uint64_t ns_wheel_count(const struct ns_wheel *w) { return w->count; }
