@@ -112,7 +112,8 @@ void ns_pbuf_trim(struct ns_pbuf *pb, uint32_t len);
  * tailroom is too small. */
 uint8_t *ns_pbuf_put(struct ns_pbuf *pb, uint32_t n);
 
-/* A FIFO of pbufs linked through `next`. */
+/* A FIFO of pbufs linked through `next`. `bytes` sums the lengths at push
+ * time: do not change a queued pbuf's len. */
 struct ns_pbuf_queue {
     struct ns_pbuf *head, *tail;
     uint32_t count;
