@@ -355,6 +355,7 @@ static void test_determinism_same_seed_same_bytes(void **state)
 
 int main(int argc, char **argv)
 {
+    (void)argc;
     ns_test_set_argv0(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ping_across_router_clean),
