@@ -4,8 +4,8 @@
  *
  * tx: a frame from the stack gets its verdict at xmit time and waits in
  *     txq until due; then it goes to the inner device's xmit. Due frames are
- *     released by tick, and also at the start of xmit and recv, so a driver
- *     that never calls tick still sees them leave on time.
+ *     released by tick, and also by xmit and recv, so a driver that never
+ *     calls tick still sees them leave on time.
  * rx: every frame the inner device has due is pulled at recv time, given
  *     its verdict and parked in rxq; recv returns frames from rxq once due.
  * A direction with NULL params is a straight call to the inner device.
@@ -94,9 +94,10 @@ static int fault_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
     if (!f->tx.on) {
         rc = f->inner->ops->xmit(f->inner, pb, now_us);
     } else {
-        fault_release_tx(f, now_us); /* older due frames leave first */
+        /* Queue, then release everything due: frames due earlier sort
+         * before this one, and with zero delay it leaves at once. */
         rc = fault_impair(f, &f->tx, pb, now_us);
-        fault_release_tx(f, now_us); /* zero delay: this one too */
+        fault_release_tx(f, now_us);
     }
     if (rc < 0) {
         dev->stats.tx_drop++;
