@@ -32,6 +32,7 @@ struct demo_opts {
     double wan_loss;
     const char *pcap_dir;
     bool verbose;
+    bool quiet;
 };
 
 struct pinger {
@@ -192,14 +193,17 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
             i++;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             o->verbose = true;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o->quiet = true;
         } else {
             printf("usage: netsock demo [--seed N] [--count N] [--loss PERCENT] "
-                   "[--pcap-dir DIR] [--verbose]\n"
+                   "[--pcap-dir DIR] [--quiet|--verbose]\n"
                    "  --seed N        simulation seed (default 42): same seed, same run\n"
                    "  --count N       pings per round (default 10)\n"
                    "  --loss PERCENT  WAN loss each way (default 5)\n"
                    "  --pcap-dir DIR  where the captures go (default /tmp/netsock-demo-SEED)\n"
-                   "  --verbose       log ARP and other stack events with virtual time\n");
+                   "  --quiet         do not print stack events (ARP, reassembly...)\n"
+                   "  --verbose       print debug-level stack events too\n");
             return strcmp(a, "--help") && strcmp(a, "-h") ? -1 : 1;
         }
     }
@@ -242,9 +246,9 @@ int tool_demo(int argc, char **argv)
     struct ns_sim *sim = ns_sim_new(o.seed);
     struct ns_config cfg;
     ns_config_default(&cfg);
-    if (o.verbose) {
+    if (!o.quiet) {
         cfg.log_fn = log_line;
-        cfg.log_level = NS_LOG_INFO;
+        cfg.log_level = o.verbose ? NS_LOG_DEBUG : NS_LOG_INFO;
     }
     struct ns_stack *alice = ns_sim_add_host(sim, "alice", &cfg);
     struct ns_stack *router = ns_sim_add_host(sim, "router", &cfg);
@@ -286,8 +290,8 @@ int tool_demo(int argc, char **argv)
     printf("  alice 192.0.2.10 ─lan─ 192.0.2.1 router 198.51.100.1 ─wan─ 198.51.100.20 bob\n");
     printf("        lan: 2 ms, 100 Mbit/s     wan: 20±3 ms, 10 Mbit/s, %.1f%% loss, 2%% reordering\n\n",
            o.wan_loss * 100);
-    if (o.verbose)
-        printf("Stack events (virtual time):\n");
+    if (!o.quiet)
+        printf("Stack events are shown as [seconds.micros] host message (virtual time).\n");
 
     ns_if_addr_add(alice, a_if, AF_INET, &a_ip, 24);
     ns_if_addr_add(router, r_if1, AF_INET, &r_ip1, 24);
@@ -296,7 +300,7 @@ int tool_demo(int argc, char **argv)
     ns_route_add(alice, AF_INET, &any, 0, &r_ip1, 0);
     ns_route_add(bob, AF_INET, &any, 0, &r_ip2, 0);
     ns_sim_run_for(sim, 5000000); /* let the RFC 5227 announcements go out */
-    if (o.verbose)
+    if (!o.quiet)
         printf("\n");
 
     struct host_snap snaps[3] = {{.st = alice}, {.st = router}, {.st = bob}};
@@ -305,7 +309,7 @@ int tool_demo(int argc, char **argv)
 
     printf("== alice pings bob across the router (ARP on both links first) ==\n");
     run_ping(sim, alice, "198.51.100.20", o.count, 56, 0, 0x1234);
-    printf("== 4000-byte pings: IPv4 fragments them into 3 frames, bob reassembles ==\n");
+    printf("== 4000-byte pings: 3 fragments each way; lose one, lose the datagram ==\n");
     run_ping(sim, alice, "198.51.100.20", o.big_count, 4000, 0, 0x1235);
     printf("== TTL 1: the router must not forward it, and says so (RFC 1812 §5.3.1) ==\n");
     run_ping(sim, alice, "198.51.100.20", 2, 56, 1, 0x1236);

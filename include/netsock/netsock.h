@@ -55,7 +55,8 @@ struct ns_config {
     uint8_t ip_default_ttl;    /* default 64 (Linux ip_default_ttl) */
 
     uint32_t arp_cache_max;    /* neighbour entries; default 1024 */
-    uint32_t arp_queue_max;    /* packets held per unresolved neighbour; default 8 */
+    uint32_t arp_queue_max;    /* packets held per unresolved neighbour; default 64 (Linux
+                                  holds unres_qlen_bytes = 208 KiB, ~100 packets) */
     uint32_t arp_retries;      /* requests before giving up; default 3 (Linux mcast_solicit) */
     uint64_t arp_retry_us;     /* gap between requests; default 1 s (Linux retrans_time) */
     uint64_t arp_reachable_us; /* confirmed entry trusted this long; default 30 s */

@@ -35,7 +35,7 @@ void ns_config_default(struct ns_config *cfg)
     cfg->ip_forward = false;
     cfg->ip_default_ttl = 64;
     cfg->arp_cache_max = 1024;
-    cfg->arp_queue_max = 8;
+    cfg->arp_queue_max = 64;
     cfg->arp_retries = 3;
     cfg->arp_retry_us = 1000000;
     cfg->arp_reachable_us = 30000000;

@@ -38,6 +38,7 @@ struct arp_entry {
     uint8_t requests;                    /* requests sent this round */
     uint64_t confirmed_us;
     uint64_t used_us;
+    uint64_t created_us;
     struct ns_timer timer;
     struct ns_pbuf_queue hold;           /* IPv4 packets waiting for the MAC */
 };
@@ -218,7 +219,7 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
     }
     e->ifindex = ifindex;
     e->ip = ip;
-    e->used_us = st->now_us;
+    e->used_us = e->created_us = st->now_us;
     ns_timer_init(&e->timer, arp_timer);
     ns_pbuf_queue_init(&e->hold);
     uint32_t h = arp_hash(c, ifindex, ip);
@@ -232,6 +233,13 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
 /* The entry now has a confirmed MAC: RFC 826 merge. Sends held packets. */
 static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t mac[6])
 {
+    if (e->state == ARP_INCOMPLETE && e->requests > 0) {
+        char ipb[16], macb[18];
+        uint64_t us = st->now_us - e->created_us;
+        NS_LOG(st, NS_LOG_INFO, "arp: %s is at %s (resolved in %llu.%03llu ms, %u request%s)",
+               ns_ip4_ntoa(e->ip, ipb), ns_mac_ntoa(mac, macb), (unsigned long long)(us / 1000),
+               (unsigned long long)(us % 1000), (unsigned)e->requests, e->requests > 1 ? "s" : "");
+    }
     memcpy(e->mac, mac, NS_ETH_ALEN);
     e->state = ARP_REACHABLE;
     e->requests = 0;

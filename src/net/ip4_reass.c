@@ -114,7 +114,11 @@ static void reass_timeout(void *ctx, struct ns_timer *t, uint64_t now_us)
     struct ns_stack *st = ctx;
     struct reass_dgram *d = NS_CONTAINER_OF(t, struct reass_dgram, timer);
     (void)now_us;
+    char b1[16];
     NS_STAT_INC(st, ip_reass_drop_timeout);
+    NS_LOG(st, NS_LOG_INFO, "ipv4: gave up reassembling id %u from %s: %u of %s bytes after %llu s",
+           d->id, ns_ip4_ntoa(d->src, b1), d->received, d->have_last ? "known" : "unknown",
+           (unsigned long long)(st->cfg.ip_reass_timeout_us / 1000000));
     /* RFC 1122 §3.3.2: time exceeded (code 1) only if fragment zero came,
      * since the error quotes the start of the datagram. */
     if (d->frags && d->frags->off == 0)
