@@ -76,7 +76,19 @@
     X(icmp_drop_bcast_echo, "ICMP echo to broadcast ignored (as Linux)")        \
     X(icmp_drop_unknown_type, "ICMP messages of a type we do not handle")       \
     X(icmp_err_ratelimited, "ICMP errors not sent: rate limit")                 \
-    X(icmp_err_suppressed, "ICMP errors not sent: RFC 1122 3.2.2 forbids")
+    X(icmp_err_suppressed, "ICMP errors not sent: RFC 1122 3.2.2 forbids")       \
+    /* UDP */                                                                   \
+    X(udp_rx, "UDP datagrams received")                                         \
+    X(udp_tx, "UDP datagrams sent")                                             \
+    X(udp_delivered, "UDP datagrams queued to a socket")                        \
+    X(udp_drop_short, "UDP datagrams shorter than the header")                  \
+    X(udp_drop_bad_len, "UDP datagrams whose length field is wrong")            \
+    X(udp_drop_bad_csum, "UDP datagrams with a bad checksum")                   \
+    X(udp_drop_no_port, "UDP datagrams for a port nobody has bound")            \
+    X(udp_drop_rcvbuf, "UDP datagrams dropped: receive buffer full")            \
+    /* raw sockets */                                                           \
+    X(raw_delivered, "IPv4 packets copied to raw sockets")                      \
+    X(raw_drop_rcvbuf, "raw socket copies dropped: receive buffer full")
 
 /* Counter identifiers: NS_CTR_dev_rx_frames, ... */
 enum ns_counter {

@@ -138,6 +138,11 @@ int ns_pcap_flush(struct ns_dev *pcap_dev);
 /* Frames written so far by a device made by ns_pcap_wrap. */
 uint64_t ns_pcap_count(const struct ns_dev *pcap_dev);
 
+/* ---- loopback device -------------------------------------------------------
+ * Frames sent come back as received at the next poll (NS_LINK_IP, MTU
+ * 65536). Every stack creates one as interface 1, "lo", with 127.0.0.1/8. */
+struct ns_dev *ns_loop_new(void);
+
 /* ---- queue device ----------------------------------------------------------
  * A device whose other end is the program: frames the program injects are
  * received by the stack; frames the stack sends wait in a queue the program

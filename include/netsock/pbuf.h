@@ -47,6 +47,8 @@ struct ns_pbuf {
     uint32_t len;               /* data length in bytes */
     uint32_t refcnt;
     uint32_t ifindex;           /* receiving interface (input path) */
+    uint16_t l3_off;            /* input path: offset of the IP header in buf */
+    uint16_t l4_off;            /* input path: offset of the transport header in buf */
     uint32_t flags;             /* NS_PBUF_F_* */
     uint64_t time_us;           /* free for the holder: e.g. due time in a delay queue */
 };

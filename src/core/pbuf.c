@@ -76,6 +76,7 @@ static void pbuf_reset(struct ns_pbuf *pb, uint32_t headroom, uint32_t len)
     pb->len = len;
     pb->refcnt = 1;
     pb->ifindex = 0;
+    pb->l3_off = pb->l4_off = 0;
     pb->flags &= NS_PBUF_F_HEAP;
     pb->time_us = 0;
 }
@@ -131,6 +132,9 @@ struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src)
         return NULL;
     memcpy(ns_pbuf_data(pb), ns_pbuf_data(src), src->len);
     pb->ifindex = src->ifindex;
+    /* Same headroom, so header offsets carry over. */
+    pb->l3_off = src->l3_off;
+    pb->l4_off = src->l4_off;
     pb->flags = (pb->flags & NS_PBUF_F_HEAP) | (src->flags & ~NS_PBUF_F_HEAP);
     pb->time_us = src->time_us;
     return pb;

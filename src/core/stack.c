@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "socket/sock.h"
 #include "wire/wire.h"
 
 static const char *const counter_names[] = {
@@ -52,6 +53,23 @@ void ns_config_default(struct ns_config *cfg)
     cfg->log_level = NS_LOG_INFO;
 }
 
+/* Interface 1 is the loopback, 127.0.0.1/8, as on Linux. */
+static int loopback_init(struct ns_stack *st)
+{
+    struct ns_dev *lo = ns_loop_new();
+    if (!lo)
+        return -ENOMEM;
+    int ifindex = ns_if_add(st, lo);
+    if (ifindex < 0) {
+        ns_dev_close(lo);
+        return ifindex;
+    }
+    st->lo_ifindex = ifindex;
+    st->ifaces[ifindex - 1].loopback = true;
+    struct in_addr a = {.s_addr = htonl(INADDR_LOOPBACK)};
+    return ns_if_addr_add(st, ifindex, AF_INET, &a, 8);
+}
+
 static bool config_valid(const struct ns_config *c)
 {
     return c->pbuf_count > 0 && c->ip_default_ttl > 0 && c->arp_cache_max > 0 &&
@@ -82,7 +100,8 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
     st->icmp_tokens_at_us = now_us;
 
     st->pool = ns_pbuf_pool_new(cfg->pbuf_count, cfg->pbuf_heap_max);
-    if (!st->pool || arp_init(st) < 0 || ip4_reass_init(st) < 0) {
+    if (!st->pool || arp_init(st) < 0 || ip4_reass_init(st) < 0 || sock_init(st) < 0 ||
+        loopback_init(st) < 0) {
         ns_stack_free(st);
         return NULL;
     }
@@ -94,6 +113,7 @@ void ns_stack_free(struct ns_stack *st)
 {
     if (!st)
         return;
+    sock_destroy(st);
     for (int i = 0; i < NS_IF_MAX; i++) {
         struct ns_iface *ifp = &st->ifaces[i];
         if (ifp->index) {

@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "netsock/netsock.h"
+#include "netsock/socket.h"
 
 #define NS_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -46,6 +47,7 @@ struct ns_iface {
     struct ns_dev *dev;
     struct ns_if_addr4 addr4[NS_IF_ADDR_MAX];
     unsigned n_addr4;
+    bool loopback;
     /* RFC 5227 announcements still to send for addr4[announce_idx]. */
     struct ns_timer announce_timer;
     unsigned announce_left;
@@ -117,6 +119,9 @@ int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
 /* ---- IPv4 (net/ipv4.c, net/ip4_reass.c) ---------------------------------------- */
 
 struct ip4_reass_state;
+struct sock_table;
+struct udp_table;
+struct ns_sock;
 
 /* An IPv4 packet (link header already removed) received on ifp. Consumes pb. */
 void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
@@ -169,6 +174,14 @@ typedef void (*ip4_proto_err_fn)(struct ns_stack *st, uint32_t from, uint8_t typ
                                  uint32_t info, const struct ns_ip4_repr *inner,
                                  const uint8_t *payload, size_t payload_len);
 
+/* ---- raw sockets (raw/raw.c) ------------------------------------------------------- */
+
+/* Give every raw socket of ip->proto that matches a copy of the datagram
+ * (pb at the IPv4 header; not consumed). True when at least one matched. */
+bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb);
+/* An ICMP error quoting `inner`: report hard errors to connected raw sockets. */
+void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner);
+
 /* ---- ICMPv4 (net/icmp.c) ------------------------------------------------------- */
 
 /* Register ICMP's input and error handlers with the stack. */
@@ -194,6 +207,7 @@ struct ns_stack {
     uint64_t counters[NS_CTR__COUNT];
 
     struct ns_iface ifaces[NS_IF_MAX];
+    int lo_ifindex;             /* the loopback interface (127.0.0.0/8) */
 
     struct ns_route_table4 routes4;
     struct arp_cache arp;
@@ -209,6 +223,13 @@ struct ns_stack {
 
     ns_echo_fn echo_fn;
     void *echo_ctx;
+
+    /* Socket layer (socket/, udp/, raw/). */
+    struct sock_table *socks;
+    struct udp_table *udp;
+    struct ns_sock *raw_list;
+    ns_drive_fn drive_fn;
+    void *drive_ctx;
 };
 
 /* The interface with this index, or NULL. */

@@ -64,6 +64,8 @@ static void icmp_notify(struct ns_stack *st, uint32_t from, uint8_t type, uint8_
     ns_wr16(hdr + 2, (uint16_t)hlen); /* parse the header alone */
     if (ns_ip4_parse(hdr, hlen, &inner, false) < 0)
         return;
+    if (st->raw_list)
+        raw_err(st, type, code, &inner);
     ip4_proto_err_fn fn = st->proto_err[inner.proto];
     if (fn)
         fn(st, from, type, code, info, &inner, quoted + hlen, qlen - hlen);

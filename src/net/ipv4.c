@@ -141,7 +141,14 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
 {
     int ifindex;
     uint32_t nexthop;
-    if (route4_lookup(st, o->dst, &ifindex, &nexthop) < 0) {
+    uint32_t src = o->src;
+    if (ip4_is_local(st, o->dst) || ip4_is_loopback(o->dst)) {
+        /* To this host: through the loopback (Linux's "local" table). */
+        ifindex = st->lo_ifindex;
+        nexthop = o->dst;
+        if (!src)
+            src = o->dst;
+    } else if (route4_lookup(st, o->dst, &ifindex, &nexthop) < 0) {
         NS_STAT_INC(st, ip_drop_no_route);
         ns_pbuf_free(pb);
         return -ENETUNREACH;
@@ -166,7 +173,7 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
         .df = o->df,
         .ttl = o->ttl ? o->ttl : st->cfg.ip_default_ttl,
         .proto = o->proto,
-        .src = o->src ? o->src : ip4_source_for(st, ifindex, o->dst),
+        .src = src ? src : ip4_source_for(st, ifindex, o->dst),
         .dst = o->dst,
     };
     ns_ip4_emit(&ip, hdr);
@@ -226,7 +233,15 @@ static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbu
         ns_pbuf_free(pb);
         return;
     }
+    pb->l3_off = (uint16_t)pb->off;
+    pb->l4_off = (uint16_t)(pb->off + ip.hlen);
+    bool raw = st->raw_list && raw_deliver(st, &ip, pb);
     ip4_proto_input_fn fn = st->proto_input[ip.proto];
+    if (!fn && raw) {
+        NS_STAT_INC(st, ip_delivered); /* a raw socket took it (raw(7)) */
+        ns_pbuf_free(pb);
+        return;
+    }
     if (!fn) {
         /* RFC 1122 §3.2.2.1: SHOULD send protocol unreachable. */
         NS_STAT_INC(st, ip_drop_unknown_proto);
@@ -267,13 +282,14 @@ void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     ns_pbuf_trim(pb, ip.total_len);
 
     /* RFC 1122 §3.2.1.3: silently discard martian sources. */
-    if (ip4_is_multicast(ip.src) || ip4_is_limited_bcast(ip.src) || ip4_is_loopback(ip.src) ||
-        ip4_is_broadcast(st, ip.src)) {
+    if (ip4_is_multicast(ip.src) || ip4_is_limited_bcast(ip.src) ||
+        (ip4_is_loopback(ip.src) && !ifp->loopback) || ip4_is_broadcast(st, ip.src)) {
         NS_STAT_INC(st, ip_drop_bad_src);
         goto drop;
     }
 
-    if (ip4_is_local(st, ip.dst) || ip4_is_broadcast(st, ip.dst)) {
+    if (ip4_is_local(st, ip.dst) || ip4_is_broadcast(st, ip.dst) ||
+        (ifp->loopback && ip4_is_loopback(ip.dst))) {
         if (ip.mf || ip.frag_off) {
             pb = ip4_reass(st, pb);
             if (!pb)

@@ -6,12 +6,14 @@
  * host's deadline (its timers and its devices, which include frames in
  * flight on links towards it). Time jumps there; every host due is polled
  * in creation order. Nothing here reads a real clock. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
 #include "netsock/sim.h"
+#include "netsock/socket.h"
 #include "sim/simlink.h"
 
 #define SIM_MAX_HOSTS 256
@@ -57,6 +59,20 @@ void ns_sim_free(struct ns_sim *sim)
 uint64_t ns_sim_now(const struct ns_sim *sim) { return sim->now_us; }
 uint64_t ns_sim_seed(const struct ns_sim *sim) { return sim->seed; }
 
+/* The driver behind blocking socket calls on simulated hosts: one event
+ * step of the whole simulation, or a jump to the deadline when nothing
+ * happens before it. */
+static int sim_drive(void *ctx, uint64_t deadline_us)
+{
+    struct ns_sim *sim = ctx;
+    if (ns_sim_step(sim, deadline_us))
+        return 0;
+    if (deadline_us == NS_TIME_NEVER)
+        return -EDEADLK; /* nothing pending anywhere: it would hang forever */
+    ns_sim_run_until(sim, deadline_us);
+    return 0;
+}
+
 struct ns_stack *ns_sim_add_host(struct ns_sim *sim, const char *name,
                                  const struct ns_config *cfg)
 {
@@ -70,8 +86,10 @@ struct ns_stack *ns_sim_add_host(struct ns_sim *sim, const char *name,
     c.seed = derive_seed(sim->seed, 1, sim->n_hosts);
     c.name = name;
     struct ns_stack *st = ns_stack_new(&c, sim->now_us);
-    if (st)
-        sim->hosts[sim->n_hosts++] = st;
+    if (!st)
+        return NULL;
+    ns_stack_set_driver(st, sim_drive, sim);
+    sim->hosts[sim->n_hosts++] = st;
     return st;
 }
 

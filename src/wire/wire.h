@@ -184,6 +184,31 @@ int ns_icmp4_parse(const uint8_t *buf, size_t len, struct ns_icmp4_repr *r, bool
  * checksum covers header and payload. Needs 8 + payload_len bytes. */
 void ns_icmp4_emit(const struct ns_icmp4_repr *r, uint8_t *buf);
 
+/* ---- UDP (RFC 768) ---------------------------------------------------------- */
+
+#define NS_UDP_HLEN 8
+
+struct ns_udp_repr {
+    uint16_t sport, dport;
+    uint16_t len;   /* header + payload */
+    uint16_t csum;  /* as on the wire; 0 = none (RFC 768) */
+};
+
+/* 0, -NS_WIRE_TRUNCATED (len < 8), -NS_WIRE_BAD_LEN (length field < 8 or
+ * beyond the buffer). The checksum is not verified here: it needs the
+ * pseudo-header (ns_udp_csum). */
+int ns_udp_parse(const uint8_t *buf, size_t len, struct ns_udp_repr *r);
+/* Write the 8-byte header with r->csum as given. */
+void ns_udp_emit(const struct ns_udp_repr *r, uint8_t *buf);
+/* The checksum of a UDP datagram (header with its checksum field zero, or
+ * verifying: as received) over the IPv4 pseudo-header. When computing, a
+ * result of 0 must be sent as 0xffff (RFC 768); ns_udp_csum does that.
+ * When verifying a received datagram with a non-zero checksum field, the
+ * datagram is intact iff ns_csum_fold(...) over it is 0: use
+ * ns_udp_csum_ok. */
+uint16_t ns_udp_csum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t len);
+bool ns_udp_csum_ok(uint32_t src, uint32_t dst, const uint8_t *udp, size_t len);
+
 /* ---- helpers ------------------------------------------------------------- */
 
 /* Format an IPv4 address (host order) as dotted quad into buf (>= 16). */

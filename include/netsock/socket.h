@@ -1,0 +1,108 @@
+/* netsock/socket.h — the Berkeley socket API over a netsock stack.
+ *
+ * Every call is the BSD/POSIX call of the same name with an `ns_` prefix
+ * and the stack as first argument, using the system's own types and
+ * constants (struct sockaddr_in, AF_INET, SOCK_DGRAM, MSG_PEEK, errno
+ * values, struct pollfd). Semantics follow Linux: for the same sequence of
+ * calls a netsock socket returns what a Linux socket returns, with the
+ * same errno. docs/sockets.md lists the few deliberate differences.
+ *
+ * Errors: -1 with errno set, as the system calls.
+ *
+ * Descriptors: small non-negative integers private to each stack, lowest
+ * free number first (like file descriptors). They are not OS descriptors.
+ *
+ * Blocking: sockets block by default. A blocking call drives the loop that
+ * owns the stack (ns_stack_set_driver; the simulator installs itself for
+ * its hosts) until the call can complete or its timeout (SO_RCVTIMEO /
+ * SO_SNDTIMEO, or ns_poll's timeout) passes. With no driver installed a
+ * call that would block fails with EWOULDBLOCK. In the simulator, a call
+ * that can never complete because no event is pending anywhere fails with
+ * EDEADLK rather than hanging.
+ *
+ * Threading: one thread drives a given stack and makes every call on its
+ * sockets. Different stacks may live on different threads.
+ */
+#ifndef NETSOCK_SOCKET_H
+#define NETSOCK_SOCKET_H
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "netsock/netsock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int ns_socket(struct ns_stack *st, int domain, int type, int protocol);
+int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen);
+int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen);
+int ns_listen(struct ns_stack *st, int fd, int backlog);
+int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen);
+int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int flags);
+ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
+                  const struct sockaddr *dest, socklen_t destlen);
+ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags);
+
+ssize_t ns_recv(struct ns_stack *st, int fd, void *buf, size_t len, int flags);
+ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
+                    struct sockaddr *src, socklen_t *srclen);
+ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags);
+
+int ns_shutdown(struct ns_stack *st, int fd, int how);
+int ns_close(struct ns_stack *st, int fd);
+
+int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen);
+int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen);
+int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const void *optval,
+                  socklen_t optlen);
+int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
+                  socklen_t *optlen);
+
+/* F_GETFL / F_SETFL (O_NONBLOCK only, as for sockets on Linux). */
+int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...);
+
+/* poll(2) over netsock descriptors: POLLIN, POLLOUT, POLLERR, POLLHUP,
+ * POLLNVAL, POLLRDHUP. timeout_ms < 0 waits forever (driving the loop). */
+int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/* ---- the loop behind blocking calls ---------------------------------------- */
+
+/* Drive the loop that owns `st` until at least one event has been
+ * processed or deadline_us (on the stack's clock) has been reached.
+ * Returns 0, or a negative errno: -EDEADLK when nothing can ever happen
+ * (no pending event and deadline_us is NS_TIME_NEVER). */
+typedef int (*ns_drive_fn)(void *ctx, uint64_t deadline_us);
+
+/* Install the driver for blocking calls (NULL: calls that would block fail
+ * with EWOULDBLOCK). The simulator installs one for every host. */
+void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx);
+
+/* ---- introspection (the data of `netsock stat`, like ss -uanp) -------------- */
+
+struct ns_sock_info {
+    int fd;
+    int type;                  /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
+    int protocol;              /* IPPROTO_UDP, IPPROTO_ICMP, ... */
+    struct sockaddr_in local;  /* sin_port 0 / INADDR_ANY when unbound */
+    struct sockaddr_in remote; /* zero when not connected */
+    const char *state;         /* "UNCONN", "ESTAB", "LISTEN", ... as ss(8) */
+    uint32_t recv_q;           /* bytes waiting to be read */
+    uint32_t send_q;           /* bytes waiting to be sent */
+    uint64_t drops;            /* datagrams dropped: receive buffer full */
+};
+
+/* Fill up to max entries (in descriptor order) and return how many sockets
+ * the stack has (may exceed max). */
+int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

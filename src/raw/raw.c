@@ -1,0 +1,223 @@
+/* raw/raw.c — raw IPv4 sockets (SOCK_RAW).
+ *
+ * Read first: Linux raw(7) — the behaviour implemented here: a raw socket
+ * of protocol P receives a copy of every IPv4 datagram of protocol P
+ * addressed to this host, IP header included, in addition to the normal
+ * protocol processing; it sends with the stack building the IPv4 header,
+ * or with IP_HDRINCL (implied by IPPROTO_RAW) the caller's own header, in
+ * which the stack fills a zero source address, a zero ID, the total length
+ * and the checksum. RFC 1122 §3.2.1 for the header rules.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "socket/sock.h"
+#include "wire/bytes.h"
+#include "wire/wire.h"
+
+int raw_init(struct ns_stack *st)
+{
+    st->raw_list = NULL;
+    return 0;
+}
+
+void raw_destroy(struct ns_stack *st) { st->raw_list = NULL; }
+
+void raw_attach(struct ns_stack *st, struct ns_sock *so)
+{
+    so->rnext = st->raw_list;
+    st->raw_list = so;
+}
+
+static void raw_close(struct ns_stack *st, struct ns_sock *so)
+{
+    for (struct ns_sock **pp = &st->raw_list; *pp; pp = &(*pp)->rnext) {
+        if (*pp == so) {
+            *pp = so->rnext;
+            return;
+        }
+    }
+}
+
+static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+{
+    (void)st;
+    (void)port; /* raw(7): the port is ignored */
+    so->laddr = addr;
+    so->flags |= SO_F_BOUND;
+    return 0;
+}
+
+static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+                       uint16_t port)
+{
+    (void)port;
+    if (family == AF_UNSPEC) {
+        so->flags &= ~SO_F_CONNECTED;
+        so->raddr = 0;
+        return 0;
+    }
+    int ifindex;
+    uint32_t nexthop;
+    if (!ip4_is_local(st, addr) && !ip4_is_loopback(addr) &&
+        route4_lookup(st, addr, &ifindex, &nexthop) < 0)
+        return -ENETUNREACH;
+    if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
+        return -EACCES;
+    so->raddr = addr;
+    so->flags |= SO_F_CONNECTED;
+    return 0;
+}
+
+/* IP_HDRINCL: the caller wrote the header; complete and send it as is
+ * (no fragmentation, as Linux raw_send_hdrinc). */
+static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                                size_t len, uint32_t daddr)
+{
+    (void)so;
+    if (len < NS_IP4_HLEN)
+        return -EINVAL;
+    if (len > NS_IP4_MAX_LEN)
+        return -EMSGSIZE;
+    int ifindex;
+    uint32_t nexthop;
+    bool local = ip4_is_local(st, daddr) || ip4_is_loopback(daddr);
+    if (local) {
+        ifindex = st->lo_ifindex;
+        nexthop = daddr;
+    } else if (route4_lookup(st, daddr, &ifindex, &nexthop) < 0) {
+        return -ENETUNREACH;
+    }
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp)
+        return -ENETUNREACH;
+    if (len > ifp->dev->mtu)
+        return -EMSGSIZE;
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)len);
+    if (!pb)
+        return -ENOBUFS;
+    uint8_t *h = ns_pbuf_data(pb);
+    sock_iov_gather(msg, h, len);
+    size_t ihl = (size_t)(h[0] & 0xf) * 4;
+    if (ihl < NS_IP4_HLEN || ihl > len) {
+        ns_pbuf_free(pb);
+        return -EINVAL;
+    }
+    ns_wr16(h + 2, (uint16_t)len);
+    if (ns_rd16(h + 4) == 0)
+        ns_wr16(h + 4, st->ip_id_next++);
+    if (ns_rd32(h + 12) == 0)
+        ns_wr32(h + 12, local ? daddr : ip4_source_for(st, ifindex, daddr));
+    ns_wr16(h + 10, 0);
+    ns_wr16(h + 10, ns_csum(h, ihl));
+    int rc = ip4_send_packet(st, pb, ifindex, nexthop);
+    return rc < 0 ? rc : (ssize_t)len;
+}
+
+static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                           size_t len, const struct sockaddr_in *dst, int flags)
+{
+    (void)flags;
+    uint32_t daddr = dst ? ntohl(dst->sin_addr.s_addr) : so->raddr;
+    if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
+        return -EACCES;
+    if (so->flags & SO_F_HDRINCL)
+        return raw_send_hdrincl(st, so, msg, len, daddr);
+    if (len > NS_IP4_MAX_LEN - NS_IP4_HLEN)
+        return -EMSGSIZE;
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)len);
+    if (!pb)
+        return -ENOBUFS;
+    sock_iov_gather(msg, ns_pbuf_data(pb), len);
+    struct ip4_out o = {
+        .src = so->laddr,
+        .dst = daddr,
+        .proto = (uint8_t)so->protocol,
+        .ttl = so->ttl,
+        .tos = so->tos,
+    };
+    int rc = ip4_output(st, &o, pb);
+    return rc < 0 ? rc : (ssize_t)len;
+}
+
+static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
+{
+    return sock_dgram_recvmsg(st, so, msg, flags, true);
+}
+
+static short raw_poll(struct ns_stack *st, struct ns_sock *so)
+{
+    (void)st;
+    short m = 0;
+    if (so->rxq.head)
+        m |= POLLIN;
+    if (so->so_error)
+        m |= POLLERR;
+    if (so->flags & SO_F_SHUT_RD)
+        m |= POLLIN | POLLRDHUP;
+    if (!(so->flags & SO_F_SHUT_WR))
+        m |= POLLOUT;
+    return m;
+}
+
+static int raw_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
+{
+    (void)st;
+    if (how == SHUT_RD || how == SHUT_RDWR)
+        so->flags |= SO_F_SHUT_RD;
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        so->flags |= SO_F_SHUT_WR;
+    return (so->flags & SO_F_CONNECTED) ? 0 : -ENOTCONN;
+}
+
+static const char *raw_state(const struct ns_sock *so)
+{
+    return (so->flags & SO_F_CONNECTED) ? "ESTAB" : "UNCONN";
+}
+
+const struct ns_sock_ops raw_sock_ops = {
+    .bind = raw_bind,
+    .connect = raw_connect,
+    .sendmsg = raw_sendmsg,
+    .recvmsg = raw_recvmsg,
+    .poll = raw_poll,
+    .shutdown = raw_shutdown,
+    .close = raw_close,
+    .state_name = raw_state,
+};
+
+bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
+{
+    bool any = false;
+    for (struct ns_sock *so = st->raw_list; so; so = so->rnext) {
+        if (so->protocol != ip->proto || (so->laddr && so->laddr != ip->dst) ||
+            ((so->flags & SO_F_CONNECTED) && so->raddr != ip->src))
+            continue;
+        any = true;
+        struct ns_pbuf *c = ns_pbuf_clone(pb);
+        if (!c) {
+            NS_STAT_INC(st, pbuf_alloc_fail);
+            continue;
+        }
+        c->l3_off = (uint16_t)c->off;
+        c->l4_off = (uint16_t)(c->off + ip->hlen);
+        if (sock_queue_rcv(st, so, c))
+            NS_STAT_INC(st, raw_delivered);
+        else
+            NS_STAT_INC(st, raw_drop_rcvbuf);
+    }
+    return any;
+}
+
+void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner)
+{
+    bool fatal;
+    int err = sock_icmp_err(type, code, &fatal);
+    if (!err || !fatal)
+        return;
+    /* Linux raw_err: hard errors reach connected raw sockets. */
+    for (struct ns_sock *so = st->raw_list; so; so = so->rnext)
+        if (so->protocol == inner->proto && (so->flags & SO_F_CONNECTED) &&
+            so->raddr == inner->dst)
+            so->so_error = err;
+}

@@ -1,0 +1,785 @@
+/* socket/api.c — the BSD socket API edge: argument checks that do not
+ * depend on the protocol, blocking, options, -1/errno.
+ *
+ * Read first: socket(7), ip(7), udp(7), raw(7), poll(2) (Linux man
+ * pages) — netsock returns what Linux returns for the same calls, and
+ * tests/unit/test_api_diff.c runs the same call sequences against both.
+ * Each errno choice below names the Linux function it mirrors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "socket/sock.h"
+#include "wire/wire.h"
+
+int sock_fd_alloc(struct ns_stack *st, struct ns_sock *so);
+void sock_fd_free(struct ns_stack *st, int fd);
+
+/* Every public call returns through here: negative errno -> -1/errno. */
+static int ret_err(int rc)
+{
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    return rc;
+}
+
+static ssize_t ret_errz(ssize_t rc)
+{
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
+}
+
+void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
+{
+    st->drive_fn = fn;
+    st->drive_ctx = ctx;
+}
+
+static uint64_t deadline_after(const struct ns_stack *st, uint64_t timeo_us)
+{
+    if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
+        return NS_TIME_NEVER;
+    return st->now_us + timeo_us;
+}
+
+/* Let the owning loop run until something happens or the deadline. */
+static int sock_wait(struct ns_stack *st, uint64_t deadline)
+{
+    if (!st->drive_fn)
+        return -EWOULDBLOCK;
+    if (st->now_us >= deadline)
+        return -EAGAIN;
+    return st->drive_fn(st->drive_ctx, deadline);
+}
+
+/* ---- socket, bind, connect ---------------------------------------------------- */
+
+int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
+{
+    int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const struct ns_sock_ops *ops;
+
+    /* __sys_socket: unknown flag bits or a type past SOCK_MAX -> EINVAL. */
+    if (base < 0 || base >= 11)
+        return ret_err(-EINVAL);
+    if (domain != AF_INET)
+        return ret_err(-EAFNOSUPPORT);
+    switch (base) {
+    case SOCK_DGRAM:
+        if (protocol != 0 && protocol != IPPROTO_UDP)
+            return ret_err(-EPROTONOSUPPORT);
+        protocol = IPPROTO_UDP;
+        ops = &udp_sock_ops;
+        break;
+    case SOCK_RAW:
+        /* inet_create: raw needs a protocol; IPPROTO_IP (0) is refused. */
+        if (protocol <= 0 || protocol > 255)
+            return ret_err(-EPROTONOSUPPORT);
+        ops = &raw_sock_ops;
+        break;
+    case SOCK_STREAM:
+        /* TCP arrives with the TCP issue; until then it is unsupported. */
+        return ret_err(-EPROTONOSUPPORT);
+    default:
+        return ret_err(-ESOCKTNOSUPPORT);
+    }
+
+    struct ns_sock *so = calloc(1, sizeof(*so));
+    if (!so)
+        return ret_err(-ENOMEM);
+    so->type = base;
+    so->protocol = protocol;
+    so->ops = ops;
+    so->rcvbuf = SOCK_RMEM_DEFAULT;
+    so->sndbuf = SOCK_WMEM_DEFAULT;
+    ns_pbuf_queue_init(&so->rxq);
+    if (flags & SOCK_NONBLOCK)
+        so->flags |= SO_F_NONBLOCK;
+    int fd = sock_fd_alloc(st, so);
+    if (fd < 0) {
+        free(so);
+        return ret_err(fd);
+    }
+    so->fd = fd;
+    if (base == SOCK_RAW) {
+        /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
+         * implies IP_HDRINCL (raw(7)). */
+        so->lport = (uint16_t)protocol;
+        if (protocol == IPPROTO_RAW)
+            so->flags |= SO_F_HDRINCL;
+        raw_attach(st, so);
+    }
+    return fd;
+}
+
+/* Validate a sockaddr for an AF_INET socket. AF_UNSPEC is accepted where
+ * Linux accepts it (bind to INADDR_ANY, connect to dissolve). */
+static int sockaddr_in_check(const struct sockaddr *addr, socklen_t len, bool allow_unspec,
+                             struct sockaddr_in *out)
+{
+    if (!addr)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(struct sockaddr_in)) {
+        /* connect with AF_UNSPEC needs only the family field */
+        if (allow_unspec && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
+            memset(out, 0, sizeof(*out));
+            return 0;
+        }
+        return -EINVAL;
+    }
+    memcpy(out, addr, sizeof(*out));
+    if (out->sin_family == AF_INET)
+        return 0;
+    if (out->sin_family == AF_UNSPEC && allow_unspec)
+        return 0;
+    return -EAFNOSUPPORT;
+}
+
+int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    struct sockaddr_in sin;
+    if (!so)
+        return ret_err(-EBADF);
+    int rc = sockaddr_in_check(addr, addrlen, false, &sin);
+    if (rc == -EAFNOSUPPORT && addrlen >= (socklen_t)sizeof(sin) && sin.sin_family == AF_UNSPEC &&
+        sin.sin_addr.s_addr == htonl(INADDR_ANY))
+        rc = 0; /* inet_bind: AF_UNSPEC with INADDR_ANY, for old programs */
+    if (rc < 0)
+        return ret_err(rc);
+    uint32_t a = ntohl(sin.sin_addr.s_addr);
+    /* inet_bind: local, broadcast or multicast addresses only. */
+    if (a != INADDR_ANY && !ip4_is_local(st, a) && !ip4_is_loopback(a) &&
+        !ip4_is_broadcast(st, a) && !ip4_is_multicast(a))
+        return ret_err(-EADDRNOTAVAIL);
+    if (so->type != SOCK_RAW && (so->flags & SO_F_BOUND))
+        return ret_err(-EINVAL); /* already bound */
+    return ret_err(so->ops->bind(st, so, a, ntohs(sin.sin_port)));
+}
+
+int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    struct sockaddr_in sin;
+    if (!so)
+        return ret_err(-EBADF);
+    int rc = sockaddr_in_check(addr, addrlen, true, &sin);
+    if (rc < 0)
+        return ret_err(rc);
+    return ret_err(so->ops->connect(st, so, sin.sin_family, ntohl(sin.sin_addr.s_addr),
+                                    ntohs(sin.sin_port)));
+}
+
+int ns_listen(struct ns_stack *st, int fd, int backlog)
+{
+    (void)backlog;
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    return ret_err(-EOPNOTSUPP); /* inet_listen: only SOCK_STREAM listens */
+}
+
+int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    (void)addr;
+    (void)addrlen;
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return ret_err(-EINVAL);
+    return ret_err(-EOPNOTSUPP);
+}
+
+int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    return ns_accept4(st, fd, addr, addrlen, 0);
+}
+
+/* ---- send ------------------------------------------------------------------------- */
+
+static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return -EBADF;
+    if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+        return -EFAULT;
+    size_t len = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++) {
+        if (msg->msg_iov[i].iov_len > (size_t)SSIZE_MAX - len)
+            return -EINVAL;
+        if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base)
+            return -EFAULT;
+        len += msg->msg_iov[i].iov_len;
+    }
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP; /* no urgent data on datagram sockets */
+
+    struct sockaddr_in dst, *dstp = NULL;
+    if (msg->msg_name && msg->msg_namelen) {
+        if (msg->msg_namelen < (socklen_t)sizeof(dst))
+            return -EINVAL;
+        memcpy(&dst, msg->msg_name, sizeof(dst));
+        /* udp_sendmsg: anything but AF_INET/AF_UNSPEC is refused. */
+        if (dst.sin_family != AF_INET && dst.sin_family != AF_UNSPEC)
+            return -EAFNOSUPPORT;
+        dstp = &dst;
+    }
+    /* sock_alloc_send_pskb: a pending error is reported first. */
+    if (so->so_error) {
+        int e = so->so_error;
+        so->so_error = 0;
+        return -e;
+    }
+    if (so->flags & SO_F_SHUT_WR)
+        return -EPIPE; /* netsock raises no SIGPIPE: as if MSG_NOSIGNAL */
+    if (!dstp && !(so->flags & SO_F_CONNECTED))
+        return -EDESTADDRREQ;
+
+    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
+    uint64_t deadline = deadline_after(st, so->sndtimeo_us);
+    for (;;) {
+        ssize_t rc = so->ops->sendmsg(st, so, msg, len, dstp, flags);
+        if (rc != -EAGAIN || nonblock)
+            return rc;
+        int w = sock_wait(st, deadline);
+        if (w < 0)
+            return w;
+        if (!(so = sock_get(st, fd)))
+            return -EBADF;
+    }
+}
+
+ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
+{
+    return ret_errz(do_sendmsg(st, fd, msg, flags));
+}
+
+ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
+                  const struct sockaddr *dest, socklen_t destlen)
+{
+    struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+    struct msghdr msg = {
+        .msg_name = (void *)(uintptr_t)dest,
+        .msg_namelen = dest ? destlen : 0,
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+    };
+    if (!buf && len)
+        return ret_errz(-EFAULT);
+    return ret_errz(do_sendmsg(st, fd, &msg, flags));
+}
+
+ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int flags)
+{
+    return ns_sendto(st, fd, buf, len, flags, NULL, 0);
+}
+
+/* ---- receive ------------------------------------------------------------------------ */
+
+static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return -EBADF;
+    if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+        return -EFAULT;
+    if (flags & MSG_ERRQUEUE)
+        return -EAGAIN; /* no error queue: as an empty one on Linux */
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
+    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
+    uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    for (;;) {
+        ssize_t rc = so->ops->recvmsg(st, so, msg, flags);
+        if (rc != -EAGAIN)
+            return rc;
+        /* __skb_try_recv_datagram: queued data first, then the error,
+         * then end of file after shutdown(SHUT_RD). */
+        if (so->so_error) {
+            int e = so->so_error;
+            so->so_error = 0;
+            return -e;
+        }
+        if (so->flags & SO_F_SHUT_RD)
+            return 0;
+        if (nonblock)
+            return -EAGAIN;
+        int w = sock_wait(st, deadline);
+        if (w < 0)
+            return w;
+        if (!(so = sock_get(st, fd)))
+            return -EBADF;
+    }
+}
+
+ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
+{
+    return ret_errz(do_recvmsg(st, fd, msg, flags));
+}
+
+ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
+                    struct sockaddr *src, socklen_t *srclen)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (src && srclen) {
+        if ((int)*srclen < 0)
+            return ret_errz(-EINVAL);
+        msg.msg_name = src;
+        msg.msg_namelen = *srclen;
+    }
+    if (!buf && len)
+        return ret_errz(-EFAULT);
+    ssize_t rc = do_recvmsg(st, fd, &msg, flags);
+    if (rc >= 0 && src && srclen)
+        *srclen = msg.msg_namelen;
+    return ret_errz(rc);
+}
+
+ssize_t ns_recv(struct ns_stack *st, int fd, void *buf, size_t len, int flags)
+{
+    return ns_recvfrom(st, fd, buf, len, flags, NULL, NULL);
+}
+
+/* ---- shutdown, close ---------------------------------------------------------------- */
+
+int ns_shutdown(struct ns_stack *st, int fd, int how)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    /* inet_shutdown: how+1 must be 1..3. */
+    if (how < SHUT_RD || how > SHUT_RDWR)
+        return ret_err(-EINVAL);
+    return ret_err(so->ops->shutdown(st, so, how));
+}
+
+int ns_close(struct ns_stack *st, int fd)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    so->ops->close(st, so);
+    ns_pbuf_queue_purge(&so->rxq);
+    sock_fd_free(st, fd);
+    free(so);
+    return 0;
+}
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+static int put_name(uint32_t addr, uint16_t port, struct sockaddr *out, socklen_t *outlen)
+{
+    if (!out || !outlen)
+        return -EFAULT;
+    if ((int)*outlen < 0)
+        return -EINVAL;
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(addr);
+    sin.sin_port = htons(port);
+    socklen_t n = *outlen < sizeof(sin) ? *outlen : sizeof(sin);
+    memcpy(out, &sin, n);
+    *outlen = sizeof(sin);
+    return 0;
+}
+
+int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    return ret_err(put_name(so->laddr, so->lport, addr, addrlen));
+}
+
+int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    if (!(so->flags & SO_F_CONNECTED))
+        return ret_err(-ENOTCONN);
+    return ret_err(put_name(so->raddr, so->type == SOCK_RAW ? 0 : so->rport, addr, addrlen));
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+static int get_int_opt(const void *val, socklen_t len, int *out)
+{
+    if (!val)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
+
+static void set_flag(struct ns_sock *so, uint32_t flag, int on)
+{
+    if (on)
+        so->flags |= flag;
+    else
+        so->flags &= ~flag;
+}
+
+static int set_timeo(const void *val, socklen_t len, uint64_t *out_us)
+{
+    struct timeval tv;
+    if (!val)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(tv))
+        return -EINVAL;
+    memcpy(&tv, val, sizeof(tv));
+    /* sock_set_timeout: usec outside [0, 1s) is EDOM; negative sec means 0. */
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+        return -EDOM;
+    if (tv.tv_sec < 0) {
+        *out_us = 1; /* Linux: negative timeout = return at once */
+        return 0;
+    }
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        *out_us = 0;
+        return 0;
+    }
+    *out_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    return 0;
+}
+
+static int setsockopt_socket(struct ns_sock *so, int name, const void *val, socklen_t len)
+{
+    int v = 0, rc;
+    switch (name) {
+    case SO_RCVTIMEO:
+        return set_timeo(val, len, &so->rcvtimeo_us);
+    case SO_SNDTIMEO:
+        return set_timeo(val, len, &so->sndtimeo_us);
+    case SO_LINGER: {
+        struct linger l;
+        if (!val)
+            return -EFAULT;
+        if (len < (socklen_t)sizeof(l))
+            return -EINVAL;
+        memcpy(&l, val, sizeof(l));
+        so->linger_onoff = l.l_onoff != 0;
+        so->linger_s = l.l_linger;
+        return 0;
+    }
+    default:
+        break;
+    }
+    if ((rc = get_int_opt(val, len, &v)) < 0)
+        return rc;
+    switch (name) {
+    case SO_REUSEADDR:
+        set_flag(so, SO_F_REUSEADDR, v);
+        return 0;
+    case SO_REUSEPORT:
+        set_flag(so, SO_F_REUSEPORT, v);
+        return 0;
+    case SO_BROADCAST:
+        set_flag(so, SO_F_BROADCAST, v);
+        return 0;
+    case SO_KEEPALIVE:
+        set_flag(so, SO_F_KEEPALIVE, v);
+        return 0;
+    case SO_DONTROUTE:
+        set_flag(so, SO_F_DONTROUTE, v);
+        return 0;
+    case SO_RCVBUF: {
+        /* sock_setsockopt: min(val, rmem_max) doubled, at least the floor. */
+        uint32_t u = v < 0 ? 0 : (uint32_t)v;
+        if (u > SOCK_RMEM_MAX)
+            u = SOCK_RMEM_MAX;
+        so->rcvbuf = u * 2 < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : u * 2;
+        return 0;
+    }
+    case SO_SNDBUF: {
+        uint32_t u = v < 0 ? 0 : (uint32_t)v;
+        if (u > SOCK_WMEM_MAX)
+            u = SOCK_WMEM_MAX;
+        so->sndbuf = u * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : u * 2;
+        return 0;
+    }
+    case SO_PRIORITY:
+        if (v < 0 || v > 6)
+            return -EPERM; /* above 6 needs CAP_NET_ADMIN: refused as unprivileged */
+        so->priority = v;
+        return 0;
+    case SO_MARK:
+        so->mark = (uint32_t)v;
+        return 0;
+    case SO_TYPE:
+    case SO_ERROR:
+    case SO_PROTOCOL:
+    case SO_DOMAIN:
+    case SO_ACCEPTCONN:
+        return -ENOPROTOOPT; /* read-only */
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, const void *val,
+                         socklen_t len)
+{
+    (void)st;
+    int v = 0;
+    /* do_ip_setsockopt accepts a single byte for most int options. */
+    if (!val)
+        return -EFAULT;
+    if (len >= (socklen_t)sizeof(int))
+        memcpy(&v, val, sizeof(int));
+    else if (len >= 1)
+        v = *(const unsigned char *)val;
+    else
+        return -EINVAL;
+    switch (name) {
+    case IP_TTL:
+        if (v == -1) {
+            so->ttl = 0;
+            return 0;
+        }
+        if (v < 1 || v > 255)
+            return -EINVAL;
+        so->ttl = (uint8_t)v;
+        return 0;
+    case IP_TOS:
+        so->tos = (uint8_t)v;
+        return 0;
+    case IP_HDRINCL:
+        if (so->type != SOCK_RAW)
+            return -ENOPROTOOPT;
+        set_flag(so, SO_F_HDRINCL, v);
+        return 0;
+    case IP_PKTINFO:
+        set_flag(so, SO_F_PKTINFO, v);
+        return 0;
+    case IP_RECVTTL:
+        set_flag(so, SO_F_RECVTTL, v);
+        return 0;
+    case IP_RECVTOS:
+        set_flag(so, SO_F_RECVTOS, v);
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const void *optval,
+                  socklen_t optlen)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    if ((int)optlen < 0)
+        return ret_err(-EINVAL);
+    if (level == SOL_SOCKET)
+        return ret_err(setsockopt_socket(so, optname, optval, optlen));
+    if (level == IPPROTO_IP)
+        return ret_err(setsockopt_ip(st, so, optname, optval, optlen));
+    if (level == so->protocol && so->ops->setsockopt)
+        return ret_err(so->ops->setsockopt(st, so, level, optname, optval, optlen));
+    return ret_err(-ENOPROTOOPT);
+}
+
+/* Copy an option value out, truncated to *len as Linux does. */
+static int put_opt(void *val, socklen_t *len, const void *v, socklen_t vlen)
+{
+    if (!len)
+        return -EFAULT;
+    if ((int)*len < 0)
+        return -EINVAL;
+    socklen_t n = *len < vlen ? *len : vlen;
+    if (n && !val)
+        return -EFAULT;
+    memcpy(val, v, n);
+    *len = n;
+    return 0;
+}
+
+static int put_timeo(void *val, socklen_t *len, uint64_t us)
+{
+    struct timeval tv = {.tv_sec = (time_t)(us / 1000000u), .tv_usec = (suseconds_t)(us % 1000000u)};
+    return put_opt(val, len, &tv, sizeof(tv));
+}
+
+static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, void *val,
+                             socklen_t *len)
+{
+    (void)st;
+    int v;
+    switch (name) {
+    case SO_TYPE: v = so->type; break;
+    case SO_PROTOCOL: v = so->protocol; break;
+    case SO_DOMAIN: v = AF_INET; break;
+    case SO_ERROR:
+        v = so->so_error;
+        so->so_error = 0;
+        break;
+    case SO_REUSEADDR: v = !!(so->flags & SO_F_REUSEADDR); break;
+    case SO_REUSEPORT: v = !!(so->flags & SO_F_REUSEPORT); break;
+    case SO_BROADCAST: v = !!(so->flags & SO_F_BROADCAST); break;
+    case SO_KEEPALIVE: v = !!(so->flags & SO_F_KEEPALIVE); break;
+    case SO_DONTROUTE: v = !!(so->flags & SO_F_DONTROUTE); break;
+    case SO_RCVBUF: v = (int)so->rcvbuf; break;
+    case SO_SNDBUF: v = (int)so->sndbuf; break;
+    case SO_PRIORITY: v = so->priority; break;
+    case SO_MARK: v = (int)so->mark; break;
+    case SO_ACCEPTCONN: v = 0; break;
+    case SO_RCVLOWAT: v = 1; break;
+    case SO_SNDLOWAT: v = 1; break;
+    case SO_RCVTIMEO: return put_timeo(val, len, so->rcvtimeo_us);
+    case SO_SNDTIMEO: return put_timeo(val, len, so->sndtimeo_us);
+    case SO_LINGER: {
+        struct linger l = {.l_onoff = so->linger_onoff, .l_linger = so->linger_s};
+        return put_opt(val, len, &l, sizeof(l));
+    }
+    default:
+        return -ENOPROTOOPT;
+    }
+    return put_opt(val, len, &v, sizeof(v));
+}
+
+static int getsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, void *val,
+                         socklen_t *len)
+{
+    int v;
+    switch (name) {
+    case IP_TTL: v = so->ttl ? so->ttl : st->cfg.ip_default_ttl; break;
+    case IP_TOS: v = so->tos; break;
+    case IP_HDRINCL:
+        if (so->type != SOCK_RAW)
+            return -ENOPROTOOPT;
+        v = !!(so->flags & SO_F_HDRINCL);
+        break;
+    case IP_PKTINFO: v = !!(so->flags & SO_F_PKTINFO); break;
+    case IP_RECVTTL: v = !!(so->flags & SO_F_RECVTTL); break;
+    case IP_RECVTOS: v = !!(so->flags & SO_F_RECVTOS); break;
+    default: return -ENOPROTOOPT;
+    }
+    return put_opt(val, len, &v, sizeof(v));
+}
+
+int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
+                  socklen_t *optlen)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    if (level == SOL_SOCKET)
+        return ret_err(getsockopt_socket(st, so, optname, optval, optlen));
+    if (level == IPPROTO_IP)
+        return ret_err(getsockopt_ip(st, so, optname, optval, optlen));
+    if (level == so->protocol && so->ops->getsockopt)
+        return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
+    return ret_err(-ENOPROTOOPT);
+}
+
+int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
+{
+    struct ns_sock *so = sock_get(st, fd);
+    if (!so)
+        return ret_err(-EBADF);
+    switch (cmd) {
+    case F_GETFL:
+        return O_RDWR | ((so->flags & SO_F_NONBLOCK) ? O_NONBLOCK : 0);
+    case F_SETFL: {
+        va_list ap;
+        va_start(ap, cmd);
+        int fl = va_arg(ap, int);
+        va_end(ap);
+        set_flag(so, SO_F_NONBLOCK, fl & O_NONBLOCK);
+        return 0;
+    }
+    case F_GETFD:
+    case F_SETFD:
+        return 0; /* no exec across netsock descriptors */
+    default:
+        return ret_err(-EINVAL);
+    }
+}
+
+/* ---- poll ------------------------------------------------------------------------------------ */
+
+static int poll_scan(struct ns_stack *st, struct pollfd *fds, nfds_t nfds)
+{
+    int ready = 0;
+    for (nfds_t i = 0; i < nfds; i++) {
+        fds[i].revents = 0;
+        if (fds[i].fd < 0)
+            continue;
+        struct ns_sock *so = sock_get(st, fds[i].fd);
+        if (!so) {
+            fds[i].revents = POLLNVAL;
+            ready++;
+            continue;
+        }
+        short m = so->ops->poll(st, so);
+        fds[i].revents = (short)(m & (fds[i].events | POLLERR | POLLHUP));
+        if (fds[i].revents)
+            ready++;
+    }
+    return ready;
+}
+
+int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+    if (nfds && !fds)
+        return ret_err(-EFAULT);
+    uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        int ready = poll_scan(st, fds, nfds);
+        if (ready || st->now_us >= deadline)
+            return ready;
+        int w = sock_wait(st, deadline);
+        if (w == -EWOULDBLOCK || w == -EAGAIN)
+            return 0;
+        if (w < 0)
+            return ret_err(w);
+    }
+}
+
+/* ---- introspection --------------------------------------------------------------------------- */
+
+int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
+{
+    struct sock_table *t = st->socks;
+    int n = 0;
+    for (int fd = 0; fd < t->cap; fd++) {
+        struct ns_sock *so = t->fds[fd];
+        if (!so)
+            continue;
+        if (n < max) {
+            struct ns_sock_info *i = &out[n];
+            memset(i, 0, sizeof(*i));
+            i->fd = fd;
+            i->type = so->type;
+            i->protocol = so->protocol;
+            i->local.sin_family = AF_INET;
+            i->local.sin_addr.s_addr = htonl(so->laddr);
+            i->local.sin_port = htons(so->type == SOCK_RAW ? 0 : so->lport);
+            if (so->flags & SO_F_CONNECTED) {
+                i->remote.sin_family = AF_INET;
+                i->remote.sin_addr.s_addr = htonl(so->raddr);
+                i->remote.sin_port = htons(so->rport);
+            }
+            i->state = so->ops->state_name ? so->ops->state_name(so) : "UNCONN";
+            i->recv_q = (uint32_t)so->rxq.bytes;
+            i->drops = so->rx_drops;
+        }
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,160 @@
+/* socket/sock.h — the socket layer's internal interface: the generic
+ * socket, the descriptor table, and the ops table each protocol (udp/,
+ * raw/, later tcp/) implements.
+ *
+ * The BSD API (socket/api.c) validates arguments that do not depend on
+ * the protocol, converts sockaddrs to host order, and turns negative errno
+ * into -1/errno. Protocol ops do one non-blocking attempt and return
+ * -EAGAIN when they would block; api.c does the blocking by driving the
+ * loop (sock_wait) and retrying.
+ */
+#ifndef NS_SOCKET_SOCK_H
+#define NS_SOCKET_SOCK_H
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "core/stack.h"
+#include "netsock/socket.h"
+
+struct ns_sock;
+
+struct ns_sock_ops {
+    /* Bind to addr:port (host order; port 0 = pick an ephemeral port). The
+     * address was already checked to be local or wildcard. */
+    int (*bind)(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port);
+    /* Connect to addr:port; addr_family AF_UNSPEC dissolves the association. */
+    int (*connect)(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+                   uint16_t port);
+    /* One attempt to send `len` bytes gathered from msg->msg_iov to `dst`
+     * (NULL: the connected peer). Returns bytes sent or -errno. */
+    ssize_t (*sendmsg)(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                       size_t len, const struct sockaddr_in *dst, int flags);
+    /* One attempt to receive; -EAGAIN when nothing is queued. */
+    ssize_t (*recvmsg)(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags);
+    /* Readiness: POLLIN/POLLOUT/POLLERR/POLLHUP bits. */
+    short (*poll)(struct ns_stack *st, struct ns_sock *so);
+    int (*shutdown)(struct ns_stack *st, struct ns_sock *so, int how);
+    /* Release protocol state (unhash, free queues). The core frees `so`. */
+    void (*close)(struct ns_stack *st, struct ns_sock *so);
+    /* Protocol-level options (level == the socket's protocol), may be NULL. */
+    int (*setsockopt)(struct ns_stack *st, struct ns_sock *so, int level, int name,
+                      const void *val, socklen_t len);
+    int (*getsockopt)(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
+                      socklen_t *len);
+    const char *(*state_name)(const struct ns_sock *so);
+};
+
+/* Socket flags */
+#define SO_F_NONBLOCK 0x0001u
+#define SO_F_REUSEADDR 0x0002u
+#define SO_F_REUSEPORT 0x0004u
+#define SO_F_BROADCAST 0x0008u
+#define SO_F_BOUND 0x0010u      /* has a local port (explicit or implicit) */
+#define SO_F_CONNECTED 0x0020u  /* has a remote address */
+#define SO_F_SHUT_RD 0x0040u
+#define SO_F_SHUT_WR 0x0080u
+#define SO_F_HDRINCL 0x0100u
+#define SO_F_PKTINFO 0x0200u
+#define SO_F_RECVTTL 0x0400u
+#define SO_F_RECVTOS 0x0800u
+#define SO_F_KEEPALIVE 0x1000u
+#define SO_F_DONTROUTE 0x2000u
+
+struct ns_sock {
+    int fd;
+    int type;     /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
+    int protocol; /* IPPROTO_* */
+    const struct ns_sock_ops *ops;
+    uint32_t flags;
+    int so_error;      /* pending asynchronous error (positive errno), SO_ERROR */
+
+    uint32_t laddr;    /* host order; 0 = wildcard */
+    uint16_t lport;
+    uint32_t raddr;
+    uint16_t rport;
+
+    uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
+    uint32_t sndbuf;
+    uint64_t rcvtimeo_us; /* 0 = block forever */
+    uint64_t sndtimeo_us;
+    int linger_onoff, linger_s;
+    uint8_t ttl;       /* IP_TTL; 0 = stack default */
+    uint8_t tos;       /* IP_TOS */
+    int bound_ifindex; /* SO_BINDTODEVICE (0 = any) */
+    uint32_t mark;     /* SO_MARK, stored and reported only */
+    int priority;      /* SO_PRIORITY, stored and reported only */
+
+    /* Datagram receive queue (UDP, raw): pbufs with l3_off/l4_off set. */
+    struct ns_pbuf_queue rxq;
+    uint32_t rx_mem;   /* bytes charged against rcvbuf (buffer sizes) */
+    uint64_t rx_drops;
+
+    /* Protocol hash links (udp/). */
+    struct ns_sock *hnext;
+    struct ns_sock *rnext; /* raw socket list */
+};
+
+/* Socket-layer state of a stack. */
+struct sock_table {
+    struct ns_sock **fds;
+    uint64_t *used;    /* bitmap of descriptors in use */
+    int cap;
+    int count;
+};
+
+int sock_init(struct ns_stack *st);
+void sock_destroy(struct ns_stack *st);
+
+/* The socket behind fd or NULL. */
+struct ns_sock *sock_get(struct ns_stack *st, int fd);
+
+/* Charge a received datagram to so's receive buffer and queue it, or drop
+ * it (counted in so->rx_drops; returns false) when rcvbuf is full. Consumes
+ * pb either way. */
+bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb);
+
+/* Datagram recvmsg shared by UDP and raw: pops (or peeks) the next queued
+ * datagram, copies it into msg's iovecs, fills msg_name (source address,
+ * and for UDP the source port), control messages (IP_PKTINFO, IP_TTL,
+ * IP_TOS when enabled) and MSG_TRUNC. `from_l3` true: the datagram starts
+ * at the IPv4 header (raw), else at the UDP payload. */
+ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
+                           bool from_l3);
+
+/* Copy len bytes gathered from an iovec array into dst. */
+void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
+
+/* Linux default and limits for SO_RCVBUF / SO_SNDBUF (net.core.*). */
+#define SOCK_RMEM_DEFAULT 212992u
+#define SOCK_WMEM_DEFAULT 212992u
+#define SOCK_RMEM_MAX 212992u
+#define SOCK_WMEM_MAX 212992u
+#define SOCK_MIN_RCVBUF 2304u /* Linux SOCK_MIN_RCVBUF */
+#define SOCK_MIN_SNDBUF 4608u
+
+/* Ephemeral port range, Linux ip_local_port_range defaults. */
+#define SOCK_EPHEMERAL_LO 32768u
+#define SOCK_EPHEMERAL_HI 60999u
+
+/* Protocol modules. */
+extern const struct ns_sock_ops udp_sock_ops;
+extern const struct ns_sock_ops raw_sock_ops;
+int udp_init(struct ns_stack *st);
+void udp_destroy(struct ns_stack *st);
+int raw_init(struct ns_stack *st);
+void raw_destroy(struct ns_stack *st);
+/* Add a new raw socket to the delivery list (raw_deliver and raw_err are
+ * declared in core/stack.h for the IPv4 and ICMP code). */
+void raw_attach(struct ns_stack *st, struct ns_sock *so);
+
+/* Map an ICMP error (type, code) to the errno Linux reports, and whether
+ * Linux treats it as "hard" (fatal: reported to a connected socket even
+ * without IP_RECVERR). 0 for types that carry no error. */
+int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal);
+
+#endif

@@ -1,0 +1,239 @@
+/* socket/socket.c — descriptor table and the parts of datagram sockets
+ * that UDP and raw sockets share (receive queue accounting, recvmsg with
+ * control messages).
+ *
+ * Read first: POSIX recvmsg(2)/socket(7)/ip(7) man pages for MSG_TRUNC,
+ * MSG_PEEK, IP_PKTINFO, IP_RECVTTL semantics on Linux.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socket/sock.h"
+#include "wire/bytes.h"
+#include "wire/wire.h"
+
+int sock_init(struct ns_stack *st)
+{
+    st->socks = calloc(1, sizeof(*st->socks));
+    if (!st->socks)
+        return -ENOMEM;
+    if (udp_init(st) < 0 || raw_init(st) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+void sock_destroy(struct ns_stack *st)
+{
+    struct sock_table *t = st->socks;
+    if (!t)
+        return;
+    for (int fd = 0; fd < t->cap; fd++)
+        if (t->fds[fd])
+            ns_close(st, fd);
+    udp_destroy(st);
+    raw_destroy(st);
+    free(t->fds);
+    free(t->used);
+    free(t);
+    st->socks = NULL;
+}
+
+struct ns_sock *sock_get(struct ns_stack *st, int fd)
+{
+    struct sock_table *t = st->socks;
+    if (fd < 0 || fd >= t->cap)
+        return NULL;
+    return t->fds[fd];
+}
+
+/* Lowest free descriptor, growing the table as needed (as POSIX open()). */
+int sock_fd_alloc(struct ns_stack *st, struct ns_sock *so);
+int sock_fd_alloc(struct ns_stack *st, struct ns_sock *so)
+{
+    struct sock_table *t = st->socks;
+    int words = t->cap / 64;
+    for (int w = 0; w < words; w++) {
+        if (t->used[w] != UINT64_MAX) {
+            int fd = w * 64 + __builtin_ctzll(~t->used[w]);
+            t->used[w] |= 1ull << (fd % 64);
+            t->fds[fd] = so;
+            t->count++;
+            return fd;
+        }
+    }
+    int ncap = t->cap ? t->cap * 2 : 64;
+    if (ncap > (1 << 24))
+        return -EMFILE;
+    struct ns_sock **nf = realloc(t->fds, (size_t)ncap * sizeof(*nf));
+    if (!nf)
+        return -ENOMEM;
+    t->fds = nf;
+    uint64_t *nu = realloc(t->used, (size_t)(ncap / 64) * sizeof(*nu));
+    if (!nu)
+        return -ENOMEM;
+    t->used = nu;
+    memset(t->fds + t->cap, 0, (size_t)(ncap - t->cap) * sizeof(*nf));
+    memset(t->used + words, 0, (size_t)(ncap / 64 - words) * sizeof(*nu));
+    t->cap = ncap;
+    return sock_fd_alloc(st, so);
+}
+
+void sock_fd_free(struct ns_stack *st, int fd);
+void sock_fd_free(struct ns_stack *st, int fd)
+{
+    struct sock_table *t = st->socks;
+    t->fds[fd] = NULL;
+    t->used[fd / 64] &= ~(1ull << (fd % 64));
+    t->count--;
+}
+
+bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
+{
+    (void)st;
+    /* Linux charges the buffer's true size, not the payload, against
+     * sk_rcvbuf: many tiny datagrams fill it long before rcvbuf bytes of
+     * payload arrive. We charge the pbuf's storage the same way. */
+    if (so->rx_mem + pb->cap > so->rcvbuf || (so->flags & SO_F_SHUT_RD)) {
+        so->rx_drops++;
+        ns_pbuf_free(pb);
+        return false;
+    }
+    so->rx_mem += pb->cap;
+    ns_pbuf_queue_push(&so->rxq, pb);
+    return true;
+}
+
+void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len)
+{
+    for (size_t i = 0; i < msg->msg_iovlen && len; i++) {
+        size_t n = msg->msg_iov[i].iov_len < len ? msg->msg_iov[i].iov_len : len;
+        if (n)
+            memcpy(dst, msg->msg_iov[i].iov_base, n);
+        dst += n;
+        len -= n;
+    }
+}
+
+/* Scatter len bytes into msg's iovecs; returns bytes copied. */
+static size_t iov_scatter(struct msghdr *msg, const uint8_t *src, size_t len)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && done < len; i++) {
+        size_t n = msg->msg_iov[i].iov_len;
+        if (n > len - done)
+            n = len - done;
+        if (n)
+            memcpy(msg->msg_iov[i].iov_base, src + done, n);
+        done += n;
+    }
+    return done;
+}
+
+/* Append one control message; sets MSG_CTRUNC when it does not fit. */
+static void put_cmsg(struct msghdr *msg, size_t *used, int level, int type, const void *data,
+                     size_t len)
+{
+    size_t space = CMSG_SPACE(len);
+    if (!msg->msg_control || *used + space > msg->msg_controllen) {
+        msg->msg_flags |= MSG_CTRUNC;
+        return;
+    }
+    struct cmsghdr *c = (struct cmsghdr *)(void *)((char *)msg->msg_control + *used);
+    memset(c, 0, space);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), data, len);
+    *used += space;
+}
+
+ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
+                           bool from_l3)
+{
+    (void)st;
+    struct ns_pbuf *pb = so->rxq.head;
+    if (!pb)
+        return -EAGAIN;
+    const uint8_t *ip = pb->buf + pb->l3_off;
+    uint32_t src = ns_rd32(ip + 12), dst = ns_rd32(ip + 16);
+    const uint8_t *data = from_l3 ? ip : ns_pbuf_data(pb);
+    size_t dlen = from_l3 ? pb->len + (size_t)(pb->off - pb->l3_off) : pb->len;
+
+    size_t copied = iov_scatter(msg, data, dlen);
+    msg->msg_flags = 0;
+    if (copied < dlen)
+        msg->msg_flags |= MSG_TRUNC;
+    if (msg->msg_name) {
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        sin.sin_addr.s_addr = htonl(src);
+        if (!from_l3)
+            sin.sin_port = htons(ns_rd16(pb->buf + pb->l4_off));
+        socklen_t n = msg->msg_namelen < sizeof(sin) ? msg->msg_namelen : sizeof(sin);
+        memcpy(msg->msg_name, &sin, n);
+        msg->msg_namelen = sizeof(sin);
+    }
+    size_t cused = 0;
+    if (so->flags & SO_F_PKTINFO) {
+        struct in_pktinfo pi = {.ipi_ifindex = (int)pb->ifindex};
+        pi.ipi_addr.s_addr = htonl(dst);
+        pi.ipi_spec_dst.s_addr = htonl(dst);
+        put_cmsg(msg, &cused, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+    }
+    if (so->flags & SO_F_RECVTTL) {
+        int ttl = ip[8];
+        put_cmsg(msg, &cused, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+    }
+    if (so->flags & SO_F_RECVTOS) {
+        uint8_t tos = ip[1];
+        put_cmsg(msg, &cused, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    }
+    msg->msg_controllen = cused;
+
+    if (!(flags & MSG_PEEK)) {
+        ns_pbuf_queue_pop(&so->rxq);
+        so->rx_mem -= pb->cap;
+        ns_pbuf_free(pb);
+    }
+    /* MSG_TRUNC in flags: return the datagram's real length (Linux). */
+    return (ssize_t)((flags & MSG_TRUNC) ? dlen : copied);
+}
+
+int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal)
+{
+    /* Linux icmp_err_convert[] (net/ipv4/icmp.c): errno and "fatal". */
+    static const struct {
+        uint8_t err, fatal;
+    } unreach[16] = {
+        {ENETUNREACH, 0},  /* 0 net unreachable */
+        {EHOSTUNREACH, 0}, /* 1 host unreachable */
+        {ENOPROTOOPT, 1},  /* 2 protocol unreachable */
+        {ECONNREFUSED, 1}, /* 3 port unreachable */
+        {EMSGSIZE, 0},     /* 4 fragmentation needed */
+        {EOPNOTSUPP, 0},   /* 5 source route failed */
+        {ENETUNREACH, 1},  /* 6 net unknown */
+        {EHOSTDOWN, 1},    /* 7 host unknown */
+        {ENONET, 1},       /* 8 source host isolated */
+        {ENETUNREACH, 1},  /* 9 net prohibited */
+        {EHOSTUNREACH, 1}, /* 10 host prohibited */
+        {ENETUNREACH, 0},  /* 11 net unreachable for TOS */
+        {EHOSTUNREACH, 0}, /* 12 host unreachable for TOS */
+        {EHOSTUNREACH, 1}, /* 13 communication prohibited */
+        {EHOSTUNREACH, 1}, /* 14 host precedence violation */
+        {EHOSTUNREACH, 1}, /* 15 precedence cut-off */
+    };
+    *fatal = false;
+    if (type == NS_ICMP_DEST_UNREACH) {
+        if (code >= 16)
+            return EHOSTUNREACH;
+        *fatal = unreach[code].fatal;
+        return unreach[code].err;
+    }
+    if (type == NS_ICMP_TIME_EXCEEDED)
+        return EHOSTUNREACH;
+    if (type == NS_ICMP_PARAM_PROB) {
+        *fatal = true;
+        return EPROTO;
+    }
+    return 0;
+}

@@ -1,0 +1,470 @@
+/* udp/udp.c — UDP sockets.
+ *
+ * Read first: RFC 768, RFC 1122 §4.1 (what a host's UDP must do: pass
+ * ICMP errors up, verify checksums, accept a zero checksum), RFC 6056
+ * §3.3.1 (ephemeral port selection), and Linux udp(7) / net/ipv4/udp.c
+ * for the observable behaviour the differential tests hold us to.
+ *
+ * Demultiplexing is by local address alone (DESIGN.md): a hash on the
+ * local port; among the sockets on that port the best match wins — an
+ * exact local address beats the wildcard, a connected socket must match
+ * the datagram's source and beats an unconnected one (Linux
+ * compute_score). Ties go to the socket bound last, as on Linux; a
+ * SO_REUSEPORT group spreads datagrams by a hash of the source.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socket/sock.h"
+#include "wire/bytes.h"
+#include "wire/wire.h"
+
+#define UDP_HASH_SIZE 1024 /* buckets on the local port */
+#define UDP_MAX_PAYLOAD (NS_IP4_MAX_LEN - NS_IP4_HLEN - NS_UDP_HLEN) /* 65507 */
+
+/* A socket bound by the user (not implicitly) keeps its address/port when
+ * connect(AF_UNSPEC) dissolves an association (Linux SOCK_BINDADDR_LOCK,
+ * SOCK_BINDPORT_LOCK). */
+#define SO_F_USER_ADDR 0x10000u
+#define SO_F_USER_PORT 0x20000u
+
+struct udp_table {
+    struct ns_sock *bucket[UDP_HASH_SIZE];
+    uint32_t count;
+};
+
+static struct ns_sock **udp_bucket(struct ns_stack *st, uint16_t port)
+{
+    return &st->udp->bucket[port % UDP_HASH_SIZE];
+}
+
+void udp_destroy(struct ns_stack *st)
+{
+    free(st->udp);
+    st->udp = NULL;
+}
+
+static void udp_hash(struct ns_stack *st, struct ns_sock *so)
+{
+    struct ns_sock **b = udp_bucket(st, so->lport);
+    so->hnext = *b; /* at the head: the last bound wins ties, as Linux */
+    *b = so;
+    st->udp->count++;
+}
+
+static void udp_unhash(struct ns_stack *st, struct ns_sock *so)
+{
+    if (!(so->flags & SO_F_BOUND))
+        return;
+    for (struct ns_sock **pp = udp_bucket(st, so->lport); *pp; pp = &(*pp)->hnext) {
+        if (*pp == so) {
+            *pp = so->hnext;
+            so->hnext = NULL;
+            st->udp->count--;
+            break;
+        }
+    }
+    so->flags &= ~SO_F_BOUND;
+}
+
+/* Linux udp_lib_lport_inuse: would so bound to addr:port clash? */
+static bool udp_port_conflict(struct ns_stack *st, const struct ns_sock *so, uint32_t addr,
+                              uint16_t port)
+{
+    for (struct ns_sock *o = *udp_bucket(st, port); o; o = o->hnext) {
+        if (o == so || o->lport != port)
+            continue;
+        if (o->laddr && addr && o->laddr != addr)
+            continue; /* different specific addresses never clash */
+        if ((o->flags & so->flags & SO_F_REUSEADDR) || (o->flags & so->flags & SO_F_REUSEPORT))
+            continue;
+        return true;
+    }
+    return false;
+}
+
+/* RFC 6056 §3.3.1 (Algorithm 1): a random start in the ephemeral range,
+ * then the next free port. */
+static int udp_pick_port(struct ns_stack *st, struct ns_sock *so, uint32_t addr)
+{
+    uint32_t n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
+    uint32_t start = (uint32_t)ns_rng_below(&st->rng, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(SOCK_EPHEMERAL_LO + (start + i) % n);
+        if (!udp_port_conflict(st, so, addr, port))
+            return port;
+    }
+    return -EAGAIN; /* Linux: EAGAIN when the range is exhausted */
+}
+
+static int udp_bind_port(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+{
+    if (port == 0) {
+        int p = udp_pick_port(st, so, addr);
+        if (p < 0)
+            return p;
+        port = (uint16_t)p;
+    } else if (udp_port_conflict(st, so, addr, port)) {
+        return -EADDRINUSE;
+    }
+    so->laddr = addr;
+    so->lport = port;
+    so->flags |= SO_F_BOUND;
+    udp_hash(st, so);
+    return 0;
+}
+
+static int udp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+{
+    bool user_port = port != 0;
+    int rc = udp_bind_port(st, so, addr, port);
+    if (rc < 0)
+        return rc;
+    if (addr)
+        so->flags |= SO_F_USER_ADDR;
+    if (user_port)
+        so->flags |= SO_F_USER_PORT;
+    return 0;
+}
+
+/* Route to dst and report the outgoing interface and source address. */
+static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src)
+{
+    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
+        *src = dst; /* to this host: from the address it was sent to */
+        return 0;
+    }
+    int ifindex;
+    uint32_t nexthop;
+    if (route4_lookup(st, dst, &ifindex, &nexthop) < 0)
+        return -ENETUNREACH;
+    *src = ip4_source_for(st, ifindex, dst);
+    return 0;
+}
+
+/* Linux ip_route_output: a zero destination means this host. */
+static uint32_t udp_fix_dst(const struct ns_sock *so, uint32_t dst)
+{
+    if (dst)
+        return dst;
+    return so->laddr ? so->laddr : INADDR_LOOPBACK;
+}
+
+static int udp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+                       uint16_t port)
+{
+    if (family == AF_UNSPEC) {
+        /* udp_disconnect: forget the peer; an implicit address and port
+         * are released too. */
+        so->flags &= ~SO_F_CONNECTED;
+        so->raddr = 0;
+        so->rport = 0;
+        if (!(so->flags & SO_F_USER_ADDR))
+            so->laddr = 0;
+        if (!(so->flags & SO_F_USER_PORT)) {
+            udp_unhash(st, so);
+            so->lport = 0;
+        }
+        return 0;
+    }
+    addr = udp_fix_dst(so, addr);
+    uint32_t src;
+    if (udp_route(st, addr, &src) < 0)
+        return -ENETUNREACH;
+    /* ip4_datagram_connect: broadcast needs SO_BROADCAST. */
+    if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
+        return -EACCES;
+    if (!so->laddr)
+        so->laddr = src;
+    if (!(so->flags & SO_F_BOUND)) {
+        int rc = udp_bind_port(st, so, so->laddr, 0);
+        if (rc < 0)
+            return rc;
+    }
+    so->raddr = addr;
+    so->rport = port;
+    so->flags |= SO_F_CONNECTED;
+    return 0;
+}
+
+static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                           size_t len, const struct sockaddr_in *dst, int flags)
+{
+    (void)flags;
+    uint32_t daddr;
+    uint16_t dport;
+    if (len > UDP_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (dst) {
+        daddr = ntohl(dst->sin_addr.s_addr);
+        dport = ntohs(dst->sin_port);
+        if (dport == 0)
+            return -EINVAL; /* udp_sendmsg */
+    } else {
+        daddr = so->raddr;
+        dport = so->rport;
+    }
+    daddr = udp_fix_dst(so, daddr);
+    if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
+        return -EACCES;
+    uint32_t src;
+    if (udp_route(st, daddr, &src) < 0)
+        return -ENETUNREACH;
+    if (so->laddr && !ip4_is_broadcast(st, so->laddr) && !ip4_is_multicast(so->laddr))
+        src = so->laddr;
+    if (!(so->flags & SO_F_BOUND)) {
+        int rc = udp_bind_port(st, so, 0, 0);
+        if (rc < 0)
+            return rc;
+    }
+
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(NS_UDP_HLEN + len));
+    if (!pb)
+        return -ENOBUFS;
+    uint8_t *u = ns_pbuf_data(pb);
+    sock_iov_gather(msg, u + NS_UDP_HLEN, len);
+    struct ns_udp_repr r = {
+        .sport = so->lport, .dport = dport, .len = (uint16_t)(NS_UDP_HLEN + len), .csum = 0};
+    ns_udp_emit(&r, u);
+    ns_wr16(u + 6, ns_udp_csum(src, daddr, u, NS_UDP_HLEN + len));
+    struct ip4_out o = {
+        .src = src,
+        .dst = daddr,
+        .proto = NS_IPPROTO_UDP,
+        .ttl = so->ttl,
+        .tos = so->tos,
+    };
+    NS_STAT_INC(st, udp_tx);
+    int rc = ip4_output(st, &o, pb);
+    if (rc < 0 && rc != -EMSGSIZE)
+        return rc;
+    return (ssize_t)len;
+}
+
+static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
+{
+    return sock_dgram_recvmsg(st, so, msg, flags, false);
+}
+
+static short udp_poll(struct ns_stack *st, struct ns_sock *so)
+{
+    (void)st;
+    short m = 0;
+    if (so->rxq.head)
+        m |= POLLIN;
+    if (so->so_error)
+        m |= POLLERR;
+    if (so->flags & SO_F_SHUT_RD)
+        m |= POLLIN | POLLRDHUP;
+    if ((so->flags & (SO_F_SHUT_RD | SO_F_SHUT_WR)) == (SO_F_SHUT_RD | SO_F_SHUT_WR))
+        m |= POLLHUP;
+    if (!(so->flags & SO_F_SHUT_WR))
+        m |= POLLOUT;
+    return m;
+}
+
+static int udp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
+{
+    (void)st;
+    if (how == SHUT_RD || how == SHUT_RDWR)
+        so->flags |= SO_F_SHUT_RD;
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        so->flags |= SO_F_SHUT_WR;
+    /* inet_shutdown: an unconnected datagram socket is "not connected",
+     * yet the shutdown still takes effect. */
+    return (so->flags & SO_F_CONNECTED) ? 0 : -ENOTCONN;
+}
+
+static void udp_close(struct ns_stack *st, struct ns_sock *so) { udp_unhash(st, so); }
+
+static const char *udp_state(const struct ns_sock *so)
+{
+    return (so->flags & SO_F_CONNECTED) ? "ESTAB" : "UNCONN";
+}
+
+static int udp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
+                          const void *val, socklen_t len)
+{
+    (void)st, (void)so, (void)level, (void)name, (void)val, (void)len;
+    return -ENOPROTOOPT;
+}
+
+static int udp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
+                          socklen_t *len)
+{
+    (void)st, (void)so, (void)level, (void)name, (void)val, (void)len;
+    return -ENOPROTOOPT;
+}
+
+const struct ns_sock_ops udp_sock_ops = {
+    .bind = udp_bind,
+    .connect = udp_connect,
+    .sendmsg = udp_sendmsg,
+    .recvmsg = udp_recvmsg,
+    .poll = udp_poll,
+    .shutdown = udp_shutdown,
+    .close = udp_close,
+    .setsockopt = udp_setsockopt,
+    .getsockopt = udp_getsockopt,
+    .state_name = udp_state,
+};
+
+/* ---- input -------------------------------------------------------------------- */
+
+/* Linux compute_score: -1 no match; higher is better. */
+static int udp_score(const struct ns_sock *so, uint32_t saddr, uint16_t sport, uint32_t daddr,
+                     uint16_t dport, int ifindex)
+{
+    if (so->lport != dport)
+        return -1;
+    int score = 0;
+    if (so->laddr) {
+        if (so->laddr != daddr)
+            return -1;
+        score += 4;
+    }
+    if (so->flags & SO_F_CONNECTED) {
+        if (so->raddr != saddr || (so->rport && so->rport != sport))
+            return -1;
+        score += 4;
+    }
+    if (so->bound_ifindex) {
+        if (so->bound_ifindex != ifindex)
+            return -1;
+        score += 4;
+    }
+    return score;
+}
+
+static uint32_t flow_hash(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+    uint64_t h = ((uint64_t)saddr << 32 | daddr) * 0x9e3779b97f4a7c15ull;
+    h ^= ((uint64_t)sport << 16 | dport) * 0xc2b2ae3d27d4eb4full;
+    return (uint32_t)(h >> 32);
+}
+
+static void udp_deliver(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
+{
+    if (sock_queue_rcv(st, so, pb))
+        NS_STAT_INC(st, udp_delivered);
+    else
+        NS_STAT_INC(st, udp_drop_rcvbuf);
+}
+
+static void udp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
+                      struct ns_pbuf *pb)
+{
+    struct ns_udp_repr u;
+    NS_STAT_INC(st, udp_rx);
+    switch (ns_udp_parse(ns_pbuf_data(pb), pb->len, &u)) {
+    case NS_WIRE_OK:
+        break;
+    case -NS_WIRE_TRUNCATED:
+        NS_STAT_INC(st, udp_drop_short);
+        goto drop;
+    default:
+        NS_STAT_INC(st, udp_drop_bad_len);
+        goto drop;
+    }
+    ns_pbuf_trim(pb, u.len);
+    /* RFC 768 / RFC 1122 §4.1.3.4: zero means no checksum; otherwise it
+     * MUST be verified. */
+    if (u.csum && !(ifp->dev->offloads & NS_DEV_OFF_RX_CSUM) &&
+        !ns_udp_csum_ok(ip->src, ip->dst, ns_pbuf_data(pb), pb->len)) {
+        NS_STAT_INC(st, udp_drop_bad_csum);
+        goto drop;
+    }
+
+    bool multi = ip4_is_broadcast(st, ip->dst) || ip4_is_multicast(ip->dst);
+    struct ns_sock *best = NULL;
+    int best_score = -1, nbest = 0;
+    for (struct ns_sock *so = *udp_bucket(st, u.dport); so; so = so->hnext) {
+        int sc = udp_score(so, ip->src, u.sport, ip->dst, u.dport, ifp->index);
+        if (sc < 0)
+            continue;
+        if (multi) {
+            /* Broadcast: a copy for every matching socket. */
+            struct ns_pbuf *c = ns_stack_alloc(st, pb->off, pb->len);
+            if (!c)
+                continue;
+            memcpy(c->buf, pb->buf, pb->off + pb->len);
+            c->ifindex = pb->ifindex;
+            c->l3_off = pb->l3_off;
+            c->l4_off = pb->l4_off;
+            ns_pbuf_pull(c, NS_UDP_HLEN);
+            udp_deliver(st, so, c);
+            best = so;
+            continue;
+        }
+        if (sc > best_score) {
+            best = so;
+            best_score = sc;
+            nbest = 1;
+        } else if (sc == best_score && (so->flags & best->flags & SO_F_REUSEPORT)) {
+            nbest++;
+        }
+    }
+    if (multi) {
+        if (!best)
+            NS_STAT_INC(st, udp_drop_no_port);
+        goto drop;
+    }
+    if (!best) {
+        /* RFC 1122 §4.1.3.1: SHOULD send port unreachable. */
+        NS_STAT_INC(st, udp_drop_no_port);
+        ns_pbuf_push(pb, pb->off - pb->l3_off);
+        icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_PORT_UNREACH, 0);
+        goto drop;
+    }
+    if (nbest > 1) {
+        /* SO_REUSEPORT group: pick one member by flow hash. */
+        uint32_t k = flow_hash(ip->src, u.sport, ip->dst, u.dport) % (uint32_t)nbest;
+        for (struct ns_sock *so = *udp_bucket(st, u.dport); so; so = so->hnext) {
+            if (udp_score(so, ip->src, u.sport, ip->dst, u.dport, ifp->index) == best_score &&
+                (so->flags & SO_F_REUSEPORT) && k-- == 0) {
+                best = so;
+                break;
+            }
+        }
+    }
+    ns_pbuf_pull(pb, NS_UDP_HLEN);
+    udp_deliver(st, best, pb);
+    return;
+drop:
+    ns_pbuf_free(pb);
+}
+
+/* ICMP error about a datagram we sent (RFC 1122 §4.1.3.3: pass it up).
+ * As Linux without IP_RECVERR: only hard errors, only to a connected
+ * socket, reported by the next call on it. */
+static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
+                    const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len)
+{
+    (void)from;
+    (void)info;
+    if (payload_len < 4)
+        return;
+    uint16_t sport = ns_rd16(payload), dport = ns_rd16(payload + 2);
+    bool fatal;
+    int err = sock_icmp_err(type, code, &fatal);
+    if (!err || !fatal)
+        return;
+    for (struct ns_sock *so = *udp_bucket(st, sport); so; so = so->hnext) {
+        if (so->lport == sport && (so->flags & SO_F_CONNECTED) && so->raddr == inner->dst &&
+            so->rport == dport && (!so->laddr || so->laddr == inner->src)) {
+            so->so_error = err;
+            return;
+        }
+    }
+}
+
+int udp_init(struct ns_stack *st)
+{
+    st->udp = calloc(1, sizeof(*st->udp));
+    if (!st->udp)
+        return -ENOMEM;
+    st->proto_input[NS_IPPROTO_UDP] = udp_input;
+    st->proto_err[NS_IPPROTO_UDP] = udp_err;
+    return 0;
+}
