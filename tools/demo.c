@@ -21,7 +21,9 @@
 
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
+#include "netsock/socket.h"
 #include "tools.h"
+#include "wire/wire.h"
 
 #define MAX_PINGS 1000
 
@@ -35,15 +37,6 @@ struct demo_opts {
     bool quiet;
 };
 
-struct pinger {
-    uint16_t id;
-    uint64_t sent_at[MAX_PINGS];
-    bool answered[MAX_PINGS];
-    unsigned transmitted, received, errors;
-    double rtt_min, rtt_max, rtt_sum, rtt_sum2;
-    size_t payload;
-};
-
 static void log_line(void *ctx, const char *host, int level, uint64_t now_us, const char *msg)
 {
     (void)ctx;
@@ -51,6 +44,14 @@ static void log_line(void *ctx, const char *host, int level, uint64_t now_us, co
     printf("  [%4" PRIu64 ".%06" PRIu64 "] %-6s %s\n", now_us / 1000000, now_us % 1000000, host,
            msg);
 }
+
+struct pinger {
+    uint16_t id;
+    uint64_t sent_at[MAX_PINGS];
+    bool answered[MAX_PINGS];
+    unsigned transmitted, received, errors;
+    double rtt_min, rtt_max, rtt_sum, rtt_sum2;
+};
 
 static const char *icmp_err_text(uint8_t type, uint8_t code)
 {
@@ -69,61 +70,106 @@ static const char *icmp_err_text(uint8_t type, uint8_t code)
     return "ICMP error";
 }
 
-static void on_echo(void *ctx, struct ns_stack *st, const struct ns_echo_reply *r, uint64_t now_us)
+/* One datagram read from the raw ICMP socket: IPv4 header + ICMP. */
+static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
-    struct pinger *p = ctx;
-    (void)st;
-    char from[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &r->from, from, sizeof(from));
-    if (r->id != p->id || r->seq == 0 || r->seq > p->transmitted)
+    struct ns_ip4_repr ip;
+    struct ns_icmp4_repr ic;
+    char from[16];
+    if (ns_ip4_parse(pkt, len, &ip, true) < 0 ||
+        ns_icmp4_parse(pkt + ip.hlen, ip.total_len - ip.hlen, &ic, true) < 0)
         return;
-    if (r->icmp_type != 0) {
+    ns_ip4_ntoa(ip.src, from);
+    if (ic.type == NS_ICMP_ECHO_REPLY) {
+        if (ic.id != p->id || ic.seq == 0 || ic.seq > p->transmitted)
+            return;
+        unsigned i = ic.seq - 1u;
+        if (p->answered[i]) {
+            printf("%zu bytes from %s: icmp_seq=%u ttl=%u (DUP!)\n", ic.payload_len + 8, from,
+                   ic.seq, ip.ttl);
+            return;
+        }
+        p->answered[i] = true;
+        double ms = (double)(now_us - p->sent_at[i]) / 1000.0;
+        p->received++;
+        p->rtt_sum += ms;
+        p->rtt_sum2 += ms * ms;
+        if (p->received == 1 || ms < p->rtt_min)
+            p->rtt_min = ms;
+        if (ms > p->rtt_max)
+            p->rtt_max = ms;
+        printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms\n", ic.payload_len + 8, from,
+               ic.seq, ip.ttl, ms);
+        return;
+    }
+    if (ic.type == NS_ICMP_TIME_EXCEEDED || ic.type == NS_ICMP_DEST_UNREACH) {
+        /* The error quotes our request: IPv4 header, then the echo header. */
+        struct ns_ip4_repr inner;
+        const uint8_t *q = ic.payload;
+        if (ic.payload_len < NS_IP4_HLEN + 8 || (q[0] >> 4) != 4)
+            return;
+        size_t ihl = (size_t)(q[0] & 0xf) * 4;
+        inner.proto = q[9];
+        if (ihl + 8 > ic.payload_len || inner.proto != NS_IPPROTO_ICMP || q[ihl] != NS_ICMP_ECHO)
+            return;
+        uint16_t id = (uint16_t)(q[ihl + 4] << 8 | q[ihl + 5]);
+        uint16_t seq = (uint16_t)(q[ihl + 6] << 8 | q[ihl + 7]);
+        if (id != p->id)
+            return;
         p->errors++;
-        printf("From %s icmp_seq=%u %s\n", from, r->seq, icmp_err_text(r->icmp_type, r->icmp_code));
-        return;
+        printf("From %s icmp_seq=%u %s\n", from, seq, icmp_err_text(ic.type, ic.code));
     }
-    if (p->answered[r->seq - 1]) {
-        printf("%zu bytes from %s: icmp_seq=%u ttl=%u (DUP!)\n", r->len + 8, from, r->seq, r->ttl);
-        return;
-    }
-    p->answered[r->seq - 1] = true;
-    double ms = (double)(now_us - p->sent_at[r->seq - 1]) / 1000.0;
-    p->received++;
-    p->rtt_sum += ms;
-    p->rtt_sum2 += ms * ms;
-    if (p->received == 1 || ms < p->rtt_min)
-        p->rtt_min = ms;
-    if (ms > p->rtt_max)
-        p->rtt_max = ms;
-    printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms\n", r->len + 8, from, r->seq,
-           r->ttl, ms);
 }
 
-/* Ping like ping(8): one request a second, then wait for stragglers. */
+/* Ping like ping(8), through a raw ICMP socket: one request a second,
+ * poll(2) for answers until the next one is due. */
 static void run_ping(struct ns_sim *sim, struct ns_stack *src, const char *dst_str, unsigned count,
-                     size_t payload, uint8_t ttl, uint16_t id)
+                     size_t payload, int ttl, uint16_t id)
 {
-    struct in_addr dst;
-    inet_pton(AF_INET, dst_str, &dst);
-    struct pinger p = {.id = id, .payload = payload};
-    uint8_t *data = calloc(1, payload ? payload : 1);
-    for (size_t i = 0; i < payload; i++)
-        data[i] = (uint8_t)i;
-    ns_icmp_set_echo_hook(src, on_echo, &p);
+    struct sockaddr_in dst = {.sin_family = AF_INET};
+    inet_pton(AF_INET, dst_str, &dst.sin_addr);
+    struct pinger p = {.id = id};
+    int fd = ns_socket(src, AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    if (fd < 0) {
+        printf("ping: socket: %s\n", strerror(errno));
+        return;
+    }
+    if (ttl)
+        ns_setsockopt(src, fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+    uint8_t *pkt = calloc(1, NS_ICMP_HLEN + payload);
+    uint8_t *buf = malloc(65536);
 
     printf("PING %s (%s) %zu(%zu) bytes of data%s.\n", dst_str, dst_str, payload, payload + 28,
            ttl ? " (ttl 1)" : "");
     uint64_t start = ns_sim_now(sim);
     for (unsigned i = 0; i < count && i < MAX_PINGS; i++) {
+        for (size_t k = 0; k < payload; k++)
+            pkt[NS_ICMP_HLEN + k] = (uint8_t)(i + k);
+        struct ns_icmp4_repr r = {.type = NS_ICMP_ECHO, .id = id, .seq = (uint16_t)(i + 1),
+                                  .payload = pkt + NS_ICMP_HLEN, .payload_len = payload};
+        ns_icmp4_emit(&r, pkt);
         p.sent_at[i] = ns_sim_now(sim);
         p.transmitted++;
-        int rc = ns_icmp_echo_send(src, &dst, id, (uint16_t)(i + 1), data, payload, ttl);
-        if (rc < 0)
-            printf("ping: sendmsg: %s\n", strerror(-rc));
-        ns_sim_run_for(sim, 1000000);
+        if (ns_sendto(src, fd, pkt, NS_ICMP_HLEN + payload, 0, (struct sockaddr *)&dst,
+                      sizeof(dst)) < 0)
+            printf("ping: sendto: %s\n", strerror(errno));
+        /* Wait for answers until one second after this request (two after
+         * the last one, for stragglers). */
+        uint64_t until = p.sent_at[i] + (i + 1 == count ? 2000000 : 1000000);
+        while (ns_sim_now(sim) < until) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int ms = (int)((until - ns_sim_now(sim) + 999) / 1000);
+            if (ns_poll(src, &pfd, 1, ms) <= 0)
+                break;
+            ssize_t n = ns_recv(src, fd, buf, 65536, MSG_DONTWAIT);
+            if (n > 0)
+                ping_handle(&p, buf, (size_t)n, ns_sim_now(sim));
+        }
+        ns_sim_run_until(sim, until);
     }
-    ns_sim_run_for(sim, 1000000); /* stragglers */
-    ns_icmp_set_echo_hook(src, NULL, NULL);
+    ns_close(src, fd);
+    free(pkt);
+    free(buf);
 
     unsigned lost = p.transmitted - p.received;
     printf("\n--- %s ping statistics ---\n", dst_str);
@@ -132,7 +178,7 @@ static void run_ping(struct ns_sim *sim, struct ns_stack *src, const char *dst_s
         printf(", +%u errors", p.errors);
     printf(", %.0f%% packet loss, time %" PRIu64 "ms\n",
            p.transmitted ? 100.0 * lost / p.transmitted : 0.0,
-           (ns_sim_now(sim) - start) / 1000 - 1000);
+           p.transmitted ? (p.sent_at[p.transmitted - 1] - start) / 1000 : 0);
     if (p.received) {
         double avg = p.rtt_sum / p.received;
         double var = p.rtt_sum2 / p.received - avg * avg;
@@ -140,7 +186,104 @@ static void run_ping(struct ns_sim *sim, struct ns_stack *src, const char *dst_s
                sqrt(var > 0 ? var : 0));
     }
     printf("\n");
-    free(data);
+}
+
+/* ---- UDP ------------------------------------------------------------------- */
+
+static void print_sockets(struct ns_stack *st)
+{
+    struct ns_sock_info info[16];
+    int n = ns_sock_list(st, info, 16);
+    printf("  %s's sockets (as ss -uanw):\n", ns_stack_name(st));
+    printf("    %-6s %-7s %-6s %-21s %-21s %s\n", "Proto", "State", "Recv-Q", "Local Address:Port",
+           "Peer Address:Port", "Drops");
+    for (int i = 0; i < n && i < 16; i++) {
+        char l[32], r[32], a[16];
+        inet_ntop(AF_INET, &info[i].local.sin_addr, a, sizeof(a));
+        snprintf(l, sizeof(l), "%s:%u", a, ntohs(info[i].local.sin_port));
+        if (info[i].remote.sin_family == AF_INET) {
+            inet_ntop(AF_INET, &info[i].remote.sin_addr, a, sizeof(a));
+            snprintf(r, sizeof(r), "%s:%u", a, ntohs(info[i].remote.sin_port));
+        } else {
+            snprintf(r, sizeof(r), "*:*");
+        }
+        printf("    %-6s %-7s %-6u %-21s %-21s %" PRIu64 "\n",
+               info[i].type == SOCK_RAW ? "raw" : "udp", info[i].state, info[i].recv_q, l, r,
+               info[i].drops);
+    }
+}
+
+/* alice asks bob's UDP "shout" service (port 7) to upper-case a few
+ * lines, retrying after a 300 ms SO_RCVTIMEO like any UDP client must. */
+static void run_udp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack *bob,
+                    const char *bob_ip)
+{
+    const char *lines[] = {"hello bob", "udp over a lossy wan", "each line is one datagram",
+                           "lost ones are sent again", "bye"};
+    int srv = ns_socket(bob, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(7)};
+    ns_bind(bob, srv, (struct sockaddr *)&sin, sizeof(sin));
+    int cli = ns_socket(alice, AF_INET, SOCK_DGRAM, 0);
+    struct timeval tv = {.tv_usec = 300000};
+    ns_setsockopt(alice, cli, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ns_setsockopt(bob, srv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    inet_pton(AF_INET, bob_ip, &sin.sin_addr);
+    ns_connect(alice, cli, (struct sockaddr *)&sin, sizeof(sin));
+
+    char buf[256];
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        for (int attempt = 1; attempt <= 5; attempt++) {
+            uint64_t t0 = ns_sim_now(sim);
+            ns_send(alice, cli, lines[i], strlen(lines[i]), 0);
+            /* bob's server loop: one datagram in, one out. */
+            struct sockaddr_in peer;
+            socklen_t plen = sizeof(peer);
+            ssize_t n = ns_recvfrom(bob, srv, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &plen);
+            if (n > 0) {
+                for (ssize_t k = 0; k < n; k++)
+                    if (buf[k] >= 'a' && buf[k] <= 'z')
+                        buf[k] = (char)(buf[k] - 32);
+                ns_sendto(bob, srv, buf, (size_t)n, 0, (struct sockaddr *)&peer, plen);
+            }
+            n = ns_recv(alice, cli, buf, sizeof(buf) - 1, 0);
+            if (n >= 0) {
+                buf[n] = 0;
+                printf("alice -> bob:7 \"%s\"  <- \"%s\"  %.3f ms%s\n", lines[i], buf,
+                       (double)(ns_sim_now(sim) - t0) / 1000.0,
+                       attempt > 1 ? "  (after a retry)" : "");
+                break;
+            }
+            printf("alice -> bob:7 \"%s\"  ... no answer in 300 ms (%s), sending again\n",
+                   lines[i], strerror(errno));
+            /* A late answer to the lost attempt may still arrive: drop it. */
+            while (ns_recv(alice, cli, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                ;
+        }
+    }
+
+    /* Nobody listens on port 9: bob's stack answers "port unreachable",
+     * and the connected socket reports it on its next call, as Linux. */
+    int probe = ns_socket(alice, AF_INET, SOCK_DGRAM, 0);
+    sin.sin_port = htons(9);
+    ns_connect(alice, probe, (struct sockaddr *)&sin, sizeof(sin));
+    ns_setsockopt(alice, probe, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n = -1;
+    for (int attempt = 0; attempt < 5 && n < 0; attempt++) {
+        ns_send(alice, probe, "anyone?", 7, 0);
+        n = ns_recv(alice, probe, buf, sizeof(buf), 0);
+        if (n < 0 && errno == ECONNREFUSED) {
+            printf("alice -> bob:9 \"anyone?\"  <- %s (ICMP port unreachable from bob)\n",
+                   strerror(errno));
+            break;
+        }
+    }
+    printf("\n");
+    print_sockets(alice);
+    print_sockets(bob);
+    printf("\n");
+    ns_close(alice, probe);
+    ns_close(alice, cli);
+    ns_close(bob, srv);
 }
 
 struct host_snap {
@@ -313,6 +456,8 @@ int tool_demo(int argc, char **argv)
     run_ping(sim, alice, "198.51.100.20", o.big_count, 4000, 0, 0x1235);
     printf("== TTL 1: the router must not forward it, and says so (RFC 1812 §5.3.1) ==\n");
     run_ping(sim, alice, "198.51.100.20", 2, 56, 1, 0x1236);
+    printf("== UDP: alice talks to bob's \"shout\" service through BSD sockets ==\n");
+    run_udp(sim, alice, bob, "198.51.100.20");
 
     print_changed(snaps, 3);
 

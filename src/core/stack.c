@@ -298,8 +298,8 @@ int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
         return rc;
     ifp->n_addr4++;
     char buf[16];
-    NS_LOG(st, NS_LOG_INFO, "address %s/%u on %s", ns_ip4_ntoa(a, buf), prefix_len,
-           ifp->dev->name);
+    NS_LOG(st, ifp->loopback ? NS_LOG_DEBUG : NS_LOG_INFO, "address %s/%u on %s",
+           ns_ip4_ntoa(a, buf), prefix_len, ifp->dev->name);
     if (ifp->dev->link == NS_LINK_ETHER)
         arp_announce(st, ifp, a);
     return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/stack.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
 #include "sim/simlink.h"
@@ -164,6 +165,8 @@ bool ns_sim_step(struct ns_sim *sim, uint64_t limit_us)
         struct ns_stack *st = sim->hosts[i];
         if (ns_stack_next_deadline(st) <= next)
             ns_stack_poll(st, next);
+        else
+            ns_stack_set_clock(st, next); /* nothing due: only the clock moves */
     }
     return true;
 }
