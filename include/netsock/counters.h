@@ -88,7 +88,41 @@
     X(udp_drop_rcvbuf, "UDP datagrams dropped: receive buffer full")            \
     /* raw sockets */                                                           \
     X(raw_delivered, "IPv4 packets copied to raw sockets")                      \
-    X(raw_drop_rcvbuf, "raw socket copies dropped: receive buffer full")
+    X(raw_drop_rcvbuf, "raw socket copies dropped: receive buffer full")       \
+    /* TCP (names after the TCP-MIB and Linux netstat -s) */                    \
+    X(tcp_active_opens, "TCP connections started by connect()")                \
+    X(tcp_passive_opens, "TCP connections accepted from a listener's SYN")     \
+    X(tcp_attempt_fails, "TCP connection attempts that failed")                \
+    X(tcp_estab_resets, "TCP connections reset from ESTABLISHED/CLOSE_WAIT")   \
+    X(tcp_rx_segs, "TCP segments received")                                    \
+    X(tcp_tx_segs, "TCP segments sent")                                        \
+    X(tcp_retrans_segs, "TCP segments retransmitted")                          \
+    X(tcp_tx_rst, "TCP resets sent")                                           \
+    X(tcp_rx_rst, "TCP resets accepted")                                       \
+    X(tcp_drop_short, "TCP segments shorter than their header")                \
+    X(tcp_drop_bad_hlen, "TCP segments with a bad data offset")                \
+    X(tcp_drop_bad_csum, "TCP segments with a bad checksum")                   \
+    X(tcp_drop_no_socket, "TCP segments for no connection or listener")        \
+    X(tcp_drop_bcast, "TCP segments to a broadcast or multicast address")      \
+    X(tcp_drop_listen_overflow, "SYNs dropped: listen queue full")             \
+    X(tcp_drop_out_of_window, "TCP segments outside the receive window")       \
+    X(tcp_drop_bad_ack, "TCP segments acknowledging unsent data")              \
+    X(tcp_drop_rst_ignored, "TCP resets outside the window ignored")           \
+    X(tcp_drop_after_close, "TCP data for a closed receiver (reset)")          \
+    X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                    \
+    X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit") \
+    X(tcp_dupacks, "duplicate ACKs received")                                  \
+    X(tcp_fast_retransmits, "NewReno fast retransmits")                        \
+    X(tcp_rto_timeouts, "retransmission timeouts")                             \
+    X(tcp_ooo_segs, "TCP segments queued out of order")                        \
+    X(tcp_ooo_drop, "out-of-order segments dropped: queue full")               \
+    X(tcp_rcvbuf_trim, "TCP bytes beyond the window trimmed")                  \
+    X(tcp_zero_window_probes, "zero-window probes sent")                       \
+    X(tcp_keepalive_probes, "keepalive probes sent")                           \
+    X(tcp_timeouts, "TCP connections dropped: ETIMEDOUT")                      \
+    X(tcp_delayed_acks, "delayed ACKs sent by the timer")                      \
+    X(tcp_tw_reuse, "TIME_WAIT connections replaced by a new SYN (RFC 6191)")  \
+    X(tcp_pmtu_updates, "MSS lowered by ICMP fragmentation needed")
 
 /* Counter identifiers: NS_CTR_dev_rx_frames, ... */
 enum ns_counter {

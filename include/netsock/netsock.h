@@ -68,6 +68,14 @@ struct ns_config {
     uint64_t ip_reass_mem_max;    /* bytes held by all reassembly; default 4 MiB (Linux ipfrag_high_thresh) */
     uint32_t ip_reass_max_frags;  /* fragments per datagram; default 64 */
 
+    uint64_t tcp_rto_min_us;   /* default 200 ms (Linux TCP_RTO_MIN; RFC 6298 says 1 s) */
+    uint64_t tcp_msl_us;       /* TIME_WAIT lasts 2 MSL; default 30 s (Linux: 60 s TIME_WAIT) */
+    uint32_t tcp_syn_retries;  /* default 6 (Linux tcp_syn_retries) */
+    uint32_t tcp_retries2;     /* data retransmissions before ETIMEDOUT; default 15 */
+    uint64_t tcp_delack_us;    /* delayed ACK timer; default 40 ms (Linux), RFC 1122 <= 500 ms */
+    uint32_t tcp_rmem_default; /* receive buffer of a TCP socket; default 131072 (Linux tcp_rmem[1]) */
+    uint32_t tcp_wmem_default; /* send buffer; default 16384 (Linux tcp_wmem[1]) */
+
     uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
     uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */
 

@@ -46,6 +46,13 @@ void ns_config_default(struct ns_config *cfg)
     cfg->ip_reass_timeout_us = 30000000;
     cfg->ip_reass_mem_max = 4u << 20;
     cfg->ip_reass_max_frags = 64;
+    cfg->tcp_rto_min_us = 200000;
+    cfg->tcp_msl_us = 30000000;
+    cfg->tcp_syn_retries = 6;
+    cfg->tcp_retries2 = 15;
+    cfg->tcp_delack_us = 40000;
+    cfg->tcp_rmem_default = 131072;
+    cfg->tcp_wmem_default = 16384;
     cfg->icmp_rate_per_s = 1000;
     cfg->icmp_rate_burst = 50;
     cfg->log_fn = NULL;

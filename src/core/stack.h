@@ -121,6 +121,7 @@ int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
 struct ip4_reass_state;
 struct sock_table;
 struct udp_table;
+struct tcp_table;
 struct ns_sock;
 
 /* An IPv4 packet (link header already removed) received on ifp. Consumes pb. */
@@ -227,6 +228,7 @@ struct ns_stack {
     /* Socket layer (socket/, udp/, raw/). */
     struct sock_table *socks;
     struct udp_table *udp;
+    struct tcp_table *tcp;
     struct ns_sock *raw_list;
     ns_drive_fn drive_fn;
     void *drive_ctx;

@@ -47,6 +47,12 @@ struct ns_sock_ops {
     int (*getsockopt)(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
                       socklen_t *len);
     const char *(*state_name)(const struct ns_sock *so);
+    /* Stream sockets only (NULL otherwise: EOPNOTSUPP). listen: 0/-errno.
+     * accept: one attempt; the new socket's fd, or -EAGAIN. */
+    int (*listen)(struct ns_stack *st, struct ns_sock *so, int backlog);
+    int (*accept)(struct ns_stack *st, struct ns_sock *so, int flags, struct sockaddr_in *peer);
+    /* Fill send_q and stream details for ns_sock_list (may be NULL). */
+    void (*info)(const struct ns_sock *so, struct ns_sock_info *out);
 };
 
 /* Socket flags */
@@ -93,6 +99,9 @@ struct ns_sock {
     struct ns_pbuf_queue rxq;
     uint32_t rx_mem;   /* bytes charged against rcvbuf (buffer sizes) */
     uint64_t rx_drops;
+
+    /* Protocol control block (tcp/: struct tcpcb). */
+    void *pcb;
 
     /* Protocol hash links (udp/). */
     struct ns_sock *hnext;
@@ -144,6 +153,13 @@ void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
 /* Protocol modules. */
 extern const struct ns_sock_ops udp_sock_ops;
 extern const struct ns_sock_ops raw_sock_ops;
+extern const struct ns_sock_ops tcp_sock_ops;
+/* Allocate a socket of the given kind with a descriptor (the lowest free),
+ * as ns_socket does; used by accept. Returns the socket or NULL (*err). */
+struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
+                           const struct ns_sock_ops *ops, int *err);
+int tcp_init(struct ns_stack *st);
+void tcp_destroy(struct ns_stack *st);
 int udp_init(struct ns_stack *st);
 void udp_destroy(struct ns_stack *st);
 int raw_init(struct ns_stack *st);

@@ -1,0 +1,252 @@
+/* tcp/tcp.h — TCP's control block and the interfaces between its files.
+ *
+ * Split the BSD way (STYLE §4):
+ *   tcp_subr.c    create/destroy, the 4-tuple and listener tables, ISNs,
+ *                 ephemeral ports, sending RSTs, the one state-change door
+ *   tcp_input.c   segment arrival (RFC 9293 §3.10.7)
+ *   tcp_output.c  deciding what to send and building segments
+ *   tcp_timer.c   retransmission, persist, keepalive, delayed ACK, 2MSL
+ *   tcp_reass.c   the out-of-order queue
+ *   tcp_usrreq.c  the socket operations: the only file socket/ calls
+ *   cc/newreno.c  congestion control behind struct tcp_cc_ops
+ *
+ * Read first: RFC 9293 (the whole of §3), RFC 5961, RFC 6298, RFC 5681,
+ * RFC 6582, RFC 1122 §4.2, RFC 6528, RFC 6056, RFC 6191.
+ */
+#ifndef NS_TCP_TCP_H
+#define NS_TCP_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ring.h"
+#include "core/stack.h"
+#include "socket/sock.h"
+#include "tcp/tcp_seq.h"
+#include "wire/wire.h"
+
+/* RFC 9293 §3.3.2 states, ordered as FreeBSD tcp_fsm.h so that "has
+ * been established" and "has received FIN" are comparisons. */
+enum tcp_state {
+    TCPS_CLOSED = 0,
+    TCPS_LISTEN,
+    TCPS_SYN_SENT,
+    TCPS_SYN_RECEIVED,
+    TCPS_ESTABLISHED,
+    TCPS_CLOSE_WAIT,
+    TCPS_FIN_WAIT_1,
+    TCPS_CLOSING,
+    TCPS_LAST_ACK,
+    TCPS_FIN_WAIT_2,
+    TCPS_TIME_WAIT,
+};
+#define TCPS_HAVEESTABLISHED(s) ((s) >= TCPS_ESTABLISHED)
+#define TCPS_HAVERCVDFIN(s)                                                     \
+    ((s) == TCPS_CLOSE_WAIT || (s) == TCPS_CLOSING || (s) == TCPS_LAST_ACK ||   \
+     (s) == TCPS_TIME_WAIT)
+/* We have sent (or are sending) our FIN. */
+#define TCPS_SENTFIN(s) ((s) >= TCPS_FIN_WAIT_1 || (s) == TCPS_LAST_ACK)
+
+extern const char *const tcp_state_names[];
+
+/* tcpcb flags */
+#define TF_ACKNOW 0x0001u      /* send an ACK at once */
+#define TF_DELACK 0x0002u      /* an ACK is owed, delayed */
+#define TF_NODELAY 0x0004u     /* TCP_NODELAY: Nagle off */
+#define TF_NEEDFIN 0x0008u     /* send FIN once the data is out */
+#define TF_SENTFIN 0x0010u     /* FIN has been sent (snd_max covers it) */
+#define TF_CORK 0x0020u        /* TCP_CORK */
+#define TF_FASTRECOVERY 0x0040u /* in NewReno fast recovery */
+#define TF_RTT_TIMING 0x0080u  /* timing a segment (rtt_seq) */
+#define TF_ORPHAN 0x0100u      /* the socket was closed */
+#define TF_KEEPALIVE 0x0200u
+#define TF_QUICKACK 0x0400u
+#define TF_WASIDLE 0x0800u
+#define TF_PROBE 0x1000u       /* persist timer: send a one-byte window probe */
+
+struct tcpcb;
+
+/* Congestion control (STYLE §4: cc/ behind an ops table). */
+enum tcp_cc_signal { CC_DUPACK3, CC_RTO };
+struct tcp_cc_ops {
+    const char *name;
+    void (*init)(struct tcpcb *tp);
+    /* `acked` bytes newly acknowledged outside recovery. */
+    void (*ack_received)(struct tcpcb *tp, uint32_t acked);
+    void (*cong_signal)(struct tcpcb *tp, enum tcp_cc_signal sig);
+    void (*post_recovery)(struct tcpcb *tp);
+    /* RFC 5681 §4.1: restart window after an idle period. */
+    void (*after_idle)(struct tcpcb *tp);
+};
+extern const struct tcp_cc_ops tcp_cc_newreno;
+
+struct tcp_seg; /* an out-of-order segment (tcp_reass.c) */
+
+struct tcpcb {
+    struct ns_stack *st;
+    struct ns_sock *so;          /* NULL once closed by the user, or while embryonic */
+    uint8_t state;
+    uint32_t flags;
+
+    uint32_t laddr, raddr;       /* host order */
+    uint16_t lport, rport;
+    struct tcpcb *hnext;         /* 4-tuple or listener hash chain */
+
+    /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
+    struct tcpcb *listener;      /* for a child: its listener until accepted */
+    struct tcpcb *qnext;         /* link in the listener's queues */
+    struct tcpcb *synq;          /* listener: embryonic children */
+    struct tcpcb *acceptq, *acceptq_tail;
+    uint32_t synq_len, acceptq_len, backlog;
+
+    /* Send sequence space (RFC 9293 §3.3.1). */
+    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2, snd_up;
+    uint32_t snd_wnd;            /* peer's window, scaled */
+    uint32_t max_sndwnd;         /* largest window the peer offered */
+    uint32_t snd_data;           /* sequence number of sndbuf's first byte */
+    /* Receive sequence space. */
+    uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
+    bool rcv_up_valid;
+    uint8_t snd_wscale, rcv_wscale; /* 0 until window scaling (later issue) */
+
+    uint16_t mss;                /* bytes per segment we send (effective SMSS) */
+    uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
+    uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
+
+    struct ns_ring sndbuf;
+    struct ns_ring rcvbuf;
+    struct tcp_seg *reass;       /* out-of-order segments, by sequence */
+    uint32_t reass_bytes, reass_segs;
+
+    /* RFC 6298 round-trip estimation. */
+    uint64_t srtt_us, rttvar_us, rto_us;
+    uint32_t rtt_seq;
+    uint64_t rtt_start_us;
+    uint32_t rxt_shift;          /* consecutive timeouts (backoff exponent) */
+    uint64_t rxt_start_us;       /* when the oldest unacked data was first sent */
+    uint32_t total_retrans;
+    uint32_t dupacks;
+
+    /* Congestion control. */
+    const struct tcp_cc_ops *cc;
+    uint32_t cwnd, ssthresh, recover;
+    uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
+
+    /* Timers (all on the stack's wheel). */
+    struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
+    uint32_t persist_shift;
+    uint32_t keep_probes;
+    uint64_t last_rx_us, last_tx_us;
+    uint32_t delack_segs;        /* full-sized segments since the last ACK */
+
+    /* Options (socket level) */
+    uint64_t keep_idle_us, keep_intvl_us, user_timeout_us;
+    uint32_t keep_cnt;
+    int linger_zero;
+
+    uint64_t created_us;
+    uint32_t challenge_acks;     /* RFC 5961 §7 rate limit, per second */
+    uint64_t challenge_window_us;
+};
+
+/* ---- per-stack TCP state --------------------------------------------------- */
+
+struct tcp_table {
+    struct tcpcb **conn;         /* 4-tuple hash */
+    uint32_t conn_mask;
+    uint32_t nconn;
+    struct tcpcb *listen[256];   /* by local port */
+    uint8_t isn_key[16];         /* RFC 6528 secret */
+    uint8_t port_key[16];        /* RFC 6056 secret */
+    uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
+    uint32_t challenge_acks;     /* stack-wide RFC 5961 §7 limiter */
+    uint64_t challenge_window_us;
+};
+
+int tcp_init(struct ns_stack *st);
+void tcp_destroy(struct ns_stack *st);
+
+/* tcp_subr.c */
+struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so);
+void tcp_free(struct tcpcb *tp);
+void tcp_state_change(struct tcpcb *tp, enum tcp_state to);
+void tcp_hash_insert(struct tcpcb *tp);
+void tcp_hash_remove(struct tcpcb *tp);
+struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                         uint16_t rport);
+struct tcpcb *tcp_lookup_listener(struct ns_stack *st, uint32_t laddr, uint16_t lport);
+void tcp_listen_insert(struct tcpcb *tp);
+void tcp_listen_remove(struct tcpcb *tp);
+bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const struct ns_sock *self);
+uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                     uint16_t rport);
+int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport);
+/* Send a bare control segment (RST, ACK) not tied to a tcpcb's output. */
+void tcp_respond(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                 uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win);
+/* RFC 9293 §3.10.7.1: the RST answering segment `th` (len payload bytes). */
+void tcp_reset_for(struct ns_stack *st, const struct ns_ip4_repr *ip,
+                   const struct ns_tcp_repr *th, uint32_t len);
+/* Abort: send RST if synchronized, report err to the socket, close. */
+void tcp_drop(struct tcpcb *tp, int err);
+/* Close the connection for good (unhash, stop timers, free when orphaned). */
+void tcp_close(struct tcpcb *tp);
+/* Report an error to the socket (SO_ERROR) if there is one. */
+void tcp_set_error(struct tcpcb *tp, int err);
+uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
+uint32_t tcp_rcv_window(const struct tcpcb *tp);
+
+/* tcp_input.c */
+void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
+               struct ns_pbuf *pb);
+void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
+                  const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len);
+
+/* tcp_output.c */
+int tcp_output(struct tcpcb *tp);
+/* Retransmit from snd_una (after RTO or for fast retransmit): one segment. */
+void tcp_retransmit_one(struct tcpcb *tp);
+void tcp_send_ack_now(struct tcpcb *tp);
+uint32_t tcp_flight_size(const struct tcpcb *tp);
+
+/* tcp_timer.c */
+void tcp_timers_init(struct tcpcb *tp);
+void tcp_timers_cancel(struct tcpcb *tp);
+void tcp_arm_rexmt(struct tcpcb *tp);
+void tcp_arm_keep(struct tcpcb *tp);
+void tcp_arm_delack(struct tcpcb *tp);
+void tcp_enter_time_wait(struct tcpcb *tp);
+void tcp_rtt_sample(struct tcpcb *tp, uint64_t rtt_us);
+
+/* tcp_reass.c */
+/* Queue an out-of-order segment (data starting at seq). False when it did
+ * not fit the bounds (counted). */
+bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len, bool fin);
+/* Move data now in order (starting at rcv_nxt) into the receive buffer.
+ * Returns bytes moved; *fin set when an in-order FIN was reached. */
+uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin);
+void tcp_reass_flush(struct tcpcb *tp);
+
+/* tcp_usrreq.c */
+extern const struct ns_sock_ops tcp_sock_ops;
+/* Wake-ups are implicit: sockets are polled. Called when a child becomes
+ * ready on a listener. */
+
+/* Defaults (Linux's observable values unless noted). */
+#define TCP_MSS_DEFAULT 536u          /* RFC 9293 §3.7.1 when no option */
+#define TCP_RTO_INITIAL_US 1000000u   /* RFC 6298 §2.1 */
+#define TCP_RTO_MAX_US 120000000u     /* Linux TCP_RTO_MAX, RFC 6298 §2.5 allows */
+#define TCP_SYN_RETRIES 6u            /* Linux tcp_syn_retries */
+#define TCP_SYNACK_RETRIES 5u         /* Linux tcp_synack_retries */
+#define TCP_RETRIES2 15u              /* Linux tcp_retries2 */
+#define TCP_DELACK_US 40000u          /* Linux TCP_DELACK_MIN; RFC 1122 max 500 ms */
+#define TCP_KEEPIDLE_US 7200000000ull /* 2 h, RFC 1122 §4.2.3.6 */
+#define TCP_KEEPINTVL_US 75000000ull
+#define TCP_KEEPCNT 9u
+#define TCP_FIN_TIMEOUT_US 60000000ull /* Linux tcp_fin_timeout */
+#define TCP_PERSIST_MIN_US 200000u
+#define TCP_PERSIST_MAX_US 120000000u
+#define TCP_REASS_MAX_SEGS 256u
+#define TCP_CHALLENGE_ACK_LIMIT 1000u /* Linux tcp_challenge_ack_limit per second */
+
+#endif

@@ -1,0 +1,241 @@
+/* tcp/tcp_output.c — deciding what to send, and sending it.
+ *
+ * Read first: RFC 9293 §3.8.6 (managing the window; sender SWS
+ * avoidance §3.8.6.2.1), RFC 1122 §4.2.3.4 (when to send data, Nagle),
+ * RFC 896 (Nagle), RFC 1122 §4.2.3.3 (receiver SWS: when to advertise a
+ * larger window), RFC 5681 §3 (cwnd limits what is in flight), RFC 9293
+ * §3.7.1 (the MSS option on SYNs).
+ *
+ * tcp_output() is called whenever something might be sendable: after the
+ * application writes, after an ACK arrives, after the application reads
+ * (window update), and by timers. It sends as many segments as the
+ * windows and the rules allow, then arms the timers that must run.
+ */
+#include <string.h>
+
+#include "tcp/tcp.h"
+#include "wire/bytes.h"
+
+/* Flags a segment carries in each state (FreeBSD tcp_outflags). */
+static const uint8_t tcp_outflags[] = {
+    [TCPS_CLOSED] = NS_TCP_RST | NS_TCP_ACK,
+    [TCPS_LISTEN] = 0,
+    [TCPS_SYN_SENT] = NS_TCP_SYN,
+    [TCPS_SYN_RECEIVED] = NS_TCP_SYN | NS_TCP_ACK,
+    [TCPS_ESTABLISHED] = NS_TCP_ACK,
+    [TCPS_CLOSE_WAIT] = NS_TCP_ACK,
+    [TCPS_FIN_WAIT_1] = NS_TCP_FIN | NS_TCP_ACK,
+    [TCPS_CLOSING] = NS_TCP_FIN | NS_TCP_ACK,
+    [TCPS_LAST_ACK] = NS_TCP_FIN | NS_TCP_ACK,
+    [TCPS_FIN_WAIT_2] = NS_TCP_ACK,
+    [TCPS_TIME_WAIT] = NS_TCP_ACK,
+};
+
+uint32_t tcp_flight_size(const struct tcpcb *tp) { return tp->snd_max - tp->snd_una; }
+
+/* Build and transmit one segment: data [seq, seq+len) from the send
+ * buffer, with `flags`. Returns 0 or -errno from IP. */
+static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    struct ns_stack *st = tp->st;
+    struct ns_tcp_repr th = {
+        .sport = tp->lport,
+        .dport = tp->rport,
+        .seq = seq,
+        .flags = flags,
+    };
+    if (flags & NS_TCP_SYN) {
+        /* RFC 9293 §3.7.1: announce the MSS we can receive. */
+        th.has_mss = true;
+        th.mss = tcp_mss_for_route(st, tp->raddr);
+    }
+    if (flags & NS_TCP_ACK)
+        th.ack = tp->rcv_nxt;
+    uint32_t win = tcp_rcv_window(tp);
+    /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
+    if (SEQ_LT(tp->rcv_nxt + win, tp->rcv_adv))
+        win = tp->rcv_adv - tp->rcv_nxt;
+    th.win = (uint16_t)((win >> tp->rcv_wscale) > 65535 ? 65535 : (win >> tp->rcv_wscale));
+    size_t hlen = NS_TCP_HLEN + ns_tcp_opts_len(&th);
+
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(hlen + len));
+    if (!pb)
+        return -ENOBUFS;
+    uint8_t *p = ns_pbuf_data(pb);
+    if (len) {
+        ns_ring_peek(&tp->sndbuf, seq - tp->snd_data, p + hlen, len);
+        /* PSH when this segment empties the send buffer (RFC 9293 §3.9.1). */
+        if (seq + len == tp->snd_data + tp->sndbuf.len)
+            th.flags |= NS_TCP_PSH;
+    }
+    ns_tcp_emit(&th, p);
+    ns_wr16(p + 16, ns_tcp_csum(tp->laddr, tp->raddr, p, hlen + len));
+
+    if (flags & NS_TCP_ACK) {
+        tp->flags &= ~(TF_ACKNOW | TF_DELACK);
+        tp->delack_segs = 0;
+        ns_timer_cancel(&st->wheel, &tp->t_delack);
+    }
+    if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
+        tp->rcv_adv = tp->rcv_nxt + win;
+    if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {
+        NS_STAT_INC(st, tcp_retrans_segs);
+        tp->total_retrans++;
+    }
+    NS_STAT_INC(st, tcp_tx_segs);
+    tp->last_tx_us = st->now_us;
+    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
+                        .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
+    return ip4_output(st, &o, pb);
+}
+
+void tcp_send_ack_now(struct tcpcb *tp)
+{
+    tp->flags |= TF_ACKNOW;
+    tcp_output(tp);
+}
+
+/* Sequence number our FIN occupies (once the user has closed). */
+static uint32_t fin_seq(const struct tcpcb *tp) { return tp->snd_data + tp->sndbuf.len; }
+
+/* Send one segment if the rules allow; returns true when one was sent.
+ * `one_from_una`: a retransmission of the first unacknowledged segment,
+ * outside the congestion window (fast retransmit, RFC 5681 §3.2). */
+static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
+{
+    struct ns_stack *st = tp->st;
+    uint8_t flags = tcp_outflags[tp->state];
+    bool idle = tp->snd_una == tp->snd_max;
+    uint32_t seq = one_from_una ? tp->snd_una : tp->snd_nxt;
+
+    if (tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN)
+        return false;
+
+    /* SYN: only while it is the first thing unacknowledged. */
+    if ((flags & NS_TCP_SYN) && seq != tp->iss)
+        flags &= ~NS_TCP_SYN;
+
+    uint32_t off = SEQ_GT(seq, tp->snd_data) ? seq - tp->snd_data : 0;
+    uint32_t avail = off < tp->sndbuf.len ? tp->sndbuf.len - off : 0;
+    if (flags & NS_TCP_SYN)
+        avail = 0; /* no data on our SYN */
+    if (!TCPS_HAVEESTABLISHED(tp->state) && !(flags & NS_TCP_SYN))
+        avail = 0;
+
+    /* Usable window: the smaller of the peer's window and cwnd. */
+    uint32_t wnd = tp->snd_wnd < tp->cwnd ? tp->snd_wnd : tp->cwnd;
+    uint32_t usable;
+    if (one_from_una)
+        usable = tp->mss;
+    else
+        usable = SEQ_GT(tp->snd_una + wnd, seq) ? tp->snd_una + wnd - seq : 0;
+    bool probe = (tp->flags & TF_PROBE) && tp->snd_wnd == 0;
+    if (probe)
+        usable = 1; /* RFC 9293 §3.8.6.1: probe a zero window with one byte */
+
+    uint32_t len = avail < usable ? avail : usable;
+    if (len > tp->mss)
+        len = tp->mss;
+
+    /* FIN goes with the last data, once the user closed and the window
+     * lets the data before it out. */
+    if (flags & NS_TCP_FIN) {
+        if (!(tp->flags & TF_NEEDFIN) || seq + len != fin_seq(tp) ||
+            ((tp->flags & TF_SENTFIN) && SEQ_GT(seq, fin_seq(tp))))
+            flags &= ~NS_TCP_FIN;
+        if ((tp->flags & TF_SENTFIN) && seq == tp->snd_max && !one_from_una)
+            flags &= ~NS_TCP_FIN; /* already sent; only a retransmission repeats it */
+    }
+
+    bool send = false;
+    if (one_from_una) {
+        send = len > 0 || (flags & (NS_TCP_SYN | NS_TCP_FIN));
+    } else if (len > 0) {
+        bool last = off + len == tp->sndbuf.len;
+        if (len == tp->mss)
+            send = true;
+        else if (tp->flags & TF_CORK)
+            send = false;
+        /* RFC 896 / RFC 1122 §4.2.3.4: with data outstanding, hold a
+         * small segment until the ACK comes (unless TCP_NODELAY). */
+        else if (last && (idle || (tp->flags & TF_NODELAY)))
+            send = true;
+        else if (tp->max_sndwnd && len >= tp->max_sndwnd / 2)
+            send = true; /* RFC 9293 §3.8.6.2.1: half the largest window */
+        else if (SEQ_LT(seq, tp->snd_max))
+            send = true; /* retransmission */
+        if (probe)
+            send = true;
+    }
+    if (flags & (NS_TCP_SYN | NS_TCP_FIN))
+        send = true;
+    if ((tp->flags & TF_ACKNOW) && !(flags & NS_TCP_SYN))
+        send = true;
+    if (!send && TCPS_HAVEESTABLISHED(tp->state) && (flags & NS_TCP_ACK)) {
+        /* RFC 1122 §4.2.3.3: advertise a bigger window when it grew by
+         * min(half the buffer, one MSS)... we use 2 MSS as Linux does. */
+        uint32_t win = tcp_rcv_window(tp);
+        uint32_t grow = tp->rcv_nxt + win - tp->rcv_adv;
+        uint32_t half = tp->rcvbuf.cap / 2;
+        uint32_t thresh = 2u * tp->mss < half ? 2u * tp->mss : half;
+        if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv) && grow >= thresh)
+            send = true;
+    }
+    if (!send)
+        return false;
+
+    if (flags & NS_TCP_SYN)
+        len = 0;
+    tcp_xmit(tp, seq, len, flags);
+    if (probe)
+        tp->flags &= ~TF_PROBE;
+
+    uint32_t end = seq + len + !!(flags & NS_TCP_SYN) + !!(flags & NS_TCP_FIN);
+    if (flags & NS_TCP_FIN)
+        tp->flags |= TF_SENTFIN;
+    if (!one_from_una)
+        tp->snd_nxt = end;
+    if (SEQ_GT(end, tp->snd_max)) {
+        if (tp->snd_max == tp->snd_una)
+            tp->rxt_start_us = st->now_us;
+        /* RFC 6298 §3 / Karn: time one new segment per round trip. */
+        if (!(tp->flags & TF_RTT_TIMING) && SEQ_GEQ(seq, tp->snd_max)) {
+            tp->flags |= TF_RTT_TIMING;
+            tp->rtt_seq = seq;
+            tp->rtt_start_us = st->now_us;
+        }
+        tp->snd_max = end;
+    }
+    if (SEQ_GT(tp->snd_nxt, tp->snd_max))
+        tp->snd_max = tp->snd_nxt;
+    /* RFC 6298 §5.1: keep a retransmission timer running while data is out. */
+    if (end != seq && !ns_timer_pending(&tp->t_rexmt) && !probe) {
+        ns_timer_cancel(&st->wheel, &tp->t_persist);
+        tcp_arm_rexmt(tp);
+    }
+    return !one_from_una;
+}
+
+int tcp_output(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    /* RFC 5681 §4.1: after an idle period longer than the RTO, restart
+     * from the restart window. */
+    if (tp->snd_una == tp->snd_max && tp->last_tx_us &&
+        st->now_us - tp->last_tx_us > tp->rto_us && TCPS_HAVEESTABLISHED(tp->state))
+        tp->cc->after_idle(tp);
+    for (int i = 0; i < 1024; i++)
+        if (!tcp_output_one(tp, false))
+            break;
+    /* Data waiting, nothing in flight, window closed: probe it (persist). */
+    if (tp->state >= TCPS_ESTABLISHED && tp->snd_wnd == 0 && tp->snd_una == tp->snd_max &&
+        tp->sndbuf.len > tp->snd_nxt - tp->snd_data && !ns_timer_pending(&tp->t_rexmt) &&
+        !ns_timer_pending(&tp->t_persist)) {
+        tp->persist_shift = 0;
+        uint64_t d = tp->rto_us < TCP_PERSIST_MIN_US ? TCP_PERSIST_MIN_US : tp->rto_us;
+        ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
+    }
+    return 0;
+}
+
+void tcp_retransmit_one(struct tcpcb *tp) { tcp_output_one(tp, true); }

@@ -1,0 +1,127 @@
+/* tcp/tcp_reass.c — the out-of-order queue.
+ *
+ * Read first: RFC 9293 §3.10.7.4 "seventh, process the segment text"
+ * (segments beyond RCV.NXT are held until the gap fills), RFC 1122
+ * §4.2.2.20 (SHOULD queue out-of-order segments), RFC 9293 §3.9.1 on
+ * overlapping and duplicate data.
+ *
+ * Segments are copied and kept sorted by sequence number with overlaps
+ * trimmed on insertion, so the queue never holds a byte twice. It is
+ * bounded by TCP_REASS_MAX_SEGS segments and by the receive buffer (the
+ * caller only queues data inside the advertised window).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
+
+struct tcp_seg {
+    struct tcp_seg *next;
+    uint32_t seq;
+    uint32_t len;
+    bool fin;
+    uint8_t data[];
+};
+
+static struct tcp_seg *seg_new(uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+{
+    struct tcp_seg *s = malloc(sizeof(*s) + len);
+    if (!s)
+        return NULL;
+    s->next = NULL;
+    s->seq = seq;
+    s->len = len;
+    s->fin = fin;
+    if (len)
+        memcpy(s->data, data, len);
+    return s;
+}
+
+bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+{
+    struct ns_stack *st = tp->st;
+    struct tcp_seg **pp = &tp->reass;
+
+    /* Skip segments that end before this one starts. */
+    while (*pp && SEQ_LEQ((*pp)->seq + (*pp)->len, seq))
+        pp = &(*pp)->next;
+    /* A predecessor overlapping our start: cut our front. */
+    if (*pp && SEQ_LT((*pp)->seq, seq) && SEQ_GT((*pp)->seq + (*pp)->len, seq)) {
+        uint32_t cut = (*pp)->seq + (*pp)->len - seq;
+        if (cut >= len && !fin)
+            return true; /* entirely duplicate */
+        if (cut > len)
+            cut = len;
+        seq += cut;
+        data += cut;
+        len -= cut;
+        pp = &(*pp)->next;
+    }
+    /* Successors we cover entirely are replaced; a partial one cuts our tail. */
+    while (*pp && SEQ_GEQ((*pp)->seq, seq) && SEQ_LEQ((*pp)->seq + (*pp)->len, seq + len) &&
+           !((*pp)->fin && !fin)) {
+        struct tcp_seg *dead = *pp;
+        *pp = dead->next;
+        tp->reass_bytes -= dead->len;
+        tp->reass_segs--;
+        free(dead);
+    }
+    if (*pp && SEQ_LT((*pp)->seq, seq + len)) {
+        len = (*pp)->seq - seq;
+        fin = false;
+    }
+    if (len == 0 && !fin)
+        return true;
+    if (tp->reass_segs >= TCP_REASS_MAX_SEGS) {
+        NS_STAT_INC(st, tcp_ooo_drop);
+        return false;
+    }
+    struct tcp_seg *s = seg_new(seq, data, len, fin);
+    if (!s) {
+        NS_STAT_INC(st, tcp_ooo_drop);
+        return false;
+    }
+    s->next = *pp;
+    *pp = s;
+    tp->reass_bytes += len;
+    tp->reass_segs++;
+    NS_STAT_INC(st, tcp_ooo_segs);
+    return true;
+}
+
+uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
+{
+    uint32_t moved = 0;
+    *fin = false;
+    while (tp->reass && SEQ_LEQ(tp->reass->seq, tp->rcv_nxt)) {
+        struct tcp_seg *s = tp->reass;
+        uint32_t skip = tp->rcv_nxt - s->seq;
+        if (skip < s->len) {
+            uint32_t n = ns_ring_write(&tp->rcvbuf, s->data + skip, s->len - skip);
+            tp->rcv_nxt += n;
+            moved += n;
+            if (n < s->len - skip)
+                break; /* buffer full: keep the rest queued */
+        }
+        if (s->fin && tp->rcv_nxt == s->seq + s->len)
+            *fin = true;
+        tp->reass = s->next;
+        tp->reass_bytes -= s->len;
+        tp->reass_segs--;
+        free(s);
+        if (*fin)
+            break;
+    }
+    return moved;
+}
+
+void tcp_reass_flush(struct tcpcb *tp)
+{
+    while (tp->reass) {
+        struct tcp_seg *s = tp->reass;
+        tp->reass = s->next;
+        free(s);
+    }
+    tp->reass_bytes = 0;
+    tp->reass_segs = 0;
+}

@@ -1,0 +1,428 @@
+/* tcp/tcp_subr.c — TCP control blocks: creation and destruction, the
+ * connection and listener tables, initial sequence numbers, ephemeral
+ * ports, resets, and the one door for state changes.
+ *
+ * Read first: RFC 9293 §3.4.1 (ISN selection), RFC 6528 (ISN = M + F(4-tuple,
+ * secret)), RFC 6056 §3.3.3 (port selection, Algorithm 3), RFC 9293
+ * §3.10.7.1 (RST generation for segments that belong to nothing).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/siphash.h"
+#include "tcp/tcp.h"
+#include "wire/bytes.h"
+
+const char *const tcp_state_names[] = {
+    "CLOSED",   "LISTEN",     "SYN-SENT",  "SYN-RECV",  "ESTAB",     "CLOSE-WAIT",
+    "FIN-WAIT-1", "CLOSING", "LAST-ACK", "FIN-WAIT-2", "TIME-WAIT",
+};
+
+#define TCP_INITIAL_BUCKETS 256u
+
+int tcp_init(struct ns_stack *st)
+{
+    struct tcp_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->conn = calloc(TCP_INITIAL_BUCKETS, sizeof(*t->conn));
+    if (!t->conn) {
+        free(t);
+        return -ENOMEM;
+    }
+    t->conn_mask = TCP_INITIAL_BUCKETS - 1;
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t a = ns_rng_next(&st->rng), b = ns_rng_next(&st->rng);
+        memcpy(t->isn_key + i, &a, 8);
+        memcpy(t->port_key + i, &b, 8);
+    }
+    st->tcp = t;
+    st->proto_input[NS_IPPROTO_TCP] = tcp_input;
+    st->proto_err[NS_IPPROTO_TCP] = tcp_icmp_err;
+    return 0;
+}
+
+void tcp_destroy(struct ns_stack *st)
+{
+    struct tcp_table *t = st->tcp;
+    if (!t)
+        return;
+    /* Sockets were closed first (sock_destroy); what is left are orphans
+     * (TIME_WAIT, closing) and unaccepted children: free them all. */
+    for (uint32_t b = 0; b <= t->conn_mask; b++) {
+        while (t->conn[b]) {
+            struct tcpcb *tp = t->conn[b];
+            tcp_hash_remove(tp);
+            tp->so = NULL;
+            tp->flags |= TF_ORPHAN;
+            tcp_timers_cancel(tp);
+            tcp_free(tp);
+        }
+    }
+    free(t->conn);
+    free(t);
+    st->tcp = NULL;
+}
+
+struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
+{
+    struct tcpcb *tp = calloc(1, sizeof(*tp));
+    if (!tp)
+        return NULL;
+    tp->st = st;
+    tp->so = so;
+    tp->state = TCPS_CLOSED;
+    tp->mss = TCP_MSS_DEFAULT;
+    tp->peer_mss = TCP_MSS_DEFAULT;
+    tp->rto_us = TCP_RTO_INITIAL_US;
+    tp->cc = &tcp_cc_newreno;
+    tp->keep_idle_us = TCP_KEEPIDLE_US;
+    tp->keep_intvl_us = TCP_KEEPINTVL_US;
+    tp->keep_cnt = TCP_KEEPCNT;
+    tp->created_us = st->now_us;
+    ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
+    ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);
+    tcp_timers_init(tp);
+    return tp;
+}
+
+void tcp_free(struct tcpcb *tp)
+{
+    tcp_timers_cancel(tp);
+    tcp_reass_flush(tp);
+    ns_ring_free(&tp->sndbuf);
+    ns_ring_free(&tp->rcvbuf);
+    free(tp);
+}
+
+/* STYLE §5: every transition goes through here. */
+void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
+{
+    struct ns_stack *st = tp->st;
+    if (tp->state == to)
+        return;
+    char a[16], b[16];
+    NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_ip4_ntoa(tp->laddr, a), tp->lport,
+           ns_ip4_ntoa(tp->raddr, b), tp->rport, tcp_state_names[tp->state], tcp_state_names[to]);
+    tp->state = (uint8_t)to;
+}
+
+/* ---- tables ------------------------------------------------------------------- */
+
+static uint32_t conn_hash(const struct tcp_table *t, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                          uint16_t rport)
+{
+    uint64_t h = ((uint64_t)raddr << 32 | laddr) * 0x9e3779b97f4a7c15ull;
+    h ^= ((uint64_t)rport << 16 | lport) * 0xc2b2ae3d27d4eb4full;
+    h ^= h >> 29;
+    return (uint32_t)h & t->conn_mask;
+}
+
+/* Double the table when it holds more connections than buckets, so chains
+ * stay short at a million connections (DESIGN.md: O(1) demultiplexing). */
+static void conn_grow(struct tcp_table *t)
+{
+    uint32_t nb = (t->conn_mask + 1) * 2;
+    struct tcpcb **n = calloc(nb, sizeof(*n));
+    if (!n)
+        return; /* keep the old table: longer chains, still correct */
+    uint32_t old_mask = t->conn_mask;
+    struct tcpcb **old = t->conn;
+    t->conn = n;
+    t->conn_mask = nb - 1;
+    for (uint32_t b = 0; b <= old_mask; b++) {
+        for (struct tcpcb *tp = old[b], *next; tp; tp = next) {
+            next = tp->hnext;
+            uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+            tp->hnext = n[h];
+            n[h] = tp;
+        }
+    }
+    free(old);
+}
+
+void tcp_hash_insert(struct tcpcb *tp)
+{
+    struct tcp_table *t = tp->st->tcp;
+    if (t->nconn >= t->conn_mask + 1)
+        conn_grow(t);
+    uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->hnext = t->conn[h];
+    t->conn[h] = tp;
+    t->nconn++;
+}
+
+void tcp_hash_remove(struct tcpcb *tp)
+{
+    struct tcp_table *t = tp->st->tcp;
+    uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    for (struct tcpcb **pp = &t->conn[h]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == tp) {
+            *pp = tp->hnext;
+            tp->hnext = NULL;
+            t->nconn--;
+            return;
+        }
+    }
+}
+
+struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                         uint16_t rport)
+{
+    struct tcp_table *t = st->tcp;
+    for (struct tcpcb *tp = t->conn[conn_hash(t, laddr, lport, raddr, rport)]; tp; tp = tp->hnext)
+        if (tp->lport == lport && tp->rport == rport && tp->laddr == laddr && tp->raddr == raddr)
+            return tp;
+    return NULL;
+}
+
+void tcp_listen_insert(struct tcpcb *tp)
+{
+    struct tcp_table *t = tp->st->tcp;
+    struct tcpcb **b = &t->listen[tp->lport & 255];
+    tp->hnext = *b;
+    *b = tp;
+}
+
+void tcp_listen_remove(struct tcpcb *tp)
+{
+    struct tcp_table *t = tp->st->tcp;
+    for (struct tcpcb **pp = &t->listen[tp->lport & 255]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == tp) {
+            *pp = tp->hnext;
+            tp->hnext = NULL;
+            return;
+        }
+    }
+}
+
+struct tcpcb *tcp_lookup_listener(struct ns_stack *st, uint32_t laddr, uint16_t lport)
+{
+    struct tcpcb *wild = NULL;
+    for (struct tcpcb *tp = st->tcp->listen[lport & 255]; tp; tp = tp->hnext) {
+        if (tp->lport != lport)
+            continue;
+        if (tp->laddr == laddr)
+            return tp; /* an exact address beats the wildcard */
+        if (tp->laddr == 0 && !wild)
+            wild = tp;
+    }
+    return wild;
+}
+
+/* Linux inet_csk_bind_conflict, simplified to what netsock has: a port is
+ * taken when another socket holds it on an overlapping address, unless
+ * both set SO_REUSEADDR and the holder is not listening, or both set
+ * SO_REUSEPORT. Connections in TIME_WAIT yield to SO_REUSEADDR. */
+bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const struct ns_sock *self)
+{
+    struct tcp_table *t = st->tcp;
+    uint32_t my_flags = self ? self->flags : 0;
+    for (struct tcpcb *tp = t->listen[lport & 255]; tp; tp = tp->hnext) {
+        if (tp->lport != lport || (tp->so && tp->so == self))
+            continue;
+        if (tp->laddr && laddr && tp->laddr != laddr)
+            continue;
+        if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
+            continue;
+        return true;
+    }
+    for (uint32_t b = 0; b <= t->conn_mask; b++) {
+        for (struct tcpcb *tp = t->conn[b]; tp; tp = tp->hnext) {
+            if (tp->lport != lport || (tp->so && tp->so == self))
+                continue;
+            if (tp->laddr && laddr && tp->laddr != laddr)
+                continue;
+            if (my_flags & SO_F_REUSEADDR) {
+                if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
+                    continue;
+            }
+            if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
+                continue;
+            return true;
+        }
+    }
+    /* Bound but idle sockets (bind() without listen/connect). */
+    struct sock_table *s = st->socks;
+    for (int fd = 0; fd < s->cap; fd++) {
+        struct ns_sock *so = s->fds[fd];
+        if (!so || so == self || so->type != SOCK_STREAM || !(so->flags & SO_F_BOUND) ||
+            so->lport != lport)
+            continue;
+        struct tcpcb *tp = so->pcb;
+        if (tp && tp->state != TCPS_CLOSED)
+            continue; /* counted above */
+        if (so->laddr && laddr && so->laddr != laddr)
+            continue;
+        if ((so->flags & my_flags & SO_F_REUSEADDR) || (so->flags & my_flags & SO_F_REUSEPORT))
+            continue;
+        return true;
+    }
+    return false;
+}
+
+/* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
+ * secretkey), M a 4-microsecond timer, F SipHash-2-4 under a per-stack key. */
+uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                     uint16_t rport)
+{
+    uint8_t in[12];
+    ns_wr32(in, laddr);
+    ns_wr32(in + 4, raddr);
+    ns_wr16(in + 8, lport);
+    ns_wr16(in + 10, rport);
+    uint32_t f = (uint32_t)ns_siphash(st->tcp->isn_key, in, sizeof(in));
+    return f + (uint32_t)(st->now_us / 4);
+}
+
+/* RFC 6056 §3.3.3 Algorithm 3 (simple hash-based): a per-destination offset
+ * from a keyed hash, plus a global counter, walked until a free 4-tuple. */
+int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport)
+{
+    static const uint32_t lo = SOCK_EPHEMERAL_LO, n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
+    uint8_t in[10];
+    ns_wr32(in, laddr);
+    ns_wr32(in + 4, raddr);
+    ns_wr16(in + 8, rport);
+    uint32_t offset = (uint32_t)ns_siphash(st->tcp->port_key, in, sizeof(in));
+    uint32_t *next = &st->tcp->port_offsets[offset & 255];
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(lo + (offset + *next + i) % n);
+        if (tcp_lookup(st, laddr, port, raddr, rport))
+            continue;
+        if (tcp_lookup_listener(st, laddr, port) && tcp_lookup_listener(st, laddr, port)->lport == port)
+            continue;
+        *next += i + 1;
+        return port;
+    }
+    return -EADDRNOTAVAIL; /* Linux connect(): no free local port */
+}
+
+/* ---- control segments ---------------------------------------------------------- */
+
+void tcp_respond(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                 uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win)
+{
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, NS_TCP_HLEN);
+    if (!pb)
+        return;
+    struct ns_tcp_repr th = {
+        .sport = lport, .dport = rport, .seq = seq, .ack = ack, .flags = flags, .win = win};
+    uint8_t *p = ns_pbuf_data(pb);
+    ns_tcp_emit(&th, p);
+    ns_wr16(p + 16, ns_tcp_csum(laddr, raddr, p, NS_TCP_HLEN));
+    if (flags & NS_TCP_RST)
+        NS_STAT_INC(st, tcp_tx_rst);
+    NS_STAT_INC(st, tcp_tx_segs);
+    struct ip4_out o = {.src = laddr, .dst = raddr, .proto = NS_IPPROTO_TCP, .df = true};
+    ip4_output(st, &o, pb);
+}
+
+void tcp_reset_for(struct ns_stack *st, const struct ns_ip4_repr *ip,
+                   const struct ns_tcp_repr *th, uint32_t len)
+{
+    /* RFC 9293 §3.10.7.1: never answer a reset; never to a broadcast. */
+    if (th->flags & NS_TCP_RST)
+        return;
+    if (ip4_is_broadcast(st, ip->dst) || ip4_is_multicast(ip->dst))
+        return;
+    if (th->flags & NS_TCP_ACK) {
+        tcp_respond(st, ip->dst, th->dport, ip->src, th->sport, th->ack, 0, NS_TCP_RST, 0);
+    } else {
+        uint32_t seglen = len + !!(th->flags & NS_TCP_SYN) + !!(th->flags & NS_TCP_FIN);
+        tcp_respond(st, ip->dst, th->dport, ip->src, th->sport, 0, th->seq + seglen,
+                    NS_TCP_RST | NS_TCP_ACK, 0);
+    }
+}
+
+void tcp_set_error(struct tcpcb *tp, int err)
+{
+    if (tp->so && err)
+        tp->so->so_error = err;
+}
+
+/* Remove an embryonic or unaccepted child from its listener's queues. */
+static void tcp_unlink_child(struct tcpcb *l, struct tcpcb *tp)
+{
+    for (struct tcpcb **pp = &l->synq; *pp; pp = &(*pp)->qnext) {
+        if (*pp == tp) {
+            *pp = tp->qnext;
+            l->synq_len--;
+            tp->listener = NULL;
+            return;
+        }
+    }
+    struct tcpcb *prev = NULL;
+    for (struct tcpcb **pp = &l->acceptq; *pp; prev = *pp, pp = &(*pp)->qnext) {
+        if (*pp == tp) {
+            *pp = tp->qnext;
+            if (l->acceptq_tail == tp)
+                l->acceptq_tail = prev;
+            l->acceptq_len--;
+            tp->listener = NULL;
+            return;
+        }
+    }
+}
+
+void tcp_close(struct tcpcb *tp)
+{
+    struct tcpcb *l = tp->listener;
+    tcp_timers_cancel(tp);
+    if (tp->state == TCPS_LISTEN) {
+        tcp_listen_remove(tp);
+    } else if (tp->state != TCPS_CLOSED) {
+        tcp_hash_remove(tp);
+    }
+    if (l) {
+        tcp_unlink_child(l, tp);
+        tp->flags |= TF_ORPHAN;
+    }
+    tcp_state_change(tp, TCPS_CLOSED);
+    if (!tp->so || (tp->flags & TF_ORPHAN))
+        tcp_free(tp);
+}
+
+void tcp_drop(struct tcpcb *tp, int err)
+{
+    struct ns_stack *st = tp->st;
+    if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT) {
+        tcp_respond(st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_nxt, 0, NS_TCP_RST, 0);
+        if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT)
+            NS_STAT_INC(st, tcp_estab_resets);
+    }
+    if (tp->state < TCPS_ESTABLISHED && tp->state > TCPS_LISTEN)
+        NS_STAT_INC(st, tcp_attempt_fails);
+    tcp_set_error(tp, err);
+    tcp_close(tp);
+}
+
+/* RFC 9293 §3.7.1, RFC 6691: the MSS to announce is the route MTU less
+ * the fixed IPv4 and TCP headers. */
+uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
+{
+    int ifindex;
+    uint32_t nexthop;
+    uint32_t mtu = 1500;
+    if (ip4_is_local(st, raddr) || ip4_is_loopback(raddr))
+        ifindex = st->lo_ifindex;
+    else if (route4_lookup(st, raddr, &ifindex, &nexthop) < 0)
+        ifindex = 0;
+    struct ns_iface *ifp = ifindex ? ns_iface_get(st, ifindex) : NULL;
+    if (ifp)
+        mtu = ifp->dev->mtu;
+    uint32_t mss = mtu - NS_IP4_HLEN - NS_TCP_HLEN;
+    return (uint16_t)(mss > 65495 ? 65495 : mss);
+}
+
+/* The receive window we can offer: free space in the receive buffer,
+ * capped to what the 16-bit field carries without window scaling. */
+uint32_t tcp_rcv_window(const struct tcpcb *tp)
+{
+    /* Out-of-order data lies inside this space already (it is held apart
+     * until the hole fills), so the right edge never moves left. */
+    uint32_t space = ns_ring_space(&tp->rcvbuf);
+    uint32_t max = 65535u << tp->rcv_wscale;
+    return space > max ? max : space;
+}

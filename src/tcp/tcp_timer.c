@@ -1,0 +1,215 @@
+/* tcp/tcp_timer.c — TCP's timers, all on the stack's timer wheel.
+ *
+ * Read first: RFC 6298 (RTO computation, Karn's algorithm, backoff),
+ * RFC 9293 §3.8.1 and §3.10.8 (timeouts), §3.8.6.1 (zero-window probing),
+ * RFC 1122 §4.2.2.17 (probing), §4.2.3.2 (delayed ACK), §4.2.3.5
+ * (R1/R2: when to give up), §4.2.3.6 (keep-alives), RFC 5482 (user
+ * timeout), RFC 9293 §3.6.1 (TIME_WAIT, 2 MSL).
+ */
+#include <errno.h>
+
+#include "tcp/tcp.h"
+
+static struct tcpcb *tp_of(struct ns_timer *t, size_t off)
+{
+    return (struct tcpcb *)(void *)((char *)t - off);
+}
+#define TP_OF(t, member) tp_of((t), offsetof(struct tcpcb, member))
+
+static uint64_t rto_backed_off(const struct tcpcb *tp)
+{
+    uint64_t rto = tp->rto_us;
+    for (uint32_t i = 0; i < tp->rxt_shift && rto < TCP_RTO_MAX_US; i++)
+        rto *= 2;
+    return rto > TCP_RTO_MAX_US ? TCP_RTO_MAX_US : rto;
+}
+
+void tcp_arm_rexmt(struct tcpcb *tp)
+{
+    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, tp->st->now_us + rto_backed_off(tp));
+}
+
+void tcp_arm_keep(struct tcpcb *tp)
+{
+    if (tp->flags & TF_KEEPALIVE)
+        ns_timer_arm(&tp->st->wheel, &tp->t_keep, tp->last_rx_us + tp->keep_idle_us);
+}
+
+void tcp_arm_delack(struct tcpcb *tp)
+{
+    if (!ns_timer_pending(&tp->t_delack))
+        ns_timer_arm(&tp->st->wheel, &tp->t_delack, tp->st->now_us + tp->st->cfg.tcp_delack_us);
+}
+
+/* RFC 6298 §2.2-2.4: SRTT, RTTVAR and RTO from a measurement R. */
+void tcp_rtt_sample(struct tcpcb *tp, uint64_t r)
+{
+    if (r == 0)
+        r = 1;
+    if (tp->srtt_us == 0) {
+        tp->srtt_us = r;                 /* §2.2 */
+        tp->rttvar_us = r / 2;
+    } else {
+        /* §2.3: beta = 1/4, alpha = 1/8 */
+        uint64_t delta = tp->srtt_us > r ? tp->srtt_us - r : r - tp->srtt_us;
+        tp->rttvar_us = (3 * tp->rttvar_us + delta) / 4;
+        tp->srtt_us = (7 * tp->srtt_us + r) / 8;
+    }
+    /* RTO = SRTT + max(G, K*RTTVAR), K = 4; clock granularity G 1 us. */
+    uint64_t rto = tp->srtt_us + (4 * tp->rttvar_us > 1 ? 4 * tp->rttvar_us : 1);
+    /* §2.4 allows a configurable minimum; Linux uses 200 ms. §2.5: a maximum. */
+    if (rto < tp->st->cfg.tcp_rto_min_us)
+        rto = tp->st->cfg.tcp_rto_min_us;
+    if (rto > TCP_RTO_MAX_US)
+        rto = TCP_RTO_MAX_US;
+    tp->rto_us = rto;
+    tp->rxt_shift = 0;
+}
+
+/* RFC 1122 §4.2.3.5 R2 / RFC 5482: has this connection tried long enough? */
+static bool tcp_gave_up(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    if (tp->user_timeout_us && tp->rxt_start_us &&
+        st->now_us - tp->rxt_start_us >= tp->user_timeout_us)
+        return true;
+    uint32_t limit = tp->state == TCPS_SYN_SENT ? st->cfg.tcp_syn_retries
+                     : tp->state == TCPS_SYN_RECEIVED ? TCP_SYNACK_RETRIES
+                                                       : st->cfg.tcp_retries2;
+    return tp->rxt_shift >= limit && !tp->user_timeout_us;
+}
+
+static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct ns_stack *st = ctx;
+    struct tcpcb *tp = TP_OF(t, t_rexmt);
+    (void)now_us;
+    if (tp->snd_una == tp->snd_max)
+        return; /* nothing outstanding */
+    if (tcp_gave_up(tp)) {
+        NS_STAT_INC(st, tcp_timeouts);
+        /* A SYN_SENT attempt that never heard back: no RST (nothing synced). */
+        tcp_drop(tp, ETIMEDOUT);
+        return;
+    }
+    NS_STAT_INC(st, tcp_rto_timeouts);
+    tp->rxt_shift++;
+    /* RFC 6298 §5.5-5.7: back off, retransmit the earliest unacked
+     * segment; Karn: the retransmission is not timed. */
+    tp->flags &= ~TF_RTT_TIMING;
+    if (TCPS_HAVEESTABLISHED(tp->state) || tp->state == TCPS_SYN_RECEIVED)
+        tp->cc->cong_signal(tp, CC_RTO);
+    tp->flags &= ~TF_FASTRECOVERY;
+    tp->dupacks = 0;
+    /* Go back N: resend from snd_una as the window allows. */
+    tp->snd_nxt = tp->snd_una;
+    tcp_arm_rexmt(tp);
+    tcp_output(tp);
+}
+
+static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct ns_stack *st = ctx;
+    struct tcpcb *tp = TP_OF(t, t_persist);
+    (void)now_us;
+    if (tp->snd_wnd != 0 || tp->sndbuf.len == 0)
+        return;
+    if (tp->user_timeout_us && tp->rxt_start_us &&
+        st->now_us - tp->rxt_start_us >= tp->user_timeout_us) {
+        NS_STAT_INC(st, tcp_timeouts);
+        tcp_drop(tp, ETIMEDOUT);
+        return;
+    }
+    /* RFC 9293 §3.8.6.1: probe the zero window with one byte, backing off. */
+    NS_STAT_INC(st, tcp_zero_window_probes);
+    tp->persist_shift++;
+    tp->snd_nxt = tp->snd_una; /* the probe byte is the first unacknowledged one */
+    tp->flags |= TF_PROBE;
+    tcp_output(tp);
+    uint64_t d = tp->rto_us;
+    for (uint32_t i = 0; i < tp->persist_shift && d < TCP_PERSIST_MAX_US; i++)
+        d *= 2;
+    if (d < TCP_PERSIST_MIN_US)
+        d = TCP_PERSIST_MIN_US;
+    if (d > TCP_PERSIST_MAX_US)
+        d = TCP_PERSIST_MAX_US;
+    if (tp->snd_wnd == 0 && tp->state != TCPS_CLOSED)
+        ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
+}
+
+static void tcp_timer_keep(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct ns_stack *st = ctx;
+    struct tcpcb *tp = TP_OF(t, t_keep);
+    if (!(tp->flags & TF_KEEPALIVE) || !TCPS_HAVEESTABLISHED(tp->state) ||
+        tp->state == TCPS_TIME_WAIT)
+        return;
+    if (now_us - tp->last_rx_us < tp->keep_idle_us && tp->keep_probes == 0) {
+        ns_timer_arm(&st->wheel, t, tp->last_rx_us + tp->keep_idle_us);
+        return;
+    }
+    if (tp->keep_probes >= tp->keep_cnt) {
+        NS_STAT_INC(st, tcp_timeouts);
+        tcp_drop(tp, ETIMEDOUT);
+        return;
+    }
+    /* RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data
+     * makes the peer answer with an ACK. */
+    tp->keep_probes++;
+    NS_STAT_INC(st, tcp_keepalive_probes);
+    tcp_respond(st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_una - 1, tp->rcv_nxt,
+                NS_TCP_ACK, (uint16_t)(tcp_rcv_window(tp) >> tp->rcv_wscale));
+    ns_timer_arm(&st->wheel, t, now_us + tp->keep_intvl_us);
+}
+
+static void tcp_timer_delack(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct ns_stack *st = ctx;
+    struct tcpcb *tp = TP_OF(t, t_delack);
+    (void)now_us;
+    if (!(tp->flags & TF_DELACK))
+        return;
+    NS_STAT_INC(st, tcp_delayed_acks);
+    tp->flags |= TF_ACKNOW;
+    tcp_output(tp);
+}
+
+static void tcp_timer_2msl(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct tcpcb *tp = TP_OF(t, t_2msl);
+    (void)ctx;
+    (void)now_us;
+    /* TIME_WAIT over (RFC 9293 §3.10.8), or an orphan stuck in FIN_WAIT_2
+     * (Linux tcp_fin_timeout). */
+    tcp_close(tp);
+}
+
+void tcp_enter_time_wait(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    tcp_state_change(tp, TCPS_TIME_WAIT);
+    ns_timer_cancel(&st->wheel, &tp->t_rexmt);
+    ns_timer_cancel(&st->wheel, &tp->t_persist);
+    ns_timer_cancel(&st->wheel, &tp->t_keep);
+    ns_timer_cancel(&st->wheel, &tp->t_delack);
+    ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+}
+
+void tcp_timers_init(struct tcpcb *tp)
+{
+    ns_timer_init(&tp->t_rexmt, tcp_timer_rexmt);
+    ns_timer_init(&tp->t_persist, tcp_timer_persist);
+    ns_timer_init(&tp->t_keep, tcp_timer_keep);
+    ns_timer_init(&tp->t_delack, tcp_timer_delack);
+    ns_timer_init(&tp->t_2msl, tcp_timer_2msl);
+}
+
+void tcp_timers_cancel(struct tcpcb *tp)
+{
+    struct ns_wheel *w = &tp->st->wheel;
+    ns_timer_cancel(w, &tp->t_rexmt);
+    ns_timer_cancel(w, &tp->t_persist);
+    ns_timer_cancel(w, &tp->t_keep);
+    ns_timer_cancel(w, &tp->t_delack);
+    ns_timer_cancel(w, &tp->t_2msl);
+}
