@@ -103,12 +103,12 @@ static void arp_touch(struct ns_stack *st, struct arp_entry *e)
     }
 }
 
-/* Drop an entry's held packets. `icmp` sends host unreachable for
- * packets this stack was forwarding (RFC 1812 §4.3.3.1). */
-static void arp_drop_held(struct ns_stack *st, struct arp_entry *e, bool icmp)
+/* Drop held packets. `icmp` sends host unreachable for packets this
+ * stack was forwarding (RFC 1812 §4.3.3.1). */
+static void arp_drop_held(struct ns_stack *st, struct ns_pbuf_queue *hold, bool icmp)
 {
     struct ns_pbuf *pb;
-    while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+    while ((pb = ns_pbuf_queue_pop(hold))) {
         if (icmp) {
             NS_STAT_INC(st, arp_resolve_fail);
             icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_HOST_UNREACH, 0);
@@ -128,9 +128,13 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
     *pp = e->hnext;
     lru_unlink(c, e);
     ns_timer_cancel(&st->wheel, &e->timer);
-    arp_drop_held(st, e, icmp);
+    /* Finish removing the entry before dropping its packets: the host
+     * unreachable errors go back out through arp_output, which may create
+     * (and, with the cache full, evict for) an entry of its own. */
+    struct ns_pbuf_queue hold = e->hold;
     c->count--;
     free(e);
+    arp_drop_held(st, &hold, icmp);
 }
 
 void arp_destroy(struct ns_stack *st)
