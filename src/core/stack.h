@@ -204,7 +204,7 @@ struct ns_stack {
     ip4_proto_err_fn proto_err[256];
 
     /* ICMP error token bucket (RFC 1812 §4.3.2.8, Linux icmp_msgs_per_sec). */
-    uint64_t icmp_tokens_milli; /* tokens * 1000 */
+    uint64_t icmp_tokens;       /* millionths of a token */
     uint64_t icmp_tokens_at_us;
 
     ns_echo_fn echo_fn;
