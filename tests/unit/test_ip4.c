@@ -487,7 +487,7 @@ static size_t take_fragments(struct tb *tb, int ifx, uint32_t mtu, uint8_t *out,
         /* Every fragment but the last carries a multiple of 8 bytes, and
          * as many as fit. */
         assert_int_equal(p->l4_len % 8, 0);
-        assert_true(p->ip.total_len + 8 > mtu);
+        assert_true((uint32_t)p->ip.total_len + 8 > mtu);
     }
     assert_true(count > 1);
     return next_off;

@@ -30,6 +30,7 @@ static uint8_t g_data[FR_MAX];  /* its echo payload */
 struct seen {
     unsigned replies, bad;
     uint16_t last_id, last_seq;
+    uint8_t last_ttl;
     size_t want_len;
     const uint8_t *want;
 };
@@ -46,6 +47,7 @@ static void on_echo(void *ctx, struct ns_stack *st, const struct ns_echo_reply *
     s->replies++;
     s->last_id = r->id;
     s->last_seq = r->seq;
+    s->last_ttl = r->ttl;
     if (!s->want || r->len != s->want_len || memcmp(r->data, s->want, r->len) != 0)
         s->bad++;
 }
@@ -196,6 +198,7 @@ static void test_random_reassembly(void **state)
         NS_ASSERT_SEED(seen.replies == before + 1);
         NS_ASSERT_SEED(seen.bad == 0);
         NS_ASSERT_SEED(seen.last_seq == id);
+        NS_ASSERT_SEED(seen.last_ttl == ip.ttl);
         assert_reass_empty(tb);
     }
     NS_ASSERT_SEED(CTR(tb, ip_reass_ok) == cases);
@@ -394,6 +397,7 @@ static void missing_piece(bool lose_first)
         /* RFC 1122 §3.3.2: no fragment zero, no error. */
         assert_null(tb_take(tb, 1));
         assert_int_equal(CTR(tb, icmp_tx_time_exceeded), 0);
+        assert_int_equal(CTR(tb, icmp_err_suppressed), 0); /* not even attempted */
     } else {
         const struct fr_pkt *p = tb_take(tb, 1);
         assert_non_null(p);
@@ -595,25 +599,37 @@ static void test_memory_cap_evicts_oldest(void **state)
     assert_int_equal(kept, max_count);
     assert_int_equal(CTR(tb, ip_reass_drop_mem), n - kept);
 
-    /* The newest `kept` survived: completing them delivers each (with
-     * the cap lifted, so completing one evicts nothing) ... */
-    tb->st->cfg.ip_reass_mem_max = 16u << 20;
+    /* At the cap, a piece for the oldest datagram makes room by evicting
+     * the next oldest, never the datagram it belongs to. */
+    const unsigned oldest = n - kept;
     seen.want = g_data;
     seen.want_len = 1092;
-    for (unsigned i = n; i-- > n - kept;) {
+    ip.id = (uint16_t)(1000 + oldest);
+    send_piece(tb, &ip, 1000, 100, false, t += 10);
+    assert_int_equal(seen.replies, 1);
+    assert_int_equal(CTR(tb, ip_reass_drop_mem), n - kept + 1);
+    assert_int_equal(ip4_reass_count(tb->st), kept - 2);
+    assert_true(ip4_reass_mem(tb->st) <= cfg.ip_reass_mem_max);
+
+    /* The newest kept - 2 are still there: completing them delivers each
+     * (with the cap lifted, so completing one evicts nothing) ... */
+    tb->st->cfg.ip_reass_mem_max = 16u << 20;
+    for (unsigned i = n; i-- > oldest + 2;) {
         ip.id = (uint16_t)(1000 + i);
         send_piece(tb, &ip, 1000, 100, false, t += 10);
-        assert_int_equal(seen.replies, n - i);
+        assert_int_equal(seen.replies, 1 + n - i);
     }
     assert_reass_empty(tb);
-    /* ... and the oldest are gone: their second halves wait alone. */
-    for (unsigned i = 0; i < n - kept; i++) {
+    /* ... and the evicted ones are gone: their second halves wait alone. */
+    for (unsigned i = 0; i <= oldest + 1; i++) {
+        if (i == oldest)
+            continue;
         ip.id = (uint16_t)(1000 + i);
         send_piece(tb, &ip, 1000, 100, false, t += 10);
     }
-    assert_int_equal(seen.replies, kept);
+    assert_int_equal(seen.replies, kept - 1);
     assert_int_equal(seen.bad, 0);
-    assert_int_equal(ip4_reass_count(tb->st), n - kept);
+    assert_int_equal(ip4_reass_count(tb->st), n - kept + 1);
     tb->st->cfg.ip_reass_mem_max = cfg.ip_reass_mem_max;
 
     /* Big heap fragments obey the cap too. */
