@@ -273,6 +273,7 @@ int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
     ia->addr = a;
     ia->mask = prefix_mask(prefix_len);
     ia->prefix_len = (uint8_t)prefix_len;
+    ia->announce_left = 0;
     int rc = route4_add(st, a & ia->mask, prefix_len, 0, ifindex, true);
     if (rc < 0 && rc != -EEXIST)
         return rc;

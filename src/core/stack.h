@@ -39,6 +39,9 @@ struct ns_if_addr4 {
     uint32_t addr;      /* host order */
     uint32_t mask;      /* host order */
     uint8_t prefix_len;
+    /* RFC 5227 announcements still to send, the next at announce_at_us. */
+    uint32_t announce_left;
+    uint64_t announce_at_us;
 };
 
 struct ns_iface {
@@ -46,10 +49,8 @@ struct ns_iface {
     struct ns_dev *dev;
     struct ns_if_addr4 addr4[NS_IF_ADDR_MAX];
     unsigned n_addr4;
-    /* RFC 5227 announcements still to send for addr4[announce_idx]. */
+    /* Fires at the earliest addr4[].announce_at_us still pending. */
     struct ns_timer announce_timer;
-    unsigned announce_left;
-    uint32_t announce_addr;
 };
 
 /* ---- routing (net/route.c) --------------------------------------------------- */
