@@ -199,6 +199,51 @@ static void test_gratuitous_announcements_on_address_add(void **state)
     tb_free(tb);
 }
 
+/* Two addresses added half an interval apart: each gets its own full set
+ * of announcements on its own schedule. */
+static void test_announcements_for_each_address(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.arp_announce_num = 2;
+    cfg.arp_announce_interval_us = 2 * US_S;
+    const uint64_t t0 = 1 * US_S, half = US_S;
+    const uint32_t ip2 = FR_IP(198, 51, 100, 7);
+    struct tb *tb = tb_new(&cfg, t0);
+    tb_add_if(tb, 1500, 0, 0);
+    struct in_addr a = {.s_addr = htonl(OUR_IP)}, b = {.s_addr = htonl(ip2)};
+
+    assert_int_equal(ns_if_addr_add(tb->st, 1, AF_INET, &a, 24), 0);
+    tb_poll(tb, t0 + half);
+    assert_int_equal(ns_if_addr_add(tb->st, 1, AF_INET, &b, 24), 0);
+    /* Expected: A at t0 and t0+2s, B at t0+1s and t0+3s. */
+    static const struct {
+        uint64_t at;
+        int which;
+    } want[] = {{0, 0}, {1, 1}, {2, 0}, {3, 1}};
+    const struct fr_pkt *p;
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t at = t0 + want[i].at * US_S;
+        if (at > t0 + half) {
+            tb_poll(tb, at - 1);
+            assert_null(tb_take(tb, 1));
+            tb_poll(tb, at);
+        }
+        p = tb_take(tb, 1);
+        assert_non_null(p);
+        assert_true(p->is_arp);
+        uint32_t addr = want[i].which ? ip2 : OUR_IP;
+        assert_int_equal(p->arp.spa, addr);
+        assert_int_equal(p->arp.tpa, addr);
+    }
+    tb_poll(tb, t0 + 60 * US_S);
+    assert_null(tb_take(tb, 1));
+    assert_int_equal(CTR(tb, arp_tx_announce), 4);
+    tb_assert_pool_clean(tb);
+    tb_free(tb);
+}
+
 /* ---- resolution ------------------------------------------------------------------ */
 
 static void test_unresolved_neighbour_queues_retries_and_flushes_in_order(void **state)
@@ -680,6 +725,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_to_us_is_answered_and_learned),
         cmocka_unit_test(test_request_for_other_ip_not_answered_but_merged),
         cmocka_unit_test(test_gratuitous_announcements_on_address_add),
+        cmocka_unit_test(test_announcements_for_each_address),
         cmocka_unit_test(test_unresolved_neighbour_queues_retries_and_flushes_in_order),
         cmocka_unit_test(test_hold_queue_drops_oldest),
         cmocka_unit_test(test_no_reply_drops_held_packets),
