@@ -103,7 +103,7 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
     ns_rng_seed(&st->rng, cfg->seed);
     ns_wheel_init(&st->wheel, now_us);
     st->ip_id_next = (uint16_t)ns_rng_next(&st->rng);
-    st->icmp_tokens_milli = (uint64_t)cfg->icmp_rate_burst * 1000;
+    st->icmp_tokens = (uint64_t)cfg->icmp_rate_burst * 1000000u;
     st->icmp_tokens_at_us = now_us;
 
     st->pool = ns_pbuf_pool_new(cfg->pbuf_count, cfg->pbuf_heap_max);
@@ -300,6 +300,7 @@ int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
     ia->addr = a;
     ia->mask = prefix_mask(prefix_len);
     ia->prefix_len = (uint8_t)prefix_len;
+    ia->announce_left = 0;
     int rc = route4_add(st, a & ia->mask, prefix_len, 0, ifindex, true);
     if (rc < 0 && rc != -EEXIST)
         return rc;

@@ -40,6 +40,9 @@ struct ns_if_addr4 {
     uint32_t addr;      /* host order */
     uint32_t mask;      /* host order */
     uint8_t prefix_len;
+    /* RFC 5227 announcements still to send, the next at announce_at_us. */
+    uint32_t announce_left;
+    uint64_t announce_at_us;
 };
 
 struct ns_iface {
@@ -48,10 +51,8 @@ struct ns_iface {
     struct ns_if_addr4 addr4[NS_IF_ADDR_MAX];
     unsigned n_addr4;
     bool loopback;
-    /* RFC 5227 announcements still to send for addr4[announce_idx]. */
+    /* Fires at the earliest addr4[].announce_at_us still pending. */
     struct ns_timer announce_timer;
-    unsigned announce_left;
-    uint32_t announce_addr;
 };
 
 /* ---- routing (net/route.c) --------------------------------------------------- */
@@ -219,7 +220,7 @@ struct ns_stack {
     ip4_proto_err_fn proto_err[256];
 
     /* ICMP error token bucket (RFC 1812 §4.3.2.8, Linux icmp_msgs_per_sec). */
-    uint64_t icmp_tokens_milli; /* tokens * 1000 */
+    uint64_t icmp_tokens;       /* millionths of a token */
     uint64_t icmp_tokens_at_us;
 
     ns_echo_fn echo_fn;

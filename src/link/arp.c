@@ -103,12 +103,12 @@ static void arp_touch(struct ns_stack *st, struct arp_entry *e)
     }
 }
 
-/* Drop an entry's held packets. `icmp` sends host unreachable for
- * packets this stack was forwarding (RFC 1812 §4.3.3.1). */
-static void arp_drop_held(struct ns_stack *st, struct arp_entry *e, bool icmp)
+/* Drop held packets. `icmp` sends host unreachable for packets this
+ * stack was forwarding (RFC 1812 §4.3.3.1). */
+static void arp_drop_held(struct ns_stack *st, struct ns_pbuf_queue *hold, bool icmp)
 {
     struct ns_pbuf *pb;
-    while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+    while ((pb = ns_pbuf_queue_pop(hold))) {
         if (icmp) {
             NS_STAT_INC(st, arp_resolve_fail);
             icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_HOST_UNREACH, 0);
@@ -128,9 +128,13 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
     *pp = e->hnext;
     lru_unlink(c, e);
     ns_timer_cancel(&st->wheel, &e->timer);
-    arp_drop_held(st, e, icmp);
+    /* Finish removing the entry before dropping its packets: the host
+     * unreachable errors go back out through arp_output, which may create
+     * (and, with the cache full, evict for) an entry of its own. */
+    struct ns_pbuf_queue hold = e->hold;
     c->count--;
     free(e);
+    arp_drop_held(st, &hold, icmp);
 }
 
 void arp_destroy(struct ns_stack *st)
@@ -376,26 +380,41 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
     return eth_output(st, ifp, e->mac, NS_ETHERTYPE_IPV4, pb);
 }
 
+/* Send the announcements due by now_us on ifp, each address on its own
+ * schedule, and re-arm for the next one due. */
 static void announce_timer(void *ctx, struct ns_timer *t, uint64_t now_us)
 {
     struct ns_stack *st = ctx;
     struct ns_iface *ifp = NS_CONTAINER_OF(t, struct ns_iface, announce_timer);
-    if (ifp->announce_left == 0)
-        return;
-    ifp->announce_left--;
-    arp_send(st, ifp, NS_ARP_OP_REQUEST, ifp->announce_addr, NULL, ifp->announce_addr, NULL);
-    if (ifp->announce_left)
-        ns_timer_arm(&st->wheel, t, now_us + st->cfg.arp_announce_interval_us);
+    uint64_t next = UINT64_MAX;
+    for (unsigned k = 0; k < ifp->n_addr4; k++) {
+        struct ns_if_addr4 *a = &ifp->addr4[k];
+        if (a->announce_left == 0)
+            continue;
+        if (a->announce_at_us <= now_us) {
+            a->announce_left--;
+            arp_send(st, ifp, NS_ARP_OP_REQUEST, a->addr, NULL, a->addr, NULL);
+            a->announce_at_us = now_us + st->cfg.arp_announce_interval_us;
+        }
+        if (a->announce_left && a->announce_at_us < next)
+            next = a->announce_at_us;
+    }
+    if (next != UINT64_MAX)
+        ns_timer_arm(&st->wheel, t, next);
 }
 
 void arp_announce(struct ns_stack *st, struct ns_iface *ifp, uint32_t addr)
 {
-    if (st->cfg.arp_announce_num == 0)
-        return;
     /* RFC 5227 §2.3: ANNOUNCE_NUM ARP requests with sender and target
-     * protocol address both ours, ANNOUNCE_INTERVAL apart. */
-    ifp->announce_addr = addr;
-    ifp->announce_left = st->cfg.arp_announce_num;
+     * protocol address both ours, ANNOUNCE_INTERVAL apart — for every
+     * address, so one added while another is still announcing must not
+     * cut the other's announcements short. */
+    for (unsigned k = 0; k < ifp->n_addr4; k++) {
+        if (ifp->addr4[k].addr != addr)
+            continue;
+        ifp->addr4[k].announce_left = st->cfg.arp_announce_num;
+        ifp->addr4[k].announce_at_us = st->now_us;
+    }
     ifp->announce_timer.fn = announce_timer;
     announce_timer(st, &ifp->announce_timer, st->now_us);
 }

@@ -31,20 +31,26 @@ static bool icmp_is_error_type(uint8_t type)
     }
 }
 
-/* Token bucket: icmp_rate_per_s tokens a second, icmp_rate_burst deep. */
+/* Token bucket: icmp_rate_per_s tokens a second, icmp_rate_burst deep.
+ * Tokens are counted in millionths, so elapsed_us * rate is exactly the
+ * refill: no fraction is lost however often this runs (with a coarser
+ * unit a flood of offenders closer together than one unit's worth of time
+ * refilled nothing and starved the bucket for good). */
+#define ICMP_TOKEN 1000000u
+
 static bool icmp_rate_allow(struct ns_stack *st)
 {
-    uint64_t cap = (uint64_t)st->cfg.icmp_rate_burst * 1000;
+    uint64_t cap = (uint64_t)st->cfg.icmp_rate_burst * ICMP_TOKEN;
+    uint64_t rate = st->cfg.icmp_rate_per_s;
     uint64_t elapsed = st->now_us - st->icmp_tokens_at_us;
     st->icmp_tokens_at_us = st->now_us;
-    /* tokens*1000 += elapsed_us * rate / 1000 */
-    uint64_t add = elapsed >= UINT64_MAX / (st->cfg.icmp_rate_per_s + 1)
-                       ? cap
-                       : elapsed * st->cfg.icmp_rate_per_s / 1000;
-    st->icmp_tokens_milli = st->icmp_tokens_milli + add > cap ? cap : st->icmp_tokens_milli + add;
-    if (st->icmp_tokens_milli < 1000)
+    /* Past cap/rate microseconds the bucket is full anyway; clamping first
+     * keeps the product from overflowing. */
+    uint64_t add = rate == 0 ? 0 : elapsed > cap / rate ? cap : elapsed * rate;
+    st->icmp_tokens = cap - st->icmp_tokens < add ? cap : st->icmp_tokens + add;
+    if (st->icmp_tokens < ICMP_TOKEN)
         return false;
-    st->icmp_tokens_milli -= 1000;
+    st->icmp_tokens -= ICMP_TOKEN;
     return true;
 }
 

@@ -293,7 +293,15 @@ struct ns_pbuf *ip4_reass(struct ns_stack *st, struct ns_pbuf *pb)
     if (!d->have_last || d->received != d->total)
         return NULL;
 
-    /* Complete: no overlaps and every byte of [0, total) present. */
+    /* Complete: no overlaps and every byte of [0, total) present. The
+     * per-fragment bound above used each fragment's own header; the
+     * datagram gets fragment zero's, which options can make longer (60
+     * bytes): RFC 791 §3.1, total length is 16 bits, so check again. */
+    if (d->frags->hlen + d->total > NS_IP4_MAX_LEN) {
+        NS_STAT_INC(st, ip_reass_drop_too_big);
+        dgram_free(st, d);
+        return NULL;
+    }
     struct ns_pbuf *whole = reass_join(st, d);
     dgram_free(st, d);
     if (whole)
