@@ -1,0 +1,692 @@
+/* tcp/tcp_input.c — segment arrival.
+ *
+ * Read first: RFC 9293 §3.10.7 "SEGMENT ARRIVES" — this file follows its
+ * order step by step and cites it at each rule; RFC 5961 (challenge ACKs
+ * for in-window RST and SYN, the ACK range check, §7 rate limiting); RFC
+ * 5681 §3.2 and RFC 6582 (fast retransmit, NewReno recovery); RFC 6298
+ * (RTT samples); RFC 1122 §4.2.3.2 (delayed ACK); RFC 6191 (reusing a
+ * TIME_WAIT 4-tuple); RFC 5927 (validating ICMP errors).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
+#include "wire/bytes.h"
+
+/* One parsed segment, as the steps below see it. */
+struct seg {
+    const struct ns_ip4_repr *ip;
+    struct ns_tcp_repr th;
+    const uint8_t *data;
+    uint32_t len;       /* payload bytes */
+};
+
+/* RFC 5961 §7: at most TCP_CHALLENGE_ACK_LIMIT challenge ACKs a second
+ * per stack (Linux tcp_challenge_ack_limit). */
+static void tcp_challenge_ack(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    struct tcp_table *t = st->tcp;
+    if (st->now_us - t->challenge_window_us >= 1000000) {
+        t->challenge_window_us = st->now_us;
+        t->challenge_acks = 0;
+    }
+    if (t->challenge_acks >= TCP_CHALLENGE_ACK_LIMIT) {
+        NS_STAT_INC(st, tcp_challenge_ack_limited);
+        return;
+    }
+    t->challenge_acks++;
+    NS_STAT_INC(st, tcp_challenge_acks);
+    tcp_send_ack_now(tp);
+}
+
+static uint16_t effective_mss(struct tcpcb *tp)
+{
+    uint32_t mss = tcp_mss_for_route(tp->st, tp->raddr);
+    if (tp->peer_mss < mss)
+        mss = tp->peer_mss;
+    if (tp->user_mss && tp->user_mss < mss)
+        mss = tp->user_mss;
+    return (uint16_t)(mss < 64 ? 64 : mss);
+}
+
+/* Both ends synchronized: size the windows and start congestion control. */
+static void tcp_established(struct tcpcb *tp, const struct seg *s)
+{
+    tp->mss = effective_mss(tp);
+    tp->snd_wnd = (uint32_t)s->th.win << tp->snd_wscale;
+    if (tp->snd_wnd > tp->max_sndwnd)
+        tp->max_sndwnd = tp->snd_wnd;
+    tp->snd_wl1 = s->th.seq;
+    tp->snd_wl2 = s->th.ack;
+    tp->cc->init(tp);
+    tcp_state_change(tp, TCPS_ESTABLISHED);
+    tp->last_rx_us = tp->st->now_us;
+    tcp_arm_keep(tp);
+}
+
+/* ---- LISTEN (RFC 9293 §3.10.7.2) -------------------------------------------- */
+
+static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct seg *s)
+{
+    const struct ns_tcp_repr *th = &s->th;
+    if (th->flags & NS_TCP_RST)
+        return; /* "first, check for a RST: ignore" */
+    if (th->flags & NS_TCP_ACK) {
+        /* "second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>" */
+        tcp_reset_for(st, s->ip, th, s->len);
+        return;
+    }
+    if (!(th->flags & NS_TCP_SYN))
+        return; /* "fourth, other text or control: drop" */
+    /* Linux: a SYN that would overflow the accept queue is dropped, and
+     * the peer's SYN retransmission tries again later. */
+    if (l->acceptq_len >= l->backlog + 1 || l->synq_len >= 2 * l->backlog + 16) {
+        NS_STAT_INC(st, tcp_drop_listen_overflow);
+        return;
+    }
+    struct tcpcb *tp = tcp_new(st, NULL);
+    if (!tp)
+        return;
+    ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
+    ns_ring_set_cap(&tp->sndbuf, l->sndbuf.cap);
+    tp->flags |= l->flags & (TF_NODELAY | TF_CORK);
+    tp->keep_idle_us = l->keep_idle_us;
+    tp->keep_intvl_us = l->keep_intvl_us;
+    tp->keep_cnt = l->keep_cnt;
+    tp->user_timeout_us = l->user_timeout_us;
+    tp->user_mss = l->user_mss;
+    tp->laddr = s->ip->dst;
+    tp->lport = th->dport;
+    tp->raddr = s->ip->src;
+    tp->rport = th->sport;
+    /* "third, check for a SYN": RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS
+     * chosen, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> sent. */
+    tp->irs = th->seq;
+    tp->rcv_nxt = th->seq + 1;
+    tp->rcv_adv = tp->rcv_nxt;
+    tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->snd_data = tp->iss + 1;
+    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_DEFAULT;
+    tp->snd_wnd = th->win;
+    tp->snd_wl1 = th->seq;
+    tp->listener = l;
+    tp->qnext = l->synq;
+    l->synq = tp;
+    l->synq_len++;
+    tcp_state_change(tp, TCPS_SYN_RECEIVED);
+    tcp_hash_insert(tp);
+    tp->mss = effective_mss(tp);
+    tp->cc->init(tp);
+    NS_STAT_INC(st, tcp_passive_opens);
+    tcp_output(tp);
+}
+
+/* ---- SYN-SENT (RFC 9293 §3.10.7.3) -------------------------------------------- */
+
+static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
+{
+    struct ns_stack *st = tp->st;
+    const struct ns_tcp_repr *th = &s->th;
+    bool ack_ok = false;
+    /* "first, check the ACK bit": acceptable if SND.UNA < SEG.ACK =< SND.NXT. */
+    if (th->flags & NS_TCP_ACK) {
+        if (SEQ_LEQ(th->ack, tp->iss) || SEQ_GT(th->ack, tp->snd_max)) {
+            if (!(th->flags & NS_TCP_RST))
+                tcp_reset_for(st, s->ip, th, s->len);
+            NS_STAT_INC(st, tcp_drop_bad_ack);
+            return;
+        }
+        ack_ok = true;
+    }
+    /* "second, check the RST bit": with an acceptable ACK the peer refused. */
+    if (th->flags & NS_TCP_RST) {
+        if (ack_ok) {
+            NS_STAT_INC(st, tcp_rx_rst);
+            tcp_drop(tp, ECONNREFUSED);
+        } else {
+            NS_STAT_INC(st, tcp_drop_rst_ignored);
+        }
+        return;
+    }
+    if (!(th->flags & NS_TCP_SYN))
+        return; /* "fifth: drop" */
+    /* "fourth, check the SYN bit" */
+    tp->irs = th->seq;
+    tp->rcv_nxt = th->seq + 1;
+    tp->rcv_adv = tp->rcv_nxt;
+    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_DEFAULT;
+    if (ack_ok) {
+        /* Our SYN is acknowledged: ESTABLISHED, <ACK> sent. */
+        tp->snd_una = th->ack;
+        if ((tp->flags & TF_RTT_TIMING) && tp->rxt_shift == 0)
+            tcp_rtt_sample(tp, st->now_us - tp->rtt_start_us);
+        tp->flags &= ~TF_RTT_TIMING;
+        tp->rxt_shift = 0;
+        ns_timer_cancel(&st->wheel, &tp->t_rexmt);
+        tcp_established(tp, s);
+        tp->flags |= TF_ACKNOW;
+        tcp_output(tp);
+        return;
+    }
+    /* Simultaneous open (RFC 9293 §3.5 figure 7): SYN-RECEIVED, and send
+     * <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
+    tp->snd_wnd = th->win;
+    tp->snd_wl1 = th->seq;
+    tcp_state_change(tp, TCPS_SYN_RECEIVED);
+    tp->snd_nxt = tp->iss;
+    tcp_output(tp);
+}
+
+/* ---- ACK processing (RFC 9293 §3.10.7.4 "fifth") ------------------------------- */
+
+/* New data acknowledged: advance SND.UNA, free the send buffer, take an
+ * RTT sample, drive congestion control. */
+static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
+{
+    struct ns_stack *st = tp->st;
+    uint32_t ack = s->th.ack;
+    uint32_t acked = ack - tp->snd_una;
+
+    /* RFC 6298 §3 / Karn: only a segment never retransmitted is timed. */
+    if ((tp->flags & TF_RTT_TIMING) && SEQ_GT(ack, tp->rtt_seq)) {
+        tcp_rtt_sample(tp, st->now_us - tp->rtt_start_us);
+        tp->flags &= ~TF_RTT_TIMING;
+    }
+    if (SEQ_GT(ack, tp->snd_data)) {
+        uint32_t n = ack - tp->snd_data;
+        if (n > tp->sndbuf.len)
+            n = tp->sndbuf.len; /* the rest acknowledges our FIN */
+        ns_ring_drop(&tp->sndbuf, n);
+        tp->snd_data += n;
+    }
+    tp->snd_una = ack;
+    if (SEQ_LT(tp->snd_nxt, tp->snd_una))
+        tp->snd_nxt = tp->snd_una;
+
+    if (tp->flags & TF_FASTRECOVERY) {
+        if (SEQ_GEQ(ack, tp->recover)) {
+            /* RFC 6582 §3.2 step 3: a full ACK ends recovery. */
+            tp->flags &= ~TF_FASTRECOVERY;
+            tp->cc->post_recovery(tp);
+        } else {
+            /* Step 5: a partial ACK: retransmit the next hole, deflate. */
+            tcp_retransmit_one(tp);
+            tp->cwnd = tp->cwnd > acked ? tp->cwnd - acked : tp->mss;
+            if (acked >= tp->mss)
+                tp->cwnd += tp->mss;
+            tcp_arm_rexmt(tp);
+        }
+    } else {
+        tp->cc->ack_received(tp, acked);
+    }
+    tp->dupacks = 0;
+    tp->rxt_shift = 0;
+    tp->persist_shift = 0;
+    tp->rxt_start_us = st->now_us;
+    /* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart. */
+    if (tp->snd_una == tp->snd_max)
+        ns_timer_cancel(&st->wheel, &tp->t_rexmt);
+    else if (!(tp->flags & TF_FASTRECOVERY))
+        tcp_arm_rexmt(tp);
+}
+
+/* RFC 5681 §2 "duplicate acknowledgment": same ACK, no data, no SYN/FIN,
+ * same window, and data outstanding. */
+static void tcp_dupack(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    NS_STAT_INC(st, tcp_dupacks);
+    tp->dupacks++;
+    if (tp->flags & TF_FASTRECOVERY) {
+        /* RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4: inflate. */
+        tp->cwnd += tp->mss;
+        tcp_output(tp);
+        return;
+    }
+    if (tp->dupacks == 3 && !SEQ_LT(tp->snd_una, tp->recover)) {
+        /* RFC 6582 §3.2 step 2 / RFC 5681 §3.2 steps 2-3. */
+        NS_STAT_INC(st, tcp_fast_retransmits);
+        tp->cc->cong_signal(tp, CC_DUPACK3);
+        tp->recover = tp->snd_max;
+        tp->flags |= TF_FASTRECOVERY;
+        tp->flags &= ~TF_RTT_TIMING;
+        tcp_retransmit_one(tp);
+        tcp_arm_rexmt(tp);
+        tcp_output(tp);
+    }
+}
+
+/* Our FIN has been acknowledged. */
+static bool fin_acked(const struct tcpcb *tp)
+{
+    return (tp->flags & TF_SENTFIN) && tp->snd_una == tp->snd_max;
+}
+
+/* Returns false when the segment must be dropped (or tp is gone). */
+static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
+{
+    struct ns_stack *st = tp->st;
+    const struct ns_tcp_repr *th = &s->th;
+
+    if (tp->state == TCPS_SYN_RECEIVED) {
+        /* "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED" */
+        if (SEQ_LEQ(th->ack, tp->snd_una) || SEQ_GT(th->ack, tp->snd_max)) {
+            tcp_reset_for(st, s->ip, th, s->len);
+            NS_STAT_INC(st, tcp_drop_bad_ack);
+            return false;
+        }
+        struct tcpcb *l = tp->listener;
+        tcp_established(tp, s);
+        if (l) {
+            /* Move from the SYN queue to the accept queue. */
+            for (struct tcpcb **pp = &l->synq; *pp; pp = &(*pp)->qnext)
+                if (*pp == tp) {
+                    *pp = tp->qnext;
+                    l->synq_len--;
+                    break;
+                }
+            tp->qnext = NULL;
+            if (l->acceptq_tail)
+                l->acceptq_tail->qnext = tp;
+            else
+                l->acceptq = tp;
+            l->acceptq_tail = tp;
+            l->acceptq_len++;
+        }
+        /* fall through to the ESTABLISHED processing of this ACK */
+    }
+
+    /* RFC 5961 §5.2: acceptable if SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT. */
+    if (SEQ_GT(th->ack, tp->snd_max)) {
+        /* "If the ACK acks something not yet sent, send an ACK, drop." */
+        NS_STAT_INC(st, tcp_drop_bad_ack);
+        tcp_send_ack_now(tp);
+        return false;
+    }
+    if (SEQ_LT(th->ack, tp->snd_una - tp->max_sndwnd)) {
+        NS_STAT_INC(st, tcp_drop_bad_ack);
+        tcp_challenge_ack(tp);
+        return false;
+    }
+
+    uint32_t win = (uint32_t)th->win << tp->snd_wscale;
+    if (SEQ_GT(th->ack, tp->snd_una)) {
+        tcp_ack_new(tp, s);
+    } else if (th->ack == tp->snd_una && s->len == 0 &&
+               !(th->flags & (NS_TCP_SYN | NS_TCP_FIN)) && win == tp->snd_wnd &&
+               tp->snd_una != tp->snd_max) {
+        tcp_dupack(tp);
+    }
+
+    /* Window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
+     * SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND ..." */
+    if (SEQ_LT(tp->snd_wl1, th->seq) ||
+        (tp->snd_wl1 == th->seq && SEQ_LEQ(tp->snd_wl2, th->ack))) {
+        bool opened = tp->snd_wnd == 0 && win > 0;
+        tp->snd_wnd = win;
+        tp->snd_wl1 = th->seq;
+        tp->snd_wl2 = th->ack;
+        if (win > tp->max_sndwnd)
+            tp->max_sndwnd = win;
+        if (opened) {
+            ns_timer_cancel(&st->wheel, &tp->t_persist);
+            tp->persist_shift = 0;
+            if (tp->snd_una != tp->snd_max && !ns_timer_pending(&tp->t_rexmt))
+                tcp_arm_rexmt(tp);
+        }
+    }
+
+    switch (tp->state) {
+    case TCPS_FIN_WAIT_1:
+        if (fin_acked(tp)) {
+            tcp_state_change(tp, TCPS_FIN_WAIT_2);
+            /* Linux tcp_fin_timeout: an orphan does not wait forever. */
+            if (!tp->so)
+                ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + TCP_FIN_TIMEOUT_US);
+        }
+        break;
+    case TCPS_CLOSING:
+        if (fin_acked(tp))
+            tcp_enter_time_wait(tp);
+        break;
+    case TCPS_LAST_ACK:
+        if (fin_acked(tp)) {
+            tcp_close(tp);
+            return false;
+        }
+        break;
+    case TCPS_TIME_WAIT:
+        /* A retransmitted FIN: acknowledged below, 2 MSL restarted. */
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+/* ---- data and FIN (RFC 9293 §3.10.7.4 "seventh", "eighth") ---------------------- */
+
+static void tcp_process_fin(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    /* "If the FIN bit is set, signal the user 'connection closing' ...
+     * advance RCV.NXT over the FIN, and send an acknowledgment." */
+    tp->rcv_nxt++;
+    tp->flags |= TF_ACKNOW;
+    switch (tp->state) {
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        tcp_state_change(tp, TCPS_CLOSE_WAIT);
+        break;
+    case TCPS_FIN_WAIT_1:
+        /* Our FIN not yet acked (else we would be in FIN-WAIT-2). */
+        if (fin_acked(tp))
+            tcp_enter_time_wait(tp);
+        else
+            tcp_state_change(tp, TCPS_CLOSING);
+        break;
+    case TCPS_FIN_WAIT_2:
+        ns_timer_cancel(&st->wheel, &tp->t_2msl);
+        tcp_enter_time_wait(tp);
+        break;
+    case TCPS_TIME_WAIT:
+        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Accept in-order data into the receive buffer, or queue it out of order. */
+static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
+{
+    struct ns_stack *st = tp->st;
+    uint32_t seq = s->th.seq;
+    const uint8_t *data = s->data;
+    uint32_t len = s->len;
+
+    if (seq == tp->rcv_nxt) {
+        uint32_t n = ns_ring_write(&tp->rcvbuf, data, len);
+        if (n < len) {
+            NS_STAT_ADD(st, tcp_rcvbuf_trim, len - n);
+            *fin = false;
+        }
+        tp->rcv_nxt += n;
+        if (tp->reass) {
+            /* The hole filled: deliver what waited, ACK at once
+             * (RFC 5681 §4.2: SHOULD for segments that fill gaps). */
+            bool rfin;
+            tcp_reass_pull(tp, &rfin);
+            if (rfin)
+                *fin = true;
+            tp->flags |= TF_ACKNOW;
+        } else if (n) {
+            /* RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every
+             * second full-sized segment, else within the delayed-ACK
+             * timeout. */
+            if (len >= tp->mss)
+                tp->delack_segs++;
+            if (tp->delack_segs >= 2 || (tp->flags & TF_QUICKACK) || *fin) {
+                tp->flags |= TF_ACKNOW;
+            } else {
+                tp->flags |= TF_DELACK;
+                tcp_arm_delack(tp);
+            }
+        }
+        return;
+    }
+    /* Out of order: keep it, and send a duplicate ACK at once (RFC 5681 §4.2). */
+    tcp_reass_insert(tp, seq, data, len, *fin);
+    *fin = false;
+    tp->flags |= TF_ACKNOW;
+}
+
+/* ---- synchronized states (RFC 9293 §3.10.7.4) --------------------------------- */
+
+static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
+{
+    struct ns_stack *st = tp->st;
+    struct ns_tcp_repr *th = &s->th;
+    bool syn = th->flags & NS_TCP_SYN, fin = th->flags & NS_TCP_FIN;
+    uint32_t seglen = s->len + syn + fin;
+
+    /* "first, check sequence number": the four acceptability cases. */
+    uint32_t wnd = tcp_rcv_window(tp);
+    if (SEQ_GT(tp->rcv_adv, tp->rcv_nxt) && tp->rcv_adv - tp->rcv_nxt > wnd)
+        wnd = tp->rcv_adv - tp->rcv_nxt;
+    bool ok;
+    if (seglen == 0)
+        ok = wnd == 0 ? th->seq == tp->rcv_nxt : seq_in_window(th->seq, tp->rcv_nxt, wnd);
+    else
+        ok = wnd != 0 && (seq_in_window(th->seq, tp->rcv_nxt, wnd) ||
+                          seq_in_window(th->seq + seglen - 1, tp->rcv_nxt, wnd));
+    /* A zero window still takes ACKs, RSTs and URGs (RFC 9293 §3.10.7.4). */
+    if (!ok && wnd == 0 && th->seq == tp->rcv_nxt)
+        ok = true, s->len = 0, fin = false;
+    if (!ok) {
+        if (th->flags & NS_TCP_RST) {
+            NS_STAT_INC(st, tcp_drop_rst_ignored);
+            return;
+        }
+        /* "send an acknowledgment ... and drop the segment" */
+        NS_STAT_INC(st, tcp_drop_out_of_window);
+        if (tp->state == TCPS_SYN_RECEIVED && syn && th->seq == tp->irs) {
+            /* The peer retransmitted its SYN: our SYN-ACK was lost. */
+            tp->snd_nxt = tp->iss;
+            tcp_output(tp);
+            return;
+        }
+        tcp_send_ack_now(tp);
+        return;
+    }
+
+    /* "second, check the RST bit" with RFC 5961 §3.2. */
+    if (th->flags & NS_TCP_RST) {
+        if (th->seq != tp->rcv_nxt) {
+            tcp_challenge_ack(tp); /* in window, not exact: challenge */
+            return;
+        }
+        NS_STAT_INC(st, tcp_rx_rst);
+        switch (tp->state) {
+        case TCPS_SYN_RECEIVED:
+            /* Passive open: back to LISTEN (the child just goes away);
+             * active (simultaneous) open: refused. */
+            if (tp->listener) {
+                tcp_close(tp);
+            } else {
+                tcp_drop(tp, ECONNREFUSED);
+            }
+            return;
+        case TCPS_ESTABLISHED:
+        case TCPS_FIN_WAIT_1:
+        case TCPS_FIN_WAIT_2:
+        case TCPS_CLOSE_WAIT:
+            NS_STAT_INC(st, tcp_estab_resets);
+            tcp_set_error(tp, tp->state == TCPS_CLOSE_WAIT ? EPIPE : ECONNRESET);
+            tcp_close(tp);
+            return;
+        default: /* CLOSING, LAST_ACK, TIME_WAIT */
+            tcp_close(tp);
+            return;
+        }
+    }
+
+    /* "fourth, check the SYN bit" — RFC 5961 §4: challenge ACK. */
+    if (syn) {
+        if (tp->state == TCPS_SYN_RECEIVED && th->seq == tp->irs) {
+            tp->snd_nxt = tp->iss; /* duplicate SYN: repeat our SYN-ACK */
+            tcp_output(tp);
+            return;
+        }
+        tcp_challenge_ack(tp);
+        return;
+    }
+
+    /* Trim data already received (duplicate) and data beyond the window. */
+    if (SEQ_LT(th->seq, tp->rcv_nxt)) {
+        uint32_t dup = tp->rcv_nxt - th->seq;
+        if (dup >= s->len) {
+            s->data += s->len;
+            s->len = 0;
+        } else {
+            s->data += dup;
+            s->len -= dup;
+        }
+        th->seq = tp->rcv_nxt;
+        tp->flags |= TF_ACKNOW; /* a duplicate: the peer missed our ACK */
+    }
+    if (s->len > 0 && SEQ_GT(th->seq + s->len, tp->rcv_nxt + wnd)) {
+        uint32_t keep = tp->rcv_nxt + wnd - th->seq;
+        NS_STAT_ADD(st, tcp_rcvbuf_trim, s->len - keep);
+        s->len = keep;
+        fin = false; /* the FIN lay beyond the window */
+    }
+
+    /* "fifth, check the ACK field" */
+    if (!(th->flags & NS_TCP_ACK))
+        return;
+    if (!tcp_process_ack(tp, s))
+        return;
+
+    /* "sixth, check the URG bit": RFC 6093 — urgent data stays inline
+     * in the stream; only the pointer is tracked. */
+    if ((th->flags & NS_TCP_URG) && TCPS_HAVEESTABLISHED(tp->state) &&
+        !TCPS_HAVERCVDFIN(tp->state)) {
+        uint32_t up = th->seq + th->urp;
+        if (!tp->rcv_up_valid || SEQ_GT(up, tp->rcv_up)) {
+            tp->rcv_up = up;
+            tp->rcv_up_valid = true;
+        }
+    }
+
+    /* "seventh, process the segment text" in ESTABLISHED, FIN-WAIT-1/2. */
+    if (s->len > 0) {
+        switch (tp->state) {
+        case TCPS_ESTABLISHED:
+        case TCPS_FIN_WAIT_1:
+        case TCPS_FIN_WAIT_2:
+            if (!tp->so && (tp->flags & TF_ORPHAN)) {
+                /* Linux: data for a socket the user closed is answered
+                 * with a reset (RFC 9293 §3.10.4 allows it). */
+                NS_STAT_INC(st, tcp_drop_after_close);
+                tcp_drop(tp, 0);
+                return;
+            }
+            tcp_process_data(tp, s, &fin);
+            break;
+        default:
+            /* CLOSE-WAIT and later: "this should not occur", ignore. */
+            break;
+        }
+    } else if (fin && th->seq != tp->rcv_nxt) {
+        /* A bare FIN out of order: remember it for when the gap fills. */
+        tcp_reass_insert(tp, th->seq, NULL, 0, true);
+        fin = false;
+        tp->flags |= TF_ACKNOW;
+    }
+
+    /* "eighth, check the FIN bit" */
+    if (fin && tp->state != TCPS_CLOSED && tp->state != TCPS_LISTEN &&
+        tp->state != TCPS_SYN_SENT)
+        tcp_process_fin(tp);
+
+    tcp_output(tp);
+}
+
+void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
+               struct ns_pbuf *pb)
+{
+    struct seg s = {.ip = ip};
+    NS_STAT_INC(st, tcp_rx_segs);
+    switch (ns_tcp_parse(ns_pbuf_data(pb), pb->len, &s.th)) {
+    case NS_WIRE_OK:
+        break;
+    case -NS_WIRE_TRUNCATED:
+        NS_STAT_INC(st, tcp_drop_short);
+        goto drop;
+    default:
+        NS_STAT_INC(st, tcp_drop_bad_hlen);
+        goto drop;
+    }
+    if (!(ifp->dev->offloads & NS_DEV_OFF_RX_CSUM) &&
+        !ns_tcp_csum_ok(ip->src, ip->dst, ns_pbuf_data(pb), pb->len)) {
+        NS_STAT_INC(st, tcp_drop_bad_csum);
+        goto drop;
+    }
+    /* RFC 1122 §4.2.3.10: TCP is unicast only. */
+    if (ip4_is_broadcast(st, ip->dst) || ip4_is_multicast(ip->dst) ||
+        (pb->flags & NS_PBUF_F_L2_BCAST)) {
+        NS_STAT_INC(st, tcp_drop_bcast);
+        goto drop;
+    }
+    s.data = ns_pbuf_data(pb) + s.th.hlen;
+    s.len = pb->len - s.th.hlen;
+
+    struct tcpcb *tp = tcp_lookup(st, ip->dst, s.th.dport, ip->src, s.th.sport);
+    if (tp && tp->state == TCPS_TIME_WAIT && (s.th.flags & NS_TCP_SYN) &&
+        !(s.th.flags & (NS_TCP_RST | NS_TCP_ACK)) && SEQ_GT(s.th.seq, tp->rcv_nxt)) {
+        /* RFC 6191 §2 (without timestamps: RFC 9293 §3.6.1): a new SYN
+         * above the old sequence space may reopen the 4-tuple. */
+        NS_STAT_INC(st, tcp_tw_reuse);
+        tcp_close(tp);
+        tp = NULL;
+    }
+    if (!tp) {
+        struct tcpcb *l = tcp_lookup_listener(st, ip->dst, s.th.dport);
+        if (l) {
+            tcp_input_listen(st, l, &s);
+        } else {
+            /* RFC 9293 §3.10.7.1: CLOSED — answer with a reset. */
+            NS_STAT_INC(st, tcp_drop_no_socket);
+            tcp_reset_for(st, ip, &s.th, s.len);
+        }
+        goto drop;
+    }
+    tp->last_rx_us = st->now_us;
+    tp->keep_probes = 0;
+    if (tp->state == TCPS_SYN_SENT)
+        tcp_input_syn_sent(tp, &s);
+    else
+        tcp_input_sync(tp, &s);
+drop:
+    ns_pbuf_free(pb);
+}
+
+/* ICMP errors about our segments (RFC 1122 §4.2.3.9, RFC 5927 §4.1: the
+ * quoted sequence number must be in flight, or the error is ignored). */
+void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
+                  const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len)
+{
+    (void)from;
+    if (payload_len < 8)
+        return;
+    uint16_t sport = ns_rd16(payload), dport = ns_rd16(payload + 2);
+    uint32_t seq = ns_rd32(payload + 4);
+    struct tcpcb *tp = tcp_lookup(st, inner->src, sport, inner->dst, dport);
+    if (!tp || SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
+        return;
+    if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {
+        /* RFC 1191 §6.3: lower the MSS to fit the reported MTU, resend. */
+        if (info >= 68 && info - NS_IP4_HLEN - NS_TCP_HLEN < tp->mss) {
+            tp->mss = (uint16_t)(info - NS_IP4_HLEN - NS_TCP_HLEN);
+            NS_STAT_INC(st, tcp_pmtu_updates);
+            tp->snd_nxt = tp->snd_una;
+            tcp_output(tp);
+        }
+        return;
+    }
+    bool fatal;
+    int err = sock_icmp_err(type, code, &fatal);
+    if (!err)
+        return;
+    /* Linux tcp_v4_err: an error during the handshake aborts it; on an
+     * established connection it is only a soft error (RFC 5461). */
+    if (tp->state == TCPS_SYN_SENT || (tp->state == TCPS_SYN_RECEIVED && !tp->listener)) {
+        NS_STAT_INC(st, tcp_attempt_fails);
+        tcp_set_error(tp, err);
+        tcp_close(tp);
+    }
+}

@@ -1,0 +1,594 @@
+/* tcp/tcp_usrreq.c — TCP's socket operations: the only file socket/
+ * calls into (STYLE §4).
+ *
+ * Read first: RFC 9293 §3.10.1-§3.10.6 (the user calls OPEN, SEND,
+ * RECEIVE, CLOSE, ABORT, STATUS and their answers in each state), Linux
+ * tcp(7) for the errno values and options, RFC 2525 §2.17 (closing with
+ * unread data sends a reset).
+ */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
+
+static struct tcpcb *TP(const struct ns_sock *so) { return so->pcb; }
+
+static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+{
+    struct tcpcb *tp = TP(so);
+    if (port == 0) {
+        /* inet_csk_get_port: any free port from the ephemeral range. */
+        uint32_t n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
+        uint32_t start = (uint32_t)ns_rng_below(&st->rng, n);
+        uint32_t i;
+        for (i = 0; i < n; i++) {
+            port = (uint16_t)(SOCK_EPHEMERAL_LO + (start + i) % n);
+            if (!tcp_port_in_use(st, addr, port, so))
+                break;
+        }
+        if (i == n)
+            return -EADDRINUSE;
+    } else if (tcp_port_in_use(st, addr, port, so)) {
+        return -EADDRINUSE;
+    }
+    so->laddr = tp->laddr = addr;
+    so->lport = tp->lport = port;
+    so->flags |= SO_F_BOUND;
+    return 0;
+}
+
+static void tcp_apply_bufs(struct ns_sock *so)
+{
+    struct tcpcb *tp = TP(so);
+    ns_ring_set_cap(&tp->rcvbuf, so->rcvbuf);
+    ns_ring_set_cap(&tp->sndbuf, so->sndbuf);
+}
+
+static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
+{
+    struct tcpcb *tp = TP(so);
+    if (tp->state != TCPS_CLOSED && tp->state != TCPS_LISTEN)
+        return -EINVAL; /* inet_listen: only from CLOSE or LISTEN */
+    /* Linux clamps to net.core.somaxconn (4096); negative means 0. */
+    if (backlog < 0)
+        backlog = 0;
+    if (backlog > 4096)
+        backlog = 4096;
+    tp->backlog = (uint32_t)backlog;
+    if (tp->state == TCPS_LISTEN)
+        return 0;
+    if (!(so->flags & SO_F_BOUND)) {
+        int rc = tcp_bind(st, so, 0, 0); /* listen() autobinds */
+        if (rc < 0)
+            return rc;
+    }
+    /* Two listeners on one address and port need SO_REUSEPORT on both. */
+    for (struct tcpcb *o = st->tcp->listen[so->lport & 255]; o; o = o->hnext)
+        if (o->lport == so->lport && o->laddr == so->laddr &&
+            !(o->so && (o->so->flags & so->flags & SO_F_REUSEPORT)))
+            return -EADDRINUSE;
+    tcp_apply_bufs(so);
+    tp->flags |= (so->flags & SO_F_KEEPALIVE) ? TF_KEEPALIVE : 0;
+    tcp_state_change(tp, TCPS_LISTEN);
+    tcp_listen_insert(tp);
+    return 0;
+}
+
+static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct sockaddr_in *peer)
+{
+    struct tcpcb *l = TP(so);
+    if (l->state != TCPS_LISTEN)
+        return -EINVAL; /* inet_accept: not listening */
+    struct tcpcb *tp = l->acceptq;
+    if (!tp)
+        return -EAGAIN;
+    int err;
+    struct ns_sock *nso = sock_alloc(st, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops, &err);
+    if (!nso)
+        return err;
+    l->acceptq = tp->qnext;
+    if (!l->acceptq)
+        l->acceptq_tail = NULL;
+    l->acceptq_len--;
+    tp->qnext = NULL;
+    tp->listener = NULL;
+    tp->so = nso;
+    nso->pcb = tp;
+    nso->rcvbuf = tp->rcvbuf.cap;
+    nso->sndbuf = tp->sndbuf.cap;
+    /* The new socket inherits the listener's options (Linux). */
+    nso->flags |= so->flags & (SO_F_KEEPALIVE | SO_F_REUSEADDR | SO_F_REUSEPORT);
+    nso->flags |= SO_F_BOUND | SO_F_CONNECTED;
+    if (flags & SOCK_NONBLOCK)
+        nso->flags |= SO_F_NONBLOCK;
+    nso->laddr = tp->laddr;
+    nso->lport = tp->lport;
+    nso->raddr = tp->raddr;
+    nso->rport = tp->rport;
+    nso->ttl = so->ttl;
+    nso->tos = so->tos;
+    if (so->flags & SO_F_KEEPALIVE)
+        tp->flags |= TF_KEEPALIVE;
+    if (peer) {
+        memset(peer, 0, sizeof(*peer));
+        peer->sin_family = AF_INET;
+        peer->sin_addr.s_addr = htonl(tp->raddr);
+        peer->sin_port = htons(tp->rport);
+    }
+    return nso->fd;
+}
+
+/* Abort whatever the connection is doing and return to CLOSED, keeping
+ * the socket (connect(AF_UNSPEC), Linux tcp_disconnect). */
+static void tcp_disconnect(struct tcpcb *tp)
+{
+    struct ns_sock *so = tp->so;
+    if (tp->state == TCPS_LISTEN) {
+        tcp_listen_remove(tp);
+    } else if (tp->state != TCPS_CLOSED) {
+        if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT)
+            tcp_respond(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_nxt, 0,
+                        NS_TCP_RST, 0);
+        tcp_hash_remove(tp);
+    }
+    tcp_timers_cancel(tp);
+    tcp_reass_flush(tp);
+    ns_ring_drop(&tp->sndbuf, tp->sndbuf.len);
+    ns_ring_drop(&tp->rcvbuf, tp->rcvbuf.len);
+    tcp_state_change(tp, TCPS_CLOSED);
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE;
+    so->flags &= ~(SO_F_CONNECTED | SO_F_SHUT_RD | SO_F_SHUT_WR);
+}
+
+static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+                       uint16_t port)
+{
+    struct tcpcb *tp = TP(so);
+    if (family == AF_UNSPEC) {
+        tcp_disconnect(tp);
+        return 0;
+    }
+    /* __inet_stream_connect: the state decides the answer. */
+    switch (tp->state) {
+    case TCPS_CLOSED:
+        break;
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
+        return -EALREADY;
+    case TCPS_LISTEN:
+        return -EISCONN;
+    default:
+        return -EISCONN;
+    }
+    if (so->so_error == 0 && (so->flags & SO_F_CONNECTED))
+        return -EISCONN;
+    if (addr == 0)
+        addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
+    /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
+    if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
+        return -ENETUNREACH;
+    uint32_t src;
+    int ifindex;
+    uint32_t nexthop;
+    if (ip4_is_local(st, addr) || ip4_is_loopback(addr))
+        src = addr;
+    else if (route4_lookup(st, addr, &ifindex, &nexthop) < 0)
+        return -ENETUNREACH;
+    else
+        src = ip4_source_for(st, ifindex, addr);
+    if (so->laddr)
+        src = so->laddr;
+    if (so->flags & SO_F_BOUND) {
+        if (tcp_lookup(st, src, so->lport, addr, port))
+            return -EADDRNOTAVAIL;
+    } else {
+        int p = tcp_pick_port(st, src, addr, port);
+        if (p < 0)
+            return p;
+        so->lport = (uint16_t)p;
+        so->flags |= SO_F_BOUND;
+    }
+    so->so_error = 0;
+    so->laddr = src;
+    so->raddr = addr;
+    so->rport = port;
+    tp->laddr = src;
+    tp->lport = so->lport;
+    tp->raddr = addr;
+    tp->rport = port;
+    tcp_apply_bufs(so);
+    if (so->flags & SO_F_KEEPALIVE)
+        tp->flags |= TF_KEEPALIVE;
+    tp->linger_zero = 0;
+    /* RFC 9293 §3.10.1 OPEN (active): ISS, <SEQ=ISS><CTL=SYN>, SYN-SENT. */
+    tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->snd_data = tp->iss + 1;
+    tp->snd_wnd = 0;
+    tp->max_sndwnd = 0;
+    tp->rxt_shift = 0;
+    tp->rto_us = TCP_RTO_INITIAL_US;
+    tp->srtt_us = tp->rttvar_us = 0;
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE;
+    tp->mss = tcp_mss_for_route(st, addr);
+    if (tp->user_mss && tp->user_mss < tp->mss)
+        tp->mss = tp->user_mss;
+    tp->cc->init(tp);
+    tcp_state_change(tp, TCPS_SYN_SENT);
+    tcp_hash_insert(tp);
+    so->flags |= SO_F_CONNECTED;
+    NS_STAT_INC(st, tcp_active_opens);
+    tcp_output(tp);
+    return -EINPROGRESS;
+}
+
+static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                           size_t len, const struct sockaddr_in *dst, int flags)
+{
+    (void)st;
+    (void)dst; /* Linux tcp_sendmsg ignores a destination address */
+    (void)flags;
+    struct tcpcb *tp = TP(so);
+    switch (tp->state) {
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
+        break;
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
+        return -EAGAIN; /* sk_stream_wait_connect: wait for the handshake */
+    default:
+        return -EPIPE;  /* never connected, or our FIN is out */
+    }
+    if (tp->flags & TF_NEEDFIN)
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    uint32_t space = ns_ring_space(&tp->sndbuf);
+    if (space == 0)
+        return -EAGAIN;
+    size_t done = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && done < len && space; i++) {
+        size_t n = msg->msg_iov[i].iov_len;
+        if (n > len - done)
+            n = len - done;
+        if (n > space)
+            n = space;
+        uint32_t w = ns_ring_write(&tp->sndbuf, msg->msg_iov[i].iov_base, (uint32_t)n);
+        done += w;
+        space -= w;
+        if (w < n)
+            break;
+    }
+    if (done == 0)
+        return -ENOBUFS;
+    tcp_output(tp);
+    return (ssize_t)done;
+}
+
+static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
+{
+    (void)st;
+    struct tcpcb *tp = TP(so);
+    if (tp->state == TCPS_LISTEN)
+        return -ENOTCONN;
+    msg->msg_flags = 0;
+    msg->msg_controllen = 0;
+    if (msg->msg_name)
+        msg->msg_namelen = 0;
+    size_t want = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++)
+        want += msg->msg_iov[i].iov_len;
+    if (tp->rcvbuf.len == 0 || want == 0) {
+        if (want == 0 && tp->rcvbuf.len)
+            return 0;
+        if (TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD))
+            return 0; /* end of stream */
+        if (tp->state == TCPS_CLOSED && !so->so_error) {
+            /* Never connected: ENOTCONN; after a completed close: EOF. */
+            return (so->flags & SO_F_CONNECTED) ? 0 : -ENOTCONN;
+        }
+        return -EAGAIN;
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && done < tp->rcvbuf.len; i++) {
+        uint32_t n = (uint32_t)msg->msg_iov[i].iov_len;
+        if (flags & MSG_TRUNC) {
+            n = n < tp->rcvbuf.len - done ? n : (uint32_t)(tp->rcvbuf.len - done);
+        } else {
+            n = ns_ring_peek(&tp->rcvbuf, (uint32_t)done, msg->msg_iov[i].iov_base, n);
+        }
+        done += n;
+    }
+    if (!(flags & MSG_PEEK)) {
+        ns_ring_drop(&tp->rcvbuf, (uint32_t)done);
+        /* Reading opened the window: maybe tell the peer (tcp_output
+         * applies the receiver-side SWS rule). */
+        if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
+            tcp_output(tp);
+    }
+    return (ssize_t)done;
+}
+
+static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
+{
+    (void)st;
+    struct tcpcb *tp = TP(so);
+    short m = 0;
+    if (tp->state == TCPS_LISTEN)
+        return tp->acceptq ? POLLIN : 0;
+    if (so->so_error)
+        m |= POLLERR;
+    bool rd_shut = TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD);
+    bool wr_shut = (tp->flags & TF_NEEDFIN) || (so->flags & SO_F_SHUT_WR);
+    /* tcp_poll: HUP when both directions are shut or the socket closed. */
+    if ((rd_shut && wr_shut) || tp->state == TCPS_CLOSED)
+        m |= POLLHUP;
+    if (rd_shut)
+        m |= POLLIN | POLLRDHUP;
+    if (tp->rcvbuf.len)
+        m |= POLLIN;
+    if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED && !wr_shut &&
+        ns_ring_space(&tp->sndbuf) > 0)
+        m |= POLLOUT;
+    return m;
+}
+
+static int tcp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
+{
+    (void)st;
+    struct tcpcb *tp = TP(so);
+    switch (tp->state) {
+    case TCPS_CLOSED:
+        so->flags |= (how != SHUT_WR ? SO_F_SHUT_RD : 0) | (how != SHUT_RD ? SO_F_SHUT_WR : 0);
+        return -ENOTCONN;
+    case TCPS_LISTEN:
+        if (how == SHUT_WR)
+            return 0; /* inet_shutdown: nothing to do */
+        /* fall through: stop listening */
+    case TCPS_SYN_SENT:
+        tcp_disconnect(tp);
+        return 0;
+    default:
+        break;
+    }
+    if (how != SHUT_WR)
+        so->flags |= SO_F_SHUT_RD;
+    if (how != SHUT_RD && !(tp->flags & TF_NEEDFIN)) {
+        so->flags |= SO_F_SHUT_WR;
+        /* RFC 9293 §3.10.4 CLOSE: queue a FIN after the data. */
+        tp->flags |= TF_NEEDFIN;
+        if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_SYN_RECEIVED)
+            tcp_state_change(tp, TCPS_FIN_WAIT_1);
+        else if (tp->state == TCPS_CLOSE_WAIT)
+            tcp_state_change(tp, TCPS_LAST_ACK);
+        tcp_output(tp);
+    }
+    return 0;
+}
+
+static void tcp_close_listener(struct tcpcb *l)
+{
+    /* Unaccepted connections die with their listener (Linux resets the
+     * established ones; embryonic ones just vanish). */
+    while (l->synq) {
+        struct tcpcb *c = l->synq;
+        tcp_close(c);
+    }
+    while (l->acceptq) {
+        struct tcpcb *c = l->acceptq;
+        tcp_drop(c, 0);
+    }
+}
+
+static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
+{
+    struct tcpcb *tp = TP(so);
+    so->pcb = NULL;
+    if (tp->state == TCPS_LISTEN)
+        tcp_close_listener(tp);
+    bool abort = (so->linger_onoff && so->linger_s == 0) || tp->rcvbuf.len > 0 ||
+                 tp->reass != NULL;
+    tp->so = NULL;
+    tp->flags |= TF_ORPHAN;
+    switch (tp->state) {
+    case TCPS_CLOSED:
+        tcp_free(tp);
+        return;
+    case TCPS_LISTEN:
+    case TCPS_SYN_SENT:
+        tcp_close(tp);
+        return;
+    default:
+        break;
+    }
+    if (abort) {
+        /* RFC 2525 §2.17 / RFC 9293 §3.10.5 ABORT: unread data or
+         * SO_LINGER zero: reset instead of an orderly close. */
+        if (tp->rcvbuf.len || tp->reass)
+            NS_STAT_INC(st, tcp_drop_after_close);
+        tcp_drop(tp, 0);
+        return;
+    }
+    if (!(tp->flags & TF_NEEDFIN)) {
+        tp->flags |= TF_NEEDFIN;
+        if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_SYN_RECEIVED)
+            tcp_state_change(tp, TCPS_FIN_WAIT_1);
+        else if (tp->state == TCPS_CLOSE_WAIT)
+            tcp_state_change(tp, TCPS_LAST_ACK);
+        tcp_output(tp);
+    } else if (tp->state == TCPS_FIN_WAIT_2) {
+        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + TCP_FIN_TIMEOUT_US);
+    }
+}
+
+static const char *tcp_state_str(const struct ns_sock *so)
+{
+    /* Names as ss(8) prints them. */
+    return tcp_state_names[TP(so)->state];
+}
+
+static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
+                          const void *val, socklen_t len)
+{
+    (void)st;
+    (void)level;
+    struct tcpcb *tp = TP(so);
+    if (!val)
+        return -EFAULT;
+    if (name == TCP_CONGESTION) {
+        char buf[16] = {0};
+        memcpy(buf, val, len < sizeof(buf) - 1 ? len : sizeof(buf) - 1);
+        if (!strcmp(buf, "newreno") || !strcmp(buf, "reno")) {
+            tp->cc = &tcp_cc_newreno;
+            return 0;
+        }
+        return -ENOENT; /* Linux: unknown algorithm */
+    }
+    int v;
+    if (len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    memcpy(&v, val, sizeof(v));
+    switch (name) {
+    case TCP_NODELAY:
+        tp->flags = v ? tp->flags | TF_NODELAY : tp->flags & ~TF_NODELAY;
+        if (v)
+            tcp_output(tp);
+        return 0;
+    case TCP_CORK:
+        tp->flags = v ? tp->flags | TF_CORK : tp->flags & ~TF_CORK;
+        if (!v)
+            tcp_output(tp);
+        return 0;
+    case TCP_MAXSEG:
+        if (v != 0 && (v < 88 || v > 32767))
+            return -EINVAL; /* Linux TCP_MIN_MSS .. MAX_TCP_WINDOW */
+        tp->user_mss = (uint16_t)v;
+        return 0;
+    case TCP_KEEPIDLE:
+    case TCP_KEEPINTVL:
+        if (v < 1 || v > 32767)
+            return -EINVAL;
+        if (name == TCP_KEEPIDLE)
+            tp->keep_idle_us = (uint64_t)v * 1000000u;
+        else
+            tp->keep_intvl_us = (uint64_t)v * 1000000u;
+        tcp_arm_keep(tp);
+        return 0;
+    case TCP_KEEPCNT:
+        if (v < 1 || v > 127)
+            return -EINVAL;
+        tp->keep_cnt = (uint32_t)v;
+        return 0;
+    case TCP_USER_TIMEOUT:
+        if (v < 0)
+            return -EINVAL;
+        tp->user_timeout_us = (uint64_t)v * 1000u;
+        return 0;
+    case TCP_QUICKACK:
+        tp->flags = v ? tp->flags | TF_QUICKACK : tp->flags & ~TF_QUICKACK;
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
+                          socklen_t *len)
+{
+    (void)st;
+    (void)level;
+    struct tcpcb *tp = TP(so);
+    if (!len)
+        return -EFAULT;
+    if ((int)*len < 0)
+        return -EINVAL;
+    if (name == TCP_INFO) {
+        struct tcp_info ti;
+        memset(&ti, 0, sizeof(ti));
+        ti.tcpi_state = (uint8_t)(tp->state == TCPS_ESTABLISHED ? TCP_ESTABLISHED : tp->state);
+        ti.tcpi_rto = (uint32_t)tp->rto_us;
+        ti.tcpi_rtt = (uint32_t)tp->srtt_us;
+        ti.tcpi_rttvar = (uint32_t)tp->rttvar_us;
+        ti.tcpi_snd_mss = tp->mss;
+        ti.tcpi_rcv_mss = tp->peer_mss;
+        ti.tcpi_snd_cwnd = tp->mss ? tp->cwnd / tp->mss : 0;
+        ti.tcpi_snd_ssthresh = tp->ssthresh == UINT32_MAX ? 0x7fffffff : tp->ssthresh / tp->mss;
+        ti.tcpi_total_retrans = tp->total_retrans;
+        ti.tcpi_retransmits = (uint8_t)tp->rxt_shift;
+        ti.tcpi_unacked = tp->mss ? (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss : 0;
+        socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
+        memcpy(val, &ti, n);
+        *len = n;
+        return 0;
+    }
+    if (name == TCP_CONGESTION) {
+        socklen_t n = *len < 16 ? *len : 16;
+        char buf[16] = {0};
+        strcpy(buf, tp->cc->name);
+        memcpy(val, buf, n);
+        *len = n;
+        return 0;
+    }
+    int v;
+    switch (name) {
+    case TCP_NODELAY: v = !!(tp->flags & TF_NODELAY); break;
+    case TCP_CORK: v = !!(tp->flags & TF_CORK); break;
+    case TCP_MAXSEG: v = TCPS_HAVEESTABLISHED(tp->state) ? tp->mss : (tp->user_mss ? tp->user_mss : TCP_MSS_DEFAULT); break;
+    case TCP_KEEPIDLE: v = (int)(tp->keep_idle_us / 1000000u); break;
+    case TCP_KEEPINTVL: v = (int)(tp->keep_intvl_us / 1000000u); break;
+    case TCP_KEEPCNT: v = (int)tp->keep_cnt; break;
+    case TCP_USER_TIMEOUT: v = (int)(tp->user_timeout_us / 1000u); break;
+    case TCP_QUICKACK: v = !!(tp->flags & TF_QUICKACK); break;
+    default: return -ENOPROTOOPT;
+    }
+    socklen_t n = *len < sizeof(v) ? *len : (socklen_t)sizeof(v);
+    memcpy(val, &v, n);
+    *len = n;
+    return 0;
+}
+
+static void tcp_info_fill(const struct ns_sock *so, struct ns_sock_info *out)
+{
+    const struct tcpcb *tp = TP(so);
+    if (tp->state == TCPS_LISTEN) {
+        out->recv_q = tp->acceptq_len; /* as ss: queued connections */
+        out->send_q = tp->backlog;
+        return;
+    }
+    out->recv_q = tp->rcvbuf.len;
+    out->send_q = tp->sndbuf.len;
+    out->srtt_us = (uint32_t)tp->srtt_us;
+    out->rto_us = (uint32_t)tp->rto_us;
+    out->cwnd = tp->cwnd;
+    out->ssthresh = tp->ssthresh;
+    out->mss = tp->mss;
+    out->retrans = tp->total_retrans;
+}
+
+const struct ns_sock_ops tcp_sock_ops = {
+    .bind = tcp_bind,
+    .connect = tcp_connect,
+    .sendmsg = tcp_sendmsg,
+    .recvmsg = tcp_recvmsg,
+    .poll = tcp_poll,
+    .shutdown = tcp_shutdown,
+    .close = tcp_usr_close,
+    .setsockopt = tcp_setsockopt,
+    .getsockopt = tcp_getsockopt,
+    .state_name = tcp_state_str,
+    .listen = tcp_listen,
+    .accept = tcp_accept,
+    .info = tcp_info_fill,
+};
+
+int tcp_attach(struct ns_stack *st, struct ns_sock *so);
+int tcp_attach(struct ns_stack *st, struct ns_sock *so)
+{
+    struct tcpcb *tp = tcp_new(st, so);
+    if (!tp)
+        return -ENOMEM;
+    so->pcb = tp;
+    return 0;
+}
