@@ -209,6 +209,85 @@ void ns_udp_emit(const struct ns_udp_repr *r, uint8_t *buf);
 uint16_t ns_udp_csum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t len);
 bool ns_udp_csum_ok(uint32_t src, uint32_t dst, const uint8_t *udp, size_t len);
 
+/* ---- TCP (RFC 9293) ---------------------------------------------------------- */
+
+#define NS_TCP_HLEN 20      /* header without options */
+#define NS_TCP_MAX_HLEN 60  /* data offset 15 words: at most 40 bytes of options */
+/* Control bits, byte 13 of the header (RFC 9293 §3.1; CWR and ECE are
+ * RFC 3168 §6.1). */
+#define NS_TCP_FIN 0x01
+#define NS_TCP_SYN 0x02
+#define NS_TCP_RST 0x04
+#define NS_TCP_PSH 0x08
+#define NS_TCP_ACK 0x10
+#define NS_TCP_URG 0x20
+#define NS_TCP_ECE 0x40
+#define NS_TCP_CWR 0x80
+/* SACK blocks one option can carry: (40 - 2) / 8 rounded down (RFC 2018 §3). */
+#define NS_TCP_MAX_SACK 4
+
+/* One SACK block (RFC 2018 §3): left edge, and right edge = the sequence
+ * number just after the last byte of the block. */
+struct ns_tcp_sack_block {
+    uint32_t left, right;
+};
+
+struct ns_tcp_repr {
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t hlen;   /* header length incl. options, bytes (parse: from data offset) */
+    uint8_t flags;  /* NS_TCP_* (the 8 bits; the 4 reserved bits ignored) */
+    uint16_t win;   /* raw window field (not scaled) */
+    uint16_t csum;  /* as on the wire */
+    uint16_t urp;
+    /* Options. Parse sets only what it found; the TCP layer decides which
+     * apply to the segment (e.g. MSS and WS only on a SYN, RFC 9293 §3.7.1,
+     * RFC 7323 §2.2). */
+    bool has_mss;     uint16_t mss;             /* RFC 9293 §3.2 kind 2 */
+    bool has_wscale;  uint8_t wscale;           /* RFC 7323 §2 kind 3 (parse clamps > 14
+                                                   to 14, RFC 7323 §2.3) */
+    bool sack_ok;                               /* RFC 2018 §2 kind 4 */
+    bool has_ts;      uint32_t ts_val, ts_ecr;  /* RFC 7323 §3 kind 8 */
+    uint8_t n_sack;                             /* RFC 2018 §3 kind 5 */
+    struct ns_tcp_sack_block sack[NS_TCP_MAX_SACK];
+};
+
+/* Parse the TCP header at buf (len = bytes of the segment available):
+ * 0, -NS_WIRE_TRUNCATED (len < 20), -NS_WIRE_BAD_HLEN (data offset < 5 or
+ * beyond len). On error *r is left untouched. The checksum is not verified
+ * here: it needs the pseudo-header (ns_tcp_csum_ok). The payload starts at
+ * buf + r->hlen.
+ * Options: NOP and EOL handled; known options with a wrong length are
+ * ignored (not applied), unknown kinds skipped by their length; a length of
+ * 0 or 1, or one running past the header, ends option parsing (the segment
+ * itself is still valid, as Linux tcp_parse_options). A repeated option:
+ * the last one wins. SACK blocks are kept in wire order. Never reads past
+ * buf + r->hlen. */
+int ns_tcp_parse(const uint8_t *buf, size_t len, struct ns_tcp_repr *r);
+
+/* Bytes the options of r take when emitted (a multiple of 4, <= 40). */
+size_t ns_tcp_opts_len(const struct ns_tcp_repr *r);
+
+/* Write header and options (hlen = 20 + ns_tcp_opts_len(r), ignoring
+ * r->hlen; the caller sizes buf with that, at most NS_TCP_MAX_HLEN), the
+ * checksum field written as r->csum (normally 0; the caller fills it with
+ * ns_tcp_csum over header+payload). Reserved bits are sent as zero.
+ * Values are written as given (a wscale > 14 too, for tests).
+ * Layout as Linux: MSS; SACK-permitted and timestamps packed as
+ * [SACKOK][TS] when both, [NOP][NOP][TS] or [NOP][NOP][SACKOK] otherwise;
+ * [NOP][WS]; SACK blocks as [NOP][NOP][SACK] (the first min(n_sack, k)
+ * blocks, k = as many as fit in 40 bytes with the other options: 4 alone,
+ * 3 with TS; none fit -> no SACK option). */
+void ns_tcp_emit(const struct ns_tcp_repr *r, uint8_t *buf);
+
+/* Checksum over the IPv4 pseudo-header (proto 6, RFC 9293 §3.1) and len
+ * bytes of segment (header and payload, len <= 65535): with the checksum
+ * field zero, the value to store with ns_wr16(seg + 16, ...). Unlike UDP a
+ * computed 0 is sent as 0. ns_tcp_csum_ok: a received segment verifies
+ * (folds to 0). */
+uint16_t ns_tcp_csum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len);
+bool ns_tcp_csum_ok(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len);
+
 /* ---- helpers ------------------------------------------------------------- */
 
 /* Format an IPv4 address (host order) as dotted quad into buf (>= 16). */
