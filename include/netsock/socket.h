@@ -96,6 +96,11 @@ struct ns_sock_info {
     uint32_t recv_q;           /* bytes waiting to be read */
     uint32_t send_q;           /* bytes waiting to be sent */
     uint64_t drops;            /* datagrams dropped: receive buffer full */
+    /* TCP (as ss -ti): zero for other sockets. */
+    uint32_t srtt_us, rto_us;  /* smoothed RTT and retransmission timeout */
+    uint32_t cwnd, ssthresh;   /* bytes */
+    uint32_t mss;
+    uint32_t retrans;          /* segments retransmitted */
 };
 
 /* Fill up to max entries (in descriptor order) and return how many sockets

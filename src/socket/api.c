@@ -64,6 +64,42 @@ static int sock_wait(struct ns_stack *st, uint64_t deadline)
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
 
+int tcp_attach(struct ns_stack *st, struct ns_sock *so);
+
+struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
+                           const struct ns_sock_ops *ops, int *err)
+{
+    struct ns_sock *so = calloc(1, sizeof(*so));
+    if (!so) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    so->type = type;
+    so->protocol = protocol;
+    so->ops = ops;
+    if (type == SOCK_STREAM) {
+        so->rcvbuf = st->cfg.tcp_rmem_default;
+        so->sndbuf = st->cfg.tcp_wmem_default;
+    } else {
+        so->rcvbuf = SOCK_RMEM_DEFAULT;
+        so->sndbuf = SOCK_WMEM_DEFAULT;
+    }
+    ns_pbuf_queue_init(&so->rxq);
+    int fd = sock_fd_alloc(st, so);
+    if (fd < 0) {
+        free(so);
+        *err = fd;
+        return NULL;
+    }
+    so->fd = fd;
+    if (type == SOCK_STREAM && (*err = tcp_attach(st, so)) < 0) {
+        sock_fd_free(st, fd);
+        free(so);
+        return NULL;
+    }
+    return so;
+}
+
 int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
 {
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -89,29 +125,22 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
         ops = &raw_sock_ops;
         break;
     case SOCK_STREAM:
-        /* TCP arrives with the TCP issue; until then it is unsupported. */
-        return ret_err(-EPROTONOSUPPORT);
+        if (protocol != 0 && protocol != IPPROTO_TCP)
+            return ret_err(-EPROTONOSUPPORT);
+        protocol = IPPROTO_TCP;
+        ops = &tcp_sock_ops;
+        break;
     default:
         return ret_err(-ESOCKTNOSUPPORT);
     }
 
-    struct ns_sock *so = calloc(1, sizeof(*so));
+    int err;
+    struct ns_sock *so = sock_alloc(st, base, protocol, ops, &err);
     if (!so)
-        return ret_err(-ENOMEM);
-    so->type = base;
-    so->protocol = protocol;
-    so->ops = ops;
-    so->rcvbuf = SOCK_RMEM_DEFAULT;
-    so->sndbuf = SOCK_WMEM_DEFAULT;
-    ns_pbuf_queue_init(&so->rxq);
+        return ret_err(err);
     if (flags & SOCK_NONBLOCK)
         so->flags |= SO_F_NONBLOCK;
-    int fd = sock_fd_alloc(st, so);
-    if (fd < 0) {
-        free(so);
-        return ret_err(fd);
-    }
-    so->fd = fd;
+    int fd = so->fd;
     if (base == SOCK_RAW) {
         /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
          * implies IP_HDRINCL (raw(7)). */
@@ -177,29 +206,73 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     int rc = sockaddr_in_check(addr, addrlen, true, &sin);
     if (rc < 0)
         return ret_err(rc);
-    return ret_err(so->ops->connect(st, so, sin.sin_family, ntohl(sin.sin_addr.s_addr),
-                                    ntohs(sin.sin_port)));
+    rc = so->ops->connect(st, so, sin.sin_family, ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port));
+    if (rc != -EINPROGRESS || (so->flags & SO_F_NONBLOCK))
+        return ret_err(rc);
+    /* A blocking connect waits for the handshake (SO_SNDTIMEO bounds it:
+     * then EINPROGRESS, as Linux inet_wait_for_connect). */
+    uint64_t deadline = deadline_after(st, so->sndtimeo_us);
+    for (;;) {
+        short m = so->ops->poll(st, so);
+        if (so->so_error) {
+            int e = so->so_error;
+            so->so_error = 0;
+            return ret_err(-e);
+        }
+        if (m & (POLLOUT | POLLHUP))
+            return (m & POLLOUT) ? 0 : ret_err(-ECONNREFUSED);
+        int w = sock_wait(st, deadline);
+        if (w == -EAGAIN)
+            return ret_err(-EINPROGRESS);
+        if (w < 0)
+            return ret_err(w);
+        if (!(so = sock_get(st, fd)))
+            return ret_err(-EBADF);
+    }
 }
 
 int ns_listen(struct ns_stack *st, int fd, int backlog)
 {
-    (void)backlog;
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    return ret_err(-EOPNOTSUPP); /* inet_listen: only SOCK_STREAM listens */
+    if (!so->ops->listen)
+        return ret_err(-EOPNOTSUPP); /* inet_listen: only SOCK_STREAM listens */
+    return ret_err(so->ops->listen(st, so, backlog));
 }
 
 int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-    (void)addr;
-    (void)addrlen;
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return ret_err(-EINVAL);
-    return ret_err(-EOPNOTSUPP);
+    if (!so->ops->accept)
+        return ret_err(-EOPNOTSUPP);
+    if (addr && (!addrlen || (int)*addrlen < 0))
+        return ret_err(addrlen ? -EINVAL : -EFAULT);
+    bool nonblock = so->flags & SO_F_NONBLOCK;
+    uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    struct sockaddr_in peer;
+    for (;;) {
+        int rc = so->ops->accept(st, so, flags, &peer);
+        if (rc >= 0) {
+            if (addr) {
+                socklen_t n = *addrlen < sizeof(peer) ? *addrlen : sizeof(peer);
+                memcpy(addr, &peer, n);
+                *addrlen = sizeof(peer);
+            }
+            return rc;
+        }
+        if (rc != -EAGAIN || nonblock)
+            return ret_err(rc);
+        int w = sock_wait(st, deadline);
+        if (w < 0)
+            return ret_err(w);
+        if (!(so = sock_get(st, fd)))
+            return ret_err(-EBADF);
+    }
 }
 
 int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -208,6 +281,45 @@ int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *add
 }
 
 /* ---- send ------------------------------------------------------------------------- */
+
+/* A private copy of an iovec array that can be advanced past bytes
+ * already handled (partial stream sends and MSG_WAITALL receives). */
+struct iov_cursor {
+    struct iovec *iov;
+    size_t n, idx;
+    struct iovec small[8];
+};
+
+static int iov_cursor_init(struct iov_cursor *c, const struct msghdr *msg)
+{
+    c->n = msg->msg_iovlen;
+    c->idx = 0;
+    c->iov = c->n <= 8 ? c->small : malloc(c->n * sizeof(struct iovec));
+    if (!c->iov)
+        return -ENOMEM;
+    if (c->n)
+        memcpy(c->iov, msg->msg_iov, c->n * sizeof(struct iovec));
+    return 0;
+}
+
+static void iov_cursor_advance(struct iov_cursor *c, size_t bytes)
+{
+    while (bytes && c->idx < c->n) {
+        struct iovec *v = &c->iov[c->idx];
+        size_t k = bytes < v->iov_len ? bytes : v->iov_len;
+        v->iov_base = (char *)v->iov_base + k;
+        v->iov_len -= k;
+        bytes -= k;
+        if (v->iov_len == 0)
+            c->idx++;
+    }
+}
+
+static void iov_cursor_free(struct iov_cursor *c)
+{
+    if (c->iov != c->small)
+        free(c->iov);
+}
 
 static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
@@ -245,21 +357,60 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
     }
     if (so->flags & SO_F_SHUT_WR)
         return -EPIPE; /* netsock raises no SIGPIPE: as if MSG_NOSIGNAL */
-    if (!dstp && !(so->flags & SO_F_CONNECTED))
+    if (so->type != SOCK_STREAM && !dstp && !(so->flags & SO_F_CONNECTED))
         return -EDESTADDRREQ;
 
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
     uint64_t deadline = deadline_after(st, so->sndtimeo_us);
-    for (;;) {
-        ssize_t rc = so->ops->sendmsg(st, so, msg, len, dstp, flags);
-        if (rc != -EAGAIN || nonblock)
-            return rc;
-        int w = sock_wait(st, deadline);
-        if (w < 0)
-            return w;
-        if (!(so = sock_get(st, fd)))
-            return -EBADF;
+    if (so->type != SOCK_STREAM) {
+        for (;;) {
+            ssize_t rc = so->ops->sendmsg(st, so, msg, len, dstp, flags);
+            if (rc != -EAGAIN || nonblock)
+                return rc;
+            int w = sock_wait(st, deadline);
+            if (w < 0)
+                return w;
+            if (!(so = sock_get(st, fd)))
+                return -EBADF;
+        }
     }
+    /* A stream send blocks until every byte is queued (or the timeout:
+     * then it returns what was queued, as Linux tcp_sendmsg). */
+    struct iov_cursor cur;
+    if (iov_cursor_init(&cur, msg) < 0)
+        return -ENOMEM;
+    size_t done = 0;
+    ssize_t rc = 0;
+    for (;;) {
+        struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
+        rc = so->ops->sendmsg(st, so, &part, len - done, dstp, flags);
+        if (rc > 0) {
+            done += (size_t)rc;
+            iov_cursor_advance(&cur, (size_t)rc);
+        }
+        if (done == len || (rc < 0 && rc != -EAGAIN) || (len == 0))
+            break;
+        if (nonblock && (rc == -EAGAIN || rc > 0))
+            break;
+        int w = sock_wait(st, deadline);
+        if (w < 0) {
+            rc = w;
+            break;
+        }
+        if (!(so = sock_get(st, fd))) {
+            rc = -EBADF;
+            break;
+        }
+        if (so->so_error) {
+            rc = -so->so_error;
+            so->so_error = 0;
+            break;
+        }
+    }
+    iov_cursor_free(&cur);
+    if (done > 0)
+        return (ssize_t)done;
+    return rc < 0 ? rc : 0;
 }
 
 ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
@@ -289,6 +440,51 @@ ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int fl
 
 /* ---- receive ------------------------------------------------------------------------ */
 
+/* MSG_WAITALL on a stream: keep reading until the buffer is full, the
+ * stream ends, an error comes or the timeout passes (tcp_recvmsg). */
+static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int flags,
+                            uint64_t deadline)
+{
+    struct iov_cursor cur;
+    if (iov_cursor_init(&cur, msg) < 0)
+        return -ENOMEM;
+    size_t want = 0, done = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++)
+        want += msg->msg_iov[i].iov_len;
+    ssize_t rc = 0;
+    while (done < want) {
+        struct ns_sock *so = sock_get(st, fd);
+        if (!so) {
+            rc = -EBADF;
+            break;
+        }
+        struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
+        rc = so->ops->recvmsg(st, so, &part, flags & ~MSG_WAITALL);
+        if (rc > 0) {
+            done += (size_t)rc;
+            iov_cursor_advance(&cur, (size_t)rc);
+            continue;
+        }
+        if (rc == 0)
+            break; /* end of stream */
+        if (rc != -EAGAIN)
+            break;
+        if (so->so_error) {
+            rc = -so->so_error;
+            so->so_error = 0;
+            break;
+        }
+        int w = sock_wait(st, deadline);
+        if (w < 0) {
+            rc = w;
+            break;
+        }
+    }
+    iov_cursor_free(&cur);
+    msg->msg_flags = 0;
+    return done > 0 ? (ssize_t)done : rc;
+}
+
 static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
 {
     struct ns_sock *so = sock_get(st, fd);
@@ -302,6 +498,8 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
         return -EOPNOTSUPP;
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
     uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    if (so->type == SOCK_STREAM && (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nonblock)
+        return recv_waitall(st, fd, msg, flags, deadline);
     for (;;) {
         ssize_t rc = so->ops->recvmsg(st, so, msg, flags);
         if (rc != -EAGAIN)
@@ -637,7 +835,8 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
     case SO_SNDBUF: v = (int)so->sndbuf; break;
     case SO_PRIORITY: v = so->priority; break;
     case SO_MARK: v = (int)so->mark; break;
-    case SO_ACCEPTCONN: v = 0; break;
+    case SO_ACCEPTCONN: v = so->ops->listen && so->ops->state_name &&
+                               !strcmp(so->ops->state_name(so), "LISTEN"); break;
     case SO_RCVLOWAT: v = 1; break;
     case SO_SNDLOWAT: v = 1; break;
     case SO_RCVTIMEO: return put_timeo(val, len, so->rcvtimeo_us);
@@ -778,6 +977,8 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
             i->state = so->ops->state_name ? so->ops->state_name(so) : "UNCONN";
             i->recv_q = (uint32_t)so->rxq.bytes;
             i->drops = so->rx_drops;
+            if (so->ops->info)
+                so->ops->info(so, i);
         }
         n++;
     }

@@ -18,7 +18,7 @@ int sock_init(struct ns_stack *st)
     st->socks = calloc(1, sizeof(*st->socks));
     if (!st->socks)
         return -ENOMEM;
-    if (udp_init(st) < 0 || raw_init(st) < 0)
+    if (udp_init(st) < 0 || raw_init(st) < 0 || tcp_init(st) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -33,6 +33,7 @@ void sock_destroy(struct ns_stack *st)
             ns_close(st, fd);
     udp_destroy(st);
     raw_destroy(st);
+    tcp_destroy(st);
     free(t->fds);
     free(t->used);
     free(t);

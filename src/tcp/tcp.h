@@ -233,7 +233,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
  * ready on a listener. */
 
 /* Defaults (Linux's observable values unless noted). */
-#define TCP_MSS_DEFAULT 536u          /* RFC 9293 §3.7.1 when no option */
+#define TCP_MSS_NOOPT 536u          /* RFC 9293 §3.7.1 when no option */
 #define TCP_RTO_INITIAL_US 1000000u   /* RFC 6298 §2.1 */
 #define TCP_RTO_MAX_US 120000000u     /* Linux TCP_RTO_MAX, RFC 6298 §2.5 allows */
 #define TCP_SYN_RETRIES 6u            /* Linux tcp_syn_retries */
@@ -242,7 +242,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_DELACK_US 40000u          /* Linux TCP_DELACK_MIN; RFC 1122 max 500 ms */
 #define TCP_KEEPIDLE_US 7200000000ull /* 2 h, RFC 1122 §4.2.3.6 */
 #define TCP_KEEPINTVL_US 75000000ull
-#define TCP_KEEPCNT 9u
+#define TCP_KEEPCNT_DEFAULT 9u
 #define TCP_FIN_TIMEOUT_US 60000000ull /* Linux tcp_fin_timeout */
 #define TCP_PERSIST_MIN_US 200000u
 #define TCP_PERSIST_MAX_US 120000000u

@@ -109,7 +109,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
     tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
     tp->snd_data = tp->iss + 1;
-    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_DEFAULT;
+    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT;
     tp->snd_wnd = th->win;
     tp->snd_wl1 = th->seq;
     tp->listener = l;
@@ -157,7 +157,7 @@ static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
     tp->irs = th->seq;
     tp->rcv_nxt = th->seq + 1;
     tp->rcv_adv = tp->rcv_nxt;
-    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_DEFAULT;
+    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT;
     if (ack_ok) {
         /* Our SYN is acknowledged: ESTABLISHED, <ACK> sent. */
         tp->snd_una = th->ack;

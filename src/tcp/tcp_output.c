@@ -11,6 +11,7 @@
  * (window update), and by timers. It sends as many segments as the
  * windows and the rules allow, then arms the timers that must run.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "tcp/tcp.h"

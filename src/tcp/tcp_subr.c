@@ -73,13 +73,13 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     tp->st = st;
     tp->so = so;
     tp->state = TCPS_CLOSED;
-    tp->mss = TCP_MSS_DEFAULT;
-    tp->peer_mss = TCP_MSS_DEFAULT;
+    tp->mss = TCP_MSS_NOOPT;
+    tp->peer_mss = TCP_MSS_NOOPT;
     tp->rto_us = TCP_RTO_INITIAL_US;
     tp->cc = &tcp_cc_newreno;
     tp->keep_idle_us = TCP_KEEPIDLE_US;
     tp->keep_intvl_us = TCP_KEEPINTVL_US;
-    tp->keep_cnt = TCP_KEEPCNT;
+    tp->keep_cnt = TCP_KEEPCNT_DEFAULT;
     tp->created_us = st->now_us;
     ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
     ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);

@@ -345,8 +345,8 @@ static int tcp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
         return -ENOTCONN;
     case TCPS_LISTEN:
         if (how == SHUT_WR)
-            return 0; /* inet_shutdown: nothing to do */
-        /* fall through: stop listening */
+            return 0; /* inet_shutdown: nothing to do; else stop listening */
+        /* fall through */
     case TCPS_SYN_SENT:
         tcp_disconnect(tp);
         return 0;
@@ -535,7 +535,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     switch (name) {
     case TCP_NODELAY: v = !!(tp->flags & TF_NODELAY); break;
     case TCP_CORK: v = !!(tp->flags & TF_CORK); break;
-    case TCP_MAXSEG: v = TCPS_HAVEESTABLISHED(tp->state) ? tp->mss : (tp->user_mss ? tp->user_mss : TCP_MSS_DEFAULT); break;
+    case TCP_MAXSEG: v = TCPS_HAVEESTABLISHED(tp->state) ? tp->mss : (tp->user_mss ? tp->user_mss : TCP_MSS_NOOPT); break;
     case TCP_KEEPIDLE: v = (int)(tp->keep_idle_us / 1000000u); break;
     case TCP_KEEPINTVL: v = (int)(tp->keep_intvl_us / 1000000u); break;
     case TCP_KEEPCNT: v = (int)tp->keep_cnt; break;
