@@ -140,7 +140,8 @@ uint64_t ns_pcap_count(const struct ns_dev *pcap_dev);
 
 /* ---- loopback device -------------------------------------------------------
  * Frames sent come back as received at the next poll (NS_LINK_IP, MTU
- * 65536). Every stack creates one as interface 1, "lo", with 127.0.0.1/8. */
+ * 65536). Every stack creates one, "lo" with 127.0.0.1/8, as its last
+ * interface (NS_IF_MAX), so added devices are numbered from 1. */
 struct ns_dev *ns_loop_new(void);
 
 /* ---- queue device ----------------------------------------------------------

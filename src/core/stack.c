@@ -60,19 +60,21 @@ void ns_config_default(struct ns_config *cfg)
     cfg->log_level = NS_LOG_INFO;
 }
 
-/* Interface 1 is the loopback, 127.0.0.1/8, as on Linux. */
+/* The loopback, 127.0.0.1/8, takes the last interface slot (NS_IF_MAX),
+ * so the devices a program adds are numbered from 1 in the order added. */
 static int loopback_init(struct ns_stack *st)
 {
     struct ns_dev *lo = ns_loop_new();
     if (!lo)
         return -ENOMEM;
-    int ifindex = ns_if_add(st, lo);
-    if (ifindex < 0) {
-        ns_dev_close(lo);
-        return ifindex;
-    }
+    int ifindex = NS_IF_MAX;
+    struct ns_iface *ifp = &st->ifaces[ifindex - 1];
+    memset(ifp, 0, sizeof(*ifp));
+    ifp->index = ifindex;
+    ifp->dev = lo;
+    ifp->loopback = true;
+    ns_timer_init(&ifp->announce_timer, NULL);
     st->lo_ifindex = ifindex;
-    st->ifaces[ifindex - 1].loopback = true;
     struct in_addr a = {.s_addr = htonl(INADDR_LOOPBACK)};
     return ns_if_addr_add(st, ifindex, AF_INET, &a, 8);
 }
