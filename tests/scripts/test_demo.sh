@@ -20,6 +20,7 @@ grep -q "From 192.0.2.1 icmp_seq=1 Time to live exceeded" "$out" || fail "no tim
 grep -q '<- "HELLO BOB"' "$out" || fail "no UDP exchange"
 grep -q "Connection refused" "$out" || fail "no ECONNREFUSED on the connected UDP socket"
 grep -q "ip_forwarded" "$out" || fail "router counters missing"
+grep -q "stream intact, then EOF (bob's FIN)" "$out" || fail "TCP download not intact"
 
 for f in alice bob; do
     cmp -s "$tmp/a/$f.pcap" "$tmp/b/$f.pcap" || fail "$f.pcap differs between two runs with seed 42"
@@ -30,12 +31,14 @@ fi
 
 if command -v tcpdump >/dev/null; then
     d=$(tcpdump -nn -vv -r "$tmp/a/alice.pcap" 2>/dev/null)
-    echo "$d" | grep -q "Request who-has 192.0.2.1 tell 192.0.2.10" || fail "tcpdump: no ARP request"
-    echo "$d" | grep -q "ICMP echo request" || fail "tcpdump: no echo request"
-    echo "$d" | grep -q "ICMP time exceeded in-transit" || fail "tcpdump: no time exceeded"
-    echo "$d" | grep -q "UDP, length 9" || fail "tcpdump: no UDP datagram"
-    echo "$d" | grep -q "flags \[+\]" || fail "tcpdump: no IPv4 fragment with MF"
-    if echo "$d" | grep -q "bad cksum\|wrong cksum\|incorrect"; then
+    grep -q "Request who-has 192.0.2.1 tell 192.0.2.10" <<< "$d" || fail "tcpdump: no ARP request"
+    grep -q "ICMP echo request" <<< "$d" || fail "tcpdump: no echo request"
+    grep -q "ICMP time exceeded in-transit" <<< "$d" || fail "tcpdump: no time exceeded"
+    grep -q "UDP, length 9" <<< "$d" || fail "tcpdump: no UDP datagram"
+    grep -q "flags \[+\]" <<< "$d" || fail "tcpdump: no IPv4 fragment with MF"
+    grep -q "\.80: Flags \[S\]" <<< "$d" || fail "tcpdump: no TCP SYN to port 80"
+    grep -q "mss 1460" <<< "$d" || fail "tcpdump: no MSS option"
+    if grep -q "bad cksum\|wrong cksum\|incorrect" <<< "$d"; then
         fail "tcpdump reports a bad checksum"
     fi
 fi
