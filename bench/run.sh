@@ -16,6 +16,7 @@ trap 'rm -f "$tmp"' EXIT
     echo "| benchmark | netsock | Linux | ratio (netsock / Linux) |"
     echo "|---|---|---|---|"
     "$build/bench_ping" "${BENCH_PING_N:-200000}"
+    "$build/bench_tcp" "${BENCH_TCP_MB:-200}"
 } > "$tmp"
 cp "$tmp" "$out"
 # JSON: one object per table row.

@@ -26,6 +26,7 @@
 #ifndef NETSOCK_SOCKET_H
 #define NETSOCK_SOCKET_H
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
