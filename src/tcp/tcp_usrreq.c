@@ -94,6 +94,7 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     l->acceptq_len--;
     tp->qnext = NULL;
     tp->listener = NULL;
+    tcp_free(nso->pcb); /* sock_alloc attached a fresh control block */
     tp->so = nso;
     nso->pcb = tp;
     nso->rcvbuf = tp->rcvbuf.cap;
