@@ -64,17 +64,34 @@ static int sock_wait(struct ns_stack *st, uint64_t deadline)
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
 
+/* Linux limits the checks below use: SOCK_TYPE_MASK and SOCK_MAX
+ * (include/linux/net.h), AF_MAX (include/linux/socket.h) and IPPROTO_MAX
+ * (include/uapi/linux/in.h, one past IPPROTO_MPTCP), which the C library's
+ * headers do not all export. */
+#define LINUX_SOCK_TYPE_MASK 0xf
+#define LINUX_SOCK_MAX 11
+#define LINUX_AF_MAX 46
+#define LINUX_IPPROTO_MAX 263
+
 int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
 {
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int base = type & LINUX_SOCK_TYPE_MASK;
     const struct ns_sock_ops *ops;
 
-    /* __sys_socket: unknown flag bits or a type past SOCK_MAX -> EINVAL. */
-    if (base < 0 || base >= 11)
+    /* As Linux __sys_socket: unknown flag bits -> EINVAL; then
+     * __sock_create: the family is checked before the type. */
+    if (type & ~(LINUX_SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return ret_err(-EINVAL);
+    if (domain < 0 || domain >= LINUX_AF_MAX)
+        return ret_err(-EAFNOSUPPORT);
+    if (base >= LINUX_SOCK_MAX)
         return ret_err(-EINVAL);
     if (domain != AF_INET)
         return ret_err(-EAFNOSUPPORT);
+    /* inet_create: a protocol outside 0..IPPROTO_MAX-1 is EINVAL. */
+    if (protocol < 0 || protocol >= LINUX_IPPROTO_MAX)
+        return ret_err(-EINVAL);
     switch (base) {
     case SOCK_DGRAM:
         if (protocol != 0 && protocol != IPPROTO_UDP)
@@ -83,8 +100,10 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
         ops = &udp_sock_ops;
         break;
     case SOCK_RAW:
-        /* inet_create: raw needs a protocol; IPPROTO_IP (0) is refused. */
-        if (protocol <= 0 || protocol > 255)
+        /* inet_create: raw needs a protocol; IPPROTO_IP (0) is refused.
+         * Any other number up to IPPROTO_MAX-1 is accepted, even the ones
+         * no IPv4 header can carry (such a socket never receives). */
+        if (protocol == 0)
             return ret_err(-EPROTONOSUPPORT);
         ops = &raw_sock_ops;
         break;
