@@ -114,13 +114,26 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     return rc < 0 ? rc : (ssize_t)len;
 }
 
+/* Checks in the order of Linux raw_sendmsg. */
 static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                           size_t len, const struct sockaddr_in *dst, int flags)
+                           size_t len, int flags)
 {
-    (void)flags;
-    uint32_t daddr = dst ? ntohl(dst->sin_addr.s_addr) : so->raddr;
+    struct sockaddr_in dst;
+    if (len > 0xFFFF)
+        return -EMSGSIZE;
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
+    int have_dst = sock_msg_dst(msg, &dst);
+    if (have_dst < 0)
+        return have_dst;
+    if (!have_dst && !(so->flags & SO_F_CONNECTED))
+        return -EDESTADDRREQ;
+    uint32_t daddr = have_dst ? ntohl(dst.sin_addr.s_addr) : so->raddr;
     if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
+    int rc = sock_send_ready(so);
+    if (rc < 0)
+        return rc;
     if (so->flags & SO_F_HDRINCL)
         return raw_send_hdrincl(st, so, msg, len, daddr);
     if (len > NS_IP4_MAX_LEN - NS_IP4_HLEN)
@@ -136,7 +149,7 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .ttl = so->ttl,
         .tos = so->tos,
     };
-    int rc = ip4_output(st, &o, pb);
+    rc = ip4_output(st, &o, pb);
     return rc < 0 ? rc : (ssize_t)len;
 }
 

@@ -142,21 +142,23 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
     return fd;
 }
 
-/* Validate a sockaddr for an AF_INET socket. AF_UNSPEC is accepted where
- * Linux accepts it (bind to INADDR_ANY, connect to dissolve). */
+/* move_addr_to_kernel: a user address longer than sockaddr_storage, or
+ * a negative length, is EINVAL before the protocol sees it. */
+static bool addrlen_bad(socklen_t len)
+{
+    return (int)len < 0 || len > (socklen_t)sizeof(struct sockaddr_storage);
+}
+
+/* Validate a sockaddr for an AF_INET socket (inet_bind,
+ * ip4_datagram_connect): short -> EINVAL, another family -> EAFNOSUPPORT.
+ * AF_UNSPEC is accepted where the caller allows it. */
 static int sockaddr_in_check(const struct sockaddr *addr, socklen_t len, bool allow_unspec,
                              struct sockaddr_in *out)
 {
+    if (len < (socklen_t)sizeof(struct sockaddr_in))
+        return -EINVAL;
     if (!addr)
         return -EFAULT;
-    if (len < (socklen_t)sizeof(struct sockaddr_in)) {
-        /* connect with AF_UNSPEC needs only the family field */
-        if (allow_unspec && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
-            memset(out, 0, sizeof(*out));
-            return 0;
-        }
-        return -EINVAL;
-    }
     memcpy(out, addr, sizeof(*out));
     if (out->sin_family == AF_INET)
         return 0;
@@ -165,12 +167,25 @@ static int sockaddr_in_check(const struct sockaddr *addr, socklen_t len, bool al
     return -EAFNOSUPPORT;
 }
 
+/* inet_autobind: a datagram socket without a port gets an ephemeral one
+ * before connect or sendmsg look at their arguments (inet_dgram_connect,
+ * inet_send_prepare), so even a call that then fails leaves it bound.
+ * Raw sockets always have their "port" (the protocol). */
+static int sock_autobind(struct ns_stack *st, struct ns_sock *so)
+{
+    if (so->type != SOCK_DGRAM || (so->flags & SO_F_BOUND))
+        return 0;
+    return so->ops->bind(st, so, INADDR_ANY, 0) < 0 ? -EAGAIN : 0;
+}
+
 int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ns_sock *so = sock_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
         return ret_err(-EBADF);
+    if (addrlen_bad(addrlen))
+        return ret_err(-EINVAL);
     int rc = sockaddr_in_check(addr, addrlen, false, &sin);
     if (rc == -EAFNOSUPPORT && addrlen >= (socklen_t)sizeof(sin) && sin.sin_family == AF_UNSPEC &&
         sin.sin_addr.s_addr == htonl(INADDR_ANY))
@@ -193,10 +208,23 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     struct sockaddr_in sin;
     if (!so)
         return ret_err(-EBADF);
-    int rc = sockaddr_in_check(addr, addrlen, true, &sin);
+    if (addrlen_bad(addrlen))
+        return ret_err(-EINVAL);
+    /* inet_dgram_connect: the family must be there; AF_UNSPEC (with any
+     * length from there on) dissolves the association. */
+    if (addrlen < (socklen_t)sizeof(sa_family_t))
+        return ret_err(-EINVAL);
+    if (!addr)
+        return ret_err(-EFAULT);
+    if (addr->sa_family == AF_UNSPEC)
+        return ret_err(so->ops->connect(st, so, AF_UNSPEC, 0, 0));
+    int rc = sock_autobind(st, so);
     if (rc < 0)
         return ret_err(rc);
-    return ret_err(so->ops->connect(st, so, sin.sin_family, ntohl(sin.sin_addr.s_addr),
+    rc = sockaddr_in_check(addr, addrlen, false, &sin);
+    if (rc < 0)
+        return ret_err(rc);
+    return ret_err(so->ops->connect(st, so, AF_INET, ntohl(sin.sin_addr.s_addr),
                                     ntohs(sin.sin_port)));
 }
 
@@ -228,6 +256,34 @@ int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *add
 
 /* ---- send ------------------------------------------------------------------------- */
 
+int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst)
+{
+    if (!msg->msg_name)
+        return 0;
+    if (msg->msg_namelen < (socklen_t)sizeof(*dst))
+        return -EINVAL;
+    memcpy(dst, msg->msg_name, sizeof(*dst));
+    if (dst->sin_family != AF_INET && dst->sin_family != AF_UNSPEC)
+        return -EAFNOSUPPORT;
+    return 1;
+}
+
+int sock_send_ready(struct ns_sock *so)
+{
+    /* sock_alloc_send_pskb: a pending error first, then SEND_SHUTDOWN. */
+    if (so->so_error) {
+        int e = so->so_error;
+        so->so_error = 0;
+        return -e;
+    }
+    if (so->flags & SO_F_SHUT_WR)
+        return -EPIPE; /* netsock raises no SIGPIPE (nor does Linux for datagrams) */
+    return 0;
+}
+
+/* msg->msg_name is NULL when no address was given; a non-NULL name with a
+ * zero length (sendto(..., addr, 0)) reaches the protocol, which refuses
+ * it with EINVAL as Linux udp_sendmsg does. */
 static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
     struct ns_sock *so = sock_get(st, fd);
@@ -243,36 +299,19 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             return -EFAULT;
         len += msg->msg_iov[i].iov_len;
     }
-    if (flags & MSG_OOB)
-        return -EOPNOTSUPP; /* no urgent data on datagram sockets */
-
-    struct sockaddr_in dst, *dstp = NULL;
-    if (msg->msg_name && msg->msg_namelen) {
-        if (msg->msg_namelen < (socklen_t)sizeof(dst))
-            return -EINVAL;
-        memcpy(&dst, msg->msg_name, sizeof(dst));
-        /* udp_sendmsg: anything but AF_INET/AF_UNSPEC is refused. */
-        if (dst.sin_family != AF_INET && dst.sin_family != AF_UNSPEC)
-            return -EAFNOSUPPORT;
-        dstp = &dst;
-    }
-    /* sock_alloc_send_pskb: a pending error is reported first. */
-    if (so->so_error) {
-        int e = so->so_error;
-        so->so_error = 0;
-        return -e;
-    }
-    if (so->flags & SO_F_SHUT_WR)
-        return -EPIPE; /* netsock raises no SIGPIPE: as if MSG_NOSIGNAL */
-    if (!dstp && !(so->flags & SO_F_CONNECTED))
-        return -EDESTADDRREQ;
+    /* __sys_sendto: move_addr_to_kernel checks the length first. */
+    if (msg->msg_name && addrlen_bad(msg->msg_namelen))
+        return -EINVAL;
+    int rc = sock_autobind(st, so);
+    if (rc < 0)
+        return rc;
 
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
     uint64_t deadline = deadline_after(st, so->sndtimeo_us);
     for (;;) {
-        ssize_t rc = so->ops->sendmsg(st, so, msg, len, dstp, flags);
-        if (rc != -EAGAIN || nonblock)
-            return rc;
+        ssize_t n = so->ops->sendmsg(st, so, msg, len, flags);
+        if (n != -EAGAIN || nonblock)
+            return n;
         int w = sock_wait(st, deadline);
         if (w < 0)
             return w;
@@ -283,7 +322,20 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
 
 ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
-    return ret_errz(do_sendmsg(st, fd, msg, flags));
+    if (!msg)
+        return ret_errz(sock_get(st, fd) ? -EFAULT : -EBADF);
+    /* copy_msghdr_from_user: a negative length is EINVAL, a long one is
+     * cut to sockaddr_storage, a zero one means "no address". */
+    struct msghdr m = *msg;
+    if ((int)m.msg_namelen < 0)
+        return ret_errz(sock_get(st, fd) ? -EINVAL : -EBADF);
+    if (m.msg_namelen > (socklen_t)sizeof(struct sockaddr_storage))
+        m.msg_namelen = sizeof(struct sockaddr_storage);
+    if (!m.msg_name || !m.msg_namelen) {
+        m.msg_name = NULL;
+        m.msg_namelen = 0;
+    }
+    return ret_errz(do_sendmsg(st, fd, &m, flags));
 }
 
 ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,

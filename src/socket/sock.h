@@ -30,10 +30,12 @@ struct ns_sock_ops {
     /* Connect to addr:port; addr_family AF_UNSPEC dissolves the association. */
     int (*connect)(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
                    uint16_t port);
-    /* One attempt to send `len` bytes gathered from msg->msg_iov to `dst`
-     * (NULL: the connected peer). Returns bytes sent or -errno. */
+    /* One attempt to send `len` bytes gathered from msg->msg_iov to
+     * msg->msg_name (NULL: the connected peer; see sock_msg_dst). Checks
+     * its arguments in the order of the Linux protocol's sendmsg. Returns
+     * bytes sent or -errno. */
     ssize_t (*sendmsg)(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                       size_t len, const struct sockaddr_in *dst, int flags);
+                       size_t len, int flags);
     /* One attempt to receive; -EAGAIN when nothing is queued. */
     ssize_t (*recvmsg)(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags);
     /* Readiness: POLLIN/POLLOUT/POLLERR/POLLHUP bits. */
@@ -125,6 +127,15 @@ bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
  * at the IPv4 header (raw), else at the UDP payload. */
 ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
                            bool from_l3);
+
+/* The destination of a sendmsg, as the first checks of Linux udp_sendmsg
+ * and raw_sendmsg: 0 when msg_name is NULL, 1 with *dst filled in, or
+ * -EINVAL (short) / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
+int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst);
+
+/* Just before a datagram is built (Linux sock_alloc_send_pskb): report
+ * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */
+int sock_send_ready(struct ns_sock *so);
 
 /* Copy len bytes gathered from an iovec array into dst. */
 void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
