@@ -161,16 +161,7 @@ static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
 static short raw_poll(struct ns_stack *st, struct ns_sock *so)
 {
     (void)st;
-    short m = 0;
-    if (so->rxq.head)
-        m |= POLLIN;
-    if (so->so_error)
-        m |= POLLERR;
-    if (so->flags & SO_F_SHUT_RD)
-        m |= POLLIN | POLLRDHUP;
-    if (!(so->flags & SO_F_SHUT_WR))
-        m |= POLLOUT;
-    return m;
+    return sock_dgram_poll(so);
 }
 
 static int raw_shutdown(struct ns_stack *st, struct ns_sock *so, int how)

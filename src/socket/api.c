@@ -374,20 +374,21 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
     uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
     for (;;) {
-        ssize_t rc = so->ops->recvmsg(st, so, msg, flags);
-        if (rc != -EAGAIN)
-            return rc;
-        /* __skb_try_recv_datagram: queued data first, then the error,
-         * then end of file after shutdown(SHUT_RD). */
+        /* __skb_recv_udp / __skb_try_recv_datagram: a pending error is
+         * reported before queued data. */
         if (so->so_error) {
             int e = so->so_error;
             so->so_error = 0;
             return -e;
         }
+        ssize_t rc = so->ops->recvmsg(st, so, msg, flags);
+        if (rc != -EAGAIN || nonblock)
+            return rc;
+        /* __skb_wait_for_more_packets: a blocking read after
+         * shutdown(SHUT_RD) finds end of file (0); a non-blocking one
+         * never gets there and says EAGAIN. */
         if (so->flags & SO_F_SHUT_RD)
             return 0;
-        if (nonblock)
-            return -EAGAIN;
         int w = sock_wait(st, deadline);
         if (w < 0)
             return w;

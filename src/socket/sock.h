@@ -137,6 +137,11 @@ int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst);
  * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */
 int sock_send_ready(struct ns_sock *so);
 
+/* Readiness of a datagram socket, as Linux datagram_poll: POLLERR for a
+ * pending error, POLLIN|POLLRDHUP after SHUT_RD, POLLHUP when shut both
+ * ways, POLLIN with data queued, POLLOUT. */
+short sock_dgram_poll(const struct ns_sock *so);
+
 /* Copy len bytes gathered from an iovec array into dst. */
 void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
 
