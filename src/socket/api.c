@@ -47,6 +47,8 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
 
 static uint64_t deadline_after(const struct ns_stack *st, uint64_t timeo_us)
 {
+    if (timeo_us == SOCK_TIMEO_NOWAIT)
+        return st->now_us;
     if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
         return NS_TIME_NEVER;
     return st->now_us + timeo_us;
@@ -122,6 +124,7 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
     so->ops = ops;
     so->rcvbuf = SOCK_RMEM_DEFAULT;
     so->sndbuf = SOCK_WMEM_DEFAULT;
+    so->rcvlowat = 1;
     ns_pbuf_queue_init(&so->rxq);
     if (flags & SOCK_NONBLOCK)
         so->flags |= SO_F_NONBLOCK;
@@ -306,7 +309,8 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
     if (rc < 0)
         return rc;
 
-    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
+    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
+                    so->sndtimeo_us == SOCK_TIMEO_NOWAIT;
     uint64_t deadline = deadline_after(st, so->sndtimeo_us);
     for (;;) {
         ssize_t n = so->ops->sendmsg(st, so, msg, len, flags);
@@ -371,7 +375,9 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
         return -EAGAIN; /* no error queue: as an empty one on Linux */
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
+    /* sock_rcvtimeo: a zero (negative-set) timeout is non-blocking. */
+    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
+                    so->rcvtimeo_us == SOCK_TIMEO_NOWAIT;
     uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
     for (;;) {
         /* __skb_recv_udp / __skb_try_recv_datagram: a pending error is
@@ -518,7 +524,7 @@ static int set_timeo(const void *val, socklen_t len, uint64_t *out_us)
     if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
         return -EDOM;
     if (tv.tv_sec < 0) {
-        *out_us = 1; /* Linux: negative timeout = return at once */
+        *out_us = SOCK_TIMEO_NOWAIT; /* Linux: negative timeout = return at once */
         return 0;
     }
     if (tv.tv_sec == 0 && tv.tv_usec == 0) {
@@ -544,8 +550,11 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         if (len < (socklen_t)sizeof(l))
             return -EINVAL;
         memcpy(&l, val, sizeof(l));
+        /* sock_setsockopt: l_onoff 0 only clears the flag; the time is
+         * kept from the last l_onoff != 0. */
         so->linger_onoff = l.l_onoff != 0;
-        so->linger_s = l.l_linger;
+        if (l.l_onoff)
+            so->linger_s = l.l_linger;
         return 0;
     }
     default:
@@ -570,15 +579,16 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         set_flag(so, SO_F_DONTROUTE, v);
         return 0;
     case SO_RCVBUF: {
-        /* sock_setsockopt: min(val, rmem_max) doubled, at least the floor. */
-        uint32_t u = v < 0 ? 0 : (uint32_t)v;
+        /* sock_setsockopt: min_t(u32, val, rmem_max) — a negative value is
+         * a huge one — doubled, at least the floor. */
+        uint32_t u = (uint32_t)v;
         if (u > SOCK_RMEM_MAX)
             u = SOCK_RMEM_MAX;
         so->rcvbuf = u * 2 < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : u * 2;
         return 0;
     }
     case SO_SNDBUF: {
-        uint32_t u = v < 0 ? 0 : (uint32_t)v;
+        uint32_t u = (uint32_t)v; /* as SO_RCVBUF, with wmem_max */
         if (u > SOCK_WMEM_MAX)
             u = SOCK_WMEM_MAX;
         so->sndbuf = u * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : u * 2;
@@ -591,6 +601,10 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         return 0;
     case SO_MARK:
         so->mark = (uint32_t)v;
+        return 0;
+    case SO_RCVLOWAT:
+        /* sock_setsockopt: negative means INT_MAX, 0 means 1. */
+        so->rcvlowat = v < 0 ? INT_MAX : v ? v : 1;
         return 0;
     case SO_TYPE:
     case SO_ERROR:
@@ -608,17 +622,20 @@ static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, cons
 {
     (void)st;
     int v = 0;
-    /* do_ip_setsockopt accepts a single byte for most int options. */
-    if (!val)
-        return -EFAULT;
-    if (len >= (socklen_t)sizeof(int))
-        memcpy(&v, val, sizeof(int));
-    else if (len >= 1)
-        v = *(const unsigned char *)val;
-    else
-        return -EINVAL;
+    /* do_ip_setsockopt accepts a single byte for the int options, and
+     * "optlen == 0 is equivalent to val == 0". */
+    if (len >= 1) {
+        if (!val)
+            return -EFAULT;
+        if (len >= (socklen_t)sizeof(int))
+            memcpy(&v, val, sizeof(int));
+        else
+            v = *(const unsigned char *)val;
+    }
     switch (name) {
     case IP_TTL:
+        if (len < 1)
+            return -EINVAL;
         if (v == -1) {
             so->ttl = 0;
             return 0;
@@ -659,6 +676,8 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
         return ret_err(-EINVAL);
     if (level == SOL_SOCKET)
         return ret_err(setsockopt_socket(so, optname, optval, optlen));
+    /* Linux ip_setsockopt: a level that is neither IP nor the
+     * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
         return ret_err(setsockopt_ip(st, so, optname, optval, optlen));
     if (level == so->protocol && so->ops->setsockopt)
@@ -683,6 +702,8 @@ static int put_opt(void *val, socklen_t *len, const void *v, socklen_t vlen)
 
 static int put_timeo(void *val, socklen_t *len, uint64_t us)
 {
+    if (us == SOCK_TIMEO_NOWAIT)
+        us = 0; /* sock_get_timeout: a zero timeout reads as {0, 0} */
     struct timeval tv = {.tv_sec = (time_t)(us / 1000000u), .tv_usec = (suseconds_t)(us % 1000000u)};
     return put_opt(val, len, &tv, sizeof(tv));
 }
@@ -710,7 +731,7 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
     case SO_PRIORITY: v = so->priority; break;
     case SO_MARK: v = (int)so->mark; break;
     case SO_ACCEPTCONN: v = 0; break;
-    case SO_RCVLOWAT: v = 1; break;
+    case SO_RCVLOWAT: v = so->rcvlowat; break;
     case SO_SNDLOWAT: v = 1; break;
     case SO_RCVTIMEO: return put_timeo(val, len, so->rcvtimeo_us);
     case SO_SNDTIMEO: return put_timeo(val, len, so->sndtimeo_us);
@@ -731,15 +752,17 @@ static int getsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, void
     switch (name) {
     case IP_TTL: v = so->ttl ? so->ttl : st->cfg.ip_default_ttl; break;
     case IP_TOS: v = so->tos; break;
-    case IP_HDRINCL:
-        if (so->type != SOCK_RAW)
-            return -ENOPROTOOPT;
-        v = !!(so->flags & SO_F_HDRINCL);
-        break;
+    case IP_HDRINCL: v = !!(so->flags & SO_F_HDRINCL); break; /* any socket type */
     case IP_PKTINFO: v = !!(so->flags & SO_F_PKTINFO); break;
     case IP_RECVTTL: v = !!(so->flags & SO_F_RECVTTL); break;
     case IP_RECVTOS: v = !!(so->flags & SO_F_RECVTOS); break;
     default: return -ENOPROTOOPT;
+    }
+    /* do_ip_getsockopt: a buffer shorter than an int gets one byte when
+     * the value fits in one. */
+    if (*len > 0 && *len < (socklen_t)sizeof(int) && v >= 0 && v <= 255) {
+        unsigned char byte = (unsigned char)v;
+        return put_opt(val, len, &byte, 1);
     }
     return put_opt(val, len, &v, sizeof(v));
 }
@@ -750,13 +773,21 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
+    if (level == so->protocol && so->type == SOCK_DGRAM && so->ops->getsockopt)
+        return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
+    /* udp_getsockopt / raw_getsockopt hand every other level to
+     * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */
+    if (level != SOL_SOCKET && level != IPPROTO_IP)
+        return ret_err(-EOPNOTSUPP);
+    /* sk_getsockopt, do_ip_getsockopt: the length is read and checked
+     * before the option name. */
+    if (!optlen)
+        return ret_err(-EFAULT);
+    if ((int)*optlen < 0)
+        return ret_err(-EINVAL);
     if (level == SOL_SOCKET)
         return ret_err(getsockopt_socket(st, so, optname, optval, optlen));
-    if (level == IPPROTO_IP)
-        return ret_err(getsockopt_ip(st, so, optname, optval, optlen));
-    if (level == so->protocol && so->ops->getsockopt)
-        return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
-    return ret_err(-ENOPROTOOPT);
+    return ret_err(getsockopt_ip(st, so, optname, optval, optlen));
 }
 
 int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)

@@ -82,8 +82,9 @@ struct ns_sock {
 
     uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
     uint32_t sndbuf;
-    uint64_t rcvtimeo_us; /* 0 = block forever */
+    uint64_t rcvtimeo_us; /* 0 = block forever; SOCK_TIMEO_NOWAIT = never wait */
     uint64_t sndtimeo_us;
+    int rcvlowat;      /* SO_RCVLOWAT, stored and reported only (UDP ignores it) */
     int linger_onoff, linger_s;
     uint8_t ttl;       /* IP_TTL; 0 = stack default */
     uint8_t tos;       /* IP_TOS */
@@ -144,6 +145,10 @@ short sock_dgram_poll(const struct ns_sock *so);
 
 /* Copy len bytes gathered from an iovec array into dst. */
 void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
+
+/* A negative SO_RCVTIMEO/SO_SNDTIMEO: calls do not wait (Linux stores a
+ * zero timeout, which getsockopt reports as {0, 0} like "forever"). */
+#define SOCK_TIMEO_NOWAIT UINT64_MAX
 
 /* Linux default and limits for SO_RCVBUF / SO_SNDBUF (net.core.*). */
 #define SOCK_RMEM_DEFAULT 212992u
