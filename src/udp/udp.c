@@ -132,7 +132,7 @@ static int udp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
 static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src)
 {
     if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
-        *src = dst; /* to this host: from the address it was sent to */
+        *src = ip4_local_source(st, dst); /* to this host */
         return 0;
     }
     int ifindex;
