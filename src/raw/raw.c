@@ -51,10 +51,10 @@ static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
 static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
                        uint16_t port)
 {
-    (void)port;
     if (family == AF_UNSPEC) {
         so->flags &= ~SO_F_CONNECTED;
         so->raddr = 0;
+        so->rport = 0;
         return 0;
     }
     int ifindex;
@@ -65,6 +65,7 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
     so->raddr = addr;
+    so->rport = port; /* ip4_datagram_connect keeps it; getpeername shows it */
     so->flags |= SO_F_CONNECTED;
     return 0;
 }

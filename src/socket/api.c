@@ -487,9 +487,11 @@ int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    if (!(so->flags & SO_F_CONNECTED))
+    /* inet_getname: no peer port means not connected (UDP or raw
+     * connected to port 0 included). */
+    if (!(so->flags & SO_F_CONNECTED) || so->rport == 0)
         return ret_err(-ENOTCONN);
-    return ret_err(put_name(so->raddr, so->type == SOCK_RAW ? 0 : so->rport, addr, addrlen));
+    return ret_err(put_name(so->raddr, so->rport, addr, addrlen));
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
