@@ -151,6 +151,9 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
 /* Is addr one of ours (any interface) or a broadcast we accept? */
 bool ip4_is_local(const struct ns_stack *st, uint32_t addr);
 bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr);
+/* The source address for a datagram to dst, an address of this host
+ * (local or 127/8): 127.0.0.1 for the loopback range, else dst itself. */
+uint32_t ip4_local_source(const struct ns_stack *st, uint32_t dst);
 /* The primary address of interface ifindex for reaching dst, or 0. */
 uint32_t ip4_source_for(const struct ns_stack *st, int ifindex, uint32_t dst);
 

@@ -85,11 +85,17 @@ void icmp4_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t t
     if (ns_ip4_parse(pkt, orig->len, &ip, false) < 0)
         return;
 
+    /* A datagram this host sent to itself through the loopback: Linux
+     * __icmp_send answers it like any other (loopback sources are martian
+     * only when they arrive on a real interface), through the loopback,
+     * without rate limit (icmpv4_xrlim_allow exempts IFF_LOOPBACK). */
+    bool via_lo = orig->ifindex != 0 && (int)orig->ifindex == st->lo_ifindex;
+
     /* RFC 1122 §3.2.2: the datagrams no error may be sent about. */
     bool suppress = (orig->flags & NS_PBUF_F_L2_BCAST) || ip.frag_off != 0 ||
                     ip4_is_broadcast(st, ip.dst) || ip4_is_multicast(ip.dst) || ip.src == 0 ||
                     ip4_is_broadcast(st, ip.src) || ip4_is_multicast(ip.src) ||
-                    ip4_is_loopback(ip.src) || (ip.src >> 28) == 0xf; /* class E */
+                    (ip4_is_loopback(ip.src) && !via_lo) || (ip.src >> 28) == 0xf; /* class E */
     if (!suppress && ip.proto == NS_IPPROTO_ICMP) {
         if (ip.total_len < ip.hlen + 1u || icmp_is_error_type(pkt[ip.hlen]))
             suppress = true;
@@ -105,11 +111,11 @@ void icmp4_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t t
 
     /* Our own packet failed before leaving (e.g. ARP never answered):
      * tell the sending protocol directly, as Linux reports EHOSTUNREACH. */
-    if (ip4_is_local(st, ip.src)) {
+    if (ip4_is_local(st, ip.src) && !via_lo) {
         icmp_notify(st, ip.src, type, code, info, pkt, qlen);
         return;
     }
-    if (!icmp_rate_allow(st)) {
+    if (!via_lo && !icmp_rate_allow(st)) {
         NS_STAT_INC(st, icmp_err_ratelimited);
         return;
     }

@@ -40,6 +40,18 @@ bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
     return false;
 }
 
+uint32_t ip4_local_source(const struct ns_stack *st, uint32_t dst)
+{
+    /* Linux's local table: "local 127.0.0.0/8 dev lo src 127.0.0.1" and
+     * "broadcast 127.255.255.255 dev lo src 127.0.0.1" carry the
+     * loopback's address as preferred source (__ip_route_output_key
+     * takes fib_prefsrc); "local <addr>" routes of other interfaces have
+     * the address itself. */
+    if (ip4_is_loopback(dst))
+        return ip4_source_for(st, st->lo_ifindex, dst);
+    return dst;
+}
+
 uint32_t ip4_source_for(const struct ns_stack *st, int ifindex, uint32_t dst)
 {
     if (ifindex < 1 || ifindex > NS_IF_MAX)
@@ -147,7 +159,7 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
         ifindex = st->lo_ifindex;
         nexthop = o->dst;
         if (!src)
-            src = o->dst;
+            src = ip4_local_source(st, o->dst);
     } else if (route4_lookup(st, o->dst, &ifindex, &nexthop) < 0) {
         NS_STAT_INC(st, ip_drop_no_route);
         ns_pbuf_free(pb);

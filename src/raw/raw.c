@@ -51,10 +51,10 @@ static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
 static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
                        uint16_t port)
 {
-    (void)port;
     if (family == AF_UNSPEC) {
         so->flags &= ~SO_F_CONNECTED;
         so->raddr = 0;
+        so->rport = 0;
         return 0;
     }
     int ifindex;
@@ -65,6 +65,7 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
     so->raddr = addr;
+    so->rport = port; /* ip4_datagram_connect keeps it; getpeername shows it */
     so->flags |= SO_F_CONNECTED;
     return 0;
 }
@@ -114,13 +115,26 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     return rc < 0 ? rc : (ssize_t)len;
 }
 
+/* Checks in the order of Linux raw_sendmsg. */
 static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                           size_t len, const struct sockaddr_in *dst, int flags)
+                           size_t len, int flags)
 {
-    (void)flags;
-    uint32_t daddr = dst ? ntohl(dst->sin_addr.s_addr) : so->raddr;
+    struct sockaddr_in dst;
+    if (len > 0xFFFF)
+        return -EMSGSIZE;
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
+    int have_dst = sock_msg_dst(msg, &dst);
+    if (have_dst < 0)
+        return have_dst;
+    if (!have_dst && !(so->flags & SO_F_CONNECTED))
+        return -EDESTADDRREQ;
+    uint32_t daddr = have_dst ? ntohl(dst.sin_addr.s_addr) : so->raddr;
     if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
+    int rc = sock_send_ready(so);
+    if (rc < 0)
+        return rc;
     if (so->flags & SO_F_HDRINCL)
         return raw_send_hdrincl(st, so, msg, len, daddr);
     if (len > NS_IP4_MAX_LEN - NS_IP4_HLEN)
@@ -136,7 +150,7 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .ttl = so->ttl,
         .tos = so->tos,
     };
-    int rc = ip4_output(st, &o, pb);
+    rc = ip4_output(st, &o, pb);
     return rc < 0 ? rc : (ssize_t)len;
 }
 
@@ -148,16 +162,7 @@ static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
 static short raw_poll(struct ns_stack *st, struct ns_sock *so)
 {
     (void)st;
-    short m = 0;
-    if (so->rxq.head)
-        m |= POLLIN;
-    if (so->so_error)
-        m |= POLLERR;
-    if (so->flags & SO_F_SHUT_RD)
-        m |= POLLIN | POLLRDHUP;
-    if (!(so->flags & SO_F_SHUT_WR))
-        m |= POLLOUT;
-    return m;
+    return sock_dgram_poll(so);
 }
 
 static int raw_shutdown(struct ns_stack *st, struct ns_sock *so, int how)

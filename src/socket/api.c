@@ -47,6 +47,8 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
 
 static uint64_t deadline_after(const struct ns_stack *st, uint64_t timeo_us)
 {
+    if (timeo_us == SOCK_TIMEO_NOWAIT)
+        return st->now_us;
     if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
         return NS_TIME_NEVER;
     return st->now_us + timeo_us;
@@ -63,6 +65,15 @@ static int sock_wait(struct ns_stack *st, uint64_t deadline)
 }
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
+
+/* Linux limits the checks below use: SOCK_TYPE_MASK and SOCK_MAX
+ * (include/linux/net.h), AF_MAX (include/linux/socket.h) and IPPROTO_MAX
+ * (include/uapi/linux/in.h, one past IPPROTO_MPTCP), which the C library's
+ * headers do not all export. */
+#define LINUX_SOCK_TYPE_MASK 0xf
+#define LINUX_SOCK_MAX 11
+#define LINUX_AF_MAX 46
+#define LINUX_IPPROTO_MAX 263
 
 int tcp_attach(struct ns_stack *st, struct ns_sock *so);
 
@@ -84,6 +95,7 @@ struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
         so->rcvbuf = SOCK_RMEM_DEFAULT;
         so->sndbuf = SOCK_WMEM_DEFAULT;
     }
+    so->rcvlowat = 1;
     ns_pbuf_queue_init(&so->rxq);
     int fd = sock_fd_alloc(st, so);
     if (fd < 0) {
@@ -103,14 +115,22 @@ struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
 int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
 {
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int base = type & LINUX_SOCK_TYPE_MASK;
     const struct ns_sock_ops *ops;
 
-    /* __sys_socket: unknown flag bits or a type past SOCK_MAX -> EINVAL. */
-    if (base < 0 || base >= 11)
+    /* As Linux __sys_socket: unknown flag bits -> EINVAL; then
+     * __sock_create: the family is checked before the type. */
+    if (type & ~(LINUX_SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return ret_err(-EINVAL);
+    if (domain < 0 || domain >= LINUX_AF_MAX)
+        return ret_err(-EAFNOSUPPORT);
+    if (base >= LINUX_SOCK_MAX)
         return ret_err(-EINVAL);
     if (domain != AF_INET)
         return ret_err(-EAFNOSUPPORT);
+    /* inet_create: a protocol outside 0..IPPROTO_MAX-1 is EINVAL. */
+    if (protocol < 0 || protocol >= LINUX_IPPROTO_MAX)
+        return ret_err(-EINVAL);
     switch (base) {
     case SOCK_DGRAM:
         if (protocol != 0 && protocol != IPPROTO_UDP)
@@ -119,8 +139,10 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
         ops = &udp_sock_ops;
         break;
     case SOCK_RAW:
-        /* inet_create: raw needs a protocol; IPPROTO_IP (0) is refused. */
-        if (protocol <= 0 || protocol > 255)
+        /* inet_create: raw needs a protocol; IPPROTO_IP (0) is refused.
+         * Any other number up to IPPROTO_MAX-1 is accepted, even the ones
+         * no IPv4 header can carry (such a socket never receives). */
+        if (protocol == 0)
             return ret_err(-EPROTONOSUPPORT);
         ops = &raw_sock_ops;
         break;
@@ -152,21 +174,23 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
     return fd;
 }
 
-/* Validate a sockaddr for an AF_INET socket. AF_UNSPEC is accepted where
- * Linux accepts it (bind to INADDR_ANY, connect to dissolve). */
+/* move_addr_to_kernel: a user address longer than sockaddr_storage, or
+ * a negative length, is EINVAL before the protocol sees it. */
+static bool addrlen_bad(socklen_t len)
+{
+    return (int)len < 0 || len > (socklen_t)sizeof(struct sockaddr_storage);
+}
+
+/* Validate a sockaddr for an AF_INET socket (inet_bind,
+ * ip4_datagram_connect): short -> EINVAL, another family -> EAFNOSUPPORT.
+ * AF_UNSPEC is accepted where the caller allows it. */
 static int sockaddr_in_check(const struct sockaddr *addr, socklen_t len, bool allow_unspec,
                              struct sockaddr_in *out)
 {
+    if (len < (socklen_t)sizeof(struct sockaddr_in))
+        return -EINVAL;
     if (!addr)
         return -EFAULT;
-    if (len < (socklen_t)sizeof(struct sockaddr_in)) {
-        /* connect with AF_UNSPEC needs only the family field */
-        if (allow_unspec && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
-            memset(out, 0, sizeof(*out));
-            return 0;
-        }
-        return -EINVAL;
-    }
     memcpy(out, addr, sizeof(*out));
     if (out->sin_family == AF_INET)
         return 0;
@@ -175,12 +199,25 @@ static int sockaddr_in_check(const struct sockaddr *addr, socklen_t len, bool al
     return -EAFNOSUPPORT;
 }
 
+/* inet_autobind: a datagram socket without a port gets an ephemeral one
+ * before connect or sendmsg look at their arguments (inet_dgram_connect,
+ * inet_send_prepare), so even a call that then fails leaves it bound.
+ * Raw sockets always have their "port" (the protocol). */
+static int sock_autobind(struct ns_stack *st, struct ns_sock *so)
+{
+    if (so->type != SOCK_DGRAM || (so->flags & SO_F_BOUND))
+        return 0;
+    return so->ops->bind(st, so, INADDR_ANY, 0) < 0 ? -EAGAIN : 0;
+}
+
 int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ns_sock *so = sock_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
         return ret_err(-EBADF);
+    if (addrlen_bad(addrlen))
+        return ret_err(-EINVAL);
     int rc = sockaddr_in_check(addr, addrlen, false, &sin);
     if (rc == -EAFNOSUPPORT && addrlen >= (socklen_t)sizeof(sin) && sin.sin_family == AF_UNSPEC &&
         sin.sin_addr.s_addr == htonl(INADDR_ANY))
@@ -203,10 +240,23 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     struct sockaddr_in sin;
     if (!so)
         return ret_err(-EBADF);
-    int rc = sockaddr_in_check(addr, addrlen, true, &sin);
+    if (addrlen_bad(addrlen))
+        return ret_err(-EINVAL);
+    /* inet_dgram_connect: the family must be there; AF_UNSPEC (with any
+     * length from there on) dissolves the association. */
+    if (addrlen < (socklen_t)sizeof(sa_family_t))
+        return ret_err(-EINVAL);
+    if (!addr)
+        return ret_err(-EFAULT);
+    if (addr->sa_family == AF_UNSPEC)
+        return ret_err(so->ops->connect(st, so, AF_UNSPEC, 0, 0));
+    int rc = sock_autobind(st, so);
     if (rc < 0)
         return ret_err(rc);
-    rc = so->ops->connect(st, so, sin.sin_family, ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port));
+    rc = sockaddr_in_check(addr, addrlen, false, &sin);
+    if (rc < 0)
+        return ret_err(rc);
+    rc = so->ops->connect(st, so, AF_INET, ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port));
     if (rc != -EINPROGRESS || (so->flags & SO_F_NONBLOCK))
         return ret_err(rc);
     /* A blocking connect waits for the handshake (SO_SNDTIMEO bounds it:
@@ -321,6 +371,34 @@ static void iov_cursor_free(struct iov_cursor *c)
         free(c->iov);
 }
 
+int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst)
+{
+    if (!msg->msg_name)
+        return 0;
+    if (msg->msg_namelen < (socklen_t)sizeof(*dst))
+        return -EINVAL;
+    memcpy(dst, msg->msg_name, sizeof(*dst));
+    if (dst->sin_family != AF_INET && dst->sin_family != AF_UNSPEC)
+        return -EAFNOSUPPORT;
+    return 1;
+}
+
+int sock_send_ready(struct ns_sock *so)
+{
+    /* sock_alloc_send_pskb: a pending error first, then SEND_SHUTDOWN. */
+    if (so->so_error) {
+        int e = so->so_error;
+        so->so_error = 0;
+        return -e;
+    }
+    if (so->flags & SO_F_SHUT_WR)
+        return -EPIPE; /* netsock raises no SIGPIPE (nor does Linux for datagrams) */
+    return 0;
+}
+
+/* msg->msg_name is NULL when no address was given; a non-NULL name with a
+ * zero length (sendto(..., addr, 0)) reaches the protocol, which refuses
+ * it with EINVAL as Linux udp_sendmsg does. */
 static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
     struct ns_sock *so = sock_get(st, fd);
@@ -336,37 +414,21 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             return -EFAULT;
         len += msg->msg_iov[i].iov_len;
     }
-    if (flags & MSG_OOB)
-        return -EOPNOTSUPP; /* no urgent data on datagram sockets */
+    /* __sys_sendto: move_addr_to_kernel checks the length first. */
+    if (msg->msg_name && addrlen_bad(msg->msg_namelen))
+        return -EINVAL;
+    int rc = sock_autobind(st, so);
+    if (rc < 0)
+        return rc;
 
-    struct sockaddr_in dst, *dstp = NULL;
-    if (msg->msg_name && msg->msg_namelen) {
-        if (msg->msg_namelen < (socklen_t)sizeof(dst))
-            return -EINVAL;
-        memcpy(&dst, msg->msg_name, sizeof(dst));
-        /* udp_sendmsg: anything but AF_INET/AF_UNSPEC is refused. */
-        if (dst.sin_family != AF_INET && dst.sin_family != AF_UNSPEC)
-            return -EAFNOSUPPORT;
-        dstp = &dst;
-    }
-    /* sock_alloc_send_pskb: a pending error is reported first. */
-    if (so->so_error) {
-        int e = so->so_error;
-        so->so_error = 0;
-        return -e;
-    }
-    if (so->flags & SO_F_SHUT_WR)
-        return -EPIPE; /* netsock raises no SIGPIPE: as if MSG_NOSIGNAL */
-    if (so->type != SOCK_STREAM && !dstp && !(so->flags & SO_F_CONNECTED))
-        return -EDESTADDRREQ;
-
-    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
+    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
+                    so->sndtimeo_us == SOCK_TIMEO_NOWAIT;
     uint64_t deadline = deadline_after(st, so->sndtimeo_us);
     if (so->type != SOCK_STREAM) {
         for (;;) {
-            ssize_t rc = so->ops->sendmsg(st, so, msg, len, dstp, flags);
-            if (rc != -EAGAIN || nonblock)
-                return rc;
+            ssize_t n = so->ops->sendmsg(st, so, msg, len, flags);
+            if (n != -EAGAIN || nonblock)
+                return n;
             int w = sock_wait(st, deadline);
             if (w < 0)
                 return w;
@@ -374,35 +436,37 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
                 return -EBADF;
         }
     }
+    if ((rc = sock_send_ready(so)) < 0)
+        return rc;
     /* A stream send blocks until every byte is queued (or the timeout:
      * then it returns what was queued, as Linux tcp_sendmsg). */
     struct iov_cursor cur;
     if (iov_cursor_init(&cur, msg) < 0)
         return -ENOMEM;
     size_t done = 0;
-    ssize_t rc = 0;
+    ssize_t sr = 0;
     for (;;) {
         struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
-        rc = so->ops->sendmsg(st, so, &part, len - done, dstp, flags);
-        if (rc > 0) {
-            done += (size_t)rc;
-            iov_cursor_advance(&cur, (size_t)rc);
+        sr = so->ops->sendmsg(st, so, &part, len - done, flags);
+        if (sr > 0) {
+            done += (size_t)sr;
+            iov_cursor_advance(&cur, (size_t)sr);
         }
-        if (done == len || (rc < 0 && rc != -EAGAIN) || (len == 0))
+        if (done == len || (sr < 0 && sr != -EAGAIN) || (len == 0))
             break;
-        if (nonblock && (rc == -EAGAIN || rc > 0))
+        if (nonblock && (sr == -EAGAIN || sr > 0))
             break;
         int w = sock_wait(st, deadline);
         if (w < 0) {
-            rc = w;
+            sr = w;
             break;
         }
         if (!(so = sock_get(st, fd))) {
-            rc = -EBADF;
+            sr = -EBADF;
             break;
         }
         if (so->so_error) {
-            rc = -so->so_error;
+            sr = -so->so_error;
             so->so_error = 0;
             break;
         }
@@ -410,12 +474,25 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
     iov_cursor_free(&cur);
     if (done > 0)
         return (ssize_t)done;
-    return rc < 0 ? rc : 0;
+    return sr < 0 ? sr : 0;
 }
 
 ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
-    return ret_errz(do_sendmsg(st, fd, msg, flags));
+    if (!msg)
+        return ret_errz(sock_get(st, fd) ? -EFAULT : -EBADF);
+    /* copy_msghdr_from_user: a negative length is EINVAL, a long one is
+     * cut to sockaddr_storage, a zero one means "no address". */
+    struct msghdr m = *msg;
+    if ((int)m.msg_namelen < 0)
+        return ret_errz(sock_get(st, fd) ? -EINVAL : -EBADF);
+    if (m.msg_namelen > (socklen_t)sizeof(struct sockaddr_storage))
+        m.msg_namelen = sizeof(struct sockaddr_storage);
+    if (!m.msg_name || !m.msg_namelen) {
+        m.msg_name = NULL;
+        m.msg_namelen = 0;
+    }
+    return ret_errz(do_sendmsg(st, fd, &m, flags));
 }
 
 ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
@@ -496,25 +573,36 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
         return -EAGAIN; /* no error queue: as an empty one on Linux */
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT);
+    /* sock_rcvtimeo: a zero (negative-set) timeout is non-blocking. */
+    bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
+                    so->rcvtimeo_us == SOCK_TIMEO_NOWAIT;
     uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
     if (so->type == SOCK_STREAM && (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nonblock)
         return recv_waitall(st, fd, msg, flags, deadline);
     for (;;) {
+        /* __skb_recv_udp / __skb_try_recv_datagram: a pending error is
+         * reported before queued data. */
+        if (so->so_error && so->type != SOCK_STREAM) {
+            int e = so->so_error;
+            so->so_error = 0;
+            return -e;
+        }
         ssize_t rc = so->ops->recvmsg(st, so, msg, flags);
         if (rc != -EAGAIN)
             return rc;
-        /* __skb_try_recv_datagram: queued data first, then the error,
-         * then end of file after shutdown(SHUT_RD). */
+        /* tcp_recvmsg: queued bytes first, the error once they are read. */
         if (so->so_error) {
             int e = so->so_error;
             so->so_error = 0;
             return -e;
         }
+        if (nonblock)
+            return rc;
+        /* __skb_wait_for_more_packets: a blocking read after
+         * shutdown(SHUT_RD) finds end of file (0); a non-blocking one
+         * never gets there and says EAGAIN. */
         if (so->flags & SO_F_SHUT_RD)
             return 0;
-        if (nonblock)
-            return -EAGAIN;
         int w = sock_wait(st, deadline);
         if (w < 0)
             return w;
@@ -607,9 +695,11 @@ int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    if (!(so->flags & SO_F_CONNECTED))
+    /* inet_getname: no peer port means not connected (UDP or raw
+     * connected to port 0 included). */
+    if (!(so->flags & SO_F_CONNECTED) || so->rport == 0)
         return ret_err(-ENOTCONN);
-    return ret_err(put_name(so->raddr, so->type == SOCK_RAW ? 0 : so->rport, addr, addrlen));
+    return ret_err(put_name(so->raddr, so->rport, addr, addrlen));
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -644,7 +734,7 @@ static int set_timeo(const void *val, socklen_t len, uint64_t *out_us)
     if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
         return -EDOM;
     if (tv.tv_sec < 0) {
-        *out_us = 1; /* Linux: negative timeout = return at once */
+        *out_us = SOCK_TIMEO_NOWAIT; /* Linux: negative timeout = return at once */
         return 0;
     }
     if (tv.tv_sec == 0 && tv.tv_usec == 0) {
@@ -670,8 +760,11 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         if (len < (socklen_t)sizeof(l))
             return -EINVAL;
         memcpy(&l, val, sizeof(l));
+        /* sock_setsockopt: l_onoff 0 only clears the flag; the time is
+         * kept from the last l_onoff != 0. */
         so->linger_onoff = l.l_onoff != 0;
-        so->linger_s = l.l_linger;
+        if (l.l_onoff)
+            so->linger_s = l.l_linger;
         return 0;
     }
     default:
@@ -696,15 +789,16 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         set_flag(so, SO_F_DONTROUTE, v);
         return 0;
     case SO_RCVBUF: {
-        /* sock_setsockopt: min(val, rmem_max) doubled, at least the floor. */
-        uint32_t u = v < 0 ? 0 : (uint32_t)v;
+        /* sock_setsockopt: min_t(u32, val, rmem_max) — a negative value is
+         * a huge one — doubled, at least the floor. */
+        uint32_t u = (uint32_t)v;
         if (u > SOCK_RMEM_MAX)
             u = SOCK_RMEM_MAX;
         so->rcvbuf = u * 2 < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : u * 2;
         return 0;
     }
     case SO_SNDBUF: {
-        uint32_t u = v < 0 ? 0 : (uint32_t)v;
+        uint32_t u = (uint32_t)v; /* as SO_RCVBUF, with wmem_max */
         if (u > SOCK_WMEM_MAX)
             u = SOCK_WMEM_MAX;
         so->sndbuf = u * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : u * 2;
@@ -717,6 +811,10 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         return 0;
     case SO_MARK:
         so->mark = (uint32_t)v;
+        return 0;
+    case SO_RCVLOWAT:
+        /* sock_setsockopt: negative means INT_MAX, 0 means 1. */
+        so->rcvlowat = v < 0 ? INT_MAX : v ? v : 1;
         return 0;
     case SO_TYPE:
     case SO_ERROR:
@@ -734,17 +832,20 @@ static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, cons
 {
     (void)st;
     int v = 0;
-    /* do_ip_setsockopt accepts a single byte for most int options. */
-    if (!val)
-        return -EFAULT;
-    if (len >= (socklen_t)sizeof(int))
-        memcpy(&v, val, sizeof(int));
-    else if (len >= 1)
-        v = *(const unsigned char *)val;
-    else
-        return -EINVAL;
+    /* do_ip_setsockopt accepts a single byte for the int options, and
+     * "optlen == 0 is equivalent to val == 0". */
+    if (len >= 1) {
+        if (!val)
+            return -EFAULT;
+        if (len >= (socklen_t)sizeof(int))
+            memcpy(&v, val, sizeof(int));
+        else
+            v = *(const unsigned char *)val;
+    }
     switch (name) {
     case IP_TTL:
+        if (len < 1)
+            return -EINVAL;
         if (v == -1) {
             so->ttl = 0;
             return 0;
@@ -785,6 +886,8 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
         return ret_err(-EINVAL);
     if (level == SOL_SOCKET)
         return ret_err(setsockopt_socket(so, optname, optval, optlen));
+    /* Linux ip_setsockopt: a level that is neither IP nor the
+     * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
         return ret_err(setsockopt_ip(st, so, optname, optval, optlen));
     if (level == so->protocol && so->ops->setsockopt)
@@ -809,6 +912,8 @@ static int put_opt(void *val, socklen_t *len, const void *v, socklen_t vlen)
 
 static int put_timeo(void *val, socklen_t *len, uint64_t us)
 {
+    if (us == SOCK_TIMEO_NOWAIT)
+        us = 0; /* sock_get_timeout: a zero timeout reads as {0, 0} */
     struct timeval tv = {.tv_sec = (time_t)(us / 1000000u), .tv_usec = (suseconds_t)(us % 1000000u)};
     return put_opt(val, len, &tv, sizeof(tv));
 }
@@ -837,7 +942,7 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
     case SO_MARK: v = (int)so->mark; break;
     case SO_ACCEPTCONN: v = so->ops->listen && so->ops->state_name &&
                                !strcmp(so->ops->state_name(so), "LISTEN"); break;
-    case SO_RCVLOWAT: v = 1; break;
+    case SO_RCVLOWAT: v = so->rcvlowat; break;
     case SO_SNDLOWAT: v = 1; break;
     case SO_RCVTIMEO: return put_timeo(val, len, so->rcvtimeo_us);
     case SO_SNDTIMEO: return put_timeo(val, len, so->sndtimeo_us);
@@ -858,15 +963,17 @@ static int getsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, void
     switch (name) {
     case IP_TTL: v = so->ttl ? so->ttl : st->cfg.ip_default_ttl; break;
     case IP_TOS: v = so->tos; break;
-    case IP_HDRINCL:
-        if (so->type != SOCK_RAW)
-            return -ENOPROTOOPT;
-        v = !!(so->flags & SO_F_HDRINCL);
-        break;
+    case IP_HDRINCL: v = !!(so->flags & SO_F_HDRINCL); break; /* any socket type */
     case IP_PKTINFO: v = !!(so->flags & SO_F_PKTINFO); break;
     case IP_RECVTTL: v = !!(so->flags & SO_F_RECVTTL); break;
     case IP_RECVTOS: v = !!(so->flags & SO_F_RECVTOS); break;
     default: return -ENOPROTOOPT;
+    }
+    /* do_ip_getsockopt: a buffer shorter than an int gets one byte when
+     * the value fits in one. */
+    if (*len > 0 && *len < (socklen_t)sizeof(int) && v >= 0 && v <= 255) {
+        unsigned char byte = (unsigned char)v;
+        return put_opt(val, len, &byte, 1);
     }
     return put_opt(val, len, &v, sizeof(v));
 }
@@ -877,13 +984,21 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
+    if (level == so->protocol && so->type == SOCK_DGRAM && so->ops->getsockopt)
+        return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
+    /* udp_getsockopt / raw_getsockopt hand every other level to
+     * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */
+    if (level != SOL_SOCKET && level != IPPROTO_IP)
+        return ret_err(-EOPNOTSUPP);
+    /* sk_getsockopt, do_ip_getsockopt: the length is read and checked
+     * before the option name. */
+    if (!optlen)
+        return ret_err(-EFAULT);
+    if ((int)*optlen < 0)
+        return ret_err(-EINVAL);
     if (level == SOL_SOCKET)
         return ret_err(getsockopt_socket(st, so, optname, optval, optlen));
-    if (level == IPPROTO_IP)
-        return ret_err(getsockopt_ip(st, so, optname, optval, optlen));
-    if (level == so->protocol && so->ops->getsockopt)
-        return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
-    return ret_err(-ENOPROTOOPT);
+    return ret_err(getsockopt_ip(st, so, optname, optval, optlen));
 }
 
 int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)

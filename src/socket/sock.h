@@ -30,10 +30,12 @@ struct ns_sock_ops {
     /* Connect to addr:port; addr_family AF_UNSPEC dissolves the association. */
     int (*connect)(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
                    uint16_t port);
-    /* One attempt to send `len` bytes gathered from msg->msg_iov to `dst`
-     * (NULL: the connected peer). Returns bytes sent or -errno. */
+    /* One attempt to send `len` bytes gathered from msg->msg_iov to
+     * msg->msg_name (NULL: the connected peer; see sock_msg_dst). Checks
+     * its arguments in the order of the Linux protocol's sendmsg. Returns
+     * bytes sent or -errno. */
     ssize_t (*sendmsg)(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                       size_t len, const struct sockaddr_in *dst, int flags);
+                       size_t len, int flags);
     /* One attempt to receive; -EAGAIN when nothing is queued. */
     ssize_t (*recvmsg)(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags);
     /* Readiness: POLLIN/POLLOUT/POLLERR/POLLHUP bits. */
@@ -86,8 +88,9 @@ struct ns_sock {
 
     uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
     uint32_t sndbuf;
-    uint64_t rcvtimeo_us; /* 0 = block forever */
+    uint64_t rcvtimeo_us; /* 0 = block forever; SOCK_TIMEO_NOWAIT = never wait */
     uint64_t sndtimeo_us;
+    int rcvlowat;      /* SO_RCVLOWAT, stored and reported only (UDP ignores it) */
     int linger_onoff, linger_s;
     uint8_t ttl;       /* IP_TTL; 0 = stack default */
     uint8_t tos;       /* IP_TOS */
@@ -135,8 +138,26 @@ bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
 ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
                            bool from_l3);
 
+/* The destination of a sendmsg, as the first checks of Linux udp_sendmsg
+ * and raw_sendmsg: 0 when msg_name is NULL, 1 with *dst filled in, or
+ * -EINVAL (short) / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
+int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst);
+
+/* Just before a datagram is built (Linux sock_alloc_send_pskb): report
+ * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */
+int sock_send_ready(struct ns_sock *so);
+
+/* Readiness of a datagram socket, as Linux datagram_poll: POLLERR for a
+ * pending error, POLLIN|POLLRDHUP after SHUT_RD, POLLHUP when shut both
+ * ways, POLLIN with data queued, POLLOUT. */
+short sock_dgram_poll(const struct ns_sock *so);
+
 /* Copy len bytes gathered from an iovec array into dst. */
 void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
+
+/* A negative SO_RCVTIMEO/SO_SNDTIMEO: calls do not wait (Linux stores a
+ * zero timeout, which getsockopt reports as {0, 0} like "forever"). */
+#define SOCK_TIMEO_NOWAIT UINT64_MAX
 
 /* Linux default and limits for SO_RCVBUF / SO_SNDBUF (net.core.*). */
 #define SOCK_RMEM_DEFAULT 212992u

@@ -95,7 +95,10 @@ bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
     /* Linux charges the buffer's true size, not the payload, against
      * sk_rcvbuf: many tiny datagrams fill it long before rcvbuf bytes of
      * payload arrive. We charge the pbuf's storage the same way. */
-    if (so->rx_mem + pb->cap > so->rcvbuf || (so->flags & SO_F_SHUT_RD)) {
+    /* No check of shutdown(SHUT_RD): Linux keeps queueing datagrams for a
+     * socket shut for reading (__udp_enqueue_schedule_skb,
+     * __sock_queue_rcv_skb) and recv still returns them. */
+    if (so->rx_mem + pb->cap > so->rcvbuf) {
         so->rx_drops++;
         ns_pbuf_free(pb);
         return false;
@@ -198,6 +201,23 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     }
     /* MSG_TRUNC in flags: return the datagram's real length (Linux). */
     return (ssize_t)((flags & MSG_TRUNC) ? dlen : copied);
+}
+
+short sock_dgram_poll(const struct ns_sock *so)
+{
+    short m = 0;
+    if (so->so_error)
+        m |= POLLERR;
+    if (so->flags & SO_F_SHUT_RD)
+        m |= POLLRDHUP | POLLIN;
+    if ((so->flags & (SO_F_SHUT_RD | SO_F_SHUT_WR)) == (SO_F_SHUT_RD | SO_F_SHUT_WR))
+        m |= POLLHUP;
+    if (so->rxq.head)
+        m |= POLLIN;
+    /* sock_writeable: sends complete at once here, so always writable,
+     * even after shutdown(SHUT_WR) (Linux does not look at it). */
+    m |= POLLOUT;
+    return m;
 }
 
 int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal)

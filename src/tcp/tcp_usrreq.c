@@ -225,11 +225,11 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     return -EINPROGRESS;
 }
 
+/* Linux tcp_sendmsg ignores a destination address: so do we. */
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                           size_t len, const struct sockaddr_in *dst, int flags)
+                           size_t len, int flags)
 {
     (void)st;
-    (void)dst; /* Linux tcp_sendmsg ignores a destination address */
     (void)flags;
     struct tcpcb *tp = TP(so);
     switch (tp->state) {

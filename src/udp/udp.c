@@ -132,7 +132,7 @@ static int udp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
 static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src)
 {
     if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
-        *src = dst; /* to this host: from the address it was sent to */
+        *src = ip4_local_source(st, dst); /* to this host */
         return 0;
     }
     int ifindex;
@@ -188,33 +188,49 @@ static int udp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     return 0;
 }
 
+/* The checks and their order are Linux udp_sendmsg's (the socket was
+ * already bound by the caller, as inet_sendmsg does): length, MSG_OOB,
+ * destination, route, broadcast permission, the datagram's size, then a
+ * pending error or shutdown when the buffer is allocated. */
 static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                           size_t len, const struct sockaddr_in *dst, int flags)
+                           size_t len, int flags)
 {
-    (void)flags;
     uint32_t daddr;
     uint16_t dport;
-    if (len > UDP_MAX_PAYLOAD)
+    struct sockaddr_in dst;
+    if (len > 0xFFFF)
         return -EMSGSIZE;
-    if (dst) {
-        daddr = ntohl(dst->sin_addr.s_addr);
-        dport = ntohs(dst->sin_port);
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
+    int have_dst = sock_msg_dst(msg, &dst);
+    if (have_dst < 0)
+        return have_dst;
+    if (have_dst) {
+        daddr = ntohl(dst.sin_addr.s_addr);
+        dport = ntohs(dst.sin_port);
         if (dport == 0)
-            return -EINVAL; /* udp_sendmsg */
+            return -EINVAL;
     } else {
+        if (!(so->flags & SO_F_CONNECTED))
+            return -EDESTADDRREQ;
         daddr = so->raddr;
         dport = so->rport;
     }
     daddr = udp_fix_dst(so, daddr);
-    if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
-        return -EACCES;
     uint32_t src;
     if (udp_route(st, daddr, &src) < 0)
         return -ENETUNREACH;
+    if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
+        return -EACCES;
+    if (len > UDP_MAX_PAYLOAD)
+        return -EMSGSIZE; /* __ip_append_data: 65535 - IPv4 and UDP headers */
+    int rc = sock_send_ready(so);
+    if (rc < 0)
+        return rc;
     if (so->laddr && !ip4_is_broadcast(st, so->laddr) && !ip4_is_multicast(so->laddr))
         src = so->laddr;
     if (!(so->flags & SO_F_BOUND)) {
-        int rc = udp_bind_port(st, so, 0, 0);
+        rc = udp_bind_port(st, so, 0, 0);
         if (rc < 0)
             return rc;
     }
@@ -236,7 +252,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .tos = so->tos,
     };
     NS_STAT_INC(st, udp_tx);
-    int rc = ip4_output(st, &o, pb);
+    rc = ip4_output(st, &o, pb);
     if (rc < 0 && rc != -EMSGSIZE)
         return rc;
     return (ssize_t)len;
@@ -250,18 +266,7 @@ static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
 static short udp_poll(struct ns_stack *st, struct ns_sock *so)
 {
     (void)st;
-    short m = 0;
-    if (so->rxq.head)
-        m |= POLLIN;
-    if (so->so_error)
-        m |= POLLERR;
-    if (so->flags & SO_F_SHUT_RD)
-        m |= POLLIN | POLLRDHUP;
-    if ((so->flags & (SO_F_SHUT_RD | SO_F_SHUT_WR)) == (SO_F_SHUT_RD | SO_F_SHUT_WR))
-        m |= POLLHUP;
-    if (!(so->flags & SO_F_SHUT_WR))
-        m |= POLLOUT;
-    return m;
+    return sock_dgram_poll(so);
 }
 
 static int udp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
