@@ -1632,8 +1632,11 @@ static void seq_opt_tos(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, s));
 }
 
-/* Walk the control messages of a recvmsg and record them. */
-static void out_cmsgs(struct trace *t, struct msghdr *m)
+/* Walk the control messages of a recvmsg and record them. The loopback's
+ * interface index is recorded as "lo": Linux numbers it 1, netsock gives
+ * it the last slot (NS_IF_MAX) so that the devices a program adds are
+ * numbered from 1 — a deliberate difference (docs/sockets.md). */
+static void out_cmsgs(const struct api *a, struct trace *t, struct msghdr *m)
 {
     out(t, " ctl=%zu flags=%#x", (size_t)m->msg_controllen, (unsigned)m->msg_flags);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
@@ -1645,7 +1648,10 @@ static void out_cmsgs(struct trace *t, struct msghdr *m)
             char spec[INET_ADDRSTRLEN], addr[INET_ADDRSTRLEN];
             inet_ntop(AF_INET, &pi.ipi_spec_dst, spec, sizeof(spec));
             inet_ntop(AF_INET, &pi.ipi_addr, addr, sizeof(addr));
-            out(t, " if=%d spec=%s addr=%s", pi.ipi_ifindex, spec, addr);
+            if (pi.ipi_ifindex == (a->is_linux ? 1 : NS_IF_MAX))
+                out(t, " if=lo spec=%s addr=%s", spec, addr);
+            else
+                out(t, " if=%d spec=%s addr=%s", pi.ipi_ifindex, spec, addr);
         } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
                    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
             int ttl;
@@ -1679,7 +1685,7 @@ static ssize_t recvmsg_ctl(const struct api *a, struct trace *t, int fd, size_t 
     ssize_t n = rec(t, call, a->recvmsg(a, fd, &m, MSG_DONTWAIT));
     if (n >= 0) {
         out_sin(t, &from, m.msg_namelen, true);
-        out_cmsgs(t, &m);
+        out_cmsgs(a, t, &m);
     }
     return n;
 }
