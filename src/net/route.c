@@ -17,7 +17,11 @@ int route4_lookup(const struct ns_stack *st, uint32_t dst, int *ifindex, uint32_
         const struct ns_route4 *r = &t->r[i];
         if ((dst & r->mask) == r->dst) {
             *ifindex = r->ifindex;
-            *nexthop = r->gw ? r->gw : dst;
+            /* The limited broadcast is never sent to a gateway: it leaves
+             * on the route's link as a link-layer broadcast (RFC 919 §7,
+             * RFC 1122 §3.3.6; Linux __mkroute_output drops the nexthop
+             * of an RTN_BROADCAST route). */
+            *nexthop = r->gw && !ip4_is_limited_bcast(dst) ? r->gw : dst;
             return 0;
         }
     }
