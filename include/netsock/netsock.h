@@ -66,7 +66,8 @@ struct ns_config {
 
     uint64_t ip_reass_timeout_us; /* default 30 s (Linux ipfrag_time) */
     uint64_t ip_reass_mem_max;    /* bytes held by all reassembly; default 4 MiB (Linux ipfrag_high_thresh) */
-    uint32_t ip_reass_max_frags;  /* fragments per datagram; default 64 */
+    uint32_t ip_reass_max_frags;  /* fragments per datagram; default 256 (a 64 KiB
+                                     datagram over a 576-byte MTU needs 118) */
 
     uint64_t tcp_rto_min_us;   /* default 200 ms (Linux TCP_RTO_MIN; RFC 6298 says 1 s) */
     uint64_t tcp_msl_us;       /* TIME_WAIT lasts 2 MSL; default 30 s (Linux: 60 s TIME_WAIT) */

@@ -45,7 +45,7 @@ void ns_config_default(struct ns_config *cfg)
     cfg->arp_announce_interval_us = 2000000;
     cfg->ip_reass_timeout_us = 30000000;
     cfg->ip_reass_mem_max = 4u << 20;
-    cfg->ip_reass_max_frags = 64;
+    cfg->ip_reass_max_frags = 256;
     cfg->tcp_rto_min_us = 200000;
     cfg->tcp_msl_us = 30000000;
     cfg->tcp_syn_retries = 6;
