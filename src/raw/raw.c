@@ -159,36 +159,15 @@ static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return sock_dgram_recvmsg(st, so, msg, flags, true);
 }
 
-static short raw_poll(struct ns_stack *st, struct ns_sock *so)
-{
-    (void)st;
-    return sock_dgram_poll(so);
-}
-
-static int raw_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
-{
-    (void)st;
-    if (how == SHUT_RD || how == SHUT_RDWR)
-        so->flags |= SO_F_SHUT_RD;
-    if (how == SHUT_WR || how == SHUT_RDWR)
-        so->flags |= SO_F_SHUT_WR;
-    return (so->flags & SO_F_CONNECTED) ? 0 : -ENOTCONN;
-}
-
-static const char *raw_state(const struct ns_sock *so)
-{
-    return (so->flags & SO_F_CONNECTED) ? "ESTAB" : "UNCONN";
-}
-
 const struct ns_sock_ops raw_sock_ops = {
     .bind = raw_bind,
     .connect = raw_connect,
     .sendmsg = raw_sendmsg,
     .recvmsg = raw_recvmsg,
-    .poll = raw_poll,
-    .shutdown = raw_shutdown,
+    .poll = sock_dgram_poll,
+    .shutdown = sock_dgram_shutdown,
     .close = raw_close,
-    .state_name = raw_state,
+    .state_name = sock_dgram_state,
 };
 
 bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)

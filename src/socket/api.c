@@ -714,6 +714,27 @@ static int get_int_opt(const void *val, socklen_t len, int *out)
     return 0;
 }
 
+/* Boolean options that are one socket flag each, for set and get alike. */
+static const struct {
+    int level, name;
+    uint32_t flag;
+} flag_opts[] = {
+    {SOL_SOCKET, SO_REUSEADDR, SO_F_REUSEADDR}, {SOL_SOCKET, SO_REUSEPORT, SO_F_REUSEPORT},
+    {SOL_SOCKET, SO_BROADCAST, SO_F_BROADCAST}, {SOL_SOCKET, SO_KEEPALIVE, SO_F_KEEPALIVE},
+    {SOL_SOCKET, SO_DONTROUTE, SO_F_DONTROUTE}, {IPPROTO_IP, IP_PKTINFO, SO_F_PKTINFO},
+    {IPPROTO_IP, IP_RECVTTL, SO_F_RECVTTL},     {IPPROTO_IP, IP_RECVTOS, SO_F_RECVTOS},
+    {IPPROTO_IP, IP_HDRINCL, SO_F_HDRINCL},
+};
+
+/* The flag behind a boolean option, or 0. */
+static uint32_t flag_opt(int level, int name)
+{
+    for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++)
+        if (flag_opts[i].level == level && flag_opts[i].name == name)
+            return flag_opts[i].flag;
+    return 0;
+}
+
 static void set_flag(struct ns_sock *so, uint32_t flag, int on)
 {
     if (on)
@@ -772,22 +793,12 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
     }
     if ((rc = get_int_opt(val, len, &v)) < 0)
         return rc;
+    uint32_t flag = flag_opt(SOL_SOCKET, name);
+    if (flag) {
+        set_flag(so, flag, v);
+        return 0;
+    }
     switch (name) {
-    case SO_REUSEADDR:
-        set_flag(so, SO_F_REUSEADDR, v);
-        return 0;
-    case SO_REUSEPORT:
-        set_flag(so, SO_F_REUSEPORT, v);
-        return 0;
-    case SO_BROADCAST:
-        set_flag(so, SO_F_BROADCAST, v);
-        return 0;
-    case SO_KEEPALIVE:
-        set_flag(so, SO_F_KEEPALIVE, v);
-        return 0;
-    case SO_DONTROUTE:
-        set_flag(so, SO_F_DONTROUTE, v);
-        return 0;
     case SO_RCVBUF: {
         /* sock_setsockopt: min_t(u32, val, rmem_max) — a negative value is
          * a huge one — doubled, at least the floor. */
@@ -842,6 +853,11 @@ static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, cons
         else
             v = *(const unsigned char *)val;
     }
+    uint32_t flag = flag_opt(IPPROTO_IP, name);
+    if (flag && name != IP_HDRINCL) {
+        set_flag(so, flag, v);
+        return 0;
+    }
     switch (name) {
     case IP_TTL:
         if (len < 1)
@@ -861,15 +877,6 @@ static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, cons
         if (so->type != SOCK_RAW)
             return -ENOPROTOOPT;
         set_flag(so, SO_F_HDRINCL, v);
-        return 0;
-    case IP_PKTINFO:
-        set_flag(so, SO_F_PKTINFO, v);
-        return 0;
-    case IP_RECVTTL:
-        set_flag(so, SO_F_RECVTTL, v);
-        return 0;
-    case IP_RECVTOS:
-        set_flag(so, SO_F_RECVTOS, v);
         return 0;
     default:
         return -ENOPROTOOPT;
@@ -923,6 +930,11 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
 {
     (void)st;
     int v;
+    uint32_t flag = flag_opt(SOL_SOCKET, name);
+    if (flag) {
+        v = !!(so->flags & flag);
+        return put_opt(val, len, &v, sizeof(v));
+    }
     switch (name) {
     case SO_TYPE: v = so->type; break;
     case SO_PROTOCOL: v = so->protocol; break;
@@ -931,11 +943,6 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
         v = so->so_error;
         so->so_error = 0;
         break;
-    case SO_REUSEADDR: v = !!(so->flags & SO_F_REUSEADDR); break;
-    case SO_REUSEPORT: v = !!(so->flags & SO_F_REUSEPORT); break;
-    case SO_BROADCAST: v = !!(so->flags & SO_F_BROADCAST); break;
-    case SO_KEEPALIVE: v = !!(so->flags & SO_F_KEEPALIVE); break;
-    case SO_DONTROUTE: v = !!(so->flags & SO_F_DONTROUTE); break;
     case SO_RCVBUF: v = (int)so->rcvbuf; break;
     case SO_SNDBUF: v = (int)so->sndbuf; break;
     case SO_PRIORITY: v = so->priority; break;
@@ -960,15 +967,15 @@ static int getsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, void
                          socklen_t *len)
 {
     int v;
-    switch (name) {
-    case IP_TTL: v = so->ttl ? so->ttl : st->cfg.ip_default_ttl; break;
-    case IP_TOS: v = so->tos; break;
-    case IP_HDRINCL: v = !!(so->flags & SO_F_HDRINCL); break; /* any socket type */
-    case IP_PKTINFO: v = !!(so->flags & SO_F_PKTINFO); break;
-    case IP_RECVTTL: v = !!(so->flags & SO_F_RECVTTL); break;
-    case IP_RECVTOS: v = !!(so->flags & SO_F_RECVTOS); break;
-    default: return -ENOPROTOOPT;
-    }
+    uint32_t flag = flag_opt(IPPROTO_IP, name);
+    if (flag)
+        v = !!(so->flags & flag);
+    else if (name == IP_TTL)
+        v = so->ttl ? so->ttl : st->cfg.ip_default_ttl;
+    else if (name == IP_TOS)
+        v = so->tos;
+    else
+        return -ENOPROTOOPT;
     /* do_ip_getsockopt: a buffer shorter than an int gets one byte when
      * the value fits in one. */
     if (*len > 0 && *len < (socklen_t)sizeof(int) && v >= 0 && v <= 255) {

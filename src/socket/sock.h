@@ -150,7 +150,10 @@ int sock_send_ready(struct ns_sock *so);
 /* Readiness of a datagram socket, as Linux datagram_poll: POLLERR for a
  * pending error, POLLIN|POLLRDHUP after SHUT_RD, POLLHUP when shut both
  * ways, POLLIN with data queued, POLLOUT. */
-short sock_dgram_poll(const struct ns_sock *so);
+short sock_dgram_poll(struct ns_stack *st, struct ns_sock *so);
+/* shutdown(2) and the ss(8) state name, the same for UDP and raw sockets. */
+int sock_dgram_shutdown(struct ns_stack *st, struct ns_sock *so, int how);
+const char *sock_dgram_state(const struct ns_sock *so);
 
 /* Copy len bytes gathered from an iovec array into dst. */
 void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);

@@ -203,8 +203,9 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return (ssize_t)((flags & MSG_TRUNC) ? dlen : copied);
 }
 
-short sock_dgram_poll(const struct ns_sock *so)
+short sock_dgram_poll(struct ns_stack *st, struct ns_sock *so)
 {
+    (void)st;
     short m = 0;
     if (so->so_error)
         m |= POLLERR;
@@ -257,4 +258,21 @@ int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal)
         return EPROTO;
     }
     return 0;
+}
+
+int sock_dgram_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
+{
+    (void)st;
+    if (how == SHUT_RD || how == SHUT_RDWR)
+        so->flags |= SO_F_SHUT_RD;
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        so->flags |= SO_F_SHUT_WR;
+    /* inet_shutdown: an unconnected datagram socket is "not connected",
+     * yet the shutdown still takes effect. */
+    return (so->flags & SO_F_CONNECTED) ? 0 : -ENOTCONN;
+}
+
+const char *sock_dgram_state(const struct ns_sock *so)
+{
+    return (so->flags & SO_F_CONNECTED) ? "ESTAB" : "UNCONN";
 }

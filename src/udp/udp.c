@@ -263,30 +263,7 @@ static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return sock_dgram_recvmsg(st, so, msg, flags, false);
 }
 
-static short udp_poll(struct ns_stack *st, struct ns_sock *so)
-{
-    (void)st;
-    return sock_dgram_poll(so);
-}
-
-static int udp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
-{
-    (void)st;
-    if (how == SHUT_RD || how == SHUT_RDWR)
-        so->flags |= SO_F_SHUT_RD;
-    if (how == SHUT_WR || how == SHUT_RDWR)
-        so->flags |= SO_F_SHUT_WR;
-    /* inet_shutdown: an unconnected datagram socket is "not connected",
-     * yet the shutdown still takes effect. */
-    return (so->flags & SO_F_CONNECTED) ? 0 : -ENOTCONN;
-}
-
 static void udp_close(struct ns_stack *st, struct ns_sock *so) { udp_unhash(st, so); }
-
-static const char *udp_state(const struct ns_sock *so)
-{
-    return (so->flags & SO_F_CONNECTED) ? "ESTAB" : "UNCONN";
-}
 
 static int udp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
                           const void *val, socklen_t len)
@@ -307,12 +284,12 @@ const struct ns_sock_ops udp_sock_ops = {
     .connect = udp_connect,
     .sendmsg = udp_sendmsg,
     .recvmsg = udp_recvmsg,
-    .poll = udp_poll,
-    .shutdown = udp_shutdown,
+    .poll = sock_dgram_poll,
+    .shutdown = sock_dgram_shutdown,
     .close = udp_close,
     .setsockopt = udp_setsockopt,
     .getsockopt = udp_getsockopt,
-    .state_name = udp_state,
+    .state_name = sock_dgram_state,
 };
 
 /* ---- input -------------------------------------------------------------------- */
