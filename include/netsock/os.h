@@ -1,0 +1,94 @@
+/* netsock/os.h — netsock on real Linux links: TAP, TUN and AF_PACKET
+ * devices, the platform clock, and the real-time loop that drives stacks
+ * over them.
+ *
+ * This is the only part of netsock that opens OS devices and reads the
+ * clock (src/platform/, DESIGN.md "platform/"); the stack itself stays
+ * sans-IO. Linux only. Opening devices needs CAP_NET_ADMIN (TAP/TUN
+ * creation) or CAP_NET_RAW (AF_PACKET).
+ */
+#ifndef NETSOCK_OS_H
+#define NETSOCK_OS_H
+
+#include <stdint.h>
+
+#include "netsock/netsock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CLOCK_MONOTONIC in microseconds: the `now_us` for stacks on real links. */
+uint64_t ns_clock_now_us(void);
+
+/* ---- devices -----------------------------------------------------------------
+ * Each returns a device to hand to ns_if_add(), or NULL with *err set to a
+ * negative errno. The device is non-blocking; ops->fd gives the descriptor
+ * the loop waits on; reads and writes are batched. mac NULL: a random
+ * locally administered unicast address (from the OS random source: only
+ * platform/ may read it). */
+
+/* TAP: Ethernet frames through /dev/net/tun (IFF_TAP | IFF_NO_PI). The
+ * kernel interface `name` is created if absent (and removed on close when
+ * created here), or attached to when it exists (e.g. made persistent with
+ * `ip tuntap add`). The kernel side's configuration (addresses, up) is the
+ * caller's business. */
+struct ns_dev *ns_tap_open(const char *name, const uint8_t mac[6], int *err);
+
+/* TUN: IPv4 packets, no link layer (IFF_TUN | IFF_NO_PI). */
+struct ns_dev *ns_tun_open(const char *name, int *err);
+
+/* AF_PACKET on an existing interface `ifname` (e.g. one end of a veth
+ * pair), with a TPACKET_V2 receive ring. netsock uses the interface's MAC
+ * address unless mac is given (then the interface is put in promiscuous
+ * mode). */
+struct ns_dev *ns_packet_open(const char *ifname, const uint8_t mac[6], int *err);
+
+/* ---- the real-time loop ---------------------------------------------------------
+ * Drives stacks over real devices: polls each stack at its deadline or
+ * when one of its devices' descriptors is readable, sleeping in epoll in
+ * between. ns_loop_add() installs the loop as the stack's driver, so
+ * blocking socket calls (ns_recv, ns_accept, ns_poll with a timeout)
+ * run the loop until they can complete. One thread runs a loop. */
+
+struct ns_loop;
+
+struct ns_loop *ns_loop_new(void);
+/* Free the loop (not the stacks). */
+void ns_loop_free(struct ns_loop *loop);
+
+/* Add a stack: its devices' descriptors join the loop's epoll set (add
+ * the stack's devices with ns_if_add first). Returns 0 or -errno. */
+int ns_loop_add(struct ns_loop *loop, struct ns_stack *st);
+
+/* Watch another descriptor (a control socket, stdin): cb runs from the
+ * loop when it is ready. Returns 0 or -errno. */
+typedef void (*ns_loop_fd_fn)(void *ctx, int fd, uint32_t epoll_events);
+int ns_loop_add_fd(struct ns_loop *loop, int fd, uint32_t epoll_events, ns_loop_fd_fn cb,
+                   void *ctx);
+int ns_loop_del_fd(struct ns_loop *loop, int fd);
+
+/* Process everything due now, then sleep until the next deadline, a
+ * readable device or deadline_us (NS_TIME_NEVER: no limit), and process
+ * again. Returns 0, or -EINTR when ns_loop_stop() was called or SIGINT /
+ * SIGTERM arrived (after ns_loop_catch_signals()). */
+int ns_loop_run_once(struct ns_loop *loop, uint64_t deadline_us);
+
+/* Run until stopped (ns_loop_stop, or a caught signal). Returns 0. */
+int ns_loop_run(struct ns_loop *loop);
+
+/* Make ns_loop_run return (safe from a callback). */
+void ns_loop_stop(struct ns_loop *loop);
+
+/* Catch SIGINT and SIGTERM: the loop stops at the next wake-up instead of
+ * the process dying, so the program can close connections, flush pcaps
+ * and print counters. */
+void ns_loop_catch_signals(struct ns_loop *loop);
+
+/* True once a caught signal arrived or ns_loop_stop() was called. */
+int ns_loop_stopped(const struct ns_loop *loop);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
