@@ -79,6 +79,9 @@ struct tcp_cc_ops {
     void (*after_idle)(struct tcpcb *tp);
 };
 extern const struct tcp_cc_ops tcp_cc_newreno;
+extern const struct tcp_cc_ops tcp_cc_cubic;
+/* The algorithm called `name` ("newreno"/"reno", "cubic"), or NULL. */
+const struct tcp_cc_ops *tcp_cc_find(const char *name);
 
 struct tcp_seg; /* an out-of-order segment (tcp_reass.c) */
 
@@ -131,6 +134,7 @@ struct tcpcb {
     const struct tcp_cc_ops *cc;
     uint32_t cwnd, ssthresh, recover;
     uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
+    uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
 
     /* Timers (all on the stack's wheel). */
     struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
