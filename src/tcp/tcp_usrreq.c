@@ -155,6 +155,16 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     /* __inet_stream_connect: the state decides the answer. */
     switch (tp->state) {
     case TCPS_CLOSED:
+        /* Linux __inet_stream_connect "sock_error": after a non-blocking
+         * attempt failed (RST, ICMP, timeout), the next connect() reports
+         * that error and leaves the socket unconnected; it does not start
+         * a new attempt. */
+        if ((so->flags & SO_F_CONNECTED) && so->so_error) {
+            int e = so->so_error;
+            so->so_error = 0;
+            so->flags &= ~SO_F_CONNECTED;
+            return -e;
+        }
         break;
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
