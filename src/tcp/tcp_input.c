@@ -453,6 +453,19 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     bool syn = th->flags & NS_TCP_SYN, fin = th->flags & NS_TCP_FIN;
     uint32_t seglen = s->len + syn + fin;
 
+    /* RFC 9293 §3.5 figure 7, simultaneous open: in SYN-RECEIVED the
+     * peer's SYN,ACK repeats its ISN (SEG.SEQ = IRS) and acknowledges our
+     * SYN. Take it as the ACK it is, past its SYN (as Linux
+     * tcp_rcv_state_process), not as a duplicate SYN: answering with our
+     * SYN,ACK again would ping-pong forever between two such stacks. */
+    if (tp->state == TCPS_SYN_RECEIVED && !tp->listener && syn && (th->flags & NS_TCP_ACK) &&
+        th->seq == tp->irs && SEQ_GT(th->ack, tp->snd_una) && SEQ_LEQ(th->ack, tp->snd_max)) {
+        th->flags &= (uint8_t)~NS_TCP_SYN;
+        th->seq++;
+        syn = false;
+        seglen--;
+    }
+
     /* "first, check sequence number": the four acceptability cases. */
     uint32_t wnd = tcp_rcv_window(tp);
     if (SEQ_GT(tp->rcv_adv, tp->rcv_nxt) && tp->rcv_adv - tp->rcv_nxt > wnd)
