@@ -492,6 +492,12 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             tcp_output(tp);
             return;
         }
+        if (tp->state == TCPS_TIME_WAIT && fin && th->seq + seglen == tp->rcv_nxt) {
+            /* RFC 9293 §3.10.7.4 "eighth", TIME-WAIT: a retransmission of
+             * the remote FIN (no longer acceptable, its sequence number is
+             * below RCV.NXT): acknowledge it and restart the 2 MSL timeout. */
+            ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+        }
         tcp_send_ack_now(tp);
         return;
     }
