@@ -476,9 +476,17 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     else
         ok = wnd != 0 && (seq_in_window(th->seq, tp->rcv_nxt, wnd) ||
                           seq_in_window(th->seq + seglen - 1, tp->rcv_nxt, wnd));
-    /* A zero window still takes ACKs, RSTs and URGs (RFC 9293 §3.10.7.4). */
-    if (!ok && wnd == 0 && th->seq == tp->rcv_nxt)
-        ok = true, s->len = 0, fin = false;
+    /* A zero window still takes ACKs, RSTs and URGs (RFC 9293 §3.10.7.4).
+     * The text it carried (a window probe) was not acceptable: "an
+     * acknowledgment should be sent in reply" (§3.10.7.4), which is also
+     * what keeps the prober's persist timer from giving up (§3.8.6.1). */
+    if (!ok && wnd == 0 && th->seq == tp->rcv_nxt) {
+        ok = true;
+        if (seglen > 0)
+            tp->flags |= TF_ACKNOW;
+        s->len = 0;
+        fin = false;
+    }
     if (!ok) {
         if (th->flags & NS_TCP_RST) {
             NS_STAT_INC(st, tcp_drop_rst_ignored);
