@@ -461,6 +461,18 @@ static inline void tt_read_pat(struct tt *t, int fd, uint32_t seq, uint32_t n)
     free(b);
 }
 
+/* Read n bytes (more may be waiting); the pattern for seq.. */
+static inline void tt_read_part(struct tt *t, int fd, uint32_t seq, uint32_t n)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    assert_int_equal(ns_recv(tt_st(t), fd, b, n, 0), (ssize_t)n);
+    for (uint32_t i = 0; i < n; i++)
+        if (b[i] != tt_pat(seq + i))
+            fail_msg("byte %u (seq %u) is 0x%02x, want 0x%02x", i, seq + i, b[i], tt_pat(seq + i));
+    free(b);
+}
+
 /* Nothing to read: EAGAIN. */
 static inline void tt_read_none(struct tt *t, int fd)
 {

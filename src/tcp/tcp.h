@@ -104,6 +104,7 @@ struct tcpcb {
     uint32_t snd_wnd;            /* peer's window, scaled */
     uint32_t max_sndwnd;         /* largest window the peer offered */
     uint32_t snd_data;           /* sequence number of sndbuf's first byte */
+    uint32_t snd_sml;            /* end of the last small segment sent (Nagle, Minshall) */
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
     bool rcv_up_valid;

@@ -216,7 +216,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->linger_zero = 0;
     /* RFC 9293 §3.10.1 OPEN (active): ISS, <SEQ=ISS><CTL=SYN>, SYN-SENT. */
     tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
     tp->snd_data = tp->iss + 1;
     tp->snd_wnd = 0;
     tp->max_sndwnd = 0;
