@@ -49,6 +49,10 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
         /* RFC 9293 §3.7.1: announce the MSS we can receive. */
         th.has_mss = true;
         th.mss = tcp_mss_for_route(st, tp->raddr);
+        /* Linux tcp(7) TCP_MAXSEG: set before the connection, it is also
+         * the value announced. */
+        if (tp->user_mss && tp->user_mss < th.mss)
+            th.mss = tp->user_mss;
     }
     if (flags & NS_TCP_ACK)
         th.ack = tp->rcv_nxt;
