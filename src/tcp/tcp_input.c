@@ -316,8 +316,12 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
     if (SEQ_GT(th->ack, tp->snd_una)) {
         tcp_ack_new(tp, s);
     } else if (th->ack == tp->snd_una && s->len == 0 &&
-               !(th->flags & (NS_TCP_SYN | NS_TCP_FIN)) && win == tp->snd_wnd &&
+               !(th->flags & (NS_TCP_SYN | NS_TCP_FIN)) && win == tp->snd_wnd && win != 0 &&
                tp->snd_una != tp->snd_max) {
+        /* RFC 5681 §2 duplicate ACK. Not with a zero window: that is the
+         * answer to a window probe (RFC 9293 §3.8.6.1), no sign of loss
+         * (FreeBSD counts duplicates only while the retransmission timer,
+         * not the persist timer, runs). */
         tcp_dupack(tp);
     }
 
