@@ -338,6 +338,11 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
         if (opened) {
             ns_timer_cancel(&st->wheel, &tp->t_persist);
             tp->persist_shift = 0;
+            /* RFC 9293 §3.8.6.1: the window reopened; a probe byte the
+             * peer did not take is sent again with what follows it, now,
+             * rather than after a retransmission timeout (FreeBSD sets
+             * SND.NXT back to SND.UNA when it starts persisting). */
+            tp->snd_nxt = tp->snd_una;
             if (tp->snd_una != tp->snd_max && !ns_timer_pending(&tp->t_rexmt))
                 tcp_arm_rexmt(tp);
         }

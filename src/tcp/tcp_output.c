@@ -196,7 +196,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     if (flags & NS_TCP_SYN)
         len = 0;
     tcp_xmit(tp, seq, len, flags);
-    if (len > 0 && len < tp->mss)
+    if (len > 0 && len < tp->mss && !probe)
         tp->snd_sml = seq + len;
     if (probe)
         tp->flags &= ~TF_PROBE;
