@@ -107,6 +107,7 @@ struct tcpcb {
     uint32_t snd_wnd;            /* peer's window, scaled */
     uint32_t max_sndwnd;         /* largest window the peer offered */
     uint32_t snd_data;           /* sequence number of sndbuf's first byte */
+    uint32_t snd_sml;            /* end of the last small segment sent (Nagle, Minshall) */
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
     bool rcv_up_valid;
@@ -165,6 +166,12 @@ struct tcp_table {
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
     uint32_t challenge_acks;     /* stack-wide RFC 5961 §7 limiter */
     uint64_t challenge_window_us;
+    /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
+     * instead of the RFC 6528 value, so unit tests can place ISNs where
+     * they need them (e.g. just below 2^32). Never set outside tests: a
+     * predictable ISN defeats RFC 6528. */
+    uint32_t (*isn_hook)(struct ns_stack *st, void *ctx);
+    void *isn_hook_ctx;
 };
 
 int tcp_init(struct ns_stack *st);

@@ -96,6 +96,8 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     tp->listener = NULL;
     tcp_free(nso->pcb); /* sock_alloc attached a fresh control block */
     tp->so = nso;
+    /* sock_alloc attached a fresh tcpcb; the connection is the child's. */
+    tcp_free(nso->pcb);
     nso->pcb = tp;
     nso->rcvbuf = tp->rcvbuf.cap;
     nso->sndbuf = tp->sndbuf.cap;
@@ -154,6 +156,16 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     /* __inet_stream_connect: the state decides the answer. */
     switch (tp->state) {
     case TCPS_CLOSED:
+        /* Linux __inet_stream_connect "sock_error": after a non-blocking
+         * attempt failed (RST, ICMP, timeout), the next connect() reports
+         * that error and leaves the socket unconnected; it does not start
+         * a new attempt. */
+        if ((so->flags & SO_F_CONNECTED) && so->so_error) {
+            int e = so->so_error;
+            so->so_error = 0;
+            so->flags &= ~SO_F_CONNECTED;
+            return -e;
+        }
         break;
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
@@ -205,7 +217,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->linger_zero = 0;
     /* RFC 9293 §3.10.1 OPEN (active): ISS, <SEQ=ISS><CTL=SYN>, SYN-SENT. */
     tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
     tp->snd_data = tp->iss + 1;
     tp->snd_wnd = 0;
     tp->max_sndwnd = 0;
