@@ -891,8 +891,14 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
         return ret_err(-EBADF);
     if ((int)optlen < 0)
         return ret_err(-EINVAL);
-    if (level == SOL_SOCKET)
-        return ret_err(setsockopt_socket(so, optname, optval, optlen));
+    if (level == SOL_SOCKET) {
+        int rc = setsockopt_socket(so, optname, optval, optlen);
+        /* Stream sockets act on some socket-level options at once
+         * (SO_KEEPALIVE arms the keepalive timer, as Linux sk_setsockopt). */
+        if (rc == 0 && so->type == SOCK_STREAM && so->ops->setsockopt)
+            so->ops->setsockopt(st, so, SOL_SOCKET, optname, optval, optlen);
+        return ret_err(rc);
+    }
     /* Linux ip_setsockopt: a level that is neither IP nor the
      * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
@@ -991,7 +997,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    if (level == so->protocol && so->type == SOCK_DGRAM && so->ops->getsockopt)
+    if (level == so->protocol && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
     /* udp_getsockopt / raw_getsockopt hand every other level to
      * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */

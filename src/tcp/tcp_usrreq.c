@@ -94,7 +94,6 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     l->acceptq_len--;
     tp->qnext = NULL;
     tp->listener = NULL;
-    tcp_free(nso->pcb); /* sock_alloc attached a fresh control block */
     tp->so = nso;
     /* sock_alloc attached a fresh tcpcb; the connection is the child's. */
     tcp_free(nso->pcb);
@@ -446,18 +445,40 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
                           const void *val, socklen_t len)
 {
     (void)st;
-    (void)level;
     struct tcpcb *tp = TP(so);
     if (!val)
         return -EFAULT;
+    if (level == SOL_SOCKET) {
+        /* Called after the socket layer applied the option. */
+        if (name == SO_KEEPALIVE) {
+            if (so->flags & SO_F_KEEPALIVE) {
+                tp->flags |= TF_KEEPALIVE;
+                if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
+                    tcp_arm_keep(tp);
+            } else {
+                tp->flags &= ~TF_KEEPALIVE;
+                ns_timer_cancel(&tp->st->wheel, &tp->t_keep);
+            }
+        }
+        return 0;
+    }
     if (name == TCP_CONGESTION) {
         char buf[16] = {0};
         memcpy(buf, val, len < sizeof(buf) - 1 ? len : sizeof(buf) - 1);
-        if (!strcmp(buf, "newreno") || !strcmp(buf, "reno")) {
-            tp->cc = &tcp_cc_newreno;
-            return 0;
+        const struct tcp_cc_ops *cc = tcp_cc_find(buf);
+        if (!cc)
+            return -ENOENT; /* Linux: unknown algorithm */
+        if (cc != tp->cc) {
+            tp->cc = cc;
+            if (TCPS_HAVEESTABLISHED(tp->state)) {
+                /* Switching mid-connection keeps the window it has. */
+                uint32_t cwnd = tp->cwnd, ssthresh = tp->ssthresh;
+                cc->init(tp);
+                tp->cwnd = cwnd;
+                tp->ssthresh = ssthresh;
+            }
         }
-        return -ENOENT; /* Linux: unknown algorithm */
+        return 0;
     }
     int v;
     if (len < (socklen_t)sizeof(int))
