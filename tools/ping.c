@@ -238,7 +238,7 @@ static void on_reply(struct ping_state *p, const struct ns_ip4_repr *ip,
         p->dups++;
     } else {
         p->received++;
-        if ((uint16_t)(p->transmitted - 1) == seq)
+        if ((uint16_t)p->transmitted == seq)
             p->last_answered = true;
         double ms = (double)rtt / 1000.0;
         p->rtt_sum += ms;
