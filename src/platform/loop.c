@@ -12,8 +12,9 @@
  * stacks (a poll with no input is a handful of calls); many stacks on one
  * loop would want per-stack readiness instead.
  *
- * Timing: epoll_wait takes milliseconds, so a deadline is rounded up to the
- * next millisecond: timers fire up to 1 ms late, never early.
+ * Timing: epoll_pwait2 (Linux 5.11) sleeps to the microsecond; on older
+ * kernels epoll_wait takes milliseconds, so a deadline is rounded up to
+ * the next one: timers then fire up to 1 ms late, never early.
  *
  * Signals: ns_loop_catch_signals() blocks SIGINT and SIGTERM in the calling
  * thread and reads them from a signalfd in the epoll set: no signal
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netsock/os.h"
@@ -59,6 +61,7 @@ struct ns_loop {
     struct watch *watches; /* every registration, dead ones until swept */
     unsigned depth;        /* nesting of run_once (a callback may block) */
     bool stop;
+    bool no_pwait2;        /* kernel without epoll_pwait2: millisecond sleeps */
     int sigfd;             /* -1 until ns_loop_catch_signals */
     sigset_t old_mask;
 };
@@ -223,6 +226,26 @@ static int wait_ms(uint64_t wake_us, uint64_t now_us)
     return ms > 1000000000u ? 1000000000 : (int)ms;
 }
 
+/* Sleep until wake_us (NS_TIME_NEVER: no limit) or an event. */
+static int loop_wait(struct ns_loop *loop, struct epoll_event *ev, int max, uint64_t wake_us)
+{
+    uint64_t now = ns_clock_now_us();
+    if (!loop->no_pwait2) {
+        struct timespec ts, *tsp = NULL;
+        if (wake_us != NS_TIME_NEVER) {
+            uint64_t us = wake_us > now ? wake_us - now : 0;
+            ts.tv_sec = (time_t)(us / 1000000u);
+            ts.tv_nsec = (long)(us % 1000000u) * 1000;
+            tsp = &ts;
+        }
+        int n = epoll_pwait2(loop->epfd, ev, max, tsp, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        loop->no_pwait2 = true;
+    }
+    return epoll_wait(loop->epfd, ev, max, wait_ms(wake_us, now));
+}
+
 static void read_signals(struct ns_loop *loop)
 {
     struct signalfd_siginfo si;
@@ -244,7 +267,7 @@ int ns_loop_run_once(struct ns_loop *loop, uint64_t deadline_us)
             wake = d;
     }
     struct epoll_event ev[LOOP_EVENTS];
-    int n = epoll_wait(loop->epfd, ev, LOOP_EVENTS, wait_ms(wake, ns_clock_now_us()));
+    int n = loop_wait(loop, ev, LOOP_EVENTS, wake);
     for (int i = 0; i < n; i++) {
         struct watch *w = ev[i].data.ptr;
         if (w->dead)
