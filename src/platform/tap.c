@@ -15,6 +15,12 @@
  * interface created here is not persistent: the kernel removes it when
  * the descriptor is closed. An attached one stays.
  *
+ * Attaching to an interface that is up: the kernel turns the carrier on
+ * when a queue attaches, but reactivates the interface's transmit queue
+ * discipline only later, from its link-watch work; until then it drops
+ * what it sends us (the replies to our first frames). Open waits, up to
+ * TAP_CARRIER_WAIT_US, for the interface to report IFF_RUNNING.
+ *
  * Buffers: a frame is read straight into a pbuf from the stack's pool,
  * sized for the interface's MTU read at open time (SIOCGIFMTU). When the
  * pool is empty the frame is read and dropped (rx_drop), as a NIC drops
@@ -32,6 +38,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netsock/os.h"
@@ -40,6 +47,9 @@
 /* Room for one VLAN tag beyond the Ethernet header, in case the kernel
  * hands a tagged frame through a TAP. */
 #define TAP_L2_MAX (14u + 4u)
+
+/* Longest wait at open for an attached, up interface to come up. */
+#define TAP_CARRIER_WAIT_US 500000u
 
 struct tap_dev {
     struct ns_dev dev; /* first: a struct ns_dev * is a struct tap_dev * */
@@ -69,6 +79,26 @@ int plat_if_mtu(const char *ifname)
     int rc = ioctl(s, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
     close(s);
     return rc;
+}
+
+/* Wait until interface `ifname`, when administratively up, is running
+ * (carrier on, queue discipline active), at most TAP_CARRIER_WAIT_US. */
+static void wait_running(const char *ifname)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return;
+    for (unsigned waited_us = 0; waited_us < TAP_CARRIER_WAIT_US; waited_us += 1000) {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || !(ifr.ifr_flags & IFF_UP) ||
+            (ifr.ifr_flags & IFF_RUNNING))
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    close(s);
 }
 
 static int tap_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
@@ -204,6 +234,8 @@ static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t ma
         free(t);
         return NULL;
     }
+    if (!t->created)
+        wait_running(ifr.ifr_name);
     t->dev.ops = &tap_ops;
     snprintf(t->dev.name, sizeof(t->dev.name), "%s", ifr.ifr_name);
     t->dev.link = kind == IFF_TAP ? NS_LINK_ETHER : NS_LINK_IP;

@@ -161,7 +161,7 @@ nsk_wait_dev_gone() {
 # kept only on failure. Returns once tcpdump is listening.
 nsk_capture() {
     local name=$1 dev=$2
-    ip netns exec "$NS" tcpdump -i "$dev" -U -n -s 0 -w "$TMP/$name.pcap" \
+    ip netns exec "$NS" tcpdump -i "$dev" --immediate-mode -U -n -s 0 -w "$TMP/$name.pcap" \
         >/dev/null 2>"$TMP/$name.tcpdump.err" </dev/null &
     local pid=$!
     NSK_CAPTURES+=("$pid:$TMP/$name.pcap")
