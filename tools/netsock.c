@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  demo      hosts on a simulated lossy network ping each other;\n"
             "            prints RTTs, changed counters and a pcap path\n"
+            "  ping      ping(8) from a netsock stack on a real link (tap, tun, packet)\n"
             "  version   print the version\n"
             "\n"
             "Run 'netsock <command> --help' for a command's options.\n");
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "demo"))
         return tool_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ping"))
+        return tool_ping(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("netsock %s\n", NS_VERSION);
         return 0;

@@ -4,5 +4,6 @@
 #define NS_TOOLS_H
 
 int tool_demo(int argc, char **argv);
+int tool_ping(int argc, char **argv);
 
 #endif
