@@ -95,6 +95,9 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     tp->qnext = NULL;
     tp->listener = NULL;
     tp->so = nso;
+    /* sock_alloc attached a fresh control block; the accepted connection
+     * replaces it. */
+    tcp_free(nso->pcb);
     nso->pcb = tp;
     nso->rcvbuf = tp->rcvbuf.cap;
     nso->sndbuf = tp->sndbuf.cap;
