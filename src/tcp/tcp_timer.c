@@ -26,7 +26,17 @@ static uint64_t rto_backed_off(const struct tcpcb *tp)
 
 void tcp_arm_rexmt(struct tcpcb *tp)
 {
-    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, tp->st->now_us + rto_backed_off(tp));
+    uint64_t now = tp->st->now_us, rto = rto_backed_off(tp);
+    /* RFC 9293 §3.8.3 / RFC 5482: data undelivered for the user timeout
+     * aborts the connection then, not at the next backed-off
+     * retransmission, which may be up to TCP_RTO_MAX later (Linux
+     * tcp_clamp_rto_to_user_timeout). */
+    if (tp->user_timeout_us && tp->rxt_start_us) {
+        uint64_t deadline = tp->rxt_start_us + tp->user_timeout_us;
+        if (deadline < now + rto)
+            rto = deadline > now ? deadline - now : 0;
+    }
+    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, now + rto);
 }
 
 void tcp_arm_keep(struct tcpcb *tp)
