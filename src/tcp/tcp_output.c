@@ -195,7 +195,14 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 
     if (flags & NS_TCP_SYN)
         len = 0;
-    tcp_xmit(tp, seq, len, flags);
+    /* A bare ACK carries SND.MAX, not SND.NXT (FreeBSD tcp_output): after
+     * a timeout pulls SND.NXT back (go-back-N), SND.NXT may lie below what
+     * the peer already received, and the peer would find the ACK
+     * unacceptable (RFC 9293 §3.10.7.4 "first, check sequence number"),
+     * drop it without looking at its ACK field, and answer with an ACK of
+     * its own; two such peers ACK each other forever. */
+    bool bare_ack = len == 0 && !(flags & (NS_TCP_SYN | NS_TCP_FIN));
+    tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags);
     if (len > 0 && len < tp->mss && !probe)
         tp->snd_sml = seq + len;
     if (probe)
@@ -204,7 +211,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     uint32_t end = seq + len + !!(flags & NS_TCP_SYN) + !!(flags & NS_TCP_FIN);
     if (flags & NS_TCP_FIN)
         tp->flags |= TF_SENTFIN;
-    if (!one_from_una)
+    if (!one_from_una && !bare_ack)
         tp->snd_nxt = end;
     if (SEQ_GT(end, tp->snd_max)) {
         if (tp->snd_max == tp->snd_una)

@@ -42,14 +42,20 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
     struct ns_stack *st = tp->st;
     struct tcp_seg **pp = &tp->reass;
 
-    /* Skip segments that end before this one starts. */
-    while (*pp && SEQ_LEQ((*pp)->seq + (*pp)->len, seq))
+    /* Skip segments that end before this one starts. Nothing follows a
+     * FIN (RFC 9293 §3.10.7.4 "eighth": the FIN ends the sequence space):
+     * a duplicate FIN, or data past a queued FIN, is dropped here, or the
+     * copy would stay queued after the first was delivered. */
+    while (*pp && SEQ_LEQ((*pp)->seq + (*pp)->len, seq)) {
+        if ((*pp)->fin)
+            return true;
         pp = &(*pp)->next;
+    }
     /* A predecessor overlapping our start: cut our front. */
     if (*pp && SEQ_LT((*pp)->seq, seq) && SEQ_GT((*pp)->seq + (*pp)->len, seq)) {
         uint32_t cut = (*pp)->seq + (*pp)->len - seq;
-        if (cut >= len && !fin)
-            return true; /* entirely duplicate */
+        if (cut >= len && (!fin || (*pp)->fin))
+            return true; /* entirely duplicate (its FIN too) */
         if (cut > len)
             cut = len;
         seq += cut;
@@ -109,8 +115,11 @@ uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
         tp->reass_bytes -= s->len;
         tp->reass_segs--;
         free(s);
-        if (*fin)
+        if (*fin) {
+            /* Nothing follows a FIN: whatever is left is stale. */
+            tcp_reass_flush(tp);
             break;
+        }
     }
     return moved;
 }

@@ -111,8 +111,12 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     nso->rport = tp->rport;
     nso->ttl = so->ttl;
     nso->tos = so->tos;
-    if (so->flags & SO_F_KEEPALIVE)
+    if (so->flags & SO_F_KEEPALIVE) {
+        /* The connection was established before it had a socket, so its
+         * keepalive timer (RFC 1122 §4.2.3.6) starts now. */
         tp->flags |= TF_KEEPALIVE;
+        tcp_arm_keep(tp);
+    }
     if (peer) {
         memset(peer, 0, sizeof(*peer));
         peer->sin_family = AF_INET;
