@@ -142,7 +142,7 @@ uint64_t ns_pcap_count(const struct ns_dev *pcap_dev);
  * Frames sent come back as received at the next poll (NS_LINK_IP, MTU
  * 65536). Every stack creates one, "lo" with 127.0.0.1/8, as its last
  * interface (NS_IF_MAX), so added devices are numbered from 1. */
-struct ns_dev *ns_loop_new(void);
+struct ns_dev *ns_loopback_new(void);
 
 /* ---- queue device ----------------------------------------------------------
  * A device whose other end is the program: frames the program injects are

@@ -64,7 +64,7 @@ void ns_config_default(struct ns_config *cfg)
  * so the devices a program adds are numbered from 1 in the order added. */
 static int loopback_init(struct ns_stack *st)
 {
-    struct ns_dev *lo = ns_loop_new();
+    struct ns_dev *lo = ns_loopback_new();
     if (!lo)
         return -ENOMEM;
     int ifindex = NS_IF_MAX;

@@ -55,7 +55,7 @@ static const struct ns_dev_ops loop_ops = {
     .close = loop_close,
 };
 
-struct ns_dev *ns_loop_new(void)
+struct ns_dev *ns_loopback_new(void)
 {
     struct loop_dev *l = calloc(1, sizeof(*l));
     if (!l)
