@@ -3,13 +3,14 @@
 #   make demo     build and run the simulated-network demo
 #   make test     bootstrap packages, build with ASan+UBSan (clang), run ctest
 #   make fuzz     run every libFuzzer target long (FUZZ_SECONDS each)
+#   make soak     the TCP simulation suite over SOAK_SEEDS seeds
 #   make bench    run the benchmarks
 BUILD      ?= build
 TEST_BUILD ?= build-test
 FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build demo test test-build fuzz bench clean bootstrap
+.PHONY: all build demo test test-build fuzz soak bench clean bootstrap
 
 all: build
 
@@ -38,6 +39,11 @@ fuzz: test-build
 	    echo "== $$n for $(FUZZ_SECONDS) s (corpus fuzz-corpus/$$n)"; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 fuzz-corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
+
+# Many more simulation seeds than make test runs (SOAK_SEEDS of them).
+SOAK_SEEDS ?= 5000
+soak: test-build
+	@NETSOCK_SEEDS=$(SOAK_SEEDS) ./$(TEST_BUILD)/tests/test_sim_tcp
 
 bench: build
 	@./bench/run.sh $(BUILD)

@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "            chargen and HTTP\n"
             "  stat      sockets (-s: counters) of a running netsock host\n"
             "  cat       like nc: stdin to a TCP/UDP socket on a real link and back\n"
+            "  ping      ping(8) from a netsock stack on a real link (tap, tun, packet)\n"
             "  version   print the version\n"
             "\n"
             "Run 'netsock <command> --help' for a command's options.\n");
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
         return tool_stat(argc - 1, argv + 1);
     if (!strcmp(cmd, "cat"))
         return tool_cat(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ping"))
+        return tool_ping(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("netsock %s\n", NS_VERSION);
         return 0;

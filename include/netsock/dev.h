@@ -103,6 +103,31 @@ struct ns_link_params {
 /* Defaults: no delay, unlimited rate and queue, MTU 1500, no impairments. */
 void ns_link_params_default(struct ns_link_params *p);
 
+/* Parse an impairment spec, comma-separated key=value pairs as the tools'
+ * --impair option takes them, e.g.
+ *   "loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,rate=100mbit,seed=7"
+ * Keys and values:
+ *   loss, dup, reorder, corrupt   probability: a percentage "1%" or a
+ *                                 fraction "0.01", in [0, 1]
+ *   delay, jitter, reorder_delay  time with a unit: us, ms or s ("1.5ms");
+ *                                 a bare 0 is allowed
+ *   rate                          bits/s with a unit as tc(8): bit, kbit,
+ *                                 mbit, gbit (x1000) or bps, kbps, mbps,
+ *                                 gbps (bytes/s, x8); 0 = unlimited
+ *   queue                         bytes, with an optional k or m (x1024),
+ *                                 "64k"; 0 = unlimited
+ *   mtu                           bytes, 68..65535, or 0 = no limit
+ *   seed                          the fault PRNG seed (decimal or 0x hex);
+ *                                 stored in *seed (a seed key with seed
+ *                                 NULL is an error)
+ * reorder without reorder_delay holds frames back by 10 ms.
+ * Keys not in the spec keep the values *out held on entry: initialise it
+ * (ns_link_params_default) first. An empty spec changes nothing.
+ * Returns 0, or -EINVAL with a message naming the offending key=value in
+ * errbuf (when errbuf is not NULL); on error *out and *seed are unchanged. */
+int ns_link_params_parse(const char *spec, struct ns_link_params *out, uint64_t *seed,
+                         char *errbuf, size_t errlen);
+
 struct ns_impair_stats {
     uint64_t frames;     /* frames offered */
     uint64_t delivered;  /* frame copies delivered (dups count twice) */

@@ -77,8 +77,11 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
 
 /* Drive the loop that owns `st` until at least one event has been
  * processed or deadline_us (on the stack's clock) has been reached.
- * Returns 0, or a negative errno: -EDEADLK when nothing can ever happen
- * (no pending event and deadline_us is NS_TIME_NEVER). */
+ * deadline_us 0 asks only to bring the stacks up to the current time
+ * (process what is due, no waiting): blocking calls do that before
+ * computing their timeouts. Returns 0, or a negative errno: -EDEADLK when
+ * nothing can ever happen (no pending event and deadline_us is
+ * NS_TIME_NEVER). */
 typedef int (*ns_drive_fn)(void *ctx, uint64_t deadline_us);
 
 /* Install the driver for blocking calls (NULL: calls that would block fail

@@ -45,8 +45,14 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
     st->drive_ctx = ctx;
 }
 
-static uint64_t deadline_after(const struct ns_stack *st, uint64_t timeo_us)
+/* The deadline of a call that may block, timeo_us from now. The stack's
+ * clock is the time of its last poll, which over a real link can be long
+ * ago: the driver brings it up to date first (a drive with deadline 0
+ * processes what is due and returns without waiting). */
+static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 {
+    if (st->drive_fn)
+        st->drive_fn(st->drive_ctx, 0);
     if (timeo_us == SOCK_TIMEO_NOWAIT)
         return st->now_us;
     if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
@@ -891,8 +897,14 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
         return ret_err(-EBADF);
     if ((int)optlen < 0)
         return ret_err(-EINVAL);
-    if (level == SOL_SOCKET)
-        return ret_err(setsockopt_socket(so, optname, optval, optlen));
+    if (level == SOL_SOCKET) {
+        int rc = setsockopt_socket(so, optname, optval, optlen);
+        /* Stream sockets act on some socket-level options at once
+         * (SO_KEEPALIVE arms the keepalive timer, as Linux sk_setsockopt). */
+        if (rc == 0 && so->type == SOCK_STREAM && so->ops->setsockopt)
+            so->ops->setsockopt(st, so, SOL_SOCKET, optname, optval, optlen);
+        return ret_err(rc);
+    }
     /* Linux ip_setsockopt: a level that is neither IP nor the
      * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
@@ -991,7 +1003,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    if (level == so->protocol && so->type == SOCK_DGRAM && so->ops->getsockopt)
+    if (level == so->protocol && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
     /* udp_getsockopt / raw_getsockopt hand every other level to
      * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */
@@ -1059,6 +1071,8 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
 {
     if (nfds && !fds)
         return ret_err(-EFAULT);
+    if (timeout_ms != 0 && st->drive_fn)
+        st->drive_fn(st->drive_ctx, 0); /* as deadline_after: a fresh clock */
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
     for (;;) {
         int ready = poll_scan(st, fds, nfds);

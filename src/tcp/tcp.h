@@ -79,6 +79,9 @@ struct tcp_cc_ops {
     void (*after_idle)(struct tcpcb *tp);
 };
 extern const struct tcp_cc_ops tcp_cc_newreno;
+extern const struct tcp_cc_ops tcp_cc_cubic;
+/* The algorithm called `name` ("newreno"/"reno", "cubic"), or NULL. */
+const struct tcp_cc_ops *tcp_cc_find(const char *name);
 
 struct tcp_seg; /* an out-of-order segment (tcp_reass.c) */
 
@@ -104,6 +107,7 @@ struct tcpcb {
     uint32_t snd_wnd;            /* peer's window, scaled */
     uint32_t max_sndwnd;         /* largest window the peer offered */
     uint32_t snd_data;           /* sequence number of sndbuf's first byte */
+    uint32_t snd_sml;            /* end of the last small segment sent (Nagle, Minshall) */
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
     bool rcv_up_valid;
@@ -131,6 +135,7 @@ struct tcpcb {
     const struct tcp_cc_ops *cc;
     uint32_t cwnd, ssthresh, recover;
     uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
+    uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
 
     /* Timers (all on the stack's wheel). */
     struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
@@ -161,6 +166,12 @@ struct tcp_table {
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
     uint32_t challenge_acks;     /* stack-wide RFC 5961 §7 limiter */
     uint64_t challenge_window_us;
+    /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
+     * instead of the RFC 6528 value, so unit tests can place ISNs where
+     * they need them (e.g. just below 2^32). Never set outside tests: a
+     * predictable ISN defeats RFC 6528. */
+    uint32_t (*isn_hook)(struct ns_stack *st, void *ctx);
+    void *isn_hook_ctx;
 };
 
 int tcp_init(struct ns_stack *st);

@@ -107,7 +107,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->rcv_nxt = th->seq + 1;
     tp->rcv_adv = tp->rcv_nxt;
     tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
     tp->snd_data = tp->iss + 1;
     tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT;
     tp->snd_wnd = th->win;
@@ -316,8 +316,12 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
     if (SEQ_GT(th->ack, tp->snd_una)) {
         tcp_ack_new(tp, s);
     } else if (th->ack == tp->snd_una && s->len == 0 &&
-               !(th->flags & (NS_TCP_SYN | NS_TCP_FIN)) && win == tp->snd_wnd &&
+               !(th->flags & (NS_TCP_SYN | NS_TCP_FIN)) && win == tp->snd_wnd && win != 0 &&
                tp->snd_una != tp->snd_max) {
+        /* RFC 5681 §2 duplicate ACK. Not with a zero window: that is the
+         * answer to a window probe (RFC 9293 §3.8.6.1), no sign of loss
+         * (FreeBSD counts duplicates only while the retransmission timer,
+         * not the persist timer, runs). */
         tcp_dupack(tp);
     }
 
@@ -334,6 +338,11 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
         if (opened) {
             ns_timer_cancel(&st->wheel, &tp->t_persist);
             tp->persist_shift = 0;
+            /* RFC 9293 §3.8.6.1: the window reopened; a probe byte the
+             * peer did not take is sent again with what follows it, now,
+             * rather than after a retransmission timeout (FreeBSD sets
+             * SND.NXT back to SND.UNA when it starts persisting). */
+            tp->snd_nxt = tp->snd_una;
             if (tp->snd_una != tp->snd_max && !ns_timer_pending(&tp->t_rexmt))
                 tcp_arm_rexmt(tp);
         }
@@ -453,6 +462,19 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     bool syn = th->flags & NS_TCP_SYN, fin = th->flags & NS_TCP_FIN;
     uint32_t seglen = s->len + syn + fin;
 
+    /* RFC 9293 §3.5 figure 7, simultaneous open: in SYN-RECEIVED the
+     * peer's SYN,ACK repeats its ISN (SEG.SEQ = IRS) and acknowledges our
+     * SYN. Take it as the ACK it is, past its SYN (as Linux
+     * tcp_rcv_state_process), not as a duplicate SYN: answering with our
+     * SYN,ACK again would ping-pong forever between two such stacks. */
+    if (tp->state == TCPS_SYN_RECEIVED && !tp->listener && syn && (th->flags & NS_TCP_ACK) &&
+        th->seq == tp->irs && SEQ_GT(th->ack, tp->snd_una) && SEQ_LEQ(th->ack, tp->snd_max)) {
+        th->flags &= (uint8_t)~NS_TCP_SYN;
+        th->seq++;
+        syn = false;
+        seglen--;
+    }
+
     /* "first, check sequence number": the four acceptability cases. */
     uint32_t wnd = tcp_rcv_window(tp);
     if (SEQ_GT(tp->rcv_adv, tp->rcv_nxt) && tp->rcv_adv - tp->rcv_nxt > wnd)
@@ -463,9 +485,17 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     else
         ok = wnd != 0 && (seq_in_window(th->seq, tp->rcv_nxt, wnd) ||
                           seq_in_window(th->seq + seglen - 1, tp->rcv_nxt, wnd));
-    /* A zero window still takes ACKs, RSTs and URGs (RFC 9293 §3.10.7.4). */
-    if (!ok && wnd == 0 && th->seq == tp->rcv_nxt)
-        ok = true, s->len = 0, fin = false;
+    /* A zero window still takes ACKs, RSTs and URGs (RFC 9293 §3.10.7.4).
+     * The text it carried (a window probe) was not acceptable: "an
+     * acknowledgment should be sent in reply" (§3.10.7.4), which is also
+     * what keeps the prober's persist timer from giving up (§3.8.6.1). */
+    if (!ok && wnd == 0 && th->seq == tp->rcv_nxt) {
+        ok = true;
+        if (seglen > 0)
+            tp->flags |= TF_ACKNOW;
+        s->len = 0;
+        fin = false;
+    }
     if (!ok) {
         if (th->flags & NS_TCP_RST) {
             NS_STAT_INC(st, tcp_drop_rst_ignored);
@@ -478,6 +508,12 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             tp->snd_nxt = tp->iss;
             tcp_output(tp);
             return;
+        }
+        if (tp->state == TCPS_TIME_WAIT && fin && th->seq + seglen == tp->rcv_nxt) {
+            /* RFC 9293 §3.10.7.4 "eighth", TIME-WAIT: a retransmission of
+             * the remote FIN (no longer acceptable, its sequence number is
+             * below RCV.NXT): acknowledge it and restart the 2 MSL timeout. */
+            ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
         }
         tcp_send_ack_now(tp);
         return;

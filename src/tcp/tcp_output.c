@@ -49,6 +49,10 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
         /* RFC 9293 §3.7.1: announce the MSS we can receive. */
         th.has_mss = true;
         th.mss = tcp_mss_for_route(st, tp->raddr);
+        /* Linux tcp(7) TCP_MAXSEG: set before the connection, it is also
+         * the value announced. */
+        if (tp->user_mss && tp->user_mss < th.mss)
+            th.mss = tp->user_mss;
     }
     if (flags & NS_TCP_ACK)
         th.ack = tp->rcv_nxt;
@@ -107,6 +111,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     struct ns_stack *st = tp->st;
     uint8_t flags = tcp_outflags[tp->state];
     bool idle = tp->snd_una == tp->snd_max;
+    bool small_outstanding = SEQ_GT(tp->snd_sml, tp->snd_una) && SEQ_LEQ(tp->snd_sml, tp->snd_max);
     uint32_t seq = one_from_una ? tp->snd_una : tp->snd_nxt;
 
     if (tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN)
@@ -158,8 +163,11 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         else if (tp->flags & TF_CORK)
             send = false;
         /* RFC 896 / RFC 1122 §4.2.3.4: with data outstanding, hold a
-         * small segment until the ACK comes (unless TCP_NODELAY). */
-        else if (last && (idle || (tp->flags & TF_NODELAY)))
+         * small segment until the ACK comes (unless TCP_NODELAY). As
+         * Linux, with Minshall's refinement: only a small segment still
+         * unacknowledged holds the next one, so the tail of a large write
+         * is not held behind full-sized segments (and delayed ACKs). */
+        else if (last && (idle || (tp->flags & TF_NODELAY) || !small_outstanding))
             send = true;
         else if (tp->max_sndwnd && len >= tp->max_sndwnd / 2)
             send = true; /* RFC 9293 §3.8.6.2.1: half the largest window */
@@ -188,6 +196,8 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     if (flags & NS_TCP_SYN)
         len = 0;
     tcp_xmit(tp, seq, len, flags);
+    if (len > 0 && len < tp->mss && !probe)
+        tp->snd_sml = seq + len;
     if (probe)
         tp->flags &= ~TF_PROBE;
 

@@ -267,6 +267,8 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
 uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
                      uint16_t rport)
 {
+    if (st->tcp->isn_hook)
+        return st->tcp->isn_hook(st, st->tcp->isn_hook_ctx); /* tests only (tcp.h) */
     uint8_t in[12];
     ns_wr32(in, laddr);
     ns_wr32(in + 4, raddr);

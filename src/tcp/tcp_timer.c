@@ -26,7 +26,13 @@ static uint64_t rto_backed_off(const struct tcpcb *tp)
 
 void tcp_arm_rexmt(struct tcpcb *tp)
 {
-    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, tp->st->now_us + rto_backed_off(tp));
+    uint64_t at = tp->st->now_us + rto_backed_off(tp);
+    /* RFC 5482 §3 / Linux tcp_clamp_rto_to_user_timeout: the user timeout
+     * ends the connection when it expires, not at the next backed-off
+     * retransmission after it. */
+    if (tp->user_timeout_us && tp->rxt_start_us && tp->rxt_start_us + tp->user_timeout_us < at)
+        at = tp->rxt_start_us + tp->user_timeout_us;
+    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, at);
 }
 
 void tcp_arm_keep(struct tcpcb *tp)

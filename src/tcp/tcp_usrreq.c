@@ -94,8 +94,9 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     l->acceptq_len--;
     tp->qnext = NULL;
     tp->listener = NULL;
-    tcp_free(nso->pcb); /* sock_alloc attached a fresh control block */
     tp->so = nso;
+    /* sock_alloc attached a fresh tcpcb; the connection is the child's. */
+    tcp_free(nso->pcb);
     nso->pcb = tp;
     nso->rcvbuf = tp->rcvbuf.cap;
     nso->sndbuf = tp->sndbuf.cap;
@@ -154,6 +155,16 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     /* __inet_stream_connect: the state decides the answer. */
     switch (tp->state) {
     case TCPS_CLOSED:
+        /* Linux __inet_stream_connect "sock_error": after a non-blocking
+         * attempt failed (RST, ICMP, timeout), the next connect() reports
+         * that error and leaves the socket unconnected; it does not start
+         * a new attempt. */
+        if ((so->flags & SO_F_CONNECTED) && so->so_error) {
+            int e = so->so_error;
+            so->so_error = 0;
+            so->flags &= ~SO_F_CONNECTED;
+            return -e;
+        }
         break;
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
@@ -205,7 +216,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->linger_zero = 0;
     /* RFC 9293 §3.10.1 OPEN (active): ISS, <SEQ=ISS><CTL=SYN>, SYN-SENT. */
     tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
     tp->snd_data = tp->iss + 1;
     tp->snd_wnd = 0;
     tp->max_sndwnd = 0;
@@ -434,18 +445,40 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
                           const void *val, socklen_t len)
 {
     (void)st;
-    (void)level;
     struct tcpcb *tp = TP(so);
     if (!val)
         return -EFAULT;
+    if (level == SOL_SOCKET) {
+        /* Called after the socket layer applied the option. */
+        if (name == SO_KEEPALIVE) {
+            if (so->flags & SO_F_KEEPALIVE) {
+                tp->flags |= TF_KEEPALIVE;
+                if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
+                    tcp_arm_keep(tp);
+            } else {
+                tp->flags &= ~TF_KEEPALIVE;
+                ns_timer_cancel(&tp->st->wheel, &tp->t_keep);
+            }
+        }
+        return 0;
+    }
     if (name == TCP_CONGESTION) {
         char buf[16] = {0};
         memcpy(buf, val, len < sizeof(buf) - 1 ? len : sizeof(buf) - 1);
-        if (!strcmp(buf, "newreno") || !strcmp(buf, "reno")) {
-            tp->cc = &tcp_cc_newreno;
-            return 0;
+        const struct tcp_cc_ops *cc = tcp_cc_find(buf);
+        if (!cc)
+            return -ENOENT; /* Linux: unknown algorithm */
+        if (cc != tp->cc) {
+            tp->cc = cc;
+            if (TCPS_HAVEESTABLISHED(tp->state)) {
+                /* Switching mid-connection keeps the window it has. */
+                uint32_t cwnd = tp->cwnd, ssthresh = tp->ssthresh;
+                cc->init(tp);
+                tp->cwnd = cwnd;
+                tp->ssthresh = ssthresh;
+            }
         }
-        return -ENOENT; /* Linux: unknown algorithm */
+        return 0;
     }
     int v;
     if (len < (socklen_t)sizeof(int))

@@ -1,0 +1,526 @@
+/* tests/unit/test_tcp_data.c — TCP data transfer in the protocol's terms
+ * (tests/tcpseg.h): delivery, reassembly and trimming (RFC 9293 §3.10.7.4
+ * "seventh"), windows and SWS avoidance (RFC 9293 §3.8.6, RFC 1122
+ * §4.2.3.3-4), PSH and URG (RFC 9293 §3.9.1, RFC 6093), MSS (RFC 9293
+ * §3.7.1, RFC 1191), Nagle (RFC 896), delayed ACKs (RFC 1122 §4.2.3.2,
+ * RFC 5681 §4.2) and sequence-number wraparound (RFC 9293 §3.4).
+ */
+#include "tcpseg.h"
+
+#define ISS 1000u
+#define PISS 5000u
+#define A (ISS + 1)   /* our first data byte */
+#define P (PISS + 1)  /* the peer's first data byte */
+
+/* An established connection we opened; window 65535 and MSS 1460 both ways. */
+static struct tt *estab(int *fd)
+{
+    struct tt *t = tt_new();
+    *fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    return t;
+}
+
+/* ---- receiving ------------------------------------------------------------------------ */
+
+static void test_in_order_delivery(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    uint64_t t0 = t->now + 1000;
+    tseg_send(t, t0, .flags = ACK, .seq = P, .ack = A, .len = 100);
+    tseg_send(t, t0 + 1000, .flags = ACK, .seq = P + 100, .ack = A, .len = 100);
+    tseg_send(t, t0 + 2000, .flags = ACK | PSH, .seq = P + 200, .ack = A, .len = 100);
+    /* Small segments: one delayed ACK, 40 ms after the first. */
+    tseg_expect_none(t);
+    assert_int_equal(tt_next_tx(t, t0 + US_S), t0 + 40 * US_MS);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 300, .len = 0);
+    tseg_expect_none(t);
+    tt_read_pat(t, fd, P, 300);
+    tt_read_none(t, fd);
+    tt_free(t);
+}
+
+static void test_out_of_order_reassembly(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 100);
+    tb_drain(t->tb, 1);
+    tt_at(t, t->now + 50 * US_MS); /* let any delayed ACK go */
+    tb_drain(t->tb, 1);
+    /* A hole at P+100: out-of-order data gets an immediate duplicate ACK
+     * (RFC 5681 §4.2) and is not readable. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 300, .ack = A, .len = 100);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 100, .len = 0);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 200, .ack = A, .len = 100);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 100, .len = 0);
+    tseg_expect_none(t);
+    tt_read_pat(t, fd, P, 100);
+    tt_read_none(t, fd);
+    /* The hole fills: everything is delivered, ACKed at once. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 100, .ack = A, .len = 100);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 400, .len = 0);
+    tseg_expect_none(t);
+    tt_read_pat(t, fd, P + 100, 300);
+    assert_int_equal(TCTR(t, tcp_ooo_segs), 2);
+    tt_free(t);
+}
+
+static void test_duplicate_and_overlap_trimmed(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 100);
+    /* Overlapping the delivered data: only the new half is taken. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 50, .ack = A, .len = 100);
+    /* A pure duplicate: re-ACKed at once (the peer missed our ACK). */
+    tb_drain(t->tb, 1);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 150);
+    tseg_expect(t, .flags = ACK, .ack = P + 150);
+    /* Out-of-order pieces that overlap each other. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 300, .ack = A, .len = 100);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 250, .ack = A, .len = 100);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 260, .ack = A, .len = 20);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 380, .ack = A, .len = 70);
+    tb_drain(t->tb, 1);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 140, .ack = A, .len = 120);
+    tseg_expect(t, .flags = ACK, .ack = P + 450);
+    /* The application sees every byte once, in order. */
+    tt_read_pat(t, fd, P, 450);
+    tt_read_none(t, fd);
+    tt_free(t);
+}
+
+/* A connection whose receive buffer (and so window) is 4096 bytes. */
+static struct tt *estab_small_rcvbuf(int *fd)
+{
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int s = tt_socket(t);
+    tt_setint(t, s, SOL_SOCKET, SO_RCVBUF, 2048); /* doubled: 4096 */
+    tt_connect_start(t, s);
+    tseg_expect(t, .flags = SYN, .seq = ISS, .win = 4096);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .win = 4096);
+    *fd = s;
+    return t;
+}
+
+static void test_data_beyond_window_trimmed(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab_small_rcvbuf(&fd);
+    /* 4596 bytes into a 4096-byte window: the last 500 are cut. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P, .ack = A, .len = 4596);
+    tt_at(t, t->now + 50 * US_MS);
+    tseg_expect(t, .flags = ACK, .ack = P + 4096, .win = 0);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_rcvbuf_trim), 500);
+    tt_read_pat(t, fd, P, 4096);
+    tt_free(t);
+}
+
+static void test_zero_window_and_update(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab_small_rcvbuf(&fd);
+    uint32_t edge = P + 4096; /* right edge of the window offered so far */
+    uint32_t seq = P;
+    const uint32_t lens[] = {1460, 1460, 1176};
+    for (int i = 0; i < 3; i++) {
+        tseg_send(t, t->now + 1000, .flags = ACK, .seq = seq, .ack = A, .len = lens[i]);
+        seq += lens[i];
+        tt_at(t, t->now + 50 * US_MS);
+        while (tt_pending(t)) {
+            const struct ns_tcp_repr *th = tseg_expect(t, .flags = ACK);
+            /* RFC 9293 §3.8.6.2.2: the right edge never moves left. */
+            assert_true(SEQ_GEQ(th->ack + th->win, edge));
+            edge = th->ack + th->win;
+        }
+    }
+    assert_int_equal(tt_tp(t, fd)->rcv_nxt, P + 4096);
+    assert_int_equal(edge, P + 4096); /* the last ACK said window 0 */
+    /* A window probe with one byte: not accepted, answered with an ACK
+     * of the zero window (RFC 9293 §3.8.6.1, §3.10.7.4). */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 4096, .ack = A, .len = 1);
+    tseg_expect(t, .flags = ACK, .ack = P + 4096, .win = 0);
+    tseg_expect_none(t);
+    /* Reading 100 bytes: no update yet (receiver SWS, RFC 1122 §4.2.3.3). */
+    tt_read_part(t, fd, P, 100);
+    tseg_expect_none(t);
+    /* 2100 free >= min(2 MSS, half the buffer) = 2048: a window update. */
+    tt_read_part(t, fd, P + 100, 2000);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 4096, .win = 2100);
+    tseg_expect_none(t);
+    /* Data up to the new edge is taken, beyond it is not. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 4096, .ack = A, .len = 2200);
+    tt_at(t, t->now + 50 * US_MS);
+    tseg_expect(t, .flags = ACK, .ack = P + 4096 + 2100, .win = 0);
+    tt_read_pat(t, fd, P + 2100, 4096);
+    tt_free(t);
+}
+
+static void test_fin_with_data(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    struct ns_stack *st = tt_st(t);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH | FIN, .seq = P, .ack = A, .len = 200);
+    /* The FIN is acknowledged at once, after the data. */
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 201, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSE_WAIT);
+    tt_read_part(t, fd, P, 200);
+    char b[8];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    /* Data after the FIN ("should not occur"): ignored. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 201, .ack = A, .len = 50);
+    assert_int_equal(tt_tp(t, fd)->rcv_nxt, P + 201);
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    tb_drain(t->tb, 1);
+    tt_free(t);
+}
+
+static void test_out_of_order_fin(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    struct ns_stack *st = tt_st(t);
+    /* Data and FIN past a hole wait for it. */
+    tseg_send(t, t->now + 1000, .flags = ACK | FIN, .seq = P + 100, .ack = A, .len = 100);
+    tseg_expect(t, .flags = ACK, .ack = P);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 100);
+    tseg_expect(t, .flags = ACK, .ack = P + 201);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSE_WAIT);
+    tt_read_part(t, fd, P, 200);
+    char b[8];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    tt_free(t);
+}
+
+static void test_urgent_inline(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    /* RFC 6093: the urgent pointer is tracked, the byte stays in the stream. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH | URG, .seq = P, .ack = A, .len = 10, .urp = 3);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 10, .ack = A, .len = 10);
+    struct tcpcb *tp = tt_tp(t, fd);
+    assert_true(tp->rcv_up_valid);
+    assert_int_equal(tp->rcv_up, P + 3);
+    /* A later urgent pointer moves it forward, an earlier one does not. */
+    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 20, .ack = A, .len = 5, .urp = 4);
+    assert_int_equal(tp->rcv_up, P + 24);
+    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 25, .ack = A, .urp = 0xffff - 100);
+    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 25, .ack = A, .len = 1, .urp = 1);
+    assert_int_equal(tp->rcv_up, P + 25 + 0xffff - 100);
+    tt_read_pat(t, fd, P, 26);
+    tb_drain(t->tb, 1);
+    tt_free(t);
+}
+
+/* ---- sending -------------------------------------------------------------------------- */
+
+static void test_psh_on_last_segment(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    tt_write(t, fd, A, 3000);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .len = 1460, .pat = true);
+    tseg_expect(t, .flags = ACK, .seq = A + 1460, .len = 1460, .pat = true);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 2920, .len = 80, .pat = true);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_mss_option_from_route_mtu(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new_cfg(NULL, 1000);
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    /* RFC 9293 §3.7.1: MSS = MTU - 40. */
+    tseg_expect(t, .flags = SYN, .seq = ISS, .mss = 960);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460);
+    tseg_expect(t, .flags = ACK);
+    /* Segments never exceed min(peer MSS, ours). */
+    tt_write(t, fd, A, 2000);
+    tseg_expect(t, .flags = ACK, .seq = A, .len = 960, .pat = true);
+    tseg_expect(t, .flags = ACK, .seq = A + 960, .len = 960, .pat = true);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 1920, .len = 80, .pat = true);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_mss_default_536(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 0); /* no MSS option */
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, TCP_MSS_NOOPT);
+    tt_write(t, fd, A, 1200);
+    tseg_expect(t, .flags = ACK, .seq = A, .len = 536, .pat = true);
+    tseg_expect(t, .flags = ACK, .seq = A + 536, .len = 536, .pat = true);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 1072, .len = 128, .pat = true);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_tcp_maxseg(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_socket(t);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_MAXSEG, 500);
+    tt_connect_start(t, fd);
+    /* Linux tcp(7): set before the connection, it is also announced. */
+    tseg_expect(t, .flags = SYN, .seq = ISS, .mss = 500);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460);
+    tseg_expect(t, .flags = ACK);
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 500);
+    tt_write(t, fd, A, 1100);
+    tseg_expect(t, .flags = ACK, .seq = A, .len = 500);
+    tseg_expect(t, .flags = ACK, .seq = A + 500, .len = 500);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 1000, .len = 100);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_nagle(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    /* Idle: a small write leaves at once. */
+    tt_write(t, fd, A, 100);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 100);
+    /* With data outstanding, small writes wait for the ACK (RFC 896). */
+    tt_write(t, fd, A + 100, 100);
+    tt_write(t, fd, A + 200, 100);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 100);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 100, .len = 200, .pat = true);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 300);
+    /* TCP_NODELAY: every write leaves at once. */
+    tt_setint(t, fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    tt_write(t, fd, A + 300, 100);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 300, .len = 100);
+    tt_write(t, fd, A + 400, 100);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 400, .len = 100);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_sender_sws(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd); /* the peer offered 65535: MAX.SND.WND */
+    tt_write(t, fd, A, 100);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 100);
+    /* The peer's window shrinks to 300 bytes. */
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 100, .win = 300);
+    /* RFC 9293 §3.8.6.2.1: 300 bytes of a 2000-byte write are neither a
+     * full segment, nor all the data, nor half the largest window: wait. */
+    tt_write(t, fd, A + 100, 2000);
+    tseg_expect_none(t);
+    /* The window opens: full segments, then the rest. */
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 100, .win = 4000);
+    tseg_expect(t, .flags = ACK, .seq = A + 100, .len = 1460);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 1560, .len = 540);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_sender_sws_half_window(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 1000, 1460); /* MAX.SND.WND 1000 */
+    tt_write(t, fd, A, 1);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 1);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 1, .win = 600);
+    /* 600 >= MAX.SND.WND / 2: sent although smaller than a segment. */
+    tt_write(t, fd, A + 1, 3000);
+    tseg_expect(t, .flags = ACK, .seq = A + 1, .len = 600);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+/* ---- delayed ACK ------------------------------------------------------------------------ */
+
+static void test_delayed_ack_one_segment(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    uint64_t t0 = t->now + 1000;
+    tseg_send(t, t0, .flags = ACK, .seq = P, .ack = A, .len = 1460);
+    tseg_expect_none(t);
+    /* RFC 1122 §4.2.3.2: within the delayed-ACK timeout, here 40 ms exactly. */
+    assert_int_equal(tt_next_tx(t, t0 + US_S), t0 + 40 * US_MS);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 1460, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_delayed_acks), 1);
+    tt_free(t);
+}
+
+static void test_delayed_ack_two_segments(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    uint64_t t0 = t->now + 1000;
+    tseg_send(t, t0, .flags = ACK, .seq = P, .ack = A, .len = 1460);
+    tseg_expect_none(t);
+    /* RFC 5681 §4.2: an ACK for at least every second full segment. */
+    tseg_send(t, t0 + 1000, .flags = ACK, .seq = P + 1460, .ack = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 2920, .len = 0);
+    tseg_expect_none(t);
+    /* No delayed ACK follows. */
+    assert_int_equal(tt_next_tx(t, t0 + US_S), 0);
+    tseg_send(t, t->now, .flags = ACK, .seq = P + 2920, .ack = A, .len = 1460);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 4380, .ack = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .ack = P + 5840);
+    tt_free(t);
+}
+
+static void test_delayed_ack_ooo_immediate(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    uint64_t t0 = t->now + 1000;
+    tseg_send(t, t0, .flags = ACK, .seq = P + 1460, .ack = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .len = 0);
+    /* Filling the gap is acknowledged at once too (RFC 5681 §4.2). */
+    tseg_send(t, t0 + 1000, .flags = ACK, .seq = P, .ack = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 2920, .len = 0);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+/* ---- sequence space -------------------------------------------------------------------- */
+
+static void test_seq_edges(void **state)
+{
+    (void)state;
+    /* RFC 9293 §3.4 / RFC 1982 at the edges of the 32-bit space. */
+    assert_true(SEQ_LT(0xffffffffu, 0));
+    assert_true(SEQ_GT(0, 0xffffffffu));
+    assert_true(SEQ_LT(0xfffffff0u, 0x10u));
+    assert_true(SEQ_LEQ(0x7fffffffu, 0xfffffffeu));
+    assert_false(SEQ_LT(0x10u, 0xfffffff0u));
+    assert_int_equal(SEQ_MAX(0xfffffff0u, 5), 5);
+    assert_int_equal(SEQ_MIN(0xfffffff0u, 5), 0xfffffff0u);
+    assert_true(seq_in_window(2, 0xfffffff0u, 0x20));
+    assert_false(seq_in_window(0x10, 0xfffffff0u, 0x20));
+    assert_true(seq_in_window(0xffffffffu, 0xffffffffu, 1));
+    assert_false(seq_in_window(0, 0xffffffffu, 1));
+}
+
+static void test_wraparound_both_ways(void **state)
+{
+    (void)state;
+    const uint32_t I = 0xfffffff0u;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, I, I, 65535, 1460);
+    /* Our data across 2^32: 3000 bytes from 0xfffffff1. */
+    tt_write(t, fd, I + 1, 3000);
+    tseg_expect(t, .flags = ACK, .seq = I + 1, .ack = I + 1, .len = 1460, .pat = true);
+    tseg_expect(t, .flags = ACK, .seq = I + 1 + 1460, .len = 1460, .pat = true);
+    tseg_expect(t, .flags = ACK | PSH, .seq = I + 1 + 2920, .len = 80, .pat = true);
+    /* A partial ACK just past the wrap, then the rest. */
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = I + 1, .ack = 5);
+    assert_int_equal(tt_tp(t, fd)->snd_una, 5);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = I + 1, .ack = I + 1 + 3000);
+    assert_int_equal(tt_tp(t, fd)->snd_una, I + 3001);
+    assert_int_equal(tt_tp(t, fd)->sndbuf.len, 0);
+    assert_false(ns_timer_pending(&tt_tp(t, fd)->t_rexmt));
+    /* The peer's data across 2^32, one segment out of order. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = I + 1 + 1000, .ack = I + 3001, .len = 1000);
+    tseg_expect(t, .flags = ACK, .ack = I + 1);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = I + 1, .ack = I + 3001, .len = 1000);
+    tseg_expect(t, .flags = ACK, .seq = I + 3001, .ack = I + 2001);
+    tt_read_pat(t, fd, I + 1, 2000);
+    /* FIN across the wrap too. */
+    tseg_send(t, t->now + 1000, .flags = ACK | FIN, .seq = I + 2001, .ack = I + 3001);
+    tseg_expect(t, .flags = ACK, .ack = I + 2002);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSE_WAIT);
+    tt_free(t);
+}
+
+/* ---- ICMP ------------------------------------------------------------------------------- */
+
+static void test_icmp_frag_needed(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    tt_write(t, fd, A, 2920);
+    tseg_expect(t, .flags = ACK, .seq = A, .len = 1460);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 1460, .len = 1460);
+    /* RFC 5927 §4.1: quoting a sequence number not in flight: ignored. */
+    tt_icmp(t, t->now + 1000, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 576, A + 5000);
+    tseg_expect_none(t);
+    assert_int_equal(tt_tp(t, fd)->mss, 1460);
+    tt_icmp(t, t->now + 1000, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 576, A - 100);
+    tseg_expect_none(t);
+    assert_int_equal(tt_tp(t, fd)->mss, 1460);
+    /* RFC 1191 §6.3: MTU 576 -> MSS 536, retransmitted smaller. */
+    tt_icmp(t, t->now + 1000, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 576, A);
+    assert_int_equal(tt_tp(t, fd)->mss, 536);
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 536);
+    uint32_t seq = A;
+    while (tt_pending(t)) {
+        const struct ns_tcp_repr *th = tseg_expect(t, .seq = seq, .pat = true);
+        assert_true(t->len <= 536 && t->len > 0);
+        seq = th->seq + t->len;
+    }
+    assert_true(SEQ_GT(seq, A));
+    assert_int_equal(TCTR(t, tcp_pmtu_updates), 1);
+    tt_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    ns_test_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_in_order_delivery),
+        cmocka_unit_test(test_out_of_order_reassembly),
+        cmocka_unit_test(test_duplicate_and_overlap_trimmed),
+        cmocka_unit_test(test_data_beyond_window_trimmed),
+        cmocka_unit_test(test_zero_window_and_update),
+        cmocka_unit_test(test_fin_with_data),
+        cmocka_unit_test(test_out_of_order_fin),
+        cmocka_unit_test(test_urgent_inline),
+        cmocka_unit_test(test_psh_on_last_segment),
+        cmocka_unit_test(test_mss_option_from_route_mtu),
+        cmocka_unit_test(test_mss_default_536),
+        cmocka_unit_test(test_tcp_maxseg),
+        cmocka_unit_test(test_nagle),
+        cmocka_unit_test(test_sender_sws),
+        cmocka_unit_test(test_sender_sws_half_window),
+        cmocka_unit_test(test_delayed_ack_one_segment),
+        cmocka_unit_test(test_delayed_ack_two_segments),
+        cmocka_unit_test(test_delayed_ack_ooo_immediate),
+        cmocka_unit_test(test_seq_edges),
+        cmocka_unit_test(test_wraparound_both_ways),
+        cmocka_unit_test(test_icmp_frag_needed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

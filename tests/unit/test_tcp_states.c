@@ -1,0 +1,718 @@
+/* tests/unit/test_tcp_states.c — TCP's state machine in the protocol's own
+ * terms (tests/tcpseg.h): opening (RFC 9293 §3.5), closing (§3.6), resets
+ * (§3.5.2, §3.10.7), RFC 5961 blind-attack defences, listen queues,
+ * TIME_WAIT reuse (RFC 6191), ICMP (RFC 5927) and the socket errors of
+ * each state (Linux tcp(7)).
+ *
+ * Our ISS is ISS (via the ISN hook), the peer's PISS; the peer is
+ * 192.0.2.10:40000, we are 192.0.2.1:80.
+ */
+#include "tcpseg.h"
+
+#define ISS 1000u
+#define PISS 5000u
+
+/* ---- opening --------------------------------------------------------------------- */
+
+static void test_active_open(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    /* RFC 9293 §3.5: <SEQ=ISS><CTL=SYN> with our MSS (1500 - 40). */
+    tseg_expect(t, .flags = SYN, .seq = ISS, .ack = 0, .mss = 1460, .win = 65535, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_SYN_SENT);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), 0);
+
+    tseg_send(t, t->now + 10 * US_MS, .flags = SYN | ACK, .seq = PISS, .ack = ISS + 1,
+              .mss = 1200);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0, .mss = TNONE);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), POLLOUT);
+    assert_int_equal(tt_so_error(t, fd), 0);
+
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    assert_int_equal(ns_getpeername(st, fd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(ntohl(a.sin_addr.s_addr), TT_PEER_IP);
+    assert_int_equal(ntohs(a.sin_port), TT_PEER_PORT);
+    len = sizeof(a);
+    assert_int_equal(ns_getsockname(st, fd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(ntohl(a.sin_addr.s_addr), TT_OUR_IP);
+    assert_int_equal(ntohs(a.sin_port), TT_OUR_PORT);
+    /* The peer's MSS option bounds our segments. */
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 1200);
+    tt_free(t);
+}
+
+static void test_passive_open(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int lfd = tt_listen(t, 4);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1400, .win = 8192);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1, .mss = 1460, .len = 0);
+    tseg_expect_none(t);
+    /* Not accepted before the handshake completes. */
+    errno = 0;
+    assert_int_equal(ns_accept(st, lfd, NULL, NULL), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(tt_poll(t, lfd, POLLIN), 0);
+
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = PISS + 1, .ack = ISS + 1, .win = 8192);
+    tseg_expect_none(t);
+    assert_int_equal(tt_poll(t, lfd, POLLIN), POLLIN);
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = ns_accept(st, lfd, (struct sockaddr *)&a, &len);
+    assert_true(fd >= 0);
+    assert_int_equal(ntohl(a.sin_addr.s_addr), TT_PEER_IP);
+    assert_int_equal(ntohs(a.sin_port), TT_PEER_PORT);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 1400);
+    assert_int_equal(tt_tp(t, fd)->snd_wnd, 8192);
+    assert_int_equal(TCTR(t, tcp_passive_opens), 1);
+    tt_free(t);
+}
+
+static void test_rst_to_syn_refused(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    /* RFC 9293 §3.10.7.3: an acceptable ACK with RST: "connection reset". */
+    tseg_send(t, t->now + 1000, .flags = RST | ACK, .seq = 0, .ack = ISS + 1, .win = 0);
+    tseg_expect_none(t);
+    short ev = tt_poll(t, fd, POLLOUT);
+    assert_true(ev & POLLERR);
+    assert_int_equal(tt_so_error(t, fd), ECONNREFUSED);
+    assert_int_equal(tt_so_error(t, fd), 0);
+
+    /* Second socket: the failed non-blocking connect reports its error
+     * to the next connect() (Linux __inet_stream_connect), no new SYN. */
+    t->our_port = 81;
+    t->isn = ISS + 77;
+    int fd2 = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .seq = ISS + 77, .sport = 81);
+    tseg_send(t, t->now + 1000, .flags = RST | ACK, .seq = 0, .ack = ISS + 78, .win = 0,
+              .dport = 81);
+    assert_true(tt_poll(t, fd2, POLLOUT | POLLIN) & POLLERR);
+    struct sockaddr_in peer = tt_sin(TT_PEER_IP, TT_PEER_PORT);
+    errno = 0;
+    assert_int_equal(ns_connect(st, fd2, (struct sockaddr *)&peer, sizeof(peer)), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    tseg_expect_none(t);
+    /* An RST without an acceptable ACK is ignored in SYN-SENT. */
+    t->our_port = 82;
+    int fd3 = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .sport = 82);
+    tseg_send(t, t->now + 1000, .flags = RST | ACK, .seq = 0, .ack = ISS + 5000, .dport = 82);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = 0, .dport = 82);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd3), TCPS_SYN_SENT);
+    assert_int_equal(tt_so_error(t, fd3), 0);
+    tt_free(t);
+}
+
+static void test_syn_to_closed_port(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    /* RFC 9293 §3.10.7.1: no ACK bit: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+    tseg_send(t, t->now, .flags = SYN, .seq = 0xfffffffeu, .mss = 1460, .dport = 9);
+    tseg_expect(t, .flags = RST | ACK, .seq = 0, .ack = 0xffffffffu, .sport = 9,
+                .dport = TT_PEER_PORT, .len = 0);
+    /* With data and FIN, SEG.LEN counts them all. */
+    tseg_send(t, t->now, .flags = SYN | FIN, .seq = 0xfffffff0u, .len = 20, .dport = 9);
+    tseg_expect(t, .flags = RST | ACK, .seq = 0, .ack = 0xfffffff0u + 22, .sport = 9);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_drop_no_socket), 2);
+    tt_free(t);
+}
+
+static void test_ack_to_closed_port(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    /* RFC 9293 §3.10.7.1: ACK bit on: <SEQ=SEG.ACK><CTL=RST>. */
+    tseg_send(t, t->now, .flags = ACK, .seq = 123, .ack = 0x80000001u, .len = 10, .dport = 9);
+    tseg_expect(t, .flags = RST, .seq = 0x80000001u, .ack = 0, .sport = 9, .len = 0);
+    /* An RST is never answered. */
+    tseg_send(t, t->now, .flags = RST | ACK, .seq = 123, .ack = 5, .dport = 9);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_simultaneous_open(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    /* RFC 9293 §3.5 figure 7: the SYNs cross. */
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1, .mss = 1460);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_SYN_RECEIVED);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), 0);
+    /* The peer's own SYN-ACK (it is in SYN-RECEIVED too) completes the
+     * handshake; no SYN-ACK is repeated (that would ping-pong forever
+     * between two such stacks). */
+    tseg_send(t, t->now + 100, .flags = SYN | ACK, .seq = PISS, .ack = ISS + 1, .mss = 1460);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    while (tt_pending(t))
+        tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), POLLOUT);
+    /* Data flows. */
+    tseg_send(t, t->now + 100, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 1, .len = 5);
+    tt_read_pat(t, fd, PISS + 1, 5);
+    tt_free(t);
+}
+
+static void test_simultaneous_open_plain_ack(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1, .mss = 1460);
+    /* A peer that answers our SYN-ACK with a bare ACK. */
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    /* No MSS option from the peer: RFC 9293 §3.7.1 default 536. */
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 536);
+    tt_free(t);
+}
+
+/* ---- closing --------------------------------------------------------------------- */
+
+static void test_close_active_states(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_msl_us = 2 * US_S;
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    ns_close(tt_st(t), fd);
+    /* FIN-WAIT-1: <SEQ=ISS+1><ACK=PISS+1><CTL=FIN,ACK>. */
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tt_lookup(t)->state, TCPS_FIN_WAIT_1);
+    /* Our FIN acknowledged: FIN-WAIT-2, nothing sent. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect_none(t);
+    assert_int_equal(tt_lookup(t)->state, TCPS_FIN_WAIT_2);
+    /* The peer's FIN: TIME-WAIT, acknowledged at once. */
+    uint64_t tw = t->now + 1000;
+    tseg_send(t, tw, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tt_lookup(t)->state, TCPS_TIME_WAIT);
+    /* RFC 9293 §3.6.1: TIME-WAIT lasts 2 MSL, exactly. */
+    tt_at(t, tw + 4 * US_S - 1);
+    assert_non_null(tt_lookup(t));
+    tt_at(t, tw + 4 * US_S);
+    assert_null(tt_lookup(t));
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+static void test_close_passive_states(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_passive(t, ISS, PISS, 65535, 1460);
+    /* The peer closes: CLOSE-WAIT, its FIN acknowledged at once. */
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 2);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSE_WAIT);
+    char b[8];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    assert_true(tt_poll(t, fd, POLLIN) & POLLIN);
+    /* We can still send in CLOSE-WAIT. */
+    tt_write(t, fd, ISS + 1, 3);
+    tseg_expect(t, .flags = ACK | PSH, .seq = ISS + 1, .ack = PISS + 2, .len = 3, .pat = true);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = PISS + 2, .ack = ISS + 4);
+    /* Our close: LAST-ACK with our FIN. */
+    ns_close(st, fd);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 4, .ack = PISS + 2);
+    assert_int_equal(tt_lookup(t)->state, TCPS_LAST_ACK);
+    /* A retransmitted FIN of the peer in LAST-ACK is acknowledged. */
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 4);
+    tseg_expect(t, .flags = ACK, .ack = PISS + 2);
+    assert_int_equal(tt_lookup(t)->state, TCPS_LAST_ACK);
+    /* The ACK of our FIN: CLOSED, gone at once. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = PISS + 2, .ack = ISS + 5);
+    tseg_expect_none(t);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
+static void test_simultaneous_close(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    assert_int_equal(ns_shutdown(tt_st(t), fd, SHUT_WR), 0);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 1);
+    assert_int_equal(tt_state(t, fd), TCPS_FIN_WAIT_1);
+    /* The FINs cross: the peer's does not acknowledge ours. */
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSING);
+    /* The peer acknowledges our FIN: TIME-WAIT. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = PISS + 2, .ack = ISS + 2);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_TIME_WAIT);
+    char b[4];
+    assert_int_equal(ns_recv(tt_st(t), fd, b, sizeof(b), 0), 0);
+    tt_free(t);
+}
+
+static void test_half_close(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    assert_int_equal(ns_shutdown(st, fd, SHUT_WR), 0);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 1);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = PISS + 1, .ack = ISS + 2);
+    assert_int_equal(tt_state(t, fd), TCPS_FIN_WAIT_2);
+    /* Writing is over: EPIPE. */
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, EPIPE);
+    /* Reading is not. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 2, .len = 100);
+    tt_read_pat(t, fd, PISS + 1, 100);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 101, .ack = ISS + 2, .len = 50);
+    tt_read_pat(t, fd, PISS + 101, 50);
+    tt_read_none(t, fd);
+    /* The peer's FIN: end of stream. */
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 151, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 152);
+    tseg_expect_none(t);
+    char b[8];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    assert_int_equal(tt_state(t, fd), TCPS_TIME_WAIT);
+    tt_free(t);
+}
+
+static void test_time_wait_refin(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_msl_us = 1 * US_S;
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    ns_close(tt_st(t), fd);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1);
+    uint64_t tw = t->now + 1000;
+    tseg_send(t, tw, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    assert_int_equal(tt_lookup(t)->state, TCPS_TIME_WAIT);
+    /* RFC 9293 §3.10.7.4: a retransmitted FIN in TIME-WAIT is acknowledged
+     * and the 2 MSL timeout restarted. */
+    uint64_t refin = tw + 1500 * US_MS;
+    tseg_send(t, refin, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    tseg_expect_none(t);
+    tt_at(t, refin + 2 * US_S - 1);
+    assert_non_null(tt_lookup(t));
+    tt_at(t, refin + 2 * US_S);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
+static void test_abort_linger_zero(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(ns_setsockopt(tt_st(t), fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)), 0);
+    ns_close(tt_st(t), fd);
+    /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, no FIN. */
+    const struct ns_tcp_repr *th = tseg_expect(t, .seq = ISS + 1, .len = 0);
+    assert_true(th->flags & RST);
+    assert_false(th->flags & FIN);
+    tseg_expect_none(t);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
+static void test_close_unread_data_resets(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 1, .len = 10);
+    tb_drain(t->tb, 1); /* whatever ACK policy */
+    ns_close(tt_st(t), fd);
+    /* RFC 2525 §2.17: unread data -> RST, not FIN. */
+    const struct ns_tcp_repr *th = tseg_expect(t, .seq = ISS + 1, .len = 0);
+    assert_true(th->flags & RST);
+    assert_false(th->flags & FIN);
+    tseg_expect_none(t);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
+/* ---- RFC 5961 ---------------------------------------------------------------------- */
+
+static void test_rst_in_window_challenge(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    /* RFC 5961 §3.2: in the window but not RCV.NXT: challenge ACK. */
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 1 + 100);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), 1);
+    /* One below RCV.NXT is outside the window: ignored silently. */
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tt_read_none(t, fd);
+    tt_free(t);
+}
+
+static void test_rst_exact_resets(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 1);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSED);
+    char b[4];
+    errno = 0;
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), -1);
+    assert_int_equal(errno, ECONNRESET);
+    /* After the reset has been reported, writing gives EPIPE. */
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, EPIPE);
+    assert_int_equal(TCTR(t, tcp_estab_resets), 1);
+    tt_free(t);
+}
+
+static void test_rst_out_of_window_ignored(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    uint32_t wnd = tt_tp(t, fd)->rcv_adv - tt_tp(t, fd)->rcv_nxt;
+    assert_true(wnd > 0);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 1 + wnd);
+    tseg_send(t, t->now + 1000, .flags = RST | ACK, .seq = PISS + 1 + 0x40000000u, .ack = ISS + 1);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    assert_int_equal(TCTR(t, tcp_drop_rst_ignored), 2);
+    /* The last byte of the window is in it: challenge. */
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + wnd);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tt_free(t);
+}
+
+static void test_syn_in_established_challenge(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    /* RFC 5961 §4.2: any SYN in a synchronized state: challenge ACK. */
+    tseg_send(t, t->now + 1000, .flags = SYN, .seq = PISS + 1 + 10);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), 1);
+    /* Exactly at RCV.NXT, and with data: still no reset, no data. */
+    tseg_send(t, t->now + 1000, .flags = SYN | ACK, .seq = PISS + 1, .ack = ISS + 1, .len = 10);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tt_read_none(t, fd);
+    tt_free(t);
+}
+
+static void test_ack_of_unsent_data(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    /* RFC 9293 §3.10.7.4 / RFC 5961 §5.2: SEG.ACK > SND.NXT: send an ACK,
+     * drop the segment (its data too). */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 1 + 1000,
+              .len = 10);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    tseg_expect_none(t);
+    tt_read_none(t, fd);
+    assert_int_equal(tt_tp(t, fd)->snd_una, ISS + 1);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tt_free(t);
+}
+
+static void test_ack_too_old_challenge(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    assert_int_equal(tt_tp(t, fd)->max_sndwnd, 65535);
+    /* SEG.ACK < SND.UNA - MAX.SND.WND: challenge ACK, data dropped. */
+    uint64_t ch = TCTR(t, tcp_challenge_acks);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 1 - 65535 - 1,
+              .len = 10);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    tseg_expect_none(t);
+    tt_read_none(t, fd);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), ch + 1);
+    /* SND.UNA - MAX.SND.WND exactly is acceptable (an old duplicate):
+     * the data goes through. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 1 - 65535,
+              .len = 10);
+    tt_read_pat(t, fd, PISS + 1, 10);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), ch + 1);
+    tt_free(t);
+}
+
+static void test_challenge_ack_rate_limit(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    uint64_t t0 = t->now + 1000;
+    unsigned acks = 0;
+    /* RFC 5961 §7: 1100 in-window RSTs within one second. */
+    for (unsigned i = 0; i < 1100; i++) {
+        tseg_send(t, t0 + i * 900, .flags = RST, .seq = PISS + 1 + 1 + i);
+        while (tt_pending(t)) {
+            tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1);
+            acks++;
+        }
+    }
+    assert_int_equal(acks, TCP_CHALLENGE_ACK_LIMIT);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), 1000);
+    assert_int_equal(TCTR(t, tcp_challenge_ack_limited), 100);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    /* The next second has a fresh allowance. */
+    tseg_send(t, t0 + US_S, .flags = RST, .seq = PISS + 3);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1);
+    tt_free(t);
+}
+
+/* ---- listen queue --------------------------------------------------------------------- */
+
+static void test_listen_backlog_overflow(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int lfd = tt_listen(t, 2);
+    /* Backlog 2: three completed connections wait (Linux: backlog + 1). */
+    for (uint16_t i = 0; i < 3; i++) {
+        uint16_t port = (uint16_t)(41000 + i);
+        t->isn = ISS + i * 1000u;
+        tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .sport = port, .mss = 1460);
+        tseg_expect(t, .flags = SYN | ACK, .seq = ISS + i * 1000u, .ack = PISS + 1, .dport = port);
+        tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 1, .ack = ISS + i * 1000u + 1,
+                  .sport = port);
+        tseg_expect_none(t);
+    }
+    assert_int_equal(tt_tp(t, lfd)->acceptq_len, 3);
+    /* The next SYN is dropped silently (the peer will retry). */
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .sport = 41003, .mss = 1460);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_drop_listen_overflow), 1);
+    /* One accept makes room; the retried SYN is answered. */
+    int c = ns_accept(st, lfd, NULL, NULL);
+    assert_true(c >= 0);
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .sport = 41003, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .ack = PISS + 1, .dport = 41003);
+    for (int i = 0; i < 2; i++)
+        assert_true(ns_accept(st, lfd, NULL, NULL) >= 0);
+    tt_free(t);
+}
+
+static void test_synack_retransmit(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int lfd = tt_listen(t, 4);
+    t->isn = ISS;
+    uint64_t t0 = t->now + 100;
+    tseg_send(t, t0, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1);
+    /* The final ACK is lost: the SYN-ACK is retransmitted after the
+     * initial RTO, 1 s (RFC 6298 §2.1), then 2 s later. */
+    assert_int_equal(tt_next_tx(t, t0 + 10 * US_S), t0 + US_S);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1, .mss = 1460);
+    assert_int_equal(tt_next_tx(t, t0 + 10 * US_S), t0 + 3 * US_S);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1, .mss = 1460);
+    /* A duplicate SYN: SYN-ACK again, at once. */
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 1, .ack = ISS + 1);
+    int fd = ns_accept(st, lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tt_free(t);
+}
+
+static void test_time_wait_reuse(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int lfd = tt_listen(t, 4);
+    t->isn = ISS;
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS);
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 1, .ack = ISS + 1);
+    int fd = ns_accept(st, lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    ns_close(st, fd); /* we close first: we end in TIME-WAIT */
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1);
+    tseg_send(t, t->now + 100, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .ack = PISS + 2);
+    assert_int_equal(tt_lookup(t)->state, TCPS_TIME_WAIT);
+
+    /* A SYN below the old RCV.NXT does not reopen: the TIME-WAIT ACK. */
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS - 100, .mss = 1460);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    tseg_expect_none(t);
+    assert_int_equal(tt_lookup(t)->state, TCPS_TIME_WAIT);
+    assert_int_equal(TCTR(t, tcp_tw_reuse), 0);
+
+    /* RFC 6191 / RFC 9293 §3.6.1: one above opens a new connection. */
+    t->isn = 900000;
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS + 100000, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = 900000, .ack = PISS + 100001);
+    assert_int_equal(TCTR(t, tcp_tw_reuse), 1);
+    assert_int_equal(tt_lookup(t)->state, TCPS_SYN_RECEIVED);
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 100001, .ack = 900001);
+    fd = ns_accept(st, lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    tt_free(t);
+}
+
+/* ---- ICMP ------------------------------------------------------------------------------- */
+
+static void test_icmp_port_unreach_syn_sent(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    /* RFC 5927 §4.1: a quoted sequence number outside SND.UNA..SND.MAX:
+     * ignored. */
+    tt_icmp(t, t->now + 100, NS_ICMP_DEST_UNREACH, 3, 0, ISS + 5000);
+    assert_int_equal(tt_state(t, fd), TCPS_SYN_SENT);
+    assert_int_equal(tt_so_error(t, fd), 0);
+    /* In range: the attempt fails with ECONNREFUSED. */
+    tt_icmp(t, t->now + 100, NS_ICMP_DEST_UNREACH, 3, 0, ISS);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSED);
+    assert_true(tt_poll(t, fd, POLLOUT) & POLLERR);
+    assert_int_equal(tt_so_error(t, fd), ECONNREFUSED);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+/* ---- socket errors ---------------------------------------------------------------------- */
+
+static void test_connect_errors(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    struct sockaddr_in peer = tt_sin(TT_PEER_IP, TT_PEER_PORT);
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    char b[4];
+
+    /* Never connected: ENOTCONN. */
+    int u = tt_socket(t);
+    errno = 0;
+    assert_int_equal(ns_recv(st, u, b, sizeof(b), 0), -1);
+    assert_int_equal(errno, ENOTCONN);
+    errno = 0;
+    assert_int_equal(ns_getpeername(st, u, (struct sockaddr *)&a, &len), -1);
+    assert_int_equal(errno, ENOTCONN);
+
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t)); /* EINPROGRESS */
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    errno = 0;
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), -1);
+    assert_int_equal(errno, EALREADY);
+    tseg_expect_none(t);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), 0);
+    tseg_send(t, t->now + 100, .flags = SYN | ACK, .seq = PISS, .ack = ISS + 1, .mss = 1460);
+    tseg_expect(t, .flags = ACK);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), POLLOUT);
+    assert_int_equal(tt_so_error(t, fd), 0);
+    errno = 0;
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), -1);
+    assert_int_equal(errno, EISCONN);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    ns_test_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_active_open),
+        cmocka_unit_test(test_passive_open),
+        cmocka_unit_test(test_rst_to_syn_refused),
+        cmocka_unit_test(test_syn_to_closed_port),
+        cmocka_unit_test(test_ack_to_closed_port),
+        cmocka_unit_test(test_simultaneous_open),
+        cmocka_unit_test(test_simultaneous_open_plain_ack),
+        cmocka_unit_test(test_close_active_states),
+        cmocka_unit_test(test_close_passive_states),
+        cmocka_unit_test(test_simultaneous_close),
+        cmocka_unit_test(test_half_close),
+        cmocka_unit_test(test_time_wait_refin),
+        cmocka_unit_test(test_abort_linger_zero),
+        cmocka_unit_test(test_close_unread_data_resets),
+        cmocka_unit_test(test_rst_in_window_challenge),
+        cmocka_unit_test(test_rst_exact_resets),
+        cmocka_unit_test(test_rst_out_of_window_ignored),
+        cmocka_unit_test(test_syn_in_established_challenge),
+        cmocka_unit_test(test_ack_of_unsent_data),
+        cmocka_unit_test(test_ack_too_old_challenge),
+        cmocka_unit_test(test_challenge_ack_rate_limit),
+        cmocka_unit_test(test_listen_backlog_overflow),
+        cmocka_unit_test(test_synack_retransmit),
+        cmocka_unit_test(test_time_wait_reuse),
+        cmocka_unit_test(test_icmp_port_unreach_syn_sent),
+        cmocka_unit_test(test_connect_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,330 @@
+/* tools/link.c — the options every real-link tool shares and the code that
+ * turns them into a running stack. See tools/link.h.
+ *
+ * Device stack, from the stack down to the kernel:
+ *
+ *     stack ── fault wrapper (--impair) ── pcap (--pcap) ── tap/tun/packet
+ *
+ * The capture sits on the wire side of the fault injector: it records what
+ * crosses the real link, frame for frame what tcpdump on the kernel's side
+ * of the interface shows. A frame the injector drops on transmit never
+ * reaches the wire and is not in the capture; a frame it drops on receive
+ * did cross the wire and is. What the injector did is in its statistics,
+ * which link_print_counters prints.
+ *
+ * The impairments apply to both directions with the same parameters and
+ * independent random streams from one seed (seed=N in the spec; default
+ * 1), so a run is reproducible up to the timing of the real link.
+ */
+#include "link.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "netsock/dev.h"
+
+int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } valued[] = {
+        {"--link", offsetof(struct link_opts, link)},
+        {"--addr", offsetof(struct link_opts, addr)},
+        {"--gw", offsetof(struct link_opts, gw)},
+        {"--mac", offsetof(struct link_opts, mac)},
+        {"--impair", offsetof(struct link_opts, impair)},
+        {"--pcap", offsetof(struct link_opts, pcap)},
+        {"--name", offsetof(struct link_opts, name)},
+    };
+    const char *a = argv[*i];
+    if (!strcmp(a, "--verbose")) {
+        o->verbose = true;
+        (*i)++;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
+        size_t n = strlen(valued[k].name);
+        if (strncmp(a, valued[k].name, n) || (a[n] && a[n] != '='))
+            continue;
+        const char *v;
+        if (a[n] == '=') {
+            v = a + n + 1;
+            (*i)++;
+        } else if (*i + 1 < argc) {
+            v = argv[*i + 1];
+            *i += 2;
+        } else {
+            fprintf(stderr, "netsock: %s needs a value\n", valued[k].name);
+            return -1;
+        }
+        if (!*v) {
+            fprintf(stderr, "netsock: %s needs a value\n", valued[k].name);
+            return -1;
+        }
+        *(const char **)(void *)((char *)o + valued[k].off) = v;
+        return 1;
+    }
+    return 0;
+}
+
+const char *link_usage(void)
+{
+    return "link options:\n"
+           "  --link tap:NAME|tun:NAME|packet:IFNAME\n"
+           "                     the real link: a TAP device (created if absent), a TUN\n"
+           "                     device (IP packets, no Ethernet), or AF_PACKET on an\n"
+           "                     existing interface such as one end of a veth pair\n"
+           "  --addr A.B.C.D/N   this host's address and prefix length\n"
+           "  --gw A.B.C.D       default gateway\n"
+           "  --mac XX:XX:XX:XX:XX:XX\n"
+           "                     MAC address (tap: default random; packet: default the\n"
+           "                     interface's own, another one turns on promiscuous mode)\n"
+           "  --impair SPEC      faults on the link, both directions, e.g.\n"
+           "                     loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,\n"
+           "                     corrupt=0.1%,rate=100mbit,queue=64k,mtu=1400,seed=7\n"
+           "  --pcap FILE        capture the link (what crosses the wire) to FILE\n"
+           "  --name NAME        host name in logs (default netsock)\n"
+           "  --verbose          log stack events to stderr\n";
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    char tail;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+               &tail) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)b[i];
+    if (mac[0] & 1)
+        return -1; /* a multicast address cannot be a host's */
+    return 0;
+}
+
+static int parse_prefix(const char *s, struct in_addr *a, unsigned *prefix)
+{
+    char buf[32];
+    const char *slash = strchr(s, '/');
+    if (!slash || (size_t)(slash - s) >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = 0;
+    char *end;
+    unsigned long p = strtoul(slash + 1, &end, 10);
+    if (end == slash + 1 || *end || p > 32 || inet_pton(AF_INET, buf, a) != 1)
+        return -1;
+    *prefix = (unsigned)p;
+    return 0;
+}
+
+static void log_stderr(void *ctx, const char *host, int level, uint64_t now_us, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    fprintf(stderr, "[%" PRIu64 ".%06" PRIu64 "] %s %s\n", now_us / 1000000, now_us % 1000000,
+            host, msg);
+}
+
+static struct ns_dev *open_device(const char *spec, const uint8_t *mac, int *err)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon || !colon[1]) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    const char *name = colon + 1;
+    size_t kind_len = (size_t)(colon - spec);
+    if (kind_len == 3 && !strncmp(spec, "tap", 3))
+        return ns_tap_open(name, mac, err);
+    if (kind_len == 3 && !strncmp(spec, "tun", 3)) {
+        if (mac)
+            fprintf(stderr, "netsock: --mac ignored: a TUN link has no MAC addresses\n");
+        return ns_tun_open(name, err);
+    }
+    if (kind_len == 6 && !strncmp(spec, "packet", 6))
+        return ns_packet_open(name, mac, err);
+    *err = -EINVAL;
+    return NULL;
+}
+
+int link_host_open(struct link_host *h, const struct link_opts *o)
+{
+    memset(h, 0, sizeof(*h));
+    if (!o->link || !o->addr) {
+        fprintf(stderr, "netsock: --link and --addr are required\n");
+        return -1;
+    }
+    struct in_addr addr, gw;
+    unsigned prefix;
+    uint8_t mac[6];
+    if (parse_prefix(o->addr, &addr, &prefix) < 0) {
+        fprintf(stderr, "netsock: --addr %s: expected A.B.C.D/PREFIX\n", o->addr);
+        return -1;
+    }
+    if (o->gw && inet_pton(AF_INET, o->gw, &gw) != 1) {
+        fprintf(stderr, "netsock: --gw %s: expected A.B.C.D\n", o->gw);
+        return -1;
+    }
+    if (o->mac && parse_mac(o->mac, mac) < 0) {
+        fprintf(stderr, "netsock: --mac %s: expected a unicast XX:XX:XX:XX:XX:XX\n", o->mac);
+        return -1;
+    }
+    struct ns_link_params params;
+    ns_link_params_default(&params);
+    params.mtu = 0; /* the device's MTU applies unless the spec sets one */
+    uint64_t fault_seed = 1;
+    if (o->impair) {
+        char err[160];
+        if (ns_link_params_parse(o->impair, &params, &fault_seed, err, sizeof(err)) < 0) {
+            fprintf(stderr, "netsock: --impair: %s\n", err);
+            return -1;
+        }
+    }
+
+    int err = 0;
+    struct ns_dev *dev = open_device(o->link, o->mac ? mac : NULL, &err);
+    if (!dev) {
+        if (err == -EINVAL && !strchr(o->link, ':'))
+            fprintf(stderr, "netsock: --link %s: expected tap:NAME, tun:NAME or packet:IFNAME\n",
+                    o->link);
+        else
+            fprintf(stderr, "netsock: --link %s: %s%s\n", o->link, strerror(-err),
+                    err == -EPERM ? " (needs CAP_NET_ADMIN / CAP_NET_RAW: run as root)" : "");
+        return -1;
+    }
+    if (o->pcap) {
+        struct ns_dev *w = ns_pcap_wrap(dev, o->pcap, &err);
+        if (!w) {
+            fprintf(stderr, "netsock: --pcap %s: %s\n", o->pcap, strerror(-err));
+            ns_dev_close(dev);
+            return -1;
+        }
+        dev = h->pcap = w;
+    }
+    if (o->impair) {
+        struct ns_dev *w = ns_fault_wrap(dev, &params, &params, fault_seed);
+        if (!w) {
+            fprintf(stderr, "netsock: --impair: out of memory\n");
+            ns_dev_close(dev);
+            h->pcap = NULL;
+            return -1;
+        }
+        dev = w;
+    }
+
+    struct ns_config cfg;
+    ns_config_default(&cfg);
+    cfg.name = o->name ? o->name : "netsock";
+    /* A real network: ISNs, ports and IDs must not be predictable. */
+    if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != (ssize_t)sizeof(cfg.seed))
+        cfg.seed = ns_clock_now_us();
+    if (o->verbose) {
+        cfg.log_fn = log_stderr;
+        cfg.log_level = NS_LOG_DEBUG;
+    }
+    h->st = ns_stack_new(&cfg, ns_clock_now_us());
+    if (!h->st) {
+        fprintf(stderr, "netsock: cannot create the stack\n");
+        ns_dev_close(dev);
+        h->pcap = NULL;
+        return -1;
+    }
+    h->ifindex = ns_if_add(h->st, dev);
+    if (h->ifindex < 0) {
+        fprintf(stderr, "netsock: %s: cannot add the interface: %s\n", dev->name,
+                strerror(-h->ifindex));
+        ns_dev_close(dev);
+        h->pcap = NULL;
+        goto fail;
+    }
+    int rc = ns_if_addr_add(h->st, h->ifindex, AF_INET, &addr, prefix);
+    if (rc < 0) {
+        fprintf(stderr, "netsock: --addr %s: %s\n", o->addr, strerror(-rc));
+        goto fail;
+    }
+    if (o->gw) {
+        struct in_addr any = {0};
+        rc = ns_route_add(h->st, AF_INET, &any, 0, &gw, 0);
+        if (rc < 0) {
+            fprintf(stderr, "netsock: --gw %s: %s\n", o->gw,
+                    rc == -ENETUNREACH ? "not on the network of --addr" : strerror(-rc));
+            goto fail;
+        }
+    }
+    h->loop = ns_loop_new();
+    if (!h->loop || (rc = ns_loop_add(h->loop, h->st)) < 0) {
+        fprintf(stderr, "netsock: cannot set up the event loop: %s\n",
+                strerror(h->loop ? -rc : ENOMEM));
+        goto fail;
+    }
+    ns_loop_catch_signals(h->loop);
+    if (o->verbose) {
+        char mac_s[18] = "";
+        if (dev->link == NS_LINK_ETHER)
+            snprintf(mac_s, sizeof(mac_s), "%02x:%02x:%02x:%02x:%02x:%02x", dev->hwaddr[0],
+                     dev->hwaddr[1], dev->hwaddr[2], dev->hwaddr[3], dev->hwaddr[4],
+                     dev->hwaddr[5]);
+        fprintf(stderr, "netsock: %s on %s (%s, mtu %u%s%s) address %s\n", cfg.name, o->link,
+                dev->link == NS_LINK_ETHER ? "ethernet" : "ip", dev->mtu, *mac_s ? ", mac " : "",
+                mac_s, o->addr);
+    }
+    return 0;
+
+fail:
+    link_host_close(h);
+    return -1;
+}
+
+void link_host_close(struct link_host *h)
+{
+    if (h->pcap)
+        ns_pcap_flush(h->pcap);
+    ns_loop_free(h->loop);
+    ns_stack_free(h->st); /* closes the devices, and with them the capture */
+    memset(h, 0, sizeof(*h));
+}
+
+static void print_fault_stats(FILE *f, const char *dev, const char *dir,
+                              const struct ns_impair_stats *s)
+{
+    fprintf(f,
+            "    %s impair %s: %" PRIu64 " frames, %" PRIu64 " delivered, %" PRIu64
+            " lost, %" PRIu64 " duplicated, %" PRIu64 " reordered, %" PRIu64 " corrupted, %" PRIu64
+            " queue drops, %" PRIu64 " mtu drops\n",
+            dev, dir, s->frames, s->delivered, s->lost, s->duplicated, s->reordered, s->corrupted,
+            s->queue_drop, s->mtu_drop);
+}
+
+void link_print_counters(struct ns_stack *st, FILE *f)
+{
+    uint64_t c[NS_CTR__COUNT];
+    ns_stack_counters(st, c);
+    fprintf(f, "%s counters:\n", ns_stack_name(st));
+    for (unsigned i = 0; i < NS_CTR__COUNT; i++)
+        if (c[i])
+            fprintf(f, "    %" PRIu64 " %s (%s)\n", c[i], ns_counter_name((enum ns_counter)i),
+                    ns_counter_desc((enum ns_counter)i));
+    /* The devices (not the loopback): frames, drops, and what a fault
+     * wrapper did (ns_fault_stats gives zeros for other devices). */
+    for (int i = 1; i < NS_IF_MAX; i++) {
+        struct ns_dev *dev = ns_if_dev(st, i);
+        if (!dev)
+            continue;
+        fprintf(f,
+                "    %s: rx %" PRIu64 " frames %" PRIu64 " bytes %" PRIu64 " dropped, tx %" PRIu64
+                " frames %" PRIu64 " bytes %" PRIu64 " dropped\n",
+                dev->name, dev->stats.rx_frames, dev->stats.rx_bytes, dev->stats.rx_drop,
+                dev->stats.tx_frames, dev->stats.tx_bytes, dev->stats.tx_drop);
+        struct ns_impair_stats tx, rx;
+        ns_fault_stats(dev, &tx, &rx);
+        if (tx.frames)
+            print_fault_stats(f, dev->name, "tx", &tx);
+        if (rx.frames)
+            print_fault_stats(f, dev->name, "rx", &rx);
+    }
+}
