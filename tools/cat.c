@@ -37,6 +37,7 @@ struct cat {
     uint8_t in[CAT_BUF]; /* stdin bytes not yet taken by the socket */
     size_t in_off, in_len;
     bool stdin_eof, stdin_watched, stdin_file, shut_sent, sock_eof;
+    bool in_stdin_cb;    /* on_stdin is running (socket calls run the loop again) */
     int error;           /* a fatal errno */
 };
 
@@ -105,6 +106,11 @@ static void on_stdin(void *ctx, int fd, uint32_t events)
 {
     struct cat *c = ctx;
     (void)events;
+    /* Every socket call runs one loop iteration first (a fresh clock),
+     * which finds stdin still readable: not again from in here. */
+    if (c->in_stdin_cb)
+        return;
+    c->in_stdin_cb = true;
     if (c->in_len == 0)
         cat_read_stdin(c);
     cat_push(c);
@@ -112,6 +118,7 @@ static void on_stdin(void *ctx, int fd, uint32_t events)
         ns_loop_del_fd(c->loop, fd);
         c->stdin_watched = false;
     }
+    c->in_stdin_cb = false;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
