@@ -1,6 +1,7 @@
 /* tools/netsock.c — the `netsock` command: subcommand dispatch.
  *
  *   netsock demo [options]   simulated network demo (what `make demo` runs)
+ *   netsock host|stat|cat    host services on a real link (docs/host.md)
  *   netsock version
  */
 #include <stdio.h>
@@ -17,6 +18,10 @@ static void usage(FILE *f)
             "commands:\n"
             "  demo      hosts on a simulated lossy network ping each other;\n"
             "            prints RTTs, changed counters and a pcap path\n"
+            "  host      a user-space host on a real link serving echo, discard,\n"
+            "            chargen and HTTP\n"
+            "  stat      sockets (-s: counters) of a running netsock host\n"
+            "  cat       like nc: stdin to a TCP/UDP socket on a real link and back\n"
             "  ping      ping(8) from a netsock stack on a real link (tap, tun, packet)\n"
             "  version   print the version\n"
             "\n"
@@ -32,6 +37,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "demo"))
         return tool_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "host"))
+        return tool_host(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stat"))
+        return tool_stat(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cat"))
+        return tool_cat(argc - 1, argv + 1);
     if (!strcmp(cmd, "ping"))
         return tool_ping(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

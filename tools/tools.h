@@ -4,6 +4,9 @@
 #define NS_TOOLS_H
 
 int tool_demo(int argc, char **argv);
-int tool_ping(int argc, char **argv);
+int tool_host(int argc, char **argv); /* host.c */
+int tool_stat(int argc, char **argv); /* stat.c */
+int tool_cat(int argc, char **argv);  /* cat.c */
+int tool_ping(int argc, char **argv); /* ping.c */
 
 #endif

@@ -208,11 +208,14 @@ int ns_loop_del_fd(struct ns_loop *loop, int fd)
     return -ENOENT;
 }
 
-static void poll_stacks(struct ns_loop *loop)
+/* Poll every stack now; returns the frames they processed. */
+static int poll_stacks(struct ns_loop *loop)
 {
     uint64_t now = ns_clock_now_us();
+    int frames = 0;
     for (size_t i = 0; i < loop->n_stacks; i++)
-        ns_stack_poll(loop->stacks[i], now);
+        frames += ns_stack_poll(loop->stacks[i], now);
+    return frames;
 }
 
 /* Milliseconds for epoll_wait until `wake_us` (rounded up), -1 for never. */
@@ -258,9 +261,12 @@ int ns_loop_run_once(struct ns_loop *loop, uint64_t deadline_us)
     if (loop->stop)
         return -EINTR;
     loop->depth++;
-    poll_stacks(loop);
+    /* Frames processed here (arrived since the last iteration, or looped
+     * back) may have made a socket ready: the caller must get to look
+     * before we sleep, so then the wait only collects what is ready. */
+    bool busy = poll_stacks(loop) > 0;
 
-    uint64_t wake = deadline_us;
+    uint64_t wake = busy ? 0 : deadline_us;
     for (size_t i = 0; i < loop->n_stacks; i++) {
         uint64_t d = ns_stack_next_deadline(loop->stacks[i]);
         if (d < wake)

@@ -1,0 +1,64 @@
+/* tools/ctl.h — the control socket of `netsock host`, read by `netsock
+ * stat` (docs/host.md "Control socket").
+ *
+ * Transport: a Unix stream socket; one request per connection. The client
+ * sends one line ("sockets", "sockets json", "counters", "counters json",
+ * "ping"), the host writes the reply and closes.
+ *
+ * Paths, for a host named NAME (letters, digits, '.', '_', '-'):
+ *   $NETSOCK_RUN_DIR/NAME.sock    when NETSOCK_RUN_DIR is set, else
+ *   /run/netsock/NAME.sock        when /run/netsock exists or can be made,
+ *                                 and is writable, else
+ *   /tmp/netsock-NAME.sock
+ * with NAME.pid (netsock-NAME.pid) beside it holding the host's pid, for
+ * `netsock stat --pid P`.
+ */
+#ifndef NS_TOOLS_CTL_H
+#define NS_TOOLS_CTL_H
+
+#include <stddef.h>
+
+#include "netsock/netsock.h"
+#include "netsock/os.h"
+#include "services.h"
+
+#define CTL_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
+#define CTL_REQ_MAX 256  /* longest request line */
+
+/* The reply to one request, as a malloc'ed NUL-terminated string (*len
+ * its length); an unknown request gets "error: ...\n". svc may be NULL. */
+char *ctl_reply(struct ns_stack *st, const struct services *svc, const char *request,
+                size_t *len);
+
+/* True when name is a valid host name for the control socket. */
+int ctl_name_ok(const char *name);
+
+/* ---- host side ---- */
+
+struct ctl_server;
+
+/* Bind the control socket for `name` (replacing a stale one; -EADDRINUSE
+ * when a live host already answers there), write the pid file, and watch
+ * it with ns_loop_add_fd. Returns 0 or -errno with a message on stderr. */
+int ctl_server_open(struct ctl_server **out, const char *name, struct ns_loop *loop,
+                    struct ns_stack *st, const struct services *svc);
+
+/* The socket's path. */
+const char *ctl_server_path(const struct ctl_server *srv);
+
+/* Stop watching, close every control connection, remove the socket and
+ * the pid file. */
+void ctl_server_close(struct ctl_server *srv);
+
+/* ---- client side ---- */
+
+/* Find a running host's socket: by name (name != NULL), by pid (pid > 0),
+ * or the only one running (neither). Returns 0 with the path, or -1 with
+ * a message on stderr. */
+int ctl_find(const char *name, long pid, char path[CTL_PATH_MAX]);
+
+/* Send request to the host at path and copy the reply to fd out. Returns
+ * 0, or -1 with a message on stderr. */
+int ctl_request(const char *path, const char *request, int out_fd);
+
+#endif
