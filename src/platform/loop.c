@@ -136,10 +136,20 @@ static struct watch *watch_add(struct ns_loop *loop, enum watch_kind kind, int f
     return w;
 }
 
+static int poll_stacks(struct ns_loop *loop);
+
 /* The driver behind blocking socket calls on a stack of this loop. */
 static int loop_drive(void *ctx, uint64_t deadline_us)
 {
-    return ns_loop_run_once(ctx, deadline_us);
+    struct ns_loop *loop = ctx;
+    if (deadline_us == 0) {
+        /* Only bring the stacks up to date (socket.h): no waiting and no
+         * descriptor callbacks, so a callback that makes socket calls is
+         * never re-entered. */
+        poll_stacks(loop);
+        return loop->stop ? -EINTR : 0;
+    }
+    return ns_loop_run_once(loop, deadline_us);
 }
 
 int ns_loop_add(struct ns_loop *loop, struct ns_stack *st)
