@@ -56,23 +56,6 @@ struct pinger {
     double rtt_min, rtt_max, rtt_sum, rtt_sum2;
 };
 
-static const char *icmp_err_text(uint8_t type, uint8_t code)
-{
-    if (type == 11)
-        return code == 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
-    if (type == 3) {
-        switch (code) {
-        case 0: return "Destination Net Unreachable";
-        case 1: return "Destination Host Unreachable";
-        case 2: return "Destination Protocol Unreachable";
-        case 3: return "Destination Port Unreachable";
-        case 4: return "Frag needed and DF set";
-        default: return "Destination Unreachable";
-        }
-    }
-    return "ICMP error";
-}
-
 /* One datagram read from the raw ICMP socket: IPv4 header + ICMP. */
 static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
@@ -120,7 +103,7 @@ static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64
         if (id != p->id)
             return;
         p->errors++;
-        printf("From %s icmp_seq=%u %s\n", from, seq, icmp_err_text(ic.type, ic.code));
+        printf("From %s icmp_seq=%u %s\n", from, seq, ns_icmp4_describe(ic.type, ic.code));
     }
 }
 

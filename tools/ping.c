@@ -186,25 +186,6 @@ static void print_time(uint64_t us)
         printf("time=%" PRIu64 ".%03" PRIu64 " ms", us / 1000, us % 1000);
 }
 
-static const char *icmp_err_text(uint8_t type, uint8_t code)
-{
-    if (type == NS_ICMP_TIME_EXCEEDED)
-        return code == 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
-    if (type == NS_ICMP_DEST_UNREACH) {
-        switch (code) {
-        case 0: return "Destination Net Unreachable";
-        case 1: return "Destination Host Unreachable";
-        case 2: return "Destination Protocol Unreachable";
-        case 3: return "Destination Port Unreachable";
-        case 4: return "Frag needed and DF set";
-        case 13: return "Packet filtered";
-        default: return "Dest Unreachable";
-        }
-    }
-    if (type == NS_ICMP_PARAM_PROB)
-        return "Parameter problem";
-    return "Bad ICMP type";
-}
 
 static void flood_char(char c)
 {
@@ -294,7 +275,7 @@ static void on_error(struct ping_state *p, const struct ns_ip4_repr *ip,
     char from[INET_ADDRSTRLEN];
     struct in_addr src = {.s_addr = htonl(ip->src)};
     inet_ntop(AF_INET, &src, from, sizeof(from));
-    printf("From %s icmp_seq=%u %s\n", from, seq, icmp_err_text(ic->type, ic->code));
+    printf("From %s icmp_seq=%u %s\n", from, seq, ns_icmp4_describe(ic->type, ic->code));
 }
 
 /* One datagram from the raw socket: IPv4 header + ICMP message. */

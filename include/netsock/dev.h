@@ -80,6 +80,20 @@ struct ns_dev {
 #define NS_DEV_OFF_RX_CSUM 0x1u /* received checksums already verified */
 #define NS_DEV_OFF_TX_CSUM 0x2u /* device fills transport checksums */
 
+/* For device implementations: count a transmit attempt of len bytes that
+ * ended with rc (0 sent, negative dropped), free pb, return rc. */
+static inline int ns_dev_tx_done(struct ns_dev *dev, struct ns_pbuf *pb, uint32_t len, int rc)
+{
+    if (rc) {
+        dev->stats.tx_drop++;
+    } else {
+        dev->stats.tx_frames++;
+        dev->stats.tx_bytes += len;
+    }
+    ns_pbuf_free(pb);
+    return rc;
+}
+
 /* Close any device (NULL ignored). */
 static inline void ns_dev_close(struct ns_dev *dev) { if (dev) dev->ops->close(dev); }
 

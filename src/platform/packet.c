@@ -76,14 +76,7 @@ static int packet_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
                  : (errno == ENETDOWN || errno == ENXIO) ? -ENETDOWN
                                                          : -errno;
     }
-    if (rc) {
-        dev->stats.tx_drop++;
-    } else {
-        dev->stats.tx_frames++;
-        dev->stats.tx_bytes += len;
-    }
-    ns_pbuf_free(pb);
-    return rc;
+    return ns_dev_tx_done(dev, pb, (uint32_t)len, rc);
 }
 
 /* Fill in the TCP or UDP checksum of an IPv4 packet whose checksum the

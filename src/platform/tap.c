@@ -124,14 +124,7 @@ static int tap_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
                                                                           : -errno;
         }
     }
-    if (rc) {
-        dev->stats.tx_drop++;
-    } else {
-        dev->stats.tx_frames++;
-        dev->stats.tx_bytes += len;
-    }
-    ns_pbuf_free(pb);
-    return rc;
+    return ns_dev_tx_done(dev, pb, (uint32_t)len, rc);
 }
 
 static struct ns_pbuf *tap_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us)

@@ -64,3 +64,24 @@ void ns_icmp4_emit(const struct ns_icmp4_repr *r, uint8_t *buf)
     /* RFC 792: checksum over the whole message with the field zero. */
     ns_wr16(buf + 2, ns_csum(buf, NS_ICMP_HLEN + r->payload_len));
 }
+
+/* The words ping(8) (iputils) prints for an ICMP error. */
+const char *ns_icmp4_describe(uint8_t type, uint8_t code)
+{
+    if (type == NS_ICMP_TIME_EXCEEDED)
+        return code == 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
+    if (type == NS_ICMP_DEST_UNREACH) {
+        switch (code) {
+        case 0: return "Destination Net Unreachable";
+        case 1: return "Destination Host Unreachable";
+        case 2: return "Destination Protocol Unreachable";
+        case 3: return "Destination Port Unreachable";
+        case 4: return "Frag needed and DF set";
+        case 13: return "Packet filtered";
+        default: return "Dest Unreachable";
+        }
+    }
+    if (type == NS_ICMP_PARAM_PROB)
+        return "Parameter problem";
+    return "Bad ICMP type";
+}

@@ -178,6 +178,10 @@ struct ns_icmp4_repr {
  * len bytes wrong, only when verify_csum). */
 int ns_icmp4_parse(const uint8_t *buf, size_t len, struct ns_icmp4_repr *r, bool verify_csum);
 
+/* A short description of an ICMP error type/code in ping(8)'s words
+ * ("Time to live exceeded", "Destination Port Unreachable", ...). */
+const char *ns_icmp4_describe(uint8_t type, uint8_t code);
+
 /* Write the 8-byte header at buf followed by the payload: if r->payload is
  * not already at buf+8 it is moved there (memmove). For echo types id/seq
  * are written, for dest-unreach code 4 next_mtu, otherwise `rest`. The
