@@ -158,10 +158,11 @@ nsk_wait_dev_gone() {
 }
 
 # Capture interface $2 (kernel side) to $TMP/$1.pcap until the test ends;
-# kept only on failure. Returns once tcpdump is listening.
+# kept only on failure. $3: bytes kept of each packet (default all; the bulk
+# transfer tests keep the headers only). Returns once tcpdump is listening.
 nsk_capture() {
-    local name=$1 dev=$2
-    ip netns exec "$NS" tcpdump -i "$dev" --immediate-mode -U -n -s 0 -w "$TMP/$name.pcap" \
+    local name=$1 dev=$2 snap=${3:-0}
+    ip netns exec "$NS" tcpdump -i "$dev" --immediate-mode -U -n -s "$snap" -w "$TMP/$name.pcap" \
         >/dev/null 2>"$TMP/$name.tcpdump.err" </dev/null &
     local pid=$!
     NSK_CAPTURES+=("$pid:$TMP/$name.pcap")
@@ -258,6 +259,84 @@ netsock_to_kernel_suite() {
     log "netsock ping -f -c $flood -> kernel"
     netsock_ping n-flood "$link" "$@" -f -q -c "$flood"
     expect_summary "$TMP/n-flood.out" "$flood"
+}
+
+# nsk_check_log NAME: after the process of $TMP/NAME.log stopped, fail when
+# the log holds a sanitizer report (the build of `make test` has ASan and
+# UBSan, which abort; a leak is reported only at exit).
+nsk_check_log() {
+    if grep -qE "ERROR: [A-Za-z]*Sanitizer|runtime error:" "$TMP/$1.log"; then
+        fail "sanitizer report in $TMP/$1.log"
+    fi
+}
+
+# --- netsock host: the core transfers (curl, socat) -------------------------
+
+sha() { sha256sum | cut -c1-64; }
+
+# SHA-256 of the first $1 bytes of the /bytes pattern (docs/host.md).
+pattern_sha() {
+    python3 -c 'import sys; n=int(sys.argv[1]); sys.stdout.buffer.write((bytes(range(251))*(n//251+1))[:n])' "$1" | sha
+}
+
+nsk_now() { date +%s.%N; }
+
+# goodput WHAT BYTES T0 T1: print the transfer's goodput (application bytes
+# over wall time, connection setup included).
+goodput() {
+    awk -v w="$1" -v b="$2" -v t0="$3" -v t1="$4" 'BEGIN {
+        t = t1 - t0; if (t <= 0) t = 1e-6
+        printf "   goodput: %-28s %6.2f MiB in %6.2f s = %8.2f Mbit/s\n", w, b / 1048576, t, b * 8 / t / 1e6 }'
+}
+
+# host_get N [TIMEOUT]: curl GET /bytes/N from netsock host; the body has the
+# SHA-256 of the pattern.
+host_get() {
+    local n=$1 tmo=${2:-120} want got t0 t1
+    log "curl GET /bytes/$n"
+    want=$(pattern_sha "$n")
+    t0=$(nsk_now)
+    in_ns curl -sS -m "$tmo" -o "$TMP/get.out" "http://$NETSOCK_IP/bytes/$n" ||
+        fail "curl GET /bytes/$n: exit status $?"
+    t1=$(nsk_now)
+    got=$(sha <"$TMP/get.out")
+    [ "$got" = "$want" ] || fail "/bytes/$n: $(stat -c %s "$TMP/get.out") bytes, sha256 $got, want $want"
+    rm -f "$TMP/get.out"
+    goodput "GET /bytes/$n" "$n" "$t0" "$t1"
+}
+
+# host_sink N [TIMEOUT]: curl POST of N random bytes to /sink; the answer has
+# their length and SHA-256.
+host_sink() {
+    local n=$1 tmo=${2:-120} want t0 t1
+    log "curl POST /sink, $n random bytes"
+    head -c "$n" /dev/urandom >"$TMP/sink.in"
+    want=$(sha <"$TMP/sink.in")
+    t0=$(nsk_now)
+    in_ns curl -sS -m "$tmo" --data-binary @"$TMP/sink.in" "http://$NETSOCK_IP/sink" >"$TMP/sink.out" ||
+        fail "curl POST /sink: exit status $?"
+    t1=$(nsk_now)
+    grep -q "^{\"bytes\": $n, \"sha256\": \"$want\"}$" "$TMP/sink.out" ||
+        fail "/sink answered '$(cat "$TMP/sink.out")', want $n bytes, sha256 $want"
+    rm -f "$TMP/sink.in"
+    goodput "POST /sink" "$n" "$t0" "$t1"
+}
+
+# host_echo N [TIMEOUT]: socat sends N random bytes to TCP echo, then its FIN;
+# what comes back is identical. (The goodput counts one direction.)
+host_echo() {
+    local n=$1 tmo=${2:-120} want got t0 t1
+    log "socat -> echo, $n random bytes"
+    head -c "$n" /dev/urandom >"$TMP/echo.in"
+    want=$(sha <"$TMP/echo.in")
+    t0=$(nsk_now)
+    in_ns timeout "$tmo" socat -t 30 - "TCP:$NETSOCK_IP:7,shut-down" <"$TMP/echo.in" >"$TMP/echo.out" ||
+        fail "socat to echo: exit status $?"
+    t1=$(nsk_now)
+    got=$(sha <"$TMP/echo.out")
+    [ "$got" = "$want" ] || fail "echo: $(stat -c %s "$TMP/echo.out") of $n bytes came back, sha256 $got, want $want"
+    rm -f "$TMP/echo.in" "$TMP/echo.out"
+    goodput "echo (each way)" "$n" "$t0" "$t1"
 }
 
 nsk_pass() {
