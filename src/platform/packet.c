@@ -38,9 +38,13 @@
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
-/* Ring geometry: frames of a power-of-two size holding the header and an
- * MTU-sized frame; about RING_BYTES of them. */
-#define RING_BYTES (2u << 20)
+/* Ring geometry: frames of a power-of-two size holding the header and a
+ * 64 KiB packet — not just an MTU's worth: a veth (or a NIC with GRO)
+ * hands AF_PACKET the unsegmented TSO/GSO packet, up to 64 KiB, and a
+ * slot too small for it loses it for good (the sender's retransmissions
+ * are just as big). About RING_BYTES of them (64 slots). */
+#define RING_BYTES (8u << 20)
+#define RING_MAX_PACKET 65536u
 #define RING_BLOCK_MIN (64u << 10)
 
 struct packet_dev {
@@ -190,8 +194,10 @@ static int setup_ring(struct packet_dev *p)
     if (setsockopt(p->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0)
         return -errno;
     /* Frame: header + sockaddr_ll, padding so the IP header is aligned,
-     * then Ethernet (with room for a VLAN tag) and an MTU of payload. */
-    uint32_t need = (uint32_t)TPACKET_ALIGN(TPACKET2_HDRLEN) + 16u + 18u + p->dev.mtu;
+     * then Ethernet (with room for a VLAN tag) and a packet of up to
+     * 64 KiB (GSO/GRO aggregates, see RING_BYTES). */
+    uint32_t payload = p->dev.mtu > RING_MAX_PACKET ? p->dev.mtu : RING_MAX_PACKET;
+    uint32_t need = (uint32_t)TPACKET_ALIGN(TPACKET2_HDRLEN) + 16u + 18u + payload;
     p->frame_size = pow2_at_least(need < TPACKET_ALIGNMENT ? TPACKET_ALIGNMENT : need);
     uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
     uint32_t block = p->frame_size > RING_BLOCK_MIN ? p->frame_size : RING_BLOCK_MIN;

@@ -5,13 +5,11 @@
 #     kernel 192.0.2.1 [nsqa] ══veth══ [nsqb] AF_PACKET netsock host 192.0.2.2
 #
 # Both ends live in the test's namespace; nsqb has no address, so the kernel
-# leaves its traffic to netsock. The kernel side keeps checksum offload (the
-# device completes partial checksums) but sends no TSO/GSO frames: a veth
+# leaves its traffic to netsock. The kernel side keeps its default
+# offloads — partial checksums (netsock completes them) and TSO/GSO: a veth
 # hands its peer the unsegmented skb, which AF_PACKET delivers as one frame
-# of up to 64 KiB, larger than the ring's frames, and netsock (no
-# PACKET_VNET_HDR, no software segmentation yet) drops it as truncated.
-# `gso_max_segs 1` on the kernel's end makes its TCP build one-MSS skbs;
-# the test checks that netsock then dropped no received frame.
+# of up to 64 KiB: the ring's slots hold 64 KiB, and the test checks that
+# netsock dropped no received frame with the kernel's default offloads on.
 # The core transfers of test_host_tap.sh: curl GET /bytes/16777216 has the
 # SHA-256 of the pattern, curl POST of 16 MiB to /sink answers its length
 # and SHA-256, socat to echo with 4 MiB comes back identical; UDP echo.
@@ -29,7 +27,6 @@ VB=nsqb$$
 VA=${VA:0:15}
 VB=${VB:0:15}
 in_ns ip link add "$VA" type veth peer name "$VB" || nsk_skip "cannot create a veth pair"
-in_ns ip link set "$VA" gso_max_segs 1
 nsk_kernel_side "$VA"
 in_ns ip link set "$VB" up
 nsk_capture veth "$VA" 128
