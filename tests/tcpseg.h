@@ -15,6 +15,11 @@
  * asserts each field the template names; fields left out are "any"
  * (TANY). The stack's ISNs come from a test hook (tcp.h isn_hook):
  * t->isn is the next one handed out.
+ *
+ * RFC 7323 options: the peer's segment carries a window scale option with
+ * .wscale = shift (default TNONE: none) and timestamps with .ts = true,
+ * .tsval, .tsecr; an expectation checks .wscale (shift, or TNONE for "no
+ * option") and .tsval/.tsecr (TNONE: "no timestamps option").
  */
 #ifndef NS_TESTS_TCPSEG_H
 #define NS_TESTS_TCPSEG_H
@@ -123,6 +128,9 @@ struct tseg {
     const void *data;
     uint32_t len;          /* payload bytes (data NULL: a pattern) */
     uint16_t mss;          /* MSS option (0: none) */
+    int wscale;            /* window scale option shift (TNONE: none; the default) */
+    bool ts;               /* timestamps option with tsval, tsecr */
+    uint32_t tsval, tsecr;
     uint16_t sport, dport; /* 0: the bench's ports */
     bool bad_csum;
 };
@@ -147,6 +155,15 @@ static inline size_t tt_build(struct tt *t, uint8_t *f, const struct tseg *s)
         th.has_mss = true;
         th.mss = s->mss;
     }
+    if (s->wscale != TNONE) {
+        th.has_wscale = true;
+        th.wscale = (uint8_t)s->wscale;
+    }
+    if (s->ts) {
+        th.has_ts = true;
+        th.ts_val = s->tsval;
+        th.ts_ecr = s->tsecr;
+    }
     size_t hlen = NS_TCP_HLEN + ns_tcp_opts_len(&th);
     assert_true(hlen + s->len < sizeof(seg) - 100);
     ns_tcp_emit(&th, seg);
@@ -170,7 +187,8 @@ static inline void tseg_send_(struct tt *t, uint64_t now, const struct tseg *s)
 }
 
 /* At `now` the peer sends this segment (window 65535 unless given). */
-#define tseg_send(t, now, ...) tseg_send_((t), (now), &(struct tseg){.win = 65535, __VA_ARGS__})
+#define tseg_send(t, now, ...)                                                  \
+    tseg_send_((t), (now), &(struct tseg){.win = 65535, .wscale = TNONE, __VA_ARGS__})
 
 /* An ICMP error from the peer quoting a TCP header we sent (from us to
  * the peer, with sequence number seq). */
@@ -206,6 +224,8 @@ struct texp {
     int64_t win;
     int64_t len;     /* payload bytes */
     int64_t mss;     /* MSS option value, TNONE for none */
+    int64_t wscale;  /* window scale shift, TNONE for no option */
+    int64_t tsval, tsecr; /* timestamps option fields, TNONE for no option */
     int64_t urp;
     const void *data; /* payload bytes to compare (len of them) */
     bool pat;         /* payload is the pattern: byte i is tt_pat(seq + i) */
@@ -214,9 +234,14 @@ struct texp {
 
 static inline void tt_dump(const char *what, const struct ns_tcp_repr *th, uint32_t len)
 {
-    fprintf(stderr, "%s: flags 0x%02x seq %u ack %u win %u len %u%s%u\n", what, th->flags,
+    fprintf(stderr, "%s: flags 0x%02x seq %u ack %u win %u len %u%s%u", what, th->flags,
             th->seq, th->ack, th->win, len, th->has_mss ? " mss " : " no-mss ",
             th->has_mss ? th->mss : 0);
+    if (th->has_wscale)
+        fprintf(stderr, " wscale %u", th->wscale);
+    if (th->has_ts)
+        fprintf(stderr, " tsval %u tsecr %u", th->ts_val, th->ts_ecr);
+    fprintf(stderr, "\n");
 }
 
 #define TEXP_CHECK(field, got)                                                   \
@@ -257,6 +282,9 @@ static inline const struct ns_tcp_repr *tseg_expect_(struct tt *t, const struct 
     TEXP_CHECK(len, t->len);
     TEXP_CHECK(urp, t->th.urp);
     TEXP_CHECK(mss, t->th.has_mss ? (int64_t)t->th.mss : TNONE);
+    TEXP_CHECK(wscale, t->th.has_wscale ? (int64_t)t->th.wscale : TNONE);
+    TEXP_CHECK(tsval, t->th.has_ts ? (int64_t)t->th.ts_val : TNONE);
+    TEXP_CHECK(tsecr, t->th.has_ts ? (int64_t)t->th.ts_ecr : TNONE);
     if (e->data && memcmp(e->data, t->data, t->len) != 0)
         fail_msg("%s:%d: payload differs", file, line);
     if (e->pat)
@@ -268,7 +296,7 @@ static inline const struct ns_tcp_repr *tseg_expect_(struct tt *t, const struct 
 
 #define TEXP_DEFAULTS                                                            \
     .flags = TANY, .seq = TANY, .ack = TANY, .win = TANY, .len = TANY, .mss = TANY, \
-    .urp = TANY, .sport = TANY, .dport = TANY
+    .wscale = TANY, .tsval = TANY, .tsecr = TANY, .urp = TANY, .sport = TANY, .dport = TANY
 
 /* The next segment the stack sent matches these fields (others: any). */
 #define tseg_expect(t, ...)                                                     \

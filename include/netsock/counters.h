@@ -109,6 +109,7 @@
     X(tcp_drop_bad_ack, "TCP segments acknowledging unsent data")              \
     X(tcp_drop_rst_ignored, "TCP resets outside the window ignored")           \
     X(tcp_drop_after_close, "TCP data for a closed receiver (reset)")          \
+    X(tcp_drop_paws, "TCP segments with an old timestamp dropped (PAWS)")      \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                    \
     X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit") \
     X(tcp_dupacks, "duplicate ACKs received")                                  \

@@ -76,6 +76,17 @@ struct ns_config {
     uint64_t tcp_delack_us;    /* delayed ACK timer; default 40 ms (Linux), RFC 1122 <= 500 ms */
     uint32_t tcp_rmem_default; /* receive buffer of a TCP socket; default 131072 (Linux tcp_rmem[1]) */
     uint32_t tcp_wmem_default; /* send buffer; default 16384 (Linux tcp_wmem[1]) */
+    uint32_t tcp_rmem_max;     /* largest SO_RCVBUF a TCP socket may ask for (before the
+                                  doubling); default 4 MiB (Linux tcp_rmem[2]). Other
+                                  sockets keep the net.core.rmem_max cap of 212992 */
+    uint32_t tcp_wmem_max;     /* likewise SO_SNDBUF; default 4 MiB (Linux tcp_wmem[2]) */
+    bool tcp_window_scaling;   /* offer the RFC 7323 §2 window scale option; default true
+                                  (Linux tcp_window_scaling). Our shift is the smallest
+                                  that lets 16 bits << shift cover the socket's receive
+                                  buffer (at most 14); Linux sizes it from tcp_rmem[2] */
+    bool tcp_timestamps;       /* offer RFC 7323 §3 timestamps (RTTM, PAWS); default true
+                                  (Linux tcp_timestamps). TSval counts milliseconds from a
+                                  per-connection offset (a keyed hash of the 4-tuple) */
 
     uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
     uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */

@@ -53,6 +53,10 @@ void ns_config_default(struct ns_config *cfg)
     cfg->tcp_delack_us = 40000;
     cfg->tcp_rmem_default = 131072;
     cfg->tcp_wmem_default = 16384;
+    cfg->tcp_rmem_max = 4u << 20;
+    cfg->tcp_wmem_max = 4u << 20;
+    cfg->tcp_window_scaling = true;
+    cfg->tcp_timestamps = true;
     cfg->icmp_rate_per_s = 1000;
     cfg->icmp_rate_burst = 50;
     cfg->log_fn = NULL;
@@ -82,7 +86,9 @@ static int loopback_init(struct ns_stack *st)
 static bool config_valid(const struct ns_config *c)
 {
     return c->pbuf_count > 0 && c->ip_default_ttl > 0 && c->arp_cache_max > 0 &&
-           c->arp_retries > 0 && c->ip_reass_max_frags > 0;
+           c->arp_retries > 0 && c->ip_reass_max_frags > 0 &&
+           /* SO_RCVBUF/SO_SNDBUF double the value asked, in 32 bits */
+           c->tcp_rmem_max <= (1u << 30) && c->tcp_wmem_max <= (1u << 30);
 }
 
 struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)

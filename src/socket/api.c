@@ -772,7 +772,8 @@ static int set_timeo(const void *val, socklen_t len, uint64_t *out_us)
     return 0;
 }
 
-static int setsockopt_socket(struct ns_sock *so, int name, const void *val, socklen_t len)
+static int setsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, const void *val,
+                             socklen_t len)
 {
     int v = 0, rc;
     switch (name) {
@@ -809,15 +810,20 @@ static int setsockopt_socket(struct ns_sock *so, int name, const void *val, sock
         /* sock_setsockopt: min_t(u32, val, rmem_max) — a negative value is
          * a huge one — doubled, at least the floor. */
         uint32_t u = (uint32_t)v;
-        if (u > SOCK_RMEM_MAX)
-            u = SOCK_RMEM_MAX;
+        /* TCP: up to cfg.tcp_rmem_max (4 MiB, Linux tcp_rmem[2]) now
+         * that window scaling can offer such a window; other sockets keep
+         * net.core.rmem_max. */
+        uint32_t max = so->type == SOCK_STREAM ? st->cfg.tcp_rmem_max : SOCK_RMEM_MAX;
+        if (u > max)
+            u = max;
         so->rcvbuf = u * 2 < SOCK_MIN_RCVBUF ? SOCK_MIN_RCVBUF : u * 2;
         return 0;
     }
     case SO_SNDBUF: {
         uint32_t u = (uint32_t)v; /* as SO_RCVBUF, with wmem_max */
-        if (u > SOCK_WMEM_MAX)
-            u = SOCK_WMEM_MAX;
+        uint32_t max = so->type == SOCK_STREAM ? st->cfg.tcp_wmem_max : SOCK_WMEM_MAX;
+        if (u > max)
+            u = max;
         so->sndbuf = u * 2 < SOCK_MIN_SNDBUF ? SOCK_MIN_SNDBUF : u * 2;
         return 0;
     }
@@ -898,7 +904,7 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
     if ((int)optlen < 0)
         return ret_err(-EINVAL);
     if (level == SOL_SOCKET) {
-        int rc = setsockopt_socket(so, optname, optval, optlen);
+        int rc = setsockopt_socket(st, so, optname, optval, optlen);
         /* Stream sockets act on some socket-level options at once
          * (SO_KEEPALIVE arms the keepalive timer, as Linux sk_setsockopt). */
         if (rc == 0 && so->type == SOCK_STREAM && so->ops->setsockopt)

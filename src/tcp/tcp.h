@@ -11,7 +11,8 @@
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *
  * Read first: RFC 9293 (the whole of §3), RFC 5961, RFC 6298, RFC 5681,
- * RFC 6582, RFC 1122 §4.2, RFC 6528, RFC 6056, RFC 6191.
+ * RFC 6582, RFC 1122 §4.2, RFC 6528, RFC 6056, RFC 6191, RFC 7323 (window
+ * scale, timestamps, PAWS).
  */
 #ifndef NS_TCP_TCP_H
 #define NS_TCP_TCP_H
@@ -63,6 +64,12 @@ extern const char *const tcp_state_names[];
 #define TF_QUICKACK 0x0400u
 #define TF_WASIDLE 0x0800u
 #define TF_PROBE 0x1000u       /* persist timer: send a one-byte window probe */
+/* RFC 7323 negotiation (FreeBSD's names): we offer / the peer's SYN carried. */
+#define TF_REQ_SCALE 0x2000u
+#define TF_RCVD_SCALE 0x4000u
+#define TF_REQ_TSTMP 0x8000u
+#define TF_RCVD_TSTMP 0x10000u
+#define TF_OPT_MASK (TF_REQ_SCALE | TF_RCVD_SCALE | TF_REQ_TSTMP | TF_RCVD_TSTMP)
 
 struct tcpcb;
 
@@ -111,7 +118,15 @@ struct tcpcb {
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
     bool rcv_up_valid;
-    uint8_t snd_wscale, rcv_wscale; /* 0 until window scaling (later issue) */
+    /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
+     * we offer on our SYN, and what the peer's SYN offered. */
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t req_rcv_wscale, peer_wscale;
+    /* RFC 7323 §3-§5 timestamps (when TF_REQ_TSTMP and TF_RCVD_TSTMP). */
+    uint32_t ts_offset;          /* TSval = ms clock + ts_offset (§5.4: random per connection) */
+    uint32_t ts_recent;          /* TS.Recent: the TSval to echo */
+    uint64_t ts_recent_age_us;   /* when ts_recent was set (PAWS 24-day rule, §5.5) */
+    uint32_t last_ack_sent;      /* Last.ACK.sent (§4.3) */
 
     uint16_t mss;                /* bytes per segment we send (effective SMSS) */
     uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
@@ -206,6 +221,28 @@ void tcp_close(struct tcpcb *tp);
 void tcp_set_error(struct tcpcb *tp, int err);
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
+/* RFC 7323: set up what this connection offers on its SYN (from the
+ * stack's switches and the receive buffer), forgetting any earlier
+ * negotiation. Called before a SYN is sent or a SYN is answered. */
+void tcp_opts_init(struct tcpcb *tp);
+uint32_t tcp_ts_offset(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                       uint16_t rport);
+/* Both SYNs carried the option. */
+static inline bool tcp_ts_on(const struct tcpcb *tp)
+{
+    return (tp->flags & (TF_REQ_TSTMP | TF_RCVD_TSTMP)) == (TF_REQ_TSTMP | TF_RCVD_TSTMP);
+}
+static inline bool tcp_ws_on(const struct tcpcb *tp)
+{
+    return (tp->flags & (TF_REQ_SCALE | TF_RCVD_SCALE)) == (TF_REQ_SCALE | TF_RCVD_SCALE);
+}
+/* Bytes of options on every non-SYN segment (RFC 7323 §3: NOP NOP TS). */
+static inline uint32_t tcp_opts_hdr_len(const struct tcpcb *tp) { return tcp_ts_on(tp) ? 12u : 0u; }
+/* Our timestamp clock: milliseconds plus the connection's offset. */
+static inline uint32_t tcp_ts_now(const struct tcpcb *tp)
+{
+    return (uint32_t)(tp->st->now_us / 1000) + tp->ts_offset;
+}
 
 /* tcp_input.c */
 void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
@@ -218,6 +255,8 @@ int tcp_output(struct tcpcb *tp);
 /* Retransmit from snd_una (after RTO or for fast retransmit): one segment. */
 void tcp_retransmit_one(struct tcpcb *tp);
 void tcp_send_ack_now(struct tcpcb *tp);
+/* A keepalive probe: SEG.SEQ = SND.UNA - 1, no data (RFC 1122 §4.2.3.6). */
+void tcp_send_keepalive(struct tcpcb *tp);
 uint32_t tcp_flight_size(const struct tcpcb *tp);
 
 /* tcp_timer.c */
@@ -259,5 +298,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_PERSIST_MAX_US 120000000u
 #define TCP_REASS_MAX_SEGS 256u
 #define TCP_CHALLENGE_ACK_LIMIT 1000u /* Linux tcp_challenge_ack_limit per second */
+#define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
+#define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 §5.5: 24 days */
 
 #endif

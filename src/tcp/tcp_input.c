@@ -5,7 +5,8 @@
  * for in-window RST and SYN, the ACK range check, §7 rate limiting); RFC
  * 5681 §3.2 and RFC 6582 (fast retransmit, NewReno recovery); RFC 6298
  * (RTT samples); RFC 1122 §4.2.3.2 (delayed ACK); RFC 6191 (reusing a
- * TIME_WAIT 4-tuple); RFC 5927 (validating ICMP errors).
+ * TIME_WAIT 4-tuple); RFC 5927 (validating ICMP errors); RFC 7323 (§2
+ * window scale negotiation, §4 RTTM and the TS.Recent rule, §5 PAWS).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +21,54 @@ struct seg {
     struct ns_tcp_repr th;
     const uint8_t *data;
     uint32_t len;       /* payload bytes */
+    bool syn_window;    /* the window field is a SYN's: never scaled (RFC 7323 §2.2) */
 };
+
+/* The peer's window from this segment, in bytes (RFC 7323 §2.3). */
+static uint32_t seg_wnd(const struct tcpcb *tp, const struct seg *s)
+{
+    if ((s->th.flags & NS_TCP_SYN) || s->syn_window)
+        return s->th.win;
+    return (uint32_t)s->th.win << tp->snd_wscale;
+}
+
+/* RFC 7323 §2.2, §3.2: what the peer's SYN (or SYN,ACK) offered. */
+static void tcp_syn_options(struct tcpcb *tp, const struct ns_tcp_repr *th)
+{
+    if (th->has_wscale) {
+        tp->flags |= TF_RCVD_SCALE;
+        tp->peer_wscale = th->wscale; /* parse clamped it to 14 (§2.3) */
+    }
+    if (th->has_ts) {
+        tp->flags |= TF_RCVD_TSTMP;
+        tp->ts_recent = th->ts_val;
+        tp->ts_recent_age_us = tp->st->now_us;
+    }
+}
+
+/* RFC 7323 §4.1 RTTM: an RTT sample from the TSecr of an ACK that
+ * acknowledges new data. The echo names the transmission that the ACK
+ * answers, a retransmission included, so Karn's ambiguity does not arise
+ * and the sample is taken whether or not the data was retransmitted (as
+ * Linux tcp_ack_update_rtt); the §4.3 rules for TS.Recent make the echo
+ * the earliest unacknowledged segment's, so delayed ACKs and holes
+ * lengthen the sample, never shorten it. TSvals count milliseconds: the
+ * sample is measured from the start of the echoed millisecond, so it is
+ * never below the true RTT (and at most 1 ms above it). One sample per
+ * ACK feeds RFC 6298 unchanged (Linux also does not apply RFC 7323
+ * Appendix G's per-window scaling of alpha and beta). Returns false when
+ * there is no usable echo (then the caller falls back to timing one
+ * segment per round trip, RFC 6298 §3). */
+static bool tcp_ts_rtt(struct tcpcb *tp, const struct seg *s)
+{
+    if (!tcp_ts_on(tp) || !s->th.has_ts || s->th.ts_ecr == 0 || !(s->th.flags & NS_TCP_ACK))
+        return false;
+    uint32_t ms = tcp_ts_now(tp) - s->th.ts_ecr;
+    if (ms >= TCP_RTO_MAX_US / 1000)
+        return false; /* an echo from the future, or absurdly old */
+    tcp_rtt_sample(tp, (uint64_t)ms * 1000 + tp->st->now_us % 1000);
+    return true;
+}
 
 /* RFC 5961 §7: at most TCP_CHALLENGE_ACK_LIMIT challenge ACKs a second
  * per stack (Linux tcp_challenge_ack_limit). */
@@ -48,14 +96,23 @@ static uint16_t effective_mss(struct tcpcb *tp)
         mss = tp->peer_mss;
     if (tp->user_mss && tp->user_mss < mss)
         mss = tp->user_mss;
+    /* RFC 7323 §3.2 / Linux tcp_current_mss: the options every segment
+     * carries come out of the MSS, so no segment exceeds it. */
+    mss -= tcp_opts_hdr_len(tp);
     return (uint16_t)(mss < 64 ? 64 : mss);
 }
 
 /* Both ends synchronized: size the windows and start congestion control. */
 static void tcp_established(struct tcpcb *tp, const struct seg *s)
 {
+    /* RFC 7323 §2.2: the shifts apply once both SYNs carried WS, from
+     * the first segment after the SYNs on. */
+    if (tcp_ws_on(tp)) {
+        tp->snd_wscale = tp->peer_wscale;
+        tp->rcv_wscale = tp->req_rcv_wscale;
+    }
     tp->mss = effective_mss(tp);
-    tp->snd_wnd = (uint32_t)s->th.win << tp->snd_wscale;
+    tp->snd_wnd = seg_wnd(tp, s);
     if (tp->snd_wnd > tp->max_sndwnd)
         tp->max_sndwnd = tp->snd_wnd;
     tp->snd_wl1 = s->th.seq;
@@ -91,6 +148,8 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
         return;
     ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
     ns_ring_set_cap(&tp->sndbuf, l->sndbuf.cap);
+    tcp_opts_init(tp); /* the window shift follows the inherited buffer */
+    tcp_syn_options(tp, th);
     tp->flags |= l->flags & (TF_NODELAY | TF_CORK);
     tp->keep_idle_us = l->keep_idle_us;
     tp->keep_intvl_us = l->keep_intvl_us;
@@ -101,6 +160,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->lport = th->dport;
     tp->raddr = s->ip->src;
     tp->rport = th->sport;
+    tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
     /* "third, check for a SYN": RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS
      * chosen, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> sent. */
     tp->irs = th->seq;
@@ -158,10 +218,11 @@ static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
     tp->rcv_nxt = th->seq + 1;
     tp->rcv_adv = tp->rcv_nxt;
     tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT;
+    tcp_syn_options(tp, th);
     if (ack_ok) {
         /* Our SYN is acknowledged: ESTABLISHED, <ACK> sent. */
         tp->snd_una = th->ack;
-        if ((tp->flags & TF_RTT_TIMING) && tp->rxt_shift == 0)
+        if (!tcp_ts_rtt(tp, s) && (tp->flags & TF_RTT_TIMING) && tp->rxt_shift == 0)
             tcp_rtt_sample(tp, st->now_us - tp->rtt_start_us);
         tp->flags &= ~TF_RTT_TIMING;
         tp->rxt_shift = 0;
@@ -190,8 +251,12 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     uint32_t ack = s->th.ack;
     uint32_t acked = ack - tp->snd_una;
 
-    /* RFC 6298 §3 / Karn: only a segment never retransmitted is timed. */
-    if ((tp->flags & TF_RTT_TIMING) && SEQ_GT(ack, tp->rtt_seq)) {
+    /* RFC 7323 §4.1: with timestamps, every ACK of new data is a sample
+     * (tcp_ts_rtt); else RFC 6298 §3 / Karn: only a segment never
+     * retransmitted is timed. */
+    if (tcp_ts_rtt(tp, s)) {
+        tp->flags &= ~TF_RTT_TIMING;
+    } else if ((tp->flags & TF_RTT_TIMING) && SEQ_GT(ack, tp->rtt_seq)) {
         tcp_rtt_sample(tp, st->now_us - tp->rtt_start_us);
         tp->flags &= ~TF_RTT_TIMING;
     }
@@ -312,7 +377,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
         return false;
     }
 
-    uint32_t win = (uint32_t)th->win << tp->snd_wscale;
+    uint32_t win = seg_wnd(tp, s);
     if (SEQ_GT(th->ack, tp->snd_una)) {
         tcp_ack_new(tp, s);
     } else if (th->ack == tp->snd_una && s->len == 0 &&
@@ -473,6 +538,26 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
         th->seq++;
         syn = false;
         seglen--;
+        s->syn_window = true;
+    }
+
+    /* RFC 7323 §5.3 R1, PAWS: a segment whose TSval is older than
+     * TS.Recent is a duplicate from an earlier incarnation of the
+     * sequence space: ACK it and drop it. Not a RST (Linux
+     * tcp_validate_incoming accepts a reset that fails PAWS; its sequence
+     * number is checked below as any RST's). §5.5: after 24 days without
+     * a TS.Recent update the peer's clock may have wrapped: TS.Recent is
+     * invalid, and the segment is taken (R3 below records its TSval). */
+    if (tcp_ts_on(tp) && th->has_ts && !(th->flags & NS_TCP_RST) &&
+        TSTMP_LT(th->ts_val, tp->ts_recent)) {
+        if (st->now_us - tp->ts_recent_age_us > TCP_PAWS_IDLE_US) {
+            tp->ts_recent = th->ts_val;
+            tp->ts_recent_age_us = st->now_us;
+        } else {
+            NS_STAT_INC(st, tcp_drop_paws);
+            tcp_send_ack_now(tp);
+            return;
+        }
     }
 
     /* "first, check sequence number": the four acceptability cases. */
@@ -517,6 +602,15 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
         }
         tcp_send_ack_now(tp);
         return;
+    }
+
+    /* RFC 7323 §4.3, §5.3 R3: remember the TSval to echo, from segments
+     * that start at or before the edge we last acknowledged (so that the
+     * echo stays that of the earliest segment not yet acknowledged). */
+    if (tcp_ts_on(tp) && th->has_ts && TSTMP_GEQ(th->ts_val, tp->ts_recent) &&
+        SEQ_LEQ(th->seq, tp->last_ack_sent)) {
+        tp->ts_recent = th->ts_val;
+        tp->ts_recent_age_us = st->now_us;
     }
 
     /* "second, check the RST bit" with RFC 5961 §3.2. */
@@ -706,8 +800,9 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
         return;
     if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {
         /* RFC 1191 §6.3: lower the MSS to fit the reported MTU, resend. */
-        if (info >= 68 && info - NS_IP4_HLEN - NS_TCP_HLEN < tp->mss) {
-            tp->mss = (uint16_t)(info - NS_IP4_HLEN - NS_TCP_HLEN);
+        uint32_t opts = tcp_opts_hdr_len(tp);
+        if (info >= 68 + opts && info - NS_IP4_HLEN - NS_TCP_HLEN - opts < tp->mss) {
+            tp->mss = (uint16_t)(info - NS_IP4_HLEN - NS_TCP_HLEN - opts);
             NS_STAT_INC(st, tcp_pmtu_updates);
             tp->snd_nxt = tp->snd_una;
             tcp_output(tp);

@@ -4,7 +4,10 @@
  * avoidance §3.8.6.2.1), RFC 1122 §4.2.3.4 (when to send data, Nagle),
  * RFC 896 (Nagle), RFC 1122 §4.2.3.3 (receiver SWS: when to advertise a
  * larger window), RFC 5681 §3 (cwnd limits what is in flight), RFC 9293
- * §3.7.1 (the MSS option on SYNs).
+ * §3.7.1 (the MSS option on SYNs), RFC 7323 §2.2-§2.4 (window scale on
+ * SYNs, never in a SYN's window field; scaled windows; rounding that keeps
+ * the right edge), §3.2 (TSopt on every segment once negotiated, TSecr =
+ * TS.Recent).
  *
  * tcp_output() is called whenever something might be sendable: after the
  * application writes, after an ACK arrives, after the application reads
@@ -45,7 +48,8 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
         .seq = seq,
         .flags = flags,
     };
-    if (flags & NS_TCP_SYN) {
+    bool syn = flags & NS_TCP_SYN;
+    if (syn) {
         /* RFC 9293 §3.7.1: announce the MSS we can receive. */
         th.has_mss = true;
         th.mss = tcp_mss_for_route(st, tp->raddr);
@@ -53,14 +57,44 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
          * the value announced. */
         if (tp->user_mss && tp->user_mss < th.mss)
             th.mss = tp->user_mss;
+        /* RFC 7323 §2.2: WS on a SYN; on a SYN,ACK only when the peer's
+         * SYN carried it. Likewise TSopt (§3.2). */
+        bool synack = flags & NS_TCP_ACK;
+        if ((tp->flags & TF_REQ_SCALE) && (!synack || (tp->flags & TF_RCVD_SCALE))) {
+            th.has_wscale = true;
+            th.wscale = tp->req_rcv_wscale;
+        }
+        if ((tp->flags & TF_REQ_TSTMP) && (!synack || (tp->flags & TF_RCVD_TSTMP))) {
+            th.has_ts = true;
+            th.ts_val = tcp_ts_now(tp);
+            th.ts_ecr = synack ? tp->ts_recent : 0; /* §3.2: 0 without ACK */
+        }
+    } else if (tcp_ts_on(tp)) {
+        /* RFC 7323 §3.2: once negotiated, TSopt on every non-RST segment. */
+        th.has_ts = true;
+        th.ts_val = tcp_ts_now(tp);
+        th.ts_ecr = tp->ts_recent;
     }
-    if (flags & NS_TCP_ACK)
+    if (flags & NS_TCP_ACK) {
         th.ack = tp->rcv_nxt;
+        tp->last_ack_sent = tp->rcv_nxt; /* RFC 7323 §4.3 Last.ACK.sent */
+    }
+    /* The window: the buffer's free space, but never less than what we
+     * already offered (RFC 9293 §3.8.6.2.2: the right edge never moves
+     * left). RFC 7323 §2.2: a SYN's window field is never scaled; §2.4:
+     * otherwise it is shifted by rcv_wscale, rounded down, except that
+     * the edge already offered is kept by rounding up (Linux
+     * tcp_select_window, ALIGN(cur_win, 1 << rcv_wscale)). */
     uint32_t win = tcp_rcv_window(tp);
-    /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
-    if (SEQ_LT(tp->rcv_nxt + win, tp->rcv_adv))
-        win = tp->rcv_adv - tp->rcv_nxt;
-    th.win = (uint16_t)((win >> tp->rcv_wscale) > 65535 ? 65535 : (win >> tp->rcv_wscale));
+    uint32_t offered = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    uint8_t shift = syn ? 0 : tp->rcv_wscale;
+    uint32_t field = win >> shift;
+    if ((uint64_t)field << shift < offered)
+        field = (uint32_t)(((uint64_t)offered + (1u << shift) - 1) >> shift);
+    if (field > 65535)
+        field = 65535;
+    th.win = (uint16_t)field;
+    win = field << shift;
     size_t hlen = NS_TCP_HLEN + ns_tcp_opts_len(&th);
 
     struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(hlen + len));
@@ -98,6 +132,21 @@ void tcp_send_ack_now(struct tcpcb *tp)
 {
     tp->flags |= TF_ACKNOW;
     tcp_output(tp);
+}
+
+void tcp_send_keepalive(struct tcpcb *tp)
+{
+    if (!tcp_ts_on(tp)) {
+        tcp_respond(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_una - 1,
+                    tp->rcv_nxt, NS_TCP_ACK,
+                    (uint16_t)(tcp_rcv_window(tp) >> tp->rcv_wscale));
+        return;
+    }
+    /* RFC 7323 §3.2: with timestamps the probe carries TSopt too; it is
+     * built like any ACK, but does not count as sending for idle restart. */
+    uint64_t last_tx_us = tp->last_tx_us;
+    tcp_xmit(tp, tp->snd_una - 1, 0, NS_TCP_ACK);
+    tp->last_tx_us = last_tx_us;
 }
 
 /* Sequence number our FIN occupies (once the user has closed). */
@@ -183,7 +232,8 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     if (!send && TCPS_HAVEESTABLISHED(tp->state) && (flags & NS_TCP_ACK)) {
         /* RFC 1122 §4.2.3.3: advertise a bigger window when it grew by
          * min(half the buffer, one MSS)... we use 2 MSS as Linux does. */
-        uint32_t win = tcp_rcv_window(tp);
+        /* What the field can say: rounded down to the scale (RFC 7323 §2.3). */
+        uint32_t win = tcp_rcv_window(tp) >> tp->rcv_wscale << tp->rcv_wscale;
         uint32_t grow = tp->rcv_nxt + win - tp->rcv_adv;
         uint32_t half = tp->rcvbuf.cap / 2;
         uint32_t thresh = 2u * tp->mss < half ? 2u * tp->mss : half;

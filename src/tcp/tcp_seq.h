@@ -29,6 +29,10 @@ static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 
 static inline uint32_t seq_min(uint32_t a, uint32_t b) { return seq_lt(b, a) ? b : a; }
 static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(b, a) ? b : a; }
 
+/* RFC 7323 §5.2: timestamps compare the same way, modulo 2^32. */
+#define TSTMP_LT(a, b) seq_lt((a), (b))
+#define TSTMP_GEQ(a, b) seq_geq((a), (b))
+
 #define SEQ_LT(a, b) seq_lt((a), (b))
 #define SEQ_LEQ(a, b) seq_leq((a), (b))
 #define SEQ_GT(a, b) seq_gt((a), (b))

@@ -4,7 +4,8 @@
  *
  * Read first: RFC 9293 §3.4.1 (ISN selection), RFC 6528 (ISN = M + F(4-tuple,
  * secret)), RFC 6056 §3.3.3 (port selection, Algorithm 3), RFC 9293
- * §3.10.7.1 (RST generation for segments that belong to nothing).
+ * §3.10.7.1 (RST generation for segments that belong to nothing), RFC 7323
+ * §2.3 (choosing the window shift) and §5.4 (timestamp clock offsets).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
     ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);
     tcp_timers_init(tp);
+    tcp_opts_init(tp);
     return tp;
 }
 
@@ -416,6 +418,44 @@ uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
         mtu = ifp->dev->mtu;
     uint32_t mss = mtu - NS_IP4_HLEN - NS_TCP_HLEN;
     return (uint16_t)(mss > 65495 ? 65495 : mss);
+}
+
+void tcp_opts_init(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    tp->flags &= ~TF_OPT_MASK;
+    tp->snd_wscale = tp->rcv_wscale = tp->peer_wscale = 0;
+    tp->ts_recent = 0;
+    tp->ts_recent_age_us = 0;
+    /* RFC 7323 §2.3: the smallest shift that lets the window field cover
+     * the whole receive buffer (Linux picks it from tcp_rmem[2] instead,
+     * so that autotuning can grow the buffer later; netsock does not
+     * autotune, so the socket's buffer is the window's bound). */
+    uint8_t shift = 0;
+    while (shift < TCP_WSCALE_MAX && (tp->rcvbuf.cap >> shift) > 65535u)
+        shift++;
+    tp->req_rcv_wscale = shift;
+    if (st->cfg.tcp_window_scaling)
+        tp->flags |= TF_REQ_SCALE;
+    if (st->cfg.tcp_timestamps)
+        tp->flags |= TF_REQ_TSTMP;
+}
+
+/* RFC 7323 §5.4: start each connection's timestamp clock at an offset
+ * from a keyed hash of its 4-tuple (Linux secure_tcp_ts_off), so TSvals
+ * reveal neither uptime nor other connections' clocks. The key is the ISN
+ * secret with a domain tag, so no extra randomness is drawn from the
+ * stack's generator. */
+uint32_t tcp_ts_offset(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                       uint16_t rport)
+{
+    uint8_t in[13];
+    ns_wr32(in, laddr);
+    ns_wr32(in + 4, raddr);
+    ns_wr16(in + 8, lport);
+    ns_wr16(in + 10, rport);
+    in[12] = 'T';
+    return (uint32_t)ns_siphash(st->tcp->isn_key, in, sizeof(in));
 }
 
 /* The receive window we can offer: free space in the receive buffer,

@@ -163,8 +163,7 @@ static void tcp_timer_keep(void *ctx, struct ns_timer *t, uint64_t now_us)
      * makes the peer answer with an ACK. */
     tp->keep_probes++;
     NS_STAT_INC(st, tcp_keepalive_probes);
-    tcp_respond(st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_una - 1, tp->rcv_nxt,
-                NS_TCP_ACK, (uint16_t)(tcp_rcv_window(tp) >> tp->rcv_wscale));
+    tcp_send_keepalive(tp);
     ns_timer_arm(&st->wheel, t, now_us + tp->keep_intvl_us);
 }
 

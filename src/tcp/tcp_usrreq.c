@@ -228,6 +228,8 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->rto_us = TCP_RTO_INITIAL_US;
     tp->srtt_us = tp->rttvar_us = 0;
     tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE;
+    tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
+    tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
     tp->mss = tcp_mss_for_route(st, addr);
     if (tp->user_mss && tp->user_mss < tp->mss)
         tp->mss = tp->user_mss;
@@ -554,6 +556,13 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
         ti.tcpi_snd_cwnd = tp->mss ? tp->cwnd / tp->mss : 0;
         ti.tcpi_snd_ssthresh = tp->ssthresh == UINT32_MAX ? 0x7fffffff : tp->ssthresh / tp->mss;
         ti.tcpi_total_retrans = tp->total_retrans;
+        if (tcp_ts_on(tp))
+            ti.tcpi_options |= TCPI_OPT_TIMESTAMPS;
+        if (tcp_ws_on(tp)) {
+            ti.tcpi_options |= TCPI_OPT_WSCALE;
+            ti.tcpi_snd_wscale = tp->snd_wscale & 15;
+            ti.tcpi_rcv_wscale = tp->rcv_wscale & 15;
+        }
         ti.tcpi_retransmits = (uint8_t)tp->rxt_shift;
         ti.tcpi_unacked = tp->mss ? (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss : 0;
         socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);

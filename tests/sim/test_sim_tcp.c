@@ -13,7 +13,11 @@
  *     own write and read chunk sizes, slow readers (zero windows), small
  *     socket buffers, Nagle on or off, keepalive, half-closes
  *     (shutdown(SHUT_WR) then keep reading), request/response (the server
- *     answers after EOF), and aborts (SO_LINGER 0 close by either side).
+ *     answers after EOF), and aborts (SO_LINGER 0 close by either side);
+ *   - RFC 7323 per host: window scaling and timestamps each on or off
+ *     (on with probability 3/4, from a generator of its own so the rest of
+ *     the scenario is the same whatever is chosen), so peers that differ
+ *     are covered; NETSOCK_RFC7323=on or =off sets both on every host.
  *
  * Every socket is non-blocking; a small scheduler polls every stack's
  * sockets with ns_poll(timeout 0), acts on what is ready, and advances the
@@ -168,6 +172,7 @@ struct scenario {
     int nhosts;         /* endpoints; hosts[nhosts] is the router in topo 1 */
     struct ns_stack *hosts[MAX_HOSTS + 1];
     int nstacks;
+    unsigned ws_mask, ts_mask; /* hosts with window scaling / timestamps on */
     uint32_t addr[MAX_HOSTS]; /* host order */
     struct ns_simlink *links[2];
     int nlinks;
@@ -255,8 +260,24 @@ static struct ns_dev *port_dev(struct scenario *sc, struct ns_simlink *link, uns
     return d;
 }
 
+/* RFC 7323 switches for host `i` (see the header comment). */
+static void host_opts(struct scenario *sc, struct prng *optr, int i, struct ns_config *cfg)
+{
+    const char *e = getenv("NETSOCK_RFC7323");
+    bool ws = prng_chance(optr, 0.75), ts = prng_chance(optr, 0.75);
+    if (e && strcmp(e, "on") == 0)
+        ws = ts = true;
+    else if (e && strcmp(e, "off") == 0)
+        ws = ts = false;
+    cfg->tcp_window_scaling = ws;
+    cfg->tcp_timestamps = ts;
+    sc->ws_mask |= (unsigned)ws << i;
+    sc->ts_mask |= (unsigned)ts << i;
+}
+
 static void build_topology(struct scenario *sc)
 {
+    struct prng optr = {sc->seed * 0xd1342543de82ef95ull + 7};
     struct ns_config cfg;
     ns_config_default(&cfg);
     cfg.tcp_msl_us = MSL_US;
@@ -281,7 +302,9 @@ static void build_topology(struct scenario *sc)
         sc->nlinks = 1;
         for (int i = 0; i < sc->nhosts; i++) {
             snprintf(name, sizeof(name), "h%d", i);
-            sc->hosts[i] = ns_sim_add_host(sc->sim, name, &cfg);
+            struct ns_config hcfg = cfg;
+            host_opts(sc, &optr, i, &hcfg);
+            sc->hosts[i] = ns_sim_add_host(sc->sim, name, &hcfg);
             int ifi = ns_if_add(sc->hosts[i], port_dev(sc, sc->links[0], (unsigned)i, name));
             assert_true(ifi > 0);
             sc->addr[i] = 0xc0000200u + 10 + (uint32_t)i; /* 192.0.2.10+i */
@@ -291,11 +314,14 @@ static void build_topology(struct scenario *sc)
         sc->nstacks = sc->nhosts;
     } else {
         sc->nhosts = 2;
-        sc->hosts[0] = ns_sim_add_host(sc->sim, "h0", &cfg);
+        struct ns_config h0cfg = cfg, h1cfg = cfg;
+        host_opts(sc, &optr, 0, &h0cfg);
+        host_opts(sc, &optr, 1, &h1cfg);
+        sc->hosts[0] = ns_sim_add_host(sc->sim, "h0", &h0cfg);
         struct ns_config rcfg = cfg;
         rcfg.ip_forward = true;
         sc->hosts[2] = ns_sim_add_host(sc->sim, "router", &rcfg);
-        sc->hosts[1] = ns_sim_add_host(sc->sim, "h1", &cfg);
+        sc->hosts[1] = ns_sim_add_host(sc->sim, "h1", &h1cfg);
         ns_stack_set_forwarding(sc->hosts[2], true);
         sc->links[0] = ns_sim_add_link(sc->sim, "lan", 2, NULL);
         sc->links[1] = ns_sim_add_link(sc->sim, "wan", 2, NULL);
@@ -1067,14 +1093,16 @@ static bool run_scenario(uint64_t seed, const char *pcap_dir, char *why, size_t 
                 }
         }
         snprintf(why, why_cap,
-                 "%s\n  topology %d, %d hosts, %d listeners, %d conns\n  links: %s\n  free pbufs:%s",
-                 sc->why, sc->topo, sc->nhosts, sc->nls, sc->ncs, sc->params_desc, pools);
+                 "%s\n  topology %d, %d hosts (window scaling 0x%x, timestamps 0x%x), %d listeners, "
+                 "%d conns\n  links: %s\n  free pbufs:%s",
+                 sc->why, sc->topo, sc->nhosts, sc->ws_mask, sc->ts_mask, sc->nls, sc->ncs,
+                 sc->params_desc, pools);
     }
     if (getenv("NETSOCK_VERBOSE"))
         fprintf(stderr,
-                "seed %" PRIu64 ": topo %d hosts %d conns %d bytes %" PRIu64 " retrans %" PRIu64
-                " vtime %.1f s %s\n",
-                seed, sc->topo, sc->nhosts, sc->ncs, rs->bytes, rs->retrans,
+                "seed %" PRIu64 ": topo %d hosts %d ws 0x%x ts 0x%x conns %d bytes %" PRIu64
+                " retrans %" PRIu64 " vtime %.1f s %s\n",
+                seed, sc->topo, sc->nhosts, sc->ws_mask, sc->ts_mask, sc->ncs, rs->bytes, rs->retrans,
                 (double)rs->vtime_us / 1e6, ok ? "ok" : "FAIL");
     ns_sim_free(sc->sim);
     free(sc);

@@ -228,10 +228,14 @@ static void test_user_timeout_expires(void **state)
     NS_ASSERT_SEED(x.err == ETIMEDOUT);
     NS_ASSERT_SEED(!x.bad_byte);
     NS_ASSERT_SEED(x.recvd < x.total);
-    /* The last acknowledgment came about one RTT after the cut. */
+    /* The timeout runs from the last acknowledgment of new data, which
+     * arrives within a few milliseconds of the cut: before it when the
+     * cut also loses the ACKs in flight (at 10 Mbit/s a delayed ACK
+     * covers two segments, ~2.3 ms), so allow one RTT (20 ms) either
+     * way. (Exactly at the cut without RFC 7323, 2 ms before it with.) */
     fprintf(stderr, "  user timeout 2.5 s: ETIMEDOUT %.3f s after the cut\n",
             (double)(x.err_at - cut) / 1e6);
-    NS_ASSERT_SEED(x.err_at >= cut + 2500000);
+    NS_ASSERT_SEED(x.err_at >= cut + 2500000 - 20000);
     NS_ASSERT_SEED(x.err_at <= cut + 2600000);
     /* Once the link is back, bob learns of the abort from alice's RST
      * (answering his next segment) or his own retransmissions. */

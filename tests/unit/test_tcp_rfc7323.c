@@ -1,0 +1,445 @@
+/* tests/unit/test_tcp_rfc7323.c — RFC 7323 in the protocol's terms
+ * (tests/tcpseg.h): the window scale option (§2: negotiation, unscaled
+ * SYN windows, scaled windows both ways, rounding that never moves the
+ * right edge left), timestamps (§3: negotiation, TSval clock, TSecr =
+ * TS.Recent; §4: the TS.Recent update rule and RTT measurement), PAWS
+ * (§5), the MSS less the option bytes, and the ns_config switches.
+ *
+ * The stack's default receive buffer is 131072 bytes, so the shift it
+ * offers is 2 (131072 >> 2 = 32768 fits 16 bits, >> 1 does not).
+ */
+#include "tcpseg.h"
+
+#define ISS 1000u
+#define PISS 5000u
+#define A (ISS + 1)  /* our first data byte */
+#define P (PISS + 1) /* the peer's first data byte */
+#define PTS 7000000u /* the peer's timestamp clock at the handshake */
+#define RTT (20 * US_MS)
+
+struct opts {
+    int peer_ws;     /* the peer's shift, or TNONE */
+    bool peer_ts;
+};
+
+/* Active open; the peer answers RTT later with the options in `o`.
+ * Returns the fd; *our_ts: the TSval of our SYN. */
+static int open_active(struct tt *t, struct opts o, uint32_t *our_ts)
+{
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    /* §2.2: WS on the SYN, its window not scaled; §3.2: TSecr 0. */
+    tseg_expect(t, .flags = SYN, .seq = ISS, .win = 65535, .mss = 1460, .wscale = 2, .tsecr = 0);
+    uint32_t syn_ts = t->th.ts_val;
+    tseg_send(t, t->now + RTT, .flags = SYN | ACK, .seq = PISS, .ack = A, .win = 1000,
+              .mss = 1460, .wscale = o.peer_ws, .ts = o.peer_ts, .tsval = PTS, .tsecr = syn_ts);
+    if (o.peer_ts)
+        tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .tsval = syn_ts + RTT / US_MS,
+                    .tsecr = PTS);
+    else
+        tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .tsval = TNONE);
+    tseg_expect_none(t);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    if (our_ts)
+        *our_ts = syn_ts;
+    t->fd = fd;
+    return fd;
+}
+
+/* ---- window scale (§2) ------------------------------------------------------------ */
+
+static void test_ws_negotiated_active(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 7}, NULL);
+    struct tcpcb *tp = tt_tp(t, fd);
+    /* §2.2: the SYN,ACK's window (1000) is taken as it is. */
+    assert_int_equal(tp->snd_wnd, 1000);
+    assert_int_equal(tp->snd_wscale, 7);
+    assert_int_equal(tp->rcv_wscale, 2);
+    /* Our ACK above offered 131072 >> 2 (checked here, with the shift). */
+    assert_int_equal(t->th.win, 32768);
+    /* From now on the peer's windows are shifted by 7. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .win = 100);
+    assert_int_equal(tp->snd_wnd, 100u << 7);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .win = 65535);
+    assert_int_equal(tp->snd_wnd, 65535u << 7);
+    /* And ours by 2: 1000 bytes received leave 130072, field 32518
+     * (the right edge P + 131072 stays where it was). */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P, .ack = A, .len = 1000);
+    tt_at(t, t->now + 50 * US_MS);
+    tseg_expect(t, .flags = ACK, .ack = P + 1000, .win = 32518);
+    tt_read_pat(t, fd, P, 1000);
+    struct tcp_info ti = tt_info(t, fd);
+    assert_true(ti.tcpi_options & TCPI_OPT_WSCALE);
+    assert_int_equal(ti.tcpi_snd_wscale, 7);
+    assert_int_equal(ti.tcpi_rcv_wscale, 2);
+    tt_free(t);
+}
+
+static void test_ws_negotiated_passive(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int lfd = tt_listen(t, 8);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .win = 2000, .mss = 1460, .wscale = 3);
+    /* The SYN,ACK answers with our shift; its window is not scaled. */
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = P, .win = 65535, .wscale = 2,
+                .tsval = TNONE);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .win = 1000);
+    /* The SYN,ACK could offer at most 65535 bytes; with the shift in
+     * effect the whole buffer is announced at once (a window update:
+     * grown by more than 2 MSS, RFC 1122 §4.2.3.3). */
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .win = 131072 >> 2, .tsval = TNONE);
+    tseg_expect_none(t);
+    int fd = ns_accept(tt_st(t), lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    struct tcpcb *tp = tt_tp(t, fd);
+    assert_int_equal(tp->snd_wnd, 8000); /* the ACK's window, << 3 */
+    assert_int_equal(tp->rcv_wscale, 2);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P, .ack = A, .len = 10);
+    tt_at(t, t->now + 50 * US_MS);
+    /* 131062 free: 32765 << 2 would pull the edge (P + 131072) back 2
+     * bytes, so the field is rounded up (§2.4). */
+    tseg_expect(t, .flags = ACK, .ack = P + 10, .win = 32766);
+    tt_free(t);
+}
+
+/* Only one side offers WS: neither shifts (§2.2). */
+static void test_ws_not_used_without_both(void **state)
+{
+    (void)state;
+    /* The peer's SYN,ACK has no WS: we do not scale ours either. */
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = TNONE}, NULL);
+    struct tcpcb *tp = tt_tp(t, fd);
+    assert_int_equal(tp->snd_wscale, 0);
+    assert_int_equal(tp->rcv_wscale, 0);
+    assert_int_equal(t->th.win, 65535); /* capped to 16 bits, unscaled */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .win = 100);
+    assert_int_equal(tp->snd_wnd, 100);
+    tt_free(t);
+
+    /* The peer's SYN has no WS: our SYN,ACK carries none. */
+    t = tt_new();
+    tt_listen(t, 8);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .wscale = TNONE, .tsval = TNONE);
+    tt_free(t);
+
+    /* Window scaling switched off: none offered, the peer's is ignored. */
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_window_scaling = false;
+    t = tt_new_cfg(&cfg, 1500);
+    t->isn = ISS;
+    fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .wscale = TNONE, .win = 65535);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460, .wscale = 5,
+              .win = 1000);
+    tseg_expect(t, .flags = ACK, .ack = P, .win = 65535);
+    tp = tt_tp(t, fd);
+    assert_int_equal(tp->snd_wscale, 0);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .win = 1000);
+    assert_int_equal(tp->snd_wnd, 1000);
+    tt_free(t);
+}
+
+/* A large SO_RCVBUF: a larger shift, the SYN window still 16 bits. */
+static void test_ws_shift_from_rcvbuf(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int s = tt_socket(t);
+    tt_setint(t, s, SOL_SOCKET, SO_RCVBUF, 4 << 20); /* up to tcp_rmem_max, doubled: 8 MiB */
+    int v = 0;
+    socklen_t len = sizeof(v);
+    assert_int_equal(ns_getsockopt(tt_st(t), s, SOL_SOCKET, SO_RCVBUF, &v, &len), 0);
+    assert_int_equal(v, 8 << 20);
+    t->isn = ISS;
+    tt_connect_start(t, s);
+    /* 8 MiB >> 7 = 65536 does not fit 16 bits, >> 8 does. */
+    tseg_expect(t, .flags = SYN, .win = 65535, .wscale = 8);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460, .wscale = 0);
+    tseg_expect(t, .flags = ACK, .ack = P, .win = (8 << 20) >> 8);
+    tt_free(t);
+}
+
+/* §2.4: the field is the free space shifted right, but never so little
+ * that the right edge (SEG.ACK + SEG.WND << shift) moves left. */
+static void test_ws_rounding_keeps_right_edge(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int s = tt_socket(t);
+    tt_setint(t, s, SOL_SOCKET, SO_RCVBUF, 40000); /* 80000 bytes: shift 1 */
+    tt_connect_start(t, s);
+    tseg_expect(t, .flags = SYN, .wscale = 1, .win = 65535);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460, .wscale = 0);
+    tseg_expect(t, .flags = ACK, .ack = P, .win = 40000);
+    uint32_t edge = P + 80000, seq = P;
+    bool rounded_up = false;
+    /* Odd-sized segments, nothing read: the free space is odd half the time. */
+    while (seq != P + 80000) {
+        uint32_t n = P + 80000 - seq < 1001 ? P + 80000 - seq : 1001;
+        tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = seq, .ack = A, .len = n);
+        seq += n;
+        tt_at(t, t->now + 50 * US_MS);
+        while (tt_pending(t)) {
+            const struct ns_tcp_repr *th = tseg_expect(t, .flags = ACK);
+            uint32_t right = th->ack + ((uint32_t)th->win << 1);
+            assert_true(SEQ_GEQ(right, edge));
+            if (((uint32_t)th->win << 1) > P + 80000 - th->ack)
+                rounded_up = true; /* one byte more than the space: kept the edge */
+            edge = right;
+        }
+    }
+    assert_true(rounded_up);
+    assert_int_equal(tt_tp(t, s)->rcv_nxt, P + 80000);
+    tt_read_pat(t, s, P, 80000);
+    tt_free(t);
+}
+
+/* ---- timestamps (§3, §4) ---------------------------------------------------------- */
+
+static void test_ts_negotiated(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    uint32_t syn_ts;
+    int fd = open_active(t, (struct opts){.peer_ws = 7, .peer_ts = true}, &syn_ts);
+    struct tcp_info ti = tt_info(t, fd);
+    assert_true(ti.tcpi_options & TCPI_OPT_TIMESTAMPS);
+    /* Every segment now carries TSopt: data and ACKs. */
+    tt_write(t, fd, A, 100);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 100, .tsval = syn_ts + RTT / US_MS,
+                .tsecr = PTS);
+    tt_free(t);
+
+    /* The peer's SYN,ACK without TSopt: none used, the full MSS for data. */
+    t = tt_new();
+    fd = open_active(t, (struct opts){.peer_ws = 7}, NULL);
+    assert_false(tt_info(t, fd).tcpi_options & TCPI_OPT_TIMESTAMPS);
+    tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A, .win = 1000); /* << 7 */
+    tt_write(t, fd, A, 3000);
+    tseg_expect(t, .seq = A, .len = 1460, .tsval = TNONE);
+    tt_free(t);
+
+    /* Passive: TSopt on the SYN,ACK echoes the SYN's TSval. */
+    t = tt_new();
+    tt_listen(t, 8);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1460, .ts = true, .tsval = PTS);
+    tseg_expect(t, .flags = SYN | ACK, .wscale = TNONE, .tsecr = PTS);
+    tt_free(t);
+}
+
+static void test_ts_switched_off(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_timestamps = false;
+    cfg.tcp_window_scaling = false;
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .mss = 1460, .wscale = TNONE, .tsval = TNONE);
+    assert_int_equal(t->th.hlen, 24); /* MSS alone, as before RFC 7323 */
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460, .wscale = 2,
+              .ts = true, .tsval = PTS);
+    tseg_expect(t, .flags = ACK, .ack = P, .tsval = TNONE);
+    assert_int_equal(t->th.hlen, 20);
+    tt_write(t, fd, A, 1460);
+    tseg_expect(t, .seq = A, .len = 1460, .tsval = TNONE);
+    tt_free(t);
+}
+
+/* TSval follows a millisecond clock; TSecr echoes TS.Recent. */
+static void test_tsval_monotonic_tsecr_echo(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    uint32_t syn_ts;
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, &syn_ts);
+    uint64_t t_syn = t->now - RTT;
+    uint32_t last = syn_ts;
+    for (uint32_t i = 0; i < 5; i++) {
+        uint64_t at = t->now + 7 * US_MS + 300 * i;
+        tseg_send(t, at, .flags = ACK | PSH, .seq = P + i, .ack = A, .len = 1, .ts = true,
+                  .tsval = PTS + 10 * (i + 1), .tsecr = last);
+        tt_at(t, t->now + 50 * US_MS); /* the delayed ACK */
+        const struct ns_tcp_repr *th = tseg_expect(t, .flags = ACK, .ack = P + i + 1,
+                                                   .tsecr = PTS + 10 * (i + 1));
+        assert_true(TSTMP_GEQ(th->ts_val, last));
+        assert_int_equal(th->ts_val, syn_ts + (uint32_t)((t->now - t_syn) / US_MS));
+        last = th->ts_val;
+    }
+    tt_read_pat(t, fd, P, 5);
+    tt_free(t);
+}
+
+/* §4.3: TS.Recent only from a segment at or left of Last.ACK.sent, so the
+ * echo is that of the earliest segment not yet acknowledged. */
+static void test_ts_recent_update_rule(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    /* Out of order (beyond Last.ACK.sent = P): its TSval is not taken;
+     * the duplicate ACK echoes the handshake's. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 100, .ack = A, .len = 100, .ts = true,
+              .tsval = PTS + 50);
+    tseg_expect(t, .flags = ACK, .ack = P, .tsecr = PTS);
+    assert_int_equal(tt_tp(t, fd)->ts_recent, PTS);
+    /* The hole fills with a segment sent earlier (lower TSval, but not
+     * below TS.Recent): its TSval is echoed. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 100, .ts = true,
+              .tsval = PTS + 30);
+    tseg_expect(t, .flags = ACK, .ack = P + 200, .tsecr = PTS + 30);
+    /* A later in-order segment moves it on. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 200, .ack = A, .len = 10,
+              .ts = true, .tsval = PTS + 60);
+    tt_at(t, t->now + 50 * US_MS);
+    tseg_expect(t, .flags = ACK, .ack = P + 210, .tsecr = PTS + 60);
+    tt_read_pat(t, fd, P, 210);
+    tt_free(t);
+}
+
+/* §4.1 RTTM: the RTT comes from TSecr, on every ACK of new data. */
+static void test_rtt_from_tsecr(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    /* The SYN,ACK echoed our SYN 20 ms later: the first sample. */
+    struct tcp_info ti = tt_info(t, fd);
+    assert_int_equal(ti.tcpi_rtt, 20000);
+    tt_write(t, fd, A, 1000);
+    const struct ns_tcp_repr *th = tseg_expect(t, .seq = A, .len = 1000);
+    uint32_t data_ts = th->ts_val;
+    /* The ACK comes 40 ms later echoing the data segment's TSval:
+     * SRTT = 7/8 * 20000 + 1/8 * 40000. */
+    tseg_send(t, t->now + 40 * US_MS, .flags = ACK, .seq = P, .ack = A + 1000, .ts = true,
+              .tsval = PTS + 40, .tsecr = data_ts);
+    ti = tt_info(t, fd);
+    assert_int_equal(ti.tcpi_rtt, 22500);
+    /* A retransmitted segment: the echo names the retransmission, so the
+     * sample is valid (no Karn ambiguity). */
+    tt_write(t, fd, A + 1000, 500);
+    tseg_expect(t, .seq = A + 1000, .len = 500);
+    assert_true(tt_next_tx(t, t->now + 10 * US_S) != 0); /* the RTO fires */
+    th = tseg_expect(t, .seq = A + 1000, .len = 500);
+    assert_int_equal(TCTR(t, tcp_rto_timeouts), 1);
+    uint32_t rtx_ts = th->ts_val;
+    tseg_send(t, t->now + 30 * US_MS, .flags = ACK, .seq = P, .ack = A + 1500, .ts = true,
+              .tsval = PTS + 2000, .tsecr = rtx_ts);
+    ti = tt_info(t, fd);
+    /* (7 * 22500 + 30000) / 8 */
+    assert_int_equal(ti.tcpi_rtt, 23437);
+    tt_free(t);
+}
+
+/* ---- PAWS (§5) -------------------------------------------------------------------- */
+
+static void test_paws_drops_old_segment(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P, .ack = A, .len = 100, .ts = true,
+              .tsval = PTS + 100);
+    tt_at(t, t->now + 50 * US_MS);
+    tseg_expect(t, .flags = ACK, .ack = P + 100, .tsecr = PTS + 100);
+    /* An old duplicate (TSval below TS.Recent) in the window: dropped,
+     * answered with an ACK at once, counted. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 100, .ack = A, .len = 50,
+              .ts = true, .tsval = PTS + 99);
+    tseg_expect(t, .flags = ACK, .ack = P + 100, .tsecr = PTS + 100);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_drop_paws), 1);
+    assert_int_equal(tt_tp(t, fd)->rcv_nxt, P + 100);
+    /* The same bytes with a current TSval are taken. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 100, .ack = A, .len = 50,
+              .ts = true, .tsval = PTS + 100);
+    assert_int_equal(tt_tp(t, fd)->rcv_nxt, P + 150);
+    tt_read_pat(t, fd, P, 150);
+    tb_drain(t->tb, 1);
+    tt_free(t);
+}
+
+static void test_paws_spares_rst(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = P, .ts = true, .tsval = PTS - 1000);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_drop_paws), 0);
+    assert_int_equal(tt_so_error(t, fd), ECONNRESET);
+    tt_free(t);
+}
+
+/* §5.5: after 24 days idle TS.Recent is invalid: an older TSval passes. */
+static void test_paws_24_days(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    uint64_t later = t->now + 25ull * 24 * 3600 * US_S;
+    tseg_send(t, later, .flags = ACK | PSH, .seq = P, .ack = A, .len = 10, .ts = true,
+              .tsval = PTS - 5);
+    assert_int_equal(TCTR(t, tcp_drop_paws), 0);
+    assert_int_equal(tt_tp(t, fd)->rcv_nxt, P + 10);
+    assert_int_equal(tt_tp(t, fd)->ts_recent, PTS - 5);
+    tt_read_pat(t, fd, P, 10);
+    tb_drain(t->tb, 1);
+    tt_free(t);
+}
+
+/* ---- segment size ------------------------------------------------------------------ */
+
+/* With timestamps every segment carries 12 option bytes: the data per
+ * segment is the MSS less 12, so no segment exceeds the MSS (Linux). */
+static void test_ts_data_is_mss_less_12(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_active(t, (struct opts){.peer_ws = 7, .peer_ts = true}, NULL);
+    assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 1448);
+    tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A, .win = 1000); /* 128000 bytes */
+    tt_write(t, fd, A, 3000);
+    tseg_expect(t, .seq = A, .len = 1448);
+    assert_int_equal(t->th.hlen, 32);
+    tseg_expect(t, .seq = A + 1448, .len = 1448);
+    tseg_expect(t, .seq = A + 2896, .len = 104);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    ns_test_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ws_negotiated_active),
+        cmocka_unit_test(test_ws_negotiated_passive),
+        cmocka_unit_test(test_ws_not_used_without_both),
+        cmocka_unit_test(test_ws_shift_from_rcvbuf),
+        cmocka_unit_test(test_ws_rounding_keeps_right_edge),
+        cmocka_unit_test(test_ts_negotiated),
+        cmocka_unit_test(test_ts_switched_off),
+        cmocka_unit_test(test_tsval_monotonic_tsecr_echo),
+        cmocka_unit_test(test_ts_recent_update_rule),
+        cmocka_unit_test(test_rtt_from_tsecr),
+        cmocka_unit_test(test_paws_drops_old_segment),
+        cmocka_unit_test(test_paws_spares_rst),
+        cmocka_unit_test(test_paws_24_days),
+        cmocka_unit_test(test_ts_data_is_mss_less_12),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
