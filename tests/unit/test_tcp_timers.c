@@ -299,6 +299,38 @@ static void test_keepalive_answered(void **state)
     tt_free(t);
 }
 
+/* SO_KEEPALIVE switched on after the connection is established takes
+ * effect at once, and switched off stops the probes (Linux
+ * sk_setsockopt -> tcp_set_keepalive). */
+static void test_keepalive_enabled_after_connect(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_socket(t);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_KEEPIDLE, 10);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_KEEPINTVL, 2);
+    tt_connect_start(t, fd);
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = MSS);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P);
+    uint64_t t0 = t->now;
+    /* Not enabled yet: nothing for 20 s (idle time 10 s). */
+    assert_int_equal(tt_next_tx(t, t0 + 20 * US_S), 0);
+    tt_setint(t, fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    /* Idle since t0 (the last segment received): the first probe is due
+     * at once, then every interval. */
+    uint64_t first = tt_next_tx(t, t0 + 25 * US_S);
+    assert_true(first >= t0 + 20 * US_S && first <= t0 + 21 * US_S);
+    tseg_expect(t, .flags = ACK, .seq = A - 1, .ack = P, .len = 0);
+    tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A);
+    tt_setint(t, fd, SOL_SOCKET, SO_KEEPALIVE, 0);
+    assert_int_equal(tt_next_tx(t, t->now + 9 * US_S), 0); /* no more probes */
+    assert_int_equal(TCTR(t, tcp_keepalive_probes), 1);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
+    tt_free(t);
+}
+
 /* ---- congestion control ------------------------------------------------------------------ */
 
 /* Collect what left: returns how many full data segments, checks each
@@ -479,6 +511,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_persist_probes),
         cmocka_unit_test(test_keepalive_unanswered),
         cmocka_unit_test(test_keepalive_answered),
+        cmocka_unit_test(test_keepalive_enabled_after_connect),
         cmocka_unit_test(test_initial_window_10),
         cmocka_unit_test(test_slow_start_doubles),
         cmocka_unit_test(test_fast_retransmit),
