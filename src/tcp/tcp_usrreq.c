@@ -353,6 +353,18 @@ static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
     return m;
 }
 
+/* RFC 9293 §3.10.4 CLOSE (and shutdown(SHUT_WR)): queue a FIN after the
+ * data, ESTABLISHED -> FIN-WAIT-1 or CLOSE-WAIT -> LAST-ACK. */
+static void tcp_usr_fin(struct tcpcb *tp)
+{
+    tp->flags |= TF_NEEDFIN;
+    if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_SYN_RECEIVED)
+        tcp_state_change(tp, TCPS_FIN_WAIT_1);
+    else if (tp->state == TCPS_CLOSE_WAIT)
+        tcp_state_change(tp, TCPS_LAST_ACK);
+    tcp_output(tp);
+}
+
 static int tcp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
 {
     (void)st;
@@ -375,13 +387,7 @@ static int tcp_shutdown(struct ns_stack *st, struct ns_sock *so, int how)
         so->flags |= SO_F_SHUT_RD;
     if (how != SHUT_RD && !(tp->flags & TF_NEEDFIN)) {
         so->flags |= SO_F_SHUT_WR;
-        /* RFC 9293 §3.10.4 CLOSE: queue a FIN after the data. */
-        tp->flags |= TF_NEEDFIN;
-        if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_SYN_RECEIVED)
-            tcp_state_change(tp, TCPS_FIN_WAIT_1);
-        else if (tp->state == TCPS_CLOSE_WAIT)
-            tcp_state_change(tp, TCPS_LAST_ACK);
-        tcp_output(tp);
+        tcp_usr_fin(tp);
     }
     return 0;
 }
@@ -430,12 +436,7 @@ static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
         return;
     }
     if (!(tp->flags & TF_NEEDFIN)) {
-        tp->flags |= TF_NEEDFIN;
-        if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_SYN_RECEIVED)
-            tcp_state_change(tp, TCPS_FIN_WAIT_1);
-        else if (tp->state == TCPS_CLOSE_WAIT)
-            tcp_state_change(tp, TCPS_LAST_ACK);
-        tcp_output(tp);
+        tcp_usr_fin(tp);
     } else if (tp->state == TCPS_FIN_WAIT_2) {
         ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + TCP_FIN_TIMEOUT_US);
     }
