@@ -101,7 +101,15 @@ static inline struct tt *tt_new_cfg(const struct ns_config *cfg, uint32_t mtu)
     return t;
 }
 
-static inline struct tt *tt_new(void) { return tt_new_cfg(NULL, 1500); }
+/* The default bench pins NewReno (RFC 5681/6582): these tests check its
+ * exact arithmetic; CUBIC, the stack's default, has its own tests. */
+static inline struct tt *tt_new(void)
+{
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_congestion = "newreno";
+    return tt_new_cfg(&cfg, 1500);
+}
 
 /* Free the bench: the pbuf pool must be whole (nothing leaked, nothing
  * left queued), then every socket is closed and the stack freed. (Not

@@ -87,6 +87,9 @@ struct ns_config {
     bool tcp_timestamps;       /* offer RFC 7323 §3 timestamps (RTTM, PAWS); default true
                                   (Linux tcp_timestamps). TSval counts milliseconds from a
                                   per-connection offset (a keyed hash of the 4-tuple) */
+    const char *tcp_congestion; /* congestion control of new connections: "cubic"
+                                  (RFC 9438, the default, as Linux) or "newreno";
+                                  TCP_CONGESTION changes it per socket */
 
     uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
     uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */

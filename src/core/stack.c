@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "socket/sock.h"
+#include "tcp/tcp.h"
 #include "wire/wire.h"
 
 static const char *const counter_names[] = {
@@ -57,6 +58,7 @@ void ns_config_default(struct ns_config *cfg)
     cfg->tcp_wmem_max = 4u << 20;
     cfg->tcp_window_scaling = true;
     cfg->tcp_timestamps = true;
+    cfg->tcp_congestion = "cubic";
     cfg->icmp_rate_per_s = 1000;
     cfg->icmp_rate_burst = 50;
     cfg->log_fn = NULL;
@@ -88,7 +90,8 @@ static bool config_valid(const struct ns_config *c)
     return c->pbuf_count > 0 && c->ip_default_ttl > 0 && c->arp_cache_max > 0 &&
            c->arp_retries > 0 && c->ip_reass_max_frags > 0 &&
            /* SO_RCVBUF/SO_SNDBUF double the value asked, in 32 bits */
-           c->tcp_rmem_max <= (1u << 30) && c->tcp_wmem_max <= (1u << 30);
+           c->tcp_rmem_max <= (1u << 30) && c->tcp_wmem_max <= (1u << 30) &&
+           (!c->tcp_congestion || tcp_cc_find(c->tcp_congestion));
 }
 
 struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
@@ -107,6 +110,8 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
     st->cfg = *cfg;
     snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "netsock");
     st->cfg.name = st->name;
+    /* Keep the algorithm's own (static) name, not the caller's string. */
+    st->cfg.tcp_congestion = cfg->tcp_congestion ? tcp_cc_find(cfg->tcp_congestion)->name : NULL;
     st->now_us = now_us;
     ns_rng_seed(&st->rng, cfg->seed);
     ns_wheel_init(&st->wheel, now_us);

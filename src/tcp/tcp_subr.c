@@ -77,7 +77,9 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     tp->mss = TCP_MSS_NOOPT;
     tp->peer_mss = TCP_MSS_NOOPT;
     tp->rto_us = TCP_RTO_INITIAL_US;
-    tp->cc = &tcp_cc_newreno;
+    tp->cc = st->cfg.tcp_congestion ? tcp_cc_find(st->cfg.tcp_congestion) : NULL;
+    if (!tp->cc)
+        tp->cc = &tcp_cc_newreno;
     tp->keep_idle_us = TCP_KEEPIDLE_US;
     tp->keep_intvl_us = TCP_KEEPINTVL_US;
     tp->keep_cnt = TCP_KEEPCNT_DEFAULT;
