@@ -221,6 +221,9 @@ void tcp_close(struct tcpcb *tp);
 void tcp_set_error(struct tcpcb *tp, int err);
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
+/* RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) — also RFC 5681 §4.1's
+ * restart window. Shared by every congestion-control algorithm. */
+uint32_t tcp_initial_window(const struct tcpcb *tp);
 /* RFC 7323: set up what this connection offers on its SYN (from the
  * stack's switches and the receive buffer), forgetting any earlier
  * negotiation. Called before a SYN is sent or a SYN is answered. */

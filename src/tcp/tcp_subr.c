@@ -470,3 +470,10 @@ uint32_t tcp_rcv_window(const struct tcpcb *tp)
     uint32_t max = 65535u << tp->rcv_wscale;
     return space > max ? max : space;
 }
+
+uint32_t tcp_initial_window(const struct tcpcb *tp)
+{
+    uint32_t mss = tp->mss;
+    uint32_t b = 2 * mss > 14600 ? 2 * mss : 14600;
+    return 10 * mss < b ? 10 * mss : b;
+}

@@ -39,17 +39,10 @@ static double w_cubic(const struct cubic *c, double t)
     return CUBIC_C * d * d * d + c->w_max;
 }
 
-static uint32_t initial_window(const struct tcpcb *tp)
-{
-    uint32_t mss = tp->mss;
-    uint32_t b = 2 * mss > 14600 ? 2 * mss : 14600;
-    return 10 * mss < b ? 10 * mss : b; /* RFC 6928 */
-}
-
 static void cubic_init(struct tcpcb *tp)
 {
     memset(tp->cc_priv, 0, sizeof(tp->cc_priv));
-    tp->cwnd = initial_window(tp);
+    tp->cwnd = tcp_initial_window(tp);
     tp->ssthresh = UINT32_MAX;
     tp->bytes_acked = 0;
     tp->recover = tp->snd_una;
@@ -130,7 +123,7 @@ static void cubic_post_recovery(struct tcpcb *tp)
 
 static void cubic_after_idle(struct tcpcb *tp)
 {
-    uint32_t rw = initial_window(tp);
+    uint32_t rw = tcp_initial_window(tp);
     if (tp->cwnd > rw)
         tp->cwnd = rw;
     cub(tp)->epoch_us = 0; /* no growth credited for the idle time */

@@ -9,17 +9,9 @@
  */
 #include "tcp/tcp.h"
 
-/* RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)). */
-static uint32_t initial_window(const struct tcpcb *tp)
-{
-    uint32_t mss = tp->mss;
-    uint32_t b = 2 * mss > 14600 ? 2 * mss : 14600;
-    return 10 * mss < b ? 10 * mss : b;
-}
-
 static void newreno_init(struct tcpcb *tp)
 {
-    tp->cwnd = initial_window(tp);
+    tp->cwnd = tcp_initial_window(tp);
     tp->ssthresh = UINT32_MAX; /* RFC 5681 §3.1: arbitrarily high */
     tp->bytes_acked = 0;
     tp->recover = tp->snd_una;
@@ -64,7 +56,7 @@ static void newreno_post_recovery(struct tcpcb *tp)
 static void newreno_after_idle(struct tcpcb *tp)
 {
     /* RFC 5681 §4.1: cwnd = min(RW, cwnd), RW = the initial window. */
-    uint32_t rw = initial_window(tp);
+    uint32_t rw = tcp_initial_window(tp);
     if (tp->cwnd > rw)
         tp->cwnd = rw;
 }
