@@ -123,7 +123,17 @@
     X(tcp_timeouts, "TCP connections dropped: ETIMEDOUT")                      \
     X(tcp_delayed_acks, "delayed ACKs sent by the timer")                      \
     X(tcp_tw_reuse, "TIME_WAIT connections replaced by a new SYN (RFC 6191)")  \
-    X(tcp_pmtu_updates, "MSS lowered by ICMP fragmentation needed")
+    X(tcp_pmtu_updates, "MSS lowered by ICMP fragmentation needed")            \
+    X(tcp_sack_recoveries, "SACK loss recoveries entered (RFC 6675, PRR)")     \
+    X(tcp_rack_lost, "segments RACK marked lost (RFC 8985)")                   \
+    X(tcp_reordering_seen, "connections that saw reordering (RACK)")           \
+    X(tcp_tlp_probes, "tail loss probes sent (RFC 8985 §7)")                   \
+    X(tcp_tlp_recoveries, "losses repaired by a tail loss probe")              \
+    X(tcp_dsack_tx, "D-SACK blocks sent (RFC 2883)")                           \
+    X(tcp_dsack_rx, "D-SACK blocks received (RFC 2883)")                       \
+    X(tcp_sack_bad_blocks, "SACK blocks outside the send window ignored")      \
+    X(tcp_sack_reneging, "receivers that discarded SACKed data (RFC 2018 §8)") \
+    X(tcp_sack_sm_nomem, "scoreboard records merged: out of memory")
 
 /* Counter identifiers: NS_CTR_dev_rx_frames, ... */
 enum ns_counter {

@@ -87,6 +87,11 @@ struct ns_config {
     bool tcp_timestamps;       /* offer RFC 7323 §3 timestamps (RTTM, PAWS); default true
                                   (Linux tcp_timestamps). TSval counts milliseconds from a
                                   per-connection offset (a keyed hash of the 4-tuple) */
+    bool tcp_sack;             /* offer SACK (RFC 2018) and, when both ends agree, recover
+                                  from loss with the scoreboard: RACK-TLP loss detection
+                                  (RFC 8985), RFC 6675 recovery, PRR (RFC 6937); D-SACK
+                                  (RFC 2883) is always sent. Default true (Linux tcp_sack);
+                                  without SACK, NewReno (RFC 6582) recovers */
     const char *tcp_congestion; /* congestion control of new connections: "cubic"
                                   (RFC 9438, the default, as Linux) or "newreno";
                                   TCP_CONGESTION changes it per socket */

@@ -58,6 +58,7 @@ void ns_config_default(struct ns_config *cfg)
     cfg->tcp_wmem_max = 4u << 20;
     cfg->tcp_window_scaling = true;
     cfg->tcp_timestamps = true;
+    cfg->tcp_sack = true;
     cfg->tcp_congestion = "cubic";
     cfg->icmp_rate_per_s = 1000;
     cfg->icmp_rate_burst = 50;

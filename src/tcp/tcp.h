@@ -7,12 +7,17 @@
  *   tcp_output.c  deciding what to send and building segments
  *   tcp_timer.c   retransmission, persist, keepalive, delayed ACK, 2MSL
  *   tcp_reass.c   the out-of-order queue
+ *   tcp_sack.c    SACK: the blocks we report (RFC 2018, D-SACK RFC 2883)
+ *                 and the sender's scoreboard of what was sent (RFC 6675)
+ *   tcp_recovery.c loss detection and recovery with SACK: RACK-TLP
+ *                 (RFC 8985), RFC 6675 recovery, PRR (RFC 6937)
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *
  * Read first: RFC 9293 (the whole of §3), RFC 5961, RFC 6298, RFC 5681,
  * RFC 6582, RFC 1122 §4.2, RFC 6528, RFC 6056, RFC 6191, RFC 7323 (window
- * scale, timestamps, PAWS).
+ * scale, timestamps, PAWS), RFC 2018 and RFC 2883 (SACK, D-SACK), RFC 6675
+ * (SACK-based recovery), RFC 8985 (RACK-TLP), RFC 6937 (PRR).
  */
 #ifndef NS_TCP_TCP_H
 #define NS_TCP_TCP_H
@@ -69,7 +74,16 @@ extern const char *const tcp_state_names[];
 #define TF_RCVD_SCALE 0x4000u
 #define TF_REQ_TSTMP 0x8000u
 #define TF_RCVD_TSTMP 0x10000u
-#define TF_OPT_MASK (TF_REQ_SCALE | TF_RCVD_SCALE | TF_REQ_TSTMP | TF_RCVD_TSTMP)
+/* RFC 2018 §2: we offer SACK-permitted / the peer's SYN carried it. */
+#define TF_REQ_SACK 0x20000u
+#define TF_RCVD_SACK 0x40000u
+#define TF_OPT_MASK                                                             \
+    (TF_REQ_SCALE | TF_RCVD_SCALE | TF_REQ_TSTMP | TF_RCVD_TSTMP | TF_REQ_SACK | TF_RCVD_SACK)
+#define TF_LOSS 0x80000u        /* SACK: after an RTO, until SND.UNA passes `recover` */
+#define TF_TLP 0x100000u        /* RFC 8985 §7: a tail loss probe is outstanding */
+#define TF_TLP_RETRANS 0x200000u /* ... and it was a retransmission */
+#define TF_PRR_FORCE 0x400000u  /* RFC 6937: the fast retransmit goes out whatever cwnd says */
+#define TF_TLP_SEND 0x800000u   /* sending the probe: new data may pass cwnd */
 
 struct tcpcb;
 
@@ -91,6 +105,26 @@ extern const struct tcp_cc_ops tcp_cc_cubic;
 const struct tcp_cc_ops *tcp_cc_find(const char *name);
 
 struct tcp_seg; /* an out-of-order segment (tcp_reass.c) */
+
+/* One segment on the sender's scoreboard (tcp_sack.c): the records tile
+ * [SND.UNA, SND.MAX) in sequence order, one per segment as it was sent. */
+struct tcp_sendrec {
+    uint32_t start, end;         /* sequence space, the FIN included */
+    uint64_t xmit_us;            /* when last (re)transmitted (RACK) */
+    uint16_t flags;              /* SR_* */
+};
+#define SR_SACKED 0x01u          /* reported by a SACK block */
+#define SR_LOST 0x02u            /* deemed lost (RACK, RTO) */
+#define SR_RETRANS 0x04u         /* lost, and the retransmission is in flight */
+#define SR_EVER_RETRANS 0x08u    /* retransmitted at least once */
+#define SR_FIN 0x10u             /* the record ends with our FIN */
+
+/* The scoreboard: a ring of records, oldest first. */
+struct tcp_sendmap {
+    struct tcp_sendrec *rec;
+    uint32_t cap;                /* a power of two (0: nothing allocated yet) */
+    uint32_t head, n;
+};
 
 struct tcpcb {
     struct ns_stack *st;
@@ -152,8 +186,39 @@ struct tcpcb {
     uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
     uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
 
+    /* RFC 2018 receiver: the blocks to report, most recent first, and a
+     * pending RFC 2883 D-SACK block (sent once, first). */
+    struct ns_tcp_sack_block rcv_sack[NS_TCP_MAX_SACK];
+    uint8_t rcv_nsack;
+    bool rcv_dsack_valid;
+    struct ns_tcp_sack_block rcv_dsack;
+
+    /* Sender scoreboard (RFC 6675 §3) and its byte counts: pipe =
+     * (SND.MAX - SND.UNA) - sacked - lost + retrans (tcp_pipe). */
+    struct tcp_sendmap sm;
+    uint32_t sacked_bytes, lost_bytes, retrans_bytes;
+    uint32_t lost_hint;          /* no unretransmitted lost record starts below this */
+    uint32_t sm_rexmit_high;     /* no record above this was ever retransmitted */
+    /* RACK (RFC 8985 §6). */
+    uint64_t rack_xmit_us;       /* RACK.xmit_ts: latest send time among delivered */
+    uint32_t rack_end_seq;       /* RACK.end_seq */
+    uint64_t rack_rtt_us;        /* RACK.rtt */
+    uint64_t rack_min_rtt_us;    /* RACK.min_RTT (0: none yet) */
+    uint32_t rack_fack;          /* RACK.fack: highest SACKed end */
+    bool rack_valid;             /* RACK.xmit_ts/end_seq hold a delivered segment */
+    bool rack_reord;             /* RACK.reordering_seen */
+    uint8_t rack_reo_mult;       /* RACK.reo_wnd_mult */
+    uint8_t rack_reo_persist;    /* RACK.reo_wnd_persist */
+    uint32_t rack_dsack_round;   /* RACK.dsack_round (valid when rack_dsack_round_on) */
+    bool rack_dsack_round_on;
+    uint32_t tlp_end_seq;        /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
+    /* PRR (RFC 6937 §3). */
+    uint32_t prr_delivered, prr_out, recover_fs;
+    uint8_t rexmt_mode;          /* what t_rexmt does when it fires: TCPT_* */
+
     /* Timers (all on the stack's wheel). */
     struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
+    struct ns_timer t_rack;      /* RFC 8985 §6.3 reordering timer */
     uint32_t persist_shift;
     uint32_t keep_probes;
     uint64_t last_rx_us, last_tx_us;
@@ -239,6 +304,17 @@ static inline bool tcp_ws_on(const struct tcpcb *tp)
 {
     return (tp->flags & (TF_REQ_SCALE | TF_RCVD_SCALE)) == (TF_REQ_SCALE | TF_RCVD_SCALE);
 }
+/* SACK was negotiated (RFC 2018 §2: both SYNs carried SACK-permitted). */
+static inline bool tcp_sack_on(const struct tcpcb *tp)
+{
+    return (tp->flags & (TF_REQ_SACK | TF_RCVD_SACK)) == (TF_REQ_SACK | TF_RCVD_SACK);
+}
+/* Loss recovery runs on the scoreboard (RACK-TLP, RFC 6675, PRR) rather
+ * than on duplicate ACKs (NewReno): SACK negotiated and synchronized. */
+static inline bool tcp_sack_active(const struct tcpcb *tp)
+{
+    return tcp_sack_on(tp) && TCPS_HAVEESTABLISHED(tp->state);
+}
 /* Bytes of options on every non-SYN segment (RFC 7323 §3: NOP NOP TS). */
 static inline uint32_t tcp_opts_hdr_len(const struct tcpcb *tp) { return tcp_ts_on(tp) ? 12u : 0u; }
 /* Our timestamp clock: milliseconds plus the connection's offset. */
@@ -261,6 +337,9 @@ void tcp_send_ack_now(struct tcpcb *tp);
 /* A keepalive probe: SEG.SEQ = SND.UNA - 1, no data (RFC 1122 §4.2.3.6). */
 void tcp_send_keepalive(struct tcpcb *tp);
 uint32_t tcp_flight_size(const struct tcpcb *tp);
+/* Payload bytes the next segment may carry: the MSS less the SACK
+ * blocks it will carry. */
+uint32_t tcp_cur_mss(const struct tcpcb *tp);
 
 /* tcp_timer.c */
 void tcp_timers_init(struct tcpcb *tp);
@@ -270,6 +349,12 @@ void tcp_arm_keep(struct tcpcb *tp);
 void tcp_arm_delack(struct tcpcb *tp);
 void tcp_enter_time_wait(struct tcpcb *tp);
 void tcp_rtt_sample(struct tcpcb *tp, uint64_t rtt_us);
+/* What t_rexmt does when it fires. */
+enum { TCPT_RTO = 0, TCPT_TLP = 1 };
+/* Arm t_rexmt as the tail loss probe at `at` (not beyond the RTO). */
+void tcp_arm_tlp(struct tcpcb *tp, uint64_t at);
+/* When the RTO would fire if armed now. */
+uint64_t tcp_rto_deadline(const struct tcpcb *tp);
 
 /* tcp_reass.c */
 /* Queue an out-of-order segment (data starting at seq). False when it did
@@ -279,6 +364,77 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
  * Returns bytes moved; *fin set when an in-order FIN was reached. */
 uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin);
 void tcp_reass_flush(struct tcpcb *tp);
+/* Widen [*l, *r) to the contiguous run of queued data holding it. */
+void tcp_reass_span(const struct tcpcb *tp, uint32_t *l, uint32_t *r);
+
+/* tcp_sack.c — receiver side */
+/* Data [seq, end) was queued out of order: make its block (merged with
+ * its queued neighbours) the first to report (RFC 2018 §4). */
+void tcp_sack_rcv_add(struct tcpcb *tp, uint32_t seq, uint32_t end);
+/* RCV.NXT advanced: drop or trim blocks it covers. */
+void tcp_sack_rcv_prune(struct tcpcb *tp);
+/* RFC 2883: report [seq, end) as a duplicate in the next ACK. */
+void tcp_sack_rcv_dup(struct tcpcb *tp, uint32_t seq, uint32_t end);
+/* Fill th's SACK blocks for an outgoing ACK; the D-SACK block is consumed. */
+void tcp_sack_fill(struct tcpcb *tp, struct ns_tcp_repr *th);
+/* Option bytes the SACK blocks of the next segment will take. */
+uint32_t tcp_sack_opt_len(const struct tcpcb *tp);
+
+/* tcp_sack.c — sender scoreboard */
+void tcp_sm_free(struct tcpcb *tp);
+/* A segment [seq, seq+len) (FIN included in len when fin) went out now. */
+void tcp_sm_sent(struct tcpcb *tp, uint32_t seq, uint32_t len, bool fin);
+/* Records wholly below `ack` leave (RACK sees them delivered); a record
+ * `ack` cuts is trimmed. */
+void tcp_sm_ack(struct tcpcb *tp, uint32_t ack);
+/* Mark the records the SACK blocks cover; true for an RFC 2883 D-SACK. */
+bool tcp_sm_sack(struct tcpcb *tp, const struct ns_tcp_repr *th);
+/* Mark every record not SACKed as lost (RTO, PMTU); `forget_sacks`
+ * first clears the SACK marks (the receiver reneged, RFC 2018 §8). */
+void tcp_sm_mark_all_lost(struct tcpcb *tp, bool forget_sacks);
+void tcp_sm_mark_lost(struct tcpcb *tp, struct tcp_sendrec *r);
+/* The i-th record (0 = the oldest) and the number of records. */
+static inline struct tcp_sendrec *tcp_sm_at(const struct tcpcb *tp, uint32_t i)
+{
+    return &tp->sm.rec[(tp->sm.head + i) & (tp->sm.cap - 1)];
+}
+/* Index of the record holding seq (SND.UNA <= seq < SND.MAX), or sm.n. */
+uint32_t tcp_sm_find(const struct tcpcb *tp, uint32_t seq);
+/* Split record i at seq so that a new record starts there. False when
+ * out of memory. */
+bool tcp_sm_split(struct tcpcb *tp, uint32_t i, uint32_t seq);
+/* The first lost record whose retransmission is not in flight, or NULL. */
+struct tcp_sendrec *tcp_sm_next_lost(struct tcpcb *tp);
+/* Debug builds: assert the records tile [SND.UNA, SND.MAX) and the
+ * byte counts match the marks. */
+void tcp_sm_check(const struct tcpcb *tp);
+/* RFC 6675 §2 "pipe": bytes the sender believes are in the network. */
+static inline uint32_t tcp_pipe(const struct tcpcb *tp)
+{
+    return tp->snd_max - tp->snd_una - tp->sacked_bytes - tp->lost_bytes + tp->retrans_bytes;
+}
+
+/* tcp_recovery.c */
+/* An acceptable ACK arrived on a connection with SACK active (after
+ * tcp_ack_new advanced SND.UNA, when it acknowledged new data): mark
+ * SACKs, detect losses (RACK), enter or leave recovery, set cwnd (PRR),
+ * grow cwnd outside recovery, re-arm the tail loss probe. prior_una and
+ * prior_sacked: SND.UNA and sacked_bytes before this ACK. */
+void tcp_rec_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t prior_una,
+                 uint32_t prior_sacked);
+/* A sequence range was sent while in recovery (PRR's prr_out). */
+void tcp_rec_sent(struct tcpcb *tp, uint32_t len);
+/* RFC 8985 §7.2: arm the tail loss probe when it applies. */
+void tcp_tlp_arm(struct tcpcb *tp);
+/* The probe timeout fired: send the probe (§7.3; tcp_output.c). */
+void tcp_tlp_fire(struct tcpcb *tp);
+/* RTO with SACK active: everything not SACKed is lost (RFC 6675 §5.1). */
+void tcp_rec_rto(struct tcpcb *tp);
+/* RACK.min_RTT and friends, from an RTT sample. */
+void tcp_rec_rtt(struct tcpcb *tp, uint64_t rtt_us);
+void tcp_rack_timeout(struct tcpcb *tp);
+/* RFC 8985 §6.2 steps 1-3: segment r was just delivered (ACKed or SACKed). */
+void tcp_rack_delivered(struct tcpcb *tp, const struct tcp_sendrec *r);
 
 /* tcp_usrreq.c */
 extern const struct ns_sock_ops tcp_sock_ops;
@@ -302,6 +458,9 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_REASS_MAX_SEGS 256u
 #define TCP_CHALLENGE_ACK_LIMIT 1000u /* Linux tcp_challenge_ack_limit per second */
 #define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
+#define TCP_DUPTHRESH 3u            /* RFC 5681 §3.2, RFC 6675 §2 DupThresh */
+#define TCP_WCDELACK_US 200000u     /* RFC 8985 §7.2 WCDelAckT */
+#define TCP_REO_PERSIST 16u         /* RFC 8985 §6.2 step 4: recoveries */
 #define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 §5.5: 24 days */
 
 #endif

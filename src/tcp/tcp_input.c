@@ -39,6 +39,8 @@ static void tcp_syn_options(struct tcpcb *tp, const struct ns_tcp_repr *th)
         tp->flags |= TF_RCVD_SCALE;
         tp->peer_wscale = th->wscale; /* parse clamped it to 14 (§2.3) */
     }
+    if (th->sack_ok)
+        tp->flags |= TF_RCVD_SACK; /* RFC 2018 §2 */
     if (th->has_ts) {
         tp->flags |= TF_RCVD_TSTMP;
         tp->ts_recent = th->ts_val;
@@ -271,7 +273,10 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
         tp->snd_nxt = tp->snd_una;
 
-    if (tp->flags & TF_FASTRECOVERY) {
+    if (tcp_sack_active(tp)) {
+        /* The scoreboard drives recovery and the window (tcp_rec_ack). */
+        tcp_sm_ack(tp, ack);
+    } else if (tp->flags & TF_FASTRECOVERY) {
         if (SEQ_GEQ(ack, tp->recover)) {
             /* RFC 6582 §3.2 step 3: a full ACK ends recovery. */
             tp->flags &= ~TF_FASTRECOVERY;
@@ -291,10 +296,12 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     tp->rxt_shift = 0;
     tp->persist_shift = 0;
     tp->rxt_start_us = st->now_us;
-    /* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart. */
+    /* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart
+     * (NewReno recovery keeps it running from the partial ACK's
+     * retransmission instead). */
     if (tp->snd_una == tp->snd_max)
         ns_timer_cancel(&st->wheel, &tp->t_rexmt);
-    else if (!(tp->flags & TF_FASTRECOVERY))
+    else if (!(tp->flags & TF_FASTRECOVERY) || tcp_sack_active(tp))
         tcp_arm_rexmt(tp);
 }
 
@@ -378,6 +385,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
     }
 
     uint32_t win = seg_wnd(tp, s);
+    uint32_t prior_una = tp->snd_una, prior_sacked = tp->sacked_bytes;
     if (SEQ_GT(th->ack, tp->snd_una)) {
         tcp_ack_new(tp, s);
     } else if (th->ack == tp->snd_una && s->len == 0 &&
@@ -386,9 +394,14 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
         /* RFC 5681 §2 duplicate ACK. Not with a zero window: that is the
          * answer to a window probe (RFC 9293 §3.8.6.1), no sign of loss
          * (FreeBSD counts duplicates only while the retransmission timer,
-         * not the persist timer, runs). */
-        tcp_dupack(tp);
+         * not the persist timer, runs). With SACK, RACK decides instead. */
+        if (tcp_sack_active(tp))
+            NS_STAT_INC(st, tcp_dupacks);
+        else
+            tcp_dupack(tp);
     }
+    if (tcp_sack_active(tp))
+        tcp_rec_ack(tp, th, prior_una, prior_sacked);
 
     /* Window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
      * SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND ..." */
@@ -496,6 +509,7 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
             tcp_reass_pull(tp, &rfin);
             if (rfin)
                 *fin = true;
+            tcp_sack_rcv_prune(tp);
             tp->flags |= TF_ACKNOW;
         } else if (n) {
             /* RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every
@@ -512,8 +526,10 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
         }
         return;
     }
-    /* Out of order: keep it, and send a duplicate ACK at once (RFC 5681 §4.2). */
-    tcp_reass_insert(tp, seq, data, len, *fin);
+    /* Out of order: keep it, and send a duplicate ACK at once (RFC 5681
+     * §4.2) that reports it (RFC 2018 §4). */
+    if (tcp_reass_insert(tp, seq, data, len, *fin) && len)
+        tcp_sack_rcv_add(tp, seq, seq + len);
     *fin = false;
     tp->flags |= TF_ACKNOW;
 }
@@ -586,8 +602,11 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             NS_STAT_INC(st, tcp_drop_rst_ignored);
             return;
         }
-        /* "send an acknowledgment ... and drop the segment" */
+        /* "send an acknowledgment ... and drop the segment"; a segment
+         * wholly below RCV.NXT is a duplicate: say so (RFC 2883 §4). */
         NS_STAT_INC(st, tcp_drop_out_of_window);
+        if (s->len && SEQ_LEQ(th->seq + s->len, tp->rcv_nxt))
+            tcp_sack_rcv_dup(tp, th->seq, th->seq + s->len);
         if (tp->state == TCPS_SYN_RECEIVED && syn && th->seq == tp->irs) {
             /* The peer retransmitted its SYN: our SYN-ACK was lost. */
             tp->snd_nxt = tp->iss;
@@ -658,6 +677,8 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     /* Trim data already received (duplicate) and data beyond the window. */
     if (SEQ_LT(th->seq, tp->rcv_nxt)) {
         uint32_t dup = tp->rcv_nxt - th->seq;
+        if (s->len)
+            tcp_sack_rcv_dup(tp, th->seq, th->seq + (dup < s->len ? dup : s->len));
         if (dup >= s->len) {
             s->data += s->len;
             s->len = 0;
@@ -804,7 +825,17 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
         if (info >= 68 + opts && info - NS_IP4_HLEN - NS_TCP_HLEN - opts < tp->mss) {
             tp->mss = (uint16_t)(info - NS_IP4_HLEN - NS_TCP_HLEN - opts);
             NS_STAT_INC(st, tcp_pmtu_updates);
-            tp->snd_nxt = tp->snd_una;
+            if (tcp_sack_active(tp)) {
+                /* Resend what no longer fits (Linux tcp_simple_retransmit):
+                 * the retransmission splits it to the new MSS. */
+                for (uint32_t i = 0; i < tp->sm.n; i++) {
+                    struct tcp_sendrec *r = tcp_sm_at(tp, i);
+                    if (r->end - r->start > tp->mss)
+                        tcp_sm_mark_lost(tp, r);
+                }
+            } else {
+                tp->snd_nxt = tp->snd_una;
+            }
             tcp_output(tp);
         }
         return;

@@ -7,7 +7,9 @@
  * §3.7.1 (the MSS option on SYNs), RFC 7323 §2.2-§2.4 (window scale on
  * SYNs, never in a SYN's window field; scaled windows; rounding that keeps
  * the right edge), §3.2 (TSopt on every segment once negotiated, TSecr =
- * TS.Recent).
+ * TS.Recent), RFC 2018 (SACK-permitted on SYNs, SACK blocks on ACKs),
+ * RFC 6675 §5 (with SACK: lost segments first, then new data, while
+ * pipe < cwnd), RFC 8985 §7.3 (sending a tail loss probe).
  *
  * tcp_output() is called whenever something might be sendable: after the
  * application writes, after an ACK arrives, after the application reads
@@ -36,6 +38,14 @@ static const uint8_t tcp_outflags[] = {
 };
 
 uint32_t tcp_flight_size(const struct tcpcb *tp) { return tp->snd_max - tp->snd_una; }
+
+uint32_t tcp_cur_mss(const struct tcpcb *tp)
+{
+    /* Linux tcp_current_mss: SACK blocks the next segment carries come
+     * out of its payload, so no segment exceeds the MTU. */
+    uint32_t opt = tcp_sack_opt_len(tp);
+    return tp->mss > opt + 64 ? tp->mss - opt : 64;
+}
 
 /* Build and transmit one segment: data [seq, seq+len) from the send
  * buffer, with `flags`. Returns 0 or -errno from IP. */
@@ -69,11 +79,17 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
             th.ts_val = tcp_ts_now(tp);
             th.ts_ecr = synack ? tp->ts_recent : 0; /* §3.2: 0 without ACK */
         }
-    } else if (tcp_ts_on(tp)) {
-        /* RFC 7323 §3.2: once negotiated, TSopt on every non-RST segment. */
-        th.has_ts = true;
-        th.ts_val = tcp_ts_now(tp);
-        th.ts_ecr = tp->ts_recent;
+        /* RFC 2018 §2: SACK-permitted likewise. */
+        th.sack_ok = (tp->flags & TF_REQ_SACK) && (!synack || (tp->flags & TF_RCVD_SACK));
+    } else {
+        if (tcp_ts_on(tp)) {
+            /* RFC 7323 §3.2: once negotiated, TSopt on every non-RST segment. */
+            th.has_ts = true;
+            th.ts_val = tcp_ts_now(tp);
+            th.ts_ecr = tp->ts_recent;
+        }
+        if (flags & NS_TCP_ACK)
+            tcp_sack_fill(tp, &th); /* RFC 2018 §4: blocks on every ACK */
     }
     if (flags & NS_TCP_ACK) {
         th.ack = tp->rcv_nxt;
@@ -158,6 +174,7 @@ static uint32_t fin_seq(const struct tcpcb *tp) { return tp->snd_data + tp->sndb
 static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 {
     struct ns_stack *st = tp->st;
+    uint32_t mss = tcp_cur_mss(tp);
     uint8_t flags = tcp_outflags[tp->state];
     bool idle = tp->snd_una == tp->snd_max;
     bool small_outstanding = SEQ_GT(tp->snd_sml, tp->snd_una) && SEQ_LEQ(tp->snd_sml, tp->snd_max);
@@ -177,20 +194,37 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     if (!TCPS_HAVEESTABLISHED(tp->state) && !(flags & NS_TCP_SYN))
         avail = 0;
 
-    /* Usable window: the smaller of the peer's window and cwnd. */
-    uint32_t wnd = tp->snd_wnd < tp->cwnd ? tp->snd_wnd : tp->cwnd;
+    /* Usable window: the smaller of the peer's window and cwnd. With
+     * SACK, cwnd bounds pipe, not SND.NXT - SND.UNA (RFC 6675 §5; SACKed
+     * and lost segments have left the network); a tail loss probe with
+     * new data ignores cwnd (RFC 8985 §7.3). */
     uint32_t usable;
-    if (one_from_una)
-        usable = tp->mss;
-    else
+    if (one_from_una) {
+        usable = mss;
+    } else if (tcp_sack_active(tp)) {
+        uint32_t rwnd = SEQ_GT(tp->snd_una + tp->snd_wnd, seq) ? tp->snd_una + tp->snd_wnd - seq : 0;
+        uint32_t pipe = tcp_pipe(tp);
+        uint32_t cwnd = tp->cwnd > pipe ? tp->cwnd - pipe : 0;
+        if (tp->flags & TF_TLP_SEND)
+            cwnd = mss;
+        /* Byte counting would let a window of tiny segments (TCP_NODELAY
+         * and small writes) put thousands in flight; as Linux counts cwnd
+         * in packets, hold new data once twice cwnd's worth of segments
+         * are outstanding: later writes then coalesce in the buffer. */
+        if (tp->sm.n >= 2 * (tp->cwnd / mss + 1))
+            cwnd = 0;
+        usable = rwnd < cwnd ? rwnd : cwnd;
+    } else {
+        uint32_t wnd = tp->snd_wnd < tp->cwnd ? tp->snd_wnd : tp->cwnd;
         usable = SEQ_GT(tp->snd_una + wnd, seq) ? tp->snd_una + wnd - seq : 0;
+    }
     bool probe = (tp->flags & TF_PROBE) && tp->snd_wnd == 0;
     if (probe)
         usable = 1; /* RFC 9293 §3.8.6.1: probe a zero window with one byte */
 
     uint32_t len = avail < usable ? avail : usable;
-    if (len > tp->mss)
-        len = tp->mss;
+    if (len > mss)
+        len = mss;
 
     /* FIN goes with the last data, once the user closed and the window
      * lets the data before it out. */
@@ -207,7 +241,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         send = len > 0 || (flags & (NS_TCP_SYN | NS_TCP_FIN));
     } else if (len > 0) {
         bool last = off + len == tp->sndbuf.len;
-        if (len == tp->mss)
+        if (len == mss)
             send = true;
         else if (tp->flags & TF_CORK)
             send = false;
@@ -236,7 +270,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         uint32_t win = tcp_rcv_window(tp) >> tp->rcv_wscale << tp->rcv_wscale;
         uint32_t grow = tp->rcv_nxt + win - tp->rcv_adv;
         uint32_t half = tp->rcvbuf.cap / 2;
-        uint32_t thresh = 2u * tp->mss < half ? 2u * tp->mss : half;
+        uint32_t thresh = 2u * mss < half ? 2u * mss : half;
         if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv) && grow >= thresh)
             send = true;
     }
@@ -253,8 +287,12 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
      * its own; two such peers ACK each other forever. */
     bool bare_ack = len == 0 && !(flags & (NS_TCP_SYN | NS_TCP_FIN));
     tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags);
-    if (len > 0 && len < tp->mss && !probe)
+    if (len > 0 && len < mss && !probe)
         tp->snd_sml = seq + len;
+    if (!bare_ack && !one_from_una) {
+        tcp_sm_sent(tp, seq, len + !!(flags & NS_TCP_FIN), flags & NS_TCP_FIN);
+        tcp_rec_sent(tp, len);
+    }
     if (probe)
         tp->flags &= ~TF_PROBE;
 
@@ -284,6 +322,75 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     return !one_from_una;
 }
 
+/* RFC 6675 §5 NextSeg rule 1: resend the first lost segment whose
+ * retransmission is not in flight, while pipe < cwnd (the first one of a
+ * recovery goes out regardless, RFC 6937 §3). One MSS at most: a longer
+ * record is split. True when a segment was sent. */
+static bool tcp_output_lost(struct tcpcb *tp)
+{
+    struct tcp_sendrec *r = tcp_sm_next_lost(tp);
+    if (!r)
+        return false;
+    if (!(tp->flags & TF_PRR_FORCE) && tcp_pipe(tp) >= tp->cwnd)
+        return false;
+    uint32_t mss = tcp_cur_mss(tp);
+    bool fin = r->flags & SR_FIN;
+    if (r->end - r->start - fin > mss) {
+        uint32_t i = tcp_sm_find(tp, r->start);
+        if (!tcp_sm_split(tp, i, r->start + mss))
+            return false;
+        r = tcp_sm_at(tp, i);
+        fin = false;
+    }
+    uint32_t seq = r->start, len = r->end - r->start - fin;
+    /* Small lost records that follow go in the same segment (Linux
+     * tcp_retrans_try_collapse), up to one MSS. */
+    for (uint32_t i = tcp_sm_find(tp, seq) + 1; !fin && i < tp->sm.n; i++) {
+        const struct tcp_sendrec *q = tcp_sm_at(tp, i);
+        bool qfin = q->flags & SR_FIN;
+        if ((q->flags & (SR_LOST | SR_RETRANS | SR_SACKED)) != SR_LOST ||
+            len + (q->end - q->start - qfin) > mss)
+            break;
+        len += q->end - q->start - qfin;
+        fin = qfin;
+    }
+    tcp_xmit(tp, seq, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0)));
+    tcp_sm_sent(tp, seq, len + fin, fin);
+    tcp_rec_sent(tp, len + fin);
+    if (!ns_timer_pending(&tp->t_rexmt))
+        tcp_arm_rexmt(tp);
+    return true;
+}
+
+void tcp_tlp_fire(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    NS_STAT_INC(st, tcp_tlp_probes);
+    /* RFC 8985 §7.3: send one segment of new data if there is any and
+     * the receiver's window allows, else resend the last segment. */
+    uint32_t snd_max = tp->snd_max;
+    tp->flags |= TF_TLP_SEND;
+    tcp_output_one(tp, false);
+    tp->flags &= ~TF_TLP_SEND;
+    if (tp->snd_max != snd_max) {
+        tp->flags = (tp->flags | TF_TLP) & ~TF_TLP_RETRANS;
+    } else if (tp->sm.n) {
+        uint32_t i = tp->sm.n - 1;
+        struct tcp_sendrec *r = tcp_sm_at(tp, i);
+        uint32_t mss = tcp_cur_mss(tp);
+        if (r->end - r->start > mss + 1 && tcp_sm_split(tp, i, r->end - mss))
+            r = tcp_sm_at(tp, ++i);
+        bool fin = r->flags & SR_FIN;
+        uint32_t len = r->end - r->start - fin;
+        tcp_xmit(tp, r->start, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0)));
+        tcp_sm_sent(tp, r->start, len + fin, fin);
+        tp->flags |= TF_TLP | TF_TLP_RETRANS;
+    }
+    tp->tlp_end_seq = tp->snd_max;
+    /* §7.3: after the probe, the RTO guards the connection. */
+    tcp_arm_rexmt(tp);
+}
+
 int tcp_output(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
@@ -292,9 +399,17 @@ int tcp_output(struct tcpcb *tp)
     if (tp->snd_una == tp->snd_max && tp->last_tx_us &&
         st->now_us - tp->last_tx_us > tp->rto_us && TCPS_HAVEESTABLISHED(tp->state))
         tp->cc->after_idle(tp);
-    for (int i = 0; i < 1024; i++)
+    bool sack = tcp_sack_active(tp);
+    uint32_t snd_max = tp->snd_max;
+    for (int i = 0; i < 1024; i++) {
+        if (sack && tcp_output_lost(tp))
+            continue;
         if (!tcp_output_one(tp, false))
             break;
+    }
+    /* RFC 8985 §7.2: new data went out: (re)start the probe timeout. */
+    if (sack && tp->snd_max != snd_max)
+        tcp_tlp_arm(tp);
     /* Data waiting, nothing in flight, window closed: probe it (persist). */
     if (tp->state >= TCPS_ESTABLISHED && tp->snd_wnd == 0 && tp->snd_una == tp->snd_max &&
         tp->sndbuf.len > tp->snd_nxt - tp->snd_data && !ns_timer_pending(&tp->t_rexmt) &&

@@ -54,6 +54,7 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
     /* A predecessor overlapping our start: cut our front. */
     if (*pp && SEQ_LT((*pp)->seq, seq) && SEQ_GT((*pp)->seq + (*pp)->len, seq)) {
         uint32_t cut = (*pp)->seq + (*pp)->len - seq;
+        tcp_sack_rcv_dup(tp, seq, seq + (cut < len ? cut : len)); /* RFC 2883 */
         if (cut >= len && (!fin || (*pp)->fin))
             return true; /* entirely duplicate (its FIN too) */
         if (cut > len)
@@ -67,6 +68,8 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
     while (*pp && SEQ_GEQ((*pp)->seq, seq) && SEQ_LEQ((*pp)->seq + (*pp)->len, seq + len) &&
            !((*pp)->fin && !fin)) {
         struct tcp_seg *dead = *pp;
+        if (dead->len)
+            tcp_sack_rcv_dup(tp, dead->seq, dead->seq + dead->len); /* RFC 2883 */
         *pp = dead->next;
         tp->reass_bytes -= dead->len;
         tp->reass_segs--;
@@ -124,6 +127,25 @@ uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
     return moved;
 }
 
+void tcp_reass_span(const struct tcpcb *tp, uint32_t *l, uint32_t *r)
+{
+    uint32_t rs = 0, re = 0;
+    for (const struct tcp_seg *s = tp->reass; s; s = s->next) {
+        if (s == tp->reass || s->seq != re)
+            rs = s->seq; /* a new run starts */
+        re = s->seq + s->len;
+        if (SEQ_LEQ(rs, *l) && SEQ_GEQ(re, *r)) {
+            while (s->next && s->next->seq == re) {
+                s = s->next;
+                re = s->seq + s->len;
+            }
+            *l = rs;
+            *r = re;
+            return;
+        }
+    }
+}
+
 void tcp_reass_flush(struct tcpcb *tp)
 {
     while (tp->reass) {
@@ -133,4 +155,5 @@ void tcp_reass_flush(struct tcpcb *tp)
     }
     tp->reass_bytes = 0;
     tp->reass_segs = 0;
+    tp->rcv_nsack = 0; /* nothing out of order is held any more */
 }

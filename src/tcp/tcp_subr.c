@@ -84,6 +84,7 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     tp->keep_intvl_us = TCP_KEEPINTVL_US;
     tp->keep_cnt = TCP_KEEPCNT_DEFAULT;
     tp->created_us = st->now_us;
+    tp->rack_reo_mult = 1;
     ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
     ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);
     tcp_timers_init(tp);
@@ -95,6 +96,7 @@ void tcp_free(struct tcpcb *tp)
 {
     tcp_timers_cancel(tp);
     tcp_reass_flush(tp);
+    tcp_sm_free(tp);
     ns_ring_free(&tp->sndbuf);
     ns_ring_free(&tp->rcvbuf);
     free(tp);
@@ -441,6 +443,8 @@ void tcp_opts_init(struct tcpcb *tp)
         tp->flags |= TF_REQ_SCALE;
     if (st->cfg.tcp_timestamps)
         tp->flags |= TF_REQ_TSTMP;
+    if (st->cfg.tcp_sack)
+        tp->flags |= TF_REQ_SACK;
 }
 
 /* RFC 7323 §5.4: start each connection's timestamp clock at an offset

@@ -24,7 +24,7 @@ static uint64_t rto_backed_off(const struct tcpcb *tp)
     return rto > TCP_RTO_MAX_US ? TCP_RTO_MAX_US : rto;
 }
 
-void tcp_arm_rexmt(struct tcpcb *tp)
+uint64_t tcp_rto_deadline(const struct tcpcb *tp)
 {
     uint64_t at = tp->st->now_us + rto_backed_off(tp);
     /* RFC 5482 §3 / Linux tcp_clamp_rto_to_user_timeout: the user timeout
@@ -32,6 +32,20 @@ void tcp_arm_rexmt(struct tcpcb *tp)
      * retransmission after it. */
     if (tp->user_timeout_us && tp->rxt_start_us && tp->rxt_start_us + tp->user_timeout_us < at)
         at = tp->rxt_start_us + tp->user_timeout_us;
+    return at;
+}
+
+void tcp_arm_rexmt(struct tcpcb *tp)
+{
+    tp->rexmt_mode = TCPT_RTO;
+    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, tcp_rto_deadline(tp));
+}
+
+/* RFC 8985 §7.2: the probe timeout takes the retransmission timer's
+ * place (one timer, two meanings, as Linux icsk_pending). */
+void tcp_arm_tlp(struct tcpcb *tp, uint64_t at)
+{
+    tp->rexmt_mode = TCPT_TLP;
     ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, at);
 }
 
@@ -92,6 +106,10 @@ static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
     (void)now_us;
     if (tp->snd_una == tp->snd_max)
         return; /* nothing outstanding */
+    if (tp->rexmt_mode == TCPT_TLP) {
+        tcp_tlp_fire(tp);
+        return;
+    }
     if (tcp_gave_up(tp)) {
         NS_STAT_INC(st, tcp_timeouts);
         /* A SYN_SENT attempt that never heard back: no RST (nothing synced). */
@@ -105,10 +123,14 @@ static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
     tp->flags &= ~TF_RTT_TIMING;
     if (TCPS_HAVEESTABLISHED(tp->state) || tp->state == TCPS_SYN_RECEIVED)
         tp->cc->cong_signal(tp, CC_RTO);
-    tp->flags &= ~TF_FASTRECOVERY;
     tp->dupacks = 0;
-    /* Go back N: resend from snd_una as the window allows. */
-    tp->snd_nxt = tp->snd_una;
+    if (tcp_sack_active(tp)) {
+        tcp_rec_rto(tp); /* the scoreboard says what to resend */
+    } else {
+        /* Go back N: resend from snd_una as the window allows. */
+        tp->flags &= ~TF_FASTRECOVERY;
+        tp->snd_nxt = tp->snd_una;
+    }
     tcp_arm_rexmt(tp);
     tcp_output(tp);
 }
@@ -179,6 +201,13 @@ static void tcp_timer_delack(void *ctx, struct ns_timer *t, uint64_t now_us)
     tcp_output(tp);
 }
 
+static void tcp_timer_rack(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    (void)ctx;
+    (void)now_us;
+    tcp_rack_timeout(TP_OF(t, t_rack));
+}
+
 static void tcp_timer_2msl(void *ctx, struct ns_timer *t, uint64_t now_us)
 {
     struct tcpcb *tp = TP_OF(t, t_2msl);
@@ -197,6 +226,7 @@ void tcp_enter_time_wait(struct tcpcb *tp)
     ns_timer_cancel(&st->wheel, &tp->t_persist);
     ns_timer_cancel(&st->wheel, &tp->t_keep);
     ns_timer_cancel(&st->wheel, &tp->t_delack);
+    ns_timer_cancel(&st->wheel, &tp->t_rack);
     ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
 }
 
@@ -207,6 +237,7 @@ void tcp_timers_init(struct tcpcb *tp)
     ns_timer_init(&tp->t_keep, tcp_timer_keep);
     ns_timer_init(&tp->t_delack, tcp_timer_delack);
     ns_timer_init(&tp->t_2msl, tcp_timer_2msl);
+    ns_timer_init(&tp->t_rack, tcp_timer_rack);
 }
 
 void tcp_timers_cancel(struct tcpcb *tp)
@@ -217,4 +248,5 @@ void tcp_timers_cancel(struct tcpcb *tp)
     ns_timer_cancel(w, &tp->t_keep);
     ns_timer_cancel(w, &tp->t_delack);
     ns_timer_cancel(w, &tp->t_2msl);
+    ns_timer_cancel(w, &tp->t_rack);
 }
