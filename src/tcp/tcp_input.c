@@ -72,6 +72,19 @@ static bool tcp_ts_rtt(struct tcpcb *tp, const struct seg *s)
     return true;
 }
 
+/* Linux tcp_disordered_ack: a duplicate ACK that was merely overtaken
+ * by a later segment (ACKs reordered in the network) fails PAWS, yet is
+ * no old duplicate: pure ACK at RCV.NXT, acknowledging SND.UNA, leaving
+ * the window alone, and its TSval at most one RTO behind TS.Recent. Its
+ * SACK blocks matter to loss recovery, so it is taken, not dropped. */
+static bool tcp_disordered_ack(const struct tcpcb *tp, const struct seg *s)
+{
+    const struct ns_tcp_repr *th = &s->th;
+    return (th->flags & (NS_TCP_ACK | NS_TCP_SYN | NS_TCP_FIN)) == NS_TCP_ACK && s->len == 0 &&
+           th->seq == tp->rcv_nxt && th->ack == tp->snd_una && seg_wnd(tp, s) == tp->snd_wnd &&
+           tp->ts_recent - th->ts_val <= tp->rto_us / 1000;
+}
+
 /* RFC 5961 §7: at most TCP_CHALLENGE_ACK_LIMIT challenge ACKs a second
  * per stack (Linux tcp_challenge_ack_limit). */
 static void tcp_challenge_ack(struct tcpcb *tp)
@@ -565,7 +578,7 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
      * a TS.Recent update the peer's clock may have wrapped: TS.Recent is
      * invalid, and the segment is taken (R3 below records its TSval). */
     if (tcp_ts_on(tp) && th->has_ts && !(th->flags & NS_TCP_RST) &&
-        TSTMP_LT(th->ts_val, tp->ts_recent)) {
+        TSTMP_LT(th->ts_val, tp->ts_recent) && !tcp_disordered_ack(tp, s)) {
         if (st->now_us - tp->ts_recent_age_us > TCP_PAWS_IDLE_US) {
             tp->ts_recent = th->ts_val;
             tp->ts_recent_age_us = st->now_us;
