@@ -131,6 +131,7 @@
     X(tcp_tlp_recoveries, "losses repaired by a tail loss probe")              \
     X(tcp_dsack_tx, "D-SACK blocks sent (RFC 2883)")                           \
     X(tcp_dsack_rx, "D-SACK blocks received (RFC 2883)")                       \
+    X(tcp_spurious_undo, "recoveries undone: D-SACKs showed them spurious")    \
     X(tcp_sack_bad_blocks, "SACK blocks outside the send window ignored")      \
     X(tcp_sack_reneging, "receivers that discarded SACKed data (RFC 2018 §8)") \
     X(tcp_sack_sm_nomem, "scoreboard records merged: out of memory")

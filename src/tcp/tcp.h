@@ -212,6 +212,11 @@ struct tcpcb {
     uint32_t rack_dsack_round;   /* RACK.dsack_round (valid when rack_dsack_round_on) */
     bool rack_dsack_round_on;
     uint32_t tlp_end_seq;        /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
+    /* Undoing a recovery that D-SACKs prove spurious (RFC 3708 §3, as
+     * Linux tcp_try_undo_dsack): the window before it, where it began,
+     * and retransmissions not yet reported as duplicates. */
+    uint32_t prior_cwnd, prior_ssthresh, undo_marker, undo_retrans;
+    bool undo_valid;
     /* PRR (RFC 6937 §3). */
     uint32_t prr_delivered, prr_out, recover_fs;
     uint8_t rexmt_mode;          /* what t_rexmt does when it fires: TCPT_* */
@@ -422,8 +427,9 @@ static inline uint32_t tcp_pipe(const struct tcpcb *tp)
  * prior_sacked: SND.UNA and sacked_bytes before this ACK. */
 void tcp_rec_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t prior_una,
                  uint32_t prior_sacked);
-/* A sequence range was sent while in recovery (PRR's prr_out). */
-void tcp_rec_sent(struct tcpcb *tp, uint32_t len);
+/* len bytes were sent (PRR's prr_out; a retransmission may later be
+ * proved needless by a D-SACK). */
+void tcp_rec_sent(struct tcpcb *tp, uint32_t len, bool retransmission);
 /* RFC 8985 §7.2: arm the tail loss probe when it applies. */
 void tcp_tlp_arm(struct tcpcb *tp);
 /* The probe timeout fired: send the probe (§7.3; tcp_output.c). */

@@ -291,7 +291,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         tp->snd_sml = seq + len;
     if (!bare_ack && !one_from_una) {
         tcp_sm_sent(tp, seq, len + !!(flags & NS_TCP_FIN), flags & NS_TCP_FIN);
-        tcp_rec_sent(tp, len);
+        tcp_rec_sent(tp, len, false);
     }
     if (probe)
         tp->flags &= ~TF_PROBE;
@@ -356,7 +356,7 @@ static bool tcp_output_lost(struct tcpcb *tp)
     }
     tcp_xmit(tp, seq, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0)));
     tcp_sm_sent(tp, seq, len + fin, fin);
-    tcp_rec_sent(tp, len + fin);
+    tcp_rec_sent(tp, len + fin, true);
     if (!ns_timer_pending(&tp->t_rexmt))
         tcp_arm_rexmt(tp);
     return true;

@@ -124,6 +124,11 @@ static void rec_enter(struct tcpcb *tp, uint32_t prior_una)
     /* RFC 6675 §5 step 4.1: RecoveryPoint = HighData; ssthresh from the
      * congestion control (RFC 5681 eq. 4, or CUBIC's beta). */
     tp->recover = tp->snd_max;
+    tp->prior_cwnd = tp->cwnd;
+    tp->prior_ssthresh = tp->ssthresh;
+    tp->undo_marker = prior_una;
+    tp->undo_retrans = 0;
+    tp->undo_valid = true;
     tp->cc->cong_signal(tp, CC_DUPACK3);
     tp->flags |= TF_FASTRECOVERY | TF_PRR_FORCE;
     tp->flags &= ~(TF_RTT_TIMING | TF_TLP);
@@ -203,6 +208,25 @@ static void tlp_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t pri
     tp->cc->post_recovery(tp);
 }
 
+/* RFC 3708 §3: a D-SACK for a segment retransmitted in the last
+ * recovery shows the original arrived after all; once every such
+ * retransmission is reported, the recovery was spurious (reordering, not
+ * loss): restore the window it cut (RFC 4015 §3 would restore it too). */
+static void undo_dsack(struct tcpcb *tp, const struct ns_tcp_sack_block *b)
+{
+    if (!tp->undo_valid || SEQ_LT(b->left, tp->undo_marker) || SEQ_GT(b->right, tp->recover))
+        return;
+    if (tp->undo_retrans && --tp->undo_retrans)
+        return;
+    tp->undo_valid = false;
+    NS_STAT_INC(tp->st, tcp_spurious_undo);
+    if (tp->cwnd < tp->prior_cwnd)
+        tp->cwnd = tp->prior_cwnd;
+    if (tp->ssthresh < tp->prior_ssthresh)
+        tp->ssthresh = tp->prior_ssthresh;
+    tp->flags &= ~(TF_FASTRECOVERY | TF_PRR_FORCE);
+}
+
 void tcp_rec_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t prior_una,
                  uint32_t prior_sacked)
 {
@@ -219,6 +243,7 @@ void tcp_rec_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t prior_
                 tp->rack_reo_mult++;
             tp->rack_reo_persist = TCP_REO_PERSIST;
         }
+        undo_dsack(tp, &th->sack[0]);
     }
     /* RFC 2018 §8: the receiver may discard what it SACKed. An ACK that
      * stops at a SACKed segment shows it did: forget every SACK and let a
@@ -249,10 +274,13 @@ void tcp_rack_timeout(struct tcpcb *tp)
     tcp_output(tp);
 }
 
-void tcp_rec_sent(struct tcpcb *tp, uint32_t len)
+void tcp_rec_sent(struct tcpcb *tp, uint32_t len, bool retransmission)
 {
-    if (tp->flags & TF_FASTRECOVERY)
+    if (tp->flags & TF_FASTRECOVERY) {
         tp->prr_out += len;
+        if (retransmission && tp->undo_valid)
+            tp->undo_retrans++;
+    }
     tp->flags &= ~TF_PRR_FORCE;
 }
 
@@ -266,6 +294,7 @@ void tcp_rec_rto(struct tcpcb *tp)
     if (reneged)
         NS_STAT_INC(tp->st, tcp_sack_reneging);
     tcp_sm_mark_all_lost(tp, reneged);
+    tp->undo_valid = false;
     tp->flags &= ~(TF_FASTRECOVERY | TF_PRR_FORCE | TF_TLP | TF_TLP_RETRANS);
     tp->flags |= TF_LOSS;
     tp->recover = tp->snd_max;
