@@ -20,6 +20,10 @@
  * .wscale = shift (default TNONE: none) and timestamps with .ts = true,
  * .tsval, .tsecr; an expectation checks .wscale (shift, or TNONE for "no
  * option") and .tsval/.tsecr (TNONE: "no timestamps option").
+ *
+ * RFC 2018: the peer's segment carries SACK-permitted with .sack_ok and
+ * blocks with .nsack, .sack = {{left, right}, ...}; an expectation checks
+ * the number of blocks with .nsack (the blocks are in t->th.sack).
  */
 #ifndef NS_TESTS_TCPSEG_H
 #define NS_TESTS_TCPSEG_H
@@ -139,6 +143,9 @@ struct tseg {
     int wscale;            /* window scale option shift (TNONE: none; the default) */
     bool ts;               /* timestamps option with tsval, tsecr */
     uint32_t tsval, tsecr;
+    bool sack_ok;          /* SACK-permitted option (RFC 2018 §2) */
+    uint8_t nsack;         /* SACK blocks (RFC 2018 §3), in sack[] */
+    struct ns_tcp_sack_block sack[NS_TCP_MAX_SACK];
     uint16_t sport, dport; /* 0: the bench's ports */
     bool bad_csum;
 };
@@ -172,6 +179,9 @@ static inline size_t tt_build(struct tt *t, uint8_t *f, const struct tseg *s)
         th.ts_val = s->tsval;
         th.ts_ecr = s->tsecr;
     }
+    th.sack_ok = s->sack_ok;
+    th.n_sack = s->nsack;
+    memcpy(th.sack, s->sack, sizeof(th.sack));
     size_t hlen = NS_TCP_HLEN + ns_tcp_opts_len(&th);
     assert_true(hlen + s->len < sizeof(seg) - 100);
     ns_tcp_emit(&th, seg);
@@ -235,6 +245,7 @@ struct texp {
     int64_t wscale;  /* window scale shift, TNONE for no option */
     int64_t tsval, tsecr; /* timestamps option fields, TNONE for no option */
     int64_t urp;
+    int64_t nsack;   /* number of SACK blocks */
     const void *data; /* payload bytes to compare (len of them) */
     bool pat;         /* payload is the pattern: byte i is tt_pat(seq + i) */
     int64_t sport, dport;
@@ -289,6 +300,7 @@ static inline const struct ns_tcp_repr *tseg_expect_(struct tt *t, const struct 
     TEXP_CHECK(win, t->th.win);
     TEXP_CHECK(len, t->len);
     TEXP_CHECK(urp, t->th.urp);
+    TEXP_CHECK(nsack, t->th.n_sack);
     TEXP_CHECK(mss, t->th.has_mss ? (int64_t)t->th.mss : TNONE);
     TEXP_CHECK(wscale, t->th.has_wscale ? (int64_t)t->th.wscale : TNONE);
     TEXP_CHECK(tsval, t->th.has_ts ? (int64_t)t->th.ts_val : TNONE);
@@ -304,7 +316,8 @@ static inline const struct ns_tcp_repr *tseg_expect_(struct tt *t, const struct 
 
 #define TEXP_DEFAULTS                                                            \
     .flags = TANY, .seq = TANY, .ack = TANY, .win = TANY, .len = TANY, .mss = TANY, \
-    .wscale = TANY, .tsval = TANY, .tsecr = TANY, .urp = TANY, .sport = TANY, .dport = TANY
+    .wscale = TANY, .tsval = TANY, .tsecr = TANY, .urp = TANY, .sport = TANY, .dport = TANY, \
+    .nsack = TANY
 
 /* The next segment the stack sent matches these fields (others: any). */
 #define tseg_expect(t, ...)                                                     \

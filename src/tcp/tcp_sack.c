@@ -346,7 +346,7 @@ void tcp_sm_mark_lost(struct tcpcb *tp, struct tcp_sendrec *r)
         r->flags &= (uint16_t)~SR_RETRANS;
         tp->retrans_bytes -= rec_len(r);
     }
-    if (SEQ_LT(r->start, tp->lost_hint))
+    if (SEQ_LT(r->start, tp->lost_hint) || SEQ_GT(tp->lost_hint, tp->snd_max))
         tp->lost_hint = r->start;
 }
 
@@ -367,7 +367,10 @@ struct tcp_sendrec *tcp_sm_next_lost(struct tcpcb *tp)
 {
     if (tp->lost_bytes <= tp->retrans_bytes)
         return NULL; /* every lost record's retransmission is in flight */
-    for (uint32_t i = tcp_sm_find(tp, tp->lost_hint); i < tp->sm.n; i++) {
+    uint32_t from = tp->lost_hint;
+    if (SEQ_LT(from, tp->snd_una) || SEQ_GT(from, tp->snd_max))
+        from = tp->snd_una;
+    for (uint32_t i = tcp_sm_find(tp, from); i < tp->sm.n; i++) {
         struct tcp_sendrec *r = tcp_sm_at(tp, i);
         if ((r->flags & (SR_LOST | SR_RETRANS | SR_SACKED)) == SR_LOST) {
             tp->lost_hint = r->start;
