@@ -7,7 +7,7 @@
  * netsock; the kernel's loopback path plus two system calls per
  * direction for Linux). A ratio above 1 means netsock turns round faster.
  *
- * Usage: bench_ping [round_trips]   (prints one Markdown table row + JSON)
+ * Usage: bench_ping [round_trips]   (prints one row, bench_util.h format)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,8 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "netsock/netsock.h"
-#include "netsock/sim.h"
+#include "bench_util.h"
 
 static double now_s(void)
 {
@@ -130,11 +129,16 @@ int main(int argc, char **argv)
     unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 200000;
     double ns = bench_netsock(n);
     double lx = bench_linux(n);
-    char lxs[32] = "n/a (needs root)", ratio[32] = "n/a";
-    if (lx > 0) {
+    char nss[32] = "-", lxs[32] = "skipped (needs root)";
+    if (ns > 0)
+        snprintf(nss, sizeof(nss), "%.0f", ns);
+    if (lx > 0)
         snprintf(lxs, sizeof(lxs), "%.0f", lx);
-        snprintf(ratio, sizeof(ratio), "%.2f", ns / lx);
-    }
-    printf("| ICMP echo round trips/s, 56-byte payload | %.0f | %s | %s |\n", ns, lxs, ratio);
+    else if (geteuid() == 0)
+        snprintf(lxs, sizeof(lxs), "-");
+    bench_row("icmp_echo",
+              "ICMP echo, 56-byte payload, one in flight: round trips/s (netsock: sim link; "
+              "Linux: raw socket to 127.0.0.1)",
+              "higher", "rt_per_s", nss, lxs);
     return ns < 0 ? 1 : 0;
 }
