@@ -544,13 +544,16 @@ void tcp_rcv_space_adjust(struct tcpcb *tp)
     tp->rcvq_time_us = st->now_us;
 }
 
-/* Send-buffer growth, as Linux tcp_sndbuf_expand: room for two congestion
- * windows (at least two initial windows), so a full window can be in
- * flight while the application queues the next one, bounded by
- * cfg.tcp_wmem_max. Only when the congestion window is not already full
- * (Linux tcp_should_expand_sndbuf: then the buffer, not the network, is
- * what holds the sender back), and not when SO_SNDBUF was set
- * (TF_SNDBUF_LOCK). The buffer never shrinks. */
+/* Send-buffer growth, as Linux tcp_sndbuf_expand: room for two windows
+ * (at least two initial windows), so a full window can be in flight while
+ * the application queues the next one, bounded by cfg.tcp_wmem_max. The
+ * window is cwnd, or the largest window the peer offered when that is
+ * smaller: netsock grows cwnd even when the peer's window, not cwnd,
+ * limits the flight (Linux does not: tcp_is_cwnd_limited), and a buffer
+ * beyond twice what the peer can take would only hold data. Only when the
+ * congestion window is not already full (Linux tcp_should_expand_sndbuf:
+ * then the buffer, not the network, is what holds the sender back), and
+ * not when SO_SNDBUF was set (TF_SNDBUF_LOCK). The buffer never shrinks. */
 void tcp_sndbuf_expand(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
@@ -559,7 +562,10 @@ void tcp_sndbuf_expand(struct tcpcb *tp)
     uint32_t iw = tcp_initial_window(tp);
     if (tcp_flight_size(tp) >= tp->cwnd && tp->sndbuf.cap >= 2 * iw)
         return;
-    uint64_t want = 2ull * (tp->cwnd > iw ? tp->cwnd : iw);
+    uint32_t wnd = tp->cwnd;
+    if (tp->max_sndwnd && tp->max_sndwnd < wnd)
+        wnd = tp->max_sndwnd;
+    uint64_t want = 2ull * (wnd > iw ? wnd : iw);
     if (want > st->cfg.tcp_wmem_max)
         want = st->cfg.tcp_wmem_max;
     if (want > tp->sndbuf.cap && ns_ring_set_cap(&tp->sndbuf, (uint32_t)want) && tp->so)
