@@ -71,7 +71,7 @@ static void reply_sockets(struct textbuf *b, struct ns_stack *st)
                       s->srtt_us / 1000.0, s->mss, s->cwnd / mss);
             if (s->ssthresh && s->ssthresh != UINT32_MAX)
                 tb_printf(b, " ssthresh:%u", s->ssthresh / mss);
-            tb_printf(b, " retrans:%u", s->retrans);
+            tb_printf(b, " retrans:%u rb:%u tb:%u", s->retrans, s->rcvbuf, s->sndbuf);
         }
         if (s->drops)
             tb_printf(b, " drops:%" PRIu64, s->drops);
@@ -100,8 +100,10 @@ static void reply_sockets_json(struct textbuf *b, struct ns_stack *st)
         if (s->type == SOCK_STREAM)
             tb_printf(b,
                       ", \"rtt_us\": %u, \"rto_us\": %u, \"cwnd_bytes\": %u, "
-                      "\"ssthresh_bytes\": %u, \"mss\": %u, \"retrans\": %u",
-                      s->srtt_us, s->rto_us, s->cwnd, s->ssthresh, s->mss, s->retrans);
+                      "\"ssthresh_bytes\": %u, \"mss\": %u, \"retrans\": %u, "
+                      "\"rcvbuf\": %u, \"sndbuf\": %u",
+                      s->srtt_us, s->rto_us, s->cwnd, s->ssthresh, s->mss, s->retrans,
+                      s->rcvbuf, s->sndbuf);
         tb_printf(b, "}");
     }
     tb_printf(b, "\n]}\n");

@@ -74,16 +74,29 @@ struct ns_config {
     uint32_t tcp_syn_retries;  /* default 6 (Linux tcp_syn_retries) */
     uint32_t tcp_retries2;     /* data retransmissions before ETIMEDOUT; default 15 */
     uint64_t tcp_delack_us;    /* delayed ACK timer; default 40 ms (Linux), RFC 1122 <= 500 ms */
-    uint32_t tcp_rmem_default; /* receive buffer of a TCP socket; default 131072 (Linux tcp_rmem[1]) */
-    uint32_t tcp_wmem_default; /* send buffer; default 16384 (Linux tcp_wmem[1]) */
-    uint32_t tcp_rmem_max;     /* largest SO_RCVBUF a TCP socket may ask for (before the
-                                  doubling); default 4 MiB (Linux tcp_rmem[2]). Other
-                                  sockets keep the net.core.rmem_max cap of 212992 */
-    uint32_t tcp_wmem_max;     /* likewise SO_SNDBUF; default 4 MiB (Linux tcp_wmem[2]) */
+    uint32_t tcp_rmem_default; /* initial receive buffer of a TCP socket; default 131072
+                                  (Linux tcp_rmem[1]) */
+    uint32_t tcp_wmem_default; /* initial send buffer; default 16384 (Linux tcp_wmem[1]) */
+    uint32_t tcp_rmem_max;     /* largest receive buffer autotuning grows to, and the
+                                  largest SO_RCVBUF a TCP socket may ask for (before the
+                                  doubling); default 6 MiB (6291456, Linux tcp_rmem[2]).
+                                  Other sockets keep the net.core.rmem_max cap of 212992 */
+    uint32_t tcp_wmem_max;     /* likewise for the send buffer and SO_SNDBUF; default
+                                  4 MiB (Linux tcp_wmem[2]) */
+    bool tcp_moderate_rcvbuf;  /* receive-buffer autotuning (dynamic right-sizing: about
+                                  twice what the application reads per RTT, up to
+                                  tcp_rmem_max) for sockets without SO_RCVBUF; default
+                                  true (Linux tcp_moderate_rcvbuf). The send buffer
+                                  always grows to about two congestion windows (up to
+                                  tcp_wmem_max) unless SO_SNDBUF was set, as Linux */
+    bool tcp_hystart;          /* HyStart++ (RFC 9406) for CUBIC's initial slow start:
+                                  leave slow start when the RTT rises; default true
+                                  (Linux has HyStart on for CUBIC, tcp_cubic hystart=1) */
     bool tcp_window_scaling;   /* offer the RFC 7323 §2 window scale option; default true
                                   (Linux tcp_window_scaling). Our shift is the smallest
-                                  that lets 16 bits << shift cover the socket's receive
-                                  buffer (at most 14); Linux sizes it from tcp_rmem[2] */
+                                  that lets 16 bits << shift cover the largest the receive
+                                  buffer may become: tcp_rmem_max while autotuning may
+                                  grow it (as Linux), else the buffer (at most 14) */
     bool tcp_timestamps;       /* offer RFC 7323 §3 timestamps (RTTM, PAWS); default true
                                   (Linux tcp_timestamps). TSval counts milliseconds from a
                                   per-connection offset (a keyed hash of the 4-tuple) */

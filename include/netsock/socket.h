@@ -105,6 +105,8 @@ struct ns_sock_info {
     uint32_t cwnd, ssthresh;   /* bytes */
     uint32_t mss;
     uint32_t retrans;          /* segments retransmitted */
+    uint32_t rcvbuf, sndbuf;   /* buffer sizes now, bytes (as ss -m rb/tb; autotuning
+                                  grows them) */
 };
 
 /* Fill up to max entries (in descriptor order) and return how many sockets

@@ -4,45 +4,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Move the contents into new storage of `size` bytes (>= len), head at 0. */
+static bool ring_repack(struct ns_ring *r, uint32_t size)
+{
+    uint8_t *nb = malloc(size ? size : 1);
+    if (!nb)
+        return false;
+    ns_ring_peek(r, 0, nb, r->len);
+    free(r->buf);
+    r->buf = nb;
+    r->size = size;
+    r->head = 0;
+    return true;
+}
+
 bool ns_ring_set_cap(struct ns_ring *r, uint32_t cap)
 {
     if (cap < r->len)
         return false;
-    if (r->buf && cap != r->cap) {
-        /* Re-pack into new storage of the new size. */
-        uint8_t *nb = malloc(cap ? cap : 1);
-        if (!nb)
-            return false;
-        ns_ring_peek(r, 0, nb, r->len);
-        free(r->buf);
-        r->buf = nb;
-        r->head = 0;
-    }
+    if (r->buf && r->size > cap && !ring_repack(r, cap))
+        return false;
     r->cap = cap;
     return true;
 }
 
 bool ns_ring_reserve(struct ns_ring *r)
 {
+    if (r->buf)
+        return true;
+    uint32_t size = r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE;
+    r->buf = malloc(size ? size : 1);
     if (!r->buf)
-        r->buf = malloc(r->cap ? r->cap : 1);
-    return r->buf != NULL;
+        return false;
+    r->size = size;
+    r->head = 0;
+    return true;
 }
 
 void ns_ring_free(struct ns_ring *r)
 {
     free(r->buf);
     r->buf = NULL;
-    r->head = r->len = 0;
+    r->size = r->head = r->len = 0;
+}
+
+/* Storage for at least `need` bytes (need <= cap): double from what is
+ * held (or NS_RING_MIN_STORAGE), never past cap. False when the
+ * allocation failed; the ring is then unchanged. */
+static bool ring_grow(struct ns_ring *r, uint32_t need)
+{
+    if (need <= r->size)
+        return true;
+    uint64_t size = r->size ? r->size : NS_RING_MIN_STORAGE;
+    while (size < need)
+        size *= 2;
+    if (size > r->cap)
+        size = r->cap;
+    if (!r->buf) {
+        r->buf = malloc(size ? (size_t)size : 1);
+        if (!r->buf)
+            return false;
+        r->size = (uint32_t)size;
+        r->head = 0;
+        return true;
+    }
+    return ring_repack(r, (uint32_t)size);
 }
 
 uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len)
 {
     uint32_t n = len < ns_ring_space(r) ? len : ns_ring_space(r);
-    if (n == 0 || !ns_ring_reserve(r))
+    if (n == 0)
         return 0;
-    uint32_t tail = (r->head + r->len) % r->cap;
-    uint32_t first = r->cap - tail < n ? r->cap - tail : n;
+    if (!ring_grow(r, r->len + n)) {
+        /* Out of memory: store what the storage already held takes. */
+        uint32_t room = r->size - r->len;
+        n = n < room ? n : room;
+        if (n == 0)
+            return 0;
+    }
+    uint32_t tail = (r->head + r->len) % r->size;
+    uint32_t first = r->size - tail < n ? r->size - tail : n;
     memcpy(r->buf + tail, data, first);
     memcpy(r->buf, (const uint8_t *)data + first, n - first);
     r->len += n;
@@ -54,8 +96,8 @@ uint32_t ns_ring_peek(const struct ns_ring *r, uint32_t off, void *out, uint32_t
     if (off >= r->len)
         return 0;
     uint32_t n = len < r->len - off ? len : r->len - off;
-    uint32_t start = (r->head + off) % r->cap;
-    uint32_t first = r->cap - start < n ? r->cap - start : n;
+    uint32_t start = (r->head + off) % r->size;
+    uint32_t first = r->size - start < n ? r->size - start : n;
     memcpy(out, r->buf + start, first);
     memcpy((uint8_t *)out + first, r->buf, n - first);
     return n;
@@ -67,7 +109,7 @@ void ns_ring_drop(struct ns_ring *r, uint32_t len)
         len = r->len;
     if (len == 0)
         return;
-    r->head = (r->head + len) % r->cap;
+    r->head = (r->head + len) % r->size;
     r->len -= len;
     if (r->len == 0)
         r->head = 0;

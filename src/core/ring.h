@@ -1,32 +1,47 @@
 /* core/ring.h — a byte ring: TCP's send and receive buffers.
  *
- * Storage is allocated on first use (ns_ring_reserve), so an idle
- * connection costs no buffer memory (DESIGN.md: small control blocks,
- * buffers allocated lazily). Data enters with one copy and leaves with one
- * copy; ns_ring_peek copies from any offset without consuming, which is
- * how retransmissions are built. */
+ * Two sizes: `cap` is the most the ring may hold (the socket buffer size,
+ * which TCP's buffer autotuning may raise), `size` is the storage actually
+ * allocated. Storage is allocated on first use and grows geometrically
+ * (doubling from NS_RING_MIN_STORAGE, never past cap) as data needs it, so
+ * an idle connection costs no buffer memory and one that only ever held a
+ * few hundred bytes costs a few KiB, whatever its cap (DESIGN.md: small
+ * control blocks, buffers allocated lazily). Storage never shrinks while
+ * data flows (no malloc churn on a bulk transfer); it is released by
+ * ns_ring_free. Data enters with one copy and leaves with one copy;
+ * ns_ring_peek copies from any offset without consuming, which is how
+ * retransmissions are built. */
 #ifndef NS_CORE_RING_H
 #define NS_CORE_RING_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#define NS_RING_MIN_STORAGE 4096u /* first allocation (or cap, if smaller) */
+
 struct ns_ring {
     uint8_t *buf;
-    uint32_t cap;  /* bytes the ring may hold (storage may be NULL until used) */
-    uint32_t head; /* offset of the first byte */
+    uint32_t cap;  /* bytes the ring may hold */
+    uint32_t size; /* bytes of storage allocated (0 while buf is NULL), <= cap */
+    uint32_t head; /* offset of the first byte in storage */
     uint32_t len;  /* bytes held */
 };
 
-/* Set the capacity (no allocation yet). Shrinking below len is refused. */
+/* Set the capacity. Allocates nothing; storage larger than the new cap is
+ * re-packed into a smaller block. Shrinking below len is refused (false),
+ * as is a failed re-pack (the ring is then unchanged). */
 bool ns_ring_set_cap(struct ns_ring *r, uint32_t cap);
-/* Allocate storage if not yet done. False on allocation failure. */
+/* Make sure storage exists (NS_RING_MIN_STORAGE bytes, or cap if smaller).
+ * False on allocation failure. */
 bool ns_ring_reserve(struct ns_ring *r);
+/* Release the storage and drop what the ring held; cap is kept. */
 void ns_ring_free(struct ns_ring *r);
 
 static inline uint32_t ns_ring_space(const struct ns_ring *r) { return r->cap - r->len; }
 
-/* Append up to len bytes; returns how many fit (allocating on first use). */
+/* Append up to len bytes; returns how many were stored: at most the free
+ * space (cap - len), fewer when storage could not grow (allocation
+ * failure: what fits in the storage already held is stored). */
 uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len);
 /* Copy len bytes starting off bytes into the ring; returns bytes copied
  * (fewer when the ring holds less). Does not consume. */

@@ -54,8 +54,10 @@ void ns_config_default(struct ns_config *cfg)
     cfg->tcp_delack_us = 40000;
     cfg->tcp_rmem_default = 131072;
     cfg->tcp_wmem_default = 16384;
-    cfg->tcp_rmem_max = 4u << 20;
+    cfg->tcp_rmem_max = 6291456;
     cfg->tcp_wmem_max = 4u << 20;
+    cfg->tcp_moderate_rcvbuf = true;
+    cfg->tcp_hystart = true;
     cfg->tcp_window_scaling = true;
     cfg->tcp_timestamps = true;
     cfg->tcp_sack = true;

@@ -13,6 +13,7 @@
  *                 (RFC 8985), RFC 6675 recovery, PRR (RFC 6937)
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
+ *   cc/cubic.c    (CUBIC, the default), cc/hystart.c (RFC 9406 slow start)
  *
  * Read first: RFC 9293 (the whole of §3), RFC 5961, RFC 6298, RFC 5681,
  * RFC 6582, RFC 1122 §4.2, RFC 6528, RFC 6056, RFC 6191, RFC 7323 (window
@@ -28,6 +29,7 @@
 #include "core/ring.h"
 #include "core/stack.h"
 #include "socket/sock.h"
+#include "tcp/cc/hystart.h"
 #include "tcp/tcp_seq.h"
 #include "wire/wire.h"
 
@@ -84,6 +86,10 @@ extern const char *const tcp_state_names[];
 #define TF_TLP_RETRANS 0x200000u /* ... and it was a retransmission */
 #define TF_PRR_FORCE 0x400000u  /* RFC 6937: the fast retransmit goes out whatever cwnd says */
 #define TF_TLP_SEND 0x800000u   /* sending the probe: new data may pass cwnd */
+/* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
+#define TF_RCVBUF_LOCK 0x1000000u
+#define TF_SNDBUF_LOCK 0x2000000u
+#define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)
 
 struct tcpcb;
 
@@ -170,11 +176,18 @@ struct tcpcb {
     struct ns_ring rcvbuf;
     struct tcp_seg *reass;       /* out-of-order segments, by sequence */
     uint32_t reass_bytes, reass_segs;
+    /* Receive-buffer autotuning (tcp_rcv_space_adjust): bytes the
+     * application read in the last measured RTT, and where and when the
+     * current measurement began (rcvq_time_us 0: not yet). */
+    uint32_t rcvq_space, rcvq_seq;
+    uint64_t rcvq_time_us;
 
     /* RFC 6298 round-trip estimation. */
     uint64_t srtt_us, rttvar_us, rto_us;
     uint32_t rtt_seq;
     uint64_t rtt_start_us;
+    uint32_t last_rtt_us;        /* the latest RTT sample (tcp_rtt_sample) ... */
+    uint32_t rtt_samples;        /* ... and how many there have been */
     uint32_t rxt_shift;          /* consecutive timeouts (backoff exponent) */
     uint64_t rxt_start_us;       /* when the oldest unacked data was first sent */
     uint32_t total_retrans;
@@ -185,6 +198,7 @@ struct tcpcb {
     uint32_t cwnd, ssthresh, recover;
     uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
     uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
+    struct tcp_hystart hystart;  /* RFC 9406 slow start (cc/hystart.c) */
 
     /* RFC 2018 receiver: the blocks to report, most recent first, and a
      * pending RFC 2883 D-SACK block (sent once, first). */
@@ -291,6 +305,12 @@ void tcp_close(struct tcpcb *tp);
 void tcp_set_error(struct tcpcb *tp, int err);
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
+/* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): called after the
+ * application read; grows rcvbuf to about twice what was read per RTT. */
+void tcp_rcv_space_adjust(struct tcpcb *tp);
+/* Send-buffer growth (Linux tcp_sndbuf_expand): room for about two
+ * congestion windows. Called when the application writes. */
+void tcp_sndbuf_expand(struct tcpcb *tp);
 /* RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)) — also RFC 5681 §4.1's
  * restart window. Shared by every congestion-control algorithm. */
 uint32_t tcp_initial_window(const struct tcpcb *tp);

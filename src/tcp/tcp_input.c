@@ -163,6 +163,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
         return;
     ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
     ns_ring_set_cap(&tp->sndbuf, l->sndbuf.cap);
+    tp->flags |= l->flags & TF_BUF_LOCKS; /* SO_RCVBUF/SO_SNDBUF: no autotuning */
     tcp_opts_init(tp); /* the window shift follows the inherited buffer */
     tcp_syn_options(tp, th);
     tp->flags |= l->flags & (TF_NODELAY | TF_CORK);

@@ -189,6 +189,14 @@ void tcp_sm_sent(struct tcpcb *tp, uint32_t seq, uint32_t len, bool fin)
     if (!tcp_sack_active(tp) || len == 0)
         return;
     uint64_t now = tp->st->now_us;
+    if (SEQ_LT(seq, tp->snd_max) && SEQ_GT(seq + len, tp->snd_max)) {
+        /* Resent data and new data in one segment (sending resumed below
+         * SND.MAX, e.g. after a window probe): two parts. */
+        uint32_t old = tp->snd_max - seq;
+        tcp_sm_sent(tp, seq, old, false);
+        tcp_sm_sent(tp, tp->snd_max, len - old, fin);
+        return;
+    }
     if (SEQ_GEQ(seq, tp->snd_max)) {
         /* New data, appended (SND.MAX is still the old value). */
         struct tcp_sendrec r = {.start = seq, .end = seq + len, .xmit_us = now,

@@ -5,7 +5,11 @@
  * Read first: RFC 9293 §3.4.1 (ISN selection), RFC 6528 (ISN = M + F(4-tuple,
  * secret)), RFC 6056 §3.3.3 (port selection, Algorithm 3), RFC 9293
  * §3.10.7.1 (RST generation for segments that belong to nothing), RFC 7323
- * §2.3 (choosing the window shift) and §5.4 (timestamp clock offsets).
+ * §2.3 (choosing the window shift) and §5.4 (timestamp clock offsets);
+ * for buffer autotuning, Linux tcp_rcv_space_adjust / tcp_sndbuf_expand
+ * (net/ipv4/tcp_input.c) and the dynamic right-sizing they follow (Fisk
+ * and Feng, "Dynamic right-sizing in TCP", 2001), RFC 9293 §3.8.6.2.2
+ * (the window's right edge never moves left).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -432,11 +436,16 @@ void tcp_opts_init(struct tcpcb *tp)
     tp->ts_recent = 0;
     tp->ts_recent_age_us = 0;
     /* RFC 7323 §2.3: the smallest shift that lets the window field cover
-     * the whole receive buffer (Linux picks it from tcp_rmem[2] instead,
-     * so that autotuning can grow the buffer later; netsock does not
-     * autotune, so the socket's buffer is the window's bound). */
+     * the largest the receive buffer may become, since the shift cannot
+     * change later: tcp_rmem_max while autotuning may grow the buffer
+     * (Linux tcp_select_initial_window sizes it from tcp_rmem[2]), the
+     * buffer itself when SO_RCVBUF fixed it or autotuning is off. */
+    uint32_t most = tp->rcvbuf.cap;
+    if (st->cfg.tcp_moderate_rcvbuf && !(tp->flags & TF_RCVBUF_LOCK) &&
+        st->cfg.tcp_rmem_max > most)
+        most = st->cfg.tcp_rmem_max;
     uint8_t shift = 0;
-    while (shift < TCP_WSCALE_MAX && (tp->rcvbuf.cap >> shift) > 65535u)
+    while (shift < TCP_WSCALE_MAX && (most >> shift) > 65535u)
         shift++;
     tp->req_rcv_wscale = shift;
     if (st->cfg.tcp_window_scaling)
@@ -480,4 +489,89 @@ uint32_t tcp_initial_window(const struct tcpcb *tp)
     uint32_t mss = tp->mss;
     uint32_t b = 2 * mss > 14600 ? 2 * mss : 14600;
     return 10 * mss < b ? 10 * mss : b;
+}
+
+/* Dynamic right-sizing of the receive buffer, as Linux
+ * tcp_rcv_space_adjust. Once per RTT (the connection's SRTT: from the
+ * handshake, and from every ACK of data we send) the bytes the application
+ * read in that RTT are compared with the largest such count so far
+ * (rcvq_space); when they exceed it the sender's rate rose, and the buffer
+ * grows to
+ *     rcvwin = 2*copied + 16*MSS            (a loss costs no throughput)
+ *     rcvwin += 2 * rcvwin * (copied - rcvq_space) / rcvq_space
+ *                                           (the sender may double per RTT:
+ *                                            our window is used one RTT on)
+ * bounded by cfg.tcp_rmem_max and by what the negotiated window shift can
+ * advertise. The buffer here is payload bytes only, so no skb overhead
+ * factor enters (Linux's tcp_space_from_win). The buffer only grows, so
+ * the window already advertised is never taken back (RFC 9293
+ * §3.8.6.2.2); its storage follows the data actually queued (core/ring.h),
+ * so a large cap costs nothing while the application keeps up. Not done
+ * when SO_RCVBUF was set (TF_RCVBUF_LOCK, Linux SOCK_RCVBUF_LOCK) or
+ * cfg.tcp_moderate_rcvbuf is off. */
+void tcp_rcv_space_adjust(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    if (!TCPS_HAVEESTABLISHED(tp->state) || tp->state == TCPS_TIME_WAIT)
+        return;
+    uint32_t copied_seq = tp->rcv_nxt - tp->rcvbuf.len; /* next byte the user reads */
+    if (tp->rcvq_time_us == 0) {
+        /* First read: start measuring (Linux tcp_init_buffer_space starts
+         * from the initial window's worth). */
+        uint32_t iw = tcp_initial_window(tp);
+        tp->rcvq_space = iw < tp->rcvbuf.cap ? iw : tp->rcvbuf.cap;
+        tp->rcvq_seq = copied_seq;
+        tp->rcvq_time_us = st->now_us;
+        return;
+    }
+    if (tp->srtt_us == 0 || st->now_us - tp->rcvq_time_us < tp->srtt_us)
+        return;
+    uint32_t copied = copied_seq - tp->rcvq_seq;
+    if (copied > tp->rcvq_space) {
+        if (st->cfg.tcp_moderate_rcvbuf && !(tp->flags & TF_RCVBUF_LOCK) && tp->rcvq_space) {
+            uint64_t rcvwin = 2ull * copied + 16ull * tp->mss;
+            uint64_t grow = rcvwin * (copied - tp->rcvq_space) / tp->rcvq_space;
+            rcvwin += 2 * grow;
+            uint64_t most = st->cfg.tcp_rmem_max;
+            uint64_t advertisable = 65535ull << tp->rcv_wscale;
+            if (most > advertisable)
+                most = advertisable;
+            if (rcvwin > most)
+                rcvwin = most;
+            if (rcvwin > tp->rcvbuf.cap && ns_ring_set_cap(&tp->rcvbuf, (uint32_t)rcvwin) &&
+                tp->so)
+                tp->so->rcvbuf = tp->rcvbuf.cap; /* SO_RCVBUF reads the new size, as Linux */
+        }
+        tp->rcvq_space = copied;
+    }
+    tp->rcvq_seq = copied_seq;
+    tp->rcvq_time_us = st->now_us;
+}
+
+/* Send-buffer growth, as Linux tcp_sndbuf_expand: room for two windows
+ * (at least two initial windows), so a full window can be in flight while
+ * the application queues the next one, bounded by cfg.tcp_wmem_max. The
+ * window is cwnd, or the largest window the peer offered when that is
+ * smaller: netsock grows cwnd even when the peer's window, not cwnd,
+ * limits the flight (Linux does not: tcp_is_cwnd_limited), and a buffer
+ * beyond twice what the peer can take would only hold data. Only when the
+ * congestion window is not already full (Linux tcp_should_expand_sndbuf:
+ * then the buffer, not the network, is what holds the sender back), and
+ * not when SO_SNDBUF was set (TF_SNDBUF_LOCK). The buffer never shrinks. */
+void tcp_sndbuf_expand(struct tcpcb *tp)
+{
+    struct ns_stack *st = tp->st;
+    if ((tp->flags & TF_SNDBUF_LOCK) || !TCPS_HAVEESTABLISHED(tp->state))
+        return;
+    uint32_t iw = tcp_initial_window(tp);
+    if (tcp_flight_size(tp) >= tp->cwnd && tp->sndbuf.cap >= 2 * iw)
+        return;
+    uint32_t wnd = tp->cwnd;
+    if (tp->max_sndwnd && tp->max_sndwnd < wnd)
+        wnd = tp->max_sndwnd;
+    uint64_t want = 2ull * (wnd > iw ? wnd : iw);
+    if (want > st->cfg.tcp_wmem_max)
+        want = st->cfg.tcp_wmem_max;
+    if (want > tp->sndbuf.cap && ns_ring_set_cap(&tp->sndbuf, (uint32_t)want) && tp->so)
+        tp->so->sndbuf = tp->sndbuf.cap;
 }

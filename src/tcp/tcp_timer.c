@@ -66,6 +66,8 @@ void tcp_rtt_sample(struct tcpcb *tp, uint64_t r)
 {
     if (r == 0)
         r = 1;
+    tp->last_rtt_us = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r; /* for RFC 9406 */
+    tp->rtt_samples++;
     if (tp->srtt_us == 0) {
         tp->srtt_us = r;                 /* §2.2 */
         tp->rttvar_us = r / 2;

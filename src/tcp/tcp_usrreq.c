@@ -144,7 +144,7 @@ static void tcp_disconnect(struct tcpcb *tp)
     ns_ring_drop(&tp->sndbuf, tp->sndbuf.len);
     ns_ring_drop(&tp->rcvbuf, tp->rcvbuf.len);
     tcp_state_change(tp, TCPS_CLOSED);
-    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE;
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
     so->flags &= ~(SO_F_CONNECTED | SO_F_SHUT_RD | SO_F_SHUT_WR);
 }
 
@@ -227,7 +227,8 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->rxt_shift = 0;
     tp->rto_us = TCP_RTO_INITIAL_US;
     tp->srtt_us = tp->rttvar_us = 0;
-    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE;
+    tp->rcvq_time_us = 0; /* autotuning measures afresh */
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
     tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
     tp->mss = tcp_mss_for_route(st, addr);
@@ -263,6 +264,7 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         return -EPIPE;
     if (len == 0)
         return 0;
+    tcp_sndbuf_expand(tp); /* room for ~2 cwnd unless SO_SNDBUF set (Linux) */
     uint32_t space = ns_ring_space(&tp->sndbuf);
     if (space == 0)
         return -EAGAIN;
@@ -321,6 +323,9 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     }
     if (!(flags & MSG_PEEK)) {
         ns_ring_drop(&tp->rcvbuf, (uint32_t)done);
+        /* Dynamic right-sizing: maybe grow the buffer to what the
+         * application reads per RTT (Linux tcp_rcv_space_adjust). */
+        tcp_rcv_space_adjust(tp);
         /* Reading opened the window: maybe tell the peer (tcp_output
          * applies the receiver-side SWS rule). */
         if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
@@ -457,6 +462,12 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
         return -EFAULT;
     if (level == SOL_SOCKET) {
         /* Called after the socket layer applied the option. */
+        /* A size the user chose is kept: no autotuning for it (Linux
+         * SOCK_RCVBUF_LOCK / SOCK_SNDBUF_LOCK). */
+        if (name == SO_RCVBUF)
+            tp->flags |= TF_RCVBUF_LOCK;
+        if (name == SO_SNDBUF)
+            tp->flags |= TF_SNDBUF_LOCK;
         if (name == SO_KEEPALIVE) {
             if (so->flags & SO_F_KEEPALIVE) {
                 tp->flags |= TF_KEEPALIVE;
@@ -566,6 +577,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
         }
         ti.tcpi_retransmits = (uint8_t)tp->rxt_shift;
         ti.tcpi_unacked = tp->mss ? (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss : 0;
+        ti.tcpi_rcv_space = tp->rcvq_space; /* autotuning's bytes read per RTT, as Linux */
         socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
         memcpy(val, &ti, n);
         *len = n;
@@ -607,6 +619,8 @@ static void tcp_info_fill(const struct ns_sock *so, struct ns_sock_info *out)
     }
     out->recv_q = tp->rcvbuf.len;
     out->send_q = tp->sndbuf.len;
+    out->rcvbuf = tp->rcvbuf.cap;
+    out->sndbuf = tp->sndbuf.cap;
     out->srtt_us = (uint32_t)tp->srtt_us;
     out->rto_us = (uint32_t)tp->rto_us;
     out->cwnd = tp->cwnd;

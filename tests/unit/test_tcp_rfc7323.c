@@ -5,10 +5,25 @@
  * TS.Recent; §4: the TS.Recent update rule and RTT measurement), PAWS
  * (§5), the MSS less the option bytes, and the ns_config switches.
  *
- * The stack's default receive buffer is 131072 bytes, so the shift it
- * offers is 2 (131072 >> 2 = 32768 fits 16 bits, >> 1 does not).
+ * The shift offered covers the largest the receive buffer may become:
+ * with autotuning (cfg.tcp_moderate_rcvbuf, the default) that is
+ * tcp_rmem_max, 6 MiB, shift 7 as Linux (test_ws_shift_covers_autotuning).
+ * The other tests use a bench with autotuning off, where the shift covers
+ * the 131072-byte buffer: 2 (131072 >> 2 = 32768 fits 16 bits, >> 1 does
+ * not), which keeps their window arithmetic small.
  */
 #include "tcpseg.h"
+
+/* tt_new_fixed() with receive-buffer autotuning off: the shift follows the
+ * socket's buffer. */
+static struct tt *tt_new_fixed(void)
+{
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_congestion = "newreno";
+    cfg.tcp_moderate_rcvbuf = false;
+    return tt_new_cfg(&cfg, 1500);
+}
 
 #define ISS 1000u
 #define PISS 5000u
@@ -51,7 +66,7 @@ static int open_active(struct tt *t, struct opts o, uint32_t *our_ts)
 static void test_ws_negotiated_active(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 7}, NULL);
     struct tcpcb *tp = tt_tp(t, fd);
     /* §2.2: the SYN,ACK's window (1000) is taken as it is. */
@@ -81,7 +96,7 @@ static void test_ws_negotiated_active(void **state)
 static void test_ws_negotiated_passive(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int lfd = tt_listen(t, 8);
     t->isn = ISS;
     tseg_send(t, t->now, .flags = SYN, .seq = PISS, .win = 2000, .mss = 1460, .wscale = 3);
@@ -112,7 +127,7 @@ static void test_ws_not_used_without_both(void **state)
 {
     (void)state;
     /* The peer's SYN,ACK has no WS: we do not scale ours either. */
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = TNONE}, NULL);
     struct tcpcb *tp = tt_tp(t, fd);
     assert_int_equal(tp->snd_wscale, 0);
@@ -123,7 +138,7 @@ static void test_ws_not_used_without_both(void **state)
     tt_free(t);
 
     /* The peer's SYN has no WS: our SYN,ACK carries none. */
-    t = tt_new();
+    t = tt_new_fixed();
     tt_listen(t, 8);
     t->isn = ISS;
     tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1460);
@@ -134,6 +149,7 @@ static void test_ws_not_used_without_both(void **state)
     struct ns_config cfg;
     tb_config(&cfg);
     cfg.tcp_window_scaling = false;
+    cfg.tcp_moderate_rcvbuf = false;
     t = tt_new_cfg(&cfg, 1500);
     t->isn = ISS;
     fd = tt_connect_start(t, tt_socket(t));
@@ -152,7 +168,7 @@ static void test_ws_not_used_without_both(void **state)
 static void test_ws_shift_from_rcvbuf(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int s = tt_socket(t);
     tt_setint(t, s, SOL_SOCKET, SO_RCVBUF, 4 << 20); /* up to tcp_rmem_max, doubled: 8 MiB */
     int v = 0;
@@ -173,7 +189,7 @@ static void test_ws_shift_from_rcvbuf(void **state)
 static void test_ws_rounding_keeps_right_edge(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     t->isn = ISS;
     int s = tt_socket(t);
     tt_setint(t, s, SOL_SOCKET, SO_RCVBUF, 40000); /* 80000 bytes: shift 1 */
@@ -209,7 +225,7 @@ static void test_ws_rounding_keeps_right_edge(void **state)
 static void test_ts_negotiated(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     uint32_t syn_ts;
     int fd = open_active(t, (struct opts){.peer_ws = 7, .peer_ts = true}, &syn_ts);
     struct tcp_info ti = tt_info(t, fd);
@@ -221,7 +237,7 @@ static void test_ts_negotiated(void **state)
     tt_free(t);
 
     /* The peer's SYN,ACK without TSopt: none used, the full MSS for data. */
-    t = tt_new();
+    t = tt_new_fixed();
     fd = open_active(t, (struct opts){.peer_ws = 7}, NULL);
     assert_false(tt_info(t, fd).tcpi_options & TCPI_OPT_TIMESTAMPS);
     tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A, .win = 1000); /* << 7 */
@@ -230,7 +246,7 @@ static void test_ts_negotiated(void **state)
     tt_free(t);
 
     /* Passive: TSopt on the SYN,ACK echoes the SYN's TSval. */
-    t = tt_new();
+    t = tt_new_fixed();
     tt_listen(t, 8);
     t->isn = ISS;
     tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1460, .ts = true, .tsval = PTS);
@@ -264,7 +280,7 @@ static void test_ts_switched_off(void **state)
 static void test_tsval_monotonic_tsecr_echo(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     uint32_t syn_ts;
     int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, &syn_ts);
     uint64_t t_syn = t->now - RTT;
@@ -289,7 +305,7 @@ static void test_tsval_monotonic_tsecr_echo(void **state)
 static void test_ts_recent_update_rule(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
     /* Out of order (beyond Last.ACK.sent = P): its TSval is not taken;
      * the duplicate ACK echoes the handshake's. */
@@ -315,7 +331,7 @@ static void test_ts_recent_update_rule(void **state)
 static void test_rtt_from_tsecr(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
     /* The SYN,ACK echoed our SYN 20 ms later: the first sample. */
     struct tcp_info ti = tt_info(t, fd);
@@ -350,7 +366,7 @@ static void test_rtt_from_tsecr(void **state)
 static void test_paws_drops_old_segment(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
     tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P, .ack = A, .len = 100, .ts = true,
               .tsval = PTS + 100);
@@ -376,7 +392,7 @@ static void test_paws_drops_old_segment(void **state)
 static void test_paws_spares_rst(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
     tseg_send(t, t->now + 1000, .flags = RST, .seq = P, .ts = true, .tsval = PTS - 1000);
     tseg_expect_none(t);
@@ -389,7 +405,7 @@ static void test_paws_spares_rst(void **state)
 static void test_paws_24_days(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
     uint64_t later = t->now + 25ull * 24 * 3600 * US_S;
     tseg_send(t, later, .flags = ACK | PSH, .seq = P, .ack = A, .len = 10, .ts = true,
@@ -402,6 +418,56 @@ static void test_paws_24_days(void **state)
     tt_free(t);
 }
 
+/* With autotuning the shift covers tcp_rmem_max (6 MiB: 7, as Linux
+ * sizes it from tcp_rmem[2]), on our SYN and on our SYN,ACK, so the
+ * window can follow the buffer as it grows; a socket whose SO_RCVBUF was
+ * set keeps the shift of its buffer (it never grows), also when it
+ * inherits the setting from its listener. */
+static void test_ws_shift_covers_autotuning(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_congestion = "newreno";
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .win = 65535, .wscale = 7);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460, .wscale = 0);
+    tseg_expect(t, .flags = ACK, .ack = P, .win = 131072 >> 7);
+    assert_int_equal(tt_tp(t, fd)->rcv_wscale, 7);
+    tt_free(t);
+
+    /* Passive: the SYN,ACK offers 7 too. */
+    t = tt_new_cfg(&cfg, 1500);
+    tt_listen(t, 8);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1460, .wscale = 0);
+    tseg_expect(t, .flags = SYN | ACK, .wscale = 7, .win = 65535);
+    tt_free(t);
+
+    /* SO_RCVBUF set (any size): the buffer's own shift. */
+    t = tt_new_cfg(&cfg, 1500);
+    t->isn = ISS;
+    int s = tt_socket(t);
+    tt_setint(t, s, SOL_SOCKET, SO_RCVBUF, 65536); /* doubled: 131072, shift 2 */
+    tt_connect_start(t, s);
+    tseg_expect(t, .flags = SYN, .wscale = 2);
+    tt_free(t);
+
+    /* ... and a listener passes SO_RCVBUF on to its connections. */
+    t = tt_new_cfg(&cfg, 1500);
+    int l = tt_socket(t);
+    tt_setint(t, l, SOL_SOCKET, SO_RCVBUF, 40000); /* 80000 bytes: shift 1 */
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(TT_OUR_PORT)};
+    assert_int_equal(ns_bind(tt_st(t), l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(ns_listen(tt_st(t), l, 8), 0);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .mss = 1460, .wscale = 0);
+    tseg_expect(t, .flags = SYN | ACK, .wscale = 1);
+    tt_free(t);
+}
+
 /* ---- segment size ------------------------------------------------------------------ */
 
 /* With timestamps every segment carries 12 option bytes: the data per
@@ -409,7 +475,7 @@ static void test_paws_24_days(void **state)
 static void test_ts_data_is_mss_less_12(void **state)
 {
     (void)state;
-    struct tt *t = tt_new();
+    struct tt *t = tt_new_fixed();
     int fd = open_active(t, (struct opts){.peer_ws = 7, .peer_ts = true}, NULL);
     assert_int_equal(tt_info(t, fd).tcpi_snd_mss, 1448);
     tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A, .win = 1000); /* 128000 bytes */
@@ -431,6 +497,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ws_negotiated_passive),
         cmocka_unit_test(test_ws_not_used_without_both),
         cmocka_unit_test(test_ws_shift_from_rcvbuf),
+        cmocka_unit_test(test_ws_shift_covers_autotuning),
         cmocka_unit_test(test_ws_rounding_keeps_right_edge),
         cmocka_unit_test(test_ts_negotiated),
         cmocka_unit_test(test_ts_switched_off),

@@ -9,7 +9,9 @@
  * convergence, §4.8 timeouts. Windows here are counted in segments
  * (doubles) as the RFC does; tp->cwnd stays in bytes.
  *
- * Slow start is RFC 5681's (HyStart++, RFC 9406, is a later step).
+ * Slow start: the initial one is HyStart++ (RFC 9406, cc/hystart.c) when
+ * cfg.tcp_hystart is on (the default); later ones, and all of them with
+ * the switch off, are RFC 5681's.
  */
 #include <math.h>
 #include <string.h>
@@ -46,6 +48,7 @@ static void cubic_init(struct tcpcb *tp)
     tp->ssthresh = UINT32_MAX;
     tp->bytes_acked = 0;
     tp->recover = tp->snd_una;
+    tcp_hystart_init(tp);
 }
 
 static void cubic_ack_received(struct tcpcb *tp, uint32_t acked)
@@ -53,7 +56,10 @@ static void cubic_ack_received(struct tcpcb *tp, uint32_t acked)
     struct cubic *c = cub(tp);
     uint32_t mss = tp->mss;
     if (tp->cwnd < tp->ssthresh) {
-        tp->cwnd += acked < mss ? acked : mss; /* RFC 5681 slow start */
+        if (tcp_hystart_active(tp))
+            tcp_hystart_slow_start(tp, acked); /* RFC 9406 */
+        else
+            tp->cwnd += acked < mss ? acked : mss; /* RFC 5681 slow start */
         return;
     }
     uint64_t now = tp->st->now_us;
@@ -106,6 +112,7 @@ static void cubic_cong_signal(struct tcpcb *tp, enum tcp_cc_signal sig)
     c->w_last_max = cwnd;
     c->k = cbrt(c->w_max * (1 - CUBIC_BETA) / CUBIC_C);
     c->epoch_us = 0;
+    tcp_hystart_stop(tp); /* RFC 9406 §4.2: a loss ends slow start */
     /* §4.6: ssthresh = cwnd * beta_cubic, at least 2 segments. */
     uint32_t ss = (uint32_t)(cwnd * CUBIC_BETA * mss);
     tp->ssthresh = ss > 2 * mss ? ss : 2 * mss;
