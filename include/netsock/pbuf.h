@@ -7,8 +7,8 @@
  * Small buffers (capacity NS_PBUF_SIZE) come from a fixed pool created with
  * the stack: no malloc on the packet path, and an empty pool is a counted
  * drop (pbuf_alloc_fail), never a crash. Larger buffers (reassembled
- * datagrams up to 64 KiB) come from the heap, bounded by the pool's
- * `heap_max_bytes`.
+ * datagrams and GSO packets, up to 64 KiB) come from the heap, bounded by
+ * the pool's `heap_max_bytes`.
  *
  * Ownership: whoever holds a pbuf pointer holds one reference. Functions
  * documented as "consuming" the pbuf take that reference over; the caller
