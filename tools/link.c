@@ -40,6 +40,7 @@ int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i)
         {"--impair", offsetof(struct link_opts, impair)},
         {"--pcap", offsetof(struct link_opts, pcap)},
         {"--name", offsetof(struct link_opts, name)},
+        {"--offload", offsetof(struct link_opts, offload)},
     };
     const char *a = argv[*i];
     if (!strcmp(a, "--verbose")) {
@@ -88,6 +89,8 @@ const char *link_usage(void)
            "                     loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,\n"
            "                     corrupt=0.1%,rate=100mbit,queue=64k,mtu=1400,seed=7\n"
            "  --pcap FILE        capture the link (what crosses the wire) to FILE\n"
+           "  --offload on|off   tap/tun: checksum offload and 64 KiB TCP segments\n"
+           "                     through the virtio-net header (default on)\n"
            "  --name NAME        host name in logs (default netsock)\n"
            "  --verbose          log stack events to stderr\n";
 }
@@ -130,7 +133,7 @@ static void log_stderr(void *ctx, const char *host, int level, uint64_t now_us, 
             host, msg);
 }
 
-static struct ns_dev *open_device(const char *spec, const uint8_t *mac, int *err)
+static struct ns_dev *open_device(const char *spec, const uint8_t *mac, unsigned flags, int *err)
 {
     const char *colon = strchr(spec, ':');
     if (!colon || !colon[1]) {
@@ -140,11 +143,11 @@ static struct ns_dev *open_device(const char *spec, const uint8_t *mac, int *err
     const char *name = colon + 1;
     size_t kind_len = (size_t)(colon - spec);
     if (kind_len == 3 && !strncmp(spec, "tap", 3))
-        return ns_tap_open(name, mac, err);
+        return ns_tap_open_flags(name, mac, flags, err);
     if (kind_len == 3 && !strncmp(spec, "tun", 3)) {
         if (mac)
             fprintf(stderr, "netsock: --mac ignored: a TUN link has no MAC addresses\n");
-        return ns_tun_open(name, err);
+        return ns_tun_open_flags(name, flags, err);
     }
     if (kind_len == 6 && !strncmp(spec, "packet", 6))
         return ns_packet_open(name, mac, err);
@@ -174,6 +177,13 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
         fprintf(stderr, "netsock: --mac %s: expected a unicast XX:XX:XX:XX:XX:XX\n", o->mac);
         return -1;
     }
+    unsigned tuntap_flags = 0;
+    if (o->offload && !strcmp(o->offload, "off")) {
+        tuntap_flags |= NS_TUNTAP_NO_OFFLOAD;
+    } else if (o->offload && strcmp(o->offload, "on")) {
+        fprintf(stderr, "netsock: --offload %s: expected on or off\n", o->offload);
+        return -1;
+    }
     struct ns_link_params params;
     ns_link_params_default(&params);
     params.mtu = 0; /* the device's MTU applies unless the spec sets one */
@@ -187,7 +197,7 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
     }
 
     int err = 0;
-    struct ns_dev *dev = open_device(o->link, o->mac ? mac : NULL, &err);
+    struct ns_dev *dev = open_device(o->link, o->mac ? mac : NULL, tuntap_flags, &err);
     if (!dev) {
         if (err == -EINVAL && !strchr(o->link, ':'))
             fprintf(stderr, "netsock: --link %s: expected tap:NAME, tun:NAME or packet:IFNAME\n",
@@ -269,9 +279,10 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
             snprintf(mac_s, sizeof(mac_s), "%02x:%02x:%02x:%02x:%02x:%02x", dev->hwaddr[0],
                      dev->hwaddr[1], dev->hwaddr[2], dev->hwaddr[3], dev->hwaddr[4],
                      dev->hwaddr[5]);
-        fprintf(stderr, "netsock: %s on %s (%s, mtu %u%s%s) address %s\n", cfg.name, o->link,
+        fprintf(stderr, "netsock: %s on %s (%s, mtu %u%s%s%s%s) address %s\n", cfg.name, o->link,
                 dev->link == NS_LINK_ETHER ? "ethernet" : "ip", dev->mtu, *mac_s ? ", mac " : "",
-                mac_s, o->addr);
+                mac_s, (dev->offloads & NS_DEV_OFF_TX_CSUM) ? ", csum offload" : "",
+                (dev->offloads & NS_DEV_OFF_TSO) ? ", tso" : "", o->addr);
     }
     return 0;
 

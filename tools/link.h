@@ -5,7 +5,7 @@
  *   --addr A.B.C.D/PREFIX   --gw A.B.C.D   --mac XX:XX:XX:XX:XX:XX
  *   --impair loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,corrupt=0.1%,
  *            rate=100mbit,queue=64k,seed=7       (both directions)
- *   --pcap FILE   --name NAME   --verbose
+ *   --pcap FILE   --name NAME   --offload on|off   --verbose
  */
 #ifndef NS_TOOLS_LINK_H
 #define NS_TOOLS_LINK_H
@@ -24,6 +24,7 @@ struct link_opts {
     const char *impair; /* optional fault spec */
     const char *pcap;   /* optional capture file */
     const char *name;   /* host name (stack name, control socket name) */
+    const char *offload; /* "on" (default) or "off": tap/tun virtio-net offloads */
     bool verbose;       /* log stack events to stderr */
 };
 

@@ -15,6 +15,9 @@
     X(dev_tx_frames, "frames handed to devices")                                \
     X(dev_tx_err, "frames a device refused to send")                            \
     X(pbuf_alloc_fail, "packet buffer allocations that failed (pool empty)")    \
+    X(dev_tx_gso_sw, "GSO packets cut into segments in software (device without TSO)") \
+    X(dev_tx_csum_sw, "partial checksums finished in software (no TX checksum offload)") \
+    X(dev_tx_drop_offload, "packets dropped: offload work failed (malformed, no buffers)") \
     /* Ethernet */                                                              \
     X(eth_drop_short, "Ethernet frames shorter than the header")                \
     X(eth_drop_not_for_us, "Ethernet frames for another MAC address")           \
@@ -38,6 +41,7 @@
     X(ip_rx, "IPv4 packets received")                                           \
     X(ip_tx, "IPv4 packets sent (after fragmentation)")                         \
     X(ip_delivered, "IPv4 packets delivered to a protocol")                     \
+    X(ip_rx_gso, "IPv4 GSO packets received: several wire segments in one (GRO)") \
     X(ip_forwarded, "IPv4 packets forwarded")                                   \
     X(ip_drop_short, "IPv4 packets shorter than their header")                  \
     X(ip_drop_bad_version, "IPv4 packets with version != 4")                    \
@@ -97,6 +101,7 @@
     X(tcp_rx_segs, "TCP segments received")                                    \
     X(tcp_tx_segs, "TCP segments sent")                                        \
     X(tcp_retrans_segs, "TCP segments retransmitted")                          \
+    X(tcp_tso_segs, "TCP segments larger than the MSS sent for the device to cut (TSO)") \
     X(tcp_tx_rst, "TCP resets sent")                                           \
     X(tcp_rx_rst, "TCP resets accepted")                                       \
     X(tcp_drop_short, "TCP segments shorter than their header")                \

@@ -73,12 +73,18 @@ struct ns_dev {
     uint32_t mtu;       /* largest IP packet the device carries, bytes */
     uint8_t hwaddr[6];  /* MAC address (NS_LINK_ETHER) */
     uint32_t offloads;  /* NS_DEV_OFF_* the device performs */
+    uint32_t gso_max_size; /* NS_DEV_OFF_TSO: largest GSO packet xmit takes (IP header on) */
     struct ns_dev_stats stats;
 };
 
-/* Offloads a device may offer (later issues use them). */
-#define NS_DEV_OFF_RX_CSUM 0x1u /* received checksums already verified */
-#define NS_DEV_OFF_TX_CSUM 0x2u /* device fills transport checksums */
+/* Offloads a device may offer (docs/links.md "Offloads"). The stack hands
+ * a device only work it offers: a frame with NS_PBUF_F_CSUM_PARTIAL only
+ * to a device with NS_DEV_OFF_TX_CSUM, a GSO packet (gso_size > 0) only to
+ * one with NS_DEV_OFF_TSO; for any other device it finishes the checksum
+ * or cuts the packet itself first. */
+#define NS_DEV_OFF_RX_CSUM 0x1u /* every received frame's checksums already verified */
+#define NS_DEV_OFF_TX_CSUM 0x2u /* device finishes partial transport checksums */
+#define NS_DEV_OFF_TSO 0x4u     /* device cuts TCPv4 GSO packets up to gso_max_size */
 
 /* For device implementations: count a transmit attempt of len bytes that
  * ended with rc (0 sent, negative dropped), free pb, return rc. */
@@ -93,6 +99,34 @@ static inline int ns_dev_tx_done(struct ns_dev *dev, struct ns_pbuf *pb, uint32_
     ns_pbuf_free(pb);
     return rc;
 }
+
+/* ---- offload work in software ---------------------------------------------
+ * What a device without the offload does, and what a wrapper that must see
+ * wire frames (the fault injector) does to frames that carry offload work.
+ * Both act on a frame: l2_hlen is the link header in front of the IPv4
+ * header (14 for NS_LINK_ETHER, 0 for NS_LINK_IP). */
+
+/* Finish pb's partial checksum (NS_PBUF_F_CSUM_PARTIAL): sum from
+ * csum_start to the end of the data, store the complement in the field,
+ * clear the flag (a UDP result of 0 is stored as 0xffff, RFC 768). A pbuf
+ * without the flag is left alone. Returns 0, or -EINVAL when the offsets
+ * lie outside the data (nothing changes then). */
+int ns_pbuf_csum_finish(struct ns_pbuf *pb);
+
+/* Cut a TCPv4 GSO packet (gso_size > 0, see pbuf.h) into wire segments of
+ * at most gso_size payload bytes, as a TSO device would (Linux
+ * tcp_gso_segment): each segment gets the headers with its own IPv4 total
+ * length, an IP ID one above the previous one (RFC 6864 §4.1), its own
+ * sequence number, FIN and PSH only on the last, CWR only on the first
+ * (RFC 3168 §6.1.2), and complete IPv4 and TCP checksums. Segments are
+ * allocated from pb's pool (NS_PBUF_HEADROOM headroom), keep pb's ifindex,
+ * time_us and NS_PBUF_F_CSUM_OK / NS_PBUF_F_L2_BCAST flags, and are
+ * appended to `out` in sequence order. A packet whose payload fits in one
+ * segment is not copied: pb itself is appended, finished.
+ * Always consumes pb. Returns the number of segments, or -EINVAL (not a
+ * well-formed TCPv4 GSO packet) / -ENOBUFS (pool or heap exhausted); on
+ * error nothing is appended. */
+int ns_gso_segment(struct ns_pbuf *pb, uint32_t l2_hlen, struct ns_pbuf_queue *out);
 
 /* Close any device (NULL ignored). */
 static inline void ns_dev_close(struct ns_dev *dev) { if (dev) dev->ops->close(dev); }

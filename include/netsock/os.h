@@ -32,11 +32,24 @@ uint64_t ns_clock_now_us(void);
  * kernel interface `name` is created if absent (and removed on close when
  * created here), or attached to when it exists (e.g. made persistent with
  * `ip tuntap add`). The kernel side's configuration (addresses, up) is the
- * caller's business. */
+ * caller's business.
+ * Offloads are on (docs/links.md "Offloads"): IFF_VNET_HDR with
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), so both sides pass TCP segments
+ * of up to 64 KiB and leave checksums to the other (the device offers
+ * NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO, and marks received frames whose
+ * checksums the kernel vouches for). Where the kernel lacks IFF_VNET_HDR
+ * the device opens without offloads. */
 struct ns_dev *ns_tap_open(const char *name, const uint8_t mac[6], int *err);
 
-/* TUN: IPv4 packets, no link layer (IFF_TUN | IFF_NO_PI). */
+/* TUN: IPv4 packets, no link layer (IFF_TUN | IFF_NO_PI), offloads as TAP. */
 struct ns_dev *ns_tun_open(const char *name, int *err);
+
+/* Flags for the _flags variants. */
+#define NS_TUNTAP_NO_OFFLOAD 0x1u /* no IFF_VNET_HDR: whole frames, complete checksums */
+
+/* ns_tap_open / ns_tun_open with flags (0 = the same as those). */
+struct ns_dev *ns_tap_open_flags(const char *name, const uint8_t mac[6], unsigned flags, int *err);
+struct ns_dev *ns_tun_open_flags(const char *name, unsigned flags, int *err);
 
 /* AF_PACKET on an existing interface `ifname` (e.g. one end of a veth
  * pair), with a TPACKET_V2 receive ring. netsock uses the interface's MAC

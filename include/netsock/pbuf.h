@@ -7,14 +7,29 @@
  * Small buffers (capacity NS_PBUF_SIZE) come from a fixed pool created with
  * the stack: no malloc on the packet path, and an empty pool is a counted
  * drop (pbuf_alloc_fail), never a crash. Larger buffers (reassembled
- * datagrams up to 64 KiB) come from the heap, bounded by the pool's
- * `heap_max_bytes`.
+ * datagrams and GSO packets, up to 64 KiB) come from the heap, bounded by
+ * the pool's `heap_max_bytes`.
  *
  * Ownership: whoever holds a pbuf pointer holds one reference. Functions
  * documented as "consuming" the pbuf take that reference over; the caller
  * must not touch the pbuf afterwards. ns_pbuf_ref() adds a reference (for
  * example to keep a frame for retransmission while a device sends it);
  * ns_pbuf_free() drops one, and the last drop returns the buffer.
+ *
+ * Offload metadata (docs/links.md "Offloads"). A pbuf may carry work left
+ * for the device, as Linux's sk_buff does (CHECKSUM_PARTIAL, gso_size):
+ *   - NS_PBUF_F_CSUM_PARTIAL: the transport checksum is not computed yet;
+ *     its field holds the folded pseudo-header sum (not complemented), and
+ *     whoever finishes it sums buf[csum_start .. end of data) and stores
+ *     the complement at buf[csum_start + csum_offset] (ns_pbuf_csum_finish
+ *     in dev.h does it in software);
+ *   - gso_size > 0: a GSO packet, one TCP segment larger than the link MTU
+ *     that stands for several wire segments of gso_size payload bytes each
+ *     (ns_gso_segment in dev.h cuts it in software). Always CSUM_PARTIAL.
+ * csum_start is an offset in buf, not from the data start, so it stays
+ * right while headers are pushed and pulled. On input,
+ * NS_PBUF_F_CSUM_OK says the transport checksum needs no verification (the
+ * device verified it, or the packet never crossed a wire).
  *
  * Not thread-safe: a pool belongs to one stack, driven by one thread.
  */
@@ -50,11 +65,20 @@ struct ns_pbuf {
     uint16_t l3_off;            /* input path: offset of the IP header in buf */
     uint16_t l4_off;            /* input path: offset of the transport header in buf */
     uint32_t flags;             /* NS_PBUF_F_* */
+    uint16_t csum_start;        /* CSUM_PARTIAL: start of the checksummed span, offset in buf */
+    uint16_t csum_offset;       /* CSUM_PARTIAL: checksum field, offset from csum_start */
+    uint16_t gso_size;          /* > 0: GSO packet of wire segments with this much payload */
+    uint8_t gso_type;           /* NS_GSO_* when gso_size > 0 */
     uint64_t time_us;           /* free for the holder: e.g. due time in a delay queue */
 };
 
-#define NS_PBUF_F_HEAP 0x1u       /* storage from the heap, not the pool */
-#define NS_PBUF_F_L2_BCAST 0x2u   /* arrived as a link-layer broadcast/multicast */
+#define NS_PBUF_F_HEAP 0x1u         /* storage from the heap, not the pool */
+#define NS_PBUF_F_L2_BCAST 0x2u     /* arrived as a link-layer broadcast/multicast */
+#define NS_PBUF_F_CSUM_PARTIAL 0x4u /* transport checksum left to finish (see above) */
+#define NS_PBUF_F_CSUM_OK 0x8u      /* input: transport checksum needs no verification */
+
+/* GSO packet types (gso_type). */
+#define NS_GSO_TCPV4 1u /* TCP over IPv4 */
 
 struct ns_pbuf_pool_stats {
     uint32_t pool_total;     /* pooled buffers created */
@@ -98,6 +122,17 @@ void ns_pbuf_free_chain(struct ns_pbuf *pb);
 static inline uint8_t *ns_pbuf_data(const struct ns_pbuf *pb) { return pb->buf + pb->off; }
 static inline uint32_t ns_pbuf_headroom(const struct ns_pbuf *pb) { return pb->off; }
 static inline uint32_t ns_pbuf_tailroom(const struct ns_pbuf *pb) { return pb->cap - pb->off - pb->len; }
+
+/* Mark pb's transport checksum as left to finish: the span starts at the
+ * data offset `start` (from the current data start) and the field sits
+ * `offset` bytes into it. The caller has stored the folded pseudo-header
+ * sum in the field. */
+static inline void ns_pbuf_csum_partial(struct ns_pbuf *pb, uint32_t start, uint16_t offset)
+{
+    pb->flags |= NS_PBUF_F_CSUM_PARTIAL;
+    pb->csum_start = (uint16_t)(pb->off + start);
+    pb->csum_offset = offset;
+}
 
 /* Prepend n bytes (into the headroom); returns the new data start, or NULL
  * when headroom < n (nothing changes then). */

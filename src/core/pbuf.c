@@ -78,6 +78,9 @@ static void pbuf_reset(struct ns_pbuf *pb, uint32_t headroom, uint32_t len)
     pb->ifindex = 0;
     pb->l3_off = pb->l4_off = 0;
     pb->flags &= NS_PBUF_F_HEAP;
+    pb->csum_start = pb->csum_offset = 0;
+    pb->gso_size = 0;
+    pb->gso_type = 0;
     pb->time_us = 0;
 }
 
@@ -136,6 +139,10 @@ struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src)
     pb->l3_off = src->l3_off;
     pb->l4_off = src->l4_off;
     pb->flags = (pb->flags & NS_PBUF_F_HEAP) | (src->flags & ~NS_PBUF_F_HEAP);
+    pb->csum_start = src->csum_start;
+    pb->csum_offset = src->csum_offset;
+    pb->gso_size = src->gso_size;
+    pb->gso_type = src->gso_type;
     pb->time_us = src->time_us;
     return pb;
 }

@@ -185,6 +185,8 @@ static void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *
 {
     NS_STAT_INC(st, dev_rx_frames);
     pb->ifindex = (uint32_t)ifp->index;
+    if (ifp->dev->offloads & NS_DEV_OFF_RX_CSUM)
+        pb->flags |= NS_PBUF_F_CSUM_OK; /* the device vouches for every frame */
     if (ifp->dev->link == NS_LINK_ETHER)
         eth_input(st, ifp, pb);
     else
@@ -249,9 +251,47 @@ int ns_stack_input(struct ns_stack *st, int ifindex, const void *frame, size_t l
     return 0;
 }
 
+/* A GSO packet for a device that cannot cut it: cut it here and send the
+ * segments (Linux validate_xmit_skb -> skb_gso_segment). Consumes pb. */
+static int if_xmit_gso_sw(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+{
+    struct ns_pbuf_queue segs;
+    ns_pbuf_queue_init(&segs);
+    uint32_t l2_hlen = ifp->dev->link == NS_LINK_ETHER ? NS_ETH_HLEN : 0u;
+    int n = ns_gso_segment(pb, l2_hlen, &segs);
+    if (n < 0) {
+        NS_STAT_INC(st, dev_tx_drop_offload);
+        return n;
+    }
+    NS_STAT_INC(st, dev_tx_gso_sw);
+    int rc = 0;
+    struct ns_pbuf *s;
+    while ((s = ns_pbuf_queue_pop(&segs))) {
+        int r = if_xmit(st, ifp, s);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
 int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
 {
-    int rc = ifp->dev->ops->xmit(ifp->dev, pb, st->now_us);
+    struct ns_dev *dev = ifp->dev;
+    /* Offload work the device does not offer is done here (dev.h). */
+    if (pb->gso_size) {
+        uint32_t l2_hlen = dev->link == NS_LINK_ETHER ? NS_ETH_HLEN : 0u;
+        if (!(dev->offloads & NS_DEV_OFF_TSO) || pb->len > l2_hlen + dev->gso_max_size)
+            return if_xmit_gso_sw(st, ifp, pb);
+    }
+    if ((pb->flags & NS_PBUF_F_CSUM_PARTIAL) && !(dev->offloads & NS_DEV_OFF_TX_CSUM)) {
+        if (ns_pbuf_csum_finish(pb) < 0) {
+            NS_STAT_INC(st, dev_tx_drop_offload);
+            ns_pbuf_free(pb);
+            return -EINVAL;
+        }
+        NS_STAT_INC(st, dev_tx_csum_sw);
+    }
+    int rc = dev->ops->xmit(dev, pb, st->now_us);
     if (rc < 0)
         NS_STAT_INC(st, dev_tx_err);
     else

@@ -10,6 +10,16 @@
  *     its verdict and parked in rxq; recv returns frames from rxq once due.
  * A direction with NULL params is a straight call to the inner device.
  *
+ * Offloads (docs/links.md "Offloads"): impairments apply per wire frame,
+ * so a GSO packet must not reach them whole. On tx the wrapper hides TSO
+ * from the stack (which then sends MSS-sized segments) and cuts any GSO
+ * packet it is handed anyway; on rx it cuts GSO packets from the inner
+ * device into their wire segments (ns_gso_segment) before impairing each.
+ * A partial checksum may stay partial, except on a frame the wrapper
+ * corrupts: that one gets its checksum finished first, as a wire corrupts
+ * a frame whose checksum the sender computed, and loses
+ * NS_PBUF_F_CSUM_OK, so the stack verifies it and drops it.
+ *
  * Queued pbufs belong to the stack's pool; close frees them, so the stack
  * must close its devices before freeing its pool (it does).
  */
@@ -55,8 +65,11 @@ static int fault_impair(struct fault_dev *f, struct fault_dir *d, struct ns_pbuf
         ns_pbuf_free(pb);
         return rc;
     }
-    if (v.flags & NS_IMPAIR_CORRUPT)
+    if (v.flags & NS_IMPAIR_CORRUPT) {
+        (void)ns_pbuf_csum_finish(pb); /* bad offsets: the frame is garbage anyway */
         ns_impair_flip(ns_pbuf_data(pb), v.corrupt_bit);
+        pb->flags &= ~NS_PBUF_F_CSUM_OK;
+    }
     if (v.count == 2) {
         /* An empty pool makes the duplicate vanish; nothing else to do. */
         struct ns_pbuf *copy = ns_pbuf_clone(pb);
@@ -72,6 +85,28 @@ static int fault_impair(struct fault_dev *f, struct fault_dir *d, struct ns_pbuf
     pb->time_us = v.arrival_us[0];
     ns_frameq_insert(&d->q, pb);
     return 0;
+}
+
+/* fault_impair for a frame that may be a GSO packet: its wire segments
+ * one by one. Consumes pb. Returns 0 or the first drop error. */
+static int fault_impair_frame(struct fault_dev *f, struct fault_dir *d, struct ns_pbuf *pb,
+                              uint64_t now_us)
+{
+    if (!pb->gso_size)
+        return fault_impair(f, d, pb, now_us);
+    struct ns_pbuf_queue segs;
+    ns_pbuf_queue_init(&segs);
+    int n = ns_gso_segment(pb, f->l2_hlen, &segs);
+    if (n < 0)
+        return n;
+    int rc = 0;
+    struct ns_pbuf *s;
+    while ((s = ns_pbuf_queue_pop(&segs))) {
+        int r = fault_impair(f, d, s, now_us);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
 }
 
 /* Hand every transmit frame due by now_us to the inner device. */
@@ -96,7 +131,7 @@ static int fault_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
     } else {
         /* Queue, then release everything due: frames due earlier sort
          * before this one, and with zero delay it leaves at once. */
-        rc = fault_impair(f, &f->tx, pb, now_us);
+        rc = fault_impair_frame(f, &f->tx, pb, now_us);
         fault_release_tx(f, now_us);
     }
     if (rc < 0) {
@@ -119,7 +154,7 @@ static struct ns_pbuf *fault_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool,
         pb = f->inner->ops->recv(f->inner, pool, now_us);
     } else {
         while ((pb = f->inner->ops->recv(f->inner, pool, now_us)))
-            if (fault_impair(f, &f->rx, pb, now_us) < 0)
+            if (fault_impair_frame(f, &f->rx, pb, now_us) < 0)
                 dev->stats.rx_drop++;
         pb = ns_frameq_pop_due(&f->rx.q, now_us);
     }
@@ -195,6 +230,11 @@ struct ns_dev *ns_fault_wrap(struct ns_dev *inner, const struct ns_link_params *
     memset(&f->dev.stats, 0, sizeof(f->dev.stats));
     f->inner = inner;
     f->l2_hlen = inner->link == NS_LINK_ETHER ? 14u : 0u;
+    if (tx) {
+        /* Faults per wire frame: the stack must send MSS-sized segments. */
+        f->dev.offloads &= ~NS_DEV_OFF_TSO;
+        f->dev.gso_max_size = 0;
+    }
     /* Independent streams per direction: rx traffic never shifts tx faults. */
     uint64_t x = seed;
     fault_dir_init(&f->tx, tx, ns_rng_splitmix(&x));

@@ -14,6 +14,12 @@
  * device, which may drop it), rx when the inner device's recv returns one.
  * Writes go through a stdio buffer; a write error is counted and stops
  * further writing, never disturbs the data path.
+ *
+ * Offloads (docs/links.md "Offloads"): frames are recorded as they are,
+ * like tcpdump on a Linux interface with offloads on: a GSO packet as one
+ * record of up to 64 KiB (below the snap length), a checksum left for the
+ * device as the pseudo-header sum it holds. The wrapper offers what the
+ * inner device offers.
  */
 #include <errno.h>
 #include <stdio.h>

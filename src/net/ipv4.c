@@ -5,6 +5,11 @@
  * host must check and do), RFC 1812 §5.2-5.3 (forwarding), RFC 1624
  * (incremental checksum update when the TTL changes), RFC 6864 (the ID
  * field). Reassembly lives in ip4_reass.c, ICMP in icmp.c.
+ *
+ * GSO packets (pbuf.h: one TCP segment standing for several wire segments
+ * of gso_size payload bytes, from TCP for a TSO device or from a device
+ * that received them) are measured by their largest wire segment against
+ * the MTU, never fragmented as a whole (docs/links.md "Offloads").
  */
 #include <errno.h>
 #include <string.h>
@@ -64,6 +69,28 @@ uint32_t ip4_source_for(const struct ns_stack *st, int ifindex, uint32_t dst)
         if ((dst & ifp->addr4[k].mask) == (ifp->addr4[k].addr & ifp->addr4[k].mask))
             return ifp->addr4[k].addr;
     return ifp->addr4[0].addr;
+}
+
+/* A GSO packet's TCP header length (pb at the IPv4 header), or 0 when the
+ * packet is too short to hold one. */
+static uint32_t gso_tcp_hlen(const struct ns_pbuf *pb)
+{
+    const uint8_t *p = ns_pbuf_data(pb);
+    uint32_t ihl = (p[0] & 0x0fu) * 4u;
+    if (pb->len < ihl + NS_TCP_HLEN)
+        return 0;
+    return (p[ihl + 12] >> 4) * 4u;
+}
+
+/* The length of the largest packet pb puts on the wire (pb at the IPv4
+ * header): pb->len, or for a GSO packet its first segment's. */
+static uint32_t ip4_wire_len(const struct ns_pbuf *pb)
+{
+    if (!pb->gso_size)
+        return pb->len;
+    uint32_t hdrs = (ns_pbuf_data(pb)[0] & 0x0fu) * 4u + gso_tcp_hlen(pb);
+    uint32_t seg = hdrs + pb->gso_size;
+    return seg < pb->len ? seg : pb->len;
 }
 
 /* Hand a finished IPv4 packet to the interface's link layer. Consumes pb. */
@@ -139,12 +166,38 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
         return -ENETUNREACH;
     }
     uint32_t mtu = ifp->dev->mtu;
-    if (pb->len <= mtu)
+    if (ip4_wire_len(pb) <= mtu)
         return link_output(st, ifp, nexthop, pb);
     if (ns_rd16(ns_pbuf_data(pb) + 6) & NS_IP4_DF) {
         NS_STAT_INC(st, ip_drop_df);
         ns_pbuf_free(pb);
         return -EMSGSIZE;
+    }
+    if (pb->gso_size) {
+        /* Segments too big for this link and DF clear (forwarded): cut
+         * them, then fragment each (Linux ip_finish_output_gso). */
+        struct ns_pbuf_queue segs;
+        ns_pbuf_queue_init(&segs);
+        if (ns_gso_segment(pb, 0, &segs) < 0) {
+            NS_STAT_INC(st, dev_tx_drop_offload);
+            return -ENOBUFS;
+        }
+        NS_STAT_INC(st, dev_tx_gso_sw);
+        int rc = 0;
+        struct ns_pbuf *s;
+        while ((s = ns_pbuf_queue_pop(&segs))) {
+            int r = ip4_send_packet(st, s, ifindex, nexthop);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+        return rc;
+    }
+    /* Each fragment carries part of the data: the checksum covering all
+     * of it must be complete before the cut. */
+    if (ns_pbuf_csum_finish(pb) < 0) {
+        NS_STAT_INC(st, dev_tx_drop_offload);
+        ns_pbuf_free(pb);
+        return -EINVAL;
     }
     return ip4_fragment(st, ifp, nexthop, pb, mtu);
 }
@@ -189,6 +242,13 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
         .dst = o->dst,
     };
     ns_ip4_emit(&ip, hdr);
+    if (pb->gso_size) {
+        /* The device numbers the segments ip.id, ip.id + 1, ... (RFC 6864
+         * §4.1): keep those out of the next datagrams' way. */
+        uint32_t payload = pb->len - NS_IP4_HLEN - gso_tcp_hlen(pb);
+        if (payload > pb->gso_size)
+            st->ip_id_next = (uint16_t)(st->ip_id_next + (payload - 1) / pb->gso_size);
+    }
     return ip4_send_packet(st, pb, ifindex, nexthop);
 }
 
@@ -217,7 +277,7 @@ static void ip4_forward(struct ns_stack *st, struct ns_iface *inif, const struct
         goto drop;
     }
     struct ns_iface *outif = ns_iface_get(st, ifindex);
-    if (ip->df && pb->len > outif->dev->mtu) {
+    if (ip->df && ip4_wire_len(pb) > outif->dev->mtu) {
         /* RFC 1191 §4: report the next-hop MTU. */
         NS_STAT_INC(st, ip_drop_df);
         icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, outif->dev->mtu);
@@ -292,6 +352,10 @@ void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     }
     /* Link layers pad short frames (Ethernet to 60 bytes): trust total_len. */
     ns_pbuf_trim(pb, ip.total_len);
+    /* A GSO packet is larger than the MTU by design (the device said so),
+     * and is taken as the segments it stands for. */
+    if (pb->gso_size)
+        NS_STAT_INC(st, ip_rx_gso);
 
     /* RFC 1122 §3.2.1.3: silently discard martian sources. */
     if (ip4_is_multicast(ip.src) || ip4_is_limited_bcast(ip.src) ||

@@ -26,10 +26,25 @@
  * pool is empty the frame is read and dropped (rx_drop), as a NIC drops
  * with an empty RX ring: leaving it in the kernel queue would keep the
  * descriptor readable and spin the loop until the program frees buffers.
+ *
+ * Offloads (default on; NS_TUNTAP_NO_OFFLOAD turns them off): IFF_VNET_HDR
+ * puts a virtio-net header (wire/vnet.h) in front of every frame both
+ * ways, TUNSETVNETHDRSZ makes it the 12-byte virtio 1.x one, and
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) lets the kernel send us frames
+ * with the TCP/UDP checksum left partial and TCPv4 GSO packets of up to
+ * 64 KiB (what its TCP built for TSO, or what GRO merged). We send it the
+ * same (NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO): the kernel accepts those
+ * from any IFF_VNET_HDR writer. Frames are read with readv: the header,
+ * then a pool buffer, then a 64 KiB scratch area; a frame longer than the
+ * pool buffer is copied into a heap pbuf of its size, so small frames
+ * keep their zero-copy read. The header's metadata goes into the pbuf
+ * (dev/offload.h): a partial checksum or DATA_VALID marks the frame
+ * NS_PBUF_F_CSUM_OK, which TCP and UDP honour instead of verifying.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,11 +53,22 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dev/offload.h"
 #include "netsock/os.h"
 #include "platform/platform.h"
+#include "wire/vnet.h"
+#include "wire/wire.h"
+
+/* wire/vnet.h spells the kernel's constants without its headers. */
+_Static_assert(NS_VNET_HLEN == sizeof(struct virtio_net_hdr_v1), "virtio-net header size");
+_Static_assert(NS_VNET_F_NEEDS_CSUM == VIRTIO_NET_HDR_F_NEEDS_CSUM, "NEEDS_CSUM");
+_Static_assert(NS_VNET_F_DATA_VALID == VIRTIO_NET_HDR_F_DATA_VALID, "DATA_VALID");
+_Static_assert(NS_VNET_GSO_TCPV4 == VIRTIO_NET_HDR_GSO_TCPV4, "GSO_TCPV4");
+_Static_assert(NS_VNET_GSO_ECN == VIRTIO_NET_HDR_GSO_ECN, "GSO_ECN");
 
 /* Room for one VLAN tag beyond the Ethernet header, in case the kernel
  * hands a tagged frame through a TAP. */
@@ -51,11 +77,18 @@
 /* Longest wait at open for an attached, up interface to come up. */
 #define TAP_CARRIER_WAIT_US 500000u
 
+/* Data bytes a pool pbuf holds after the standard headroom. */
+#define TAP_POOL_ROOM (NS_PBUF_SIZE - NS_PBUF_HEADROOM)
+
 struct tap_dev {
     struct ns_dev dev; /* first: a struct ns_dev * is a struct tap_dev * */
     int fd;
     bool created;       /* the interface did not exist before we opened it */
-    uint32_t frame_max; /* largest frame read: MTU + link header */
+    bool vnet;          /* IFF_VNET_HDR: a virtio-net header on every frame */
+    bool vnet_le;       /* its 16-bit fields are little-endian */
+    uint32_t l2_hlen;   /* 14 (TAP) or 0 (TUN) */
+    uint32_t frame_max; /* largest frame read: MTU + link header, or a GSO packet */
+    uint8_t *big;       /* vnet: frame_max bytes for the part beyond a pool buffer */
 };
 
 void plat_random_mac(uint8_t mac[6])
@@ -101,30 +134,111 @@ static void wait_running(const char *ifname)
     close(s);
 }
 
+/* The errno of a failed write, as the device reports it. */
+static int tx_errno(int e)
+{
+    /* EAGAIN: the kernel's queue for this interface is full; EIO / EBADFD:
+     * the interface is down or gone. Either way the frame is lost on the
+     * wire, as a full NIC ring would lose it. */
+    return e == EAGAIN ? -ENOBUFS
+           : (e == EIO || e == EBADFD || e == ENETDOWN) ? -ENETDOWN
+                                                        : -e;
+}
+
 static int tap_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
 {
     struct tap_dev *t = (struct tap_dev *)dev;
     (void)now_us;
-    uint32_t l2_hlen = dev->link == NS_LINK_ETHER ? 14u : 0u;
     uint32_t len = pb->len;
     int rc = 0;
-    if (len < l2_hlen || len - l2_hlen > dev->mtu) {
+    /* A GSO packet is longer than the MTU by design; its segments were
+     * sized for it (ip4_send_packet checks). */
+    uint32_t max = pb->gso_size ? t->l2_hlen + NS_IP4_MAX_LEN : t->l2_hlen + dev->mtu;
+    if (len < t->l2_hlen || len > max) {
         rc = -EMSGSIZE;
+    } else if (t->vnet) {
+        struct ns_vnet_repr r;
+        uint8_t hdr[NS_VNET_HLEN];
+        if (ns_vnet_from_pbuf(pb, t->l2_hlen, &r) < 0) {
+            rc = -EINVAL;
+        } else {
+            ns_vnet_emit(&r, t->vnet_le, hdr);
+            struct iovec iov[2] = {{hdr, sizeof(hdr)}, {ns_pbuf_data(pb), len}};
+            ssize_t n;
+            do
+                n = writev(t->fd, iov, 2);
+            while (n < 0 && errno == EINTR);
+            if (n < 0)
+                rc = tx_errno(errno);
+        }
     } else {
         ssize_t n;
         do
             n = write(t->fd, ns_pbuf_data(pb), len);
         while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            /* EAGAIN: the kernel's queue for this interface is full; EIO /
-             * EBADFD: the interface is down or gone. Either way the frame
-             * is lost on the wire, as a full NIC ring would lose it. */
-            rc = errno == EAGAIN ? -ENOBUFS
-                 : (errno == EIO || errno == EBADFD || errno == ENETDOWN) ? -ENETDOWN
-                                                                          : -errno;
-        }
+        if (n < 0)
+            rc = tx_errno(errno);
     }
-    return ns_dev_tx_done(dev, pb, (uint32_t)len, rc);
+    return ns_dev_tx_done(dev, pb, len, rc);
+}
+
+/* Read one frame with its virtio-net header: into a pool pbuf when it
+ * fits, else copied into a heap pbuf of its size. NULL when none is
+ * waiting (*again) or the frame was dropped (counted; try the next). */
+static struct ns_pbuf *vnet_read(struct tap_dev *t, struct ns_pbuf_pool *pool, bool *again)
+{
+    struct ns_dev *dev = &t->dev;
+    *again = false;
+    uint8_t hdr[NS_VNET_HLEN];
+    struct ns_pbuf *pb = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, TAP_POOL_ROOM);
+    /* No buffer: the frame is read into the scratch area and dropped. */
+    struct iovec iov[3];
+    int niov = 0;
+    iov[niov++] = (struct iovec){hdr, sizeof(hdr)};
+    if (pb)
+        iov[niov++] = (struct iovec){ns_pbuf_data(pb), TAP_POOL_ROOM};
+    iov[niov++] = (struct iovec){t->big, t->frame_max};
+    ssize_t n = readv(t->fd, iov, niov);
+    if (n < 0) {
+        int e = errno;
+        ns_pbuf_free(pb);
+        if (e == EAGAIN || e == EINTR) {
+            *again = e == EAGAIN;
+            return NULL;
+        }
+        dev->stats.rx_drop++;
+        *again = true; /* the interface went away: let the loop come back */
+        return NULL;
+    }
+    if (!pb || (size_t)n <= sizeof(hdr)) {
+        ns_pbuf_free(pb);
+        dev->stats.rx_drop++;
+        return NULL;
+    }
+    uint32_t flen = (uint32_t)((size_t)n - sizeof(hdr));
+    if (flen <= TAP_POOL_ROOM) {
+        ns_pbuf_trim(pb, flen);
+    } else {
+        /* A GSO packet (or a jumbo frame): one copy into a buffer its size. */
+        struct ns_pbuf *big = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, flen);
+        if (!big) {
+            ns_pbuf_free(pb);
+            dev->stats.rx_drop++;
+            return NULL;
+        }
+        memcpy(ns_pbuf_data(big), ns_pbuf_data(pb), TAP_POOL_ROOM);
+        memcpy(ns_pbuf_data(big) + TAP_POOL_ROOM, t->big, flen - TAP_POOL_ROOM);
+        ns_pbuf_free(pb);
+        pb = big;
+    }
+    struct ns_vnet_repr r;
+    ns_vnet_parse(hdr, t->vnet_le, &r);
+    if (ns_vnet_to_pbuf(&r, pb) < 0) {
+        ns_pbuf_free(pb);
+        dev->stats.rx_drop++;
+        return NULL;
+    }
+    return pb;
 }
 
 static struct ns_pbuf *tap_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us)
@@ -132,34 +246,45 @@ static struct ns_pbuf *tap_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, u
     struct tap_dev *t = (struct tap_dev *)dev;
     (void)now_us;
     for (;;) {
-        struct ns_pbuf *pb = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, t->frame_max);
-        uint8_t scratch[1];
-        /* No buffer: a one-byte read takes the whole frame off the queue
-         * (each read is one frame) and the rest is discarded. */
-        void *dst = pb ? ns_pbuf_data(pb) : scratch;
-        size_t cap = pb ? t->frame_max : sizeof(scratch);
-        ssize_t n = read(t->fd, dst, cap);
-        if (n < 0) {
-            int e = errno;
-            ns_pbuf_free(pb);
-            if (e == EINTR)
+        struct ns_pbuf *pb;
+        if (t->vnet) {
+            bool again;
+            pb = vnet_read(t, pool, &again);
+            if (!pb) {
+                if (again)
+                    return NULL;
                 continue;
-            if (e == EAGAIN)
+            }
+        } else {
+            pb = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, t->frame_max);
+            uint8_t scratch[1];
+            /* No buffer: a one-byte read takes the whole frame off the
+             * queue (each read is one frame) and the rest is discarded. */
+            void *dst = pb ? ns_pbuf_data(pb) : scratch;
+            size_t cap = pb ? t->frame_max : sizeof(scratch);
+            ssize_t n = read(t->fd, dst, cap);
+            if (n < 0) {
+                int e = errno;
+                ns_pbuf_free(pb);
+                if (e == EINTR)
+                    continue;
+                if (e == EAGAIN)
+                    return NULL;
+                /* EINVAL / EFAULT: a frame larger than our buffer (the MTU
+                 * changed under us); other errors: the interface went
+                 * away. Count it and let the loop come back. */
+                dev->stats.rx_drop++;
                 return NULL;
-            /* EINVAL / EFAULT: a frame larger than our buffer (the MTU
-             * changed under us); other errors: the interface went away.
-             * Count it and let the loop come back. */
-            dev->stats.rx_drop++;
-            return NULL;
+            }
+            if (!pb || n == 0 || (size_t)n > cap) {
+                ns_pbuf_free(pb);
+                dev->stats.rx_drop++;
+                continue;
+            }
+            ns_pbuf_trim(pb, (uint32_t)n);
         }
-        if (!pb || n == 0 || (size_t)n > cap) {
-            ns_pbuf_free(pb);
-            dev->stats.rx_drop++;
-            continue;
-        }
-        ns_pbuf_trim(pb, (uint32_t)n);
         dev->stats.rx_frames++;
-        dev->stats.rx_bytes += (uint64_t)n;
+        dev->stats.rx_bytes += pb->len;
         return pb;
     }
 }
@@ -177,6 +302,7 @@ static void tap_close(struct ns_dev *dev)
     struct tap_dev *t = (struct tap_dev *)dev;
     /* Not persistent when we created it: the kernel removes it now. */
     close(t->fd);
+    free(t->big);
     free(t);
 }
 
@@ -189,7 +315,43 @@ static const struct ns_dev_ops tap_ops = {
     .close = tap_close,
 };
 
-static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t mac[6], int *err)
+/* Whether this host stores 16-bit values little-endian. */
+static bool host_is_le(void)
+{
+    const uint16_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
+/* After TUNSETIFF with IFF_VNET_HDR: the 12-byte header, its byte order,
+ * and the offloads the kernel may use towards us. Returns 0 or -errno. */
+static int vnet_setup(struct tap_dev *t)
+{
+    int sz = NS_VNET_HLEN;
+    if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0)
+        return -errno;
+    /* TUN/TAP uses little endian when the host is little-endian, or when
+     * told so with TUNSETVNETLE (kernels with TUN_VNET_CROSS_LE); else the
+     * host's order (legacy virtio). */
+    t->vnet_le = host_is_le();
+#ifdef TUNSETVNETLE
+    if (!t->vnet_le) {
+        int le = 1;
+        t->vnet_le = ioctl(t->fd, TUNSETVNETLE, &le) == 0;
+    }
+#endif
+    /* What the kernel may hand us: partial checksums and TCPv4 GSO. Not
+     * TUN_F_TSO_ECN (the kernel cuts CWR-marked packets itself then),
+     * TSO6 (no IPv6 yet) or UFO/USO (no UDP segmentation here). */
+    unsigned off = TUN_F_CSUM | TUN_F_TSO4;
+    if (ioctl(t->fd, TUNSETOFFLOAD, off) < 0 && ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM) < 0)
+        return -errno;
+    return 0;
+}
+
+static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t mac[6],
+                                  unsigned flags, int *err)
 {
     int dummy;
     if (!err)
@@ -214,9 +376,12 @@ static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t ma
      * which changes nothing we do (the kernel decides on removal). */
     t->created = !name || !*name || if_nametoindex(name) == 0;
 
+    unsigned features = 0;
+    if (!(flags & NS_TUNTAP_NO_OFFLOAD) && ioctl(t->fd, TUNGETFEATURES, &features) == 0)
+        t->vnet = features & IFF_VNET_HDR;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = (short)(kind | IFF_NO_PI);
+    ifr.ifr_flags = (short)(kind | IFF_NO_PI | (t->vnet ? IFF_VNET_HDR : 0));
     if (name)
         snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
     if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
@@ -227,14 +392,31 @@ static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t ma
         free(t);
         return NULL;
     }
+    t->l2_hlen = kind == IFF_TAP ? 14u : 0u;
+    int mtu = plat_if_mtu(ifr.ifr_name);
+    t->dev.mtu = mtu > 0 ? (uint32_t)mtu : 1500u;
+    t->frame_max = t->dev.mtu + (kind == IFF_TAP ? TAP_L2_MAX : 0u);
+    if (t->vnet) {
+        int rc = vnet_setup(t);
+        uint32_t big_max = NS_IP4_MAX_LEN + (kind == IFF_TAP ? TAP_L2_MAX : 0u);
+        if (t->frame_max < big_max)
+            t->frame_max = big_max;
+        t->big = rc == 0 ? malloc(t->frame_max) : NULL;
+        if (!t->big) {
+            /* The descriptor keeps IFF_VNET_HDR: start again without. */
+            close(t->fd);
+            free(t);
+            return tuntap_open(name, kind, mac, flags | NS_TUNTAP_NO_OFFLOAD, err);
+        }
+        /* Towards the kernel, IFF_VNET_HDR alone is enough for both. */
+        t->dev.offloads = NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO;
+        t->dev.gso_max_size = NS_IP4_MAX_LEN;
+    }
     if (!t->created)
         wait_running(ifr.ifr_name);
     t->dev.ops = &tap_ops;
     snprintf(t->dev.name, sizeof(t->dev.name), "%s", ifr.ifr_name);
     t->dev.link = kind == IFF_TAP ? NS_LINK_ETHER : NS_LINK_IP;
-    int mtu = plat_if_mtu(ifr.ifr_name);
-    t->dev.mtu = mtu > 0 ? (uint32_t)mtu : 1500u;
-    t->frame_max = t->dev.mtu + (kind == IFF_TAP ? TAP_L2_MAX : 0u);
     if (kind == IFF_TAP) {
         /* netsock is the far end of the wire: its own MAC, not the kernel
          * interface's. */
@@ -243,17 +425,26 @@ static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t ma
         else
             plat_random_mac(t->dev.hwaddr);
     }
-    t->dev.offloads = 0; /* no IFF_VNET_HDR: the kernel hands complete checksums */
     *err = 0;
     return &t->dev;
 }
 
+struct ns_dev *ns_tap_open_flags(const char *name, const uint8_t mac[6], unsigned flags, int *err)
+{
+    return tuntap_open(name, IFF_TAP, mac, flags, err);
+}
+
+struct ns_dev *ns_tun_open_flags(const char *name, unsigned flags, int *err)
+{
+    return tuntap_open(name, IFF_TUN, NULL, flags, err);
+}
+
 struct ns_dev *ns_tap_open(const char *name, const uint8_t mac[6], int *err)
 {
-    return tuntap_open(name, IFF_TAP, mac, err);
+    return ns_tap_open_flags(name, mac, 0, err);
 }
 
 struct ns_dev *ns_tun_open(const char *name, int *err)
 {
-    return tuntap_open(name, IFF_TUN, NULL, err);
+    return ns_tun_open_flags(name, 0, err);
 }

@@ -304,6 +304,9 @@ void tcp_close(struct tcpcb *tp);
 /* Report an error to the socket (SO_ERROR) if there is one. */
 void tcp_set_error(struct tcpcb *tp, int err);
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
+/* The device segments to raddr leave through (the loopback for our own
+ * addresses), or NULL without a route: its MTU and offloads. */
+struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
 /* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): called after the
  * application read; grows rcvbuf to about twice what was read per RTT. */

@@ -776,7 +776,8 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
         NS_STAT_INC(st, tcp_drop_bad_hlen);
         goto drop;
     }
-    if (!(ifp->dev->offloads & NS_DEV_OFF_RX_CSUM) &&
+    (void)ifp; /* checksum offload is per frame (NS_PBUF_F_CSUM_OK), see if_input */
+    if (!(pb->flags & NS_PBUF_F_CSUM_OK) &&
         !ns_tcp_csum_ok(ip->src, ip->dst, ns_pbuf_data(pb), pb->len)) {
         NS_STAT_INC(st, tcp_drop_bad_csum);
         goto drop;

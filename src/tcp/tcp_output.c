@@ -47,6 +47,26 @@ uint32_t tcp_cur_mss(const struct tcpcb *tp)
     return tp->mss > opt + 64 ? tp->mss - opt : 64;
 }
 
+/* The largest data length of one segment starting at seq. RFC 9293
+ * §3.7.1: no segment on the wire carries more than the MSS; a TSO device
+ * cuts a larger one into such segments, so for it new data (at or beyond
+ * SND.MAX) may go as a multiple of the MSS, up to the device's GSO limit
+ * less the headers. Retransmissions stay one MSS: loss recovery resends
+ * what the peer is missing, segment by segment. */
+static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
+{
+    if (SEQ_LT(seq, tp->snd_max))
+        return mss;
+    struct ns_dev *dev = tcp_route_dev(tp->st, tp->raddr);
+    if (!dev || !(dev->offloads & NS_DEV_OFF_TSO))
+        return mss;
+    uint32_t limit = dev->gso_max_size < NS_IP4_MAX_LEN ? dev->gso_max_size : NS_IP4_MAX_LEN;
+    uint32_t hdrs = NS_IP4_HLEN + NS_TCP_HLEN + tcp_opts_hdr_len(tp) + tcp_sack_opt_len(tp);
+    if (limit < hdrs + 2u * mss)
+        return mss;
+    return (limit - hdrs) / mss * mss;
+}
+
 /* Build and transmit one segment: data [seq, seq+len) from the send
  * buffer, with `flags`. Returns 0 or -errno from IP. */
 static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
@@ -124,7 +144,23 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
             th.flags |= NS_TCP_PSH;
     }
     ns_tcp_emit(&th, p);
-    ns_wr16(p + 16, ns_tcp_csum(tp->laddr, tp->raddr, p, hlen + len));
+    struct ns_dev *dev = tcp_route_dev(st, tp->raddr);
+    if (len > tp->mss) {
+        /* TSO (tcp_seg_max): the device cuts wire segments of the MSS,
+         * less what options beyond the usual ones take (SACK blocks). */
+        uint32_t extra = hlen - NS_TCP_HLEN - tcp_opts_hdr_len(tp);
+        pb->gso_size = (uint16_t)(tp->mss > extra ? tp->mss - extra : tp->mss);
+        pb->gso_type = NS_GSO_TCPV4;
+        NS_STAT_INC(st, tcp_tso_segs);
+    }
+    if (dev && (dev->offloads & NS_DEV_OFF_TX_CSUM)) {
+        /* Left for the device: the field holds the pseudo-header sum. */
+        uint32_t ph = ns_csum_pseudo4(tp->laddr, tp->raddr, NS_IPPROTO_TCP, (uint16_t)(hlen + len));
+        ns_wr16(p + 16, (uint16_t)~ns_csum_fold(ph));
+        ns_pbuf_csum_partial(pb, 0, 16);
+    } else {
+        ns_wr16(p + 16, ns_tcp_csum(tp->laddr, tp->raddr, p, hlen + len));
+    }
 
     if (flags & NS_TCP_ACK) {
         tp->flags &= ~(TF_ACKNOW | TF_DELACK);
@@ -223,8 +259,11 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         usable = 1; /* RFC 9293 §3.8.6.1: probe a zero window with one byte */
 
     uint32_t len = avail < usable ? avail : usable;
-    if (len > mss)
-        len = mss;
+    uint32_t seg_max = one_from_una ? mss : tcp_seg_max(tp, seq, mss);
+    if (len > seg_max)
+        len = seg_max;
+    else if (len > mss)
+        len -= len % mss; /* whole segments; the rest as if sent alone */
 
     /* FIN goes with the last data, once the user closed and the window
      * lets the data before it out. */
@@ -241,7 +280,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         send = len > 0 || (flags & (NS_TCP_SYN | NS_TCP_FIN));
     } else if (len > 0) {
         bool last = off + len == tp->sndbuf.len;
-        if (len == mss)
+        if (len >= mss)
             send = true;
         else if (tp->flags & TF_CORK)
             send = false;

@@ -410,20 +410,24 @@ void tcp_drop(struct tcpcb *tp, int err)
     tcp_close(tp);
 }
 
+struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr)
+{
+    int ifindex;
+    uint32_t nexthop;
+    if (ip4_is_local(st, raddr) || ip4_is_loopback(raddr))
+        ifindex = st->lo_ifindex;
+    else if (route4_lookup(st, raddr, &ifindex, &nexthop) < 0)
+        return NULL;
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    return ifp ? ifp->dev : NULL;
+}
+
 /* RFC 9293 §3.7.1, RFC 6691: the MSS to announce is the route MTU less
  * the fixed IPv4 and TCP headers. */
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
 {
-    int ifindex;
-    uint32_t nexthop;
-    uint32_t mtu = 1500;
-    if (ip4_is_local(st, raddr) || ip4_is_loopback(raddr))
-        ifindex = st->lo_ifindex;
-    else if (route4_lookup(st, raddr, &ifindex, &nexthop) < 0)
-        ifindex = 0;
-    struct ns_iface *ifp = ifindex ? ns_iface_get(st, ifindex) : NULL;
-    if (ifp)
-        mtu = ifp->dev->mtu;
+    struct ns_dev *dev = tcp_route_dev(st, raddr);
+    uint32_t mtu = dev ? dev->mtu : 1500;
     uint32_t mss = mtu - NS_IP4_HLEN - NS_TCP_HLEN;
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }

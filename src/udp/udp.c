@@ -129,17 +129,20 @@ static int udp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
 }
 
 /* Route to dst and report the outgoing interface and source address. */
-static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src)
+static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src, int *ifindex_out)
 {
-    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
-        *src = ip4_local_source(st, dst); /* to this host */
-        return 0;
-    }
     int ifindex;
     uint32_t nexthop;
-    if (route4_lookup(st, dst, &ifindex, &nexthop) < 0)
+    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
+        *src = ip4_local_source(st, dst); /* to this host */
+        ifindex = st->lo_ifindex;
+    } else if (route4_lookup(st, dst, &ifindex, &nexthop) < 0) {
         return -ENETUNREACH;
-    *src = ip4_source_for(st, ifindex, dst);
+    } else {
+        *src = ip4_source_for(st, ifindex, dst);
+    }
+    if (ifindex_out)
+        *ifindex_out = ifindex;
     return 0;
 }
 
@@ -170,7 +173,7 @@ static int udp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     }
     addr = udp_fix_dst(so, addr);
     uint32_t src;
-    if (udp_route(st, addr, &src) < 0)
+    if (udp_route(st, addr, &src, NULL) < 0)
         return -ENETUNREACH;
     /* ip4_datagram_connect: broadcast needs SO_BROADCAST. */
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
@@ -218,7 +221,8 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     }
     daddr = udp_fix_dst(so, daddr);
     uint32_t src;
-    if (udp_route(st, daddr, &src) < 0)
+    int ifindex;
+    if (udp_route(st, daddr, &src, &ifindex) < 0)
         return -ENETUNREACH;
     if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
@@ -243,7 +247,15 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     struct ns_udp_repr r = {
         .sport = so->lport, .dport = dport, .len = (uint16_t)(NS_UDP_HLEN + len), .csum = 0};
     ns_udp_emit(&r, u);
-    ns_wr16(u + 6, ns_udp_csum(src, daddr, u, NS_UDP_HLEN + len));
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (ifp && (ifp->dev->offloads & NS_DEV_OFF_TX_CSUM)) {
+        /* Left for the device (dev.h): the field holds the pseudo-header sum. */
+        uint32_t ph = ns_csum_pseudo4(src, daddr, NS_IPPROTO_UDP, r.len);
+        ns_wr16(u + 6, (uint16_t)~ns_csum_fold(ph));
+        ns_pbuf_csum_partial(pb, 0, 6);
+    } else {
+        ns_wr16(u + 6, ns_udp_csum(src, daddr, u, NS_UDP_HLEN + len));
+    }
     struct ip4_out o = {
         .src = src,
         .dst = daddr,
@@ -352,7 +364,7 @@ static void udp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns
     ns_pbuf_trim(pb, u.len);
     /* RFC 768 / RFC 1122 §4.1.3.4: zero means no checksum; otherwise it
      * MUST be verified. */
-    if (u.csum && !(ifp->dev->offloads & NS_DEV_OFF_RX_CSUM) &&
+    if (u.csum && !(pb->flags & NS_PBUF_F_CSUM_OK) &&
         !ns_udp_csum_ok(ip->src, ip->dst, ns_pbuf_data(pb), pb->len)) {
         NS_STAT_INC(st, udp_drop_bad_csum);
         goto drop;
