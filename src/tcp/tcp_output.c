@@ -101,14 +101,16 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (!pb)
         return -ENOBUFS;
     uint8_t *p = ns_pbuf_data(pb);
-    if (len) {
-        ns_ring_peek(&tp->sndbuf, seq - tp->snd_data, p + hlen, len);
-        /* PSH when this segment empties the send buffer (RFC 9293 §3.9.1). */
-        if (seq + len == tp->snd_data + tp->sndbuf.len)
-            th.flags |= NS_TCP_PSH;
-    }
+    /* PSH when this segment empties the send buffer (RFC 9293 §3.9.1). */
+    if (len && seq + len == tp->snd_data + tp->sndbuf.len)
+        th.flags |= NS_TCP_PSH;
     ns_tcp_emit(&th, p);
-    ns_wr16(p + 16, ns_tcp_csum(tp->laddr, tp->raddr, p, hlen + len));
+    /* Pseudo-header and header first; the payload is then summed while it
+     * is copied out of the send ring, each byte read once. */
+    uint32_t sum = ns_tcp_csum_begin(tp->laddr, tp->raddr, p, hlen, hlen + len);
+    if (len)
+        ns_ring_peek_csum(&tp->sndbuf, seq - tp->snd_data, p + hlen, len, &sum);
+    ns_wr16(p + 16, ns_csum_fold(sum));
 
     if (flags & NS_TCP_ACK) {
         tp->flags &= ~(TF_ACKNOW | TF_DELACK);
