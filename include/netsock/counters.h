@@ -14,6 +14,8 @@
     X(dev_rx_frames, "frames received from devices")                            \
     X(dev_tx_frames, "frames handed to devices")                                \
     X(dev_tx_err, "frames a device refused to send")                            \
+    X(dev_tx_full_drop, "frames dropped: device transmit queue full")           \
+    X(dev_tx_deferred, "TCP segments a full device queue refused (sent later)") \
     X(pbuf_alloc_fail, "packet buffer allocations that failed (pool empty)")    \
     /* Ethernet */                                                              \
     X(eth_drop_short, "Ethernet frames shorter than the header")                \

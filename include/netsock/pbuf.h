@@ -55,6 +55,8 @@ struct ns_pbuf {
 
 #define NS_PBUF_F_HEAP 0x1u       /* storage from the heap, not the pool */
 #define NS_PBUF_F_L2_BCAST 0x2u   /* arrived as a link-layer broadcast/multicast */
+#define NS_PBUF_F_TX_DEFER 0x4u   /* output path: if a full device queue refuses it, its
+                                     sender keeps the data and sends it again (TCP) */
 
 struct ns_pbuf_pool_stats {
     uint32_t pool_total;     /* pooled buffers created */

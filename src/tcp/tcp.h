@@ -7,6 +7,7 @@
  *   tcp_output.c  deciding what to send and building segments
  *   tcp_timer.c   retransmission, persist, keepalive, delayed ACK, 2MSL
  *   tcp_reass.c   the out-of-order queue
+ *   tcp_txwait.c  waiting for a full device queue (transmit backpressure)
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *
@@ -167,6 +168,10 @@ struct tcpcb {
     uint64_t created_us;
     uint32_t challenge_acks;     /* RFC 5961 §7 rate limit, per second */
     uint64_t challenge_window_us;
+
+    /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
+    struct ns_tx_waiter txw;
+    bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
 };
 
 /* ---- per-stack TCP state --------------------------------------------------- */
@@ -261,6 +266,24 @@ void tcp_send_ack_now(struct tcpcb *tp);
 /* A keepalive probe: SEG.SEQ = SND.UNA - 1, no data (RFC 1122 §4.2.3.6). */
 void tcp_send_keepalive(struct tcpcb *tp);
 uint32_t tcp_flight_size(const struct tcpcb *tp);
+
+/* tcp_txwait.c — transmit backpressure (docs/architecture.md) */
+/* tcp_xmit's answer when IP returned -EAGAIN (a full device queue refused
+ * the segment; nothing was sent): an ACK it carried is owed again, and the
+ * connection waits for the device. Returns -EAGAIN. */
+int tcp_tx_refused(struct tcpcb *tp, uint8_t flags);
+/* Is the connection waiting for a full device? Then nothing may be sent
+ * until it is woken (tcp_output runs then); `rexmit_una`: the caller wanted
+ * to retransmit SND.UNA (tcp_retransmit_one), which is done first on
+ * waking. */
+static inline bool tcp_tx_waiting(struct tcpcb *tp, bool rexmit_una)
+{
+    if (!ns_tx_waiting(&tp->txw))
+        return false;
+    if (rexmit_una)
+        tp->txw_rexmit = true;
+    return true;
+}
 
 /* tcp_timer.c */
 void tcp_timers_init(struct tcpcb *tp);

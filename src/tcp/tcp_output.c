@@ -119,15 +119,19 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
+    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
+                        .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
+    pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
+    int rc = ip4_output(st, &o, pb);
+    if (rc == -EAGAIN)
+        return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {
         NS_STAT_INC(st, tcp_retrans_segs);
         tp->total_retrans++;
     }
     NS_STAT_INC(st, tcp_tx_segs);
     tp->last_tx_us = st->now_us;
-    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
-                        .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
-    return ip4_output(st, &o, pb);
+    return rc;
 }
 
 void tcp_send_ack_now(struct tcpcb *tp)
@@ -167,6 +171,8 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 
     if (tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN)
         return false;
+    if (tcp_tx_waiting(tp, one_from_una))
+        return false; /* the device queue is full: woken when it drains (tcp_txwait.c) */
 
     /* SYN: only while it is the first thing unacknowledged. */
     if ((flags & NS_TCP_SYN) && seq != tp->iss)
@@ -254,7 +260,12 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
      * drop it without looking at its ACK field, and answer with an ACK of
      * its own; two such peers ACK each other forever. */
     bool bare_ack = len == 0 && !(flags & (NS_TCP_SYN | NS_TCP_FIN));
-    tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags);
+    if (tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags) == -EAGAIN) {
+        /* Refused by a full device queue: not sent, so nothing below
+         * happens (SND.NXT, SND.MAX, FIN, timers stay as they were). */
+        tcp_tx_waiting(tp, one_from_una);
+        return false;
+    }
     if (len > 0 && len < tp->mss && !probe)
         tp->snd_sml = seq + len;
     if (probe)
