@@ -201,12 +201,13 @@ static void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *
  * it has, wakes them in order until one is refused again. Anything else
  * refused is dropped and counted (as Linux drops at a full qdisc). */
 
-/* When the device of ifp expects to take frames (<= now_us: now). */
+/* When the device of ifp expects to take frames (<= now_us: now). Only a
+ * device with tx_ready has waiters (if_xmit). */
 static uint64_t if_tx_ready_at(const struct ns_stack *st, struct ns_iface *ifp)
 {
     struct ns_dev *dev = ifp->dev;
     if (!ifp->tx_blocked || !dev->ops->tx_ready)
-        return st->now_us; /* a device without tx_ready is retried at once */
+        return st->now_us;
     return dev->ops->tx_ready(dev, st->now_us);
 }
 
@@ -341,6 +342,8 @@ int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
 {
     bool defer = pb->flags & NS_PBUF_F_TX_DEFER;
     int rc = ifp->dev->ops->xmit(ifp->dev, pb, st->now_us);
+    if (rc == -EAGAIN && !ifp->dev->ops->tx_ready)
+        defer = false; /* a device that cannot say when it is ready: a drop */
     if (rc == -EAGAIN) {
         /* Queue full: not sent. The sender keeps the data (TCP), or the
          * frame is lost here (anything else; Linux: a qdisc drop), which
