@@ -14,6 +14,8 @@
     X(dev_rx_frames, "frames received from devices")                            \
     X(dev_tx_frames, "frames handed to devices")                                \
     X(dev_tx_err, "frames a device refused to send")                            \
+    X(dev_tx_full_drop, "frames dropped: device transmit queue full")           \
+    X(dev_tx_deferred, "TCP segments a full device queue refused (sent later)") \
     X(pbuf_alloc_fail, "packet buffer allocations that failed (pool empty)")    \
     X(dev_tx_gso_sw, "GSO packets cut into segments in software (device without TSO)") \
     X(dev_tx_csum_sw, "partial checksums finished in software (no TX checksum offload)") \

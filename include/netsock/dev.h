@@ -13,6 +13,7 @@
 #ifndef NETSOCK_DEV_H
 #define NETSOCK_DEV_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,10 +34,22 @@ enum ns_link_type {
 struct ns_dev;
 
 struct ns_dev_ops {
-    /* Send one frame. Always consumes `pb` (sent, queued or dropped).
-     * Returns 0, or a negative errno when the frame was dropped
-     * (-EMSGSIZE larger than the MTU allows, -ENOBUFS queue full,
-     * -ENETDOWN no peer). */
+    /* Send one frame. Always consumes `pb` (sent, queued, refused or
+     * dropped). Returns
+     *   0        sent or queued for sending;
+     *   -EAGAIN  transmit queue full (backpressure, as a Linux driver's
+     *            netif_stop_queue): the frame was NOT sent, it is counted in
+     *            stats.tx_busy, not tx_drop, and the device expects to take
+     *            frames again at tx_ready(). Only devices whose queue is
+     *            local to the host do this (simulated link ports, the queue
+     *            device with a limit, TAP, AF_PACKET); the stack then keeps
+     *            TCP data unsent until the device is ready and drops
+     *            anything else (docs/architecture.md "Transmit
+     *            backpressure"). A frame that could never fit (larger than
+     *            the whole queue) is dropped instead, never refused;
+     *   another negative errno when the frame was dropped (-EMSGSIZE larger
+     *            than the MTU allows, -ENOBUFS no buffer or a queue that
+     *            drops, -ENETDOWN no peer). */
     int (*xmit)(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us);
 
     /* Return the next received frame that is due at or before now_us, in a
@@ -59,10 +72,26 @@ struct ns_dev_ops {
 
     /* Release everything (and the wrapped device, for a wrapper). */
     void (*close)(struct ns_dev *dev);
+
+    /* Optional (NULL for a device whose xmit never returns -EAGAIN): when
+     * the device expects to take frames again after refusing one.
+     *   <= now_us     now;
+     *   a later time  when its queue will have drained enough (a simulated
+     *                 device on virtual time, or a device that can only
+     *                 retry after a while): the stack includes it in
+     *                 ns_stack_next_deadline;
+     *   NS_TIME_NEVER not by itself: when its descriptor (ops->fd) becomes
+     *                 writable, which a real-time loop waits for with
+     *                 EPOLLOUT, or when the program takes frames from a
+     *                 queue device.
+     * May be asked at any time, also when nothing was refused; it may make
+     * a system call (poll) but never blocks. */
+    uint64_t (*tx_ready)(struct ns_dev *dev, uint64_t now_us);
 };
 
 struct ns_dev_stats {
     uint64_t tx_frames, tx_bytes, tx_drop;
+    uint64_t tx_busy; /* frames refused with -EAGAIN (queue full; not sent, not dropped here) */
     uint64_t rx_frames, rx_bytes, rx_drop;
 };
 
@@ -87,10 +116,13 @@ struct ns_dev {
 #define NS_DEV_OFF_TSO 0x4u     /* device cuts TCPv4 GSO packets up to gso_max_size */
 
 /* For device implementations: count a transmit attempt of len bytes that
- * ended with rc (0 sent, negative dropped), free pb, return rc. */
+ * ended with rc (0 sent, -EAGAIN refused, other negative dropped), free pb,
+ * return rc. */
 static inline int ns_dev_tx_done(struct ns_dev *dev, struct ns_pbuf *pb, uint32_t len, int rc)
 {
-    if (rc) {
+    if (rc == -EAGAIN) {
+        dev->stats.tx_busy++;
+    } else if (rc) {
         dev->stats.tx_drop++;
     } else {
         dev->stats.tx_frames++;
@@ -139,7 +171,8 @@ struct ns_link_params {
     uint64_t delay_us;         /* one-way propagation delay */
     uint64_t jitter_us;        /* extra delay, uniform in [0, jitter_us]; keeps FIFO order */
     uint64_t rate_bps;         /* bandwidth, bits/s; 0 = unlimited */
-    uint32_t queue_bytes;      /* bytes waiting for serialization before tail drop; 0 = unlimited */
+    uint32_t queue_bytes;      /* bytes waiting for serialization before tail drop (a
+                                  simulated link refuses instead: sim.h); 0 = unlimited */
     uint32_t mtu;              /* largest IP packet carried; 0 = no limit */
     double loss;               /* probability a frame is lost */
     double dup;                /* probability a frame is delivered twice */
@@ -185,6 +218,8 @@ struct ns_impair_stats {
     uint64_t corrupted;
     uint64_t queue_drop; /* tail drops: queue_bytes exceeded */
     uint64_t mtu_drop;   /* frames larger than the MTU */
+    uint64_t queue_full; /* simulated link ports: frames refused with -EAGAIN, the
+                            queue being full; not offered, so not in `frames` */
 };
 
 /* ---- fault-injection wrapper ---------------------------------------------
@@ -232,6 +267,12 @@ int ns_qdev_inject(struct ns_dev *qdev, const void *frame, size_t len);
 long ns_qdev_take(struct ns_dev *qdev, void *buf, size_t cap);
 /* Frames waiting to be taken. */
 size_t ns_qdev_pending(const struct ns_dev *qdev);
+/* Bound the frames waiting to be taken (0, the default: unbounded). With
+ * the bound reached, xmit refuses with -EAGAIN (transmit backpressure, see
+ * ns_dev_ops) and tx_ready says NS_TIME_NEVER until ns_qdev_take makes
+ * room; the program then polls the stack, which wakes its waiting
+ * senders. Returns 0, or -EINVAL for a device that is not a queue device. */
+int ns_qdev_set_tx_limit(struct ns_dev *qdev, size_t frames);
 
 #ifdef __cplusplus
 }

@@ -134,12 +134,13 @@ const char *ns_stack_name(const struct ns_stack *st);
 uint64_t ns_stack_now(const struct ns_stack *st);
 
 /* Advance the stack to now_us: run device tick work, take received frames
- * from every device and process them, fire due timers. Returns the number
+ * from every device and process them, let senders waiting for a full
+ * device send again once it has room, fire due timers. Returns the number
  * of frames processed. */
 int ns_stack_poll(struct ns_stack *st, uint64_t now_us);
 
-/* The earliest time at which ns_stack_poll() has work: a timer or a device
- * deadline. NS_TIME_NEVER when there is nothing scheduled. May be earlier
+/* The earliest time at which ns_stack_poll() has work: a timer, a device
+ * deadline, or a full device expected to take frames again. NS_TIME_NEVER when there is nothing scheduled. May be earlier
  * than strictly needed (never later). */
 uint64_t ns_stack_next_deadline(struct ns_stack *st);
 
@@ -160,6 +161,14 @@ int ns_if_add(struct ns_stack *st, struct ns_dev *dev);
 
 /* The device of interface ifindex, or NULL. Still owned by the stack. */
 struct ns_dev *ns_if_dev(struct ns_stack *st, int ifindex);
+
+/* True when senders (TCP connections) wait for interface ifindex's device
+ * to take frames again and the device will say so through its descriptor
+ * becoming writable (its tx_ready is NS_TIME_NEVER, include/netsock/dev.h):
+ * a real-time loop then waits for EPOLLOUT on that descriptor and polls
+ * the stack. Waits that end at a known time are in ns_stack_next_deadline
+ * instead. */
+bool ns_if_tx_wait_writable(struct ns_stack *st, int ifindex);
 
 /* Add an address to an interface. af is AF_INET (addr -> struct in_addr);
  * AF_INET6 returns -EAFNOSUPPORT until IPv6 lands. Adds the connected route

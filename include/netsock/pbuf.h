@@ -77,6 +77,9 @@ struct ns_pbuf {
 #define NS_PBUF_F_CSUM_PARTIAL 0x4u /* transport checksum left to finish (see above) */
 #define NS_PBUF_F_CSUM_OK 0x8u      /* input: transport checksum needs no verification */
 
+#define NS_PBUF_F_TX_DEFER 0x10u   /* output path: if a full device queue refuses it, its
+                                     sender keeps the data and sends it again (TCP) */
+
 /* GSO packet types (gso_type). */
 #define NS_GSO_TCPV4 1u /* TCP over IPv4 */
 

@@ -11,6 +11,12 @@
  * MAC address). Each port has its own transmit parameters (struct
  * ns_link_params): serialization at rate_bps through a queue of
  * queue_bytes, then delay, loss, duplication, reordering and corruption.
+ * The queue belongs to the sending host: a frame that does not fit is
+ * refused (the device's xmit returns -EAGAIN) and the stack keeps TCP data
+ * until the queue has room, as Linux does with a full NIC queue; UDP,
+ * ICMP and forwarded packets are dropped (counted in dev_tx_full_drop and
+ * in ns_simlink_stats' queue_full). So congestion at a router's egress
+ * port still loses packets, and a host's own link does not.
  */
 #ifndef NETSOCK_SIM_H
 #define NETSOCK_SIM_H

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/wire.h"
+
 /* Move the contents into new storage of `size` bytes (>= len), head at 0. */
 static bool ring_repack(struct ns_ring *r, uint32_t size)
 {
@@ -100,6 +102,21 @@ uint32_t ns_ring_peek(const struct ns_ring *r, uint32_t off, void *out, uint32_t
     uint32_t first = r->size - start < n ? r->size - start : n;
     memcpy(out, r->buf + start, first);
     memcpy((uint8_t *)out + first, r->buf, n - first);
+    return n;
+}
+
+uint32_t ns_ring_peek_csum(const struct ns_ring *r, uint32_t off, void *out, uint32_t len,
+                           uint32_t *sum)
+{
+    if (off >= r->len)
+        return 0;
+    uint32_t n = len < r->len - off ? len : r->len - off;
+    uint32_t start = (r->head + off) % r->size;
+    uint32_t first = r->size - start < n ? r->size - start : n;
+    uint32_t s = ns_csum_copy(out, r->buf + start, first, *sum);
+    if (n > first) /* the wrapped part starts `first` bytes in, maybe odd */
+        s = ns_csum_block_add(s, ns_csum_copy((uint8_t *)out + first, r->buf, n - first, 0), first);
+    *sum = s;
     return n;
 }
 

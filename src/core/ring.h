@@ -46,6 +46,12 @@ uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len);
 /* Copy len bytes starting off bytes into the ring; returns bytes copied
  * (fewer when the ring holds less). Does not consume. */
 uint32_t ns_ring_peek(const struct ns_ring *r, uint32_t off, void *out, uint32_t len);
+/* ns_ring_peek that also adds the bytes copied to the partial Internet
+ * checksum *sum (wire.h), reading each byte once (ns_csum_copy): the bytes
+ * continue *sum at an even offset, as ns_csum_add's chaining; a copy the
+ * ring's wrap splits in two is combined correctly at any split point. */
+uint32_t ns_ring_peek_csum(const struct ns_ring *r, uint32_t off, void *out, uint32_t len,
+                           uint32_t *sum);
 /* Consume len bytes (at most what is held). */
 void ns_ring_drop(struct ns_ring *r, uint32_t len);
 /* Copy out and consume. */

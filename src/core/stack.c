@@ -187,6 +187,7 @@ static void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *
     pb->ifindex = (uint32_t)ifp->index;
     if (ifp->dev->offloads & NS_DEV_OFF_RX_CSUM)
         pb->flags |= NS_PBUF_F_CSUM_OK; /* the device vouches for every frame */
+    pb->flags &= ~NS_PBUF_F_TX_DEFER; /* a looped-back pbuf is input now */
     if (ifp->dev->link == NS_LINK_ETHER)
         eth_input(st, ifp, pb);
     else
@@ -196,6 +197,85 @@ static void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *
 /* Frames taken from one device per poll before moving on, so one busy
  * device cannot starve timers or the other devices. */
 #define NS_POLL_BUDGET 256
+
+/* ---- transmit backpressure ------------------------------------------------------
+ * A device whose queue is full refuses a frame with -EAGAIN (dev.h). A TCP
+ * segment refused that way was not sent: TCP leaves its sequence
+ * variables alone and waits on the interface (ns_tx_wait); every poll
+ * asks a device with waiters whether it has room (ops->tx_ready) and, when
+ * it has, wakes them in order until one is refused again. Anything else
+ * refused is dropped and counted (as Linux drops at a full qdisc). */
+
+/* When the device of ifp expects to take frames (<= now_us: now). Only a
+ * device with tx_ready has waiters (if_xmit). */
+static uint64_t if_tx_ready_at(const struct ns_stack *st, struct ns_iface *ifp)
+{
+    struct ns_dev *dev = ifp->dev;
+    if (!ifp->tx_blocked || !dev->ops->tx_ready)
+        return st->now_us;
+    return dev->ops->tx_ready(dev, st->now_us);
+}
+
+static void txw_unlink(struct ns_stack *st, struct ns_tx_waiter *w)
+{
+    struct ns_iface *ifp = w->ifp;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        ifp->txw_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        ifp->txw_tail = w->prev;
+    w->next = w->prev = NULL;
+    w->ifp = NULL;
+    if (!ifp->txw_head)
+        st->tx_wait_ifaces--;
+}
+
+void ns_tx_wait(struct ns_stack *st, struct ns_tx_waiter *w)
+{
+    struct ns_iface *ifp = ns_iface_get(st, st->tx_refused_ifindex);
+    if (w->ifp || !ifp)
+        return;
+    w->ifp = ifp;
+    w->next = NULL;
+    w->prev = ifp->txw_tail;
+    if (ifp->txw_tail) {
+        ifp->txw_tail->next = w;
+    } else {
+        ifp->txw_head = w;
+        st->tx_wait_ifaces++;
+    }
+    ifp->txw_tail = w;
+}
+
+void ns_tx_wait_cancel(struct ns_stack *st, struct ns_tx_waiter *w)
+{
+    if (w->ifp)
+        txw_unlink(st, w);
+}
+
+/* Wake the senders waiting on ifp if its device has room, in the order
+ * they started waiting, until one of them fills it again (it then went to
+ * the back: round robin among the waiters). */
+static void if_tx_wake(struct ns_stack *st, struct ns_iface *ifp)
+{
+    if (!ifp->txw_head || if_tx_ready_at(st, ifp) > st->now_us)
+        return;
+    ifp->tx_blocked = false;
+    while (ifp->txw_head && !ifp->tx_blocked) {
+        struct ns_tx_waiter *w = ifp->txw_head;
+        txw_unlink(st, w);
+        w->wake(w);
+    }
+}
+
+bool ns_if_tx_wait_writable(struct ns_stack *st, int ifindex)
+{
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    return ifp && ifp->txw_head && if_tx_ready_at(st, ifp) == NS_TIME_NEVER;
+}
 
 int ns_stack_poll(struct ns_stack *st, uint64_t now_us)
 {
@@ -216,6 +296,11 @@ int ns_stack_poll(struct ns_stack *st, uint64_t now_us)
             frames++;
         }
     }
+    /* After the input (ACKs may have opened windows), before the timers
+     * (a retransmission timeout need not fire for data still unsent). */
+    for (int i = 0; st->tx_wait_ifaces && i < NS_IF_MAX; i++)
+        if (st->ifaces[i].index)
+            if_tx_wake(st, &st->ifaces[i]);
     ns_wheel_advance(&st->wheel, st->now_us, st);
     return frames;
 }
@@ -230,6 +315,13 @@ uint64_t ns_stack_next_deadline(struct ns_stack *st)
         uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
         if (d < next)
             next = d;
+        if (ifp->txw_head) {
+            /* Senders wait: when the device has room (NS_TIME_NEVER: its
+             * descriptor will say, ns_if_tx_wait_writable). */
+            d = if_tx_ready_at(st, ifp);
+            if (d < next)
+                next = d;
+        }
     }
     return next;
 }
@@ -291,11 +383,27 @@ int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
         }
         NS_STAT_INC(st, dev_tx_csum_sw);
     }
+    bool defer = pb->flags & NS_PBUF_F_TX_DEFER;
     int rc = dev->ops->xmit(dev, pb, st->now_us);
-    if (rc < 0)
+    if (rc == -EAGAIN && !dev->ops->tx_ready)
+        defer = false; /* a device that cannot say when it is ready: a drop */
+    if (rc == -EAGAIN) {
+        /* Queue full: not sent. The sender keeps the data (TCP), or the
+         * frame is lost here (anything else; Linux: a qdisc drop), which
+         * its sender hears as before, -ENOBUFS. */
+        ifp->tx_blocked = true;
+        st->tx_refused_ifindex = ifp->index;
+        if (defer) {
+            NS_STAT_INC(st, dev_tx_deferred);
+        } else {
+            NS_STAT_INC(st, dev_tx_full_drop);
+            rc = -ENOBUFS;
+        }
+    } else if (rc < 0) {
         NS_STAT_INC(st, dev_tx_err);
-    else
+    } else {
         NS_STAT_INC(st, dev_tx_frames);
+    }
     return rc;
 }
 

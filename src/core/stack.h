@@ -45,6 +45,15 @@ struct ns_if_addr4 {
     uint64_t announce_at_us;
 };
 
+/* A sender waiting for a device to take frames again (transmit
+ * backpressure, docs/architecture.md): embedded in what waits (a TCP
+ * connection), on one interface's FIFO list while it waits. */
+struct ns_tx_waiter {
+    struct ns_tx_waiter *next, *prev;
+    struct ns_iface *ifp; /* the interface waited on; NULL when not waiting */
+    void (*wake)(struct ns_tx_waiter *w);
+};
+
 struct ns_iface {
     int index;                  /* 1-based; 0 = slot unused */
     struct ns_dev *dev;
@@ -53,6 +62,10 @@ struct ns_iface {
     bool loopback;
     /* Fires at the earliest addr4[].announce_at_us still pending. */
     struct ns_timer announce_timer;
+    /* The device refused a frame (-EAGAIN) and has not been found ready
+     * since; senders that must not lose data wait on txw_head. */
+    bool tx_blocked;
+    struct ns_tx_waiter *txw_head, *txw_tail;
 };
 
 /* ---- routing (net/route.c) --------------------------------------------------- */
@@ -114,8 +127,28 @@ void eth_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
 /* Prepend an Ethernet header (dst, our MAC, ethertype) and transmit. Consumes pb. */
 int eth_output(struct ns_stack *st, struct ns_iface *ifp, const uint8_t dst[6], uint16_t ethertype,
                struct ns_pbuf *pb);
-/* Hand a finished frame to the interface's device. Consumes pb. */
+/* Hand a finished frame to the interface's device. Consumes pb. Returns
+ * 0 (sent), -EAGAIN only for a pbuf marked NS_PBUF_F_TX_DEFER that a full
+ * device queue refused (not sent, counted as dev_tx_deferred;
+ * st->tx_refused_ifindex names the interface, see ns_tx_wait), or another
+ * negative errno: dropped, counted — -ENOBUFS with dev_tx_full_drop for an
+ * unmarked frame a full queue refused (UDP, ICMP, ARP, forwarding: Linux's
+ * qdisc drop), the device's error with dev_tx_err otherwise. */
 int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
+
+/* ---- transmit backpressure (core/stack.c) ------------------------------------- */
+
+/* Right after an output call returned -EAGAIN: make w wait for the
+ * interface that refused the frame (st->tx_refused_ifindex). w->wake(w)
+ * is called once from ns_stack_poll when the device can take frames again
+ * (ops->tx_ready), waiters of an interface in the order they started
+ * waiting; a waiter that is refused again during its wake-up goes to the
+ * back and stops the round. Nothing happens when w already waits. */
+void ns_tx_wait(struct ns_stack *st, struct ns_tx_waiter *w);
+/* Stop waiting (before w's owner is freed). Nothing happens when w does
+ * not wait. */
+void ns_tx_wait_cancel(struct ns_stack *st, struct ns_tx_waiter *w);
+static inline bool ns_tx_waiting(const struct ns_tx_waiter *w) { return w->ifp != NULL; }
 
 /* ---- IPv4 (net/ipv4.c, net/ip4_reass.c) ---------------------------------------- */
 
@@ -140,7 +173,9 @@ struct ip4_out {
 
 /* Build the IPv4 header in front of pb's data (the transport payload),
  * route, fragment if needed and send. Consumes pb. Returns 0 or
- * -ENETUNREACH / -EMSGSIZE (DF and too big) / -ENOBUFS. */
+ * -ENETUNREACH / -EMSGSIZE (DF and too big) / -ENOBUFS, or -EAGAIN when
+ * pb carries NS_PBUF_F_TX_DEFER and a full device queue refused it (not
+ * sent: if_xmit). */
 int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb);
 
 /* Route and transmit a complete IPv4 packet (header included), fragmenting
@@ -213,6 +248,8 @@ struct ns_stack {
 
     struct ns_iface ifaces[NS_IF_MAX];
     int lo_ifindex;             /* the loopback interface (127.0.0.0/8) */
+    int tx_refused_ifindex;     /* interface of the last -EAGAIN from if_xmit */
+    unsigned tx_wait_ifaces;    /* interfaces with senders waiting (ns_tx_wait) */
 
     struct ns_route_table4 routes4;
     struct arp_cache arp;

@@ -66,6 +66,18 @@ static int fault_impair(struct fault_dev *f, struct fault_dir *d, struct ns_pbuf
         return rc;
     }
     if (v.flags & NS_IMPAIR_CORRUPT) {
+        if (pb->refcnt > 1) {
+            /* Shared (a pcap wrapper outside us records it after we
+             * return): corrupt a copy, never the bytes others hold. */
+            struct ns_pbuf *copy = ns_pbuf_clone(pb);
+            ns_pbuf_free(pb);
+            if (!copy) {
+                d->stats.delivered -= v.count; /* no buffer: lost after all */
+                d->stats.lost++;
+                return 0;
+            }
+            pb = copy;
+        }
         (void)ns_pbuf_csum_finish(pb); /* bad offsets: the frame is garbage anyway */
         ns_impair_flip(ns_pbuf_data(pb), v.corrupt_bit);
         pb->flags &= ~NS_PBUF_F_CSUM_OK;
@@ -127,6 +139,7 @@ static int fault_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
     int rc;
 
     if (!f->tx.on) {
+        /* Pass-through: the inner device's backpressure too. */
         rc = f->inner->ops->xmit(f->inner, pb, now_us);
     } else {
         /* Queue, then release everything due: frames due earlier sort
@@ -134,7 +147,9 @@ static int fault_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
         rc = fault_impair_frame(f, &f->tx, pb, now_us);
         fault_release_tx(f, now_us);
     }
-    if (rc < 0) {
+    if (rc == -EAGAIN) {
+        dev->stats.tx_busy++;
+    } else if (rc < 0) {
         dev->stats.tx_drop++;
     } else {
         dev->stats.tx_frames++;
@@ -183,6 +198,18 @@ static void fault_tick(struct ns_dev *dev, uint64_t now_us)
         f->inner->ops->tick(f->inner, now_us);
 }
 
+/* Only a pass-through direction passes the inner device's backpressure
+ * on; with transmit impairments the wrapper is a link of its own, whose
+ * queue drops (queue_bytes) and whose released frames an inner device that
+ * refuses them loses, as frames lost on the wire. */
+static uint64_t fault_tx_ready(struct ns_dev *dev, uint64_t now_us)
+{
+    struct fault_dev *f = (struct fault_dev *)dev;
+    if (f->tx.on || !f->inner->ops->tx_ready)
+        return now_us;
+    return f->inner->ops->tx_ready(f->inner, now_us);
+}
+
 static int fault_fd(struct ns_dev *dev)
 {
     struct fault_dev *f = (struct fault_dev *)dev;
@@ -205,6 +232,7 @@ static const struct ns_dev_ops fault_ops = {
     .tick = fault_tick,
     .fd = fault_fd,
     .close = fault_close,
+    .tx_ready = fault_tx_ready,
 };
 
 static void fault_dir_init(struct fault_dir *d, const struct ns_link_params *p, uint64_t seed)

@@ -50,6 +50,25 @@ static uint64_t serialize(struct ns_impair_dir *d, uint64_t rate_bps, uint32_t l
     return d->busy_until_us;
 }
 
+uint64_t ns_impair_queue_ready(const struct ns_link_params *p, const struct ns_impair_dir *d,
+                               uint32_t len, uint64_t now_us)
+{
+    if (!p->rate_bps || !p->queue_bytes)
+        return now_us; /* an unlimited link never queues (step 2) */
+    if (len > p->queue_bytes)
+        return NS_TIME_NEVER;
+    uint64_t wait_us = d->busy_until_us > now_us ? d->busy_until_us - now_us : 0;
+    uint64_t room = p->queue_bytes - len;
+    if (backlog_bytes(wait_us, p->rate_bps) <= room)
+        return now_us;
+    /* backlog_bytes(w) = floor(w * rate / 8e6) <= room exactly when
+     * w * rate < (room + 1) * 8e6, i.e. w <= ceil((room + 1) * 8e6 / rate) - 1.
+     * room < 2^32, so the product stays below 2^55. */
+    uint64_t bits_us = (room + 1) * 8u * US_PER_S;
+    uint64_t w_max = bits_us / p->rate_bps + (bits_us % p->rate_bps != 0) - 1;
+    return d->busy_until_us - w_max; /* > now_us: the backlog is over room now */
+}
+
 int ns_impair_frame(const struct ns_link_params *p, struct ns_rng *rng, struct ns_impair_dir *d,
                     struct ns_impair_stats *st, uint32_t len, uint32_t l2_hlen, uint64_t now_us,
                     struct ns_impair_verdict *v)

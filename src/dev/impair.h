@@ -65,6 +65,15 @@ int ns_impair_frame(const struct ns_link_params *p, struct ns_rng *rng, struct n
                     struct ns_impair_stats *st, uint32_t len, uint32_t l2_hlen, uint64_t now_us,
                     struct ns_impair_verdict *v);
 
+/* When the queue check (step 2) would let a frame of `len` bytes in:
+ * now_us when it does now (or the direction has no queue limit), else the
+ * earliest later time the serializer's backlog has drained enough, or
+ * NS_TIME_NEVER when the frame is larger than the whole queue. Pure: no
+ * state changes, no randomness. A port that refuses frames instead of
+ * dropping them (sim/simlink.c) asks this before ns_impair_frame. */
+uint64_t ns_impair_queue_ready(const struct ns_link_params *p, const struct ns_impair_dir *dir,
+                               uint32_t len, uint64_t now_us);
+
 /* Flip the bit named by a verdict's corrupt_bit in `data`. */
 static inline void ns_impair_flip(uint8_t *data, uint32_t bit)
 {

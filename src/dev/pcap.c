@@ -93,15 +93,30 @@ static int pcap_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
 {
     struct pcap_dev *p = (struct pcap_dev *)dev;
     uint32_t len = pb->len;
-    pcap_record(p, pb, now_us);
+    /* Recorded once the inner device has answered, so a frame it refuses
+     * for a full queue (-EAGAIN: sent again later) is not captured twice.
+     * Our reference keeps the bytes; holders of a shared pbuf do not
+     * change it (the fault wrapper copies before corrupting). */
+    ns_pbuf_ref(pb);
     int rc = p->inner->ops->xmit(p->inner, pb, now_us);
-    if (rc < 0) {
+    if (rc != -EAGAIN)
+        pcap_record(p, pb, now_us);
+    ns_pbuf_free(pb);
+    if (rc == -EAGAIN) {
+        dev->stats.tx_busy++;
+    } else if (rc < 0) {
         dev->stats.tx_drop++;
     } else {
         dev->stats.tx_frames++;
         dev->stats.tx_bytes += len;
     }
     return rc;
+}
+
+static uint64_t pcap_tx_ready(struct ns_dev *dev, uint64_t now_us)
+{
+    struct pcap_dev *p = (struct pcap_dev *)dev;
+    return p->inner->ops->tx_ready ? p->inner->ops->tx_ready(p->inner, now_us) : now_us;
 }
 
 static struct ns_pbuf *pcap_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us)
@@ -151,6 +166,7 @@ static const struct ns_dev_ops pcap_ops = {
     .tick = pcap_tick,
     .fd = pcap_fd,
     .close = pcap_close,
+    .tx_ready = pcap_tx_ready,
 };
 
 struct ns_dev *ns_pcap_wrap(struct ns_dev *inner, const char *path, int *err)

@@ -30,6 +30,7 @@ struct qdev {
     struct ns_dev dev; /* first: a struct ns_dev * is a struct qdev * */
     struct qlist rx;   /* injected, for the stack to receive */
     struct qlist tx;   /* sent by the stack, for the program to take */
+    size_t tx_limit;   /* frames tx may hold (0: unbounded); then -EAGAIN */
 };
 
 static const struct ns_dev_ops qdev_ops;
@@ -85,16 +86,18 @@ static int qdev_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
     int rc = 0;
     if (dev->mtu && ip_len > dev->mtu)
         rc = -EMSGSIZE; /* a stack bug worth seeing in tests: it sent more than the MTU */
+    else if (q->tx_limit && q->tx.count >= q->tx_limit)
+        rc = -EAGAIN; /* full: backpressure until the program takes frames */
     else
         rc = qlist_push_copy(&q->tx, ns_pbuf_data(pb), pb->len) ? -ENOBUFS : 0;
-    if (rc) {
-        dev->stats.tx_drop++;
-    } else {
-        dev->stats.tx_frames++;
-        dev->stats.tx_bytes += pb->len;
-    }
-    ns_pbuf_free(pb);
-    return rc;
+    return ns_dev_tx_done(dev, pb, pb->len, rc);
+}
+
+static uint64_t qdev_tx_ready(struct ns_dev *dev, uint64_t now_us)
+{
+    struct qdev *q = (struct qdev *)dev;
+    /* Room appears only when the program takes a frame. */
+    return !q->tx_limit || q->tx.count < q->tx_limit ? now_us : NS_TIME_NEVER;
 }
 
 static struct ns_pbuf *qdev_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us)
@@ -140,6 +143,7 @@ static const struct ns_dev_ops qdev_ops = {
     .tick = NULL,
     .fd = qdev_fd,
     .close = qdev_close,
+    .tx_ready = qdev_tx_ready,
 };
 
 struct ns_dev *ns_qdev_new(const char *name, enum ns_link_type link, const uint8_t mac[6],
@@ -185,4 +189,13 @@ size_t ns_qdev_pending(const struct ns_dev *qdev)
 {
     struct qdev *q = to_qdev(qdev);
     return q ? q->tx.count : 0;
+}
+
+int ns_qdev_set_tx_limit(struct ns_dev *qdev, size_t frames)
+{
+    struct qdev *q = to_qdev(qdev);
+    if (!q)
+        return -EINVAL;
+    q->tx_limit = frames;
+    return 0;
 }

@@ -252,6 +252,9 @@ static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t 
     struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
     struct ns_pbuf *pb;
     while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+        /* Its sender was told it was sent when it was queued here: if a
+         * full device refuses it now, it is lost (and counted so). */
+        pb->flags &= ~NS_PBUF_F_TX_DEFER;
         if (ifp)
             eth_output(st, ifp, e->mac, NS_ETHERTYPE_IPV4, pb);
         else

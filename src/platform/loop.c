@@ -5,7 +5,9 @@
  * One iteration (ns_loop_run_once):
  *   1. poll every stack at ns_clock_now_us() (everything due now);
  *   2. sleep in epoll_wait until the earliest stack deadline, the caller's
- *      deadline or a ready descriptor (device, extra fd, signalfd);
+ *      deadline or a ready descriptor (device, extra fd, signalfd); a
+ *      device whose full transmit queue holds senders back
+ *      (ns_if_tx_wait_writable) is watched for EPOLLOUT too;
  *   3. run the callbacks of ready extra descriptors, note signals;
  *   4. poll every stack again at the new time.
  * Polling every stack each time is simple and costs little with a few
@@ -46,6 +48,9 @@ enum watch_kind { WATCH_DEV, WATCH_USER, WATCH_SIGNAL };
 struct watch {
     enum watch_kind kind;
     int fd;
+    uint32_t events;     /* registered with epoll */
+    struct ns_stack *st; /* WATCH_DEV: the stack and interface of the device */
+    int ifindex;
     bool dead; /* removed while events for it may still be in hand */
     ns_loop_fd_fn cb;
     void *ctx;
@@ -122,6 +127,7 @@ static struct watch *watch_add(struct ns_loop *loop, enum watch_kind kind, int f
     }
     w->kind = kind;
     w->fd = fd;
+    w->events = events;
     w->cb = cb;
     w->ctx = ctx;
     struct epoll_event ev = {.events = events, .data.ptr = w};
@@ -176,6 +182,10 @@ int ns_loop_add(struct ns_loop *loop, struct ns_stack *st)
         if (fd < 0)
             continue;
         struct watch *w = watch_add(loop, WATCH_DEV, fd, EPOLLIN, NULL, NULL, &err);
+        if (w) {
+            w->st = st;
+            w->ifindex = i;
+        }
         if (!w) {
             for (int k = 0; k < n_added; k++) {
                 epoll_ctl(loop->epfd, EPOLL_CTL_DEL, added[k]->fd, NULL);
@@ -239,6 +249,23 @@ static int wait_ms(uint64_t wake_us, uint64_t now_us)
     return ms > 1000000000u ? 1000000000 : (int)ms;
 }
 
+/* Transmit backpressure: a device whose senders wait for its descriptor
+ * to become writable is watched for EPOLLOUT as well, and only then (a
+ * writable descriptor is the normal state: watching it always would spin). */
+static void watch_writable(struct ns_loop *loop)
+{
+    for (struct watch *w = loop->watches; w; w = w->next) {
+        if (w->kind != WATCH_DEV || w->dead)
+            continue;
+        uint32_t want = EPOLLIN | (ns_if_tx_wait_writable(w->st, w->ifindex) ? EPOLLOUT : 0u);
+        if (want == w->events)
+            continue;
+        struct epoll_event ev = {.events = want, .data.ptr = w};
+        if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) == 0)
+            w->events = want;
+    }
+}
+
 /* Sleep until wake_us (NS_TIME_NEVER: no limit) or an event. */
 static int loop_wait(struct ns_loop *loop, struct epoll_event *ev, int max, uint64_t wake_us)
 {
@@ -282,6 +309,7 @@ int ns_loop_run_once(struct ns_loop *loop, uint64_t deadline_us)
         if (d < wake)
             wake = d;
     }
+    watch_writable(loop);
     struct epoll_event ev[LOOP_EVENTS];
     int n = loop_wait(loop, ev, LOOP_EVENTS, wake);
     for (int i = 0; i < n; i++) {

@@ -12,6 +12,11 @@
  * Transmit: send(2) per frame on the socket bound to the interface
  * (PACKET_QDISC_BYPASS when the kernel allows it). A TX ring would save
  * the system call but needs a flush point the device ops do not have.
+ * Backpressure: EAGAIN (the socket's send buffer is full) is refused with
+ * -EAGAIN until the socket is writable (POLLOUT); ENOBUFS (the driver's
+ * queue is busy, or the qdisc full: the frame was freed) is refused too,
+ * but writability says nothing about the driver, so tx_ready retries after
+ * PACKET_TX_RETRY_US.
  * Our own frames: PACKET_IGNORE_OUTGOING (Linux 4.20); on older kernels
  * frames with sll_pkttype PACKET_OUTGOING are skipped in recv.
  * Checksums: a frame the kernel produced on this host (e.g. across a veth
@@ -47,9 +52,14 @@
 #define RING_MAX_PACKET 65536u
 #define RING_BLOCK_MIN (64u << 10)
 
+/* After ENOBUFS, try again this much later (a 1 Gbit/s NIC sends about
+ * eight full-sized frames in this time). */
+#define PACKET_TX_RETRY_US 100u
+
 struct packet_dev {
     struct ns_dev dev; /* first */
     int fd;
+    uint64_t tx_retry_us; /* after ENOBUFS: not before this time */
     int ifindex;
     bool promisc;
     uint8_t *ring;
@@ -65,7 +75,6 @@ static struct tpacket2_hdr *slot(const struct packet_dev *p, uint32_t i)
 static int packet_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
 {
     struct packet_dev *p = (struct packet_dev *)dev;
-    (void)now_us;
     uint32_t len = pb->len;
     int rc = 0;
     if (len < 14 || len - 14 > dev->mtu) {
@@ -75,12 +84,23 @@ static int packet_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
         do
             n = send(p->fd, ns_pbuf_data(pb), len, MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
-        if (n < 0)
-            rc = (errno == EAGAIN || errno == ENOBUFS) ? -ENOBUFS
-                 : (errno == ENETDOWN || errno == ENXIO) ? -ENETDOWN
-                                                         : -errno;
+        if (n < 0) {
+            if (errno == ENOBUFS)
+                p->tx_retry_us = now_us + PACKET_TX_RETRY_US;
+            rc = (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) ? -EAGAIN
+                 : (errno == ENETDOWN || errno == ENXIO)                      ? -ENETDOWN
+                                                                              : -errno;
+        }
     }
     return ns_dev_tx_done(dev, pb, (uint32_t)len, rc);
+}
+
+static uint64_t packet_tx_ready(struct ns_dev *dev, uint64_t now_us)
+{
+    struct packet_dev *p = (struct packet_dev *)dev;
+    if (p->tx_retry_us > now_us)
+        return p->tx_retry_us;
+    return plat_fd_tx_ready(p->fd, now_us);
 }
 
 /* Fill in the TCP or UDP checksum of an IPv4 packet whose checksum the
@@ -178,6 +198,7 @@ static const struct ns_dev_ops packet_ops = {
     .tick = NULL,
     .fd = packet_fd,
     .close = packet_close,
+    .tx_ready = packet_tx_ready,
 };
 
 static uint32_t pow2_at_least(uint32_t x)

@@ -7,7 +7,10 @@
  * read(2) returns exactly one frame (or packet, for TUN) with no packet
  * information header, every write(2) sends one. The descriptor is
  * non-blocking: recv reads until EAGAIN (the stack calls it up to its poll
- * budget per poll, which is the batch), xmit writes and drops on EAGAIN.
+ * budget per poll, which is the batch), xmit writes; a write that fails
+ * with EAGAIN (the descriptor's send buffer is full) is refused with
+ * -EAGAIN, transmit backpressure, and tx_ready waits for the descriptor to
+ * become writable (POLLOUT).
  *
  * Creation and attachment: TUNSETIFF creates the interface when no
  * interface of that name exists, and attaches to it when one does (made
@@ -46,6 +49,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,10 +141,10 @@ static void wait_running(const char *ifname)
 /* The errno of a failed write, as the device reports it. */
 static int tx_errno(int e)
 {
-    /* EAGAIN: the kernel's queue for this interface is full; EIO / EBADFD:
-     * the interface is down or gone. Either way the frame is lost on the
-     * wire, as a full NIC ring would lose it. */
-    return e == EAGAIN ? -ENOBUFS
+    /* EAGAIN: the descriptor cannot take more now: refused, and the stack
+     * waits for POLLOUT (tx_ready). EIO / EBADFD: the interface is down
+     * or gone; the frame is lost. */
+    return e == EAGAIN || e == EWOULDBLOCK ? -EAGAIN
            : (e == EIO || e == EBADFD || e == ENETDOWN) ? -ENETDOWN
                                                         : -e;
 }
@@ -297,6 +301,22 @@ static uint64_t tap_next_deadline(struct ns_dev *dev)
 
 static int tap_fd(struct ns_dev *dev) { return ((struct tap_dev *)dev)->fd; }
 
+uint64_t plat_fd_tx_ready(int fd, uint64_t now_us)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int n;
+    do
+        n = poll(&pfd, 1, 0);
+    while (n < 0 && errno == EINTR);
+    /* An error or hang-up is "ready" too: xmit then reports it. */
+    return n != 0 ? now_us : NS_TIME_NEVER;
+}
+
+static uint64_t tap_tx_ready(struct ns_dev *dev, uint64_t now_us)
+{
+    return plat_fd_tx_ready(((struct tap_dev *)dev)->fd, now_us);
+}
+
 static void tap_close(struct ns_dev *dev)
 {
     struct tap_dev *t = (struct tap_dev *)dev;
@@ -313,6 +333,7 @@ static const struct ns_dev_ops tap_ops = {
     .tick = NULL,
     .fd = tap_fd,
     .close = tap_close,
+    .tx_ready = tap_tx_ready,
 };
 
 /* Whether this host stores 16-bit values little-endian. */

@@ -4,7 +4,10 @@
  * A frame sent from port i gets one impairment verdict from port i's
  * parameters (dev/impair.h: MTU, queue, serialization, loss, corruption,
  * jitter, reordering, duplication); each copy is then delivered to every
- * other attached port at its arrival time. Frames in flight are stored as
+ * other attached port at its arrival time. The queue is the sending
+ * host's own: a frame that does not fit is refused with -EAGAIN (transmit
+ * backpressure, include/netsock/dev.h) rather than dropped, and tx_ready
+ * says when the serializer will have made room for it. Frames in flight are stored as
  * refcounted byte blobs (struct sim_frame), one per copy, shared by all
  * destination ports: the receiving stack's pool is only known when it
  * calls recv, which copies the blob into a pbuf from that pool.
@@ -57,6 +60,7 @@ struct sim_port {
     struct ns_impair_dir dir;
     struct ns_impair_stats stats;
     struct sim_delivery *rx_head, *rx_tail; /* frames arriving at this port */
+    uint32_t refused_len; /* length of the last frame refused with -EAGAIN */
 };
 
 struct ns_simlink {
@@ -145,6 +149,20 @@ static int simport_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
         rc = -ENETDOWN;
         goto drop;
     }
+    /* The port's queue is the sending host's own (its NIC's): when it is
+     * full the frame is refused, not dropped, and the host waits until
+     * the serializer has drained enough (tx_ready). A frame larger than
+     * the whole queue is left to the engine, which drops it. */
+    uint64_t ready_us = p->params.queue_bytes && p->params.rate_bps
+                            ? ns_impair_queue_ready(&p->params, &p->dir, pb->len, now_us)
+                            : now_us;
+    if (ready_us > now_us && ready_us != NS_TIME_NEVER) {
+        p->refused_len = pb->len;
+        p->stats.queue_full++;
+        dev->stats.tx_busy++;
+        ns_pbuf_free(pb);
+        return -EAGAIN;
+    }
     rc = ns_impair_frame(&p->params, &p->rng, &p->dir, &p->stats, pb->len, ETH_HLEN, now_us, &v);
     if (rc < 0)
         goto drop;
@@ -203,6 +221,15 @@ static uint64_t simport_next_deadline(struct ns_dev *dev)
     return p->rx_head ? p->rx_head->time_us : NS_TIME_NEVER;
 }
 
+static uint64_t simport_tx_ready(struct ns_dev *dev, uint64_t now_us)
+{
+    struct sim_port *p = (struct sim_port *)dev;
+    /* Room for the frame refused last (a full-sized one if none was). */
+    uint32_t len = p->refused_len ? p->refused_len : ETH_HLEN + dev->mtu;
+    uint64_t t = ns_impair_queue_ready(&p->params, &p->dir, len, now_us);
+    return t == NS_TIME_NEVER ? now_us : t; /* never fits: let xmit drop it */
+}
+
 static int simport_fd(struct ns_dev *dev)
 {
     (void)dev;
@@ -224,6 +251,7 @@ static const struct ns_dev_ops simport_ops = {
     .tick = NULL,
     .fd = simport_fd,
     .close = simport_close,
+    .tx_ready = simport_tx_ready,
 };
 
 /* ---- link ----------------------------------------------------------------- */

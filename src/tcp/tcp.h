@@ -11,6 +11,7 @@
  *                 and the sender's scoreboard of what was sent (RFC 6675)
  *   tcp_recovery.c loss detection and recovery with SACK: RACK-TLP
  *                 (RFC 8985), RFC 6675 recovery, PRR (RFC 6937)
+ *   tcp_txwait.c  waiting for a full device queue (transmit backpressure)
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *   cc/cubic.c    (CUBIC, the default), cc/hystart.c (RFC 9406 slow start)
@@ -251,6 +252,10 @@ struct tcpcb {
     uint64_t created_us;
     uint32_t challenge_acks;     /* RFC 5961 §7 rate limit, per second */
     uint64_t challenge_window_us;
+
+    /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
+    struct ns_tx_waiter txw;
+    bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
 };
 
 /* ---- per-stack TCP state --------------------------------------------------- */
@@ -368,6 +373,24 @@ uint32_t tcp_flight_size(const struct tcpcb *tp);
 /* Payload bytes the next segment may carry: the MSS less the SACK
  * blocks it will carry. */
 uint32_t tcp_cur_mss(const struct tcpcb *tp);
+
+/* tcp_txwait.c — transmit backpressure (docs/architecture.md) */
+/* tcp_xmit's answer when IP returned -EAGAIN (a full device queue refused
+ * the segment; nothing was sent): an ACK it carried is owed again, and the
+ * connection waits for the device. Returns -EAGAIN. */
+int tcp_tx_refused(struct tcpcb *tp, uint8_t flags);
+/* Is the connection waiting for a full device? Then nothing may be sent
+ * until it is woken (tcp_output runs then); `rexmit_una`: the caller wanted
+ * to retransmit SND.UNA (tcp_retransmit_one), which is done first on
+ * waking. */
+static inline bool tcp_tx_waiting(struct tcpcb *tp, bool rexmit_una)
+{
+    if (!ns_tx_waiting(&tp->txw))
+        return false;
+    if (rexmit_una)
+        tp->txw_rexmit = true;
+    return true;
+}
 
 /* tcp_timer.c */
 void tcp_timers_init(struct tcpcb *tp);
@@ -489,6 +512,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
 #define TCP_DUPTHRESH 3u            /* RFC 5681 §3.2, RFC 6675 §2 DupThresh */
 #define TCP_WCDELACK_US 200000u     /* RFC 8985 §7.2 WCDelAckT */
+#define TCP_PTO_MIN_US 2000u        /* Linux TCP_TIMEOUT_MIN (2 jiffies at HZ=1000) */
 #define TCP_REO_PERSIST 16u         /* RFC 8985 §6.2 step 4: recoveries */
 #define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 §5.5: 24 days */
 

@@ -137,12 +137,9 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (!pb)
         return -ENOBUFS;
     uint8_t *p = ns_pbuf_data(pb);
-    if (len) {
-        ns_ring_peek(&tp->sndbuf, seq - tp->snd_data, p + hlen, len);
-        /* PSH when this segment empties the send buffer (RFC 9293 §3.9.1). */
-        if (seq + len == tp->snd_data + tp->sndbuf.len)
-            th.flags |= NS_TCP_PSH;
-    }
+    /* PSH when this segment empties the send buffer (RFC 9293 §3.9.1). */
+    if (len && seq + len == tp->snd_data + tp->sndbuf.len)
+        th.flags |= NS_TCP_PSH;
     ns_tcp_emit(&th, p);
     struct ns_dev *dev = tcp_route_dev(st, tp->raddr);
     if (len > tp->mss) {
@@ -155,11 +152,18 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (dev && (dev->offloads & NS_DEV_OFF_TX_CSUM)) {
         /* Left for the device: the field holds the pseudo-header sum. */
+        if (len)
+            ns_ring_peek(&tp->sndbuf, seq - tp->snd_data, p + hlen, len);
         uint32_t ph = ns_csum_pseudo4(tp->laddr, tp->raddr, NS_IPPROTO_TCP, (uint16_t)(hlen + len));
         ns_wr16(p + 16, (uint16_t)~ns_csum_fold(ph));
         ns_pbuf_csum_partial(pb, 0, 16);
     } else {
-        ns_wr16(p + 16, ns_tcp_csum(tp->laddr, tp->raddr, p, hlen + len));
+        /* Pseudo-header and header first; the payload is then summed while it
+         * is copied out of the send ring, each byte read once. */
+        uint32_t sum = ns_tcp_csum_begin(tp->laddr, tp->raddr, p, hlen, hlen + len);
+        if (len)
+            ns_ring_peek_csum(&tp->sndbuf, seq - tp->snd_data, p + hlen, len, &sum);
+        ns_wr16(p + 16, ns_csum_fold(sum));
     }
 
     if (flags & NS_TCP_ACK) {
@@ -169,15 +173,19 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
+    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
+                        .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
+    pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
+    int rc = ip4_output(st, &o, pb);
+    if (rc == -EAGAIN)
+        return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {
         NS_STAT_INC(st, tcp_retrans_segs);
         tp->total_retrans++;
     }
     NS_STAT_INC(st, tcp_tx_segs);
     tp->last_tx_us = st->now_us;
-    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
-                        .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
-    return ip4_output(st, &o, pb);
+    return rc;
 }
 
 void tcp_send_ack_now(struct tcpcb *tp)
@@ -218,6 +226,8 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 
     if (tp->state == TCPS_CLOSED || tp->state == TCPS_LISTEN)
         return false;
+    if (tcp_tx_waiting(tp, one_from_una))
+        return false; /* the device queue is full: woken when it drains (tcp_txwait.c) */
 
     /* SYN: only while it is the first thing unacknowledged. */
     if ((flags & NS_TCP_SYN) && seq != tp->iss)
@@ -325,7 +335,12 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
      * drop it without looking at its ACK field, and answer with an ACK of
      * its own; two such peers ACK each other forever. */
     bool bare_ack = len == 0 && !(flags & (NS_TCP_SYN | NS_TCP_FIN));
-    tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags);
+    if (tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags) == -EAGAIN) {
+        /* Refused by a full device queue: not sent, so nothing below
+         * happens (SND.NXT, SND.MAX, FIN, timers stay as they were). */
+        tcp_tx_waiting(tp, one_from_una);
+        return false;
+    }
     if (len > 0 && len < mss && !probe)
         tp->snd_sml = seq + len;
     if (!bare_ack && !one_from_una) {
@@ -368,7 +383,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 static bool tcp_output_lost(struct tcpcb *tp)
 {
     struct tcp_sendrec *r = tcp_sm_next_lost(tp);
-    if (!r)
+    if (!r || tcp_tx_waiting(tp, false))
         return false;
     if (!(tp->flags & TF_PRR_FORCE) && tcp_pipe(tp) >= tp->cwnd)
         return false;
@@ -393,7 +408,8 @@ static bool tcp_output_lost(struct tcpcb *tp)
         len += q->end - q->start - qfin;
         fin = qfin;
     }
-    tcp_xmit(tp, seq, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0)));
+    if (tcp_xmit(tp, seq, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0))) == -EAGAIN)
+        return false; /* a full device: tried again when it has room */
     tcp_sm_sent(tp, seq, len + fin, fin);
     tcp_rec_sent(tp, len + fin, true);
     if (!ns_timer_pending(&tp->t_rexmt))
@@ -404,6 +420,10 @@ static bool tcp_output_lost(struct tcpcb *tp)
 void tcp_tlp_fire(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
+    if (tcp_tx_waiting(tp, false)) {
+        tcp_arm_rexmt(tp); /* the device is full, not the network: no probe */
+        return;
+    }
     NS_STAT_INC(st, tcp_tlp_probes);
     /* RFC 8985 §7.3: send one segment of new data if there is any and
      * the receiver's window allows, else resend the last segment. */
@@ -421,9 +441,10 @@ void tcp_tlp_fire(struct tcpcb *tp)
             r = tcp_sm_at(tp, ++i);
         bool fin = r->flags & SR_FIN;
         uint32_t len = r->end - r->start - fin;
-        tcp_xmit(tp, r->start, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0)));
-        tcp_sm_sent(tp, r->start, len + fin, fin);
-        tp->flags |= TF_TLP | TF_TLP_RETRANS;
+        if (tcp_xmit(tp, r->start, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0))) == 0) {
+            tcp_sm_sent(tp, r->start, len + fin, fin);
+            tp->flags |= TF_TLP | TF_TLP_RETRANS;
+        }
     }
     tp->tlp_end_seq = tp->snd_max;
     /* §7.3: after the probe, the RTO guards the connection. */

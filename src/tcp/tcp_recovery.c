@@ -309,11 +309,13 @@ void tcp_tlp_arm(struct tcpcb *tp)
         tp->rxt_shift)
         return;
     /* RFC 8985 §7.2: PTO = 2*SRTT, plus the worst-case delayed ACK when
-     * only one segment is out (its ACK may be delayed); never beyond
-     * the RTO. */
+     * only one segment is out (its ACK may be delayed); at least 2 ms;
+     * never beyond the RTO. */
     uint64_t pto = 2 * tp->srtt_us;
     if (tp->snd_max - tp->snd_una <= tp->mss)
         pto += TCP_WCDELACK_US;
+    if (pto < TCP_PTO_MIN_US)
+        pto = TCP_PTO_MIN_US; /* Linux TCP_TIMEOUT_MIN: not faster than the clock's grain */
     uint64_t at = st->now_us + pto, rto_at = tcp_rto_deadline(tp);
     tcp_arm_tlp(tp, at < rto_at ? at : rto_at);
 }

@@ -99,6 +99,7 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
 void tcp_free(struct tcpcb *tp)
 {
     tcp_timers_cancel(tp);
+    ns_tx_wait_cancel(tp->st, &tp->txw);
     tcp_reass_flush(tp);
     tcp_sm_free(tp);
     ns_ring_free(&tp->sndbuf);
@@ -382,6 +383,7 @@ void tcp_close(struct tcpcb *tp)
 {
     struct tcpcb *l = tp->listener;
     tcp_timers_cancel(tp);
+    ns_tx_wait_cancel(tp->st, &tp->txw);
     if (tp->state == TCPS_LISTEN) {
         tcp_listen_remove(tp);
     } else if (tp->state != TCPS_CLOSED) {

@@ -269,6 +269,13 @@ uint16_t ns_tcp_csum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
         ns_csum_add(ns_csum_pseudo4(src, dst, NS_IPPROTO_TCP, (uint16_t)len), seg, len));
 }
 
+uint32_t ns_tcp_csum_begin(uint32_t src, uint32_t dst, const uint8_t *seg, size_t hlen,
+                           size_t seg_len)
+{
+    assert(hlen % 2 == 0 && hlen <= seg_len && seg_len <= 0xffff);
+    return ns_csum_add(ns_csum_pseudo4(src, dst, NS_IPPROTO_TCP, (uint16_t)seg_len), seg, hlen);
+}
+
 bool ns_tcp_csum_ok(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
 {
     /* A received segment with its checksum in place sums to -0. */

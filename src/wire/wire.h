@@ -32,9 +32,31 @@ enum ns_wire_err {
 /* Add `len` bytes at `data` to a running one's-complement sum and return
  * the new partial sum. Chain calls to sum discontiguous pieces; every piece
  * except the last must have even length. Start with sum 0. The partial sum
- * is opaque: only pass it to ns_csum_add / ns_csum_fold. Fast on 64-bit
- * (8 bytes per step, any alignment). */
+ * is opaque: only pass it to the ns_csum_* functions. Fast on 64-bit (8
+ * bytes per step, 64 with AVX2; any alignment). */
 uint32_t ns_csum_add(uint32_t sum, const void *data, size_t len);
+
+/* Copy len bytes from src to dst (which must not overlap) and add them to
+ * the partial sum `sum`: the same result as ns_csum_add(sum, src, len)
+ * after memcpy(dst, src, len), with each byte read once (DESIGN.md: the
+ * checksum fused with a copy). The chaining rule is ns_csum_add's: the
+ * bytes continue `sum` at an even offset; to continue at an odd one, start
+ * from 0 and combine with ns_csum_block_add. */
+uint32_t ns_csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
+
+/* Add `block`, the partial sum of bytes summed on their own from sum 0,
+ * to `sum`, the bytes lying `offset` bytes after the start of what `sum`
+ * covers: an odd offset byte-swaps the block (RFC 1071 §2(B)). E.g. a
+ * buffer split at an odd length n: ns_csum_block_add(ns_csum_add(0, p, n),
+ * ns_csum_add(0, p + n, m), n) == ns_csum_add(0, p, n + m) as checksums. */
+uint32_t ns_csum_block_add(uint32_t sum, uint32_t block, size_t offset);
+
+/* The portable scalar paths of ns_csum_add and ns_csum_copy, which use
+ * vector instructions where the CPU has them (AVX2 on x86-64). Same
+ * results; for tests and measurements, so both paths are checked on any
+ * machine. */
+uint32_t ns_csum_add_generic(uint32_t sum, const void *data, size_t len);
+uint32_t ns_csum_copy_generic(void *dst, const void *src, size_t len, uint32_t sum);
 
 /* Fold a partial sum to 16 bits and complement it: the checksum value in
  * host order, to store with ns_wr16(). A buffer whose checksum field is
@@ -291,6 +313,13 @@ void ns_tcp_emit(const struct ns_tcp_repr *r, uint8_t *buf);
  * (folds to 0). */
 uint16_t ns_tcp_csum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len);
 bool ns_tcp_csum_ok(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len);
+/* The partial sum of the pseudo-header for a segment of seg_len bytes and
+ * of its first hlen bytes at seg (the header, checksum field zero; hlen
+ * even, as every TCP header length is). Continue it with the payload (e.g.
+ * ns_csum_copy while copying it in) and fold: the same value as
+ * ns_tcp_csum over the whole segment. */
+uint32_t ns_tcp_csum_begin(uint32_t src, uint32_t dst, const uint8_t *seg, size_t hlen,
+                           size_t seg_len);
 
 /* ---- helpers ------------------------------------------------------------- */
 

@@ -1,14 +1,19 @@
 /* tests/unit/test_checksum.c — the Internet checksum (RFC 1071, RFC 1624)
  * against a byte-at-a-time reference, over random lengths, alignments and
- * chunkings, plus known vectors and the incremental-update corners.
+ * chunkings, plus known vectors and the incremental-update corners; the
+ * copy-and-sum primitive (ns_csum_copy), sums combined at odd offsets
+ * (ns_csum_block_add) and the send ring's ns_ring_peek_csum, on both the
+ * vector and the portable paths.
  *
  * Replay a random failure with the printed NETSOCK_SEED. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
 
+#include "core/ring.h"
 #include "core/rng.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
@@ -209,6 +214,225 @@ static void test_random_chaining(void **state)
         NS_ASSERT_SEED(ns_csum_fold(ns_csum_add(sum, p, 0)) == ref_csum(p, len));
     }
     free(buf);
+}
+
+/* ---- copy and sum (ns_csum_copy), odd offsets, the ring ------------------ */
+
+#define COPY_MAX_LEN 9000
+#define GUARD 32
+
+/* Check one ns_csum_copy / ns_csum_copy_generic call: dst + doff receives
+ * exactly len bytes of src + soff (guards around it untouched) and the sum
+ * continues `prefix` (an even number of bytes already summed) as the
+ * byte-at-a-time reference over prefix + data says. */
+static void check_copy(struct ns_rng *rng, const uint8_t *prefix, size_t plen, const uint8_t *src,
+                       size_t len, size_t doff, bool generic)
+{
+    static uint8_t dst[COPY_MAX_LEN + 2 * GUARD + MAX_ALIGN];
+    static uint8_t whole[64 + COPY_MAX_LEN];
+    uint8_t fill = (uint8_t)ns_rng_next(rng);
+    size_t end = GUARD + doff + len + GUARD; /* the part of dst in play */
+    memset(dst, fill, end);
+    uint32_t sum = ns_csum_add(0, prefix, plen);
+    uint8_t *d = dst + GUARD + doff;
+    uint32_t got = generic ? ns_csum_copy_generic(d, src, len, sum) : ns_csum_copy(d, src, len, sum);
+    memcpy(whole, prefix, plen);
+    memcpy(whole + plen, src, len);
+    NS_ASSERT_SEED(ns_csum_fold(got) == ref_csum(whole, plen + len));
+    NS_ASSERT_SEED((got == 0) == (ref_sum(whole, plen + len) == 0));
+    NS_ASSERT_SEED(memcmp(d, src, len) == 0);
+    for (size_t i = 0; i < GUARD + doff; i++)
+        NS_ASSERT_SEED(dst[i] == fill);
+    for (size_t i = GUARD + doff + len; i < end; i++)
+        NS_ASSERT_SEED(dst[i] == fill);
+}
+
+static void test_copy_vs_reference(void **state)
+{
+    (void)state;
+    struct ns_rng rng;
+    ns_rng_seed(&rng, ns_test_seed(0xc0b1));
+    uint8_t *buf = malloc(COPY_MAX_LEN + MAX_ALIGN);
+    uint8_t prefix[64];
+    assert_non_null(buf);
+    for (int iter = 0; iter < 2000; iter++) {
+        size_t soff = (size_t)ns_rng_below(&rng, MAX_ALIGN);
+        size_t doff = (size_t)ns_rng_below(&rng, MAX_ALIGN);
+        /* Random lengths 0..9000, biased to the short ones and to the
+         * edges of the 64-byte vector blocks. */
+        size_t len;
+        switch (ns_rng_below(&rng, 4)) {
+        case 0: len = (size_t)ns_rng_below(&rng, 80); break;
+        case 1: len = 64 * (size_t)ns_rng_below(&rng, 141) + (size_t)ns_rng_below(&rng, 3) - 1; break;
+        default: len = (size_t)ns_rng_below(&rng, COPY_MAX_LEN + 1); break;
+        }
+        if (len > COPY_MAX_LEN)
+            len = 0; /* 64*0 - 1 wrapped */
+        size_t plen = 2 * (size_t)ns_rng_below(&rng, 33);
+        fill_random(&rng, buf, soff + len + 8); /* + 8: bytes past the end are not summed */
+        fill_random(&rng, prefix, sizeof(prefix));
+        check_copy(&rng, prefix, plen, buf + soff, len, doff, false);
+        check_copy(&rng, prefix, plen, buf + soff, len, doff, true);
+        /* The portable sum agrees with the (possibly vector) one. */
+        NS_ASSERT_SEED(ns_csum_fold(ns_csum_add_generic(0, buf + soff, len)) ==
+                       ns_csum_fold(ns_csum_add(0, buf + soff, len)));
+    }
+    free(buf);
+}
+
+static void test_copy_all_alignments(void **state)
+{
+    (void)state;
+    /* Every source and destination alignment against every length up to
+     * three vector blocks and a bit, all-ones data (every add carries). */
+    struct ns_rng rng;
+    ns_rng_seed(&rng, ns_test_seed(0xa11a));
+    uint8_t src[256 + MAX_ALIGN], none[1] = {0};
+    memset(src, 0xff, sizeof(src));
+    for (size_t len = 0; len <= 200; len += (len < 140 ? 1 : 7))
+        for (size_t soff = 0; soff < MAX_ALIGN; soff++)
+            for (size_t doff = 0; doff < MAX_ALIGN; doff += 3)
+                check_copy(&rng, none, 0, src + soff, len, doff, soff & 1);
+}
+
+static void test_copy_large(void **state)
+{
+    (void)state;
+    /* Longer than one vector block (16384 iterations of 64 bytes), with the
+     * largest lane values, so the per-block lane bounds are exercised. */
+    size_t len = 2u * 16384u * 64u + 77u;
+    uint8_t *src = malloc(len), *dst = malloc(len);
+    assert_non_null(src);
+    assert_non_null(dst);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0) {
+            memset(src, 0xff, len);
+        } else {
+            struct ns_rng rng;
+            ns_rng_seed(&rng, ns_test_seed(0x1a7e));
+            fill_random(&rng, src, len);
+        }
+        uint16_t want = ref_csum(src, len);
+        assert_int_equal(ns_csum(src, len), want);
+        assert_int_equal(ns_csum_fold(ns_csum_copy(dst, src, len, 0)), want);
+        assert_memory_equal(dst, src, len);
+        assert_int_equal(ns_csum_fold(ns_csum_add_generic(0, src, len)), want);
+    }
+    free(src);
+    free(dst);
+}
+
+static void test_block_add_odd_splits(void **state)
+{
+    (void)state;
+    struct ns_rng rng;
+    ns_rng_seed(&rng, ns_test_seed(0x0dd5));
+    uint8_t *buf = malloc(COPY_MAX_LEN + MAX_ALIGN), *out = malloc(COPY_MAX_LEN);
+    assert_non_null(buf);
+    assert_non_null(out);
+    for (int iter = 0; iter < 1500; iter++) {
+        size_t off = (size_t)ns_rng_below(&rng, MAX_ALIGN);
+        size_t len = (size_t)ns_rng_below(&rng, COPY_MAX_LEN + 1);
+        fill_random(&rng, buf, off + len);
+        const uint8_t *p = buf + off;
+        /* Up to four pieces at arbitrary (often odd) cut points, each
+         * summed on its own from 0 and copied; combined by offset. */
+        uint32_t sum = 0;
+        size_t pos = 0;
+        int pieces = 0;
+        while (pos < len || pieces == 0) {
+            size_t left = len - pos;
+            size_t piece = ++pieces == 4 ? left : (size_t)ns_rng_below(&rng, left + 1);
+            uint32_t block;
+            if (ns_rng_below(&rng, 2)) {
+                block = ns_csum_copy(out + pos, p + pos, piece, 0);
+            } else {
+                block = ns_csum_add(0, p + pos, piece);
+                memcpy(out + pos, p + pos, piece);
+            }
+            sum = ns_csum_block_add(sum, block, pos);
+            pos += piece;
+        }
+        NS_ASSERT_SEED(ns_csum_fold(sum) == ref_csum(p, len));
+        NS_ASSERT_SEED((sum == 0) == (ref_sum(p, len) == 0));
+        NS_ASSERT_SEED(memcmp(out, p, len) == 0);
+    }
+    free(buf);
+    free(out);
+}
+
+static void test_ring_peek_csum(void **state)
+{
+    (void)state;
+    struct ns_rng rng;
+    ns_rng_seed(&rng, ns_test_seed(0x719c));
+    uint8_t *data = malloc(COPY_MAX_LEN), *a = malloc(COPY_MAX_LEN), *b = malloc(COPY_MAX_LEN);
+    uint8_t hdr[60];
+    assert_non_null(data);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int iter = 0; iter < 1000; iter++) {
+        struct ns_ring r = {0};
+        uint32_t cap = 1 + (uint32_t)ns_rng_below(&rng, COPY_MAX_LEN);
+        assert_true(ns_ring_set_cap(&r, cap));
+        /* Fill it with data[0..cap) starting at any place (odd ones too),
+         * so that the data wraps round the end of the storage. */
+        uint32_t skew = (uint32_t)ns_rng_below(&rng, cap);
+        fill_random(&rng, data, cap);
+        assert_int_equal(ns_ring_write(&r, data + cap - skew, skew), skew); /* junk */
+        assert_int_equal(ns_ring_write(&r, data, cap - skew), cap - skew);
+        ns_ring_drop(&r, skew);
+        assert_int_equal(ns_ring_write(&r, data + cap - skew, skew), skew);
+        uint32_t held = r.len;
+        assert_int_equal(held, cap);
+        uint32_t off = (uint32_t)ns_rng_below(&rng, held + 1);
+        uint32_t len = (uint32_t)ns_rng_below(&rng, held - off + 2); /* may ask one too many */
+        size_t hlen = 2 * (size_t)ns_rng_below(&rng, 31);
+        fill_random(&rng, hdr, sizeof(hdr));
+        uint32_t sum = ns_csum_add(0, hdr, hlen);
+        uint32_t n = ns_ring_peek_csum(&r, off, a, len, &sum);
+        uint32_t want_n = ns_ring_peek(&r, off, b, len);
+        NS_ASSERT_SEED(n == want_n);
+        NS_ASSERT_SEED(memcmp(a, b, n) == 0);
+        NS_ASSERT_SEED(memcmp(a, data + off, n) == 0);
+        uint8_t *whole = malloc(hlen + n + 1);
+        assert_non_null(whole);
+        memcpy(whole, hdr, hlen);
+        memcpy(whole + hlen, b, n);
+        NS_ASSERT_SEED(ns_csum_fold(sum) == ref_csum(whole, hlen + n));
+        free(whole);
+        ns_ring_free(&r);
+    }
+    free(data);
+    free(a);
+    free(b);
+}
+
+static void test_tcp_csum_begin(void **state)
+{
+    (void)state;
+    /* A segment summed in two parts (header; payload while copied) has the
+     * checksum ns_tcp_csum gives the whole. */
+    struct ns_rng rng;
+    ns_rng_seed(&rng, ns_test_seed(0x7c9));
+    uint8_t *seg = malloc(60 + COPY_MAX_LEN), *payload = malloc(COPY_MAX_LEN);
+    assert_non_null(seg);
+    assert_non_null(payload);
+    for (int iter = 0; iter < 1000; iter++) {
+        uint32_t src = (uint32_t)ns_rng_next(&rng), dst = (uint32_t)ns_rng_next(&rng);
+        size_t hlen = 20 + 4 * (size_t)ns_rng_below(&rng, 11);
+        size_t len = (size_t)ns_rng_below(&rng, COPY_MAX_LEN + 1);
+        fill_random(&rng, seg, hlen);
+        ns_wr16(seg + 16, 0);
+        fill_random(&rng, payload, len);
+        uint32_t sum = ns_tcp_csum_begin(src, dst, seg, hlen, hlen + len);
+        uint16_t c = ns_csum_fold(ns_csum_copy(seg + hlen, payload, len, sum));
+        NS_ASSERT_SEED(c == ns_tcp_csum(src, dst, seg, hlen + len));
+        ns_wr16(seg + 16, c);
+        NS_ASSERT_SEED(ns_tcp_csum_ok(src, dst, seg, hlen + len));
+    }
+    free(seg);
+    free(payload);
 }
 
 /* ---- pseudo-header ----------------------------------------------------- */
@@ -416,6 +640,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_odd_lengths),
         cmocka_unit_test(test_random_vs_reference),
         cmocka_unit_test(test_random_chaining),
+        cmocka_unit_test(test_copy_vs_reference),
+        cmocka_unit_test(test_copy_all_alignments),
+        cmocka_unit_test(test_copy_large),
+        cmocka_unit_test(test_block_add_odd_splits),
+        cmocka_unit_test(test_ring_peek_csum),
+        cmocka_unit_test(test_tcp_csum_begin),
         cmocka_unit_test(test_pseudo4),
         cmocka_unit_test(test_udp_with_pseudo),
         cmocka_unit_test(test_update_rfc1624_example),
