@@ -87,6 +87,8 @@ extern const char *const tcp_state_names[];
 #define TF_TLP_RETRANS 0x200000u /* ... and it was a retransmission */
 #define TF_PRR_FORCE 0x400000u  /* RFC 6937: the fast retransmit goes out whatever cwnd says */
 #define TF_TLP_SEND 0x800000u   /* sending the probe: new data may pass cwnd */
+#define TF_NR_PARTIAL 0x8000000u /* NewReno: this recovery saw a partial ACK */
+#define TF_CORK_FLUSH 0x4000000u /* the cork's 200 ms ceiling passed: send what it holds */
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
@@ -176,6 +178,7 @@ struct tcpcb {
     struct ns_ring sndbuf;
     struct ns_ring rcvbuf;
     struct tcp_seg *reass;       /* out-of-order segments, by sequence */
+    struct tcp_seg *reass_last;  /* its last segment */
     uint32_t reass_bytes, reass_segs;
     /* Receive-buffer autotuning (tcp_rcv_space_adjust): bytes the
      * application read in the last measured RTT, and where and when the
@@ -415,6 +418,8 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
  * Returns bytes moved; *fin set when an in-order FIN was reached. */
 uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin);
 void tcp_reass_flush(struct tcpcb *tp);
+/* Sequence number after the last queued byte (RCV.NXT when empty). */
+uint32_t tcp_reass_end(const struct tcpcb *tp);
 /* Widen [*l, *r) to the contiguous run of queued data holding it. */
 void tcp_reass_span(const struct tcpcb *tp, uint32_t *l, uint32_t *r);
 
@@ -506,8 +511,9 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_KEEPCNT_DEFAULT 9u
 #define TCP_FIN_TIMEOUT_US 60000000ull /* Linux tcp_fin_timeout */
 #define TCP_PERSIST_MIN_US 200000u
+#define TCP_CORK_CEILING_US 200000u   /* tcp(7) TCP_CORK: at most 200 ms */
 #define TCP_PERSIST_MAX_US 120000000u
-#define TCP_REASS_MAX_SEGS 256u
+#define TCP_REASS_MAX_SEGS 256u     /* ... or one per 512 bytes of receive buffer, if more */
 #define TCP_CHALLENGE_ACK_LIMIT 1000u /* Linux tcp_challenge_ack_limit per second */
 #define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
 #define TCP_DUPTHRESH 3u            /* RFC 5681 §3.2, RFC 6675 §2 DupThresh */

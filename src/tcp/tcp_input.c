@@ -301,7 +301,13 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
             tp->cwnd = tp->cwnd > acked ? tp->cwnd - acked : tp->mss;
             if (acked >= tp->mss)
                 tp->cwnd += tp->mss;
-            tcp_arm_rexmt(tp);
+            /* RFC 6582 §3.2 step 5 / §4 "Impatient": only the first
+             * partial ACK restarts the timer, so a window with many holes
+             * ends in a timeout instead of one hole per RTT. */
+            if (!(tp->flags & TF_NR_PARTIAL)) {
+                tp->flags |= TF_NR_PARTIAL;
+                tcp_arm_rexmt(tp);
+            }
         }
     } else {
         tp->cc->ack_received(tp, acked);
@@ -338,6 +344,7 @@ static void tcp_dupack(struct tcpcb *tp)
         tp->cc->cong_signal(tp, CC_DUPACK3);
         tp->recover = tp->snd_max;
         tp->flags |= TF_FASTRECOVERY;
+        tp->flags &= ~TF_NR_PARTIAL;
         tp->flags &= ~TF_RTT_TIMING;
         tcp_retransmit_one(tp);
         tcp_arm_rexmt(tp);
@@ -529,9 +536,8 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
             /* RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every
              * second full-sized segment, else within the delayed-ACK
              * timeout. */
-            if (len >= tp->mss)
-                tp->delack_segs++;
-            if (tp->delack_segs >= 2 || (tp->flags & TF_QUICKACK) || *fin) {
+            tp->delack_segs += len / tp->mss; /* a GRO aggregate counts as its segments */
+            if (tp->delack_segs >= 2 || *fin) {
                 tp->flags |= TF_ACKNOW;
             } else {
                 tp->flags |= TF_DELACK;

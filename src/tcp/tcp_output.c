@@ -292,7 +292,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         bool last = off + len == tp->sndbuf.len;
         if (len >= mss)
             send = true;
-        else if (tp->flags & TF_CORK)
+        else if ((tp->flags & TF_CORK) && !(tp->flags & TF_CORK_FLUSH))
             send = false;
         /* RFC 896 / RFC 1122 §4.2.3.4: with data outstanding, hold a
          * small segment until the ACK comes (unless TCP_NODELAY). As
@@ -470,6 +470,15 @@ int tcp_output(struct tcpcb *tp)
     /* RFC 8985 §7.2: new data went out: (re)start the probe timeout. */
     if (sack && tp->snd_max != snd_max)
         tcp_tlp_arm(tp);
+    /* Corked data with nothing in flight: Linux sends it after at most
+     * max(RTO, 200 ms) (tcp(7) TCP_CORK "ceiling"), through the persist
+     * timer (tcp_timer_persist). */
+    if ((tp->flags & TF_CORK) && tp->state >= TCPS_ESTABLISHED && tp->snd_wnd &&
+        tp->snd_una == tp->snd_max && tp->sndbuf.len > tp->snd_nxt - tp->snd_data &&
+        !ns_timer_pending(&tp->t_persist)) {
+        uint64_t d = tp->rto_us < TCP_CORK_CEILING_US ? TCP_CORK_CEILING_US : tp->rto_us;
+        ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
+    }
     /* Data waiting, nothing in flight, window closed: probe it (persist). */
     if (tp->state >= TCPS_ESTABLISHED && tp->snd_wnd == 0 && tp->snd_una == tp->snd_max &&
         tp->sndbuf.len > tp->snd_nxt - tp->snd_data && !ns_timer_pending(&tp->t_rexmt) &&

@@ -7,8 +7,10 @@
  *
  * Segments are copied and kept sorted by sequence number with overlaps
  * trimmed on insertion, so the queue never holds a byte twice. It is
- * bounded by TCP_REASS_MAX_SEGS segments and by the receive buffer (the
- * caller only queues data inside the advertised window).
+ * bounded by max(TCP_REASS_MAX_SEGS, buffer / 512) segments and by the
+ * receive buffer (the caller only queues data inside the advertised
+ * window). A segment beyond everything queued, the common case while a
+ * hole waits, is appended at the tail (reass_last) without a walk.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,9 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
 {
     struct ns_stack *st = tp->st;
     struct tcp_seg **pp = &tp->reass;
+    struct tcp_seg *last = tp->reass_last;
+    if (last && !last->fin && SEQ_GEQ(seq, last->seq + last->len))
+        pp = &last->next; /* beyond everything queued: no walk */
 
     /* Skip segments that end before this one starts. Nothing follows a
      * FIN (RFC 9293 §3.10.7.4 "eighth": the FIN ends the sequence space):
@@ -71,6 +76,8 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
         if (dead->len)
             tcp_sack_rcv_dup(tp, dead->seq, dead->seq + dead->len); /* RFC 2883 */
         *pp = dead->next;
+        if (dead == tp->reass_last) /* the tail goes: its predecessor is last now */
+            tp->reass_last = pp == &tp->reass ? NULL : NS_CONTAINER_OF(pp, struct tcp_seg, next);
         tp->reass_bytes -= dead->len;
         tp->reass_segs--;
         free(dead);
@@ -81,7 +88,12 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
     }
     if (len == 0 && !fin)
         return true;
-    if (tp->reass_segs >= TCP_REASS_MAX_SEGS) {
+    /* The window bounds the bytes; the count bounds the per-segment
+     * overhead (tiny segments), scaled with the buffer so that a full
+     * window of ordinary segments always fits. */
+    uint32_t max_segs = tp->rcvbuf.cap / 512 > TCP_REASS_MAX_SEGS ? tp->rcvbuf.cap / 512
+                                                                   : TCP_REASS_MAX_SEGS;
+    if (tp->reass_segs >= max_segs) {
         NS_STAT_INC(st, tcp_ooo_drop);
         return false;
     }
@@ -92,6 +104,8 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
     }
     s->next = *pp;
     *pp = s;
+    if (!s->next)
+        tp->reass_last = s;
     tp->reass_bytes += len;
     tp->reass_segs++;
     NS_STAT_INC(st, tcp_ooo_segs);
@@ -115,6 +129,8 @@ uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
         if (s->fin && tp->rcv_nxt == s->seq + s->len)
             *fin = true;
         tp->reass = s->next;
+        if (!tp->reass)
+            tp->reass_last = NULL;
         tp->reass_bytes -= s->len;
         tp->reass_segs--;
         free(s);
@@ -125,6 +141,11 @@ uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
         }
     }
     return moved;
+}
+
+uint32_t tcp_reass_end(const struct tcpcb *tp)
+{
+    return tp->reass_last ? tp->reass_last->seq + tp->reass_last->len : tp->rcv_nxt;
 }
 
 void tcp_reass_span(const struct tcpcb *tp, uint32_t *l, uint32_t *r)
@@ -153,6 +174,7 @@ void tcp_reass_flush(struct tcpcb *tp)
         tp->reass = s->next;
         free(s);
     }
+    tp->reass_last = NULL;
     tp->reass_bytes = 0;
     tp->reass_segs = 0;
     tp->rcv_nsack = 0; /* nothing out of order is held any more */

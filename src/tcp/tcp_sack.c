@@ -38,7 +38,10 @@ void tcp_sack_rcv_add(struct tcpcb *tp, uint32_t seq, uint32_t end)
     if (!tcp_sack_on(tp))
         return;
     uint32_t l = seq, r = end;
-    tcp_reass_span(tp, &l, &r);
+    if (tp->rcv_nsack && tp->rcv_sack[0].right == seq && tcp_reass_end(tp) == end)
+        l = tp->rcv_sack[0].left; /* the newest block grew at the tail: no walk */
+    else
+        tcp_reass_span(tp, &l, &r);
     /* RFC 2018 §4: the first block holds the newest segment; the others
      * repeat the most recently reported blocks, minus those the new block
      * now contains. */

@@ -142,6 +142,13 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
     struct ns_stack *st = ctx;
     struct tcpcb *tp = TP_OF(t, t_persist);
     (void)now_us;
+    if (tp->snd_wnd != 0 && (tp->flags & TF_CORK) && tp->sndbuf.len) {
+        /* The cork's ceiling (tcp_output): send what it held. */
+        tp->flags |= TF_CORK_FLUSH;
+        tcp_output(tp);
+        tp->flags &= ~TF_CORK_FLUSH;
+        return;
+    }
     if (tp->snd_wnd != 0 || tp->sndbuf.len == 0)
         return;
     if (tp->user_timeout_us && tp->rxt_start_us &&

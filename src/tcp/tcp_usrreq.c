@@ -539,7 +539,12 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
         tp->user_timeout_us = (uint64_t)v * 1000u;
         return 0;
     case TCP_QUICKACK:
+        /* tcp(7): not permanent. Setting it sends the ACK being delayed
+         * now (Linux tcp_cleanup_rbuf in quickack mode); later data is
+         * acknowledged by the usual rules again. */
         tp->flags = v ? tp->flags | TF_QUICKACK : tp->flags & ~TF_QUICKACK;
+        if (v && (tp->flags & TF_DELACK))
+            tcp_send_ack_now(tp);
         return 0;
     default:
         return -ENOPROTOOPT;

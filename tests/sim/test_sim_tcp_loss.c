@@ -56,10 +56,8 @@
  * goodput / (T x min(cap, Mathis)), at least 0.80 (cell 4), 0.95 (6),
  * 0.68 (7), 0.71 (8) and 0.59 (9) — docs/testing.md has the table.
  *
- * Cells today's stack cannot reach: see the `today` entries of cells[].
- * Each is an explicit, lower floor for the stack as it is (NewReno-style
- * recovery without SACK, CUBIC without HyStart), with the reason; delete
- * the entry (so K * T applies) when SACK / RACK-TLP / PRR land.
+ * Before SACK some cells needed explicit lower floors (cells[]); with
+ * SACK, RACK-TLP and PRR (and HyStart++) every cell meets K * T.
  *
  * Timeouts. Goodput alone cannot see every broken recovery (today, taking
  * the retransmission out of the partial-ACK step makes every cell FASTER:
@@ -107,37 +105,16 @@ struct cell {
     uint32_t today_rto;  /* > 0: explicit RTO allowance per run for today's stack */
 };
 
-/* The grid. `today` entries (3rd and 4th fields) are explicit floors and
- * RTO allowances for today's stack (NewReno recovery without SACK, CUBIC
- * without HyStart), each measured over 300 base seeds (900 runs), as
- * goodput / min(cap, Mathis); "with fixes" (100 base seeds) is the same
- * sweep with the two recovery fixes proposed in docs/testing.md ("Loss
- * sweep") applied. Every one of them comes from
- * slow start overshooting the one-BDP queue by about a window (~100-200
- * drops at once): the receiver's out-of-order queue holds only
- * TCP_REASS_MAX_SEGS = 256 segments, far less than the 2 MiB window it
- * offers, so it drops in-window segments too (each a new hole), and
- * NewReno repairs one hole per RTT with the retransmission timer restarted
- * on every partial ACK (RFC 6582 §4 "Slow-but-Steady"), so no timeout ends
- * the crawl.
- *   cell 0 (0 %, 20 ms): 0.84 of the cap (1.00 with fixes), ~5 s of
- *     recovery. Floor 0.80: still catches a stack without fast
- *     retransmit (0.73).
- *   cell 1 (0 %, 100 ms): 0.03 (0.55 with fixes): ~1300 holes at one per
- *     RTT outlast the run. Floor 0.02; 5 RTOs per run (with fixes 3:
- *     RFC 6582's Impatient variant ends such a recovery by a timeout).
- *   cell 2 (0.1 %, 20 ms): 0.48-1.00 (0.98-1.00 with fixes), depending on
- *     whether a random loss ends slow start before it overshoots.
- *     Floor 0.40.
- *   cell 3 (0.1 %, 100 ms): 0.06-1.06 (0.78-1.41 with fixes), likewise.
- *     Floor 0.04; 5 RTOs per run.
- *   cell 5 (1 %, 100 ms): 0.55-1.14 (0.80-1.09 with fixes), likewise but
- *     rarer. Floor 0.45; 12 RTOs per run. */
+/* The grid. The `today` fields (explicit floor factor, RTO allowance)
+ * held lower floors for the stack before SACK: NewReno repaired one hole
+ * per RTT after slow start overshot the one-BDP queue (cell 1 reached
+ * 0.03 of the cap, cell 3 0.06). With SACK, RACK-TLP and PRR every cell
+ * meets K * T, so none is set; the fields stay for a future stack
+ * variant that needs one, with its reason written here. */
 static const struct cell cells[] = {
-    {0.0, 20000, 0.80, 0},    {0.0, 100000, 0.02, 5}, {0.001, 20000, 0.40, 0},
-    {0.001, 100000, 0.04, 5}, {0.01, 20000, 0, 0},    {0.01, 100000, 0.45, 12},
-    {0.03, 20000, 0, 0},      {0.03, 100000, 0, 0},   {0.10, 20000, 0, 0},
-    {0.10, 100000, 0, 0},
+    {0.0, 20000, 0, 0},  {0.0, 100000, 0, 0},  {0.001, 20000, 0, 0}, {0.001, 100000, 0, 0},
+    {0.01, 20000, 0, 0}, {0.01, 100000, 0, 0}, {0.03, 20000, 0, 0},  {0.03, 100000, 0, 0},
+    {0.10, 20000, 0, 0}, {0.10, 100000, 0, 0},
 };
 #define NCELLS (sizeof(cells) / sizeof(cells[0]))
 #define RUNS_PER_CELL 3
@@ -354,7 +331,10 @@ static void run_cell(const struct cell *c, uint64_t seed, uint64_t measure_us, s
     }
     r->goodput_bps = (double)measured * 8.0 * SEC / (double)measure_us;
     r->retrans = ns_stack_counter(alice, NS_CTR_tcp_retrans_segs);
-    r->fast_rtx = ns_stack_counter(alice, NS_CTR_tcp_fast_retransmits);
+    /* Recoveries without a timeout: NewReno's fast retransmits, or SACK
+     * recoveries (RFC 6675 entered by RACK). */
+    r->fast_rtx = ns_stack_counter(alice, NS_CTR_tcp_fast_retransmits) +
+                  ns_stack_counter(alice, NS_CTR_tcp_sack_recoveries);
     r->rto = ns_stack_counter(alice, NS_CTR_tcp_rto_timeouts);
     struct ns_impair_stats is;
     ns_simlink_stats(link, 0, &is);

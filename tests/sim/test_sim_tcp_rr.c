@@ -357,26 +357,6 @@ static void rr_check(const struct rr_case *c, uint64_t lo_us, uint64_t hi_us, do
     NS_ASSERT_SEED(rr_eval(c, lo_us, hi_us, segs_per, segs_extra, delacks_max));
 }
 
-/* A case netsock is known to fail today (a difference from Linux reported
- * to the TCP owner, see docs/testing.md "Request/response"): it runs and
- * prints like any other, but its failure skips the test instead of failing
- * it, so main stays green. NETSOCK_STRICT=1 makes it fail. Once it passes,
- * drop the known_failure() call. */
-static void known_failure(bool ok, const char *why)
-{
-    if (ok) {
-        fprintf(stderr, "  known failure now PASSES: %s — remove the known_failure() mark\n",
-                why);
-        return;
-    }
-    const char *strict = getenv("NETSOCK_STRICT");
-    if (strict && *strict && strcmp(strict, "0") != 0) {
-        ns_test_fail_hint();
-        fail_msg("known failure (NETSOCK_STRICT): %s", why);
-    }
-    fprintf(stderr, "  SKIPPED, known failure: %s\n", why);
-    skip();
-}
 
 static const uint64_t delays[] = {1000, 0};
 #define RTT(d) (2 * (d))
@@ -492,9 +472,7 @@ static void test_rr_quickack(void **state)
                             .server_quickack = true};
         ok &= rr_eval(&c, 0, 2 * RTT(delays[d]) + EPS_US, 5.0, 0, 0);
     }
-    known_failure(ok, "setting TCP_QUICKACK does not send the ACK already being delayed, so "
-                      "the first transaction still waits 40 ms for it (docs/testing.md "
-                      "\"Request/response\", finding 1)");
+    NS_ASSERT_SEED(ok);
 }
 
 /* TCP_QUICKACK set once. tcp(7): "This flag is not permanent, it only
@@ -514,9 +492,7 @@ static void test_rr_quickack_once(void **state)
          * (TCP_MAX_QUICKACKS) may ACK the first requests at once. */
         ok &= rr_eval(&c, 0, RTT(delays[d]) + EPS_US, 2.0, 16, 0);
     }
-    known_failure(ok, "TCP_QUICKACK stays on for good: every request then gets a pure ACK "
-                      "of its own before the response, 3 segments per transaction where "
-                      "Linux sends 2 (docs/testing.md \"Request/response\", finding 2)");
+    NS_ASSERT_SEED(ok);
 }
 
 /* TCP_CORK set and never cleared. tcp(7): "there is a 200 millisecond
@@ -553,9 +529,7 @@ static void test_rr_cork_ceiling(void **state)
             (double)(got_at ? got_at - t0 : limit - t0) / 1e3);
     bool ok = got_at && got_at - t0 >= 200 * MS - EPS_US && got_at - t0 <= 250 * MS;
     net_down(&n);
-    known_failure(ok, "TCP_CORK has no 200 ms ceiling: corked data that is never uncorked "
-                      "stays in the send buffer for good (docs/testing.md "
-                      "\"Request/response\", finding 3)");
+    NS_ASSERT_SEED(ok);
 }
 
 int main(int argc, char **argv)
