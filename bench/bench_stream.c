@@ -22,6 +22,12 @@
  *                                  (a constant 64 KiB buffer, not RFC 864's
  *                                  rotating lines)
  *
+ * Congestion control: every socket (connecting, and listening so accepted
+ * ones inherit it) uses $BENCH_KERNEL_CC, default "cubic", the algorithm
+ * netsock runs by default, whatever net.ipv4.tcp_congestion_control says
+ * (this machine's default is bbr, which ignores random loss and would
+ * compare a different algorithm, not a different stack).
+ *
  * The clock starts when connect() returns, so the handshake is not
  * counted; slow start is. send/recv print one line on stdout:
  *     MBIT_PER_S BYTES SECONDS
@@ -77,6 +83,17 @@ static void print_info(int fd, const char *mode)
                 ti.tcpi_snd_mss);
 }
 
+/* Pin the congestion control (see the header comment). */
+static void set_cc(int fd)
+{
+    const char *cc = getenv("BENCH_KERNEL_CC");
+    if (!cc || !*cc)
+        cc = "cubic";
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0)
+        fprintf(stderr, "bench_stream: TCP_CONGESTION %s: %s (kernel default kept)\n", cc,
+                strerror(errno));
+}
+
 static int connect_to(const char *addr, const char *port)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
@@ -85,6 +102,8 @@ static int connect_to(const char *addr, const char *port)
         return -1;
     }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0)
+        set_cc(fd);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
         die("connect");
         return -1;
@@ -163,6 +182,7 @@ static int run_server(const char *port, int chargen)
     if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(l, 16) < 0)
         return die("listen");
+    set_cc(l); /* accepted sockets inherit it */
     for (;;) {
         int fd = accept(l, NULL, NULL);
         if (fd < 0) {
