@@ -376,6 +376,17 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     return !one_from_una;
 }
 
+/* Resend len bytes from seq (and the FIN after them) as recorded on the
+ * scoreboard; unless a full device refused it, the records it covers are
+ * marked sent now. Returns tcp_xmit's result. */
+static int tcp_resend(struct tcpcb *tp, uint32_t seq, uint32_t len, bool fin)
+{
+    int rc = tcp_xmit(tp, seq, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0)));
+    if (rc != -EAGAIN)
+        tcp_sm_sent(tp, seq, len + fin, fin);
+    return rc;
+}
+
 /* RFC 6675 §5 NextSeg rule 1: resend the first lost segment whose
  * retransmission is not in flight, while pipe < cwnd (the first one of a
  * recovery goes out regardless, RFC 6937 §3). One MSS at most: a longer
@@ -408,9 +419,8 @@ static bool tcp_output_lost(struct tcpcb *tp)
         len += q->end - q->start - qfin;
         fin = qfin;
     }
-    if (tcp_xmit(tp, seq, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0))) == -EAGAIN)
+    if (tcp_resend(tp, seq, len, fin) == -EAGAIN)
         return false; /* a full device: tried again when it has room */
-    tcp_sm_sent(tp, seq, len + fin, fin);
     tcp_rec_sent(tp, len + fin, true);
     if (!ns_timer_pending(&tp->t_rexmt))
         tcp_arm_rexmt(tp);
@@ -441,10 +451,8 @@ void tcp_tlp_fire(struct tcpcb *tp)
             r = tcp_sm_at(tp, ++i);
         bool fin = r->flags & SR_FIN;
         uint32_t len = r->end - r->start - fin;
-        if (tcp_xmit(tp, r->start, len, (uint8_t)(NS_TCP_ACK | (fin ? NS_TCP_FIN : 0))) == 0) {
-            tcp_sm_sent(tp, r->start, len + fin, fin);
+        if (tcp_resend(tp, r->start, len, fin) != -EAGAIN)
             tp->flags |= TF_TLP | TF_TLP_RETRANS;
-        }
     }
     tp->tlp_end_seq = tp->snd_max;
     /* §7.3: after the probe, the RTO guards the connection. */
