@@ -85,6 +85,18 @@ static bool tcp_disordered_ack(const struct tcpcb *tp, const struct seg *s)
            tp->ts_recent - th->ts_val <= tp->rto_us / 1000;
 }
 
+/* RFC 6191 §2: may this SYN reopen a 4-tuple in TIME-WAIT? With
+ * timestamps on the old connection and in the SYN, when its TSval is
+ * newer than TS.Recent (whatever its sequence number: the clocks tell the
+ * incarnations apart); an equal TSval, or no timestamps, falls back to
+ * RFC 9293 §3.6.1: a sequence number above the old RCV.NXT. */
+static bool tcp_tw_reusable(const struct tcpcb *tp, const struct ns_tcp_repr *th)
+{
+    if (tcp_ts_on(tp) && th->has_ts && th->ts_val != tp->ts_recent)
+        return TSTMP_GT(th->ts_val, tp->ts_recent);
+    return SEQ_GT(th->seq, tp->rcv_nxt);
+}
+
 /* RFC 5961 §7: at most TCP_CHALLENGE_ACK_LIMIT challenge ACKs a second
  * per stack (Linux tcp_challenge_ack_limit). */
 static void tcp_challenge_ack(struct tcpcb *tp)
@@ -799,9 +811,7 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
 
     struct tcpcb *tp = tcp_lookup(st, ip->dst, s.th.dport, ip->src, s.th.sport);
     if (tp && tp->state == TCPS_TIME_WAIT && (s.th.flags & NS_TCP_SYN) &&
-        !(s.th.flags & (NS_TCP_RST | NS_TCP_ACK)) && SEQ_GT(s.th.seq, tp->rcv_nxt)) {
-        /* RFC 6191 §2 (without timestamps: RFC 9293 §3.6.1): a new SYN
-         * above the old sequence space may reopen the 4-tuple. */
+        !(s.th.flags & (NS_TCP_RST | NS_TCP_ACK)) && tcp_tw_reusable(tp, &s.th)) {
         NS_STAT_INC(st, tcp_tw_reuse);
         tcp_close(tp);
         tp = NULL;

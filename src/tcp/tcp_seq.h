@@ -32,6 +32,7 @@ static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(b, a) ? b
 /* RFC 7323 §5.2: timestamps compare the same way, modulo 2^32. */
 #define TSTMP_LT(a, b) seq_lt((a), (b))
 #define TSTMP_GEQ(a, b) seq_geq((a), (b))
+#define TSTMP_GT(a, b) seq_gt((a), (b))
 
 #define SEQ_LT(a, b) seq_lt((a), (b))
 #define SEQ_LEQ(a, b) seq_leq((a), (b))

@@ -389,6 +389,36 @@ static void test_paws_drops_old_segment(void **state)
     tt_free(t);
 }
 
+/* RFC 6191 §2: in TIME-WAIT, timestamps decide whether a SYN reopens the
+ * 4-tuple, not its sequence number. */
+static void test_time_wait_reuse_by_timestamp(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new_fixed();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    ns_close(tt_st(t), fd); /* we close first: we end in TIME-WAIT */
+    tseg_expect(t, .flags = FIN | ACK, .seq = A);
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = P, .ack = A + 1, .ts = true,
+              .tsval = PTS + 10);
+    tseg_expect(t, .flags = ACK, .ack = P + 1);
+    assert_int_equal(tt_lookup(t)->state, TCPS_TIME_WAIT);
+    /* Above the old sequence space, but an older TSval: an old duplicate
+     * (the sequence rule alone would have reopened). */
+    tseg_send(t, t->now + 1000, .flags = SYN, .seq = P + 100000, .mss = 1460, .ts = true,
+              .tsval = PTS + 5);
+    tseg_expect(t, .flags = ACK, .ack = P + 1);
+    assert_int_equal(TCTR(t, tcp_tw_reuse), 0);
+    assert_int_equal(tt_lookup(t)->state, TCPS_TIME_WAIT);
+    /* Below it, but a newer TSval: a new incarnation; the 4-tuple is
+     * free (no listener here, so the SYN itself is refused). */
+    tseg_send(t, t->now + 1000, .flags = SYN, .seq = P - 1000, .mss = 1460, .ts = true,
+              .tsval = PTS + 20);
+    assert_int_equal(TCTR(t, tcp_tw_reuse), 1);
+    assert_null(tt_lookup(t));
+    tseg_expect(t, .flags = RST | ACK, .ack = P - 999);
+    tt_free(t);
+}
+
 static void test_paws_spares_rst(void **state)
 {
     (void)state;
@@ -506,6 +536,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rtt_from_tsecr),
         cmocka_unit_test(test_paws_drops_old_segment),
         cmocka_unit_test(test_paws_spares_rst),
+        cmocka_unit_test(test_time_wait_reuse_by_timestamp),
         cmocka_unit_test(test_paws_24_days),
         cmocka_unit_test(test_ts_data_is_mss_less_12),
     };
