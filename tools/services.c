@@ -30,6 +30,9 @@
 
 #define IN_CAP 8192u        /* request head (and body staging) per connection */
 #define OUT_CAP 16384u      /* output buffer per connection */
+/* RFC 864's pattern: 72 printable characters a line, starting one
+ * character later on each line, 95 lines before it repeats. */
+#define CHARGEN_PERIOD (95u * 74u)
 #define UDP_BURST 64        /* datagrams served per socket per step */
 #define LINGER_US 2000000u  /* after our FIN, read and drop for this long (lingering close) */
 #define SWEEP_MS 1000       /* poll at least this often while timeouts are pending */
@@ -97,6 +100,7 @@ struct services {
     struct pollfd *pfds;
     size_t pfds_cap;
     uint8_t *scratch;       /* 64 KiB: UDP datagrams, dropped input */
+    uint8_t *chargen;       /* RFC 864's pattern from its start, one period + 64 KiB */
     uint64_t rng;
     struct services_stats stats;
 };
@@ -175,14 +179,20 @@ static int open_socket(struct services *s, unsigned svc, int type)
     return 0;
 }
 
+static void chargen_fill(uint8_t *dst, size_t len, uint64_t pos);
+
 struct services *services_new(struct ns_stack *st, const struct services_config *cfg, int *err)
 {
     struct services *s = calloc(1, sizeof(*s));
-    if (!s || !(s->scratch = malloc(65536))) {
+    if (!s || !(s->scratch = malloc(65536)) || !(s->chargen = malloc(CHARGEN_PERIOD + 65536))) {
+        if (s)
+            free(s->scratch);
+    free(s->chargen);
         free(s);
         *err = -ENOMEM;
         return NULL;
     }
+    chargen_fill(s->chargen, CHARGEN_PERIOD + 65536, 0);
     s->st = st;
     if (cfg)
         s->cfg = *cfg;
@@ -312,7 +322,8 @@ static void run_chargen(struct services *s, struct conn *c)
         int f = conn_flush(s, c);
         if (f <= 0)
             return;
-        chargen_fill(c->out, OUT_CAP, c->gen_pos);
+        /* The pattern repeats every CHARGEN_PERIOD bytes: copy, not compute. */
+        memcpy(c->out, s->chargen + c->gen_pos % CHARGEN_PERIOD, OUT_CAP);
         c->gen_pos += OUT_CAP;
         c->out_len = OUT_CAP;
     }
@@ -1011,7 +1022,7 @@ static void udp_serve(struct services *s, struct listener *l)
             break;
         case 2: /* RFC 864: "a random number (between 0 and 512) of characters" */
             out_len = (size_t)(svc_rand(s) % 513u);
-            chargen_fill(s->scratch, out_len, l->chargen_line * 74u);
+            memcpy(s->scratch, s->chargen + l->chargen_line * 74u, out_len);
             l->chargen_line = (l->chargen_line + 1) % 95u;
             break;
         default: /* RFC 863 */
@@ -1116,5 +1127,6 @@ void services_free(struct services *s)
     free(s->conns);
     free(s->pfds);
     free(s->scratch);
+    free(s->chargen);
     free(s);
 }
