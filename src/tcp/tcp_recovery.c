@@ -194,15 +194,21 @@ static void tlp_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t pri
         tp->flags &= ~(TF_TLP | TF_TLP_RETRANS);
         return;
     }
-    bool past = SEQ_GT(tp->snd_una, tp->tlp_end_seq);
-    bool dup_at_end = tp->snd_una == tp->tlp_end_seq && prior_una == tp->snd_una;
-    if (!past && !dup_at_end)
+    if (tp->snd_una == tp->tlp_end_seq && prior_una == tp->snd_una && !th->n_sack) {
+        /* A pure duplicate ACK at the probe's end: both copies arrived
+         * and the receiver sent no D-SACK (Linux tcp_process_tlp_ack):
+         * nothing was lost. */
+        tp->flags &= ~(TF_TLP | TF_TLP_RETRANS);
         return;
+    }
+    if (!SEQ_GT(tp->snd_una, tp->tlp_end_seq))
+        return; /* at the probe's end: a D-SACK may still follow */
     tp->flags &= ~(TF_TLP | TF_TLP_RETRANS);
     if (tp->flags & (TF_FASTRECOVERY | TF_LOSS))
         return;
-    /* §7.4.2: only the probe arrived: a segment was lost and the probe
-     * repaired it; respond as fast recovery would have. */
+    /* §7.4.2: acknowledged past the probe without a D-SACK for it: only
+     * the probe arrived, a segment was lost and the probe repaired it;
+     * respond as fast recovery would have. */
     NS_STAT_INC(tp->st, tcp_tlp_recoveries);
     tp->cc->cong_signal(tp, CC_DUPACK3);
     tp->cc->post_recovery(tp);

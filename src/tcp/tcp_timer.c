@@ -236,6 +236,13 @@ void tcp_enter_time_wait(struct tcpcb *tp)
     ns_timer_cancel(&st->wheel, &tp->t_keep);
     ns_timer_cancel(&st->wheel, &tp->t_delack);
     ns_timer_cancel(&st->wheel, &tp->t_rack);
+    /* Nothing more is sent, and nothing more arrives but a FIN again:
+     * keep the 4-tuple, not the buffers (Linux keeps a small
+     * tcp_timewait_sock). Unread data stays readable. */
+    tcp_sm_free(tp);
+    ns_ring_free(&tp->sndbuf);
+    if (tp->rcvbuf.len == 0)
+        ns_ring_free(&tp->rcvbuf);
     ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
 }
 
