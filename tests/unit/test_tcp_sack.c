@@ -310,6 +310,29 @@ static void test_tlp_repairs_loss_and_reduces_cwnd(void **state)
     tt_free(t);
 }
 
+static void test_tlp_duplicate_ack_means_no_loss(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    open_active_sack(t);
+    struct tcpcb *tp = tt_tp(t, t->fd);
+    send_segs(t, 0, 1);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = SEG(1));
+    send_segs(t, 1, 2);
+    tt_next_tx(t, t->now + US_S);
+    tseg_expect(t, .seq = SEG(2), .len = MSS); /* the probe */
+    uint32_t cwnd = tp->cwnd;
+    /* Everything acknowledged, then a pure duplicate ACK (the probe's own,
+     * from a receiver that sends no D-SACK): both copies arrived. */
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = SEG(3));
+    assert_true(tp->flags & TF_TLP);
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = P, .ack = SEG(3));
+    assert_false(tp->flags & TF_TLP);
+    assert_int_equal(ctr(t, NS_CTR_tcp_tlp_recoveries), 0);
+    assert_true(tp->cwnd >= cwnd);
+    tt_free(t);
+}
+
 static void test_prr_paces_recovery(void **state)
 {
     (void)state;
@@ -400,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_rack_reordering_timer),
         cmocka_unit_test(test_tlp_resends_last_segment),
         cmocka_unit_test(test_tlp_repairs_loss_and_reduces_cwnd),
+        cmocka_unit_test(test_tlp_duplicate_ack_means_no_loss),
         cmocka_unit_test(test_prr_paces_recovery),
         cmocka_unit_test(test_reneging_resends_sacked_data),
         cmocka_unit_test(test_dsack_undoes_spurious_recovery),
