@@ -22,6 +22,12 @@ for tool in curl socat sha256sum python3; do
 done
 nsk_setup
 export NETSOCK_RUN_DIR=$TMP
+# The kernel's senders (curl POST, socat) use the namespace's default
+# congestion control, which this test cannot change (a child namespace may
+# only pick from tcp_allowed_congestion_control). Say which it is: with
+# BBR, blind to random loss, the kernel-sending goodput below is not
+# comparable with netsock's CUBIC (bench/tap.sh pins CUBIC per socket).
+echo "   kernel congestion control: $(in_ns sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)"
 
 TAP=nshi$$
 TAP=${TAP:0:15}
