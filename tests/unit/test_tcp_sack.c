@@ -287,17 +287,24 @@ static void test_tlp_resends_last_segment(void **state)
     tt_free(t);
 }
 
-static void test_tlp_repairs_loss_and_reduces_cwnd(void **state)
+/* SRTT 10 ms, two segments out and unanswered: the tail loss probe
+ * (segment 2 again) has just gone out. */
+static struct tcpcb *tlp_probe_sent(struct tt *t)
 {
-    (void)state;
-    struct tt *t = tt_new();
     open_active_sack(t);
-    struct tcpcb *tp = tt_tp(t, t->fd);
     send_segs(t, 0, 1);
     tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = SEG(1));
     send_segs(t, 1, 2);
     tt_next_tx(t, t->now + US_S);
     tseg_expect(t, .seq = SEG(2), .len = MSS); /* the probe */
+    return tt_tp(t, t->fd);
+}
+
+static void test_tlp_repairs_loss_and_reduces_cwnd(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct tcpcb *tp = tlp_probe_sent(t);
     /* The original of segment 2 was lost, the probe repaired it: ACK of
      * everything, then new data acknowledged past the probe (§7.4.2). */
     tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = SEG(3));
@@ -314,13 +321,7 @@ static void test_tlp_duplicate_ack_means_no_loss(void **state)
 {
     (void)state;
     struct tt *t = tt_new();
-    open_active_sack(t);
-    struct tcpcb *tp = tt_tp(t, t->fd);
-    send_segs(t, 0, 1);
-    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = SEG(1));
-    send_segs(t, 1, 2);
-    tt_next_tx(t, t->now + US_S);
-    tseg_expect(t, .seq = SEG(2), .len = MSS); /* the probe */
+    struct tcpcb *tp = tlp_probe_sent(t);
     uint32_t cwnd = tp->cwnd;
     /* Everything acknowledged, then a pure duplicate ACK (the probe's own,
      * from a receiver that sends no D-SACK): both copies arrived. */
