@@ -185,6 +185,7 @@ struct tcpcb {
      * current measurement began (rcvq_time_us 0: not yet). */
     uint32_t rcvq_space, rcvq_seq;
     uint64_t rcvq_time_us;
+    uint64_t rcv_rtt_us;         /* receiver's RTT from echoed timestamps (0: none) */
 
     /* RFC 6298 round-trip estimation. */
     uint64_t srtt_us, rttvar_us, rto_us;
@@ -422,6 +423,10 @@ void tcp_reass_flush(struct tcpcb *tp);
 uint32_t tcp_reass_end(const struct tcpcb *tp);
 /* Widen [*l, *r) to the contiguous run of queued data holding it. */
 void tcp_reass_span(const struct tcpcb *tp, uint32_t *l, uint32_t *r);
+
+/* tcp_subr.c: a receiver-side RTT sample (µs) from the TSecr of arriving
+ * data (Linux tcp_rcv_rtt_measure_ts), for receive-buffer autotuning. */
+void tcp_rcv_rtt_sample(struct tcpcb *tp, uint64_t rtt_us);
 
 /* tcp_sack.c — receiver side */
 /* Data [seq, end) was queued out of order: make its block (merged with

@@ -664,6 +664,15 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
         tp->ts_recent_age_us = st->now_us;
     }
 
+    /* The receiver's RTT for autotuning: data echoing one of our TSvals
+     * came back one round trip after that TSval left (Linux
+     * tcp_rcv_rtt_measure_ts). */
+    if (s->len && tcp_ts_on(tp) && th->has_ts && th->ts_ecr) {
+        uint32_t ms = tcp_ts_now(tp) - th->ts_ecr;
+        if (ms < TCP_RTO_MAX_US / 1000)
+            tcp_rcv_rtt_sample(tp, (uint64_t)ms * 1000 + 500);
+    }
+
     /* "second, check the RST bit" with RFC 5961 §3.2. */
     if (th->flags & NS_TCP_RST) {
         if (th->seq != tp->rcv_nxt) {

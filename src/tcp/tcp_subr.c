@@ -515,6 +515,16 @@ uint32_t tcp_initial_window(const struct tcpcb *tp)
  * so a large cap costs nothing while the application keeps up. Not done
  * when SO_RCVBUF was set (TF_RCVBUF_LOCK, Linux SOCK_RCVBUF_LOCK) or
  * cfg.tcp_moderate_rcvbuf is off. */
+void tcp_rcv_rtt_sample(struct tcpcb *tp, uint64_t rtt_us)
+{
+    /* Biased towards the minimum, as Linux tcp_rcv_rtt_update: a sample
+     * below the estimate is taken as is, one above moves it by 1/8. */
+    if (tp->rcv_rtt_us == 0 || rtt_us < tp->rcv_rtt_us)
+        tp->rcv_rtt_us = rtt_us ? rtt_us : 1;
+    else
+        tp->rcv_rtt_us += (rtt_us - tp->rcv_rtt_us) / 8;
+}
+
 void tcp_rcv_space_adjust(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
@@ -530,7 +540,10 @@ void tcp_rcv_space_adjust(struct tcpcb *tp)
         tp->rcvq_time_us = st->now_us;
         return;
     }
-    if (tp->srtt_us == 0 || st->now_us - tp->rcvq_time_us < tp->srtt_us)
+    /* Once per RTT: the receiver's own estimate when timestamps give one
+     * (a pure receiver's SRTT is the handshake's only), else SRTT. */
+    uint64_t rtt = tp->rcv_rtt_us ? tp->rcv_rtt_us : tp->srtt_us;
+    if (rtt == 0 || st->now_us - tp->rcvq_time_us < rtt)
         return;
     uint32_t copied = copied_seq - tp->rcvq_seq;
     if (copied > tp->rcvq_space) {
