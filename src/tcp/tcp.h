@@ -254,6 +254,7 @@ struct tcpcb {
     int linger_zero;
 
     uint64_t created_us;
+    uint64_t last_oow_ack_us;    /* last ACK to an unacceptable bare ACK (rate limit) */
     uint32_t challenge_acks;     /* RFC 5961 §7 rate limit, per second */
     uint64_t challenge_window_us;
 
@@ -519,6 +520,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_CORK_CEILING_US 200000u   /* tcp(7) TCP_CORK: at most 200 ms */
 #define TCP_PERSIST_MAX_US 120000000u
 #define TCP_REASS_MAX_SEGS 256u     /* ... or one per 512 bytes of receive buffer, if more */
+#define TCP_OOW_ACK_US 500000u      /* Linux tcp_invalid_ratelimit: 500 ms */
 #define TCP_CHALLENGE_ACK_LIMIT 1000u /* Linux tcp_challenge_ack_limit per second */
 #define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
 #define TCP_DUPTHRESH 3u            /* RFC 5681 §3.2, RFC 6675 §2 DupThresh */

@@ -85,6 +85,24 @@ static bool tcp_disordered_ack(const struct tcpcb *tp, const struct seg *s)
            tp->ts_recent - th->ts_val <= tp->rto_us / 1000;
 }
 
+/* Linux tcp_oow_rate_limited (RFC 7323 §5.3 and RFC 9293 §3.10.7.4 ask
+ * for an ACK to a PAWS failure or an unacceptable segment): a segment
+ * carrying data or a FIN is always answered, but a bare ACK at most once
+ * per TCP_OOW_ACK_US per connection, so that two peers that each find the
+ * other's ACKs unacceptable cannot keep each other busy. */
+static bool tcp_oow_ack_limited(struct tcpcb *tp, const struct seg *s)
+{
+    if (s->len || (s->th.flags & (NS_TCP_SYN | NS_TCP_FIN)))
+        return false;
+    uint64_t now = tp->st->now_us;
+    if (tp->last_oow_ack_us && now - tp->last_oow_ack_us < TCP_OOW_ACK_US) {
+        NS_STAT_INC(tp->st, tcp_oow_ack_limited);
+        return true;
+    }
+    tp->last_oow_ack_us = now;
+    return false;
+}
+
 /* RFC 6191 §2: may this SYN reopen a 4-tuple in TIME-WAIT? With
  * timestamps on the old connection and in the SYN, when its TSval is
  * newer than TS.Recent (whatever its sequence number: the clocks tell the
@@ -603,7 +621,8 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             tp->ts_recent_age_us = st->now_us;
         } else {
             NS_STAT_INC(st, tcp_drop_paws);
-            tcp_send_ack_now(tp);
+            if (!tcp_oow_ack_limited(tp, s))
+                tcp_send_ack_now(tp);
             return;
         }
     }
@@ -651,7 +670,8 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
              * below RCV.NXT): acknowledge it and restart the 2 MSL timeout. */
             ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
         }
-        tcp_send_ack_now(tp);
+        if (!tcp_oow_ack_limited(tp, s))
+            tcp_send_ack_now(tp);
         return;
     }
 

@@ -419,6 +419,47 @@ static void test_time_wait_reuse_by_timestamp(void **state)
     tt_free(t);
 }
 
+/* Linux tcp_oow_rate_limited: a bare ACK failing PAWS is answered at
+ * most once per 500 ms; data failing PAWS always is. */
+/* Linux tcp_oow_rate_limited: a bare ACK failing PAWS (5 s older than
+ * TS.Recent: no reordered ACK) is answered at most once per 500 ms; data
+ * failing PAWS always is. */
+static void test_paws_ack_rate_limited(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new_fixed();
+    open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P, .ack = A, .len = 100, .ts = true,
+              .tsval = PTS + 100);
+    tt_at(t, t->now + 50 * US_MS);
+    tseg_expect(t, .flags = ACK, .ack = P + 100);
+    for (int i = 0; i < 3; i++)
+        tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 100, .ack = A, .ts = true,
+                  .tsval = PTS - 5000);
+    tseg_expect(t, .flags = ACK, .ack = P + 100); /* the first only */
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_drop_paws), 3);
+    assert_int_equal(TCTR(t, tcp_oow_ack_limited), 2);
+    /* Data failing PAWS is still answered at once. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 100, .ack = A, .len = 10,
+              .ts = true, .tsval = PTS - 5000);
+    tseg_expect(t, .flags = ACK, .ack = P + 100);
+    /* Half a second later a bare ACK is answered again. */
+    tseg_send(t, t->now + 500 * US_MS, .flags = ACK, .seq = P + 100, .ack = A, .ts = true,
+              .tsval = PTS - 5000);
+    tseg_expect(t, .flags = ACK, .ack = P + 100);
+    tseg_expect_none(t);
+    /* A duplicate ACK overtaken in the network (TSval 50 ms behind, within
+     * one RTO, nothing else new) is taken, not dropped (Linux
+     * tcp_disordered_ack): its SACK blocks would matter. */
+    uint64_t paws = TCTR(t, tcp_drop_paws);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 100, .ack = A, .ts = true,
+              .tsval = PTS + 50);
+    assert_int_equal(TCTR(t, tcp_drop_paws), paws);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
 static void test_paws_spares_rst(void **state)
 {
     (void)state;
@@ -536,6 +577,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rtt_from_tsecr),
         cmocka_unit_test(test_paws_drops_old_segment),
         cmocka_unit_test(test_paws_spares_rst),
+        cmocka_unit_test(test_paws_ack_rate_limited),
         cmocka_unit_test(test_time_wait_reuse_by_timestamp),
         cmocka_unit_test(test_paws_24_days),
         cmocka_unit_test(test_ts_data_is_mss_less_12),
