@@ -244,6 +244,7 @@ struct tcpcb {
     struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
     struct ns_timer t_rack;      /* RFC 8985 §6.3 reordering timer */
     uint32_t persist_shift;
+    uint32_t persist_unanswered; /* window probes since the peer last sent anything */
     uint32_t keep_probes;
     uint64_t last_rx_us, last_tx_us;
     uint32_t delack_segs;        /* full-sized segments since the last ACK */
@@ -511,6 +512,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_SYN_RETRIES 6u            /* Linux tcp_syn_retries */
 #define TCP_SYNACK_RETRIES 5u         /* Linux tcp_synack_retries */
 #define TCP_RETRIES2 15u              /* Linux tcp_retries2 */
+#define TCP_ORPHAN_RETRIES 8u         /* Linux tcp_orphan_retries (0 means 8) */
 #define TCP_DELACK_US 40000u          /* Linux TCP_DELACK_MIN; RFC 1122 max 500 ms */
 #define TCP_KEEPIDLE_US 7200000000ull /* 2 h, RFC 1122 §4.2.3.6 */
 #define TCP_KEEPINTVL_US 75000000ull

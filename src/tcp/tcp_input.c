@@ -858,6 +858,7 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
     }
     tp->last_rx_us = st->now_us;
     tp->keep_probes = 0;
+    tp->persist_unanswered = 0;
     if (tp->state == TCPS_SYN_SENT)
         tcp_input_syn_sent(tp, &s);
     else

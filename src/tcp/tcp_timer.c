@@ -157,7 +157,18 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
         tcp_drop(tp, ETIMEDOUT);
         return;
     }
-    /* RFC 9293 §3.8.6.1: probe the zero window with one byte, backing off. */
+    /* RFC 9293 §3.8.6.1: keep probing as long as the receiver answers;
+     * probes nobody answers end the connection as unanswered
+     * retransmissions would (Linux tcp_probe_timer: tcp_retries2 probes,
+     * tcp_orphan_retries for a socket the user closed). */
+    uint32_t limit = tp->so ? st->cfg.tcp_retries2 : TCP_ORPHAN_RETRIES;
+    if (tp->persist_unanswered >= limit) {
+        NS_STAT_INC(st, tcp_timeouts);
+        tcp_drop(tp, ETIMEDOUT);
+        return;
+    }
+    tp->persist_unanswered++;
+    /* Probe the zero window with one byte, backing off. */
     NS_STAT_INC(st, tcp_zero_window_probes);
     tp->persist_shift++;
     tp->snd_nxt = tp->snd_una; /* the probe byte is the first unacknowledged one */

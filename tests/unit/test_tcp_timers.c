@@ -239,6 +239,31 @@ static void test_persist_probes(void **state)
     tt_free(t);
 }
 
+/* Probes nobody answers end the connection: tcp_retries2 of them, or 8
+ * once the user closed the socket (Linux tcp_probe_timer); answered ones
+ * go on for ever (above). */
+static void test_persist_unanswered_gives_up(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_rtt(t, 0, 0);
+    tt_write(t, fd, A, 100);
+    tseg_expect(t, .seq = A, .len = 100);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 100, .win = 0);
+    tt_write(t, fd, A + 100, 1000);
+    ns_close(tt_st(t), fd); /* an orphan in FIN_WAIT_1 with data queued */
+    assert_non_null(tt_lookup(t));
+    /* Nobody answers (not even ARP: frames are only counted here). */
+    for (int i = 0; i < 100; i++) {
+        tt_at(t, t->now + 10 * US_S);
+        tb_drain(t->tb, 1);
+    }
+    assert_int_equal(TCTR(t, tcp_zero_window_probes), TCP_ORPHAN_RETRIES);
+    assert_int_equal(TCTR(t, tcp_timeouts), 1);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
 /* ---- keep-alive ----------------------------------------------------------------------------- */
 
 static int open_keepalive(struct tt *t)
@@ -509,6 +534,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_data_backoff_and_timeout),
         cmocka_unit_test(test_user_timeout),
         cmocka_unit_test(test_persist_probes),
+        cmocka_unit_test(test_persist_unanswered_gives_up),
         cmocka_unit_test(test_keepalive_unanswered),
         cmocka_unit_test(test_keepalive_answered),
         cmocka_unit_test(test_keepalive_enabled_after_connect),
