@@ -60,6 +60,27 @@ log "the host's counters"
 grep -E "retrans|rto|sack|dup|ooo|fast|timeout|loss|drop" "$TMP/counters.out" | sed 's/^ */   /' || true
 
 nsk_capture_stop tap
+
+# SACK between netsock and the kernel, as tshark reads the capture (taken
+# on the kernel's side of the TAP): both ends offer SACK-permitted on their
+# SYNs, each end's ACKs carry SACK blocks while data is missing, and
+# netsock recovered with them (RFC 2018, RFC 6675 / RACK-TLP).
+if command -v tshark >/dev/null; then
+    log "SACK on the wire (tshark)"
+    pcap="$TMP/tap.pcap"
+    count() { tshark -r "$pcap" -Y "$1" -T fields -e frame.number 2>/dev/null | wc -l; }
+    ours_perm=$(count "ip.src==$NETSOCK_IP && tcp.flags.syn==1 && tcp.options.sack_perm")
+    theirs_perm=$(count "ip.src==$KERNEL_IP && tcp.flags.syn==1 && tcp.options.sack_perm")
+    ours_sack=$(count "ip.src==$NETSOCK_IP && tcp.options.sack_le")
+    theirs_sack=$(count "ip.src==$KERNEL_IP && tcp.options.sack_le")
+    echo "   SYNs with SACK-permitted: netsock $ours_perm, kernel $theirs_perm; ACKs with SACK blocks: netsock $ours_sack, kernel $theirs_sack"
+    [ "$ours_perm" -ge 1 ] && [ "$theirs_perm" -ge 1 ] || fail "SACK-permitted missing on a SYN"
+    [ "$ours_sack" -ge 1 ] || fail "netsock never sent a SACK block while receiving with 2% loss"
+    [ "$theirs_sack" -ge 1 ] || fail "the kernel never sent a SACK block while netsock sent with 2% loss"
+    recov=$(awk '/tcp_sack_recoveries/ {print $1}' "$TMP/counters.out")
+    [ "${recov:-0}" -ge 1 ] || fail "netsock never entered SACK recovery (tcp_sack_recoveries)"
+fi
+
 nsk_stop "$host"
 nsk_check_log host
 grep -q "tcp_passive_opens" "$TMP/host.log" || fail "no counters after SIGTERM"
