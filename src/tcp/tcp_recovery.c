@@ -270,7 +270,12 @@ void tcp_rec_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t prior_
     if (acked && !(tp->flags & TF_FASTRECOVERY))
         tp->cc->ack_received(tp, acked);
     tcp_sm_check(tp);
-    tcp_tlp_arm(tp);
+    /* Re-arm the probe only for an ACK that delivered something (Linux
+     * FLAG_SET_XMIT_TIMER): ACKs that bring nothing new — answers to
+     * keepalives, window updates — would otherwise push it back for ever
+     * and, with the RTO it replaced, starve the retransmission. */
+    if (delivered > 0)
+        tcp_tlp_arm(tp);
 }
 
 void tcp_rack_timeout(struct tcpcb *tp)

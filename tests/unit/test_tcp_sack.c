@@ -334,6 +334,33 @@ static void test_tlp_duplicate_ack_means_no_loss(void **state)
     tt_free(t);
 }
 
+/* ACKs that deliver nothing (here: window updates every 40 ms, as
+ * answers to keepalives would be) must not push the probe back: it fires
+ * PTO after the last delivery — 2 * SRTT + 200 ms for one segment out,
+ * capped by the 200 ms RTO (RFC 8985 §7.2).
+ * (Re-arming on every ACK starved the FIN of a keepalive connection for
+ * 900 s in simulation seed 1504.) */
+static void test_tlp_not_postponed_by_empty_acks(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    open_active_sack(t);
+    send_segs(t, 0, 1);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = SEG(1));
+    uint64_t t0 = t->now;
+    send_segs(t, 1, 1);
+    for (uint32_t k = 1; k <= 4; k++) {
+        tseg_send(t, t0 + k * 40 * US_MS, .flags = ACK, .seq = P, .ack = SEG(1),
+                  .win = (uint16_t)(60000 + k));
+        if (tt_pending(t))
+            fail_msg("sent at k=%u, %llu us after t0", k, (unsigned long long)(t->now - t0));
+    }
+    assert_int_equal(tt_next_tx(t, t0 + US_S), t0 + 200 * US_MS);
+    tseg_expect(t, .flags = TANY, .seq = SEG(1), .len = MSS);
+    assert_int_equal(ctr(t, NS_CTR_tcp_tlp_probes), 1);
+    tt_free(t);
+}
+
 static void test_prr_paces_recovery(void **state)
 {
     (void)state;
@@ -425,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_tlp_resends_last_segment),
         cmocka_unit_test(test_tlp_repairs_loss_and_reduces_cwnd),
         cmocka_unit_test(test_tlp_duplicate_ack_means_no_loss),
+        cmocka_unit_test(test_tlp_not_postponed_by_empty_acks),
         cmocka_unit_test(test_prr_paces_recovery),
         cmocka_unit_test(test_reneging_resends_sacked_data),
         cmocka_unit_test(test_dsack_undoes_spurious_recovery),
