@@ -410,8 +410,9 @@ void tcp_rtt_sample(struct tcpcb *tp, uint64_t rtt_us);
 enum { TCPT_RTO = 0, TCPT_TLP = 1 };
 /* Arm t_rexmt as the tail loss probe at `at` (not beyond the RTO). */
 void tcp_arm_tlp(struct tcpcb *tp, uint64_t at);
-/* When the RTO would fire if armed now. */
+/* When the RTO would fire if armed now, or if armed at `since`. */
 uint64_t tcp_rto_deadline(const struct tcpcb *tp);
+uint64_t tcp_rto_deadline_since(const struct tcpcb *tp, uint64_t since);
 
 /* tcp_reass.c */
 /* Queue an out-of-order segment (data starting at seq). False when it did

@@ -327,6 +327,13 @@ void tcp_tlp_arm(struct tcpcb *tp)
         pto += TCP_WCDELACK_US;
     if (pto < TCP_PTO_MIN_US)
         pto = TCP_PTO_MIN_US; /* Linux TCP_TIMEOUT_MIN: not faster than the clock's grain */
-    uint64_t at = st->now_us + pto, rto_at = tcp_rto_deadline(tp);
+    /* Never past the RTO counted from the last progress (Linux
+     * tcp_rto_delta_us), so new data sent now and then cannot keep
+     * pushing the probe, and the timeout it replaces, further out. */
+    uint64_t since = tp->rxt_start_us && tp->rxt_start_us < st->now_us ? tp->rxt_start_us
+                                                                       : st->now_us;
+    uint64_t at = st->now_us + pto, rto_at = tcp_rto_deadline_since(tp, since);
+    if (rto_at < st->now_us)
+        rto_at = st->now_us;
     tcp_arm_tlp(tp, at < rto_at ? at : rto_at);
 }

@@ -24,9 +24,11 @@ static uint64_t rto_backed_off(const struct tcpcb *tp)
     return rto > TCP_RTO_MAX_US ? TCP_RTO_MAX_US : rto;
 }
 
-uint64_t tcp_rto_deadline(const struct tcpcb *tp)
+uint64_t tcp_rto_deadline(const struct tcpcb *tp) { return tcp_rto_deadline_since(tp, tp->st->now_us); }
+
+uint64_t tcp_rto_deadline_since(const struct tcpcb *tp, uint64_t since)
 {
-    uint64_t at = tp->st->now_us + rto_backed_off(tp);
+    uint64_t at = since + rto_backed_off(tp);
     /* RFC 5482 §3 / Linux tcp_clamp_rto_to_user_timeout: the user timeout
      * ends the connection when it expires, not at the next backed-off
      * retransmission after it. */
