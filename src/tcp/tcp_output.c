@@ -269,11 +269,13 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         usable = 1; /* RFC 9293 §3.8.6.1: probe a zero window with one byte */
 
     uint32_t len = avail < usable ? avail : usable;
-    uint32_t seg_max = one_from_una ? mss : tcp_seg_max(tp, seq, mss);
-    if (len > seg_max)
-        len = seg_max;
-    else if (len > mss)
-        len -= len % mss; /* whole segments; the rest as if sent alone */
+    if (len > mss) { /* only then can the device's segment size matter */
+        uint32_t seg_max = one_from_una ? mss : tcp_seg_max(tp, seq, mss);
+        if (len > seg_max)
+            len = seg_max;
+        else
+            len -= len % mss; /* whole segments; the rest as if sent alone */
+    }
 
     /* FIN goes with the last data, once the user closed and the window
      * lets the data before it out. */

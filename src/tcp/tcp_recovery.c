@@ -18,6 +18,13 @@
  */
 #include "tcp/tcp.h"
 
+/* The oldest outstanding segment is SACKed: the receiver reneged (a
+ * cumulative ACK would have covered it otherwise). */
+static bool head_sacked(const struct tcpcb *tp)
+{
+    return tp->sm.n && (tcp_sm_at(tp, 0)->flags & SR_SACKED);
+}
+
 /* RFC 8985 §6.2: was segment 1 sent after segment 2? (end_seq breaks ties) */
 static bool sent_after(uint64_t t1, uint32_t seq1, uint64_t t2, uint32_t seq2)
 {
@@ -252,9 +259,11 @@ void tcp_rec_ack(struct tcpcb *tp, const struct ns_tcp_repr *th, uint32_t prior_
         undo_dsack(tp, &th->sack[0]);
     }
     /* RFC 2018 §8: the receiver may discard what it SACKed. An ACK that
-     * stops at a SACKed segment shows it did: forget every SACK and let a
-     * prompt timeout resend (as Linux tcp_check_sack_reneging). */
-    if (tp->sm.n && (tcp_sm_at(tp, 0)->flags & SR_SACKED) && tp->snd_una != tp->snd_max) {
+     * stops at a SACKed segment shows it did (Linux
+     * tcp_check_sack_reneging): forget every SACK, treat everything
+     * outstanding as lost and resend it from one segment, as after a
+     * timeout. */
+    if (head_sacked(tp)) {
         NS_STAT_INC(st, tcp_sack_reneging);
         tcp_sm_mark_all_lost(tp, true);
         tp->flags &= ~(TF_FASTRECOVERY | TF_PRR_FORCE);
@@ -301,7 +310,7 @@ void tcp_rec_rto(struct tcpcb *tp)
      * SACKed is lost and is resent, oldest first, as the window opens
      * again from one segment. A SACKed first segment means the receiver
      * reneged (RFC 2018 §8): then no SACK is trusted. */
-    bool reneged = tp->sm.n && (tcp_sm_at(tp, 0)->flags & SR_SACKED);
+    bool reneged = head_sacked(tp);
     if (reneged)
         NS_STAT_INC(tp->st, tcp_sack_reneging);
     tcp_sm_mark_all_lost(tp, reneged);
