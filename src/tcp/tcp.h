@@ -223,7 +223,7 @@ struct tcpcb {
     uint32_t rack_end_seq;       /* RACK.end_seq */
     uint64_t rack_rtt_us;        /* RACK.rtt */
     uint64_t rack_min_rtt_us;    /* RACK.min_RTT (0: none yet) */
-    uint32_t rack_fack;          /* RACK.fack: highest SACKed end */
+    uint32_t rack_fack;          /* RACK.fack: highest end delivered (from ISS: tcp_set_iss) */
     bool rack_valid;             /* RACK.xmit_ts/end_seq hold a delivered segment */
     bool rack_reord;             /* RACK.reordering_seen */
     uint8_t rack_reo_mult;       /* RACK.reo_wnd_mult */
@@ -301,6 +301,10 @@ void tcp_listen_remove(struct tcpcb *tp);
 bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const struct ns_sock *self);
 uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
                      uint16_t rport);
+/* Choose the connection's ISS (tcp_new_isn) and start the send sequence
+ * space there: SND.UNA = SND.NXT = SND.MAX = ISS, data from ISS+1, and
+ * RACK.fack = ISS (RFC 8985 §6.2: nothing above it delivered yet). */
+void tcp_set_iss(struct tcpcb *tp);
 int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport);
 /* Send a bare control segment (RST, ACK) not tied to a tcpcb's output. */
 void tcp_respond(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,

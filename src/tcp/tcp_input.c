@@ -212,9 +212,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->irs = th->seq;
     tp->rcv_nxt = th->seq + 1;
     tp->rcv_adv = tp->rcv_nxt;
-    tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
-    tp->snd_data = tp->iss + 1;
+    tcp_set_iss(tp);
     tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT;
     tp->snd_wnd = th->win;
     tp->snd_wl1 = th->seq;

@@ -47,9 +47,13 @@ void tcp_rack_delivered(struct tcpcb *tp, const struct tcp_sendrec *r)
         tp->rack_end_seq = r->end;
         tp->rack_valid = true;
     }
-    /* §6.2 step 3: an original transmission delivered below the highest
-     * SACKed sequence arrived out of order. */
-    if (!(r->flags & SR_EVER_RETRANS) && SEQ_LT(r->end, tp->rack_fack) && !tp->rack_reord) {
+    /* §6.2 step 3: RACK.fack is the highest sequence delivered (SACKed
+     * or cumulatively acknowledged); an original transmission delivered
+     * below it arrived out of order. */
+    if (SEQ_GT(r->end, tp->rack_fack)) {
+        tp->rack_fack = r->end;
+    } else if (!(r->flags & SR_EVER_RETRANS) && SEQ_LT(r->end, tp->rack_fack) &&
+               !tp->rack_reord) {
         tp->rack_reord = true;
         NS_STAT_INC(tp->st, tcp_reordering_seen);
     }

@@ -286,8 +286,6 @@ static void rec_mark_sacked(struct tcpcb *tp, struct tcp_sendrec *r)
     r->flags = (uint16_t)((r->flags & ~(SR_LOST | SR_RETRANS)) | SR_SACKED);
     tp->sacked_bytes += rec_len(r);
     tcp_rack_delivered(tp, r);
-    if (SEQ_GT(r->end, tp->rack_fack))
-        tp->rack_fack = r->end;
 }
 
 /* Mark the records inside [l, r), splitting at MSS multiples from a

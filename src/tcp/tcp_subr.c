@@ -289,6 +289,18 @@ uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32
     return f + (uint32_t)(st->now_us / 4);
 }
 
+void tcp_set_iss(struct tcpcb *tp)
+{
+    tp->iss = tcp_new_isn(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
+    tp->snd_data = tp->iss + 1;
+    /* RFC 8985 §6.2 step 3 compares delivered segments with RACK.fack
+     * modulo 2^32: left at 0 it would lie "above" every sequence number
+     * of a connection whose ISS is at or above 2^31, and the first SACK
+     * would look like reordering. */
+    tp->rack_fack = tp->iss;
+}
+
 /* RFC 6056 §3.3.3 Algorithm 3 (simple hash-based): a per-destination offset
  * from a keyed hash, plus a global counter, walked until a free 4-tuple. */
 int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport)

@@ -219,9 +219,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
         tp->flags |= TF_KEEPALIVE;
     tp->linger_zero = 0;
     /* RFC 9293 §3.10.1 OPEN (active): ISS, <SEQ=ISS><CTL=SYN>, SYN-SENT. */
-    tp->iss = tcp_new_isn(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
-    tp->snd_data = tp->iss + 1;
+    tcp_set_iss(tp);
     tp->snd_wnd = 0;
     tp->max_sndwnd = 0;
     tp->rxt_shift = 0;

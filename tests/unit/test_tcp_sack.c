@@ -239,6 +239,51 @@ static void test_sack_three_segments_mark_hole_lost(void **state)
     tt_free(t);
 }
 
+/* RFC 8985 §6.2 step 3: RACK.fack starts at the connection's first
+ * sequence number, not 0. With an ISN at or above 2^31, a fack of 0 lies
+ * "above" every segment in modular arithmetic, so the first SACK looked
+ * like reordering and every fast retransmit waited min_RTT/4. */
+static void test_rack_fack_from_iss_above_2_31(void **state)
+{
+    (void)state;
+    static const uint32_t isns[] = {0x80000000u, 0xfffff000u, 0x7ffffff0u};
+    for (size_t k = 0; k < sizeof(isns) / sizeof(isns[0]); k++) {
+        struct tt *t = tt_new();
+        uint32_t iss = isns[k], a = iss + 1;
+        t->isn = iss;
+        int fd = tt_socket(t);
+        tt_setint(t, fd, SOL_SOCKET, SO_SNDBUF, 32768);
+        tt_connect_start(t, fd);
+        tseg_expect(t, .flags = SYN, .seq = iss);
+        tseg_send(t, t->now + 10 * US_MS, .flags = SYN | ACK, .seq = PISS, .ack = a, .mss = MSS,
+                  .sack_ok = true);
+        tseg_expect(t, .flags = ACK, .seq = a, .ack = P);
+        t->fd = fd;
+        struct tcpcb *tp = tt_tp(t, fd);
+        tt_write(t, fd, a, 10 * MSS);
+        for (uint32_t i = 0; i < 10; i++)
+            tseg_expect(t, .seq = a + i * MSS, .len = MSS);
+        tseg_expect_none(t);
+        /* Segments 1..3 SACKed, 0 missing: DupThresh, no reordering seen,
+         * so the retransmission of 0 leaves with this very ACK. */
+        tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = a, .nsack = 1,
+                  .sack = {BLK(a + MSS, a + 4 * MSS)});
+        if (tp->rack_reord)
+            fail_msg("ISN %#x: reordering seen on the first SACK", iss);
+        tseg_expect(t, .flags = ACK, .seq = a, .len = MSS, .pat = true);
+        assert_int_equal(ctr(t, NS_CTR_tcp_reordering_seen), 0);
+        assert_int_equal(ctr(t, NS_CTR_tcp_rack_lost), 1);
+        /* A later SACK below the highest one is reordering, still seen. */
+        tseg_send(t, t->now + 100, .flags = ACK, .seq = P, .ack = a, .nsack = 2,
+                  .sack = {BLK(a + 6 * MSS, a + 7 * MSS), BLK(a + MSS, a + 4 * MSS)});
+        tseg_send(t, t->now + 100, .flags = ACK, .seq = P, .ack = a, .nsack = 2,
+                  .sack = {BLK(a + 5 * MSS, a + 7 * MSS), BLK(a + MSS, a + 4 * MSS)});
+        assert_true(tp->rack_reord);
+        tb_drain(t->tb, 1);
+        tt_free(t);
+    }
+}
+
 static void test_rack_reordering_timer(void **state)
 {
     (void)state;
@@ -448,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_dsack_below_ack),
         cmocka_unit_test(test_dsack_inside_block),
         cmocka_unit_test(test_sack_three_segments_mark_hole_lost),
+        cmocka_unit_test(test_rack_fack_from_iss_above_2_31),
         cmocka_unit_test(test_rack_reordering_timer),
         cmocka_unit_test(test_tlp_resends_last_segment),
         cmocka_unit_test(test_tlp_repairs_loss_and_reduces_cwnd),
