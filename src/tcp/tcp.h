@@ -88,7 +88,7 @@ extern const char *const tcp_state_names[];
 #define TF_PRR_FORCE 0x400000u  /* RFC 6937: the fast retransmit goes out whatever cwnd says */
 #define TF_TLP_SEND 0x800000u   /* sending the probe: new data may pass cwnd */
 #define TF_NR_PARTIAL 0x8000000u /* NewReno: this recovery saw a partial ACK */
-#define TF_CORK_FLUSH 0x4000000u /* the cork's 200 ms ceiling passed: send what it holds */
+#define TF_CORK_FLUSH 0x4000000u /* send what the cork holds (its 200 ms ceiling, TCP_NODELAY) */
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u

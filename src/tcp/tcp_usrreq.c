@@ -503,8 +503,14 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     switch (name) {
     case TCP_NODELAY:
         tp->flags = v ? tp->flags | TF_NODELAY : tp->flags & ~TF_NODELAY;
-        if (v)
+        if (v) {
+            /* Linux __tcp_sock_set_nodelay (TCP_NAGLE_PUSH): what is
+             * queued goes now, even under TCP_CORK; the cork still holds
+             * what is written later. */
+            tp->flags |= TF_CORK_FLUSH;
             tcp_output(tp);
+            tp->flags &= ~TF_CORK_FLUSH;
+        }
         return 0;
     case TCP_CORK:
         tp->flags = v ? tp->flags | TF_CORK : tp->flags & ~TF_CORK;

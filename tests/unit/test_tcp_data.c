@@ -323,6 +323,33 @@ static void test_nagle(void **state)
     tt_free(t);
 }
 
+/* tcp(7), Linux __tcp_sock_set_nodelay: setting TCP_NODELAY while
+ * TCP_CORK is on pushes what is queued at once (TCP_NAGLE_PUSH); the
+ * cork stays on for what is written afterwards. */
+static void test_nodelay_flushes_cork(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_CORK, 1);
+    tt_write(t, fd, A, 100);
+    tt_write(t, fd, A + 100, 100);
+    tseg_expect_none(t);
+    tt_at(t, t->now + 10 * US_MS);
+    tseg_expect_none(t);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 200, .pat = true);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 200);
+    /* Still corked: a later small write waits (for the 200 ms ceiling). */
+    uint64_t w = t->now;
+    tt_write(t, fd, A + 200, 50);
+    tseg_expect_none(t);
+    assert_int_equal(tt_next_tx(t, w + US_S), w + 200 * US_MS);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 200, .len = 50, .pat = true);
+    tt_free(t);
+}
+
 static void test_sender_sws(void **state)
 {
     (void)state;
@@ -513,6 +540,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mss_default_536),
         cmocka_unit_test(test_tcp_maxseg),
         cmocka_unit_test(test_nagle),
+        cmocka_unit_test(test_nodelay_flushes_cork),
         cmocka_unit_test(test_sender_sws),
         cmocka_unit_test(test_sender_sws_half_window),
         cmocka_unit_test(test_delayed_ack_one_segment),
