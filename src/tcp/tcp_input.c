@@ -779,10 +779,17 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
         case TCPS_FIN_WAIT_1:
         case TCPS_FIN_WAIT_2:
             if (!tp->so && (tp->flags & TF_ORPHAN)) {
-                /* Linux: data for a socket the user closed is answered
-                 * with a reset (RFC 9293 §3.10.4 allows it). */
+                /* Linux tcp_rcv_state_process: data for a socket the
+                 * user closed is answered with a reset (RFC 9293 §3.10.4
+                 * allows it), one that answers this segment: <SEQ=SEG.ACK>
+                 * (§3.10.7.1, Linux tcp_v4_send_reset). SND.NXT would lie
+                 * past a FIN the peer has not acknowledged, and an RFC 5961
+                 * peer answers that with a challenge ACK, not a close. */
                 NS_STAT_INC(st, tcp_drop_after_close);
-                tcp_drop(tp, 0);
+                if (tp->state == TCPS_ESTABLISHED)
+                    NS_STAT_INC(st, tcp_estab_resets);
+                tcp_reset_for(st, s->ip, th, s->len);
+                tcp_close(tp);
                 return;
             }
             tcp_process_data(tp, s, &fin);

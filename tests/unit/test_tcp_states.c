@@ -377,6 +377,42 @@ static void test_close_unread_data_resets(void **state)
     tt_free(t);
 }
 
+/* Data arriving after close(): the connection is reset (Linux
+ * tcp_rcv_state_process, RFC 9293 §3.10.4 allows it), and the RST takes
+ * its sequence number from the segment's ACK field (RFC 9293 §3.10.7.1,
+ * Linux tcp_v4_send_reset), not from SND.NXT: our FIN is not yet
+ * acknowledged, so SND.NXT lies one past what the peer expects, and an
+ * RFC 5961 peer answers such a RST with a challenge ACK instead of
+ * closing. */
+static void test_data_after_close_reset_seq(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    ns_close(tt_st(t), fd);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 1);
+    assert_int_equal(tt_lookup(t)->state, TCPS_FIN_WAIT_1);
+    uint64_t after = TCTR(t, tcp_drop_after_close);
+    /* The peer has not seen our FIN yet and sends data. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 1, .len = 10);
+    tseg_expect(t, .flags = RST, .seq = ISS + 1, .ack = 0, .len = 0);
+    tseg_expect_none(t);
+    assert_null(tt_lookup(t));
+    assert_int_equal(TCTR(t, tcp_drop_after_close), after + 1);
+    tt_free(t);
+
+    /* Our FIN acknowledged (FIN-WAIT-2): the RST is at SEG.ACK = SND.NXT. */
+    t = tt_new();
+    fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    ns_close(tt_st(t), fd);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = PISS + 1, .ack = ISS + 2, .len = 10);
+    tseg_expect(t, .flags = RST, .seq = ISS + 2, .len = 0);
+    tseg_expect_none(t);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
 /* ---- RFC 5961 ---------------------------------------------------------------------- */
 
 static void test_rst_in_window_challenge(void **state)
@@ -701,6 +737,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_time_wait_refin),
         cmocka_unit_test(test_abort_linger_zero),
         cmocka_unit_test(test_close_unread_data_resets),
+        cmocka_unit_test(test_data_after_close_reset_seq),
         cmocka_unit_test(test_rst_in_window_challenge),
         cmocka_unit_test(test_rst_exact_resets),
         cmocka_unit_test(test_rst_out_of_window_ignored),
