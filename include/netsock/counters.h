@@ -117,6 +117,7 @@
     X(tcp_drop_rst_ignored, "TCP resets outside the window ignored")           \
     X(tcp_drop_after_close, "TCP data for a closed receiver (reset)")          \
     X(tcp_drop_paws, "TCP segments with an old timestamp dropped (PAWS)")      \
+    X(tcp_drop_time_wait, "TCP segments to a connection in TIME-WAIT, answered by an ACK and dropped") \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                    \
     X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit") \
     X(tcp_oow_ack_limited, "ACKs to unacceptable bare ACKs suppressed (500 ms limit)") \

@@ -103,6 +103,26 @@ static bool tcp_oow_ack_limited(struct tcpcb *tp, const struct seg *s)
     return false;
 }
 
+/* RFC 7323 §5.3 R1, PAWS: is the segment's TSval older than TS.Recent?
+ * Not for a RST (Linux tcp_validate_incoming accepts a reset that fails
+ * PAWS; its sequence number is checked as any RST's), nor for a duplicate
+ * ACK that was merely overtaken (tcp_disordered_ack). §5.5: after 24 days
+ * without a TS.Recent update the peer's clock may have wrapped: TS.Recent
+ * is invalid, and the segment's TSval replaces it. */
+static bool tcp_paws_reject(struct tcpcb *tp, const struct seg *s)
+{
+    const struct ns_tcp_repr *th = &s->th;
+    if (!tcp_ts_on(tp) || !th->has_ts || (th->flags & NS_TCP_RST) ||
+        !TSTMP_LT(th->ts_val, tp->ts_recent) || tcp_disordered_ack(tp, s))
+        return false;
+    if (tp->st->now_us - tp->ts_recent_age_us > TCP_PAWS_IDLE_US) {
+        tp->ts_recent = th->ts_val;
+        tp->ts_recent_age_us = tp->st->now_us;
+        return false;
+    }
+    return true;
+}
+
 /* RFC 6191 §2: may this SYN reopen a 4-tuple in TIME-WAIT? With
  * timestamps on the old connection and in the SYN, when its TSval is
  * newer than TS.Recent (whatever its sequence number: the clocks tell the
@@ -494,9 +514,6 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
             return false;
         }
         break;
-    case TCPS_TIME_WAIT:
-        /* A retransmitted FIN: acknowledged below, 2 MSL restarted. */
-        break;
     default:
         break;
     }
@@ -527,9 +544,6 @@ static void tcp_process_fin(struct tcpcb *tp)
     case TCPS_FIN_WAIT_2:
         ns_timer_cancel(&st->wheel, &tp->t_2msl);
         tcp_enter_time_wait(tp);
-        break;
-    case TCPS_TIME_WAIT:
-        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
         break;
     default:
         break;
@@ -582,6 +596,56 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     tp->flags |= TF_ACKNOW;
 }
 
+/* ---- TIME-WAIT (RFC 9293 §3.10.7.4) ------------------------------------------ */
+
+/* A segment for a connection in TIME-WAIT, as Linux
+ * tcp_timewait_state_process (FreeBSD tcp_twcheck alike). The connection
+ * is over: nothing a segment carries is taken any more — no data, no ACK
+ * field, no FIN (RCV.NXT stays one past the FIN received, so a second FIN
+ * never advances it). A SYN that may reopen the 4-tuple was handled
+ * before (tcp_tw_reusable). Then:
+ *  - a bare ACK or a RST exactly at RCV.NXT (and not failing PAWS) is in
+ *    order: the RST ends TIME-WAIT (Linux tcp_rfc1337 = 0), the ACK
+ *    restarts the 2 MSL timer;
+ *  - any other RST is ignored (no challenge ACK in TIME-WAIT on Linux);
+ *  - everything else — a retransmitted FIN (RFC 9293 §3.10.7.4 "eighth":
+ *    "acknowledge it, and restart the 2 MSL timeout"), data, an ACK above
+ *    RCV.NXT, an old SYN — is answered with an ACK of what was received,
+ *    bare ACKs and SYNs at most once per 500 ms (tcp_oow_ack_limited),
+ *    and restarts the timer when it carries an ACK or failed PAWS. */
+static void tcp_input_time_wait(struct tcpcb *tp, const struct seg *s)
+{
+    struct ns_stack *st = tp->st;
+    const struct ns_tcp_repr *th = &s->th;
+    bool paws_reject = tcp_paws_reject(tp, s);
+    bool bare = s->len == 0 && !(th->flags & (NS_TCP_SYN | NS_TCP_FIN));
+    if (!paws_reject && th->seq == tp->rcv_nxt && (bare || (th->flags & NS_TCP_RST))) {
+        if (th->flags & NS_TCP_RST) {
+            NS_STAT_INC(st, tcp_rx_rst);
+            tcp_close(tp);
+            return;
+        }
+        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+        if (tcp_ts_on(tp) && th->has_ts) {
+            tp->ts_recent = th->ts_val;
+            tp->ts_recent_age_us = st->now_us;
+        }
+        return;
+    }
+    if (th->flags & NS_TCP_RST) {
+        NS_STAT_INC(st, tcp_drop_rst_ignored);
+        return;
+    }
+    if (paws_reject)
+        NS_STAT_INC(st, tcp_drop_paws);
+    else
+        NS_STAT_INC(st, tcp_drop_time_wait);
+    if (paws_reject || (th->flags & NS_TCP_ACK))
+        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+    if (!tcp_oow_ack_limited(tp, s))
+        tcp_send_ack_now(tp);
+}
+
 /* ---- synchronized states (RFC 9293 §3.10.7.4) --------------------------------- */
 
 static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
@@ -605,24 +669,13 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
         s->syn_window = true;
     }
 
-    /* RFC 7323 §5.3 R1, PAWS: a segment whose TSval is older than
-     * TS.Recent is a duplicate from an earlier incarnation of the
-     * sequence space: ACK it and drop it. Not a RST (Linux
-     * tcp_validate_incoming accepts a reset that fails PAWS; its sequence
-     * number is checked below as any RST's). §5.5: after 24 days without
-     * a TS.Recent update the peer's clock may have wrapped: TS.Recent is
-     * invalid, and the segment is taken (R3 below records its TSval). */
-    if (tcp_ts_on(tp) && th->has_ts && !(th->flags & NS_TCP_RST) &&
-        TSTMP_LT(th->ts_val, tp->ts_recent) && !tcp_disordered_ack(tp, s)) {
-        if (st->now_us - tp->ts_recent_age_us > TCP_PAWS_IDLE_US) {
-            tp->ts_recent = th->ts_val;
-            tp->ts_recent_age_us = st->now_us;
-        } else {
-            NS_STAT_INC(st, tcp_drop_paws);
-            if (!tcp_oow_ack_limited(tp, s))
-                tcp_send_ack_now(tp);
-            return;
-        }
+    /* RFC 7323 §5.3 R1, PAWS: a duplicate from an earlier incarnation
+     * of the sequence space: ACK it and drop it. */
+    if (tcp_paws_reject(tp, s)) {
+        NS_STAT_INC(st, tcp_drop_paws);
+        if (!tcp_oow_ack_limited(tp, s))
+            tcp_send_ack_now(tp);
+        return;
     }
 
     /* "first, check sequence number": the four acceptability cases. */
@@ -661,12 +714,6 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             tp->snd_nxt = tp->iss;
             tcp_output(tp);
             return;
-        }
-        if (tp->state == TCPS_TIME_WAIT && fin && th->seq + seglen == tp->rcv_nxt) {
-            /* RFC 9293 §3.10.7.4 "eighth", TIME-WAIT: a retransmission of
-             * the remote FIN (no longer acceptable, its sequence number is
-             * below RCV.NXT): acknowledge it and restart the 2 MSL timeout. */
-            ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
         }
         if (!tcp_oow_ack_limited(tp, s))
             tcp_send_ack_now(tp);
@@ -716,7 +763,7 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             tcp_set_error(tp, tp->state == TCPS_CLOSE_WAIT ? EPIPE : ECONNRESET);
             tcp_close(tp);
             return;
-        default: /* CLOSING, LAST_ACK, TIME_WAIT */
+        default: /* CLOSING, LAST_ACK */
             tcp_close(tp);
             return;
         }
@@ -866,6 +913,8 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
     tp->persist_unanswered = 0;
     if (tp->state == TCPS_SYN_SENT)
         tcp_input_syn_sent(tp, &s);
+    else if (tp->state == TCPS_TIME_WAIT)
+        tcp_input_time_wait(tp, &s);
     else
         tcp_input_sync(tp, &s);
 drop:

@@ -343,6 +343,65 @@ static void test_time_wait_refin(void **state)
     tt_free(t);
 }
 
+/* TIME-WAIT as Linux tcp_timewait_state_process (FreeBSD tcp_twcheck):
+ * nothing in a segment is taken any more; every segment but a bare ACK or
+ * RST exactly at RCV.NXT is answered with an ACK of what was received
+ * (the original FIN). */
+static void test_time_wait_answers(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_msl_us = 1 * US_S;
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    ns_close(tt_st(t), fd);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1);
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    struct tcpcb *tp = tt_lookup(t);
+    assert_int_equal(tp->state, TCPS_TIME_WAIT);
+
+    /* An ACK above RCV.NXT, inside the window: answered (it was dropped
+     * silently), and the 2 MSL timer restarts, as Linux. */
+    uint64_t t1 = t->now + 100 * US_MS;
+    tseg_send(t, t1, .flags = ACK, .seq = PISS + 2 + 100, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2, .len = 0);
+    tseg_expect_none(t);
+    /* ... at most once per 500 ms for bare ACKs (tcp_oow_rate_limited). */
+    tseg_send(t, t1 + 1000, .flags = ACK, .seq = PISS + 2 + 200, .ack = ISS + 2);
+    tseg_expect_none(t);
+
+    /* A second FIN, at RCV.NXT: RCV.NXT stays past the first one; the
+     * ACK acknowledges that FIN only. */
+    tseg_send(t, t1 + 2000, .flags = FIN | ACK, .seq = PISS + 2, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    tseg_expect_none(t);
+    assert_int_equal(tp->rcv_nxt, PISS + 2);
+    /* Data at RCV.NXT: not taken, answered. */
+    tseg_send(t, t1 + 3000, .flags = ACK | PSH, .seq = PISS + 2, .ack = ISS + 2, .len = 10);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(tp->rcv_nxt, PISS + 2);
+    /* A bare ACK exactly at RCV.NXT: nothing to answer. */
+    tseg_send(t, t1 + 4000, .flags = ACK, .seq = PISS + 2, .ack = ISS + 2);
+    tseg_expect_none(t);
+    /* A RST in the window but not at RCV.NXT: ignored (Linux sends no
+     * challenge ACK in TIME-WAIT). */
+    tseg_send(t, t1 + 5000, .flags = RST, .seq = PISS + 2 + 10);
+    tseg_expect_none(t);
+    assert_non_null(tt_lookup(t));
+    /* The timer restarted with the last segment carrying an ACK. */
+    uint64_t last = t1 + 4000;
+    tt_at(t, last + 2 * US_S - 1);
+    assert_non_null(tt_lookup(t));
+    /* A RST at RCV.NXT ends TIME-WAIT (Linux tcp_rfc1337 = 0). */
+    tseg_send(t, last + 2 * US_S - 1, .flags = RST, .seq = PISS + 2);
+    tseg_expect_none(t);
+    assert_null(tt_lookup(t));
+    tt_free(t);
+}
+
 static void test_abort_linger_zero(void **state)
 {
     (void)state;
@@ -735,6 +794,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_simultaneous_close),
         cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_time_wait_refin),
+        cmocka_unit_test(test_time_wait_answers),
         cmocka_unit_test(test_abort_linger_zero),
         cmocka_unit_test(test_close_unread_data_resets),
         cmocka_unit_test(test_data_after_close_reset_seq),
