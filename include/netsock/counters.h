@@ -112,6 +112,7 @@
     X(tcp_drop_no_socket, "TCP segments for no connection or listener")        \
     X(tcp_drop_bcast, "TCP segments to a broadcast or multicast address")      \
     X(tcp_drop_listen_overflow, "SYNs dropped: listen queue full")             \
+    X(tcp_drop_syn_fin, "SYNs with FIN set dropped by a listener")            \
     X(tcp_drop_out_of_window, "TCP segments outside the receive window")       \
     X(tcp_drop_bad_ack, "TCP segments acknowledging unsent data")              \
     X(tcp_drop_rst_ignored, "TCP resets outside the window ignored")           \

@@ -202,6 +202,13 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     }
     if (!(th->flags & NS_TCP_SYN))
         return; /* "fourth, other text or control: drop" */
+    /* A SYN with FIN set opens and closes at once: no real stack sends
+     * one, scanners do. Linux (tcp_rcv_state_process) and FreeBSD
+     * (tcp_input, "drop SYN+FIN") discard it, with or without data. */
+    if (th->flags & NS_TCP_FIN) {
+        NS_STAT_INC(st, tcp_drop_syn_fin);
+        return;
+    }
     /* Linux: a SYN that would overflow the accept queue is dropped, and
      * the peer's SYN retransmission tries again later. */
     if (l->acceptq_len >= l->backlog + 1 || l->synq_len >= 2 * l->backlog + 16) {

@@ -650,6 +650,29 @@ static void test_listen_backlog_overflow(void **state)
     tt_free(t);
 }
 
+/* A SYN with FIN set, with or without data, is discarded by a listener
+ * (Linux tcp_rcv_state_process "if (th->fin) goto discard", FreeBSD
+ * tcp_input "drop SYN+FIN"): no SYN,ACK, no embryonic connection. */
+static void test_listen_syn_fin_dropped(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int lfd = tt_listen(t, 8);
+    tseg_send(t, t->now + 100, .flags = SYN | FIN, .seq = PISS, .mss = 1460);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 100, .flags = SYN | FIN | PSH, .seq = PISS, .mss = 1460, .len = 20,
+              .sport = 41001);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_drop_syn_fin), 2);
+    assert_int_equal(tt_tp(t, lfd)->synq_len, 0);
+    assert_null(tt_lookup(t));
+    /* An ordinary SYN from the same port is answered. */
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .ack = PISS + 1);
+    assert_int_equal(tt_tp(t, lfd)->synq_len, 1);
+    tt_free(t);
+}
+
 static void test_synack_retransmit(void **state)
 {
     (void)state;
@@ -806,6 +829,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ack_too_old_challenge),
         cmocka_unit_test(test_challenge_ack_rate_limit),
         cmocka_unit_test(test_listen_backlog_overflow),
+        cmocka_unit_test(test_listen_syn_fin_dropped),
         cmocka_unit_test(test_synack_retransmit),
         cmocka_unit_test(test_time_wait_reuse),
         cmocka_unit_test(test_icmp_port_unreach_syn_sent),
