@@ -127,6 +127,7 @@
     X(tcp_rto_timeouts, "retransmission timeouts")                             \
     X(tcp_ooo_segs, "TCP segments queued out of order")                        \
     X(tcp_ooo_drop, "out-of-order segments dropped: queue full")               \
+    X(tcp_ooo_merge, "out-of-order segments dropped as duplicates of queued data (or a queued FIN), and queued ones a new segment covered") \
     X(tcp_rcvbuf_trim, "TCP bytes beyond the window trimmed")                  \
     X(tcp_zero_window_probes, "zero-window probes sent")                       \
     X(tcp_keepalive_probes, "keepalive probes sent")                           \

@@ -6,7 +6,10 @@
  * overlapping and duplicate data.
  *
  * Segments are copied and kept sorted by sequence number with overlaps
- * trimmed on insertion, so the queue never holds a byte twice. It is
+ * trimmed on insertion, so the queue never holds a byte twice; a segment
+ * whose every byte is already queued is dropped, and queued segments a new
+ * one covers are replaced by it, each counted in tcp_ooo_merge (Linux
+ * TCPOFOMerge). It is
  * bounded by max(TCP_REASS_MAX_SEGS, buffer / 512) segments and by the
  * receive buffer (the caller only queues data inside the advertised
  * window). A segment beyond everything queued, the common case while a
@@ -52,16 +55,20 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
      * a duplicate FIN, or data past a queued FIN, is dropped here, or the
      * copy would stay queued after the first was delivered. */
     while (*pp && SEQ_LEQ((*pp)->seq + (*pp)->len, seq)) {
-        if ((*pp)->fin)
+        if ((*pp)->fin) {
+            NS_STAT_INC(st, tcp_ooo_merge);
             return true;
+        }
         pp = &(*pp)->next;
     }
     /* A predecessor overlapping our start: cut our front. */
     if (*pp && SEQ_LT((*pp)->seq, seq) && SEQ_GT((*pp)->seq + (*pp)->len, seq)) {
         uint32_t cut = (*pp)->seq + (*pp)->len - seq;
         tcp_sack_rcv_dup(tp, seq, seq + (cut < len ? cut : len)); /* RFC 2883 */
-        if (cut >= len && (!fin || (*pp)->fin))
-            return true; /* entirely duplicate (its FIN too) */
+        if (cut >= len && (!fin || (*pp)->fin)) {
+            NS_STAT_INC(st, tcp_ooo_merge); /* entirely duplicate (its FIN too) */
+            return true;
+        }
         if (cut > len)
             cut = len;
         seq += cut;
@@ -81,13 +88,16 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
         tp->reass_bytes -= dead->len;
         tp->reass_segs--;
         free(dead);
+        NS_STAT_INC(st, tcp_ooo_merge); /* Linux TCPOFOMerge counts these too */
     }
     if (*pp && SEQ_LT((*pp)->seq, seq + len)) {
         len = (*pp)->seq - seq;
         fin = false;
     }
-    if (len == 0 && !fin)
+    if (len == 0 && !fin) {
+        NS_STAT_INC(st, tcp_ooo_merge); /* its successors held all of it */
         return true;
+    }
     /* The window bounds the bytes; the count bounds the per-segment
      * overhead (tiny segments), scaled with the buffer so that a full
      * window of ordinary segments always fits. */

@@ -86,11 +86,51 @@ static void test_duplicate_and_overlap_trimmed(void **state)
     tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 260, .ack = A, .len = 20);
     tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 380, .ack = A, .len = 70);
     tb_drain(t->tb, 1);
+    assert_int_equal(TCTR(t, tcp_ooo_merge), 1); /* P+260: already queued */
     tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 140, .ack = A, .len = 120);
     tseg_expect(t, .flags = ACK, .ack = P + 450);
     /* The application sees every byte once, in order. */
     tt_read_pat(t, fd, P, 450);
     tt_read_none(t, fd);
+    tt_free(t);
+}
+
+/* Out-of-order segments dropped because queued data already holds all
+ * they carry — and queued segments a new one covers, which it replaces —
+ * are counted (tcp_ooo_merge, Linux TCPOFOMerge); partial overlaps are
+ * trimmed and kept. Every byte still arrives once. */
+static void test_ooo_overlap_counted(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 100, .ack = A, .len = 100);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 120, .ack = A, .len = 30);
+    assert_int_equal(TCTR(t, tcp_ooo_merge), 1);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 100, .ack = A, .len = 100);
+    assert_int_equal(TCTR(t, tcp_ooo_merge), 2);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 300, .ack = A, .len = 50);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 400, .ack = A, .len = 50);
+    uint64_t queued = TCTR(t, tcp_ooo_segs);
+    /* [250, 500) covers both: they go, it is queued. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 250, .ack = A, .len = 250);
+    assert_int_equal(TCTR(t, tcp_ooo_merge), 4);
+    assert_int_equal(TCTR(t, tcp_ooo_segs), queued + 1);
+    /* A partial overlap is trimmed and kept: not counted. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 450, .ack = A, .len = 100);
+    assert_int_equal(TCTR(t, tcp_ooo_merge), 4);
+    assert_int_equal(TCTR(t, tcp_ooo_segs), queued + 2);
+    /* A FIN after the data, then the same FIN again: the copy is dropped. */
+    tseg_send(t, t->now + 1000, .flags = ACK | FIN, .seq = P + 550, .ack = A);
+    tseg_send(t, t->now + 1000, .flags = ACK | FIN, .seq = P + 550, .ack = A);
+    assert_int_equal(TCTR(t, tcp_ooo_merge), 5);
+    tb_drain(t->tb, 1);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 100);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 200, .ack = A, .len = 50);
+    tseg_expect(t, .flags = ACK, .ack = P + 200);
+    tseg_expect(t, .flags = ACK, .ack = P + 551);
+    tt_read_pat(t, fd, P, 550);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSE_WAIT);
     tt_free(t);
 }
 
@@ -530,6 +570,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_in_order_delivery),
         cmocka_unit_test(test_out_of_order_reassembly),
         cmocka_unit_test(test_duplicate_and_overlap_trimmed),
+        cmocka_unit_test(test_ooo_overlap_counted),
         cmocka_unit_test(test_data_beyond_window_trimmed),
         cmocka_unit_test(test_zero_window_and_update),
         cmocka_unit_test(test_fin_with_data),
