@@ -120,8 +120,9 @@
     X(tcp_drop_paws, "TCP segments with an old timestamp dropped (PAWS)")      \
     X(tcp_drop_time_wait, "TCP segments to a connection in TIME-WAIT, answered by an ACK and dropped") \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                    \
-    X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit") \
-    X(tcp_oow_ack_limited, "ACKs to unacceptable bare ACKs suppressed (500 ms limit)") \
+    X(tcp_challenge_ack_limited, "challenge ACKs suppressed: 500 ms per connection, or the stack's budget") \
+    X(tcp_syn_challenge, "SYNs on a synchronized connection, challenged (RFC 5961 §4)") \
+    X(tcp_oow_ack_limited, "ACKs to unacceptable bare ACKs or SYNs suppressed (500 ms limit)") \
     X(tcp_dupacks, "duplicate ACKs received")                                  \
     X(tcp_fast_retransmits, "NewReno fast retransmits")                        \
     X(tcp_rto_timeouts, "retransmission timeouts")                             \

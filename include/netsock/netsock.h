@@ -108,6 +108,12 @@ struct ns_config {
     const char *tcp_congestion; /* congestion control of new connections: "cubic"
                                   (RFC 9438, the default, as Linux) or "newreno";
                                   TCP_CONGESTION changes it per socket */
+    uint32_t tcp_challenge_ack_limit; /* RFC 5961 §7 challenge ACKs per second for the
+                                  whole stack, on top of one per 500 ms per connection
+                                  (always); each second's budget is drawn at random in
+                                  [limit/2, limit*3/2). Default 0: no stack-wide limit
+                                  (Linux tcp_challenge_ack_limit is INT_MAX, off, since
+                                  6.0: a shared budget leaks other connections' state) */
 
     uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
     uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */

@@ -255,9 +255,7 @@ struct tcpcb {
     int linger_zero;
 
     uint64_t created_us;
-    uint64_t last_oow_ack_us;    /* last ACK to an unacceptable bare ACK (rate limit) */
-    uint32_t challenge_acks;     /* RFC 5961 §7 rate limit, per second */
-    uint64_t challenge_window_us;
+    uint64_t last_oow_ack_us;    /* last ACK to an unacceptable segment or challenge ACK */
 
     /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
     struct ns_tx_waiter txw;
@@ -274,8 +272,11 @@ struct tcp_table {
     uint8_t isn_key[16];         /* RFC 6528 secret */
     uint8_t port_key[16];        /* RFC 6056 secret */
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
-    uint32_t challenge_acks;     /* stack-wide RFC 5961 §7 limiter */
-    uint64_t challenge_window_us;
+    /* RFC 5961 §7 stack-wide limiter (cfg.tcp_challenge_ack_limit): the
+     * budget left in the current second. */
+    uint32_t challenge_budget;
+    uint64_t challenge_second;
+    bool challenge_budget_valid;
     /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
      * instead of the RFC 6528 value, so unit tests can place ISNs where
      * they need them (e.g. just below 2^32). Never set outside tests: a
@@ -528,7 +529,6 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_PERSIST_MAX_US 120000000u
 #define TCP_REASS_MAX_SEGS 256u     /* ... or one per 512 bytes of receive buffer, if more */
 #define TCP_OOW_ACK_US 500000u      /* Linux tcp_invalid_ratelimit: 500 ms */
-#define TCP_CHALLENGE_ACK_LIMIT 1000u /* Linux tcp_challenge_ack_limit per second */
 #define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
 #define TCP_DUPTHRESH 3u            /* RFC 5681 §3.2, RFC 6675 §2 DupThresh */
 #define TCP_WCDELACK_US 200000u     /* RFC 8985 §7.2 WCDelAckT */

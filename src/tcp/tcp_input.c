@@ -85,22 +85,34 @@ static bool tcp_disordered_ack(const struct tcpcb *tp, const struct seg *s)
            tp->ts_recent - th->ts_val <= tp->rto_us / 1000;
 }
 
-/* Linux tcp_oow_rate_limited (RFC 7323 §5.3 and RFC 9293 §3.10.7.4 ask
- * for an ACK to a PAWS failure or an unacceptable segment): a segment
- * carrying data or a FIN is always answered, but a bare ACK at most once
- * per TCP_OOW_ACK_US per connection, so that two peers that each find the
- * other's ACKs unacceptable cannot keep each other busy. */
-static bool tcp_oow_ack_limited(struct tcpcb *tp, const struct seg *s)
+/* Linux __tcp_oow_rate_limited (tcp_invalid_ratelimit): has this
+ * connection sent an ACK answering an unacceptable segment, or a
+ * challenge ACK, in the last TCP_OOW_ACK_US? If not, the caller may send
+ * one now, and the clock restarts. Two peers that each find the other's
+ * ACKs unacceptable cannot keep each other busy, and an attacker gets at
+ * most one answer per 500 ms per connection. */
+static bool tcp_oow_rate_limited(struct tcpcb *tp)
 {
-    if (s->len || (s->th.flags & (NS_TCP_SYN | NS_TCP_FIN)))
-        return false;
     uint64_t now = tp->st->now_us;
-    if (tp->last_oow_ack_us && now - tp->last_oow_ack_us < TCP_OOW_ACK_US) {
-        NS_STAT_INC(tp->st, tcp_oow_ack_limited);
+    if (tp->last_oow_ack_us && now - tp->last_oow_ack_us < TCP_OOW_ACK_US)
         return true;
-    }
     tp->last_oow_ack_us = now;
     return false;
+}
+
+/* Linux tcp_oow_rate_limited (RFC 7323 §5.3 and RFC 9293 §3.10.7.4 ask
+ * for an ACK to a PAWS failure or an unacceptable segment): a segment
+ * carrying data or a FIN, and no SYN, is always answered (it is unlikely
+ * to be part of an ACK loop); a bare ACK or a SYN at most once per
+ * TCP_OOW_ACK_US. */
+static bool tcp_oow_ack_limited(struct tcpcb *tp, const struct seg *s)
+{
+    if ((s->len || (s->th.flags & NS_TCP_FIN)) && !(s->th.flags & NS_TCP_SYN))
+        return false;
+    if (!tcp_oow_rate_limited(tp))
+        return false;
+    NS_STAT_INC(tp->st, tcp_oow_ack_limited);
+    return true;
 }
 
 /* RFC 7323 §5.3 R1, PAWS: is the segment's TSval older than TS.Recent?
@@ -135,23 +147,48 @@ static bool tcp_tw_reusable(const struct tcpcb *tp, const struct ns_tcp_repr *th
     return SEQ_GT(th->seq, tp->rcv_nxt);
 }
 
-/* RFC 5961 §7: at most TCP_CHALLENGE_ACK_LIMIT challenge ACKs a second
- * per stack (Linux tcp_challenge_ack_limit). */
+/* RFC 5961 §7, as Linux tcp_send_challenge_ack: a challenge ACK, at most
+ * one per TCP_OOW_ACK_US per connection (the clock shared with the ACKs
+ * to unacceptable segments), then, when cfg.tcp_challenge_ack_limit is
+ * set, within a stack-wide budget per second drawn at random in
+ * [limit/2, limit*3/2) (Linux: a fixed shared budget let an off-path
+ * attacker count the challenge ACKs of other connections and find their
+ * 4-tuples and sequence numbers, CVE-2016-5696; since Linux 6.0 the
+ * stack-wide limit is off by default, as it is here). */
 static void tcp_challenge_ack(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
     struct tcp_table *t = st->tcp;
-    if (st->now_us - t->challenge_window_us >= 1000000) {
-        t->challenge_window_us = st->now_us;
-        t->challenge_acks = 0;
-    }
-    if (t->challenge_acks >= TCP_CHALLENGE_ACK_LIMIT) {
+    if (tcp_oow_rate_limited(tp)) {
         NS_STAT_INC(st, tcp_challenge_ack_limited);
         return;
     }
-    t->challenge_acks++;
+    uint32_t limit = st->cfg.tcp_challenge_ack_limit;
+    if (limit) {
+        uint64_t second = st->now_us / 1000000;
+        if (!t->challenge_budget_valid || second != t->challenge_second) {
+            uint32_t half = limit / 2 + (limit & 1);
+            t->challenge_second = second;
+            t->challenge_budget = half + (uint32_t)ns_rng_below(&st->rng, limit);
+            t->challenge_budget_valid = true;
+        }
+        if (t->challenge_budget == 0) {
+            NS_STAT_INC(st, tcp_challenge_ack_limited);
+            return;
+        }
+        t->challenge_budget--;
+    }
     NS_STAT_INC(st, tcp_challenge_acks);
     tcp_send_ack_now(tp);
+}
+
+/* RFC 5961 §4.2 (Linux tcp_validate_incoming, "syn_challenge"): a SYN on
+ * a synchronized connection — in the window or not, failing PAWS or not —
+ * is answered with a challenge ACK and dropped, never with a reset. */
+static void tcp_syn_challenge(struct tcpcb *tp)
+{
+    NS_STAT_INC(tp->st, tcp_syn_challenge);
+    tcp_challenge_ack(tp);
 }
 
 static uint16_t effective_mss(struct tcpcb *tp)
@@ -679,6 +716,10 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     /* RFC 7323 §5.3 R1, PAWS: a duplicate from an earlier incarnation
      * of the sequence space: ACK it and drop it. */
     if (tcp_paws_reject(tp, s)) {
+        if (syn && !(tp->state == TCPS_SYN_RECEIVED && th->seq == tp->irs)) {
+            tcp_syn_challenge(tp);
+            return;
+        }
         NS_STAT_INC(st, tcp_drop_paws);
         if (!tcp_oow_ack_limited(tp, s))
             tcp_send_ack_now(tp);
@@ -711,17 +752,22 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             NS_STAT_INC(st, tcp_drop_rst_ignored);
             return;
         }
+        if (tp->state == TCPS_SYN_RECEIVED && syn && th->seq == tp->irs) {
+            /* The peer retransmitted its SYN: our SYN-ACK was lost. */
+            NS_STAT_INC(st, tcp_drop_out_of_window);
+            tp->snd_nxt = tp->iss;
+            tcp_output(tp);
+            return;
+        }
+        if (syn) {
+            tcp_syn_challenge(tp);
+            return;
+        }
         /* "send an acknowledgment ... and drop the segment"; a segment
          * wholly below RCV.NXT is a duplicate: say so (RFC 2883 §4). */
         NS_STAT_INC(st, tcp_drop_out_of_window);
         if (s->len && SEQ_LEQ(th->seq + s->len, tp->rcv_nxt))
             tcp_sack_rcv_dup(tp, th->seq, th->seq + s->len);
-        if (tp->state == TCPS_SYN_RECEIVED && syn && th->seq == tp->irs) {
-            /* The peer retransmitted its SYN: our SYN-ACK was lost. */
-            tp->snd_nxt = tp->iss;
-            tcp_output(tp);
-            return;
-        }
         if (!tcp_oow_ack_limited(tp, s))
             tcp_send_ack_now(tp);
         return;
@@ -783,7 +829,7 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             tcp_output(tp);
             return;
         }
-        tcp_challenge_ack(tp);
+        tcp_syn_challenge(tp);
         return;
     }
 

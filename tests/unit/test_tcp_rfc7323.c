@@ -419,8 +419,6 @@ static void test_time_wait_reuse_by_timestamp(void **state)
     tt_free(t);
 }
 
-/* Linux tcp_oow_rate_limited: a bare ACK failing PAWS is answered at
- * most once per 500 ms; data failing PAWS always is. */
 /* Linux tcp_oow_rate_limited: a bare ACK failing PAWS (5 s older than
  * TS.Recent: no reordered ACK) is answered at most once per 500 ms; data
  * failing PAWS always is. */
@@ -457,6 +455,23 @@ static void test_paws_ack_rate_limited(void **state)
               .tsval = PTS + 50);
     assert_int_equal(TCTR(t, tcp_drop_paws), paws);
     tseg_expect_none(t);
+    tt_free(t);
+}
+
+/* Linux tcp_validate_incoming: a SYN failing PAWS gets the challenge ACK
+ * (RFC 5961 §4.2) any SYN on a synchronized connection gets. */
+static void test_paws_syn_challenged(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new_fixed();
+    int fd = open_active(t, (struct opts){.peer_ws = 0, .peer_ts = true}, NULL);
+    tseg_send(t, t->now + 1000, .flags = SYN, .seq = P + 10, .ts = true, .tsval = PTS - 1000);
+    tseg_expect(t, .flags = ACK, .ack = P);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_syn_challenge), 1);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), 1);
+    assert_int_equal(TCTR(t, tcp_drop_paws), 0);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
     tt_free(t);
 }
 
@@ -577,6 +592,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rtt_from_tsecr),
         cmocka_unit_test(test_paws_drops_old_segment),
         cmocka_unit_test(test_paws_spares_rst),
+        cmocka_unit_test(test_paws_syn_challenged),
         cmocka_unit_test(test_paws_ack_rate_limited),
         cmocka_unit_test(test_time_wait_reuse_by_timestamp),
         cmocka_unit_test(test_paws_24_days),

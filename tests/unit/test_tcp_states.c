@@ -533,22 +533,36 @@ static void test_rst_out_of_window_ignored(void **state)
     tt_free(t);
 }
 
+/* RFC 5961 §4.2, as Linux tcp_validate_incoming: any SYN on a
+ * synchronized connection — in the window, at RCV.NXT with data, or
+ * outside the window — is answered with a challenge ACK and dropped,
+ * counted in tcp_syn_challenge. */
 static void test_syn_in_established_challenge(void **state)
 {
     (void)state;
     struct tt *t = tt_new();
     int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
-    /* RFC 5961 §4.2: any SYN in a synchronized state: challenge ACK. */
     tseg_send(t, t->now + 1000, .flags = SYN, .seq = PISS + 1 + 10);
     tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
     tseg_expect_none(t);
     assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
     assert_int_equal(TCTR(t, tcp_challenge_acks), 1);
+    assert_int_equal(TCTR(t, tcp_syn_challenge), 1);
     /* Exactly at RCV.NXT, and with data: still no reset, no data. */
-    tseg_send(t, t->now + 1000, .flags = SYN | ACK, .seq = PISS + 1, .ack = ISS + 1, .len = 10);
+    tseg_send(t, t->now + 600 * US_MS, .flags = SYN | ACK, .seq = PISS + 1, .ack = ISS + 1,
+              .len = 10);
     tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
     assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
     tt_read_none(t, fd);
+    /* Outside the window: a challenge ACK too (it was an ACK that no
+     * limit applied to), not the unacceptable segment's plain ACK. */
+    tseg_send(t, t->now + 600 * US_MS, .flags = SYN, .seq = PISS + 1 + 0x40000000u);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1, .len = 0);
+    tseg_expect_none(t);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), 3);
+    assert_int_equal(TCTR(t, tcp_syn_challenge), 3);
+    assert_int_equal(TCTR(t, tcp_drop_out_of_window), 0);
+    assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
     tt_free(t);
 }
 
@@ -592,6 +606,12 @@ static void test_ack_too_old_challenge(void **state)
     tt_free(t);
 }
 
+/* RFC 5961 §7, as Linux tcp_send_challenge_ack: at most one challenge
+ * ACK per 500 ms per connection (tcp_invalid_ratelimit, shared with the
+ * ACKs to unacceptable segments), whatever triggers it; by default no
+ * stack-wide limit (Linux tcp_challenge_ack_limit = INT_MAX since 6.0:
+ * a counter shared by all connections told off-path attackers which
+ * 4-tuples and sequence numbers were right, CVE-2016-5696). */
 static void test_challenge_ack_rate_limit(void **state)
 {
     (void)state;
@@ -599,21 +619,56 @@ static void test_challenge_ack_rate_limit(void **state)
     int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
     uint64_t t0 = t->now + 1000;
     unsigned acks = 0;
-    /* RFC 5961 §7: 1100 in-window RSTs within one second. */
+    /* 1100 in-window RSTs and SYNs within one second: two answered. */
     for (unsigned i = 0; i < 1100; i++) {
-        tseg_send(t, t0 + i * 900, .flags = RST, .seq = PISS + 1 + 1 + i);
+        tseg_send(t, t0 + i * 900, .flags = (i & 1) ? SYN : RST, .seq = PISS + 1 + 1 + i);
         while (tt_pending(t)) {
             tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1);
             acks++;
         }
     }
-    assert_int_equal(acks, TCP_CHALLENGE_ACK_LIMIT);
-    assert_int_equal(TCTR(t, tcp_challenge_acks), 1000);
-    assert_int_equal(TCTR(t, tcp_challenge_ack_limited), 100);
+    assert_int_equal(acks, 2);
+    assert_int_equal(TCTR(t, tcp_challenge_acks), 2);
+    assert_int_equal(TCTR(t, tcp_challenge_ack_limited), 1098);
+    assert_int_equal(TCTR(t, tcp_syn_challenge), 550);
     assert_int_equal(tt_state(t, fd), TCPS_ESTABLISHED);
-    /* The next second has a fresh allowance. */
-    tseg_send(t, t0 + US_S, .flags = RST, .seq = PISS + 3);
-    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 1);
+    /* Another connection has its own allowance. */
+    t->peer_port = TT_PEER_PORT + 1;
+    t->our_port = TT_OUR_PORT + 1;
+    int fd2 = tt_open_active(t, ISS + 5000, PISS, 65535, 1460);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 3);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 5001, .ack = PISS + 1);
+    assert_int_equal(tt_state(t, fd2), TCPS_ESTABLISHED);
+    tt_free(t);
+}
+
+/* cfg.tcp_challenge_ack_limit: a stack-wide budget per second as well,
+ * drawn at random in [limit/2, limit*3/2) as Linux does so that the count
+ * answered reveals nothing. */
+static void test_challenge_ack_stack_limit(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_congestion = "newreno";
+    cfg.tcp_challenge_ack_limit = 10;
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    unsigned acks = 0;
+    /* 40 connections, one in-window RST each, within a second. */
+    uint64_t t0 = t->now;
+    for (unsigned c = 0; c < 40; c++) {
+        t->peer_port = (uint16_t)(TT_PEER_PORT + c);
+        t->our_port = (uint16_t)(TT_OUR_PORT + c);
+        tt_open_active(t, ISS + c * 10000, PISS, 65535, 1460);
+        tseg_send(t, t0 + c * 1000, .flags = RST, .seq = PISS + 5);
+        while (tt_pending(t)) {
+            tseg_expect(t, .flags = ACK, .ack = PISS + 1);
+            acks++;
+        }
+    }
+    if (acks < 5 || acks > 14)
+        fail_msg("%u challenge ACKs answered, want 5..14", acks);
+    assert_int_equal(TCTR(t, tcp_challenge_ack_limited), 40 - acks);
     tt_free(t);
 }
 
@@ -828,6 +883,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ack_of_unsent_data),
         cmocka_unit_test(test_ack_too_old_challenge),
         cmocka_unit_test(test_challenge_ack_rate_limit),
+        cmocka_unit_test(test_challenge_ack_stack_limit),
         cmocka_unit_test(test_listen_backlog_overflow),
         cmocka_unit_test(test_listen_syn_fin_dropped),
         cmocka_unit_test(test_synack_retransmit),
