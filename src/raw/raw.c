@@ -130,9 +130,13 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     if (!have_dst && !(so->flags & SO_F_CONNECTED))
         return -EDESTADDRREQ;
     uint32_t daddr = have_dst ? ntohl(dst.sin_addr.s_addr) : so->raddr;
+    struct sock_cmsg cm; /* ip_cmsg_send: IP_TTL / IP_TOS for this datagram */
+    int rc = sock_cmsg_send(msg, SOCK_CMSG_RAW, &cm);
+    if (rc < 0)
+        return rc;
     if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
-    int rc = sock_send_ready(so);
+    rc = sock_send_ready(so);
     if (rc < 0)
         return rc;
     if (so->flags & SO_F_HDRINCL)
@@ -147,8 +151,8 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .src = so->laddr,
         .dst = daddr,
         .proto = (uint8_t)so->protocol,
-        .ttl = so->ttl,
-        .tos = so->tos,
+        .ttl = cm.ttl ? (uint8_t)cm.ttl : so->ttl,
+        .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
     rc = ip4_output(st, &o, pb);
     return rc < 0 ? rc : (ssize_t)len;
@@ -156,6 +160,8 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
 
 static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
 {
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP; /* Linux raw_recvmsg */
     return sock_dgram_recvmsg(st, so, msg, flags, true);
 }
 

@@ -338,6 +338,36 @@ int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *add
 
 /* ---- send ------------------------------------------------------------------------- */
 
+/* Linux UIO_MAXIOV (glibc IOV_MAX): the most iovecs one call takes. */
+#define LINUX_UIO_MAXIOV 1024
+/* Linux MAX_RW_COUNT (INT_MAX & PAGE_MASK): the most bytes one call moves. */
+#define LINUX_MAX_RW_COUNT 0x7ffff000u
+
+/* copy_msghdr_from_user and import_iovec, for sendmsg and recvmsg alike:
+ * a negative name length with a name is EINVAL, more than UIO_MAXIOV
+ * iovecs EMSGSIZE (before any is read), an iovec array missing or an
+ * iovec longer than SSIZE_MAX EFAULT / EINVAL; *len_out (may be NULL) is
+ * the sum, cut at MAX_RW_COUNT as Linux cuts the iovecs. */
+static int msg_check(const struct msghdr *msg, size_t *len_out)
+{
+    if (msg->msg_name && (int)msg->msg_namelen < 0)
+        return -EINVAL;
+    if (msg->msg_iovlen > LINUX_UIO_MAXIOV)
+        return -EMSGSIZE;
+    if (msg->msg_iovlen && !msg->msg_iov)
+        return -EFAULT;
+    size_t total = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++) {
+        size_t n = msg->msg_iov[i].iov_len;
+        if (n > (size_t)SSIZE_MAX)
+            return -EINVAL;
+        total += n < LINUX_MAX_RW_COUNT - total ? n : LINUX_MAX_RW_COUNT - total;
+    }
+    if (len_out)
+        *len_out = total;
+    return 0;
+}
+
 /* A private copy of an iovec array that can be advanced past bytes
  * already handled (partial stream sends and MSG_WAITALL receives). */
 struct iov_cursor {
@@ -410,20 +440,25 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return -EBADF;
-    if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+    if (!msg)
         return -EFAULT;
-    size_t len = 0;
-    for (size_t i = 0; i < msg->msg_iovlen; i++) {
-        if (msg->msg_iov[i].iov_len > (size_t)SSIZE_MAX - len)
-            return -EINVAL;
+    size_t len;
+    int rc = msg_check(msg, &len);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < msg->msg_iovlen; i++)
         if (msg->msg_iov[i].iov_len && !msg->msg_iov[i].iov_base)
             return -EFAULT;
-        len += msg->msg_iov[i].iov_len;
-    }
     /* __sys_sendto: move_addr_to_kernel checks the length first. */
     if (msg->msg_name && addrlen_bad(msg->msg_namelen))
         return -EINVAL;
-    int rc = sock_autobind(st, so);
+    /* ____sys_sendmsg: the control buffer is copied in before the
+     * protocol sees it. */
+    if (msg->msg_controllen > INT_MAX)
+        return -ENOBUFS;
+    if (msg->msg_controllen && !msg->msg_control)
+        return -EFAULT;
+    rc = sock_autobind(st, so);
     if (rc < 0)
         return rc;
 
@@ -453,6 +488,10 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
     ssize_t sr = 0;
     for (;;) {
         struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
+        if (done == 0) { /* the control messages are checked before any byte is queued */
+            part.msg_control = msg->msg_control;
+            part.msg_controllen = msg->msg_controllen;
+        }
         sr = so->ops->sendmsg(st, so, &part, len - done, flags);
         if (sr > 0) {
             done += (size_t)sr;
@@ -483,13 +522,23 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
     return sr < 0 ? sr : 0;
 }
 
+/* MSG_CMSG_COMPAT is the kernel's own mark of a 32-bit caller: sendmsg
+ * and recvmsg refuse it from anyone else (forbid_cmsg_compat), before
+ * even the descriptor is looked at. */
+#define LINUX_MSG_CMSG_COMPAT 0x80000000u
+
 ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
+    if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
+        return ret_errz(-EINVAL);
     if (!msg)
         return ret_errz(sock_get(st, fd) ? -EFAULT : -EBADF);
-    /* copy_msghdr_from_user: a negative length is EINVAL, a long one is
-     * cut to sockaddr_storage, a zero one means "no address". */
+    /* copy_msghdr_from_user: without a name the length does not matter;
+     * a negative one is EINVAL (msg_check), a long one is cut to
+     * sockaddr_storage, a zero one means "no address". */
     struct msghdr m = *msg;
+    if (!m.msg_name)
+        m.msg_namelen = 0;
     if ((int)m.msg_namelen < 0)
         return ret_errz(sock_get(st, fd) ? -EINVAL : -EBADF);
     if (m.msg_namelen > (socklen_t)sizeof(struct sockaddr_storage))
@@ -504,6 +553,18 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
 ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
                   const struct sockaddr *dest, socklen_t destlen)
 {
+    /* import_ubuf: one call moves at most MAX_RW_COUNT bytes, so a UDP
+     * send of SIZE_MAX is EMSGSIZE. No object is larger than SSIZE_MAX
+     * bytes: a stream send of such a length names memory that cannot all
+     * be the caller's. Linux finds out when its copy faults (EFAULT);
+     * netsock cannot fault, so it says EFAULT at once. */
+    if (len > (size_t)SSIZE_MAX) {
+        struct ns_sock *so = sock_get(st, fd);
+        if (so && so->type == SOCK_STREAM)
+            return ret_errz(-EFAULT);
+    }
+    if (len > LINUX_MAX_RW_COUNT)
+        len = LINUX_MAX_RW_COUNT;
     struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
     struct msghdr msg = {
         .msg_name = (void *)(uintptr_t)dest,
@@ -573,12 +634,15 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
     struct ns_sock *so = sock_get(st, fd);
     if (!so)
         return -EBADF;
-    if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+    if (!msg)
         return -EFAULT;
+    int rc = msg_check(msg, NULL);
+    if (rc < 0)
+        return rc;
     if (flags & MSG_ERRQUEUE)
         return -EAGAIN; /* no error queue: as an empty one on Linux */
-    if (flags & MSG_OOB)
-        return -EOPNOTSUPP;
+    /* MSG_OOB is the protocol's: UDP ignores it, raw refuses it, TCP has
+     * no urgent data apart from the stream (tcp_recvmsg). */
     /* sock_rcvtimeo: a zero (negative-set) timeout is non-blocking. */
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
                     so->rcvtimeo_us == SOCK_TIMEO_NOWAIT;
@@ -593,9 +657,9 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
             so->so_error = 0;
             return -e;
         }
-        ssize_t rc = so->ops->recvmsg(st, so, msg, flags);
-        if (rc != -EAGAIN)
-            return rc;
+        ssize_t got = so->ops->recvmsg(st, so, msg, flags);
+        if (got != -EAGAIN)
+            return got;
         /* tcp_recvmsg: queued bytes first, the error once they are read. */
         if (so->so_error) {
             int e = so->so_error;
@@ -603,7 +667,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
             return -e;
         }
         if (nonblock)
-            return rc;
+            return got;
         /* __skb_wait_for_more_packets: a blocking read after
          * shutdown(SHUT_RD) finds end of file (0); a non-blocking one
          * never gets there and says EAGAIN. */
@@ -619,25 +683,39 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
 
 ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
 {
+    if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
+        return ret_errz(-EINVAL);
     return ret_errz(do_recvmsg(st, fd, msg, flags));
 }
 
 ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
                     struct sockaddr *src, socklen_t *srclen)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    /* __sys_recvfrom: the address goes to a buffer of the stack's own and
+     * is copied out after the receive (move_addr_to_user): an address
+     * with no length is EFAULT, a negative length EINVAL — and the data
+     * was taken all the same. A NULL buffer is refused only when bytes
+     * would be copied into it (a zero length, or MSG_TRUNC on TCP, asks
+     * for a length). */
+    struct sockaddr_storage name;
+    struct iovec iov = {.iov_base = buf, .iov_len = len < LINUX_MAX_RW_COUNT ? len : LINUX_MAX_RW_COUNT};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (src && srclen) {
-        if ((int)*srclen < 0)
-            return ret_errz(-EINVAL);
-        msg.msg_name = src;
-        msg.msg_namelen = *srclen;
+    if (src) {
+        msg.msg_name = &name;
+        msg.msg_namelen = sizeof(name);
     }
-    if (!buf && len)
-        return ret_errz(-EFAULT);
     ssize_t rc = do_recvmsg(st, fd, &msg, flags);
-    if (rc >= 0 && src && srclen)
-        *srclen = msg.msg_namelen;
+    if (rc < 0 || !src)
+        return ret_errz(rc);
+    if (!srclen)
+        return ret_errz(-EFAULT);
+    int ulen = (int)*srclen, klen = (int)msg.msg_namelen;
+    if (ulen > klen)
+        ulen = klen;
+    if (ulen < 0)
+        return ret_errz(-EINVAL);
+    memcpy(src, &name, (size_t)ulen);
+    *srclen = (socklen_t)klen; /* the length before truncation (POSIX) */
     return ret_errz(rc);
 }
 

@@ -134,7 +134,10 @@ bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
  * datagram, copies it into msg's iovecs, fills msg_name (source address,
  * and for UDP the source port), control messages (IP_PKTINFO, IP_TTL,
  * IP_TOS when enabled) and MSG_TRUNC. `from_l3` true: the datagram starts
- * at the IPv4 header (raw), else at the UDP payload. */
+ * at the IPv4 header (raw), else at the UDP payload. An iovec with a NULL
+ * base that would receive bytes is -EFAULT, and the datagram is lost
+ * unless MSG_PEEK, as Linux's failed copy (udp_recvmsg); a NULL buffer
+ * with no room asks only for the length (MSG_TRUNC). */
 ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
                            bool from_l3);
 
@@ -157,6 +160,28 @@ const char *sock_dgram_state(const struct ns_sock *so);
 
 /* Copy len bytes gathered from an iovec array into dst. */
 void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
+
+/* What the control messages of one sendmsg ask for (sock_cmsg_send). */
+struct sock_cmsg {
+    int ttl;   /* IP_TTL for this datagram, 1..255; 0: the socket's */
+    int tos;   /* IP_TOS for this datagram, 0..255; -1: the socket's */
+};
+
+/* Whose rules sock_cmsg_send applies. */
+enum sock_cmsg_kind {
+    SOCK_CMSG_TCP, /* tcp_sendmsg_locked: sock_cmsg_send, SOL_SOCKET only */
+    SOCK_CMSG_RAW, /* raw_sendmsg: ip_cmsg_send (SOL_SOCKET, SOL_IP) */
+    SOCK_CMSG_UDP, /* udp_sendmsg: udp_cmsg_send (SOL_UDP), then ip_cmsg_send */
+};
+
+/* Check the control messages of a sendmsg as Linux does for `kind` and
+ * fill *out. Every message must fit the buffer (CMSG_OK) and have a known
+ * type with a valid length and value at the levels `kind` looks at; other
+ * levels are ignored. Returns 0, -EINVAL, or -EPERM (SO_PRIORITY above 6,
+ * as for setsockopt); TCP turns every error into -EINVAL, as
+ * tcp_sendmsg_locked does. msg_control must be readable for
+ * msg_controllen bytes (api.c checked that it is not NULL). */
+int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct sock_cmsg *out);
 
 /* A negative SO_RCVTIMEO/SO_SNDTIMEO: calls do not wait (Linux stores a
  * zero timeout, which getsockopt reports as {0, 0} like "forever"). */

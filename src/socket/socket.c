@@ -119,6 +119,23 @@ void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len)
     }
 }
 
+/* Bytes scattering len bytes into msg's iovecs would copy, or -EFAULT
+ * when an iovec with a NULL base would receive some (Linux finds out when
+ * the copy faults; netsock looks first). */
+static ssize_t iov_scatter_len(const struct msghdr *msg, size_t len)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && done < len; i++) {
+        size_t n = msg->msg_iov[i].iov_len;
+        if (n > len - done)
+            n = len - done;
+        if (n && !msg->msg_iov[i].iov_base)
+            return -EFAULT;
+        done += n;
+    }
+    return (ssize_t)done;
+}
+
 /* Scatter len bytes into msg's iovecs; returns bytes copied. */
 static size_t iov_scatter(struct msghdr *msg, const uint8_t *src, size_t len)
 {
@@ -132,6 +149,131 @@ static size_t iov_scatter(struct msghdr *msg, const uint8_t *src, size_t len)
         done += n;
     }
     return done;
+}
+
+/* Linux values the C library's headers do not all carry. */
+#define LX_SO_TIMESTAMPING_OLD 37
+#define LX_SO_TIMESTAMPING_NEW 65
+#define LX_SCM_TXTIME 61
+#define LX_UDP_SEGMENT 103
+#define LX_IP_PROTOCOL 52
+/* SOF_TIMESTAMPING_TX_RECORD_MASK: TX_HARDWARE, TX_SOFTWARE, TX_SCHED,
+ * TX_ACK, TX_COMPLETION. */
+#define LX_SOF_TX_RECORD_MASK ((1u << 0) | (1u << 1) | (1u << 8) | (1u << 9) | (1u << 18))
+
+/* The payload of control message c as a 32-bit value; false when its
+ * length is not exactly that. */
+static bool cmsg_u32(const struct cmsghdr *c, size_t cmsg_len, uint32_t *v)
+{
+    if (cmsg_len != CMSG_LEN(sizeof(*v)))
+        return false;
+    memcpy(v, CMSG_DATA(c), sizeof(*v));
+    return true;
+}
+
+/* Linux __sock_cmsg_send. */
+static int cmsg_sol_socket(const struct cmsghdr *c, size_t cmsg_len, int type)
+{
+    uint32_t v;
+    switch (type) {
+    case SO_MARK: /* needs CAP_NET_RAW: netsock has no privileges, as root */
+        return cmsg_u32(c, cmsg_len, &v) ? 0 : -EINVAL;
+    case SO_PRIORITY:
+        if (!cmsg_u32(c, cmsg_len, &v))
+            return -EINVAL;
+        return v <= 6 ? 0 : -EPERM; /* as setsockopt(SO_PRIORITY), unprivileged */
+    case LX_SO_TIMESTAMPING_OLD:
+    case LX_SO_TIMESTAMPING_NEW:
+        /* Transmit timestamps: accepted, none are generated (netsock has
+         * no error queue). */
+        if (!cmsg_u32(c, cmsg_len, &v) || (v & ~LX_SOF_TX_RECORD_MASK))
+            return -EINVAL;
+        return 0;
+    case SCM_RIGHTS:
+    case SCM_CREDENTIALS:
+        return 0; /* "semantically in SOL_UNIX": ignored on an inet socket */
+    case LX_SCM_TXTIME: /* only with SO_TXTIME set, which netsock does not have */
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Linux ip_cmsg_send, SOL_IP part. */
+static int cmsg_sol_ip(const struct cmsghdr *c, size_t cmsg_len, int type, struct sock_cmsg *out)
+{
+    int v;
+    switch (type) {
+    case IP_TTL:
+        if (cmsg_len != CMSG_LEN(sizeof(int)))
+            return -EINVAL;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        if (v < 1 || v > 255)
+            return -EINVAL;
+        out->ttl = v;
+        return 0;
+    case IP_TOS:
+        if (cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&v, CMSG_DATA(c), sizeof(v));
+        else if (cmsg_len == CMSG_LEN(1))
+            v = *(const unsigned char *)CMSG_DATA(c);
+        else
+            return -EINVAL;
+        if (v < 0 || v > 255)
+            return -EINVAL;
+        out->tos = v;
+        return 0;
+    case IP_PKTINFO:
+        /* Accepted; its source address and interface are not applied
+         * (docs/sockets.md). */
+        return cmsg_len == CMSG_LEN(sizeof(struct in_pktinfo)) ? 0 : -EINVAL;
+    case LX_IP_PROTOCOL:
+        if (cmsg_len != CMSG_LEN(sizeof(int)))
+            return -EINVAL;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        return v >= 1 && v <= 255 ? 0 : -EINVAL;
+    case IP_RETOPTS:
+        /* netsock sends no IP options: only the empty list is accepted. */
+        return cmsg_len == CMSG_LEN(0) ? 0 : -EINVAL;
+    default:
+        return -EINVAL;
+    }
+}
+
+int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct sock_cmsg *out)
+{
+    out->ttl = 0;
+    out->tos = -1;
+    const char *base = msg->msg_control;
+    size_t size = msg->msg_controllen, off = 0;
+    /* for_each_cmsghdr: CMSG_FIRSTHDR, then __cmsg_nxthdr, each header
+     * whole inside the buffer; a message must fit (CMSG_OK). */
+    while (size >= sizeof(struct cmsghdr) && off <= size - sizeof(struct cmsghdr)) {
+        const struct cmsghdr *c = (const struct cmsghdr *)(const void *)(base + off);
+        struct cmsghdr h;
+        memcpy(&h, c, sizeof(h));
+        if (h.cmsg_len < sizeof(struct cmsghdr) || h.cmsg_len > size - off)
+            return -EINVAL;
+        int rc = 0;
+        if (h.cmsg_level == SOL_SOCKET) {
+            rc = cmsg_sol_socket(c, h.cmsg_len, h.cmsg_type);
+        } else if (kind != SOCK_CMSG_TCP && h.cmsg_level == IPPROTO_IP) {
+            rc = cmsg_sol_ip(c, h.cmsg_len, h.cmsg_type, out);
+        } else if (kind == SOCK_CMSG_UDP && h.cmsg_level == IPPROTO_UDP) {
+            /* __udp_cmsg_send: UDP_SEGMENT only. netsock has no UDP GSO:
+             * a segment size of 0 (none) is all it takes. */
+            uint16_t gso;
+            if (h.cmsg_type != LX_UDP_SEGMENT || h.cmsg_len != CMSG_LEN(sizeof(gso)))
+                return -EINVAL;
+            memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+            rc = gso ? -EINVAL : 0;
+        }
+        if (rc < 0)
+            return kind == SOCK_CMSG_TCP ? -EINVAL : rc;
+        if (CMSG_ALIGN(h.cmsg_len) > size - off)
+            break;
+        off += CMSG_ALIGN(h.cmsg_len);
+    }
+    return 0;
 }
 
 /* Append one control message; sets MSG_CTRUNC when it does not fit. */
@@ -164,6 +306,16 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     const uint8_t *data = from_l3 ? ip : ns_pbuf_data(pb);
     size_t dlen = from_l3 ? pb->len + (size_t)(pb->off - pb->l3_off) : pb->len;
 
+    ssize_t fits = iov_scatter_len(msg, dlen);
+    if (fits < 0) {
+        if (!(flags & MSG_PEEK)) {
+            ns_pbuf_queue_pop(&so->rxq); /* Linux: the datagram is dropped */
+            so->rx_mem -= pb->cap;
+            so->rx_drops++;
+            ns_pbuf_free(pb);
+        }
+        return fits;
+    }
     size_t copied = iov_scatter(msg, data, dlen);
     msg->msg_flags = 0;
     if (copied < dlen)

@@ -260,6 +260,14 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     }
     if (tp->flags & TF_NEEDFIN)
         return -EPIPE;
+    if (msg->msg_controllen) {
+        /* tcp_sendmsg_locked: SOL_SOCKET messages are checked, others
+         * ignored; any error is EINVAL. */
+        struct sock_cmsg cm;
+        int rc = sock_cmsg_send(msg, SOCK_CMSG_TCP, &cm);
+        if (rc < 0)
+            return rc;
+    }
     if (len == 0)
         return 0;
     tcp_sndbuf_expand(tp); /* room for ~2 cwnd unless SO_SNDBUF set (Linux) */
@@ -291,6 +299,10 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     struct tcpcb *tp = TP(so);
     if (tp->state == TCPS_LISTEN)
         return -ENOTCONN;
+    /* tcp_recv_urg: urgent data stays in the stream here (RFC 6093, as
+     * with SO_OOBINLINE), so there is never any to read apart: EINVAL. */
+    if (flags & MSG_OOB)
+        return -EINVAL;
     msg->msg_flags = 0;
     msg->msg_controllen = 0;
     if (msg->msg_name)
@@ -311,10 +323,16 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     }
     size_t done = 0;
     for (size_t i = 0; i < msg->msg_iovlen && done < tp->rcvbuf.len; i++) {
-        uint32_t n = (uint32_t)msg->msg_iov[i].iov_len;
-        if (flags & MSG_TRUNC) {
-            n = n < tp->rcvbuf.len - done ? n : (uint32_t)(tp->rcvbuf.len - done);
-        } else {
+        size_t len = msg->msg_iov[i].iov_len;
+        uint32_t n = len < tp->rcvbuf.len - done ? (uint32_t)len : (uint32_t)(tp->rcvbuf.len - done);
+        if (!(flags & MSG_TRUNC) && n) {
+            /* tcp_recvmsg_locked: a copy that faults ends the read, EFAULT
+             * if nothing was copied; MSG_TRUNC copies nothing. */
+            if (!msg->msg_iov[i].iov_base) {
+                if (done == 0)
+                    return -EFAULT;
+                break;
+            }
             n = ns_ring_peek(&tp->rcvbuf, (uint32_t)done, msg->msg_iov[i].iov_base, n);
         }
         done += n;
@@ -456,8 +474,6 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
 {
     (void)st;
     struct tcpcb *tp = TP(so);
-    if (!val)
-        return -EFAULT;
     if (level == SOL_SOCKET) {
         /* Called after the socket layer applied the option. */
         /* A size the user chose is kept: no autotuning for it (Linux
@@ -478,8 +494,13 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
         }
         return 0;
     }
+    /* do_tcp_setsockopt: the length is checked before the value is read. */
     if (name == TCP_CONGESTION) {
         char buf[16] = {0};
+        if (len < 1)
+            return -EINVAL;
+        if (!val)
+            return -EFAULT;
         memcpy(buf, val, len < sizeof(buf) - 1 ? len : sizeof(buf) - 1);
         const struct tcp_cc_ops *cc = tcp_cc_find(buf);
         if (!cc)
@@ -499,6 +520,8 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     int v;
     if (len < (socklen_t)sizeof(int))
         return -EINVAL;
+    if (!val)
+        return -EFAULT;
     memcpy(&v, val, sizeof(v));
     switch (name) {
     case TCP_NODELAY:

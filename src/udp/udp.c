@@ -193,7 +193,8 @@ static int udp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
 
 /* The checks and their order are Linux udp_sendmsg's (the socket was
  * already bound by the caller, as inet_sendmsg does): length, MSG_OOB,
- * destination, route, broadcast permission, the datagram's size, then a
+ * destination, control messages, route, broadcast permission, the
+ * datagram's size, then a
  * pending error or shutdown when the buffer is allocated. */
 static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
@@ -219,6 +220,11 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         daddr = so->raddr;
         dport = so->rport;
     }
+    /* udp_cmsg_send, ip_cmsg_send: IP_TTL / IP_TOS for this datagram. */
+    struct sock_cmsg cm;
+    int crc = sock_cmsg_send(msg, SOCK_CMSG_UDP, &cm);
+    if (crc < 0)
+        return crc;
     daddr = udp_fix_dst(so, daddr);
     uint32_t src;
     int ifindex;
@@ -260,8 +266,8 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .src = src,
         .dst = daddr,
         .proto = NS_IPPROTO_UDP,
-        .ttl = so->ttl,
-        .tos = so->tos,
+        .ttl = cm.ttl ? (uint8_t)cm.ttl : so->ttl,
+        .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
     NS_STAT_INC(st, udp_tx);
     rc = ip4_output(st, &o, pb);

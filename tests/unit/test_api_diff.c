@@ -68,6 +68,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
@@ -2248,6 +2249,414 @@ static void seq_raw_names(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, s));
 }
 
+/* ---- the message edge: iovecs, names, control messages, flags (TCP too) ---- */
+
+/* A connected TCP pair on 127.0.0.1: returns the client, *srv the
+ * accepted end (the listener is closed). */
+static int tcp_pair(const struct api *a, struct trace *t, int *srv)
+{
+    int l = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in s = in4(LO, 0);
+    rec(t, "bind(:0)", a->bind(a, l, SA(s), sizeof(s)));
+    uint16_t port = sockname(a, t, l, true);
+    rec(t, "listen", a->listen(a, l, 4));
+    int c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in d = in4(LO, port);
+    rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+    *srv = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+    rec(t, "close(listener)", a->close(a, l));
+    /* Linux's loopback acknowledges before send() returns, netsock's at
+     * the next poll: without Nagle both send every write at once. */
+    SET(a, t, c, IPPROTO_TCP, TCP_NODELAY, 1);
+    return c;
+}
+
+enum { UIO_MAXIOV_LINUX = 1024 };
+
+/* copy_msghdr_from_user: more than UIO_MAXIOV (1024) iovecs is EMSGSIZE,
+ * before any of them is read (an array shorter than msg_iovlen included),
+ * for sendmsg and recvmsg, UDP and TCP alike; 1024 is fine. */
+static void seq_iov_max(const struct api *a, struct trace *t)
+{
+    enum { N = UIO_MAXIOV_LINUX };
+    static char out_b[N + 1], in_b[N + 1];
+    struct iovec *iov = calloc(N + 1, sizeof(*iov)), *riov = calloc(N + 1, sizeof(*riov));
+    for (int i = 0; i <= N; i++) {
+        out_b[i] = (char)('a' + i % 26);
+        iov[i] = (struct iovec){out_b + i, 1};
+        riov[i] = (struct iovec){in_b + i, 1};
+    }
+    struct iovec two[2] = {{out_b, 1}, {out_b + 1, 1}};
+    uint16_t port;
+    int r = udp_bound(a, t, LO, &port);
+    int s = udp_socket(a, t);
+    struct sockaddr_in d = in4(LO, port);
+    struct msghdr m = {.msg_name = &d, .msg_namelen = sizeof(d), .msg_iov = iov,
+                       .msg_iovlen = N + 1};
+    long n = rec(t, "sendmsg(1025 iov)", a->sendmsg(a, s, &m, 0));
+    expect(t, n == -1 && errno == EMSGSIZE, "1025 iovecs: EMSGSIZE");
+    m.msg_iov = two;
+    rec(t, "sendmsg(1025, array of 2)", a->sendmsg(a, s, &m, 0));
+    m.msg_iovlen = SIZE_MAX;
+    rec(t, "sendmsg(SIZE_MAX iov)", a->sendmsg(a, s, &m, 0));
+    m.msg_namelen = (socklen_t)-1;
+    rec(t, "sendmsg(SIZE_MAX iov, namelen -1)", a->sendmsg(a, s, &m, 0));
+    m.msg_namelen = sizeof(d);
+    m.msg_iov = iov;
+    m.msg_iovlen = N;
+    n = rec(t, "sendmsg(1024 iov)", a->sendmsg(a, s, &m, 0));
+    expect(t, n == N, "1024 iovecs are sent");
+    wait_in(a, t, r);
+    struct msghdr rm = {.msg_iov = riov, .msg_iovlen = N + 1};
+    n = rec(t, "recvmsg(1025 iov)", a->recvmsg(a, r, &rm, MSG_DONTWAIT));
+    expect(t, n == -1 && errno == EMSGSIZE, "recvmsg, 1025 iovecs: EMSGSIZE");
+    rm.msg_iov = two;
+    rm.msg_iovlen = SIZE_MAX;
+    rec(t, "recvmsg(SIZE_MAX iov)", a->recvmsg(a, r, &rm, MSG_DONTWAIT));
+    rm.msg_iov = riov;
+    rm.msg_iovlen = N;
+    memset(in_b, 0, sizeof(in_b));
+    n = rec(t, "recvmsg(1024 iov)", a->recvmsg(a, r, &rm, MSG_DONTWAIT));
+    out(t, "intact=%d", n == N && memcmp(in_b, out_b, N) == 0);
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, r));
+
+    int srv, c = tcp_pair(a, t, &srv);
+    m = (struct msghdr){.msg_iov = iov, .msg_iovlen = N + 1};
+    rec(t, "sendmsg(TCP, 1025 iov)", a->sendmsg(a, c, &m, 0));
+    m.msg_iovlen = N;
+    rec(t, "sendmsg(TCP, 1024 iov)", a->sendmsg(a, c, &m, 0));
+    wait_in(a, t, srv);
+    rm = (struct msghdr){.msg_iov = riov, .msg_iovlen = N + 1};
+    rec(t, "recvmsg(TCP, 1025 iov)", a->recvmsg(a, srv, &rm, MSG_DONTWAIT));
+    rm.msg_iovlen = N;
+    memset(in_b, 0, sizeof(in_b));
+    n = rec(t, "recvmsg(TCP, 1024 iov, WAITALL)", a->recvmsg(a, srv, &rm, MSG_WAITALL));
+    out(t, "intact=%d", n == N && memcmp(in_b, out_b, N) == 0);
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, srv));
+    free(iov);
+    free(riov);
+}
+
+/* Source addresses on receive. recvfrom fills the address after the
+ * datagram was taken (move_addr_to_user): an address with a NULL length
+ * is EFAULT and a negative length EINVAL, the datagram gone; a long one
+ * is fine. recvmsg checks msg_namelen first (copy_msghdr_from_user): a
+ * negative one is EINVAL and the datagram stays; a long one is cut to
+ * sockaddr_storage, not refused. sendmsg: negative is EINVAL. */
+static void seq_recv_names(const struct api *a, struct trace *t)
+{
+    uint16_t port;
+    int r = udp_bound(a, t, LO, &port);
+    int s = udp_socket(a, t);
+    static const char *const words[] = {"one", "two", "three", "four", "five", "six", "seven"};
+    for (size_t i = 0; i < ARRAY_LEN(words); i++)
+        sendto4(a, t, s, words[i], strlen(words[i]), LO, port);
+    wait_in(a, t, r);
+    char buf[16];
+    struct sockaddr_in from;
+    long n = rec(t, "recvfrom(addr, NULL len)",
+                 a->recvfrom(a, r, buf, sizeof(buf), MSG_DONTWAIT, SAW(from), NULL));
+    expect(t, n == -1 && errno == EFAULT, "recvfrom with an address and no length: EFAULT");
+    recv_str(a, t, r, 16, MSG_DONTWAIT | MSG_PEEK, "recv(PEEK)");
+    socklen_t fl = (socklen_t)-1;
+    n = rec(t, "recvfrom(len -1)", a->recvfrom(a, r, buf, sizeof(buf), MSG_DONTWAIT, SAW(from), &fl));
+    expect(t, n == -1 && errno == EINVAL, "recvfrom, negative length: EINVAL");
+    recv_str(a, t, r, 16, MSG_DONTWAIT | MSG_PEEK, "recv(PEEK)");
+    fl = 1000;
+    memset(&from, 0, sizeof(from));
+    n = rec(t, "recvfrom(len 1000)", a->recvfrom(a, r, buf, sizeof(buf), MSG_DONTWAIT, SAW(from), &fl));
+    out_sin(t, &from, fl, true);
+    fl = 4;
+    memset(&from, 0, sizeof(from));
+    n = rec(t, "recvfrom(len 4)", a->recvfrom(a, r, buf, sizeof(buf), MSG_DONTWAIT, SAW(from), &fl));
+    out_sin(t, &from, fl, true);
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = (socklen_t)-1, .msg_iov = &iov,
+                       .msg_iovlen = 1};
+    n = rec(t, "recvmsg(namelen -1)", a->recvmsg(a, r, &m, MSG_DONTWAIT));
+    expect(t, n == -1 && errno == EINVAL, "recvmsg, negative msg_namelen: EINVAL");
+    recv_str(a, t, r, 16, MSG_DONTWAIT | MSG_PEEK, "recv(PEEK)");
+    m.msg_namelen = 1000;
+    memset(&from, 0, sizeof(from));
+    n = rec(t, "recvmsg(namelen 1000)", a->recvmsg(a, r, &m, MSG_DONTWAIT));
+    out_sin(t, &from, m.msg_namelen, true);
+    m.msg_name = NULL;
+    m.msg_namelen = (socklen_t)-1;
+    n = rec(t, "recvmsg(no name, namelen -1)", a->recvmsg(a, r, &m, MSG_DONTWAIT));
+    out(t, "namelen=%d", (int)m.msg_namelen);
+    recv_str(a, t, r, 16, MSG_DONTWAIT, "recv");
+    recv_str(a, t, r, 16, MSG_DONTWAIT, "recv");
+    /* An empty queue: the receive fails first. */
+    rec(t, "recvfrom(addr, NULL len, empty)",
+        a->recvfrom(a, r, buf, sizeof(buf), MSG_DONTWAIT, SAW(from), NULL));
+    fl = (socklen_t)-1;
+    rec(t, "recvfrom(len -1, empty)", a->recvfrom(a, r, buf, sizeof(buf), MSG_DONTWAIT, SAW(from), &fl));
+    /* sendmsg: a negative length with a name is EINVAL; without a name
+     * it does not matter. */
+    struct sockaddr_in d = in4(LO, port);
+    struct iovec one = {"x", 1};
+    struct msghdr sm = {.msg_name = &d, .msg_namelen = (socklen_t)-1, .msg_iov = &one,
+                        .msg_iovlen = 1};
+    rec(t, "sendmsg(namelen -1)", a->sendmsg(a, s, &sm, 0));
+    sm.msg_name = NULL;
+    rec(t, "sendmsg(no name, namelen -1)", a->sendmsg(a, s, &sm, 0));
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, r));
+}
+
+/* sendmsg with one control message built from the arguments. */
+static long send_cmsg(const struct api *a, struct trace *t, int fd, const struct sockaddr_in *to,
+                      int level, int type, size_t cmsg_len, const void *data, size_t dlen,
+                      size_t controllen, const char *call)
+{
+    union {
+        struct cmsghdr align;
+        char b[128];
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct cmsghdr *c = &ctl.align;
+    c->cmsg_len = cmsg_len;
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    if (dlen)
+        memcpy(CMSG_DATA(c), data, dlen);
+    struct iovec iov = {(void *)(uintptr_t)"cmsg", 4};
+    struct msghdr m = {.msg_name = (void *)(uintptr_t)to, .msg_namelen = to ? sizeof(*to) : 0,
+                       .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = controllen};
+    return rec(t, call, a->sendmsg(a, fd, &m, 0));
+}
+
+/* Control messages on send (ip_cmsg_send, udp_cmsg_send, sock_cmsg_send):
+ * each must fit (CMSG_OK) or the call is EINVAL; at SOL_IP only known
+ * types with valid values, at SOL_SOCKET and SOL_UDP likewise; other
+ * levels are ignored. IP_TTL and IP_TOS apply to the one datagram. TCP
+ * checks only the structure and SOL_SOCKET, after its state (EPIPE when
+ * unconnected). */
+static void seq_cmsg_send(const struct api *a, struct trace *t)
+{
+    uint16_t port;
+    int r = udp_bound(a, t, LO, &port);
+    SET(a, t, r, IPPROTO_IP, IP_RECVTTL, 1);
+    SET(a, t, r, IPPROTO_IP, IP_RECVTOS, 1);
+    int s = udp_socket(a, t);
+    struct sockaddr_in d = in4(LO, port);
+    const size_t sp = CMSG_SPACE(sizeof(int)), ln = CMSG_LEN(sizeof(int));
+    int v = 5, zero = 0, big = 300, k = 1;
+    unsigned char tos = 0x28;
+    long n = send_cmsg(a, t, s, &d, 0x55, 0x55, 0x55, NULL, 0, 8, "sendmsg(controllen 8)");
+    expect(t, n == 4, "a control buffer shorter than a header holds no message");
+    n = send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, 8, &v, sizeof(v), sp, "sendmsg(cmsg_len 8)");
+    expect(t, n == -1 && errno == EINVAL, "cmsg_len below the header: EINVAL");
+    n = send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, sp + 8, &v, sizeof(v), sp,
+                  "sendmsg(cmsg_len > controllen)");
+    expect(t, n == -1 && errno == EINVAL, "cmsg_len beyond the buffer: EINVAL");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, 0, &v, sizeof(v), sp, "sendmsg(cmsg_len 0)");
+    send_cmsg(a, t, s, &d, 9999, 1, ln, &k, sizeof(k), sp, "sendmsg(level 9999)");
+    send_cmsg(a, t, s, &d, SOL_IP, 9999, ln, &k, sizeof(k), sp, "sendmsg(SOL_IP 9999)");
+    send_cmsg(a, t, s, &d, SOL_SOCKET, 9999, ln, &k, sizeof(k), sp, "sendmsg(SOL_SOCKET 9999)");
+    send_cmsg(a, t, s, &d, IPPROTO_UDP, 9999, ln, &k, sizeof(k), sp, "sendmsg(SOL_UDP 9999)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, ln, &zero, sizeof(zero), sp, "sendmsg(IP_TTL 0)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, ln, &big, sizeof(big), sp, "sendmsg(IP_TTL 300)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, CMSG_LEN(1), &v, 1, sp, "sendmsg(IP_TTL len 1)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TOS, ln, &big, sizeof(big), sp, "sendmsg(IP_TOS 300)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_PKTINFO, ln, &k, sizeof(k), sp, "sendmsg(IP_PKTINFO len 4)");
+    send_cmsg(a, t, s, &d, SOL_SOCKET, SO_MARK, CMSG_LEN(2), &k, 2, sp, "sendmsg(SO_MARK len 2)");
+    send_cmsg(a, t, s, &d, SOL_SOCKET, SCM_RIGHTS, ln, &k, sizeof(k), sp, "sendmsg(SCM_RIGHTS)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TTL, ln, &v, sizeof(v), ln, "sendmsg(IP_TTL 5)");
+    send_cmsg(a, t, s, &d, SOL_IP, IP_TOS, CMSG_LEN(1), &tos, 1, CMSG_SPACE(1) + 8,
+              "sendmsg(IP_TOS 0x28, 1 byte)");
+    {
+        /* Two messages, the second bad: nothing is sent. */
+        union {
+            struct cmsghdr align;
+            char b[128];
+        } ctl;
+        memset(&ctl, 0, sizeof(ctl));
+        struct cmsghdr *c = &ctl.align;
+        c->cmsg_len = ln;
+        c->cmsg_level = SOL_IP;
+        c->cmsg_type = IP_TTL;
+        memcpy(CMSG_DATA(c), &v, sizeof(v));
+        c = (struct cmsghdr *)(void *)(ctl.b + sp);
+        c->cmsg_len = 4;
+        struct iovec iov = {(void *)(uintptr_t)"two", 3};
+        struct msghdr m = {.msg_name = &d, .msg_namelen = sizeof(d), .msg_iov = &iov,
+                           .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = 2 * sp};
+        rec(t, "sendmsg(TTL, then bad)", a->sendmsg(a, s, &m, 0));
+        m.msg_control = NULL;
+        m.msg_controllen = 16;
+        rec(t, "sendmsg(control NULL, 16)", a->sendmsg(a, s, &m, 0));
+        m.msg_control = ctl.b;
+        m.msg_controllen = (size_t)INT_MAX + 1;
+        rec(t, "sendmsg(controllen INT_MAX+1)", a->sendmsg(a, s, &m, 0));
+    }
+    wait_in(a, t, r);
+    for (int i = 0; i < 6; i++)
+        recvmsg_ctl(a, t, r, 256, "recvmsg(ctl 256)");
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, r));
+
+    /* TCP: the state comes first, then the structure and SOL_SOCKET. */
+    int u = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    send_cmsg(a, t, u, NULL, SOL_IP, IP_TTL, 8, &v, sizeof(v), sp, "sendmsg(TCP unconnected, bad)");
+    rec(t, "close", a->close(a, u));
+    int srv, c = tcp_pair(a, t, &srv);
+    send_cmsg(a, t, c, NULL, SOL_IP, IP_TTL, 8, &v, sizeof(v), sp, "sendmsg(TCP, cmsg_len 8)");
+    send_cmsg(a, t, c, NULL, SOL_IP, 9999, ln, &k, sizeof(k), sp, "sendmsg(TCP, SOL_IP 9999)");
+    send_cmsg(a, t, c, NULL, SOL_SOCKET, 9999, ln, &k, sizeof(k), sp,
+              "sendmsg(TCP, SOL_SOCKET 9999)");
+    send_cmsg(a, t, c, NULL, 0x55, 0x55, 0x55, NULL, 0, 8, "sendmsg(TCP, controllen 8)");
+    wait_in(a, t, srv);
+    recv_str(a, t, srv, 64, MSG_DONTWAIT, "recv");
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, srv));
+}
+
+/* Send flags Linux does not act on for a socket are ignored (no EINVAL),
+ * on UDP and TCP (MSG_OOB aside: UDP refuses it, seq_bad_addrs; MSG_MORE
+ * corks a UDP socket on Linux, which netsock does not do); receive flags
+ * too. The length: send() and sendto() take at most MAX_RW_COUNT bytes
+ * (import_ubuf), so SIZE_MAX on UDP is EMSGSIZE, while an iovec longer
+ * than SSIZE_MAX is EINVAL (iovec_from_user). The buffer is static: Linux
+ * says EFAULT instead when buffer + MAX_RW_COUNT passes the end of the
+ * address space (a buffer near the top of the stack), which netsock does
+ * not model. */
+static void seq_send_flags(const struct api *a, struct trace *t)
+{
+    static const int flags[] = {MSG_PEEK,     MSG_TRUNC,  MSG_WAITALL, MSG_ERRQUEUE,
+                                MSG_CTRUNC,   MSG_EOR,    MSG_CONFIRM, MSG_NOSIGNAL,
+                                MSG_FASTOPEN, MSG_CMSG_CLOEXEC, 0x200000, 0x400000,
+                                0x1000000,    0x2000000,  0x10000000,  (int)0x80000000u};
+    static char buf[64];
+    uint16_t port;
+    int r = udp_bound(a, t, LO, &port);
+    int s = udp_socket(a, t);
+    for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
+        char call[48];
+        snprintf(call, sizeof(call), "sendto(flags %#x)", (unsigned)flags[i]);
+        struct sockaddr_in d = in4(LO, port);
+        rec(t, call, a->sendto(a, s, "f", 1, flags[i], SA(d), sizeof(d)));
+    }
+    wait_in(a, t, r);
+    int got = 0;
+    while (a->recv(a, r, (char[4]){0}, 4, MSG_DONTWAIT | (int)0x80000000u) == 1)
+        got++;
+    rec(t, "1-byte datagrams received", got);
+    /* MSG_CMSG_COMPAT (0x80000000) marks a 32-bit caller inside the
+     * kernel: sendmsg and recvmsg refuse it (sendto and recv above let it
+     * through). MSG_OOB on a UDP receive is ignored. */
+    struct iovec fiov = {(void *)(uintptr_t)"g", 1};
+    struct sockaddr_in fd_to = in4(LO, port);
+    struct msghdr fm = {.msg_name = &fd_to, .msg_namelen = sizeof(fd_to), .msg_iov = &fiov,
+                        .msg_iovlen = 1};
+    rec(t, "sendmsg(flags 0x80000000)", a->sendmsg(a, s, &fm, (int)0x80000000u));
+    rec(t, "sendmsg(flags 0x40000000)", a->sendmsg(a, s, &fm, 0x40000000));
+    wait_in(a, t, r);
+    char rb[4];
+    struct iovec riov = {rb, sizeof(rb)};
+    struct msghdr rm = {.msg_iov = &riov, .msg_iovlen = 1};
+    rec(t, "recvmsg(flags 0x80000000)", a->recvmsg(a, r, &rm, MSG_DONTWAIT | (int)0x80000000u));
+    recv_str(a, t, r, 4, MSG_DONTWAIT | MSG_OOB, "recv(UDP, MSG_OOB)");
+    struct sockaddr_in d = in4(LO, port);
+    long n = rec(t, "sendto(SIZE_MAX)", a->sendto(a, s, buf, SIZE_MAX, 0, SA(d), sizeof(d)));
+    expect(t, n == -1 && errno == EMSGSIZE, "UDP send of SIZE_MAX bytes: EMSGSIZE");
+    rec(t, "sendto(SSIZE_MAX + 1)", a->sendto(a, s, buf, (size_t)SSIZE_MAX + 1, 0, SA(d), sizeof(d)));
+    rec(t, "sendto(INT_MAX)", a->sendto(a, s, buf, INT_MAX, 0, SA(d), sizeof(d)));
+    struct iovec iov = {buf, SIZE_MAX};
+    struct msghdr m = {.msg_name = &d, .msg_namelen = sizeof(d), .msg_iov = &iov, .msg_iovlen = 1};
+    rec(t, "sendmsg(iov_len SIZE_MAX)", a->sendmsg(a, s, &m, 0));
+    struct iovec halves[2] = {{buf, 0x40000000}, {buf, 0x40000000}};
+    m.msg_iov = halves;
+    m.msg_iovlen = 2;
+    rec(t, "sendmsg(2 x 1 GiB)", a->sendmsg(a, s, &m, 0));
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, r));
+
+    int srv, c = tcp_pair(a, t, &srv);
+    rec(t, "send(TCP, flags 0x80000000)", a->send(a, c, "x", 1, (int)0x80000000u));
+    rec(t, "send(TCP, MSG_EOR|0x400000)", a->send(a, c, "y", 1, MSG_EOR | 0x400000));
+    wait_in(a, t, srv);
+    rec(t, "recv(TCP, MSG_OOB)", a->recv(a, srv, rb, sizeof(rb), MSG_OOB | MSG_DONTWAIT));
+    recv_str(a, t, srv, 8, MSG_DONTWAIT | (int)0x80000000u, "recv(flags 0x80000000)");
+    rec(t, "recv(TCP, MSG_OOB, no data)", a->recv(a, srv, rb, sizeof(rb), MSG_OOB | MSG_DONTWAIT));
+    skipped(t, "send(TCP, SIZE_MAX)",
+            "Linux copies until the buffer's memory ends (EFAULT, or part sent); netsock "
+            "cannot fault and refuses a length no object can have (EFAULT)");
+    if (!a->is_linux) {
+        n = a->send(a, c, buf, SIZE_MAX, MSG_DONTWAIT);
+        check(t, n == -1 && errno == EFAULT, "netsock: TCP send of SIZE_MAX bytes is EFAULT");
+    }
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, srv));
+    int raw = rec_fd(t, "socket(RAW, ICMP)", a->socket(a, AF_INET, SOCK_RAW, IPPROTO_ICMP));
+    rec(t, "recv(RAW, MSG_OOB)", a->recv(a, raw, rb, sizeof(rb), MSG_OOB | MSG_DONTWAIT));
+    rec(t, "close", a->close(a, raw));
+}
+
+/* MSG_TRUNC with MSG_PEEK and no buffer asks only for the length: UDP
+ * gives the datagram's with a zero-length buffer, TCP what is queued up to
+ * the length given, copying nothing. A NULL buffer that would be copied
+ * into is EFAULT when the copy happens (a UDP datagram is then lost). */
+static void seq_peek_trunc_null(const struct api *a, struct trace *t)
+{
+    uint16_t port;
+    int r = udp_bound(a, t, LO, &port);
+    int s = udp_socket(a, t);
+    sendto4(a, t, s, "hello", 5, LO, port);
+    sendto4(a, t, s, "world!", 6, LO, port);
+    wait_in(a, t, r);
+    long n = rec(t, "recv(NULL, 0, PEEK|TRUNC)", a->recv(a, r, NULL, 0, MSG_PEEK | MSG_TRUNC));
+    expect(t, n == 5, "MSG_PEEK|MSG_TRUNC with no buffer: the datagram's length");
+    rec(t, "recv(NULL, 100, PEEK|TRUNC)", a->recv(a, r, NULL, 100, MSG_PEEK | MSG_TRUNC));
+    rec(t, "recv(NULL, 100, PEEK)", a->recv(a, r, NULL, 100, MSG_PEEK));
+    rec(t, "recv(NULL, 0, TRUNC)", a->recv(a, r, NULL, 0, MSG_TRUNC));
+    rec(t, "recv(NULL, 100)", a->recv(a, r, NULL, 100, MSG_DONTWAIT));
+    rec(t, "recv(MSG_DONTWAIT)", a->recv(a, r, (char[8]){0}, 8, MSG_DONTWAIT));
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, r));
+
+    int srv, c = tcp_pair(a, t, &srv);
+    rec(t, "send(TCP)", a->send(a, c, "abcdef", 6, 0));
+    wait_in(a, t, srv);
+    n = rec(t, "recv(TCP, NULL, 100, PEEK|TRUNC)",
+            a->recv(a, srv, NULL, 100, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT));
+    expect(t, n == 6, "TCP, MSG_PEEK|MSG_TRUNC with no buffer: what is queued");
+    rec(t, "recv(TCP, NULL, 3, PEEK|TRUNC)", a->recv(a, srv, NULL, 3, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT));
+    rec(t, "recv(TCP, NULL, 100)", a->recv(a, srv, NULL, 100, MSG_DONTWAIT));
+    rec(t, "recv(TCP, NULL, 2, TRUNC)", a->recv(a, srv, NULL, 2, MSG_TRUNC | MSG_DONTWAIT));
+    recv_str(a, t, srv, 16, MSG_DONTWAIT, "recv(TCP)");
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, srv));
+}
+
+/* TCP option lengths (do_tcp_setsockopt): TCP_CONGESTION needs at least
+ * one byte (EINVAL, before the pointer is read: EFAULT after), the name is
+ * cut at optlen; integer options need an int (EINVAL first), unknown ones
+ * are ENOPROTOOPT once the length is right. */
+static void seq_tcp_opt_len(const struct api *a, struct trace *t)
+{
+    int s = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    long n = rec(t, "TCP_CONGESTION(len 0)", a->setsockopt(a, s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 0));
+    expect(t, n == -1 && errno == EINVAL, "TCP_CONGESTION with optlen 0: EINVAL");
+    rec(t, "TCP_CONGESTION(NULL, 0)", a->setsockopt(a, s, IPPROTO_TCP, TCP_CONGESTION, NULL, 0));
+    rec(t, "TCP_CONGESTION(NULL, 5)", a->setsockopt(a, s, IPPROTO_TCP, TCP_CONGESTION, NULL, 5));
+    rec(t, "TCP_CONGESTION(\"cub\")", a->setsockopt(a, s, IPPROTO_TCP, TCP_CONGESTION, "cub", 3));
+    rec(t, "TCP_CONGESTION(\"cubicXX\", 5)",
+        a->setsockopt(a, s, IPPROTO_TCP, TCP_CONGESTION, "cubicXX", 5));
+    rec(t, "TCP_CONGESTION(\"cubic\\0...\", 40)",
+        a->setsockopt(a, s, IPPROTO_TCP, TCP_CONGESTION, "cubic\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40));
+    int one = 1;
+    rec(t, "TCP_NODELAY(NULL, 0)", a->setsockopt(a, s, IPPROTO_TCP, TCP_NODELAY, NULL, 0));
+    rec(t, "TCP_NODELAY(NULL, 4)", a->setsockopt(a, s, IPPROTO_TCP, TCP_NODELAY, NULL, 4));
+    rec(t, "TCP_NODELAY(len 2)", a->setsockopt(a, s, IPPROTO_TCP, TCP_NODELAY, &one, 2));
+    rec(t, "TCP 9999(NULL, 0)", a->setsockopt(a, s, IPPROTO_TCP, 9999, NULL, 0));
+    rec(t, "TCP 9999(len 4)", a->setsockopt(a, s, IPPROTO_TCP, 9999, &one, 4));
+    rec(t, "close", a->close(a, s));
+}
+
 /* netsock only: a blocking call that can never complete. Linux would
  * block forever; the simulator fails it with EDEADLK. */
 static void seq_block_forever(const struct api *a, struct trace *t)
@@ -2316,6 +2725,12 @@ static const struct seq seq_table[] = {
     SEQ(seq_raw_icmp_echo),
     SEQ(seq_raw_udp_header),
     SEQ(seq_raw_names),
+    SEQ(seq_iov_max),
+    SEQ(seq_recv_names),
+    SEQ(seq_cmsg_send),
+    SEQ(seq_send_flags),
+    SEQ(seq_peek_trunc_null),
+    SEQ(seq_tcp_opt_len),
     SEQ(seq_block_forever),
 };
 
