@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static uint64_t g_seed;
 static int g_seed_set;
@@ -33,4 +34,20 @@ void ns_test_hexdump(const char *label, const void *data, size_t len)
     for (size_t i = 0; i < len; i++)
         fprintf(stderr, "%s%02x", i % 16 ? " " : "\n  ", p[i]);
     fprintf(stderr, "\n");
+}
+
+const char *ns_test_argv0(void) { return g_argv0; }
+
+bool ns_test_progress_due(void)
+{
+    static struct timespec last;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (last.tv_sec == 0 && last.tv_nsec == 0)
+        last = now;
+    int64_t ms = (int64_t)(now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+    if (ms < NS_TEST_PROGRESS_S * 1000)
+        return false;
+    last = now;
+    return true;
 }

@@ -9,6 +9,7 @@
 #define NS_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -33,6 +34,18 @@ void ns_test_set_argv0(const char *argv0);
             fail_msg("%s", #cond);                                             \
         }                                                                      \
     } while (0)
+
+/* Long tests: true once NS_TEST_PROGRESS_S seconds of wall-clock time
+ * have passed since the last true (the first time: since the first call),
+ * so that a test can print a progress line every few seconds. A test
+ * that runs past its ctest timeout is killed; its last progress line
+ * (ctest shows the output) says what it was doing — the seed and the
+ * scenario, and how to replay them. */
+#define NS_TEST_PROGRESS_S 5
+bool ns_test_progress_due(void);
+
+/* The program name set by ns_test_set_argv0, for replay commands. */
+const char *ns_test_argv0(void);
 
 /* Byte-for-byte hex dump to stderr (for failing frame comparisons). */
 void ns_test_hexdump(const char *label, const void *data, size_t len);

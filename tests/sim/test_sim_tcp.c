@@ -34,13 +34,20 @@
  *     its packet-buffer pool is full again;
  *   - no assertion or sanitizer report fires.
  *
- * Seeds: 1..200 by default; NETSOCK_SEEDS=<count> runs 1..count (a soak;
+ * Seeds: 1..SIM_TCP_SEEDS (200, set by tests/CMakeLists.txt) by default;
+ * `--seeds A-B` on the command line runs seeds A..B (ctest runs the 200
+ * as several such entries, tests/CMakeLists.txt, so that none runs long);
+ * NETSOCK_SEEDS=<count> runs 1..count (a soak, `make soak`;
  * NETSOCK_SEED_FIRST=<n> starts at n instead); NETSOCK_SEED=<n> runs only
- * seed n. NETSOCK_VERBOSE=1 prints a line per seed (and drop counters on
- * failure), NETSOCK_KEEP_GOING=1 goes on after a failure,
+ * seed n. The environment wins over the command line. Every few seconds
+ * (NS_TEST_PROGRESS_S) a line names the seed running, its scenario and
+ * the command that replays it, so a run killed by a timeout can be
+ * replayed. NETSOCK_VERBOSE=1 prints a line per seed (and drop counters
+ * on failure), NETSOCK_KEEP_GOING=1 goes on after a failure,
  * NETSOCK_DEBUG_CONN=<id> traces one connection's application events,
- * NETSOCK_TRACE=1 logs every stack's debug lines (TCP state changes). A failure prints the seed, the replay command, and re-runs the seed
- * with every device captured to /tmp/netsock-fail-<seed>/.
+ * NETSOCK_TRACE=1 logs every stack's debug lines (TCP state changes). A
+ * failure prints the seed, the replay command, and re-runs the seed with
+ * every device captured to /tmp/netsock-fail-<seed>/.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1003,6 +1010,22 @@ struct run_stats {
     uint64_t retrans;
 };
 
+/* Every few seconds of wall-clock time: which seed runs, what it is, how
+ * far it got, and the command that replays it alone. */
+static void progress(const struct scenario *sc, uint64_t t0)
+{
+    if (!ns_test_progress_due())
+        return;
+    int done = 0;
+    for (int i = 0; i < sc->ncs; i++)
+        done += conn_finished(&sc->cs[i]);
+    fprintf(stderr,
+            "test_sim_tcp: seed %" PRIu64 " (topology %d, %d hosts, %d listeners, %d connections): "
+            "%d finished, %.1f s of virtual time; replay: NETSOCK_SEED=%" PRIu64 " %s\n",
+            sc->seed, sc->topo, sc->nhosts, sc->nls, sc->ncs, done,
+            (double)(now_us(sc) - t0) / 1e6, sc->seed, ns_test_argv0());
+}
+
 static bool run_scenario(uint64_t seed, const char *pcap_dir, char *why, size_t why_cap,
                          struct run_stats *rs)
 {
@@ -1022,6 +1045,7 @@ static bool run_scenario(uint64_t seed, const char *pcap_dir, char *why, size_t 
     for (int i = 0; i < sc->ncs; i++)
         sc->cs[i].start_us += t0;
     while (!sc->failed && !all_finished(sc)) {
+        progress(sc, t0);
         if (app_pass(sc))
             continue;
         if (now_us(sc) >= limit)
@@ -1035,11 +1059,13 @@ static bool run_scenario(uint64_t seed, const char *pcap_dir, char *why, size_t 
     if (!sc->failed && all_finished(sc)) {
         uint64_t until = now_us(sc) + 3000000;
         while (!sc->failed && now_us(sc) < until) {
+            progress(sc, t0);
             if (app_pass(sc))
                 continue;
             sim_advance(sc, until);
         }
         while (!sc->failed && !all_finished(sc) && now_us(sc) < limit) {
+            progress(sc, t0);
             if (app_pass(sc))
                 continue;
             uint64_t wake = app_wake(sc);
@@ -1109,21 +1135,30 @@ static bool run_scenario(uint64_t seed, const char *pcap_dir, char *why, size_t 
     return ok;
 }
 
+#ifndef SIM_TCP_SEEDS
+#define SIM_TCP_SEEDS 200
+#endif
+
+/* The seeds of this run: --seeds A-B (main), else 1..SIM_TCP_SEEDS. */
+static uint64_t g_first = 1, g_count = SIM_TCP_SEEDS;
+
 static void test_tcp_random_scenarios(void **state)
 {
     (void)state;
     const char *one = getenv("NETSOCK_SEED");
     const char *many = getenv("NETSOCK_SEEDS");
-    uint64_t first = 1, count = 200;
+    uint64_t first = g_first, count = g_count;
     if (one && *one) {
         first = ns_test_seed(1);
         count = 1;
     } else if (many && *many) {
+        first = 1;
         count = strtoull(many, NULL, 0);
         const char *from = getenv("NETSOCK_SEED_FIRST");
         if (from && *from)
             first = strtoull(from, NULL, 0);
     }
+    fprintf(stderr, "test_sim_tcp: seeds %" PRIu64 "..%" PRIu64 "\n", first, first + count - 1);
     uint64_t bytes = 0, retrans = 0, failures = 0;
     for (uint64_t seed = first; seed < first + count; seed++) {
         char why[2048];
@@ -1157,8 +1192,22 @@ static void test_tcp_random_scenarios(void **state)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
     ns_test_set_argv0(argv[0]);
+    if (argc == 3 && !strcmp(argv[1], "--seeds")) {
+        char *end;
+        uint64_t a = strtoull(argv[2], &end, 10), b = a;
+        if (*end == '-')
+            b = strtoull(end + 1, &end, 10);
+        if (*end || a == 0 || b < a) {
+            fprintf(stderr, "usage: %s [--seeds FIRST-LAST]\n", argv[0]);
+            return 2;
+        }
+        g_first = a;
+        g_count = b - a + 1;
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: %s [--seeds FIRST-LAST]\n", argv[0]);
+        return 2;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_random_scenarios),
     };

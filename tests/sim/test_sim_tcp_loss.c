@@ -231,6 +231,14 @@ static void trace_line(struct ns_stack *alice, struct ns_stack *bob, uint64_t t,
 }
 
 /* Run one cell with `seed`; fill *r. */
+/* What runs now, for the progress line a run killed by its timeout
+ * leaves behind (ns_test_progress_due). */
+static struct {
+    size_t cell;
+    int run;
+    uint64_t base;
+} g_now;
+
 static void run_cell(const struct cell *c, uint64_t seed, uint64_t measure_us, struct result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -323,6 +331,14 @@ static void run_cell(const struct cell *c, uint64_t seed, uint64_t measure_us, s
             if (measuring)
                 measured += (uint64_t)n;
         }
+        if (ns_test_progress_due())
+            fprintf(stderr,
+                    "tcp loss sweep: cell %zu (loss %.1f%%, rtt %.0f ms) run %d seed %" PRIu64
+                    ", %.1f of %.1f s virtual; replay: NETSOCK_SEED=%" PRIu64
+                    " NETSOCK_LOSS_CELL=%zu %s\n",
+                    g_now.cell, c->loss * 100, (double)c->rtt_us / 1000, g_now.run, seed,
+                    (double)(ns_sim_now(sim) - t0) / SEC, (double)(t_end - t0) / SEC, g_now.base,
+                    g_now.cell, g_argv0);
         if (verbose && ns_sim_now(sim) >= next_trace) {
             next_trace += verbose * 1000u;
             trace_line(alice, bob, ns_sim_now(sim) - t0, recvd);
@@ -375,6 +391,9 @@ static void test_tcp_loss_sweep(void **state)
         double gmin = INFINITY, gmax = 0;
         for (int k = 0; k < runs; k++) {
             struct result r;
+            g_now.cell = i;
+            g_now.run = k;
+            g_now.base = base;
             run_cell(c, cell_seed(base, i, k), measure_us, &r);
             sum.goodput_bps += r.goodput_bps / runs;
             sum.retrans += r.retrans;
