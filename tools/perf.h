@@ -186,7 +186,7 @@ struct perf_udp_rx {
     uint64_t outoforder;   /* datagrams that arrived after a higher sequence */
     uint64_t datagrams;    /* datagrams counted */
     double jitter_s;       /* RFC 3550 §6.4.1 interarrival jitter, seconds */
-    double prev_transit_s;
+    int64_t prev_transit_us; /* arrival minus send time of the last datagram */
 };
 
 /* Account for one datagram with header h that arrived at arrival_us (the

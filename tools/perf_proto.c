@@ -32,7 +32,7 @@ bool perf_cookie_valid(const char cookie[PERF_COOKIE_SIZE])
 const char *perf_strerror(int ie)
 {
     switch (ie) {
-    case PERF_IE_UNIMP: return "not yet implemented";
+    case PERF_IE_UNIMP: return "an option you are trying to set is not implemented yet";
     case PERF_IE_RECVPARAMS: return "unable to receive parameters from client";
     case 119: return "the client has terminated";
     case 120: return "the server has terminated";
@@ -232,6 +232,15 @@ static double num_or(const cJSON *o, const char *name, double dflt)
     return cJSON_IsNumber(v) && !isnan(v->valuedouble) ? v->valuedouble : dflt;
 }
 
+/* A count that fits int64_t, else dflt: iperf3 3.12 writes "not known"
+ * retransmits as -1 cast to unsigned 64 bits (18446744073709551615), and
+ * converting a double outside the range of the type is undefined in C. */
+static int64_t count_or(const cJSON *o, const char *name, int64_t dflt)
+{
+    double v = num_or(o, name, (double)dflt);
+    return v >= -9.2e18 && v <= 9.2e18 ? (int64_t)v : dflt;
+}
+
 int perf_results_parse(const char *json, size_t len, struct perf_results *r, char *err,
                        size_t errlen)
 {
@@ -252,7 +261,7 @@ int perf_results_parse(const char *json, size_t len, struct perf_results *r, cha
     r->cpu_total = num_or(j, "cpu_util_total", 0);
     r->cpu_user = num_or(j, "cpu_util_user", 0);
     r->cpu_system = num_or(j, "cpu_util_system", 0);
-    r->sender_has_retransmits = (int)num_or(j, "sender_has_retransmits", -1);
+    r->sender_has_retransmits = (int)count_or(j, "sender_has_retransmits", -1);
     get_str(j, "congestion_used", r->congestion_used, sizeof(r->congestion_used));
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "streams");
     if (!cJSON_IsArray(a)) {
@@ -276,14 +285,14 @@ int perf_results_parse(const char *json, size_t len, struct perf_results *r, cha
         }
         struct perf_stream_result *s = &r->streams[r->nstreams++];
         double bytes = num_or(o, "bytes", 0);
-        s->id = (int)num_or(o, "id", 0);
+        s->id = (int)count_or(o, "id", 0);
         s->bytes = bytes > 0 && bytes < 1.8e19 ? (uint64_t)bytes : 0;
-        s->retransmits = (int64_t)num_or(o, "retransmits", -1);
+        s->retransmits = count_or(o, "retransmits", -1);
         s->jitter_s = num_or(o, "jitter", 0);
-        s->errors = (int64_t)num_or(o, "errors", 0);
-        s->omitted_errors = (int64_t)num_or(o, "omitted_errors", 0);
-        s->packets = (int64_t)num_or(o, "packets", 0);
-        s->omitted_packets = (int64_t)num_or(o, "omitted_packets", 0);
+        s->errors = count_or(o, "errors", 0);
+        s->omitted_errors = count_or(o, "omitted_errors", 0);
+        s->packets = count_or(o, "packets", 0);
+        s->omitted_packets = count_or(o, "omitted_packets", 0);
         /* Servers before 3.2 sent no times: 0 then means "unknown". */
         s->start_time = num_or(o, "start_time", 0);
         s->end_time = num_or(o, "end_time", 0);
@@ -342,14 +351,17 @@ void perf_udp_rx_datagram(struct perf_udp_rx *rx, const struct perf_udp_hdr *h,
             rx->cnt_error--; /* it was counted lost when the gap opened */
     }
     /* RFC 3550 §6.4.1: the relative transit time R - S in the same units
-     * for both; the offset between the clocks cancels in the difference. */
-    double sent_s = (double)h->sec + (double)h->usec / 1e6;
-    double transit = (double)arrival_us / 1e6 - sent_s;
+     * for both; the offset between the clocks cancels in the difference.
+     * In whole microseconds, so that equal transits give D = 0 exactly
+     * (wrapping arithmetic: the clocks may be any distance apart). */
+    uint64_t sent_us = (uint64_t)h->sec * 1000000u + h->usec;
+    int64_t transit = (int64_t)(arrival_us - sent_us);
     if (rx->datagrams == 0)
-        rx->prev_transit_s = transit;
-    double d = fabs(transit - rx->prev_transit_s);
-    rx->prev_transit_s = transit;
-    rx->jitter_s += (d - rx->jitter_s) / 16.0;
+        rx->prev_transit_us = transit;
+    uint64_t d = transit >= rx->prev_transit_us ? (uint64_t)transit - (uint64_t)rx->prev_transit_us
+                                                : (uint64_t)rx->prev_transit_us - (uint64_t)transit;
+    rx->prev_transit_us = transit;
+    rx->jitter_s += ((double)d / 1e6 - rx->jitter_s) / 16.0;
     rx->datagrams++;
 }
 
