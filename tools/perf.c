@@ -106,6 +106,7 @@ struct perf {
     struct pstream s[PERF_MAX_STREAMS];
     int n, next_id;
     uint64_t t0_us, t_end_us, iv_start_us, next_iv_us, deadline_us, omit_end_us;
+    uint64_t next_event_us; /* the next interval or the end: senders yield to it */
     bool omitting, header_printed;
     uint8_t *buf;
     size_t buflen;
@@ -724,6 +725,10 @@ static void send_stream(struct perf *pf, struct pstream *s, uint64_t now)
     for (int k = 0; k < PERF_BURST && s->fd >= 0; k++) {
         if (!green_light(pf, s, now) || send_limit_reached(pf))
             return;
+        /* Each TCP write can run the stack's output for a while: an
+         * interval's end or the test's comes first. */
+        if (k && ns_clock_now_us() >= pf->next_event_us)
+            return;
         ssize_t n;
         if (pf->p.udp) {
             uint64_t t = ns_clock_now_us();
@@ -1097,6 +1102,10 @@ static void print_results(struct perf *pf)
             }
         }
     }
+    for (int i = 0; i < pf->n; i++)
+        if (pf->s[i].bad_datagrams)
+            fprintf(stderr, "netsock perf: [%3d] %" PRIu64 " datagrams too short for the iperf3 header, not counted\n",
+                    pf->s[i].sock, pf->s[i].bad_datagrams);
     if (pf->n > 1) {
         if (show_snd)
             print_sum_line(pf, -1, &ts, true, retr);
@@ -1223,6 +1232,7 @@ static int run_test(struct perf *pf)
             map[nq++] = -2;
         }
         uint64_t wake = end_us < pf->next_iv_us ? end_us : pf->next_iv_us;
+        pf->next_event_us = wake;
         if (pf->omit_end_us < wake)
             wake = pf->omit_end_us;
         for (int i = 0; i < pf->n; i++) {
