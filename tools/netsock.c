@@ -2,6 +2,7 @@
  *
  *   netsock demo [options]   simulated network demo (what `make demo` runs)
  *   netsock host|stat|cat    host services on a real link (docs/host.md)
+ *   netsock perf             iperf3 client/server on a real link (docs/perf.md)
  *   netsock version
  */
 #include <stdio.h>
@@ -23,6 +24,8 @@ static void usage(FILE *f)
             "  stat      sockets (-s: counters) of a running netsock host\n"
             "  cat       like nc: stdin to a TCP/UDP socket on a real link and back\n"
             "  ping      ping(8) from a netsock stack on a real link (tap, tun, packet)\n"
+            "  perf      iperf3 client and server (TCP, UDP, -R, -P) on a real link,\n"
+            "            interoperating with the real iperf3\n"
             "  version   print the version\n"
             "\n"
             "Run 'netsock <command> --help' for a command's options.\n");
@@ -45,6 +48,8 @@ int main(int argc, char **argv)
         return tool_cat(argc - 1, argv + 1);
     if (!strcmp(cmd, "ping"))
         return tool_ping(argc - 1, argv + 1);
+    if (!strcmp(cmd, "perf"))
+        return tool_perf(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("netsock %s\n", NS_VERSION);
         return 0;

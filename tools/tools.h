@@ -8,5 +8,6 @@ int tool_host(int argc, char **argv); /* host.c */
 int tool_stat(int argc, char **argv); /* stat.c */
 int tool_cat(int argc, char **argv);  /* cat.c */
 int tool_ping(int argc, char **argv); /* ping.c */
+int tool_perf(int argc, char **argv); /* perf.c (perf_nojson.c without cJSON) */
 
 #endif
