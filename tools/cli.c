@@ -64,7 +64,7 @@ int cli_num(const char *prog, const char *opt, const char *v, double lo, double 
                                 (v[0] == '-' && lo < 0));
     double d = shape_ok ? strtod(v, &end) : 0;
     if (!shape_ok || *end || errno || !isfinite(d) || d < lo || d > hi)
-        return cli_bad_value(prog, opt, v, "a number%s%s from %g to %g", unit ? " of " : "",
+        return cli_bad_value(prog, opt, v, "a number%s%s from %.10g to %.10g", unit ? " of " : "",
                              unit ? unit : "", lo, hi);
     *out = d;
     return 0;
