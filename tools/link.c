@@ -212,38 +212,6 @@ int link_opts_check(const struct link_opts *o, const char *prog)
     return 0;
 }
 
-int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i)
-{
-    static const struct option opts[] = {LINK_LONG_OPTIONS};
-    const char *a = argv[*i];
-    if (a[0] != '-' || a[1] != '-')
-        return 0;
-    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
-        size_t n = strlen(opts[k].name);
-        if (strncmp(a + 2, opts[k].name, n) || (a[2 + n] && a[2 + n] != '='))
-            continue;
-        const char *v = NULL;
-        if (opts[k].has_arg == no_argument) {
-            if (a[2 + n] == '=') {
-                cli_usage_error("netsock", "option '--%s' takes no value", opts[k].name);
-                return -1;
-            }
-            (*i)++;
-        } else if (a[2 + n] == '=') {
-            v = a + 3 + n;
-            (*i)++;
-        } else if (*i + 1 < argc) {
-            v = argv[*i + 1];
-            *i += 2;
-        } else {
-            cli_usage_error("netsock", "option '--%s' needs a value", opts[k].name);
-            return -1;
-        }
-        return link_opt(o, "netsock", opts[k].val, v) < 0 ? -1 : 1;
-    }
-    return 0;
-}
-
 const char *link_usage(void)
 {
     return "link options:\n"

@@ -87,12 +87,6 @@ int link_opt(struct link_opts *o, const char *prog, int code, const char *arg);
  * with a one-line message. */
 int link_opts_check(const struct link_opts *o, const char *prog);
 
-/* For hand-written parsers: if argv[*i] is one of the options above
- * ("--addr A/N" or "--addr=A/N"), take it (and its value), advance *i
- * past it and return 1; 0 when it is not ours; -1 with a message when
- * its value is bad or missing. New code uses LINK_LONG_OPTIONS. */
-int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i);
-
 /* Help text for the common options (for usage messages). */
 const char *link_usage(void);
 
