@@ -2,8 +2,19 @@
  * stat` (docs/host.md "Control socket").
  *
  * Transport: a Unix stream socket; one request per connection. The client
- * sends one line ("sockets", "sockets json", "counters", "counters json",
- * "ping"), the host writes the reply and closes.
+ * sends one line, the host writes the reply and closes:
+ *
+ *   sockets [json] [-FLAGS]   the socket table as ss(8) prints it (or JSON);
+ *                             FLAGS are ss's letters: t u w (TCP, UDP, raw;
+ *                             none: all three), l (listening only: LISTEN
+ *                             and UNCONN), a (all; default: the others),
+ *                             n (accepted: always numeric), p (Process
+ *                             column), i (TCP internals line), m (skmem
+ *                             memory line), e (extended fields), H (no
+ *                             header). `netsock stat -tlnp` sends
+ *                             "sockets -tlnp".
+ *   counters [json]           the counters, like netstat -s
+ *   ping                      "pong NAME PID"
  *
  * Paths, for a host named NAME (letters, digits, '.', '_', '-'):
  *   $NETSOCK_RUN_DIR/NAME.sock    when NETSOCK_RUN_DIR is set, else
@@ -16,6 +27,7 @@
 #ifndef NS_TOOLS_CTL_H
 #define NS_TOOLS_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "netsock/netsock.h"
@@ -24,6 +36,15 @@
 
 #define CTL_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 #define CTL_REQ_MAX 256  /* longest request line */
+
+/* Which sockets a "sockets" request shows, and how. */
+enum { CTL_T_TCP = 1, CTL_T_UDP = 2, CTL_T_RAW = 4 };
+enum ctl_states { CTL_S_CONNECTED, CTL_S_LISTENING, CTL_S_ALL };
+struct ctl_sock_filter {
+    unsigned types;         /* CTL_T_* */
+    enum ctl_states states; /* ss: default, -l, -a */
+    bool processes, info, memory, extended, no_header;
+};
 
 /* The reply to one request, as a malloc'ed NUL-terminated string (*len
  * its length); an unknown request gets "error: ...\n". svc may be NULL. */

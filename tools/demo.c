@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
@@ -198,8 +199,9 @@ static void progress(size_t got, size_t total, uint64_t t_us, bool tty, unsigned
 
 /* alice downloads `size` bytes from bob's TCP server over the lossy WAN.
  * One thread drives both ends: each socket is non-blocking, and when
- * neither can make progress the simulation advances to its next event. */
-static void run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack *bob,
+ * neither can make progress the simulation advances to its next event.
+ * Returns true when the stream arrived intact and ended with bob's FIN. */
+static bool run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack *bob,
                     const char *bob_ip, size_t size)
 {
     int lfd = ns_socket(bob, AF_INET, SOCK_STREAM, 0);
@@ -211,12 +213,12 @@ static void run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack 
     uint64_t t0 = ns_sim_now(sim);
     if (ns_connect(alice, cfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS) {
         printf("connect: %s\n", strerror(errno));
-        return;
+        return false;
     }
     int sfd = ns_accept(bob, lfd, NULL, NULL); /* blocks: drives the handshake */
     if (sfd < 0) {
         printf("accept: %s\n", strerror(errno));
-        return;
+        return false;
     }
     uint64_t t_conn = ns_sim_now(sim);
     printf("alice connected to bob:80 in %.3f ms (SYN, SYN-ACK, ACK across the router)\n",
@@ -293,6 +295,7 @@ static void run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack 
     free(chunk);
     free(in);
     printf("\n");
+    return hash_in == hash_out && got == size && eof == 0;
 }
 
 /* ---- UDP ------------------------------------------------------------------- */
@@ -424,48 +427,93 @@ static void print_changed(struct host_snap *h, unsigned n)
     printf("\n");
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: netsock demo [-q|-v] [--seed N] [--count N] [--loss PERCENT]\n"
+            "                    [--tcp-bytes N] [--pcap-dir DIR]\n"
+            "\n"
+            "Three hosts on a simulated network, on virtual time: pings across a router\n"
+            "over a lossy WAN, fragments, time exceeded, UDP, a TCP download.\n"
+            "\n"
+            "  --seed N          simulation seed (default 42): same seed, same run\n"
+            "  --count N         pings per round, 1 to %d (default 10)\n"
+            "  --loss PERCENT    WAN loss each way, 0 to 100 (default 5)\n"
+            "  --tcp-bytes N     size of the TCP download, 1 to 1073741824 (default 1048576)\n"
+            "  --pcap-dir DIR    where the captures go (default /tmp/netsock-demo-SEED)\n"
+            "  -q, --quiet       do not print stack events (ARP, reassembly...)\n"
+            "  -v, --verbose     print debug-level stack events too\n"
+            "  -h, --help        this text\n",
+            MAX_PINGS);
+}
+
+/* Returns -1 to go on, else the exit status. */
 static int parse_opts(int argc, char **argv, struct demo_opts *o)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--seed") && v) {
-            o->seed = strtoull(v, NULL, 0);
-            i++;
-        } else if (!strcmp(a, "--count") && v) {
-            o->count = (unsigned)strtoul(v, NULL, 0);
-            i++;
-        } else if (!strcmp(a, "--loss") && v) {
-            o->wan_loss = strtod(v, NULL) / 100.0;
-            i++;
-        } else if (!strcmp(a, "--tcp-bytes") && v) {
-            o->tcp_bytes = strtoull(v, NULL, 0);
-            if (o->tcp_bytes == 0)
-                o->tcp_bytes = 1;
-            i++;
-        } else if (!strcmp(a, "--pcap-dir") && v) {
-            o->pcap_dir = v;
-            i++;
-        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-            o->verbose = true;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+    static const char *const prog = "netsock demo";
+    static const char shortopts[] = ":qvh";
+    enum { OPT_SEED = 0x100, OPT_COUNT, OPT_LOSS, OPT_TCP_BYTES, OPT_PCAP_DIR };
+    static const struct option longopts[] = {
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"loss", required_argument, NULL, OPT_LOSS},
+        {"tcp-bytes", required_argument, NULL, OPT_TCP_BYTES},
+        {"pcap-dir", required_argument, NULL, OPT_PCAP_DIR},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_getopt_reset();
+    int c;
+    uint64_t u;
+    double d;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SEED:
+            if (cli_uint(prog, "--seed", optarg, 0, UINT64_MAX, &o->seed) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_COUNT:
+            if (cli_uint(prog, "--count", optarg, 1, MAX_PINGS, &u) < 0)
+                return CLI_EXIT_USAGE;
+            o->count = (unsigned)u;
+            break;
+        case OPT_LOSS:
+            if (cli_num(prog, "--loss", optarg, 0, 100, "percent", &d) < 0)
+                return CLI_EXIT_USAGE;
+            o->wan_loss = d / 100.0;
+            break;
+        case OPT_TCP_BYTES:
+            if (cli_uint(prog, "--tcp-bytes", optarg, 1, 1u << 30, &u) < 0)
+                return CLI_EXIT_USAGE;
+            o->tcp_bytes = (size_t)u;
+            break;
+        case OPT_PCAP_DIR:
+            if (!*optarg) {
+                cli_bad_value(prog, "--pcap-dir", optarg, "a directory");
+                return CLI_EXIT_USAGE;
+            }
+            o->pcap_dir = optarg;
+            break;
+        case 'q':
             o->quiet = true;
-        } else {
-            printf("usage: netsock demo [--seed N] [--count N] [--loss PERCENT] "
-                   "[--tcp-bytes N] [--pcap-dir DIR] [--quiet|--verbose]\n"
-                   "  --seed N        simulation seed (default 42): same seed, same run\n"
-                   "  --count N       pings per round (default 10)\n"
-                   "  --loss PERCENT  WAN loss each way (default 5)\n"
-                   "  --tcp-bytes N   size of the TCP download (default 1048576)\n"
-                   "  --pcap-dir DIR  where the captures go (default /tmp/netsock-demo-SEED)\n"
-                   "  --quiet         do not print stack events (ARP, reassembly...)\n"
-                   "  --verbose       print debug-level stack events too\n");
-            return strcmp(a, "--help") && strcmp(a, "-h") ? -1 : 1;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_getopt_error(prog, c, argv, shortopts);
         }
     }
-    if (o->count > MAX_PINGS)
-        o->count = MAX_PINGS;
-    return 0;
+    if (optind < argc)
+        return cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+    if (o->quiet && o->verbose)
+        return cli_usage_error(prog, "--quiet and --verbose exclude each other");
+    return -1;
 }
 
 static struct ns_dev *capture(struct ns_dev *dev, const char *dir, const char *name,
@@ -488,8 +536,8 @@ int tool_demo(int argc, char **argv)
     struct demo_opts o = {
         .seed = 42, .count = 10, .big_count = 4, .wan_loss = 0.05, .tcp_bytes = 1u << 20};
     int rc = parse_opts(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 2 : 0;
+    if (rc >= 0)
+        return rc;
     char dir[200];
     if (o.pcap_dir)
         snprintf(dir, sizeof(dir), "%s", o.pcap_dir);
@@ -574,7 +622,7 @@ int tool_demo(int argc, char **argv)
     run_udp(sim, alice, bob, "198.51.100.20");
     printf("== TCP: alice downloads %zu KiB from bob; losses are repaired by retransmission ==\n",
            o.tcp_bytes / 1024);
-    run_tcp(sim, alice, bob, "198.51.100.20", o.tcp_bytes);
+    bool tcp_ok = run_tcp(sim, alice, bob, "198.51.100.20", o.tcp_bytes);
 
     print_changed(snaps, 3);
 
@@ -597,5 +645,9 @@ int tool_demo(int argc, char **argv)
     printf("Same seed, same bytes: run 'netsock demo --seed %" PRIu64
            "' again and compare; try --seed 7 or --loss 20.\n",
            o.seed);
-    return 0;
+    if (!tcp_ok) {
+        fprintf(stderr, "netsock demo: the TCP download did not arrive intact\n");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
 }

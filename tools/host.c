@@ -15,12 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "ctl.h"
 #include "link.h"
 #include "netsock/os.h"
 #include "netsock/socket.h"
 #include "services.h"
 #include "tools.h"
+
+/* --max-conns ceiling: a million connections, the stack's design target. */
+#define HOST_MAX_CONNS 1048576u
 
 static void usage(FILE *f)
 {
@@ -31,14 +35,15 @@ static void usage(FILE *f)
             "\n"
             "  --serve LIST       services to run (default all): echo (7), discard (9),\n"
             "                     chargen (19) over TCP and UDP, http (80)\n"
-            "  --http-port N      HTTP port (default 80)\n"
-            "  --max-conns N      TCP connections open at once (default 4096)\n"
-            "  --quiet            print nothing but errors\n"
+            "  --http-port N      HTTP port, 1 to 65535 (default 80)\n"
+            "  --max-conns N      TCP connections open at once, 1 to %u (default 4096)\n"
+            "  -q, --quiet        print nothing but errors\n"
+            "  -h, --help         this text\n"
             "%s"
             "\n"
             "The control socket for 'netsock stat' is /run/netsock/NAME.sock (or\n"
             "/tmp/netsock-NAME.sock); NAME is --name, else the interface name.\n",
-            link_usage());
+            HOST_MAX_CONNS, link_usage());
 }
 
 /* The host's name when --name is not given: the interface name of --link. */
@@ -50,59 +55,73 @@ static const char *default_name(const char *link)
 
 int tool_host(int argc, char **argv)
 {
+    static const char *const prog = "netsock host";
+    static const char shortopts[] = ":qh";
+    enum { OPT_SERVE = 0x100, OPT_HTTP_PORT, OPT_MAX_CONNS };
+    static const struct option longopts[] = {
+        {"serve", required_argument, NULL, OPT_SERVE},
+        {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+        {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        LINK_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     struct link_opts lo = {0};
     struct services_config cfg;
     services_config_default(&cfg);
     bool quiet = false;
-    for (int i = 1; i < argc; i++) {
-        int rc = link_parse_opt(&lo, argc, argv, &i);
-        if (rc < 0)
-            return 2;
-        if (rc > 0) {
-            i--; /* link_parse_opt moved past the option; the loop adds one */
+    uint64_t u;
+    int c;
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int r = link_opt(&lo, prog, c, optarg);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r > 0)
             continue;
-        }
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--serve") && v) {
-            if (services_parse(v, &cfg.mask) < 0)
-                return 2;
-            i++;
-        } else if (!strcmp(a, "--http-port") && v) {
-            long p = strtol(v, NULL, 10);
-            if (p <= 0 || p > 65535) {
-                fprintf(stderr, "netsock host: bad port '%s'\n", v);
-                return 2;
+        switch (c) {
+        case OPT_SERVE: {
+            const char *bad;
+            size_t bad_len;
+            if (services_parse(optarg, &cfg.mask, &bad, &bad_len) < 0) {
+                cli_bad_value(prog, "--serve", optarg,
+                              "services from echo, discard, chargen, http, all, separated "
+                              "by commas ('%.*s' is none of them)",
+                              (int)bad_len, bad);
+                return CLI_EXIT_USAGE;
             }
-            cfg.port[3] = (uint16_t)p;
-            i++;
-        } else if (!strcmp(a, "--max-conns") && v) {
-            cfg.max_conns = (unsigned)strtoul(v, NULL, 10);
-            i++;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            break;
+        }
+        case OPT_HTTP_PORT:
+            if (cli_port(prog, "--http-port", optarg, 1, &cfg.port[3]) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_MAX_CONNS:
+            if (cli_uint(prog, "--max-conns", optarg, 1, HOST_MAX_CONNS, &u) < 0)
+                return CLI_EXIT_USAGE;
+            cfg.max_conns = (unsigned)u;
+            break;
+        case 'q':
             quiet = true;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            break;
+        case 'h':
             usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "netsock host: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return CLI_EXIT_OK;
+        default:
+            return cli_getopt_error(prog, c, argv, shortopts);
         }
     }
-    if (!lo.link || !lo.addr) {
-        usage(stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+    if (link_opts_check(&lo, prog) < 0)
+        return CLI_EXIT_USAGE;
     if (!lo.name)
         lo.name = default_name(lo.link);
-    if (!ctl_name_ok(lo.name)) {
-        fprintf(stderr, "netsock host: bad --name '%s' (letters, digits, . _ -)\n", lo.name);
-        return 2;
-    }
 
     struct link_host h;
     if (link_host_open(&h, &lo) < 0)
-        return 1;
+        return CLI_EXIT_FAIL;
     int err = 0;
     struct services *svc = services_new(h.st, &cfg, &err);
     if (!svc) {

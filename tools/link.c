@@ -25,50 +25,189 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "cli.h"
+#include "ctl.h"
 #include "netsock/dev.h"
 
-int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i)
+/* A host's own unicast address: not 0/8, loopback, multicast or class E
+ * (which includes the limited broadcast). */
+static bool unicast4(struct in_addr a)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } valued[] = {
-        {"--link", offsetof(struct link_opts, link)},
-        {"--addr", offsetof(struct link_opts, addr)},
-        {"--gw", offsetof(struct link_opts, gw)},
-        {"--mac", offsetof(struct link_opts, mac)},
-        {"--impair", offsetof(struct link_opts, impair)},
-        {"--pcap", offsetof(struct link_opts, pcap)},
-        {"--name", offsetof(struct link_opts, name)},
-        {"--offload", offsetof(struct link_opts, offload)},
-    };
-    const char *a = argv[*i];
-    if (!strcmp(a, "--verbose")) {
-        o->verbose = true;
-        (*i)++;
+    uint32_t h = ntohl(a.s_addr);
+    uint32_t top = h >> 24;
+    return top != 0 && top != 127 && top < 224;
+}
+
+static int parse_prefix(const char *s, struct in_addr *a, unsigned *prefix)
+{
+    char buf[32];
+    const char *slash = strchr(s, '/');
+    if (!slash || (size_t)(slash - s) >= sizeof(buf) || slash[1] < '0' || slash[1] > '9')
+        return -1;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = 0;
+    char *end;
+    unsigned long p = strtoul(slash + 1, &end, 10);
+    if (*end || p > 32 || inet_pton(AF_INET, buf, a) != 1 || !unicast4(*a))
+        return -1;
+    *prefix = (unsigned)p;
+    return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    char tail;
+    if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+                                  &b[4], &b[5], &tail) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)b[i];
+    if (mac[0] & 1)
+        return -1; /* a multicast address cannot be a host's */
+    if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+        return -1;
+    return 0;
+}
+
+/* "tap:NAME", "tun:NAME" or "packet:IFNAME" with a Linux interface name
+ * (1 to IFNAMSIZ-1 characters, no '/', ':' or white space). */
+static bool link_spec_ok(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon)
+        return false;
+    size_t kind = (size_t)(colon - spec);
+    if (!((kind == 3 && (!strncmp(spec, "tap", 3) || !strncmp(spec, "tun", 3))) ||
+          (kind == 6 && !strncmp(spec, "packet", 6))))
+        return false;
+    const char *name = colon + 1;
+    size_t n = strlen(name);
+    if (n == 0 || n > 15 || !strcmp(name, ".") || !strcmp(name, ".."))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+const char *link_ifname(const struct link_opts *o)
+{
+    const char *colon = o->link ? strchr(o->link, ':') : NULL;
+    return colon ? colon + 1 : NULL;
+}
+
+int link_opt(struct link_opts *o, const char *prog, int code, const char *arg)
+{
+    struct in_addr a;
+    unsigned prefix;
+    uint8_t mac[6];
+    switch (code) {
+    case LINK_OPT_LINK:
+        if (!link_spec_ok(arg))
+            return cli_bad_value(prog, "--link", arg,
+                                 "tap:NAME, tun:NAME or packet:IFNAME (an interface name of "
+                                 "1 to 15 characters)");
+        o->link = arg;
+        return 1;
+    case LINK_OPT_ADDR:
+        if (parse_prefix(arg, &a, &prefix) < 0)
+            return cli_bad_value(prog, "--addr", arg,
+                                 "A.B.C.D/N: a unicast IPv4 address and a prefix length "
+                                 "from 0 to 32");
+        o->addr = arg;
+        return 1;
+    case LINK_OPT_GW:
+        if (inet_pton(AF_INET, arg, &a) != 1 || !unicast4(a))
+            return cli_bad_value(prog, "--gw", arg, "a unicast IPv4 address A.B.C.D");
+        o->gw = arg;
+        return 1;
+    case LINK_OPT_MAC:
+        if (parse_mac(arg, mac) < 0)
+            return cli_bad_value(prog, "--mac", arg,
+                                 "a unicast MAC address XX:XX:XX:XX:XX:XX");
+        o->mac = arg;
+        return 1;
+    case LINK_OPT_IMPAIR: {
+        struct ns_link_params params;
+        uint64_t seed;
+        char err[160] = "";
+        ns_link_params_default(&params);
+        if (!*arg || ns_link_params_parse(arg, &params, &seed, err, sizeof(err)) < 0)
+            return cli_bad_value(prog, "--impair", arg,
+                                 "a fault list such as loss=1%%,delay=20ms%s%s%s",
+                                 *err ? " (" : "", *err ? err : "", *err ? ")" : "");
+        o->impair = arg;
         return 1;
     }
-    for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
-        size_t n = strlen(valued[k].name);
-        if (strncmp(a, valued[k].name, n) || (a[n] && a[n] != '='))
-            continue;
-        const char *v;
-        if (a[n] == '=') {
-            v = a + n + 1;
-            (*i)++;
-        } else if (*i + 1 < argc) {
-            v = argv[*i + 1];
-            *i += 2;
-        } else {
-            fprintf(stderr, "netsock: %s needs a value\n", valued[k].name);
-            return -1;
-        }
-        if (!*v) {
-            fprintf(stderr, "netsock: %s needs a value\n", valued[k].name);
-            return -1;
-        }
-        *(const char **)(void *)((char *)o + valued[k].off) = v;
+    case LINK_OPT_PCAP:
+        if (!*arg)
+            return cli_bad_value(prog, "--pcap", arg, "a file name");
+        o->pcap = arg;
         return 1;
+    case LINK_OPT_NAME:
+        if (!ctl_name_ok(arg))
+            return cli_bad_value(prog, "--name", arg,
+                                 "1 to 64 letters, digits, '.', '_' or '-', not starting "
+                                 "with '.'");
+        o->name = arg;
+        return 1;
+    case LINK_OPT_OFFLOAD:
+        if (strcmp(arg, "on") && strcmp(arg, "off"))
+            return cli_bad_value(prog, "--offload", arg, "on or off");
+        o->offload = arg;
+        return 1;
+    case LINK_OPT_VERBOSE:
+        o->verbose = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int link_opts_check(const struct link_opts *o, const char *prog)
+{
+    if (!o->link || !o->addr) {
+        cli_usage_error(prog, "%s required (the real link, e.g. --link tap:ns0 "
+                              "--addr 192.0.2.2/24)",
+                        !o->link && !o->addr ? "--link and --addr are"
+                        : !o->link           ? "--link is"
+                                             : "--addr is");
+        return -1;
+    }
+    /* Each value again, for callers that filled the struct themselves. */
+    struct link_opts copy = *o;
+    static const struct {
+        int code;
+        size_t off;
+    } fields[] = {
+        {LINK_OPT_LINK, offsetof(struct link_opts, link)},
+        {LINK_OPT_ADDR, offsetof(struct link_opts, addr)},
+        {LINK_OPT_GW, offsetof(struct link_opts, gw)},
+        {LINK_OPT_MAC, offsetof(struct link_opts, mac)},
+        {LINK_OPT_IMPAIR, offsetof(struct link_opts, impair)},
+        {LINK_OPT_PCAP, offsetof(struct link_opts, pcap)},
+        {LINK_OPT_NAME, offsetof(struct link_opts, name)},
+        {LINK_OPT_OFFLOAD, offsetof(struct link_opts, offload)},
+    };
+    for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+        const char *v = *(const char *const *)(const void *)((const char *)o + fields[k].off);
+        if (v && link_opt(&copy, prog, fields[k].code, v) < 0)
+            return -1;
+    }
+    struct in_addr addr, gw;
+    unsigned prefix;
+    parse_prefix(o->addr, &addr, &prefix);
+    if (o->gw) {
+        inet_pton(AF_INET, o->gw, &gw);
+        uint32_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+        if (gw.s_addr == addr.s_addr || ((gw.s_addr ^ addr.s_addr) & mask)) {
+            cli_usage_error(prog,
+                            "invalid --gw value '%s': expected an address other than this "
+                            "host's, in the network of --addr %s",
+                            o->gw, o->addr);
+            return -1;
+        }
     }
     return 0;
 }
@@ -93,36 +232,6 @@ const char *link_usage(void)
            "                     through the virtio-net header (default on)\n"
            "  --name NAME        host name in logs (default netsock)\n"
            "  --verbose          log stack events to stderr\n";
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned b[6];
-    char tail;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != 6)
-        return -1;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
-    if (mac[0] & 1)
-        return -1; /* a multicast address cannot be a host's */
-    return 0;
-}
-
-static int parse_prefix(const char *s, struct in_addr *a, unsigned *prefix)
-{
-    char buf[32];
-    const char *slash = strchr(s, '/');
-    if (!slash || (size_t)(slash - s) >= sizeof(buf))
-        return -1;
-    memcpy(buf, s, (size_t)(slash - s));
-    buf[slash - s] = 0;
-    char *end;
-    unsigned long p = strtoul(slash + 1, &end, 10);
-    if (end == slash + 1 || *end || p > 32 || inet_pton(AF_INET, buf, a) != 1)
-        return -1;
-    *prefix = (unsigned)p;
-    return 0;
 }
 
 static void log_stderr(void *ctx, const char *host, int level, uint64_t now_us, const char *msg)
@@ -158,43 +267,24 @@ static struct ns_dev *open_device(const char *spec, const uint8_t *mac, unsigned
 int link_host_open(struct link_host *h, const struct link_opts *o)
 {
     memset(h, 0, sizeof(*h));
-    if (!o->link || !o->addr) {
-        fprintf(stderr, "netsock: --link and --addr are required\n");
+    if (link_opts_check(o, "netsock") < 0)
         return -1;
-    }
-    struct in_addr addr, gw;
+    /* Every value is valid (link_opts_check). */
+    struct in_addr addr, gw = {0};
     unsigned prefix;
     uint8_t mac[6];
-    if (parse_prefix(o->addr, &addr, &prefix) < 0) {
-        fprintf(stderr, "netsock: --addr %s: expected A.B.C.D/PREFIX\n", o->addr);
-        return -1;
-    }
-    if (o->gw && inet_pton(AF_INET, o->gw, &gw) != 1) {
-        fprintf(stderr, "netsock: --gw %s: expected A.B.C.D\n", o->gw);
-        return -1;
-    }
-    if (o->mac && parse_mac(o->mac, mac) < 0) {
-        fprintf(stderr, "netsock: --mac %s: expected a unicast XX:XX:XX:XX:XX:XX\n", o->mac);
-        return -1;
-    }
-    unsigned tuntap_flags = 0;
-    if (o->offload && !strcmp(o->offload, "off")) {
-        tuntap_flags |= NS_TUNTAP_NO_OFFLOAD;
-    } else if (o->offload && strcmp(o->offload, "on")) {
-        fprintf(stderr, "netsock: --offload %s: expected on or off\n", o->offload);
-        return -1;
-    }
+    parse_prefix(o->addr, &addr, &prefix);
+    if (o->gw)
+        inet_pton(AF_INET, o->gw, &gw);
+    if (o->mac)
+        parse_mac(o->mac, mac);
+    unsigned tuntap_flags = o->offload && !strcmp(o->offload, "off") ? NS_TUNTAP_NO_OFFLOAD : 0;
     struct ns_link_params params;
     ns_link_params_default(&params);
     params.mtu = 0; /* the device's MTU applies unless the spec sets one */
     uint64_t fault_seed = 1;
-    if (o->impair) {
-        char err[160];
-        if (ns_link_params_parse(o->impair, &params, &fault_seed, err, sizeof(err)) < 0) {
-            fprintf(stderr, "netsock: --impair: %s\n", err);
-            return -1;
-        }
-    }
+    if (o->impair)
+        ns_link_params_parse(o->impair, &params, &fault_seed, NULL, 0);
 
     int err = 0;
     struct ns_dev *dev = open_device(o->link, o->mac ? mac : NULL, tuntap_flags, &err);

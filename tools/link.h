@@ -10,6 +10,7 @@
 #ifndef NS_TOOLS_LINK_H
 #define NS_TOOLS_LINK_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -28,13 +29,69 @@ struct link_opts {
     bool verbose;       /* log stack events to stderr */
 };
 
-/* If argv[*i] is one of the common options, consume it (and its value),
- * advance *i past it and return 1; 0 when it is not ours; -1 with a message
- * on stderr when its value is bad or missing. */
-int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i);
+/* ---- parsing with getopt_long ----
+ *
+ * A tool puts LINK_LONG_OPTIONS into its `struct option` table and hands
+ * every code getopt_long returns to link_opt() before its own switch:
+ *
+ *     static const struct option longopts[] = {
+ *         {"count", required_argument, NULL, 'c'},
+ *         LINK_LONG_OPTIONS,
+ *         {NULL, 0, NULL, 0},
+ *     };
+ *     cli_getopt_reset();
+ *     while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+ *         int r = link_opt(&lo, "netsock perf", c, optarg);
+ *         if (r < 0)
+ *             return CLI_EXIT_USAGE;        (the message is printed)
+ *         if (r > 0)
+ *             continue;
+ *         switch (c) { ... }
+ *     }
+ *     if (link_opts_check(&lo, "netsock perf") < 0)
+ *         return CLI_EXIT_USAGE;
+ *
+ * The codes are above every character, so they never clash with a
+ * tool's short options. */
+enum {
+    LINK_OPT_LINK = 0x4c00,
+    LINK_OPT_ADDR,
+    LINK_OPT_GW,
+    LINK_OPT_MAC,
+    LINK_OPT_IMPAIR,
+    LINK_OPT_PCAP,
+    LINK_OPT_NAME,
+    LINK_OPT_OFFLOAD,
+    LINK_OPT_VERBOSE,
+};
+
+#define LINK_LONG_OPTIONS                                                                         \
+    {"link", required_argument, NULL, LINK_OPT_LINK},                                             \
+        {"addr", required_argument, NULL, LINK_OPT_ADDR},                                         \
+        {"gw", required_argument, NULL, LINK_OPT_GW},                                             \
+        {"mac", required_argument, NULL, LINK_OPT_MAC},                                           \
+        {"impair", required_argument, NULL, LINK_OPT_IMPAIR},                                     \
+        {"pcap", required_argument, NULL, LINK_OPT_PCAP},                                         \
+        {"name", required_argument, NULL, LINK_OPT_NAME},                                         \
+        {"offload", required_argument, NULL, LINK_OPT_OFFLOAD},                                   \
+        {"verbose", no_argument, NULL, LINK_OPT_VERBOSE}
+
+/* Take one option code from getopt_long: 1 when it was a link option (its
+ * value, in `arg`, checked and stored), 0 when it is not one, -1 after
+ * printing "PROG: invalid --addr value '...': expected ..." when the
+ * value is bad. */
+int link_opt(struct link_opts *o, const char *prog, int code, const char *arg);
+
+/* After parsing: --link and --addr given, and the options consistent
+ * (--gw inside the network of --addr, --impair parses). Returns 0, or -1
+ * with a one-line message. */
+int link_opts_check(const struct link_opts *o, const char *prog);
 
 /* Help text for the common options (for usage messages). */
 const char *link_usage(void);
+
+/* The interface name in --link ("t1" of tap:t1), or NULL. */
+const char *link_ifname(const struct link_opts *o);
 
 struct link_host {
     struct ns_stack *st;

@@ -1,13 +1,17 @@
 /* tools/netsock.c — the `netsock` command: subcommand dispatch.
  *
  *   netsock demo [options]   simulated network demo (what `make demo` runs)
- *   netsock host|stat|cat    host services on a real link (docs/host.md)
+ *   netsock host|stat|cat|ping   host tools on a real link (docs/host.md)
  *   netsock perf             iperf3 client/server on a real link (docs/perf.md)
- *   netsock version
+ *   netsock version | help [COMMAND]
+ *
+ * Each subcommand parses its own options (getopt_long, cli.h) and has a
+ * manual page, man/netsock-COMMAND.1.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "netsock/netsock.h"
 #include "tools.h"
 
@@ -27,38 +31,63 @@ static void usage(FILE *f)
             "  perf      iperf3 client and server (TCP, UDP, -R, -P) on a real link,\n"
             "            interoperating with the real iperf3\n"
             "  version   print the version\n"
+            "  help      this text; 'netsock help COMMAND' for a command's options\n"
             "\n"
-            "Run 'netsock <command> --help' for a command's options.\n");
+            "Run 'netsock <command> --help' for a command's options, 'man netsock-<command>'\n"
+            "for its manual.\n");
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    {"demo", tool_demo}, {"host", tool_host}, {"stat", tool_stat},
+    {"cat", tool_cat},   {"ping", tool_ping}, {"perf", tool_perf},
+};
+
+static int (*find_command(const char *name))(int, char **)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(commands[i].name, name))
+            return commands[i].fn;
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "demo"))
-        return tool_demo(argc - 1, argv + 1);
-    if (!strcmp(cmd, "host"))
-        return tool_host(argc - 1, argv + 1);
-    if (!strcmp(cmd, "stat"))
-        return tool_stat(argc - 1, argv + 1);
-    if (!strcmp(cmd, "cat"))
-        return tool_cat(argc - 1, argv + 1);
-    if (!strcmp(cmd, "ping"))
-        return tool_ping(argc - 1, argv + 1);
-    if (!strcmp(cmd, "perf"))
-        return tool_perf(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    int (*fn)(int, char **) = find_command(cmd);
+    if (fn)
+        return fn(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            printf("usage: netsock version\n");
+            return CLI_EXIT_OK;
+        }
+        if (argc > 2)
+            return cli_usage_error("netsock version", "unexpected argument '%s'", argv[2]);
         printf("netsock %s\n", NS_VERSION);
-        return 0;
+        return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 3)
+            return cli_usage_error("netsock help", "unexpected argument '%s'", argv[3]);
+        if (argc == 3) {
+            /* `netsock help ping` is `netsock ping --help`. */
+            int (*sub)(int, char **) = find_command(argv[2]);
+            if (!sub)
+                return cli_usage_error("netsock help", "unknown command '%s'", argv[2]);
+            char *sub_argv[] = {argv[2], "--help", NULL};
+            return sub(2, sub_argv);
+        }
         usage(stdout);
-        return 0;
+        return CLI_EXIT_OK;
     }
-    fprintf(stderr, "netsock: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return 2;
+    return cli_usage_error("netsock", "unknown command '%s' (demo, host, stat, cat, ping, perf, "
+                                      "version, help)",
+                           cmd);
 }

@@ -38,6 +38,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "cli.h"
 #include "link.h"
 #include "netsock/dev.h"
 #include "netsock/os.h"
@@ -1905,51 +1906,12 @@ static void usage(FILE *f)
             PERF_DEFAULT_PORT, PERF_DEFAULT_TIME, PERF_MAX_STREAMS, link_usage());
 }
 
-enum {
-    OPT_LINK = 256,
-    OPT_ADDR,
-    OPT_GW,
-    OPT_MAC,
-    OPT_IMPAIR,
-    OPT_PCAP,
-    OPT_NAME,
-    OPT_OFFLOAD,
-    OPT_VERBOSE,
-    OPT_UDP64,
-};
-
-/* The shared link options (tools/link.h), as getopt_long hands them over:
- * the only place this tool touches struct link_opts. Returns 1 when c was
- * one of them. */
-static int link_opt(struct link_opts *lo, int c, const char *arg)
-{
-    switch (c) {
-    case OPT_LINK: lo->link = arg; return 1;
-    case OPT_ADDR: lo->addr = arg; return 1;
-    case OPT_GW: lo->gw = arg; return 1;
-    case OPT_MAC: lo->mac = arg; return 1;
-    case OPT_IMPAIR: lo->impair = arg; return 1;
-    case OPT_PCAP: lo->pcap = arg; return 1;
-    case OPT_NAME: lo->name = arg; return 1;
-    case OPT_OFFLOAD: lo->offload = arg; return 1;
-    case OPT_VERBOSE: lo->verbose = true; return 1;
-    default: return 0;
-    }
-}
-
-static int parse_int(const char *s, long lo, long hi, long *v)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || errno || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
-}
+enum { OPT_UDP64 = 256 };
 
 int tool_perf(int argc, char **argv)
 {
+    static const char prog[] = "netsock perf";
+    static const char shortopts[] = ":sc:p:t:P:Rl:ub:i:J1h";
     static const struct option longopts[] = {
         {"server", no_argument, NULL, 's'},
         {"client", required_argument, NULL, 'c'},
@@ -1966,53 +1928,48 @@ int tool_perf(int argc, char **argv)
         {"one-off", no_argument, NULL, '1'},
         {"udp-counters-64bit", no_argument, NULL, OPT_UDP64},
         {"help", no_argument, NULL, 'h'},
-        {"link", required_argument, NULL, OPT_LINK},
-        {"addr", required_argument, NULL, OPT_ADDR},
-        {"gw", required_argument, NULL, OPT_GW},
-        {"mac", required_argument, NULL, OPT_MAC},
-        {"impair", required_argument, NULL, OPT_IMPAIR},
-        {"pcap", required_argument, NULL, OPT_PCAP},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"offload", required_argument, NULL, OPT_OFFLOAD},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
+        LINK_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct perf *pf = calloc(1, sizeof(*pf));
     if (!pf)
-        return 1;
+        return CLI_EXIT_FAIL;
     struct link_opts lo = {0};
     perf_params_default(&pf->p);
     pf->port = PERF_DEFAULT_PORT;
     pf->interval_s = 1.0;
     pf->ctrl = pf->listener = pf->udp_listener = -1;
-    bool client = false, bad = false;
-    long v;
+    bool client = false;
+    int bad = 0; /* -1: a value was refused (the line is printed) */
     uint64_t u;
     int c;
-    optind = 1;
-    opterr = 1;
-    while (!bad && (c = getopt_long(argc, argv, "sc:p:t:P:Rl:ub:i:J1h", longopts, NULL)) != -1) {
-        if (link_opt(&lo, c, optarg))
+    cli_getopt_reset();
+    while (!bad && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int r = link_opt(&lo, prog, c, optarg);
+        if (r < 0) {
+            bad = -1;
+            break;
+        }
+        if (r > 0)
             continue;
         switch (c) {
         case 's': pf->server = true; break;
         case 'c': client = true; pf->host = optarg; break;
-        case 'p':
-            bad = parse_int(optarg, 1, 65535, &v) < 0;
-            pf->port = (uint16_t)v;
-            break;
+        case 'p': bad = cli_port(prog, "-p", optarg, 1, &pf->port); break;
         case 't':
-            bad = parse_int(optarg, 0, PERF_MAX_TIME, &v) < 0;
-            pf->p.duration = (int)v;
+            bad = cli_uint(prog, "-t", optarg, 0, PERF_MAX_TIME, &u);
+            pf->p.duration = (int)u;
             break;
         case 'P':
-            bad = parse_int(optarg, 1, PERF_MAX_STREAMS, &v) < 0;
-            pf->p.parallel = (int)v;
+            bad = cli_uint(prog, "-P", optarg, 1, PERF_MAX_STREAMS, &u);
+            pf->p.parallel = (int)u;
             break;
         case 'R': pf->p.reverse = true; break;
         case 'u': pf->p.udp = true; break;
         case 'l':
-            bad = perf_parse_size(optarg, &u) < 0 || u < 1 || u > PERF_MAX_LEN;
+            if (perf_parse_size(optarg, &u) < 0 || u < 1 || u > PERF_MAX_LEN)
+                bad = cli_bad_value(prog, "-l", optarg, "a size from 1 to %d bytes (K and M suffixes)",
+                                    PERF_MAX_LEN);
             pf->p.len = (int)u;
             pf->len_set = true;
             break;
@@ -2022,62 +1979,54 @@ int tool_perf(int argc, char **argv)
             char *slash = strchr(rate, '/'); /* iperf3's N/burst: the burst is not taken */
             if (slash)
                 *slash = 0;
-            bad = perf_parse_rate(rate, &u) < 0;
+            if (perf_parse_rate(rate, &u) < 0)
+                bad = cli_bad_value(prog, "-b", optarg, "bits per second (K, M and G suffixes)");
             pf->p.rate = u;
             pf->rate_set = true;
             break;
         }
-        case 'i': {
-            char *end;
-            pf->interval_s = strtod(optarg, &end);
-            bad = *end || !(pf->interval_s == 0 || (pf->interval_s >= 0.1 && pf->interval_s <= 60));
+        case 'i':
+            bad = cli_num(prog, "-i", optarg, 0, 60, "seconds", &pf->interval_s);
+            if (!bad && pf->interval_s > 0 && pf->interval_s < 0.1)
+                bad = cli_bad_value(prog, "-i", optarg, "0 or 0.1 to 60 seconds");
             break;
-        }
         case 'J': pf->json = true; break;
         case '1': pf->one_off = true; break;
         case OPT_UDP64: pf->p.udp64 = true; break;
         case 'h':
             usage(stdout);
             free(pf);
-            return 0;
-        default: bad = true; break;
+            return CLI_EXIT_OK;
+        default:
+            free(pf);
+            return cli_getopt_error(prog, c, argv, shortopts);
         }
-        if (bad && c != '?')
-            fprintf(stderr, "netsock perf: bad value for -%c: '%s'\n", c < 256 ? c : '-', optarg);
     }
-    if (!bad && optind < argc) {
-        fprintf(stderr, "netsock perf: unexpected argument '%s'\n", argv[optind]);
-        bad = true;
-    }
-    if (!bad && pf->server == client) {
-        fprintf(stderr, "netsock perf: give either -s or -c HOST\n");
-        bad = true;
-    }
-    if (!bad && (!lo.link || !lo.addr)) {
-        fprintf(stderr, "netsock perf: --link and --addr are required\n");
-        bad = true;
-    }
-    if (!bad && pf->p.udp && pf->len_set && (pf->p.len < PERF_MIN_UDP_LEN || pf->p.len > PERF_MAX_UDP_LEN)) {
-        fprintf(stderr, "netsock perf: UDP -l must be in [%d, %d]\n", PERF_MIN_UDP_LEN,
-                PERF_MAX_UDP_LEN);
-        bad = true;
-    }
-    if (bad) {
-        usage(stderr);
+    int rc = bad ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    if (!rc && optind < argc)
+        rc = cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+    if (!rc && pf->server == client)
+        rc = cli_usage_error(prog, "give either -s or -c HOST");
+    if (!rc && link_opts_check(&lo, prog) < 0)
+        rc = CLI_EXIT_USAGE;
+    if (!rc && pf->p.udp && pf->len_set &&
+        (pf->p.len < PERF_MIN_UDP_LEN || pf->p.len > PERF_MAX_UDP_LEN))
+        rc = cli_usage_error(prog, "invalid -l value for UDP: expected %d to %d bytes",
+                             PERF_MIN_UDP_LEN, PERF_MAX_UDP_LEN);
+    if (rc) {
         free(pf);
-        return 2;
+        return rc;
     }
     if (!lo.name)
         lo.name = "perf";
     struct link_host h;
     if (link_host_open(&h, &lo) < 0) {
         free(pf);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     pf->st = h.st;
     pf->loop = h.loop;
     pf->ifindex = h.ifindex;
-    int rc;
     if (pf->server) {
         pf->p.len = PERF_MAX_LEN; /* read buffer for any client's -l */
         rc = buf_prepare(pf) < 0 ? -1 : server_run(pf);
@@ -2098,5 +2047,5 @@ int tool_perf(int argc, char **argv)
     free(pf->buf);
     free(pf);
     link_host_close(&h);
-    return rc < 0 ? 1 : 0;
+    return rc < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

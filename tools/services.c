@@ -120,31 +120,30 @@ void services_config_default(struct services_config *cfg)
     cfg->seed = 1;
 }
 
-int services_parse(const char *list, unsigned *mask)
+int services_parse(const char *list, unsigned *mask, const char **bad, size_t *bad_len)
 {
-    *mask = 0;
+    unsigned m = 0;
     const char *p = list;
-    while (*p) {
+    *bad = list;
+    *bad_len = 0;
+    do {
         size_t n = strcspn(p, ",");
-        bool found = false;
-        if (n == 3 && !strncmp(p, "all", 3)) {
-            *mask |= SVC_ALL;
-            found = true;
-        }
+        bool found = n == 3 && !strncmp(p, "all", 3);
+        if (found)
+            m |= SVC_ALL;
         for (unsigned i = 0; i < 4 && !found; i++)
             if (strlen(svc_names[i]) == n && !strncmp(p, svc_names[i], n)) {
-                *mask |= 1u << i;
+                m |= 1u << i;
                 found = true;
             }
-        if (!found && n) {
-            fprintf(stderr, "unknown service '%.*s' (echo, discard, chargen, http, all)\n",
-                    (int)n, p);
+        if (!found) { /* also an empty item: "", "echo,", "echo,,http" */
+            *bad = p;
+            *bad_len = n;
             return -1;
         }
         p += n;
-        if (*p == ',')
-            p++;
-    }
+    } while (*p++ == ',');
+    *mask = m;
     return 0;
 }
 

@@ -49,8 +49,9 @@ struct services_config {
 void services_config_default(struct services_config *cfg);
 
 /* Parse "echo,discard,chargen,http" (or "all") into *mask. Returns 0, or
- * -1 naming the unknown service on stderr. */
-int services_parse(const char *list, unsigned *mask);
+ * -1 with *bad and *bad_len the first item that is not a service (an empty
+ * one for "", "echo," or "echo,,http"); *mask is then unchanged. */
+int services_parse(const char *list, unsigned *mask, const char **bad, size_t *bad_len);
 
 struct services_stats {
     uint64_t conns_open;      /* TCP connections open now */

@@ -203,11 +203,12 @@ void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip
 {
     bool fatal;
     int err = sock_icmp_err(type, code, &fatal);
-    if (!err || !fatal)
+    if (!err)
         return;
-    /* Linux raw_err: hard errors reach connected raw sockets. */
+    /* Linux raw_err: hard errors reach connected raw sockets, soft ones
+     * (host unreachable: ARP never answered) only with IP_RECVERR. */
     for (struct ns_sock *so = st->raw_list; so; so = so->rnext)
         if (so->protocol == inner->proto && (so->flags & SO_F_CONNECTED) &&
-            so->raddr == inner->dst)
+            so->raddr == inner->dst && (fatal || (so->flags & SO_F_RECVERR)))
             so->so_error = err;
 }

@@ -72,6 +72,7 @@ struct ns_sock_ops {
 #define SO_F_RECVTOS 0x0800u
 #define SO_F_KEEPALIVE 0x1000u
 #define SO_F_DONTROUTE 0x2000u
+#define SO_F_RECVERR 0x4000u    /* IP_RECVERR: soft ICMP errors too (no error queue) */
 
 struct ns_sock {
     int fd;

@@ -436,8 +436,9 @@ drop:
 }
 
 /* ICMP error about a datagram we sent (RFC 1122 §4.1.3.3: pass it up).
- * As Linux without IP_RECVERR: only hard errors, only to a connected
- * socket, reported by the next call on it. */
+ * As Linux __udp4_lib_err: hard errors, and soft ones with IP_RECVERR,
+ * only to a connected socket, reported by the next call on it (there is
+ * no error queue). */
 static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
                     const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len)
 {
@@ -448,12 +449,13 @@ static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t co
     uint16_t sport = ns_rd16(payload), dport = ns_rd16(payload + 2);
     bool fatal;
     int err = sock_icmp_err(type, code, &fatal);
-    if (!err || !fatal)
+    if (!err)
         return;
     for (struct ns_sock *so = *udp_bucket(st, sport); so; so = so->hnext) {
         if (so->lport == sport && (so->flags & SO_F_CONNECTED) && so->raddr == inner->dst &&
             so->rport == dport && (!so->laddr || so->laddr == inner->src)) {
-            so->so_error = err;
+            if (fatal || (so->flags & SO_F_RECVERR))
+                so->so_error = err;
             return;
         }
     }

@@ -10,7 +10,7 @@
 #      the file's length and SHA-256; socat to echo with 16 MiB comes back
 #      identical; chargen's first line is RFC 864's; UDP echo.
 #   2. 500 curl requests, 50 at a time, all 200; afterwards `netsock stat`
-#      shows only the listening sockets (closed ones are in TIME_WAIT,
+#      -a shows only the listening sockets (closed ones are in TIME_WAIT,
 #      which has no descriptor); --json and -s work, by name and by pid.
 #   3. netsock cat to a socat server that answers only after our EOF
 #      (half-close), both directions; netsock cat to netsock host across
@@ -77,11 +77,11 @@ seq 1 500 | in_ns xargs -P 50 -I{} curl -s -m 60 -o /dev/null -w '%{http_code}\n
 [ "$(grep -c '^200$' "$TMP/codes.out")" = 500 ] ||
     fail "not all 200: $(sort "$TMP/codes.out" | uniq -c | tr '\n' ' ')"
 sleep 1
-"$NETSOCK" stat --name h1 >"$TMP/stat.out"
+"$NETSOCK" stat -a --name h1 >"$TMP/stat.out"
 cat "$TMP/stat.out"
 [ "$(grep -c . "$TMP/stat.out")" = 8 ] || fail "stat: expected a header and 7 listening sockets"
 [ "$(grep -Ec '^(tcp +LISTEN|udp +UNCONN) ' "$TMP/stat.out")" = 7 ] || fail "stat: sockets left over"
-"$NETSOCK" stat --pid "$host" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["host"]=="h1" and len(d["sockets"])==7' ||
+"$NETSOCK" stat -a --pid "$host" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["host"]=="h1" and len(d["sockets"])==7' ||
     fail "stat --pid --json"
 "$NETSOCK" stat -s --json | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["services"]; assert s["http_requests"]>=502 and s["conns_open"]==0, s' ||
     fail "stat -s --json"

@@ -142,7 +142,7 @@ static void world_down(struct world *w)
     NS_ASSERT_SEED(s.conns_open == 0);
     int nl = listener_count(w);
     if (nl < 0) {
-        char *t = ctl_reply(w->srv, w->svc, "sockets", &(size_t){0});
+        char *t = ctl_reply(w->srv, w->svc, "sockets -a", &(size_t){0});
         fprintf(stderr, "sockets left on srv:\n%s", t);
         free(t);
     }
@@ -772,17 +772,67 @@ static void test_ctl_replies(void **state)
     ns_sim_run_for(w.sim, 10000);
     services_poll(w.svc, 0);
     size_t len;
-    char *t = ctl_reply(w.srv, w.svc, "sockets\n", &len);
+    /* As ss -a: every socket, Netid column (three protocols), LISTEN and
+     * UNCONN as ss names them, TCP internals only with -i. */
+    char *t = ctl_reply(w.srv, w.svc, "sockets -a\n", &len);
     NS_ASSERT_SEED(t && strlen(t) == len);
-    NS_ASSERT_SEED(!strncmp(t, "Netid State", 11));
-    NS_ASSERT_SEED(strstr(t, "tcp   LISTEN") && strstr(t, "0.0.0.0:80"));
-    NS_ASSERT_SEED(strstr(t, "udp   UNCONN") && strstr(t, "0.0.0.0:19"));
-    NS_ASSERT_SEED(strstr(t, "tcp   ESTAB") && strstr(t, SRV_IP ":9 ") && strstr(t, "rto:") &&
-                   strstr(t, "cwnd:"));
+    NS_ASSERT_SEED(!strncmp(t, "Netid State  Recv-Q Send-Q Local Address:Port ", 46));
+    NS_ASSERT_SEED(strstr(t, "\ntcp   LISTEN 0      511          0.0.0.0:80  "));
+    NS_ASSERT_SEED(strstr(t, "\nudp   UNCONN 0      0            0.0.0.0:19  "));
+    NS_ASSERT_SEED(strstr(t, "\ntcp   ESTAB ") && strstr(t, SRV_IP ":9 "));
+    NS_ASSERT_SEED(!strstr(t, "rto:") && !strstr(t, "users:"));
+    /* Every ':' of the Local column under the header's. */
+    size_t colon = (size_t)(strchr(t, ':') - t);
+    for (const char *line = strchr(t, '\n') + 1; *line; line = strchr(line, '\n') + 1)
+        NS_ASSERT_SEED(line[colon] == ':');
     free(t);
-    t = ctl_reply(w.srv, w.svc, "sockets json", &len);
-    NS_ASSERT_SEED(t && !strncmp(t, "{\"host\": \"srv\", \"sockets\": [", 28));
-    NS_ASSERT_SEED(strstr(t, "\"state\": \"ESTAB\"") && strstr(t, "\"rto_us\": "));
+    /* ss's default: no listening (or unconnected) socket. */
+    t = ctl_reply(w.srv, w.svc, "sockets", &len);
+    NS_ASSERT_SEED(t && !strstr(t, "LISTEN") && !strstr(t, "UNCONN") && strstr(t, "ESTAB"));
+    free(t);
+    /* -tl: TCP listeners only, no Netid column (one protocol). */
+    t = ctl_reply(w.srv, w.svc, "sockets -tl", &len);
+    NS_ASSERT_SEED(t && !strncmp(t, "State  Recv-Q", 13));
+    NS_ASSERT_SEED(!strstr(t, "ESTAB") && !strstr(t, "UNCONN") && !strstr(t, "udp"));
+    int lines = 0;
+    for (const char *q = t; (q = strchr(q, '\n')); q++)
+        lines++;
+    NS_ASSERT_SEED(lines == 1 + 4); /* header, 7 9 19 80 */
+    free(t);
+    t = ctl_reply(w.srv, w.svc, "sockets -ul", &len);
+    lines = 0;
+    for (const char *q = t; (q = strchr(q, '\n')); q++)
+        lines++;
+    NS_ASSERT_SEED(t && lines == 1 + 3 && !strstr(t, "LISTEN"));
+    free(t);
+    /* -H: no header. -p: the Process column. */
+    t = ctl_reply(w.srv, w.svc, "sockets -tnpH", &len);
+    NS_ASSERT_SEED(t && !strncmp(t, "ESTAB", 5) && strstr(t, "users:((\"") &&
+                   strstr(t, ",fd="));
+    free(t);
+    /* -i: the TCP line below the socket, as ss -i. -m: skmem. -e: the
+     * extended fields, and with -i the options. */
+    t = ctl_reply(w.srv, w.svc, "sockets -ti", &len);
+    NS_ASSERT_SEED(t && strstr(t, "\n\t cubic wscale:") && strstr(t, " rto:") &&
+                   strstr(t, " rtt:") && strstr(t, " mss:1448 ") && strstr(t, " cwnd:"));
+    free(t);
+    t = ctl_reply(w.srv, w.svc, "sockets -tm", &len);
+    NS_ASSERT_SEED(t && strstr(t, "\n\t skmem:(r0,rb") && !strstr(t, "cubic"));
+    free(t);
+    t = ctl_reply(w.srv, w.svc, "sockets -tie", &len);
+    NS_ASSERT_SEED(t && strstr(t, " ino:0 sk:") && strstr(t, " <->\n") &&
+                   strstr(t, "\t ts cubic"));
+    free(t);
+    t = ctl_reply(w.srv, w.svc, "sockets -tx", &len);
+    NS_ASSERT_SEED(t && !strncmp(t, "error: unknown flag 'x'", 23));
+    free(t);
+    t = ctl_reply(w.srv, w.svc, "sockets json -a", &len);
+    NS_ASSERT_SEED(t && !strncmp(t, "{\"host\": \"srv\", \"pid\": ", 23));
+    NS_ASSERT_SEED(strstr(t, "\"state\": \"ESTAB\"") && strstr(t, "\"rto_us\": ") &&
+                   strstr(t, "\"cc\": \"cubic\"") && strstr(t, "\"process\": {"));
+    free(t);
+    t = ctl_reply(w.srv, w.svc, "sockets json -u", &len); /* no connected UDP socket */
+    NS_ASSERT_SEED(t && strstr(t, "\"sockets\": [\n]}"));
     free(t);
     t = ctl_reply(w.srv, w.svc, "counters", &len);
     NS_ASSERT_SEED(t && strstr(t, "\nTcp:\n") && strstr(t, "Services:\n    1 connections open"));

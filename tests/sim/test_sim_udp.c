@@ -785,6 +785,49 @@ static void test_port_unreachable_connected_only(void **state)
     world_finish(&w);
 }
 
+/* Linux icmp_err_convert: host unreachable is a soft error. A neighbour
+ * that never answers ARP (192.0.2.99 on alice's LAN) reaches a connected
+ * UDP or raw socket as EHOSTUNREACH only with IP_RECVERR (Linux
+ * __udp4_lib_err, raw_err); without it, nothing. */
+static void test_host_unreachable_needs_recverr(void **state)
+{
+    (void)state;
+    uint64_t seed = ns_test_seed(112);
+    struct world w;
+    build_routed(&w, seed, NULL, NULL);
+    struct ns_stack *a = w.h[0];
+    struct in_addr nobody;
+    inet_pton(AF_INET, "192.0.2.99", &nobody);
+    struct sockaddr_in to = sin_of(nobody, 7);
+    int fds[4] = {ns_socket(a, AF_INET, SOCK_DGRAM, 0), ns_socket(a, AF_INET, SOCK_DGRAM, 0),
+                  ns_socket(a, AF_INET, SOCK_RAW, IPPROTO_ICMP),
+                  ns_socket(a, AF_INET, SOCK_RAW, IPPROTO_ICMP)};
+    int one = 1, v = -1;
+    socklen_t vl = sizeof(v);
+    for (int i = 0; i < 4; i++) {
+        CHECK(fds[i] >= 0 && ns_connect(a, fds[i], (struct sockaddr *)&to, sizeof(to)) == 0);
+        if (i % 2)
+            CHECK(ns_setsockopt(a, fds[i], IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) == 0);
+    }
+    CHECK(ns_getsockopt(a, fds[1], IPPROTO_IP, IP_RECVERR, &v, &vl) == 0 && v == 1);
+    uint8_t echo[8] = {8, 0, 0xf7, 0xff, 0, 0, 0, 0}; /* type 8, checksum of the rest */
+    for (int i = 0; i < 4; i++)
+        CHECK(ns_send(a, fds[i], echo, sizeof(echo), 0) == (ssize_t)sizeof(echo));
+    ns_sim_run_for(w.sim, 5000000); /* 3 ARP requests 1 s apart, then the drop */
+    CHECK(ctr(a, NS_CTR_arp_resolve_fail) == 4);
+    for (int i = 0; i < 4; i++) {
+        uint8_t buf[64];
+        errno = 0;
+        ssize_t n = ns_recv(a, fds[i], buf, sizeof(buf), MSG_DONTWAIT);
+        if (i % 2)
+            CHECK(n == -1 && errno == EHOSTUNREACH);
+        else
+            CHECK(n == -1 && errno == EAGAIN);
+        ns_close(a, fds[i]);
+    }
+    world_finish(&w);
+}
+
 /* Three hosts on a hub. Directed (192.0.2.255) and limited
  * (255.255.255.255) broadcast need SO_BROADCAST (EACCES without, as
  * Linux), and then reach every other host; nobody answers a broadcast to
@@ -1147,6 +1190,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rcvtimeo_in_virtual_time),
         cmocka_unit_test(test_many_hosts_on_a_hub),
         cmocka_unit_test(test_raw_icmp_ping_across_router),
+        cmocka_unit_test(test_host_unreachable_needs_recverr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
