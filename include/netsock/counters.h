@@ -126,6 +126,8 @@
     X(tcp_ooo_segs, "TCP segments queued out of order")                        \
     X(tcp_ooo_drop, "out-of-order segments dropped: queue full")               \
     X(tcp_rcvbuf_trim, "TCP bytes beyond the window trimmed")                  \
+    X(tcp_rcv_inwin_drop, "TCP bytes inside an advertised window the receive buffer could not take (out of memory)") \
+    X(tcp_rcv_wnd_retract, "advertised windows whose right edge moved left by less than a scale granule (RFC 7323 §2.4)") \
     X(tcp_zero_window_probes, "zero-window probes sent")                       \
     X(tcp_keepalive_probes, "keepalive probes sent")                           \
     X(tcp_timeouts, "TCP connections dropped: ETIMEDOUT")                      \

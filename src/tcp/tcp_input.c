@@ -547,12 +547,16 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     uint32_t len = s->len;
 
     if (seq == tp->rcv_nxt) {
-        uint32_t n = ns_ring_write(&tp->rcvbuf, data, len);
+        /* Every byte inside a window we advertised is taken, also past
+         * the buffer's size (tcp_rcv_ring_limit); only a failed
+         * allocation leaves some for the peer to send again. */
+        uint32_t n = ns_ring_write_max(&tp->rcvbuf, data, len, tcp_rcv_ring_limit(tp));
         if (n < len) {
-            NS_STAT_ADD(st, tcp_rcvbuf_trim, len - n);
+            NS_STAT_ADD(st, tcp_rcv_inwin_drop, len - n);
             *fin = false;
         }
         tp->rcv_nxt += n;
+        tcp_rcv_grow_window(tp, n);
         if (tp->reass) {
             /* The hole filled: deliver what waited, ACK at once
              * (RFC 5681 §4.2: SHOULD for segments that fill gaps). */

@@ -490,6 +490,35 @@ uint32_t tcp_rcv_window(const struct tcpcb *tp)
     return space > max ? max : space;
 }
 
+void tcp_rcv_grow_window(struct tcpcb *tp, uint32_t len)
+{
+    /* Linux tcp_grow_window: a window that opens with the data a sender
+     * actually sends, not all at once (Linux begins at the SYN's
+     * window and, for payload-sized buffers as here, adds
+     * max(2 * advmss, 2 * len) per segment). */
+    uint32_t space = tcp_rcv_window(tp), most = tcp_rcv_window_max(tp);
+    if (space < most)
+        most = space;
+    if (most <= tp->rcv_ssthresh)
+        return;
+    uint32_t incr = 2u * tp->mss > 2u * len ? 2u * tp->mss : 2u * len;
+    uint32_t room = most - tp->rcv_ssthresh;
+    tp->rcv_ssthresh += incr < room ? incr : room;
+}
+
+uint32_t tcp_rcv_ring_limit(const struct tcpcb *tp)
+{
+    uint32_t offered = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    uint32_t most = tp->rcvbuf.len + offered;
+    return most > tp->rcvbuf.cap ? most : tp->rcvbuf.cap;
+}
+
+uint32_t tcp_rcv_window_max(const struct tcpcb *tp)
+{
+    uint32_t max = 65535u << tp->rcv_wscale;
+    return tp->rcvbuf.cap > max ? max : tp->rcvbuf.cap;
+}
+
 uint32_t tcp_initial_window(const struct tcpcb *tp)
 {
     uint32_t mss = tp->mss;

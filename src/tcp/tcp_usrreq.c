@@ -326,10 +326,10 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         /* Dynamic right-sizing: maybe grow the buffer to what the
          * application reads per RTT (Linux tcp_rcv_space_adjust). */
         tcp_rcv_space_adjust(tp);
-        /* Reading opened the window: maybe tell the peer (tcp_output
+        /* Reading opened the window: maybe tell the peer (tcp_rcvd
          * applies the receiver-side SWS rule). */
         if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
-            tcp_output(tp);
+            tcp_rcvd(tp);
     }
     return (ssize_t)done;
 }
