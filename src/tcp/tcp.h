@@ -249,6 +249,9 @@ struct tcpcb {
     uint32_t persist_shift;
     uint32_t persist_unanswered; /* window probes since the peer last sent anything */
     bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
+    bool rcvd_fin;               /* the peer's FIN arrived (reads find end of file for good) */
+    bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
+    int soft_error;              /* ICMP error since data was last acked (Linux sk_err_soft) */
     uint32_t keep_probes;
     uint64_t last_rx_us, last_tx_us;
     uint32_t delack_segs;        /* full-sized segments since the last ACK */

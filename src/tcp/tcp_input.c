@@ -346,6 +346,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     tp->rxt_shift = 0;
     tp->persist_shift = 0;
     tp->rxt_start_us = st->now_us;
+    tp->soft_error = 0; /* Linux tcp_ack: something worked */
     /* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart
      * (NewReno recovery keeps it running from the partial ACK's
      * retransmission instead). */
@@ -514,6 +515,7 @@ static void tcp_process_fin(struct tcpcb *tp)
      * advance RCV.NXT over the FIN, and send an acknowledgment." */
     tp->rcv_nxt++;
     tp->flags |= TF_ACKNOW;
+    tp->rcvd_fin = true; /* Linux SOCK_DONE: EOF even after a later reset */
     switch (tp->state) {
     case TCPS_SYN_RECEIVED:
     case TCPS_ESTABLISHED:
@@ -704,25 +706,27 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             return;
         }
         NS_STAT_INC(st, tcp_rx_rst);
+        /* The error as Linux tcp_reset reports it: ECONNREFUSED in
+         * SYN-SENT (tcp_input_syn_sent), EPIPE in CLOSE-WAIT, ECONNRESET
+         * in every other state a socket can see — SYN-RECEIVED of an
+         * active (simultaneous) open, CLOSING and LAST-ACK included. A
+         * passive open's child just goes away (back to LISTEN, RFC 9293
+         * §3.10.7.4); in TIME-WAIT the user's connection had already
+         * ended (Linux has handed it to a timewait socket): no error. */
         switch (tp->state) {
         case TCPS_SYN_RECEIVED:
-            /* Passive open: back to LISTEN (the child just goes away);
-             * active (simultaneous) open: refused. */
-            if (tp->listener) {
+            if (tp->listener)
                 tcp_close(tp);
-            } else {
-                tcp_drop(tp, ECONNREFUSED);
-            }
+            else
+                tcp_drop(tp, ECONNRESET);
             return;
-        case TCPS_ESTABLISHED:
-        case TCPS_FIN_WAIT_1:
-        case TCPS_FIN_WAIT_2:
-        case TCPS_CLOSE_WAIT:
-            NS_STAT_INC(st, tcp_estab_resets);
-            tcp_set_error(tp, tp->state == TCPS_CLOSE_WAIT ? EPIPE : ECONNRESET);
+        case TCPS_TIME_WAIT:
             tcp_close(tp);
             return;
-        default: /* CLOSING, LAST_ACK, TIME_WAIT */
+        default:
+            if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT)
+                NS_STAT_INC(st, tcp_estab_resets);
+            tcp_set_error(tp, tp->state == TCPS_CLOSE_WAIT ? EPIPE : ECONNRESET);
             tcp_close(tp);
             return;
         }
@@ -910,10 +914,13 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
     if (!err)
         return;
     /* Linux tcp_v4_err: an error during the handshake aborts it; on an
-     * established connection it is only a soft error (RFC 5461). */
+     * established connection it is only a soft error (RFC 5461), kept to
+     * be reported should the connection time out (tcp_timeout_error). */
     if (tp->state == TCPS_SYN_SENT || (tp->state == TCPS_SYN_RECEIVED && !tp->listener)) {
         NS_STAT_INC(st, tcp_attempt_fails);
         tcp_set_error(tp, err);
         tcp_close(tp);
+    } else {
+        tp->soft_error = err;
     }
 }

@@ -393,6 +393,8 @@ void tcp_close(struct tcpcb *tp)
         tcp_unlink_child(l, tp);
         tp->flags |= TF_ORPHAN;
     }
+    if (tp->state != TCPS_CLOSED && tp->state != TCPS_LISTEN)
+        tp->done = true; /* Linux tcp_done: sk_shutdown = SHUTDOWN_MASK */
     tcp_state_change(tp, TCPS_CLOSED);
     if (!tp->so || (tp->flags & TF_ORPHAN))
         tcp_free(tp);

@@ -103,6 +103,14 @@ static bool tcp_gave_up(struct tcpcb *tp)
     return tp->rxt_shift >= limit && !tp->user_timeout_us;
 }
 
+/* The error a connection that timed out reports (Linux tcp_write_err):
+ * the last ICMP error it was sent since data was last acknowledged (a
+ * soft error: EHOSTUNREACH, ...), else ETIMEDOUT. */
+static int tcp_timeout_error(const struct tcpcb *tp)
+{
+    return tp->soft_error ? tp->soft_error : ETIMEDOUT;
+}
+
 /* Linux tcp_retransmit_timer, "receiver dastardly shrinks window": the
  * peer closed its window with our data in flight, so the retransmissions
  * are window probes; they do not end the connection while the peer keeps
@@ -133,7 +141,7 @@ static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
     if (tcp_gave_up(tp) && !tcp_zero_window_alive(tp)) {
         NS_STAT_INC(st, tcp_timeouts);
         /* A SYN_SENT attempt that never heard back: no RST (nothing synced). */
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     NS_STAT_INC(st, tcp_rto_timeouts);
@@ -189,7 +197,7 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
     if (tp->user_timeout_us && tp->rxt_start_us &&
         st->now_us - tp->rxt_start_us >= tp->user_timeout_us) {
         NS_STAT_INC(st, tcp_timeouts);
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     /* RFC 9293 §3.8.6.1: keep probing as long as the receiver answers;
@@ -199,7 +207,7 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
     uint32_t limit = tp->so ? st->cfg.tcp_retries2 : TCP_ORPHAN_RETRIES;
     if (tp->persist_unanswered >= limit) {
         NS_STAT_INC(st, tcp_timeouts);
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     /* Probe the zero window with one byte, backing off. */
@@ -242,7 +250,7 @@ static void tcp_timer_keep(void *ctx, struct ns_timer *t, uint64_t now_us)
     }
     if (tp->keep_probes >= tp->keep_cnt) {
         NS_STAT_INC(st, tcp_timeouts);
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     /* RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data
