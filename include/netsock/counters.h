@@ -134,6 +134,7 @@
     X(tcp_delayed_acks, "delayed ACKs sent by the timer")                      \
     X(tcp_tw_reuse, "TIME_WAIT connections replaced by a new SYN (RFC 6191)")  \
     X(tcp_pmtu_updates, "MSS lowered by ICMP fragmentation needed")            \
+    X(tcp_pmtu_expired, "path MTUs learned from ICMP forgotten after 10 minutes") \
     X(tcp_sack_recoveries, "SACK loss recoveries entered (RFC 6675, PRR)")     \
     X(tcp_rack_lost, "segments RACK marked lost (RFC 8985)")                   \
     X(tcp_reordering_seen, "connections that saw reordering (RACK)")           \

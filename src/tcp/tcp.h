@@ -177,6 +177,12 @@ struct tcpcb {
     uint16_t mss;                /* bytes per segment we send (effective SMSS) */
     uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
     uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
+    /* Path MTU from ICMP "fragmentation needed" (RFC 1191), for this
+     * connection only (docs/tcp.md): 0 = none; locked: reported below
+     * TCP_MIN_PMTU, so segments go without DF; forgotten at expires_us. */
+    uint16_t pmtu;
+    bool pmtu_locked;
+    uint64_t pmtu_expires_us;
 
     struct ns_ring sndbuf;
     struct ns_ring rcvbuf;
@@ -322,6 +328,14 @@ void tcp_close(struct tcpcb *tp);
 /* Report an error to the socket (SO_ERROR) if there is one. */
 void tcp_set_error(struct tcpcb *tp, int err);
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
+/* The MTU of the connection's path: the route's, or less as learned from
+ * ICMP (tp->pmtu). */
+uint32_t tcp_path_mtu(const struct tcpcb *tp);
+/* The MSS segments carry: the path MTU's, the peer's, TCP_MAXSEG's,
+ * whichever is least, less the options on every segment. */
+uint16_t tcp_effective_mss(struct tcpcb *tp);
+/* Forget a learned path MTU once it expired (and take the MSS back up). */
+void tcp_pmtu_check(struct tcpcb *tp);
 /* The device segments to raddr leave through (the loopback for our own
  * addresses), or NULL without a route: its MTU and offloads. */
 struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr);
@@ -566,6 +580,8 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_WCDELACK_US 200000u     /* RFC 8985 §7.2 WCDelAckT */
 #define TCP_PTO_MIN_US 2000u        /* Linux TCP_TIMEOUT_MIN (2 jiffies at HZ=1000) */
 #define TCP_REO_PERSIST 16u         /* RFC 8985 §6.2 step 4: recoveries */
+#define TCP_MIN_PMTU 552u           /* Linux net.ipv4.route.min_pmtu */
+#define TCP_PMTU_EXPIRES_US 600000000ull /* Linux net.ipv4.route.mtu_expires: 10 min */
 #define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 §5.5: 24 days */
 
 #endif

@@ -134,19 +134,6 @@ static void tcp_challenge_ack(struct tcpcb *tp)
     tcp_send_ack_now(tp);
 }
 
-static uint16_t effective_mss(struct tcpcb *tp)
-{
-    uint32_t mss = tcp_mss_for_route(tp->st, tp->raddr);
-    if (tp->peer_mss < mss)
-        mss = tp->peer_mss;
-    if (tp->user_mss && tp->user_mss < mss)
-        mss = tp->user_mss;
-    /* RFC 7323 §3.2 / Linux tcp_current_mss: the options every segment
-     * carries come out of the MSS, so no segment exceeds it. */
-    mss -= tcp_opts_hdr_len(tp);
-    return (uint16_t)(mss < 64 ? 64 : mss);
-}
-
 /* Both ends synchronized: size the windows and start congestion control. */
 static void tcp_established(struct tcpcb *tp, const struct seg *s)
 {
@@ -156,7 +143,7 @@ static void tcp_established(struct tcpcb *tp, const struct seg *s)
         tp->snd_wscale = tp->peer_wscale;
         tp->rcv_wscale = tp->req_rcv_wscale;
     }
-    tp->mss = effective_mss(tp);
+    tp->mss = tcp_effective_mss(tp);
     tp->snd_wnd = seg_wnd(tp, s);
     if (tp->snd_wnd > tp->max_sndwnd)
         tp->max_sndwnd = tp->snd_wnd;
@@ -224,7 +211,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     l->synq_len++;
     tcp_state_change(tp, TCPS_SYN_RECEIVED);
     tcp_hash_insert(tp);
-    tp->mss = effective_mss(tp);
+    tp->mss = tcp_effective_mss(tp);
     tp->cc->init(tp);
     NS_STAT_INC(st, tcp_passive_opens);
     tcp_output(tp);
@@ -889,10 +876,26 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
     if (!tp || SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
         return;
     if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {
-        /* RFC 1191 §6.3: lower the MSS to fit the reported MTU, resend. */
-        uint32_t opts = tcp_opts_hdr_len(tp);
-        if (info >= 68 + opts && info - NS_IP4_HLEN - NS_TCP_HLEN - opts < tp->mss) {
-            tp->mss = (uint16_t)(info - NS_IP4_HLEN - NS_TCP_HLEN - opts);
+        /* RFC 1191 §6.3: lower the MSS to fit the reported MTU, resend.
+         * Linux __ip_rt_update_pmtu: never below min_pmtu (552); a report
+         * below it (an attacker's "MTU 100", or 0 from an old router) sets
+         * 552 and stops setting DF, so a real path that small fragments
+         * rather than drops. The value expires after 10 minutes
+         * (tcp_pmtu_check). */
+        uint32_t mtu = info, path = tcp_path_mtu(tp);
+        bool lock = false;
+        if (mtu < TCP_MIN_PMTU) {
+            mtu = path < TCP_MIN_PMTU ? path : TCP_MIN_PMTU;
+            lock = true;
+        }
+        if (mtu >= path && !(lock && !tp->pmtu_locked))
+            return;
+        tp->pmtu = (uint16_t)mtu;
+        tp->pmtu_locked = tp->pmtu_locked || lock;
+        tp->pmtu_expires_us = st->now_us + TCP_PMTU_EXPIRES_US;
+        uint16_t mss = tcp_effective_mss(tp);
+        if (mss < tp->mss) {
+            tp->mss = mss;
             NS_STAT_INC(st, tcp_pmtu_updates);
             if (tcp_sack_active(tp)) {
                 /* Resend what no longer fits (Linux tcp_simple_retransmit):

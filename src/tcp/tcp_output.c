@@ -225,7 +225,8 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
-    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
+    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP,
+                        .df = !tp->pmtu_locked,
                         .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
     int rc = ip4_output(st, &o, pb);
@@ -540,6 +541,8 @@ void tcp_tlp_fire(struct tcpcb *tp)
 int tcp_output(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
+    if (tp->pmtu)
+        tcp_pmtu_check(tp);
     /* RFC 5681 §4.1: after an idle period longer than the RTO, restart
      * from the restart window. */
     if (tp->snd_una == tp->snd_max && tp->last_tx_us &&

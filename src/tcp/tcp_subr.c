@@ -436,6 +436,39 @@ uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }
 
+uint32_t tcp_path_mtu(const struct tcpcb *tp)
+{
+    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp->st, tp->raddr) + NS_IP4_HLEN + NS_TCP_HLEN;
+    return tp->pmtu && tp->pmtu < mtu ? tp->pmtu : mtu;
+}
+
+uint16_t tcp_effective_mss(struct tcpcb *tp)
+{
+    uint32_t mss = tcp_path_mtu(tp) - NS_IP4_HLEN - NS_TCP_HLEN;
+    if (tp->peer_mss < mss)
+        mss = tp->peer_mss;
+    if (tp->user_mss && tp->user_mss < mss)
+        mss = tp->user_mss;
+    /* RFC 7323 §3.2 / Linux tcp_current_mss: the options every segment
+     * carries come out of the MSS, so no segment exceeds it. */
+    mss -= tcp_opts_hdr_len(tp);
+    return (uint16_t)(mss < 64 ? 64 : mss);
+}
+
+void tcp_pmtu_check(struct tcpcb *tp)
+{
+    /* Linux ip_rt_mtu_expires (600 s): a learned path MTU is forgotten,
+     * the route's used again (RFC 1191 §6.3: "periodically increase"). */
+    if (!tp->pmtu || tp->st->now_us < tp->pmtu_expires_us)
+        return;
+    tp->pmtu = 0;
+    tp->pmtu_locked = false;
+    tp->pmtu_expires_us = 0;
+    NS_STAT_INC(tp->st, tcp_pmtu_expired);
+    if (TCPS_HAVEESTABLISHED(tp->state))
+        tp->mss = tcp_effective_mss(tp);
+}
+
 void tcp_opts_init(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;

@@ -495,6 +495,59 @@ static void test_icmp_frag_needed(void **state)
     tt_free(t);
 }
 
+/* Linux min_pmtu / mtu_expires: a "fragmentation needed" below 552 (a
+ * forged MTU 100) sets the path MTU to 552 — MSS 512, DF no longer set —
+ * never less; the learned value is forgotten exactly 10 minutes later
+ * and full-sized segments with DF go out again. */
+static void test_pmtu_floor_and_expiry(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_congestion = "newreno";
+    cfg.arp_reachable_us = cfg.arp_gc_us = 3600 * US_S; /* no ARP in 10 minutes */
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tt_write(t, fd, A, 2920);
+    tseg_expect(t, .seq = A, .len = 1460);
+    assert_true(t->ip_df);
+    tseg_expect(t, .seq = A + 1460, .len = 1460);
+    uint64_t t_icmp = t->now + 1000;
+    tt_icmp(t, t_icmp, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 100, A);
+    assert_int_equal(tt_tp(t, fd)->mss, 512);
+    uint32_t seq = A;
+    while (tt_pending(t)) {
+        const struct ns_tcp_repr *th = tseg_expect(t, .seq = seq, .pat = true);
+        assert_true(t->len <= 512 && t->len > 0);
+        assert_false(t->ip_df); /* below the floor: let the path fragment */
+        seq = th->seq + t->len;
+    }
+    /* A second report, MTU 0 (an old router): no lower. */
+    tt_icmp(t, t->now + 1000, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 0, A);
+    assert_int_equal(tt_tp(t, fd)->mss, 512);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 2920);
+    tseg_expect_none(t);
+    uint32_t next = A + 2920;
+    /* 1 ms before the 10 minutes: still 512. */
+    tt_at(t, t_icmp + 600 * US_S - 1000);
+    tt_write(t, fd, next, 1460);
+    tseg_expect(t, .seq = next, .len = 512);
+    tseg_expect(t, .seq = next + 512, .len = 512);
+    tseg_expect(t, .seq = next + 1024, .len = 436);
+    tseg_send(t, t->now + 500, .flags = ACK, .seq = P, .ack = next + 1460);
+    next += 1460;
+    assert_int_equal(TCTR(t, tcp_pmtu_expired), 0);
+    /* At 10 minutes the route's MTU is back: 1460 bytes, DF. */
+    tt_at(t, t_icmp + 600 * US_S);
+    tt_write(t, fd, next, 1460);
+    tseg_expect(t, .seq = next, .len = 1460, .pat = true);
+    assert_true(t->ip_df);
+    assert_int_equal(tt_tp(t, fd)->mss, 1460);
+    assert_int_equal(TCTR(t, tcp_pmtu_expired), 1);
+    assert_int_equal(TCTR(t, tcp_pmtu_updates), 1);
+    tt_free(t);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -521,6 +574,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_seq_edges),
         cmocka_unit_test(test_wraparound_both_ways),
         cmocka_unit_test(test_icmp_frag_needed),
+        cmocka_unit_test(test_pmtu_floor_and_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
