@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "                     chargen (19) over TCP and UDP, http (80)\n"
             "  --http-port N      HTTP port (default 80)\n"
             "  --max-conns N      TCP connections open at once (default 4096)\n"
+            "  --read-pause B:S   a slow reader: each TCP connection stops reading for S\n"
+            "                     seconds once it has read B bytes, then reads on\n"
             "  --quiet            print nothing but errors\n"
             "%s"
             "\n"
@@ -77,6 +79,17 @@ int tool_host(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--max-conns") && v) {
             cfg.max_conns = (unsigned)strtoul(v, NULL, 10);
+            i++;
+        } else if (!strcmp(a, "--read-pause") && v) {
+            char *end;
+            unsigned long long b = strtoull(v, &end, 10);
+            double secs = *end == ':' ? strtod(end + 1, &end) : -1;
+            if (*end || secs < 0 || secs > 86400) {
+                fprintf(stderr, "netsock host: bad --read-pause '%s' (BYTES:SECONDS)\n", v);
+                return 2;
+            }
+            cfg.pause_after = b;
+            cfg.pause_us = (uint64_t)(secs * 1e6);
             i++;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             quiet = true;

@@ -51,8 +51,10 @@ void ns_ring_free(struct ns_ring *r)
 }
 
 /* Storage for at least `need` bytes: double from what is held (or
- * NS_RING_MIN_STORAGE), never past max(cap, need). False when the
- * allocation failed; the ring is then unchanged. */
+ * NS_RING_MIN_STORAGE), never past cap; past the cap (ns_ring_write_max)
+ * an eighth more than the cap at once, or need if more, so that bytes
+ * that trickle in past the cap do not re-pack the whole ring each time.
+ * False when the allocation failed; the ring is then unchanged. */
 static bool ring_grow(struct ns_ring *r, uint32_t need)
 {
     if (need <= r->size)
@@ -60,7 +62,12 @@ static bool ring_grow(struct ns_ring *r, uint32_t need)
     uint64_t size = r->size ? r->size : NS_RING_MIN_STORAGE;
     while (size < need)
         size *= 2;
-    uint32_t most = r->cap > need ? r->cap : need;
+    uint64_t most = r->cap;
+    if (need > r->cap) {
+        most = (uint64_t)r->cap + r->cap / 8;
+        if (most < need)
+            most = need;
+    }
     if (size > most)
         size = most;
     if (!r->buf) {
