@@ -165,6 +165,39 @@ static void test_zero_window_and_update(void **state)
     tt_free(t);
 }
 
+/* After a read, a window update goes out only when the window can at
+ * least double what is still offered (Linux tcp_cleanup_rbuf), not as
+ * soon as it grew by 2 MSS: 8192-byte buffer, 4380 bytes received and
+ * unread leave 3812 offered; reads of 1000 and 2000 bytes (window 4812,
+ * 6812 < 2 x 3812) send nothing, the last 1380 (8192) the update. */
+static void test_window_update_doubles(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_socket(t);
+    tt_setint(t, fd, SOL_SOCKET, SO_RCVBUF, 4096); /* doubled: 8192 */
+    tt_connect_start(t, fd);
+    tseg_expect(t, .flags = SYN, .seq = ISS, .win = 8192);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .win = 8192);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 1460);
+    tseg_send(t, t->now, .flags = ACK, .seq = P + 1460, .ack = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .ack = P + 2920, .win = 8192 - 2920);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 2920, .ack = A, .len = 1460);
+    tt_at(t, t->now + 50 * US_MS); /* the delayed ACK */
+    tseg_expect(t, .flags = ACK, .ack = P + 4380, .win = 8192 - 4380);
+    tseg_expect_none(t);
+    tt_read_part(t, fd, P, 1000);
+    tseg_expect_none(t);
+    tt_read_part(t, fd, P + 1000, 2000);
+    tseg_expect_none(t); /* 6812 < 7624: no update (it grew by more than 2 MSS) */
+    tt_read_part(t, fd, P + 3000, 1380);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 4380, .win = 8192);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
 static void test_fin_with_data(void **state)
 {
     (void)state;
@@ -558,6 +591,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_duplicate_and_overlap_trimmed),
         cmocka_unit_test(test_data_beyond_window_trimmed),
         cmocka_unit_test(test_zero_window_and_update),
+        cmocka_unit_test(test_window_update_doubles),
         cmocka_unit_test(test_fin_with_data),
         cmocka_unit_test(test_out_of_order_fin),
         cmocka_unit_test(test_urgent_inline),
