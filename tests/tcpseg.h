@@ -78,6 +78,7 @@ struct tt {
     const uint8_t *data;
     uint32_t len;
     uint8_t ip_tos;
+    bool ip_df;            /* its IPv4 header had DF */
 };
 
 static inline uint32_t tt_isn_hook(struct ns_stack *st, void *ctx)
@@ -292,6 +293,7 @@ static inline const struct ns_tcp_repr *tseg_expect_(struct tt *t, const struct 
     t->data = p->l4 + t->th.hlen;
     t->len = (uint32_t)(p->l4_len - t->th.hlen);
     t->ip_tos = p->ip.tos;
+    t->ip_df = p->ip.df;
     TEXP_CHECK(sport, t->th.sport);
     TEXP_CHECK(dport, t->th.dport);
     TEXP_CHECK(flags, t->th.flags);

@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "                     chargen (19) over TCP and UDP, http (80)\n"
             "  --http-port N      HTTP port, 1 to 65535 (default 80)\n"
             "  --max-conns N      TCP connections open at once, 1 to %u (default 4096)\n"
+            "  --read-pause B:S   a slow reader: each TCP connection stops reading for S\n"
+            "                     seconds once it has read B bytes, then reads on\n"
             "  -q, --quiet        print nothing but errors\n"
             "  -h, --help         this text\n"
             "%s"
@@ -57,11 +59,12 @@ int tool_host(int argc, char **argv)
 {
     static const char *const prog = "netsock host";
     static const char shortopts[] = ":qh";
-    enum { OPT_SERVE = 0x100, OPT_HTTP_PORT, OPT_MAX_CONNS };
+    enum { OPT_SERVE = 0x100, OPT_HTTP_PORT, OPT_MAX_CONNS, OPT_READ_PAUSE };
     static const struct option longopts[] = {
         {"serve", required_argument, NULL, OPT_SERVE},
         {"http-port", required_argument, NULL, OPT_HTTP_PORT},
         {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+        {"read-pause", required_argument, NULL, OPT_READ_PAUSE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         LINK_LONG_OPTIONS,
@@ -102,6 +105,20 @@ int tool_host(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             cfg.max_conns = (unsigned)u;
             break;
+        case OPT_READ_PAUSE: {
+            char *end;
+            errno = 0;
+            unsigned long long b = strtoull(optarg, &end, 10);
+            double secs = (end != optarg && *end == ':') ? strtod(end + 1, &end) : -1;
+            if (optarg[0] == '-' || errno || *end || !(secs >= 0 && secs <= 86400)) {
+                cli_bad_value(prog, "--read-pause", optarg,
+                              "BYTES:SECONDS, seconds from 0 to 86400");
+                return CLI_EXIT_USAGE;
+            }
+            cfg.pause_after = b;
+            cfg.pause_us = (uint64_t)(secs * 1e6);
+            break;
+        }
         case 'q':
             quiet = true;
             break;

@@ -56,6 +56,9 @@ struct conn {
     bool rd_eof;           /* the peer's FIN arrived */
     bool dead;             /* closed; freed at the end of the step */
     uint64_t last_us;      /* last activity (HTTP idle timeout) */
+    uint64_t nread;        /* bytes read (--read-pause) */
+    uint64_t pause_until_us; /* not reading until then (0: the pause has not begun) */
+    bool pause_done;
 
     uint8_t out[OUT_CAP];
     size_t out_off, out_len; /* unsent bytes: out[out_off .. out_len) */
@@ -249,10 +252,31 @@ static int conn_flush(struct services *s, struct conn *c)
 
 /* Read into buf. Returns bytes (> 0), 0 at the peer's FIN (sets rd_eof),
  * -EAGAIN, or -1 when the connection failed (and was closed). */
+/* --read-pause: is the connection in its pause now? The pause begins
+ * when pause_after bytes have been read. */
+static bool conn_paused(const struct services *s, const struct conn *c)
+{
+    if (!s->cfg.pause_us || c->pause_done || c->nread < s->cfg.pause_after)
+        return false;
+    return !c->pause_until_us || ns_stack_now(s->st) < c->pause_until_us;
+}
+
 static ssize_t conn_read(struct services *s, struct conn *c, void *buf, size_t len)
 {
+    if (s->cfg.pause_us && !c->pause_done) {
+        if (conn_paused(s, c)) {
+            if (!c->pause_until_us)
+                c->pause_until_us = ns_stack_now(s->st) + s->cfg.pause_us;
+            return -EAGAIN;
+        }
+        if (c->nread >= s->cfg.pause_after)
+            c->pause_done = true; /* the pause is over */
+        else if (len > s->cfg.pause_after - c->nread)
+            len = (size_t)(s->cfg.pause_after - c->nread); /* stop exactly there */
+    }
     ssize_t n = ns_recv(s->st, c->fd, buf, len, 0);
     if (n > 0) {
+        c->nread += (uint64_t)n;
         s->stats.bytes_in += (uint64_t)n;
         c->last_us = ns_stack_now(s->st);
         return n;
@@ -944,9 +968,11 @@ static void conn_run(struct services *s, struct conn *c)
 }
 
 /* What the connection waits for. */
-static short conn_events(const struct conn *c)
+static short conn_events(const struct services *s, const struct conn *c)
 {
     bool pending = c->out_off < c->out_len;
+    if (c->pause_until_us && conn_paused(s, c))
+        return pending ? POLLOUT : 0; /* not reading for now */
     switch (c->svc) {
     case 0: return pending ? POLLOUT : POLLIN;
     case 1: return POLLIN;
@@ -1056,6 +1082,8 @@ static bool sweep(struct services *s)
                     timed = true;
             }
         }
+        if (!c->dead && c->pause_until_us && conn_paused(s, c))
+            timed = true; /* wake up when the pause ends */
         if (c->dead) {
             free(c);
             continue;
@@ -1088,7 +1116,7 @@ int services_poll(struct services *s, int timeout_ms)
     size_t nconns = s->nconns;
     for (size_t i = 0; i < nconns; i++)
         s->pfds[s->nlis + i] =
-            (struct pollfd){.fd = s->conns[i]->fd, .events = conn_events(s->conns[i])};
+            (struct pollfd){.fd = s->conns[i]->fd, .events = conn_events(s, s->conns[i])};
     if (timed && (timeout_ms < 0 || timeout_ms > SWEEP_MS))
         timeout_ms = SWEEP_MS;
     int ready = ns_poll(s->st, s->pfds, (nfds_t)n, timeout_ms);

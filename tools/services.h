@@ -43,6 +43,9 @@ struct services_config {
     uint64_t sink_max;      /* largest POST /sink body; default 2^40 bytes (413 above) */
     uint64_t bytes_max;     /* largest GET /bytes/N; default 2^40 bytes (400 above) */
     uint64_t seed;          /* UDP chargen reply lengths; default 1 */
+    /* A slow reader (--read-pause): every TCP connection stops reading for
+     * pause_us once it has read pause_after bytes, then reads on; 0: never. */
+    uint64_t pause_after, pause_us;
 };
 
 /* Fill cfg with the defaults above. */

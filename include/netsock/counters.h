@@ -130,12 +130,15 @@
     X(tcp_ooo_drop, "out-of-order segments dropped: queue full")               \
     X(tcp_ooo_merge, "out-of-order segments dropped as duplicates of queued data (or a queued FIN), and queued ones a new segment covered") \
     X(tcp_rcvbuf_trim, "TCP bytes beyond the window trimmed")                  \
+    X(tcp_rcv_inwin_drop, "TCP bytes inside an advertised window the receive buffer could not take (out of memory)") \
+    X(tcp_rcv_wnd_retract, "advertised windows whose right edge moved left by less than a scale granule (RFC 7323 §2.4)") \
     X(tcp_zero_window_probes, "zero-window probes sent")                       \
     X(tcp_keepalive_probes, "keepalive probes sent")                           \
     X(tcp_timeouts, "TCP connections dropped: ETIMEDOUT")                      \
     X(tcp_delayed_acks, "delayed ACKs sent by the timer")                      \
     X(tcp_tw_reuse, "TIME_WAIT connections replaced by a new SYN (RFC 6191)")  \
     X(tcp_pmtu_updates, "MSS lowered by ICMP fragmentation needed")            \
+    X(tcp_pmtu_expired, "path MTUs learned from ICMP forgotten after 10 minutes") \
     X(tcp_sack_recoveries, "SACK loss recoveries entered (RFC 6675, PRR)")     \
     X(tcp_rack_lost, "segments RACK marked lost (RFC 8985)")                   \
     X(tcp_reordering_seen, "connections that saw reordering (RACK)")           \

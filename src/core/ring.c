@@ -50,9 +50,11 @@ void ns_ring_free(struct ns_ring *r)
     r->size = r->head = r->len = 0;
 }
 
-/* Storage for at least `need` bytes (need <= cap): double from what is
- * held (or NS_RING_MIN_STORAGE), never past cap. False when the
- * allocation failed; the ring is then unchanged. */
+/* Storage for at least `need` bytes: double from what is held (or
+ * NS_RING_MIN_STORAGE), never past cap; past the cap (ns_ring_write_max)
+ * an eighth more than the cap at once, or need if more, so that bytes
+ * that trickle in past the cap do not re-pack the whole ring each time.
+ * False when the allocation failed; the ring is then unchanged. */
 static bool ring_grow(struct ns_ring *r, uint32_t need)
 {
     if (need <= r->size)
@@ -60,8 +62,14 @@ static bool ring_grow(struct ns_ring *r, uint32_t need)
     uint64_t size = r->size ? r->size : NS_RING_MIN_STORAGE;
     while (size < need)
         size *= 2;
-    if (size > r->cap)
-        size = r->cap;
+    uint64_t most = r->cap;
+    if (need > r->cap) {
+        most = (uint64_t)r->cap + r->cap / 8;
+        if (most < need)
+            most = need;
+    }
+    if (size > most)
+        size = most;
     if (!r->buf) {
         r->buf = malloc(size ? (size_t)size : 1);
         if (!r->buf)
@@ -75,13 +83,19 @@ static bool ring_grow(struct ns_ring *r, uint32_t need)
 
 uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len)
 {
-    uint32_t n = len < ns_ring_space(r) ? len : ns_ring_space(r);
+    return ns_ring_write_max(r, data, len, r->cap);
+}
+
+uint32_t ns_ring_write_max(struct ns_ring *r, const void *data, uint32_t len, uint32_t max)
+{
+    uint32_t room = max > r->len ? max - r->len : 0;
+    uint32_t n = len < room ? len : room;
     if (n == 0)
         return 0;
     if (!ring_grow(r, r->len + n)) {
         /* Out of memory: store what the storage already held takes. */
-        uint32_t room = r->size - r->len;
-        n = n < room ? n : room;
+        uint32_t held = r->size - r->len;
+        n = n < held ? n : held;
         if (n == 0)
             return 0;
     }

@@ -22,7 +22,8 @@
 struct ns_ring {
     uint8_t *buf;
     uint32_t cap;  /* bytes the ring may hold */
-    uint32_t size; /* bytes of storage allocated (0 while buf is NULL), <= cap */
+    uint32_t size; /* bytes of storage allocated (0 while buf is NULL), <= cap
+                    * unless ns_ring_write_max held more */
     uint32_t head; /* offset of the first byte in storage */
     uint32_t len;  /* bytes held */
 };
@@ -37,12 +38,23 @@ bool ns_ring_reserve(struct ns_ring *r);
 /* Release the storage and drop what the ring held; cap is kept. */
 void ns_ring_free(struct ns_ring *r);
 
-static inline uint32_t ns_ring_space(const struct ns_ring *r) { return r->cap - r->len; }
+/* Free space below the cap (0 when the ring holds the cap or more, see
+ * ns_ring_write_max). */
+static inline uint32_t ns_ring_space(const struct ns_ring *r)
+{
+    return r->cap > r->len ? r->cap - r->len : 0;
+}
 
 /* Append up to len bytes; returns how many were stored: at most the free
  * space (cap - len), fewer when storage could not grow (allocation
  * failure: what fits in the storage already held is stored). */
 uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len);
+/* ns_ring_write that lets the ring hold up to `max` bytes, past its cap
+ * when max > cap (storage then grows past the cap too): TCP's receive
+ * ring takes every byte of a window it advertised, which window-scale
+ * rounding can put a little past the buffer (tcp_output.c). While more
+ * than the cap is held, ns_ring_space is 0. */
+uint32_t ns_ring_write_max(struct ns_ring *r, const void *data, uint32_t len, uint32_t max);
 /* Copy len bytes starting off bytes into the ring; returns bytes copied
  * (fewer when the ring holds less). Does not consume. */
 uint32_t ns_ring_peek(const struct ns_ring *r, uint32_t off, void *out, uint32_t len);

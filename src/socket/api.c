@@ -270,9 +270,12 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     uint64_t deadline = deadline_after(st, so->sndtimeo_us);
     for (;;) {
         short m = so->ops->poll(st, so);
+        if (so->so_error || (m & (POLLOUT | POLLHUP)))
+            so->flags &= ~SO_F_CONNECTING; /* reported here: SS_CONNECTED, or ... */
         if (so->so_error) {
             int e = so->so_error;
             so->so_error = 0;
+            so->flags &= ~SO_F_CONNECTED; /* ... SS_UNCONNECTED (sock_error) */
             return ret_err(-e);
         }
         if (m & (POLLOUT | POLLHUP))
@@ -511,8 +514,11 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             break;
         }
         if (so->so_error) {
+            /* tcp_sendmsg: bytes already queued are returned, and the
+             * error stays pending for the next call (or SO_ERROR). */
             sr = -so->so_error;
-            so->so_error = 0;
+            if (done == 0)
+                so->so_error = 0;
             break;
         }
     }

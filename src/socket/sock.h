@@ -73,6 +73,10 @@ struct ns_sock_ops {
 #define SO_F_KEEPALIVE 0x1000u
 #define SO_F_DONTROUTE 0x2000u
 #define SO_F_RECVERR 0x4000u    /* IP_RECVERR: soft ICMP errors too (no error queue) */
+/* A stream connect() answered EINPROGRESS and no later connect() has
+ * reported how it ended (Linux SS_CONNECTING; SO_F_CONNECTED without it
+ * is SS_CONNECTED). */
+#define SO_F_CONNECTING 0x8000u
 
 struct ns_sock {
     int fd;

@@ -160,6 +160,9 @@ struct tcpcb {
     uint32_t snd_sml;            /* end of the last small segment sent (Nagle, Minshall) */
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
+    /* The most window we offer for now (Linux rcv_ssthresh): the SYN's
+     * window at first, grown as data arrives (tcp_rcv_grow_window). */
+    uint32_t rcv_ssthresh;
     bool rcv_up_valid;
     /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
      * we offer on our SYN, and what the peer's SYN offered. */
@@ -174,6 +177,12 @@ struct tcpcb {
     uint16_t mss;                /* bytes per segment we send (effective SMSS) */
     uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
     uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
+    /* Path MTU from ICMP "fragmentation needed" (RFC 1191), for this
+     * connection only (docs/tcp.md): 0 = none; locked: reported below
+     * TCP_MIN_PMTU, so segments go without DF; forgotten at expires_us. */
+    uint16_t pmtu;
+    bool pmtu_locked;
+    uint64_t pmtu_expires_us;
 
     struct ns_ring sndbuf;
     struct ns_ring rcvbuf;
@@ -245,6 +254,10 @@ struct tcpcb {
     struct ns_timer t_rack;      /* RFC 8985 §6.3 reordering timer */
     uint32_t persist_shift;
     uint32_t persist_unanswered; /* window probes since the peer last sent anything */
+    bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
+    bool rcvd_fin;               /* the peer's FIN arrived (reads find end of file for good) */
+    bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
+    int soft_error;              /* ICMP error since data was last acked (Linux sk_err_soft) */
     uint32_t keep_probes;
     uint64_t last_rx_us, last_tx_us;
     uint32_t delack_segs;        /* full-sized segments since the last ACK */
@@ -320,10 +333,29 @@ void tcp_close(struct tcpcb *tp);
 /* Report an error to the socket (SO_ERROR) if there is one. */
 void tcp_set_error(struct tcpcb *tp, int err);
 uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
+/* The MTU of the connection's path: the route's, or less as learned from
+ * ICMP (tp->pmtu). */
+uint32_t tcp_path_mtu(const struct tcpcb *tp);
+/* The MSS segments carry: the path MTU's, the peer's, TCP_MAXSEG's,
+ * whichever is least, less the options on every segment. */
+uint16_t tcp_effective_mss(struct tcpcb *tp);
+/* Forget a learned path MTU once it expired (and take the MSS back up). */
+void tcp_pmtu_check(struct tcpcb *tp);
 /* The device segments to raddr leave through (the loopback for our own
  * addresses), or NULL without a route: its MTU and offloads. */
 struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
+/* The most the receive ring may hold now: its cap, or more when an edge
+ * advertised lies past it (RFC 7323 §2.4: every byte inside any window
+ * advertised is taken; tcp_select_window bounds how far). */
+uint32_t tcp_rcv_ring_limit(const struct tcpcb *tp);
+/* The largest window the buffer can offer: its size, capped to what the
+ * window field says at the connection's scale (Linux window_clamp). */
+uint32_t tcp_rcv_window_max(const struct tcpcb *tp);
+/* In-order data of len bytes arrived: let the window offered grow, by
+ * twice the data (at least 2 MSS), up to what the buffer has free (Linux
+ * tcp_grow_window). */
+void tcp_rcv_grow_window(struct tcpcb *tp, uint32_t len);
 /* Receive-buffer autotuning (Linux tcp_rcv_space_adjust): called after the
  * application read; grows rcvbuf to about twice what was read per RTT. */
 void tcp_rcv_space_adjust(struct tcpcb *tp);
@@ -375,9 +407,26 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
 
 /* tcp_output.c */
 int tcp_output(struct tcpcb *tp);
+/* The window field of the next non-RST segment (syn: a SYN's, unscaled):
+ * the free receive space rounded down to the scale, zero while it is a
+ * silly window, never moving an advertised right edge left unless that
+ * would commit more than tcp_rcv_overcommit_max past the buffer. Does not
+ * change RCV.ADV (tcp_xmit does, once the segment is built). */
+uint16_t tcp_select_window(struct tcpcb *tp, bool syn);
+/* Sequence number one past the last byte the receive buffer holds: where
+ * the window ends while nobody reads. */
+uint32_t tcp_rcv_buf_end(const struct tcpcb *tp);
+/* The most the receive ring may hold past its cap to honour an edge that
+ * window-scale rounding put there (0 without scaling): a granule, or a
+ * sixteenth of the buffer if more. */
+uint32_t tcp_rcv_overcommit_max(const struct tcpcb *tp);
 /* Retransmit from snd_una (after RTO or for fast retransmit): one segment. */
 void tcp_retransmit_one(struct tcpcb *tp);
 void tcp_send_ack_now(struct tcpcb *tp);
+/* The application read from the receive buffer: send a window update if
+ * the receiver-side rules ask for one (Linux tcp_cleanup_rbuf), then
+ * whatever else is due (tcp_output). */
+void tcp_rcvd(struct tcpcb *tp);
 /* A keepalive probe: SEG.SEQ = SND.UNA - 1, no data (RFC 1122 §4.2.3.6). */
 void tcp_send_keepalive(struct tcpcb *tp);
 uint32_t tcp_flight_size(const struct tcpcb *tp);
@@ -527,6 +576,7 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_PERSIST_MIN_US 200000u
 #define TCP_CORK_CEILING_US 200000u   /* tcp(7) TCP_CORK: at most 200 ms */
 #define TCP_PERSIST_MAX_US 120000000u
+#define TCP_RESOURCE_PROBE_US 500000u /* Linux TCP_RESOURCE_PROBE_INTERVAL: a probe with no buffer */
 #define TCP_REASS_MAX_SEGS 256u     /* ... or one per 512 bytes of receive buffer, if more */
 #define TCP_OOW_ACK_US 500000u      /* Linux tcp_invalid_ratelimit: 500 ms */
 #define TCP_WSCALE_MAX 14u          /* RFC 7323 §2.3 */
@@ -534,6 +584,8 @@ extern const struct ns_sock_ops tcp_sock_ops;
 #define TCP_WCDELACK_US 200000u     /* RFC 8985 §7.2 WCDelAckT */
 #define TCP_PTO_MIN_US 2000u        /* Linux TCP_TIMEOUT_MIN (2 jiffies at HZ=1000) */
 #define TCP_REO_PERSIST 16u         /* RFC 8985 §6.2 step 4: recoveries */
+#define TCP_MIN_PMTU 552u           /* Linux net.ipv4.route.min_pmtu */
+#define TCP_PMTU_EXPIRES_US 600000000ull /* Linux net.ipv4.route.mtu_expires: 10 min */
 #define TCP_PAWS_IDLE_US (24ull * 24 * 3600 * 1000000) /* RFC 7323 §5.5: 24 days */
 
 #endif

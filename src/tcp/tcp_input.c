@@ -191,19 +191,6 @@ static void tcp_syn_challenge(struct tcpcb *tp)
     tcp_challenge_ack(tp);
 }
 
-static uint16_t effective_mss(struct tcpcb *tp)
-{
-    uint32_t mss = tcp_mss_for_route(tp->st, tp->raddr);
-    if (tp->peer_mss < mss)
-        mss = tp->peer_mss;
-    if (tp->user_mss && tp->user_mss < mss)
-        mss = tp->user_mss;
-    /* RFC 7323 §3.2 / Linux tcp_current_mss: the options every segment
-     * carries come out of the MSS, so no segment exceeds it. */
-    mss -= tcp_opts_hdr_len(tp);
-    return (uint16_t)(mss < 64 ? 64 : mss);
-}
-
 /* Both ends synchronized: size the windows and start congestion control. */
 static void tcp_established(struct tcpcb *tp, const struct seg *s)
 {
@@ -213,7 +200,7 @@ static void tcp_established(struct tcpcb *tp, const struct seg *s)
         tp->snd_wscale = tp->peer_wscale;
         tp->rcv_wscale = tp->req_rcv_wscale;
     }
-    tp->mss = effective_mss(tp);
+    tp->mss = tcp_effective_mss(tp);
     tp->snd_wnd = seg_wnd(tp, s);
     if (tp->snd_wnd > tp->max_sndwnd)
         tp->max_sndwnd = tp->snd_wnd;
@@ -286,7 +273,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     l->synq_len++;
     tcp_state_change(tp, TCPS_SYN_RECEIVED);
     tcp_hash_insert(tp);
-    tp->mss = effective_mss(tp);
+    tp->mss = tcp_effective_mss(tp);
     tp->cc->init(tp);
     NS_STAT_INC(st, tcp_passive_opens);
     tcp_output(tp);
@@ -408,6 +395,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     tp->rxt_shift = 0;
     tp->persist_shift = 0;
     tp->rxt_start_us = st->now_us;
+    tp->soft_error = 0; /* Linux tcp_ack: something worked */
     /* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart
      * (NewReno recovery keeps it running from the partial ACK's
      * retransmission instead). */
@@ -573,6 +561,7 @@ static void tcp_process_fin(struct tcpcb *tp)
      * advance RCV.NXT over the FIN, and send an acknowledgment." */
     tp->rcv_nxt++;
     tp->flags |= TF_ACKNOW;
+    tp->rcvd_fin = true; /* Linux SOCK_DONE: EOF even after a later reset */
     switch (tp->state) {
     case TCPS_SYN_RECEIVED:
     case TCPS_ESTABLISHED:
@@ -603,12 +592,16 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     uint32_t len = s->len;
 
     if (seq == tp->rcv_nxt) {
-        uint32_t n = ns_ring_write(&tp->rcvbuf, data, len);
+        /* Every byte inside a window we advertised is taken, also past
+         * the buffer's size (tcp_rcv_ring_limit); only a failed
+         * allocation leaves some for the peer to send again. */
+        uint32_t n = ns_ring_write_max(&tp->rcvbuf, data, len, tcp_rcv_ring_limit(tp));
         if (n < len) {
-            NS_STAT_ADD(st, tcp_rcvbuf_trim, len - n);
+            NS_STAT_ADD(st, tcp_rcv_inwin_drop, len - n);
             *fin = false;
         }
         tp->rcv_nxt += n;
+        tcp_rcv_grow_window(tp, n);
         if (tp->reass) {
             /* The hole filled: deliver what waited, ACK at once
              * (RFC 5681 §4.2: SHOULD for segments that fill gaps). */
@@ -798,25 +791,27 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
             return;
         }
         NS_STAT_INC(st, tcp_rx_rst);
+        /* The error as Linux tcp_reset reports it: ECONNREFUSED in
+         * SYN-SENT (tcp_input_syn_sent), EPIPE in CLOSE-WAIT, ECONNRESET
+         * in every other state a socket can see — SYN-RECEIVED of an
+         * active (simultaneous) open, CLOSING and LAST-ACK included. A
+         * passive open's child just goes away (back to LISTEN, RFC 9293
+         * §3.10.7.4); in TIME-WAIT the user's connection had already
+         * ended (Linux has handed it to a timewait socket): no error. */
         switch (tp->state) {
         case TCPS_SYN_RECEIVED:
-            /* Passive open: back to LISTEN (the child just goes away);
-             * active (simultaneous) open: refused. */
-            if (tp->listener) {
+            if (tp->listener)
                 tcp_close(tp);
-            } else {
-                tcp_drop(tp, ECONNREFUSED);
-            }
+            else
+                tcp_drop(tp, ECONNRESET);
             return;
-        case TCPS_ESTABLISHED:
-        case TCPS_FIN_WAIT_1:
-        case TCPS_FIN_WAIT_2:
-        case TCPS_CLOSE_WAIT:
-            NS_STAT_INC(st, tcp_estab_resets);
-            tcp_set_error(tp, tp->state == TCPS_CLOSE_WAIT ? EPIPE : ECONNRESET);
+        case TCPS_TIME_WAIT:
             tcp_close(tp);
             return;
-        default: /* CLOSING, LAST_ACK */
+        default:
+            if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT)
+                NS_STAT_INC(st, tcp_estab_resets);
+            tcp_set_error(tp, tp->state == TCPS_CLOSE_WAIT ? EPIPE : ECONNRESET);
             tcp_close(tp);
             return;
         }
@@ -988,10 +983,26 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
     if (!tp || SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
         return;
     if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {
-        /* RFC 1191 §6.3: lower the MSS to fit the reported MTU, resend. */
-        uint32_t opts = tcp_opts_hdr_len(tp);
-        if (info >= 68 + opts && info - NS_IP4_HLEN - NS_TCP_HLEN - opts < tp->mss) {
-            tp->mss = (uint16_t)(info - NS_IP4_HLEN - NS_TCP_HLEN - opts);
+        /* RFC 1191 §6.3: lower the MSS to fit the reported MTU, resend.
+         * Linux __ip_rt_update_pmtu: never below min_pmtu (552); a report
+         * below it (an attacker's "MTU 100", or 0 from an old router) sets
+         * 552 and stops setting DF, so a real path that small fragments
+         * rather than drops. The value expires after 10 minutes
+         * (tcp_pmtu_check). */
+        uint32_t mtu = info, path = tcp_path_mtu(tp);
+        bool lock = false;
+        if (mtu < TCP_MIN_PMTU) {
+            mtu = path < TCP_MIN_PMTU ? path : TCP_MIN_PMTU;
+            lock = true;
+        }
+        if (mtu >= path && !(lock && !tp->pmtu_locked))
+            return;
+        tp->pmtu = (uint16_t)mtu;
+        tp->pmtu_locked = tp->pmtu_locked || lock;
+        tp->pmtu_expires_us = st->now_us + TCP_PMTU_EXPIRES_US;
+        uint16_t mss = tcp_effective_mss(tp);
+        if (mss < tp->mss) {
+            tp->mss = mss;
             NS_STAT_INC(st, tcp_pmtu_updates);
             if (tcp_sack_active(tp)) {
                 /* Resend what no longer fits (Linux tcp_simple_retransmit):
@@ -1013,10 +1024,13 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
     if (!err)
         return;
     /* Linux tcp_v4_err: an error during the handshake aborts it; on an
-     * established connection it is only a soft error (RFC 5461). */
+     * established connection it is only a soft error (RFC 5461), kept to
+     * be reported should the connection time out (tcp_timeout_error). */
     if (tp->state == TCPS_SYN_SENT || (tp->state == TCPS_SYN_RECEIVED && !tp->listener)) {
         NS_STAT_INC(st, tcp_attempt_fails);
         tcp_set_error(tp, err);
         tcp_close(tp);
+    } else {
+        tp->soft_error = err;
     }
 }

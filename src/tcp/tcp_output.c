@@ -67,6 +67,69 @@ static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
     return (limit - hdrs) / mss * mss;
 }
 
+uint32_t tcp_rcv_overcommit_max(const struct tcpcb *tp)
+{
+    if (tp->rcv_wscale == 0)
+        return 0; /* unscaled windows say exactly what they mean */
+    uint32_t granule = 1u << tp->rcv_wscale, share = tp->rcvbuf.cap / 16;
+    return share > granule ? share : granule;
+}
+
+uint32_t tcp_rcv_buf_end(const struct tcpcb *tp)
+{
+    return tp->rcv_nxt - tp->rcvbuf.len + tp->rcvbuf.cap;
+}
+
+/* The window the buffer offers now, before the rule that keeps an
+ * advertised edge: the free space rounded down to the scale (RFC 7323
+ * §2.3), and zero while that is a silly window (RFC 9293 §3.8.6.2.2: less
+ * than an MSS; as Linux __tcp_select_window, once less than half the
+ * buffer is free, also less than a sixteenth of it). */
+static uint32_t tcp_rcv_wnd_sws(const struct tcpcb *tp)
+{
+    uint32_t space = tcp_rcv_window(tp) >> tp->rcv_wscale << tp->rcv_wscale;
+    uint32_t full = tcp_rcv_window_max(tp);
+    if (space < full / 2 && (space < full / 16 || space < tp->mss))
+        return 0;
+    /* Linux __tcp_select_window: no more than rcv_ssthresh for now. */
+    if (space > tp->rcv_ssthresh)
+        space = tp->rcv_ssthresh >> tp->rcv_wscale << tp->rcv_wscale;
+    return space;
+}
+
+uint16_t tcp_select_window(struct tcpcb *tp, bool syn)
+{
+    /* RFC 7323 §2.2: a SYN's window is never scaled. */
+    if (syn) {
+        uint32_t space = tcp_rcv_window(tp);
+        return (uint16_t)(space > 65535 ? 65535 : space);
+    }
+    uint8_t shift = tp->rcv_wscale;
+    uint32_t offered = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    uint32_t field = tcp_rcv_wnd_sws(tp) >> shift;
+    if ((uint64_t)field << shift < offered) {
+        /* RFC 9293 §3.8.6.2.2, RFC 7323 §2.4: never move the right edge
+         * left. Rounded down, the scale may cut off part of what was
+         * offered when RCV.NXT advanced by less than a granule: round that
+         * up instead (Linux tcp_select_window, ALIGN(cur_win)), which may
+         * put the edge up to a granule past the buffer; the ring takes it
+         * (tcp_rcv_overcommit_max). Such roundings can add up while the
+         * application does not read; past the bound the edge retracts by
+         * less than a granule (§2.4's other choice), and data up to the
+         * largest edge advertised is still taken (tcp_input.c). */
+        uint32_t up = (uint32_t)(((uint64_t)offered + (1u << shift) - 1) >> shift);
+        uint32_t edge = tp->rcv_nxt + (up << shift);
+        int32_t past = (int32_t)(edge - tcp_rcv_buf_end(tp));
+        if (past <= 0 || (uint32_t)past <= tcp_rcv_overcommit_max(tp)) {
+            field = up;
+        } else {
+            field = offered >> shift;
+            NS_STAT_INC(tp->st, tcp_rcv_wnd_retract);
+        }
+    }
+    return (uint16_t)(field > 65535 ? 65535 : field);
+}
+
 /* Build and transmit one segment: data [seq, seq+len) from the send
  * buffer, with `flags`. Returns 0 or -errno from IP. */
 static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
@@ -115,22 +178,11 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
         th.ack = tp->rcv_nxt;
         tp->last_ack_sent = tp->rcv_nxt; /* RFC 7323 §4.3 Last.ACK.sent */
     }
-    /* The window: the buffer's free space, but never less than what we
-     * already offered (RFC 9293 §3.8.6.2.2: the right edge never moves
-     * left). RFC 7323 §2.2: a SYN's window field is never scaled; §2.4:
-     * otherwise it is shifted by rcv_wscale, rounded down, except that
-     * the edge already offered is kept by rounding up (Linux
-     * tcp_select_window, ALIGN(cur_win, 1 << rcv_wscale)). */
-    uint32_t win = tcp_rcv_window(tp);
-    uint32_t offered = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
     uint8_t shift = syn ? 0 : tp->rcv_wscale;
-    uint32_t field = win >> shift;
-    if ((uint64_t)field << shift < offered)
-        field = (uint32_t)(((uint64_t)offered + (1u << shift) - 1) >> shift);
-    if (field > 65535)
-        field = 65535;
-    th.win = (uint16_t)field;
-    win = field << shift;
+    th.win = tcp_select_window(tp, syn);
+    uint32_t win = (uint32_t)th.win << shift;
+    if (syn)
+        tp->rcv_ssthresh = win; /* Linux: the window grows from the SYN's */
     size_t hlen = NS_TCP_HLEN + ns_tcp_opts_len(&th);
 
     struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(hlen + len));
@@ -173,7 +225,8 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
-    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP, .df = true,
+    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP,
+                        .df = !tp->pmtu_locked,
                         .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
     int rc = ip4_output(st, &o, pb);
@@ -188,6 +241,28 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     return rc;
 }
 
+void tcp_rcvd(struct tcpcb *tp)
+{
+    /* Linux tcp_cleanup_rbuf: after a read, a window update goes out when
+     * the window can now at least double what is still offered (and that
+     * is at most half the largest window); zero-window and silly-window
+     * rules included (tcp_rcv_wnd_sws: RFC 9293 §3.8.6.2.2, an update
+     * only once an MSS or more can be offered). Not once the peer's FIN
+     * came or reading was shut down: no more data will arrive. A pure
+     * window update is sent only here, never when the window merely
+     * differs from the one the handshake offered. */
+    bool rd_shut = TCPS_HAVERCVDFIN(tp->state) || (tp->so && (tp->so->flags & SO_F_SHUT_RD));
+    if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT && !rd_shut) {
+        uint32_t offered = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+        if (2ull * offered <= tcp_rcv_window_max(tp)) {
+            uint32_t win = tcp_rcv_wnd_sws(tp);
+            if (win && win >= 2ull * offered)
+                tp->flags |= TF_ACKNOW;
+        }
+    }
+    tcp_output(tp);
+}
+
 void tcp_send_ack_now(struct tcpcb *tp)
 {
     tp->flags |= TF_ACKNOW;
@@ -199,7 +274,7 @@ void tcp_send_keepalive(struct tcpcb *tp)
     if (!tcp_ts_on(tp)) {
         tcp_respond(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_una - 1,
                     tp->rcv_nxt, NS_TCP_ACK,
-                    (uint16_t)(tcp_rcv_window(tp) >> tp->rcv_wscale));
+                    tcp_select_window(tp, false));
         return;
     }
     /* RFC 7323 §3.2: with timestamps the probe carries TSopt too; it is
@@ -267,6 +342,11 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     bool probe = (tp->flags & TF_PROBE) && tp->snd_wnd == 0;
     if (probe)
         usable = 1; /* RFC 9293 §3.8.6.1: probe a zero window with one byte */
+    /* The persist timer fired with the window open but smaller than a
+     * segment (sender SWS held the data, nothing in flight): RFC 9293
+     * §3.8.6.2.1's override timeout sends what the window takes (Linux
+     * tcp_write_wakeup). */
+    bool override = (tp->flags & TF_PROBE) && tp->snd_wnd != 0 && !one_from_una;
 
     uint32_t len = avail < usable ? avail : usable;
     if (len > mss) { /* only then can the device's segment size matter */
@@ -307,24 +387,13 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
             send = true; /* RFC 9293 §3.8.6.2.1: half the largest window */
         else if (SEQ_LT(seq, tp->snd_max))
             send = true; /* retransmission */
-        if (probe)
+        if (probe || override)
             send = true;
     }
     if (flags & (NS_TCP_SYN | NS_TCP_FIN))
         send = true;
     if ((tp->flags & TF_ACKNOW) && !(flags & NS_TCP_SYN))
         send = true;
-    if (!send && TCPS_HAVEESTABLISHED(tp->state) && (flags & NS_TCP_ACK)) {
-        /* RFC 1122 §4.2.3.3: advertise a bigger window when it grew by
-         * min(half the buffer, one MSS)... we use 2 MSS as Linux does. */
-        /* What the field can say: rounded down to the scale (RFC 7323 §2.3). */
-        uint32_t win = tcp_rcv_window(tp) >> tp->rcv_wscale << tp->rcv_wscale;
-        uint32_t grow = tp->rcv_nxt + win - tp->rcv_adv;
-        uint32_t half = tp->rcvbuf.cap / 2;
-        uint32_t thresh = 2u * mss < half ? 2u * mss : half;
-        if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv) && grow >= thresh)
-            send = true;
-    }
     if (!send)
         return false;
 
@@ -337,10 +406,18 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
      * drop it without looking at its ACK field, and answer with an ACK of
      * its own; two such peers ACK each other forever. */
     bool bare_ack = len == 0 && !(flags & (NS_TCP_SYN | NS_TCP_FIN));
-    if (tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags) == -EAGAIN) {
+    int rc = tcp_xmit(tp, bare_ack ? tp->snd_max : seq, len, flags);
+    if (rc == -EAGAIN) {
         /* Refused by a full device queue: not sent, so nothing below
          * happens (SND.NXT, SND.MAX, FIN, timers stay as they were). */
         tcp_tx_waiting(tp, one_from_una);
+        return false;
+    }
+    if (rc == -ENOBUFS) {
+        /* No packet buffer: not sent either. With data in flight the
+         * retransmission timer tries again; with none, the persist timer
+         * that tcp_output arms (at TCP_RESOURCE_PROBE_US, no backoff). */
+        tp->xmit_nobufs = true;
         return false;
     }
     if (len > 0 && len < mss && !probe)
@@ -349,7 +426,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         tcp_sm_sent(tp, seq, len + !!(flags & NS_TCP_FIN), flags & NS_TCP_FIN);
         tcp_rec_sent(tp, len, false);
     }
-    if (probe)
+    if (probe || override)
         tp->flags &= ~TF_PROBE;
 
     uint32_t end = seq + len + !!(flags & NS_TCP_SYN) + !!(flags & NS_TCP_FIN);
@@ -464,6 +541,8 @@ void tcp_tlp_fire(struct tcpcb *tp)
 int tcp_output(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
+    if (tp->pmtu)
+        tcp_pmtu_check(tp);
     /* RFC 5681 §4.1: after an idle period longer than the RTO, restart
      * from the restart window. */
     if (tp->snd_una == tp->snd_max && tp->last_tx_us &&
@@ -471,14 +550,16 @@ int tcp_output(struct tcpcb *tp)
         tp->cc->after_idle(tp);
     bool sack = tcp_sack_active(tp);
     uint32_t snd_max = tp->snd_max;
+    tp->xmit_nobufs = false;
     for (int i = 0; i < 1024; i++) {
         if (sack && tcp_output_lost(tp))
             continue;
         if (!tcp_output_one(tp, false))
             break;
     }
-    /* RFC 8985 §7.2: new data went out: (re)start the probe timeout. */
-    if (sack && tp->snd_max != snd_max)
+    /* RFC 8985 §7.2: new data went out: (re)start the probe timeout.
+     * Not for a zero-window probe: the persist timer has that byte. */
+    if (sack && tp->snd_max != snd_max && tp->snd_wnd != 0)
         tcp_tlp_arm(tp);
     /* Corked data with nothing in flight: Linux sends it after at most
      * max(RTO, 200 ms) (tcp(7) TCP_CORK "ceiling"), through the persist
@@ -489,12 +570,19 @@ int tcp_output(struct tcpcb *tp)
         uint64_t d = tp->rto_us < TCP_CORK_CEILING_US ? TCP_CORK_CEILING_US : tp->rto_us;
         ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
     }
-    /* Data waiting, nothing in flight, window closed: probe it (persist). */
-    if (tp->state >= TCPS_ESTABLISHED && tp->snd_wnd == 0 && tp->snd_una == tp->snd_max &&
+    /* Data waiting, nothing in flight and no timer armed: whatever held
+     * it back — a zero window (probe it, RFC 9293 §3.8.6.1), a window
+     * smaller than a segment (sender SWS: the §3.8.6.2.1 override
+     * timeout), a packet buffer that could not be had — the persist
+     * timer tries again, so nothing waits forever (Linux
+     * tcp_check_probe_timer). */
+    if (tp->state >= TCPS_ESTABLISHED && tp->snd_una == tp->snd_max &&
         tp->sndbuf.len > tp->snd_nxt - tp->snd_data && !ns_timer_pending(&tp->t_rexmt) &&
         !ns_timer_pending(&tp->t_persist)) {
         tp->persist_shift = 0;
         uint64_t d = tp->rto_us < TCP_PERSIST_MIN_US ? TCP_PERSIST_MIN_US : tp->rto_us;
+        if (tp->xmit_nobufs && tp->snd_wnd != 0)
+            d = TCP_RESOURCE_PROBE_US;
         ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
     }
     return 0;

@@ -130,7 +130,8 @@ uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
         struct tcp_seg *s = tp->reass;
         uint32_t skip = tp->rcv_nxt - s->seq;
         if (skip < s->len) {
-            uint32_t n = ns_ring_write(&tp->rcvbuf, s->data + skip, s->len - skip);
+            uint32_t n = ns_ring_write_max(&tp->rcvbuf, s->data + skip, s->len - skip,
+                                           tcp_rcv_ring_limit(tp));
             tp->rcv_nxt += n;
             moved += n;
             if (n < s->len - skip)

@@ -405,6 +405,8 @@ void tcp_close(struct tcpcb *tp)
         tcp_unlink_child(l, tp);
         tp->flags |= TF_ORPHAN;
     }
+    if (tp->state != TCPS_CLOSED && tp->state != TCPS_LISTEN)
+        tp->done = true; /* Linux tcp_done: sk_shutdown = SHUTDOWN_MASK */
     tcp_state_change(tp, TCPS_CLOSED);
     if (!tp->so || (tp->flags & TF_ORPHAN))
         tcp_free(tp);
@@ -444,6 +446,39 @@ uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
     uint32_t mtu = dev ? dev->mtu : 1500;
     uint32_t mss = mtu - NS_IP4_HLEN - NS_TCP_HLEN;
     return (uint16_t)(mss > 65495 ? 65495 : mss);
+}
+
+uint32_t tcp_path_mtu(const struct tcpcb *tp)
+{
+    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp->st, tp->raddr) + NS_IP4_HLEN + NS_TCP_HLEN;
+    return tp->pmtu && tp->pmtu < mtu ? tp->pmtu : mtu;
+}
+
+uint16_t tcp_effective_mss(struct tcpcb *tp)
+{
+    uint32_t mss = tcp_path_mtu(tp) - NS_IP4_HLEN - NS_TCP_HLEN;
+    if (tp->peer_mss < mss)
+        mss = tp->peer_mss;
+    if (tp->user_mss && tp->user_mss < mss)
+        mss = tp->user_mss;
+    /* RFC 7323 §3.2 / Linux tcp_current_mss: the options every segment
+     * carries come out of the MSS, so no segment exceeds it. */
+    mss -= tcp_opts_hdr_len(tp);
+    return (uint16_t)(mss < 64 ? 64 : mss);
+}
+
+void tcp_pmtu_check(struct tcpcb *tp)
+{
+    /* Linux ip_rt_mtu_expires (600 s): a learned path MTU is forgotten,
+     * the route's used again (RFC 1191 §6.3: "periodically increase"). */
+    if (!tp->pmtu || tp->st->now_us < tp->pmtu_expires_us)
+        return;
+    tp->pmtu = 0;
+    tp->pmtu_locked = false;
+    tp->pmtu_expires_us = 0;
+    NS_STAT_INC(tp->st, tcp_pmtu_expired);
+    if (TCPS_HAVEESTABLISHED(tp->state))
+        tp->mss = tcp_effective_mss(tp);
 }
 
 void tcp_opts_init(struct tcpcb *tp)
@@ -500,6 +535,35 @@ uint32_t tcp_rcv_window(const struct tcpcb *tp)
     uint32_t space = ns_ring_space(&tp->rcvbuf);
     uint32_t max = 65535u << tp->rcv_wscale;
     return space > max ? max : space;
+}
+
+void tcp_rcv_grow_window(struct tcpcb *tp, uint32_t len)
+{
+    /* Linux tcp_grow_window: a window that opens with the data a sender
+     * actually sends, not all at once (Linux begins at the SYN's
+     * window and, for payload-sized buffers as here, adds
+     * max(2 * advmss, 2 * len) per segment). */
+    uint32_t space = tcp_rcv_window(tp), most = tcp_rcv_window_max(tp);
+    if (space < most)
+        most = space;
+    if (most <= tp->rcv_ssthresh)
+        return;
+    uint32_t incr = 2u * tp->mss > 2u * len ? 2u * tp->mss : 2u * len;
+    uint32_t room = most - tp->rcv_ssthresh;
+    tp->rcv_ssthresh += incr < room ? incr : room;
+}
+
+uint32_t tcp_rcv_ring_limit(const struct tcpcb *tp)
+{
+    uint32_t offered = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+    uint32_t most = tp->rcvbuf.len + offered;
+    return most > tp->rcvbuf.cap ? most : tp->rcvbuf.cap;
+}
+
+uint32_t tcp_rcv_window_max(const struct tcpcb *tp)
+{
+    uint32_t max = 65535u << tp->rcv_wscale;
+    return tp->rcvbuf.cap > max ? max : tp->rcvbuf.cap;
 }
 
 uint32_t tcp_initial_window(const struct tcpcb *tp)

@@ -103,6 +103,30 @@ static bool tcp_gave_up(struct tcpcb *tp)
     return tp->rxt_shift >= limit && !tp->user_timeout_us;
 }
 
+/* The error a connection that timed out reports (Linux tcp_write_err):
+ * the last ICMP error it was sent since data was last acknowledged (a
+ * soft error: EHOSTUNREACH, ...), else ETIMEDOUT. */
+static int tcp_timeout_error(const struct tcpcb *tp)
+{
+    return tp->soft_error ? tp->soft_error : ETIMEDOUT;
+}
+
+/* Linux tcp_retransmit_timer, "receiver dastardly shrinks window": the
+ * peer closed its window with our data in flight, so the retransmissions
+ * are window probes; they do not end the connection while the peer keeps
+ * answering (within 2 x TCP_RTO_MAX, Linux tcp_rtx_probe0_timed_out), nor
+ * before a user timeout, and never for an orphan. */
+static bool tcp_zero_window_alive(const struct tcpcb *tp)
+{
+    const struct ns_stack *st = tp->st;
+    if (tp->snd_wnd != 0 || !tp->so || !TCPS_HAVEESTABLISHED(tp->state))
+        return false;
+    if (tp->user_timeout_us && tp->rxt_start_us &&
+        st->now_us - tp->rxt_start_us >= tp->user_timeout_us)
+        return false;
+    return st->now_us - tp->last_rx_us <= 2ull * TCP_RTO_MAX_US;
+}
+
 static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
 {
     struct ns_stack *st = ctx;
@@ -114,10 +138,10 @@ static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
         tcp_tlp_fire(tp);
         return;
     }
-    if (tcp_gave_up(tp)) {
+    if (tcp_gave_up(tp) && !tcp_zero_window_alive(tp)) {
         NS_STAT_INC(st, tcp_timeouts);
         /* A SYN_SENT attempt that never heard back: no RST (nothing synced). */
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     NS_STAT_INC(st, tcp_rto_timeouts);
@@ -151,12 +175,29 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
         tp->flags &= ~TF_CORK_FLUSH;
         return;
     }
-    if (tp->snd_wnd != 0 || tp->sndbuf.len == 0)
+    /* Data in flight has the retransmission timer (Linux tcp_probe_timer
+     * stops when packets are out); only a probe byte of ours may be. */
+    if (tp->sndbuf.len == 0 || tp->state == TCPS_CLOSED || ns_timer_pending(&tp->t_rexmt))
         return;
+    if (tp->snd_wnd != 0) {
+        /* The window is open but tcp_output held the data back with
+         * nothing in flight: smaller than a segment (RFC 9293 §3.8.6.2.1:
+         * the override timeout sends what it takes), or no packet buffer
+         * could be had. Data in flight has the retransmission timer. */
+        if (tp->snd_una != tp->snd_max)
+            return;
+        tp->flags |= TF_PROBE;
+        tcp_output(tp);
+        tp->flags &= ~TF_PROBE;
+        if (tp->snd_una == tp->snd_max && tp->sndbuf.len > tp->snd_nxt - tp->snd_data &&
+            !ns_timer_pending(&tp->t_persist) && !ns_timer_pending(&tp->t_rexmt))
+            ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + TCP_RESOURCE_PROBE_US);
+        return;
+    }
     if (tp->user_timeout_us && tp->rxt_start_us &&
         st->now_us - tp->rxt_start_us >= tp->user_timeout_us) {
         NS_STAT_INC(st, tcp_timeouts);
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     /* RFC 9293 §3.8.6.1: keep probing as long as the receiver answers;
@@ -166,23 +207,32 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
     uint32_t limit = tp->so ? st->cfg.tcp_retries2 : TCP_ORPHAN_RETRIES;
     if (tp->persist_unanswered >= limit) {
         NS_STAT_INC(st, tcp_timeouts);
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
-    tp->persist_unanswered++;
     /* Probe the zero window with one byte, backing off. */
-    NS_STAT_INC(st, tcp_zero_window_probes);
-    tp->persist_shift++;
     tp->snd_nxt = tp->snd_una; /* the probe byte is the first unacknowledged one */
     tp->flags |= TF_PROBE;
     tcp_output(tp);
-    uint64_t d = tp->rto_us;
-    for (uint32_t i = 0; i < tp->persist_shift && d < TCP_PERSIST_MAX_US; i++)
-        d *= 2;
-    if (d < TCP_PERSIST_MIN_US)
-        d = TCP_PERSIST_MIN_US;
-    if (d > TCP_PERSIST_MAX_US)
-        d = TCP_PERSIST_MAX_US;
+    uint64_t d;
+    if (tp->xmit_nobufs) {
+        /* No packet buffer for the probe: our shortage, not the peer's
+         * silence. Try again soon, neither backing off nor counting it
+         * (Linux tcp_send_probe0: TCP_RESOURCE_PROBE_INTERVAL). */
+        tp->flags &= ~TF_PROBE;
+        d = TCP_RESOURCE_PROBE_US;
+    } else {
+        NS_STAT_INC(st, tcp_zero_window_probes);
+        tp->persist_unanswered++;
+        tp->persist_shift++;
+        d = tp->rto_us;
+        for (uint32_t i = 0; i < tp->persist_shift && d < TCP_PERSIST_MAX_US; i++)
+            d *= 2;
+        if (d < TCP_PERSIST_MIN_US)
+            d = TCP_PERSIST_MIN_US;
+        if (d > TCP_PERSIST_MAX_US)
+            d = TCP_PERSIST_MAX_US;
+    }
     if (tp->snd_wnd == 0 && tp->state != TCPS_CLOSED)
         ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
 }
@@ -200,7 +250,7 @@ static void tcp_timer_keep(void *ctx, struct ns_timer *t, uint64_t now_us)
     }
     if (tp->keep_probes >= tp->keep_cnt) {
         NS_STAT_INC(st, tcp_timeouts);
-        tcp_drop(tp, ETIMEDOUT);
+        tcp_drop(tp, tcp_timeout_error(tp));
         return;
     }
     /* RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data

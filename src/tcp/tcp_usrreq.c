@@ -144,8 +144,9 @@ static void tcp_disconnect(struct tcpcb *tp)
     ns_ring_drop(&tp->sndbuf, tp->sndbuf.len);
     ns_ring_drop(&tp->rcvbuf, tp->rcvbuf.len);
     tcp_state_change(tp, TCPS_CLOSED);
+    tp->done = tp->rcvd_fin = false;
     tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
-    so->flags &= ~(SO_F_CONNECTED | SO_F_SHUT_RD | SO_F_SHUT_WR);
+    so->flags &= ~(SO_F_CONNECTED | SO_F_CONNECTING | SO_F_SHUT_RD | SO_F_SHUT_WR);
 }
 
 static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
@@ -156,30 +157,39 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
         tcp_disconnect(tp);
         return 0;
     }
-    /* __inet_stream_connect: the state decides the answer. */
+    /* __inet_stream_connect: the socket's state (SS_CONNECTING while an
+     * EINPROGRESS attempt has not been reported on, SS_CONNECTED once it
+     * has or a blocking connect completed) and the connection's decide. */
+    bool connecting = so->flags & SO_F_CONNECTING;
     switch (tp->state) {
     case TCPS_CLOSED:
-        /* Linux __inet_stream_connect "sock_error": after a non-blocking
-         * attempt failed (RST, ICMP, timeout), the next connect() reports
-         * that error and leaves the socket unconnected; it does not start
-         * a new attempt. */
-        if ((so->flags & SO_F_CONNECTED) && so->so_error) {
-            int e = so->so_error;
+        if (connecting) {
+            /* The attempt (or the connection it became) ended by a RST, a
+             * timeout or an ICMP error: that error, or ECONNABORTED once
+             * it was read (SO_ERROR); the socket is unconnected again, and
+             * the next connect() starts a new attempt. */
+            int e = so->so_error ? so->so_error : ECONNABORTED;
             so->so_error = 0;
-            so->flags &= ~SO_F_CONNECTED;
+            so->flags &= ~(SO_F_CONNECTING | SO_F_CONNECTED);
             return -e;
         }
+        if (so->flags & SO_F_CONNECTED)
+            return -EISCONN; /* SS_CONNECTED: whatever became of the connection */
         break;
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
-        return -EALREADY;
+        return connecting ? -EALREADY : -EISCONN;
     case TCPS_LISTEN:
         return -EISCONN;
     default:
+        if (connecting) {
+            /* The first connect() after an EINPROGRESS one that
+             * completed: 0, and the socket is connected (then EISCONN). */
+            so->flags &= ~SO_F_CONNECTING;
+            return 0;
+        }
         return -EISCONN;
     }
-    if (so->so_error == 0 && (so->flags & SO_F_CONNECTED))
-        return -EISCONN;
     if (addr == 0)
         addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
     /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
@@ -226,6 +236,9 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->rto_us = TCP_RTO_INITIAL_US;
     tp->srtt_us = tp->rttvar_us = 0;
     tp->rcvq_time_us = 0; /* autotuning measures afresh */
+    tp->rcvd_fin = false;
+    tp->done = false;
+    tp->soft_error = 0;
     tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
     tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
@@ -235,7 +248,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->cc->init(tp);
     tcp_state_change(tp, TCPS_SYN_SENT);
     tcp_hash_insert(tp);
-    so->flags |= SO_F_CONNECTED;
+    so->flags |= SO_F_CONNECTED | SO_F_CONNECTING;
     NS_STAT_INC(st, tcp_active_opens);
     tcp_output(tp);
     return -EINPROGRESS;
@@ -313,7 +326,9 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     if (tp->rcvbuf.len == 0 || want == 0) {
         if (want == 0 && tp->rcvbuf.len)
             return 0;
-        if (TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD))
+        /* tcp_recvmsg: once the FIN came (SOCK_DONE), end of stream, also
+         * after a reset that followed it (its error stays for SO_ERROR). */
+        if (TCPS_HAVERCVDFIN(tp->state) || tp->rcvd_fin || (so->flags & SO_F_SHUT_RD))
             return 0; /* end of stream */
         if (tp->state == TCPS_CLOSED && !so->so_error) {
             /* Never connected: ENOTCONN; after a completed close: EOF. */
@@ -342,10 +357,10 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         /* Dynamic right-sizing: maybe grow the buffer to what the
          * application reads per RTT (Linux tcp_rcv_space_adjust). */
         tcp_rcv_space_adjust(tp);
-        /* Reading opened the window: maybe tell the peer (tcp_output
+        /* Reading opened the window: maybe tell the peer (tcp_rcvd
          * applies the receiver-side SWS rule). */
         if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
-            tcp_output(tp);
+            tcp_rcvd(tp);
     }
     return (ssize_t)done;
 }
@@ -359,8 +374,12 @@ static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
         return tp->acceptq ? POLLIN : 0;
     if (so->so_error)
         m |= POLLERR;
-    bool rd_shut = TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD);
+    /* Linux tcp_poll: a connection that ended (reset, timeout) is shut
+     * both ways: readable (end of file) and writable (EPIPE) at once. */
+    bool rd_shut = TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD) || tp->done;
     bool wr_shut = (tp->flags & TF_NEEDFIN) || (so->flags & SO_F_SHUT_WR);
+    if (tp->done)
+        m |= POLLOUT;
     /* tcp_poll: HUP when both directions are shut or the socket closed. */
     if ((rd_shut && wr_shut) || tp->state == TCPS_CLOSED)
         m |= POLLHUP;

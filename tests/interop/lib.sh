@@ -339,6 +339,14 @@ host_echo() {
     goodput "echo (each way)" "$n" "$t0" "$t1"
 }
 
+# nsk_counter LOG NAME: the value netsock printed for counter NAME at exit
+# (0 when absent: only non-zero counters are printed).
+nsk_counter() {
+    local v
+    v=$(sed -n "s/^ *\([0-9]*\) $2 (.*/\1/p" "$1" | head -n 1)
+    echo "${v:-0}"
+}
+
 nsk_pass() {
     NSK_PASSED=1
     echo "PASS: $NSK_TEST"

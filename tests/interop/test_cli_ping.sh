@@ -54,9 +54,21 @@ mask() {
     sed -E -e "s/$KERNEL_IP|$NETSOCK_IP/ADDR/g" -e 's/time[= ][0-9.]+ ?ms/time T/g' \
         -e 's/= [0-9.]+\/[0-9.]+\/[0-9.]+\/[0-9.]+ ms/= RTT ms/' "$1"
 }
-# same_as_iputils WHAT NETSOCK_NAME KERNEL_NAME
+# mask_errors FILE: mask, and also how many errors were seen. The kernel
+# rate-limits the host-unreachable errors it makes for its own packets
+# (icmp_global_allow, inet_peer_xrlim_allow), so iputils sees one, two or
+# three of them from run to run, and which (with one, iputils prints no
+# "pipe" line but an empty one): netsock's own lines and count are
+# checked exactly by the callers.
+mask_errors() {
+    mask "$1" | sed -E -e 's/\+[0-9]+ errors/+N errors/' -e '/^pipe [0-9]+$/d' \
+        -e '/packets transmitted/,$ {/^$/d}' \
+        -e 's/icmp_seq=[0-9]+ Destination Host Unreachable/icmp_seq=N Destination Host Unreachable/' | uniq
+}
+# same_as_iputils WHAT NETSOCK_NAME KERNEL_NAME [MASK]
 same_as_iputils() {
-    if ! diff <(mask "$TMP/$2.out") <(mask "$TMP/$3.out") >"$TMP/$2.diff"; then
+    local m=${4:-mask}
+    if ! diff <("$m" "$TMP/$2.out") <("$m" "$TMP/$3.out") >"$TMP/$2.diff"; then
         echo "--- netsock ping, iputils ping (masked):" >&2
         cat "$TMP/$2.diff" >&2
         fail "$1: netsock ping's output differs from iputils'"
@@ -77,7 +89,7 @@ same_as_iputils "-qc2" n-quiet k-quiet
 log "a neighbour that never answers ARP: Destination Host Unreachable"
 np n-unreach -c 3 -i 0.5 "$NOBODY"
 kp k-unreach -c 3 -i 0.5 "$NOBODY"
-same_as_iputils "unreachable" n-unreach k-unreach
+same_as_iputils "unreachable" n-unreach k-unreach mask_errors
 grep -q "^From $NETSOCK_IP icmp_seq=3 Destination Host Unreachable$" "$TMP/n-unreach.out" ||
     fail "no 'From $NETSOCK_IP icmp_seq=3 Destination Host Unreachable'"
 grep -q "^3 packets transmitted, 0 received, +3 errors, 100% packet loss" "$TMP/n-unreach.out" ||
@@ -85,7 +97,7 @@ grep -q "^3 packets transmitted, 0 received, +3 errors, 100% packet loss" "$TMP/
 [ "$rc" = 1 ] || fail "unreachable: exit status $rc, want 1"
 np n-outst -O -c 3 -i 0.3 "$NOBODY2"
 kp k-outst -O -c 3 -i 0.3 "$NOBODY2"
-same_as_iputils "-O" n-outst k-outst
+same_as_iputils "-O" n-outst k-outst mask_errors
 grep -q "^no answer yet for icmp_seq=2$" "$TMP/n-outst.out" || fail "-O: no 'no answer yet'"
 
 log "-w deadline"
@@ -95,7 +107,7 @@ grep -qE "^[34] packets transmitted, [34] received, 0% packet loss, time [0-9]+m
     { cat "$TMP/n-dead.out" >&2; fail "-w 1 -i 0.3: expected 3 or 4 requests, all answered"; }
 np n-dead-un -w 5 -c 2 -i 0.3 "$NOBODY3"
 kp k-dead-un -w 5 -c 2 -i 0.3 "$NOBODY3"
-same_as_iputils "-w to an unreachable host" n-dead-un k-dead-un
+same_as_iputils "-w to an unreachable host" n-dead-un k-dead-un mask_errors
 [ "$rc" = 1 ] || fail "-w to an unreachable host: exit status $rc"
 
 log "no route: connect: Network is unreachable, exit 2"

@@ -25,13 +25,7 @@ done
 nsk_setup
 export NETSOCK_RUN_DIR=$TMP
 
-# counter LOG NAME: the value netsock printed for counter NAME at exit (0
-# when absent: only non-zero counters are printed).
-counter() {
-    local v
-    v=$(sed -n "s/^ *\([0-9]*\) $2 (.*/\1/p" "$1" | head -n 1)
-    echo "${v:-0}"
-}
+counter() { nsk_counter "$@"; }
 
 # run_host NAME TAP ARGS...: netsock host on TAP (created by it), the kernel
 # side configured; sets HOST.

@@ -49,9 +49,10 @@
  * - Protocols netsock does not have yet: AF_INET6 is supported by Linux;
  *   its socket() calls are not compared. Nor is socket(AF_INET,
  *   SOCK_PACKET), which Linux turns into a packet socket. TCP sockets are
- *   compared in the sequences that open them (the message edge: iovecs,
- *   control messages, flags, option lengths), on 127.0.0.1 with
- *   TCP_NODELAY (tcp_pair).
+ *   compared in the sequences that open them, on 127.0.0.1: the message
+ *   edge (iovecs, control messages, flags, option lengths; tcp_pair, with
+ *   TCP_NODELAY) and how a connection's end reaches the application
+ *   (seq_tcp_*: connect() after EINPROGRESS, ECONNABORTED, resets).
  * - Addresses Linux cannot read: Linux checks that a buffer lies inside
  *   the user address space (access_ok) and says EFAULT when it does not,
  *   e.g. a 2 GiB length from a buffer near the top of the stack; netsock
@@ -2668,6 +2669,129 @@ static void seq_tcp_opt_len(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, s));
 }
 
+/* ---- TCP on loopback: how a connection's end reaches the application --------- */
+
+/* A TCP listener on 127.0.0.1 with a kernel-chosen port. */
+static int tcp_listener(const struct api *a, struct trace *t, uint16_t *port)
+{
+    int l = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in s = in4(LO, 0);
+    rec(t, "bind(:0)", a->bind(a, l, SA(s), sizeof(s)));
+    rec(t, "listen", a->listen(a, l, 8));
+    *port = sockname(a, t, l, true);
+    return l;
+}
+
+/* close() with SO_LINGER {1, 0}: a reset instead of a FIN. */
+static void tcp_abort(const struct api *a, struct trace *t, int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    rec(t, "setsockopt(SO_LINGER 1,0)", a->setsockopt(a, fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+    rec(t, "close", a->close(a, fd));
+}
+
+/* A non-blocking connect: EINPROGRESS; once established the first
+ * connect() says 0, the next EISCONN (__inet_stream_connect). */
+static void seq_tcp_connect_nonblock(const struct api *a, struct trace *t)
+{
+    uint16_t port;
+    int l = tcp_listener(a, t, &port);
+    int c = rec_fd(t, "socket(STREAM|NONBLOCK)",
+                   a->socket(a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    struct sockaddr_in d = in4(LO, port);
+    long r = rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == -1 && errno == EINPROGRESS, "non-blocking connect: EINPROGRESS");
+    poll1(a, t, c, POLLOUT, 200);
+    r = rec(t, "connect again", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == 0, "the first connect after it completed: 0");
+    r = rec(t, "connect once more", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == -1 && errno == EISCONN, "then EISCONN");
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+}
+
+/* A refused non-blocking connect: SO_ERROR reads ECONNREFUSED; connect()
+ * then says ECONNABORTED (the error was read) and the one after starts a
+ * new attempt. */
+static void seq_tcp_refused_then_aborted(const struct api *a, struct trace *t)
+{
+    uint16_t dead = closed_port(a, t);
+    int c = rec_fd(t, "socket(STREAM|NONBLOCK)",
+                   a->socket(a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    struct sockaddr_in d = in4(LO, dead);
+    rec(t, "connect(closed port)", a->connect(a, c, SA(d), sizeof(d)));
+    poll1(a, t, c, POLLOUT, 200);
+    int e = GET(a, t, c, SOL_SOCKET, SO_ERROR);
+    expect(t, e == ECONNREFUSED, "SO_ERROR: ECONNREFUSED");
+    long r = rec(t, "connect again", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == -1 && errno == ECONNABORTED, "connect after the error was read: ECONNABORTED");
+    r = rec(t, "connect once more", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == -1 && errno == EINPROGRESS, "then a new attempt");
+    poll1(a, t, c, POLLOUT, 200);
+    GET(a, t, c, SOL_SOCKET, SO_ERROR);
+    rec(t, "close", a->close(a, c));
+}
+
+/* A reset on an established connection: the next read says ECONNRESET
+ * once, then end of file; writes EPIPE; connect() EISCONN (the socket
+ * was connected by a blocking connect). */
+static void seq_tcp_reset_established(const struct api *a, struct trace *t)
+{
+    uint16_t port;
+    int l = tcp_listener(a, t, &port);
+    int c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in d = in4(LO, port);
+    rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+    int s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+    tcp_abort(a, t, s);
+    poll1(a, t, c, POLLIN, 200);
+    char buf[8];
+    long r = rec(t, "recv", a->recv(a, c, buf, sizeof(buf), 0));
+    expect(t, r == -1 && errno == ECONNRESET, "recv: ECONNRESET");
+    r = rec(t, "recv again", a->recv(a, c, buf, sizeof(buf), 0));
+    expect(t, r == 0, "then end of file");
+    r = rec(t, "send", a->send(a, c, "x", 1, MSG_NOSIGNAL));
+    expect(t, r == -1 && errno == EPIPE, "send: EPIPE");
+    GET(a, t, c, SOL_SOCKET, SO_ERROR);
+    r = rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == -1 && errno == EISCONN, "connect: EISCONN");
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+}
+
+/* A reset in CLOSE-WAIT (the peer's FIN came first): SO_ERROR says EPIPE
+ * (tcp_reset), reads end of file, writes EPIPE. And the same reset read
+ * by a send first. */
+static void seq_tcp_reset_close_wait(const struct api *a, struct trace *t)
+{
+    uint16_t port;
+    int l = tcp_listener(a, t, &port);
+    for (int round = 0; round < 2; round++) {
+        int c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+        struct sockaddr_in d = in4(LO, port);
+        rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+        int s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+        rec(t, "shutdown(SHUT_WR) peer", a->shutdown(a, s, SHUT_WR));
+        poll1(a, t, c, POLLIN, 200);
+        char buf[8];
+        recv_str(a, t, c, sizeof(buf), 0, "recv (FIN)");
+        tcp_abort(a, t, s);
+        poll1(a, t, c, 0, 200); /* until the reset is in */
+        if (round == 0) {
+            int e = GET(a, t, c, SOL_SOCKET, SO_ERROR);
+            expect(t, e == EPIPE, "SO_ERROR: EPIPE");
+            GET(a, t, c, SOL_SOCKET, SO_ERROR);
+        }
+        long r = rec(t, "send", a->send(a, c, "x", 1, MSG_NOSIGNAL));
+        expect(t, r == -1 && errno == EPIPE, "send: EPIPE");
+        recv_str(a, t, c, sizeof(buf), 0, "recv");
+        GET(a, t, c, SOL_SOCKET, SO_ERROR);
+        poll1(a, t, c, POLLIN | POLLOUT | POLLRDHUP, 0);
+        rec(t, "close", a->close(a, c));
+    }
+    rec(t, "close", a->close(a, l));
+}
+
 /* netsock only: a blocking call that can never complete. Linux would
  * block forever; the simulator fails it with EDEADLK. */
 static void seq_block_forever(const struct api *a, struct trace *t)
@@ -2742,6 +2866,10 @@ static const struct seq seq_table[] = {
     SEQ(seq_send_flags),
     SEQ(seq_peek_trunc_null),
     SEQ(seq_tcp_opt_len),
+    SEQ(seq_tcp_connect_nonblock),
+    SEQ(seq_tcp_refused_then_aborted),
+    SEQ(seq_tcp_reset_established),
+    SEQ(seq_tcp_reset_close_wait),
     SEQ(seq_block_forever),
 };
 

@@ -205,6 +205,39 @@ static void test_zero_window_and_update(void **state)
     tt_free(t);
 }
 
+/* After a read, a window update goes out only when the window can at
+ * least double what is still offered (Linux tcp_cleanup_rbuf), not as
+ * soon as it grew by 2 MSS: 8192-byte buffer, 4380 bytes received and
+ * unread leave 3812 offered; reads of 1000 and 2000 bytes (window 4812,
+ * 6812 < 2 x 3812) send nothing, the last 1380 (8192) the update. */
+static void test_window_update_doubles(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    t->isn = ISS;
+    int fd = tt_socket(t);
+    tt_setint(t, fd, SOL_SOCKET, SO_RCVBUF, 4096); /* doubled: 8192 */
+    tt_connect_start(t, fd);
+    tseg_expect(t, .flags = SYN, .seq = ISS, .win = 8192);
+    tseg_send(t, t->now, .flags = SYN | ACK, .seq = PISS, .ack = A, .mss = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P, .win = 8192);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A, .len = 1460);
+    tseg_send(t, t->now, .flags = ACK, .seq = P + 1460, .ack = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .ack = P + 2920, .win = 8192 - 2920);
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 2920, .ack = A, .len = 1460);
+    tt_at(t, t->now + 50 * US_MS); /* the delayed ACK */
+    tseg_expect(t, .flags = ACK, .ack = P + 4380, .win = 8192 - 4380);
+    tseg_expect_none(t);
+    tt_read_part(t, fd, P, 1000);
+    tseg_expect_none(t);
+    tt_read_part(t, fd, P + 1000, 2000);
+    tseg_expect_none(t); /* 6812 < 7624: no update (it grew by more than 2 MSS) */
+    tt_read_part(t, fd, P + 3000, 1380);
+    tseg_expect(t, .flags = ACK, .seq = A, .ack = P + 4380, .win = 8192);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
 static void test_fin_with_data(void **state)
 {
     (void)state;
@@ -562,6 +595,59 @@ static void test_icmp_frag_needed(void **state)
     tt_free(t);
 }
 
+/* Linux min_pmtu / mtu_expires: a "fragmentation needed" below 552 (a
+ * forged MTU 100) sets the path MTU to 552 — MSS 512, DF no longer set —
+ * never less; the learned value is forgotten exactly 10 minutes later
+ * and full-sized segments with DF go out again. */
+static void test_pmtu_floor_and_expiry(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.tcp_congestion = "newreno";
+    cfg.arp_reachable_us = cfg.arp_gc_us = 3600 * US_S; /* no ARP in 10 minutes */
+    struct tt *t = tt_new_cfg(&cfg, 1500);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tt_write(t, fd, A, 2920);
+    tseg_expect(t, .seq = A, .len = 1460);
+    assert_true(t->ip_df);
+    tseg_expect(t, .seq = A + 1460, .len = 1460);
+    uint64_t t_icmp = t->now + 1000;
+    tt_icmp(t, t_icmp, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 100, A);
+    assert_int_equal(tt_tp(t, fd)->mss, 512);
+    uint32_t seq = A;
+    while (tt_pending(t)) {
+        const struct ns_tcp_repr *th = tseg_expect(t, .seq = seq, .pat = true);
+        assert_true(t->len <= 512 && t->len > 0);
+        assert_false(t->ip_df); /* below the floor: let the path fragment */
+        seq = th->seq + t->len;
+    }
+    /* A second report, MTU 0 (an old router): no lower. */
+    tt_icmp(t, t->now + 1000, NS_ICMP_DEST_UNREACH, NS_ICMP_FRAG_NEEDED, 0, A);
+    assert_int_equal(tt_tp(t, fd)->mss, 512);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 2920);
+    tseg_expect_none(t);
+    uint32_t next = A + 2920;
+    /* 1 ms before the 10 minutes: still 512. */
+    tt_at(t, t_icmp + 600 * US_S - 1000);
+    tt_write(t, fd, next, 1460);
+    tseg_expect(t, .seq = next, .len = 512);
+    tseg_expect(t, .seq = next + 512, .len = 512);
+    tseg_expect(t, .seq = next + 1024, .len = 436);
+    tseg_send(t, t->now + 500, .flags = ACK, .seq = P, .ack = next + 1460);
+    next += 1460;
+    assert_int_equal(TCTR(t, tcp_pmtu_expired), 0);
+    /* At 10 minutes the route's MTU is back: 1460 bytes, DF. */
+    tt_at(t, t_icmp + 600 * US_S);
+    tt_write(t, fd, next, 1460);
+    tseg_expect(t, .seq = next, .len = 1460, .pat = true);
+    assert_true(t->ip_df);
+    assert_int_equal(tt_tp(t, fd)->mss, 1460);
+    assert_int_equal(TCTR(t, tcp_pmtu_expired), 1);
+    assert_int_equal(TCTR(t, tcp_pmtu_updates), 1);
+    tt_free(t);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -573,6 +659,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ooo_overlap_counted),
         cmocka_unit_test(test_data_beyond_window_trimmed),
         cmocka_unit_test(test_zero_window_and_update),
+        cmocka_unit_test(test_window_update_doubles),
         cmocka_unit_test(test_fin_with_data),
         cmocka_unit_test(test_out_of_order_fin),
         cmocka_unit_test(test_urgent_inline),
@@ -590,6 +677,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_seq_edges),
         cmocka_unit_test(test_wraparound_both_ways),
         cmocka_unit_test(test_icmp_frag_needed),
+        cmocka_unit_test(test_pmtu_floor_and_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

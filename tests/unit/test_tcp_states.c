@@ -848,10 +848,176 @@ static void test_connect_errors(void **state)
     tseg_expect(t, .flags = ACK);
     assert_int_equal(tt_poll(t, fd, POLLOUT), POLLOUT);
     assert_int_equal(tt_so_error(t, fd), 0);
+    /* Linux __inet_stream_connect: the first connect() after the
+     * handshake completed says 0 (SS_CONNECTING becomes SS_CONNECTED),
+     * later ones EISCONN. */
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), 0);
     errno = 0;
     assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), -1);
     assert_int_equal(errno, EISCONN);
     tseg_expect_none(t);
+    tt_free(t);
+}
+
+/* ---- errors reach the application once, as Linux reports them -------------------- */
+
+/* Blocking calls on the bench: time runs from timer to timer and every
+ * segment the stack sends is lost (a peer that went silent). */
+static int silent_peer_drive(void *ctx, uint64_t deadline)
+{
+    struct tt *t = ctx;
+    if (deadline == 0)
+        return 0;
+    uint64_t d = ns_stack_next_deadline(tt_st(t));
+    if (d > deadline)
+        d = deadline;
+    if (d == NS_TIME_NEVER)
+        return -EDEADLK;
+    tt_at(t, d > t->now ? d : t->now);
+    tb_drain(t->tb, 1);
+    return 0;
+}
+
+static void set_blocking(struct tt *t, int fd)
+{
+    assert_int_equal(ns_fcntl(tt_st(t), fd, F_SETFL, 0), 0);
+    ns_stack_set_driver(tt_st(t), silent_peer_drive, t);
+}
+
+/* A user timeout while a blocking send waits for room: the send returns
+ * what it queued, and the error is not lost — SO_ERROR (or the next call)
+ * says ETIMEDOUT once, then writes give EPIPE and reads end of file
+ * (Linux tcp_sendmsg keeps sk_err when it returns a short count). */
+static void test_timeout_short_send_keeps_error(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+    set_blocking(t, fd);
+    static char big[1 << 20];
+    ssize_t n = ns_send(st, fd, big, sizeof(big), 0);
+    assert_true(n > 0 && n < (ssize_t)sizeof(big));
+    assert_int_equal(tt_tp(t, fd)->state, TCPS_CLOSED);
+    assert_int_equal(tt_so_error(t, fd), ETIMEDOUT);
+    assert_int_equal(tt_so_error(t, fd), 0);
+    char b[4];
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, EPIPE);
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    tt_free(t);
+}
+
+/* The same timeout found by the next call rather than SO_ERROR: a send
+ * says ETIMEDOUT once, then EPIPE; a read then finds end of file. */
+static void test_timeout_next_call_reports(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+    tt_write(t, fd, ISS + 1, 100);
+    for (int i = 0; i < 50 && tt_tp(t, fd)->state != TCPS_CLOSED; i++) {
+        tt_at(t, t->now + 200 * US_MS);
+        tb_drain(t->tb, 1);
+    }
+    assert_true(tt_poll(t, fd, POLLOUT) & POLLERR);
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, ETIMEDOUT);
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, EPIPE);
+    char b[4];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    assert_int_equal(tt_so_error(t, fd), 0);
+    tt_free(t);
+}
+
+/* Linux tcp_reset: a reset in LAST-ACK (the peer's FIN read, ours sent)
+ * leaves ECONNRESET in SO_ERROR; reads still find end of file (the FIN
+ * came first), writes EPIPE. */
+static void test_rst_in_last_ack(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect(t, .flags = ACK, .ack = PISS + 2);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSE_WAIT);
+    assert_int_equal(ns_shutdown(st, fd, SHUT_WR), 0);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1);
+    assert_int_equal(tt_state(t, fd), TCPS_LAST_ACK);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 2);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSED);
+    char b[4];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    assert_int_equal(tt_so_error(t, fd), ECONNRESET);
+    assert_int_equal(tt_so_error(t, fd), 0);
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, EPIPE);
+    tt_free(t);
+}
+
+/* A reset in CLOSE-WAIT: EPIPE (Linux tcp_reset), reads end of file. */
+static void test_rst_in_close_wait(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    tseg_send(t, t->now + 1000, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect(t, .flags = ACK, .ack = PISS + 2);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 2);
+    char b[4];
+    assert_int_equal(ns_recv(st, fd, b, sizeof(b), 0), 0);
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, "x", 1, 0), -1);
+    assert_int_equal(errno, EPIPE); /* the pending EPIPE itself */
+    assert_int_equal(tt_so_error(t, fd), 0);
+    tt_free(t);
+}
+
+/* connect() after a failed non-blocking attempt whose error SO_ERROR
+ * already read: ECONNABORTED, and the socket is unconnected again — the
+ * next connect() starts a new attempt (Linux __inet_stream_connect). A
+ * socket whose blocking connect() succeeded stays "connected" for
+ * connect(): EISCONN, also after a reset. */
+static void test_connect_after_error(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    struct sockaddr_in peer = tt_sin(TT_PEER_IP, TT_PEER_PORT);
+    t->isn = ISS;
+    int fd = tt_connect_start(t, tt_socket(t));
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    tseg_send(t, t->now + 1000, .flags = RST | ACK, .seq = 0, .ack = ISS + 1, .win = 0);
+    assert_int_equal(tt_so_error(t, fd), ECONNREFUSED);
+    errno = 0;
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), -1);
+    assert_int_equal(errno, ECONNABORTED);
+    tseg_expect_none(t);
+    t->isn = ISS + 500;
+    errno = 0;
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    tseg_expect(t, .flags = SYN, .seq = ISS + 500);
+    /* Established, reported by connect() (0), then reset: EISCONN. */
+    tseg_send(t, t->now + 1000, .flags = SYN | ACK, .seq = PISS, .ack = ISS + 501, .mss = 1460);
+    tseg_expect(t, .flags = ACK);
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), 0);
+    tseg_send(t, t->now + 1000, .flags = RST, .seq = PISS + 1);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSED);
+    errno = 0;
+    assert_int_equal(ns_connect(st, fd, (struct sockaddr *)&peer, sizeof(peer)), -1);
+    assert_int_equal(errno, EISCONN);
+    assert_int_equal(tt_so_error(t, fd), ECONNRESET);
     tt_free(t);
 }
 
@@ -890,6 +1056,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_time_wait_reuse),
         cmocka_unit_test(test_icmp_port_unreach_syn_sent),
         cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_timeout_short_send_keeps_error),
+        cmocka_unit_test(test_timeout_next_call_reports),
+        cmocka_unit_test(test_rst_in_last_ack),
+        cmocka_unit_test(test_rst_in_close_wait),
+        cmocka_unit_test(test_connect_after_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

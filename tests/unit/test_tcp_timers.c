@@ -264,6 +264,112 @@ static void test_persist_unanswered_gives_up(void **state)
     tt_free(t);
 }
 
+/* A window smaller than a segment, nothing in flight (the ACK that
+ * would open it further was lost): sender SWS avoidance holds the data,
+ * and RFC 9293 §3.8.6.2.1's override timeout (Linux's probe timer,
+ * tcp_check_probe_timer / tcp_write_wakeup) sends what the window takes
+ * after max(RTO, 200 ms); the retransmission timer then guards it. */
+static void test_small_window_override(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_rtt(t, 0, 65536); /* RTO at its 200 ms floor */
+    tt_write(t, fd, A, 30000);       /* the initial window sends 10 segments */
+    for (int i = 0; i < 10; i++)
+        tseg_expect(t, .seq = A + i * MSS, .len = MSS);
+    tseg_expect_none(t);
+    /* Everything acknowledged, but the window left is 500 bytes. */
+    uint32_t una = A + 10 * MSS;
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = una, .win = 500);
+    uint64_t t0 = t->now;
+    tseg_expect_none(t);
+    assert_int_equal(tt_next_tx(t, t0 + 100 * US_S), t0 + 200 * US_MS);
+    tseg_expect(t, .flags = TANY, .seq = una, .len = 500, .pat = true);
+    tseg_expect_none(t);
+    assert_true(ns_timer_pending(&tt_tp(t, fd)->t_rexmt));
+    /* The peer takes it and opens the window: the rest flows at once. */
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = una + 500, .win = 65535);
+    tseg_expect(t, .seq = una + 500, .len = MSS, .pat = true);
+    tt_free(t);
+}
+
+/* Hold every packet buffer of the stack's pool (a flood that starved it). */
+struct hoard {
+    struct ns_pbuf *pb[8192];
+    int n;
+};
+
+static void hoard_all(struct tt *t, struct hoard *h)
+{
+    struct ns_pbuf *pb;
+    while (h->n < 8192 && (pb = ns_stack_alloc(tt_st(t), 0, 64)))
+        h->pb[h->n++] = pb;
+    assert_null(ns_stack_alloc(tt_st(t), 0, 64));
+}
+
+static void hoard_release(struct hoard *h)
+{
+    while (h->n)
+        ns_pbuf_free(h->pb[--h->n]);
+}
+
+/* A window probe that finds no packet buffer was not sent: no probe is
+ * counted, nothing backs off, and it is tried again every 500 ms (Linux
+ * tcp_send_probe0, TCP_RESOURCE_PROBE_INTERVAL) until a buffer is there. */
+static void test_persist_probe_without_buffers(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_rtt(t, 0, 0);
+    tt_write(t, fd, A, 100);
+    tseg_expect(t, .seq = A, .len = 100);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 100, .win = 0);
+    uint64_t t0 = t->now;
+    tt_write(t, fd, A + 100, 1000);
+    static struct hoard h;
+    hoard_all(t, &h);
+    /* The probe due at 200 ms fails, and so every 500 ms after it
+     * (stepping timer by timer: 0.2, 0.7, 1.2, 1.7 s). */
+    uint64_t fails = TCTR(t, pbuf_alloc_fail);
+    assert_int_equal(tt_next_tx(t, t0 + 2200 * US_MS), 0);
+    assert_int_equal(TCTR(t, pbuf_alloc_fail), fails + 5);
+    assert_int_equal(TCTR(t, tcp_zero_window_probes), 0);
+    hoard_release(&h);
+    assert_int_equal(tt_next_tx(t, t0 + 100 * US_S), t0 + 2700 * US_MS);
+    tseg_expect(t, .seq = A + 100, .len = 1, .pat = true);
+    assert_int_equal(TCTR(t, tcp_zero_window_probes), 1);
+    /* From here the usual backoff: the next probe 400 ms on. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 100, .win = 0);
+    assert_int_equal(tt_next_tx(t, t0 + 100 * US_S), t0 + 3100 * US_MS);
+    tseg_expect(t, .seq = A + 100, .len = 1);
+    (void)fd;
+    tt_free(t);
+}
+
+/* The same for data into an open window that finds no buffer with
+ * nothing in flight: before, nothing was armed and the connection froze. */
+static void test_send_without_buffers_retries(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    int fd = open_rtt(t, 0, 0);
+    static struct hoard h;
+    hoard_all(t, &h);
+    uint64_t t0 = t->now;
+    tt_write(t, fd, A, 100);
+    tseg_expect_none(t);
+    assert_int_equal(tt_tp(t, fd)->snd_max, A); /* not sent, not counted as sent */
+    uint64_t fails = TCTR(t, pbuf_alloc_fail);
+    /* Tried at 500 ms and 1 s (stepping timer by timer), sent nothing. */
+    assert_int_equal(tt_next_tx(t, t0 + 1200 * US_MS), 0);
+    assert_int_equal(TCTR(t, pbuf_alloc_fail), fails + 2);
+    hoard_release(&h);
+    for (int c = 0; c < NS_CTR__COUNT; c++) if (tt_ctr(t, c)) fprintf(stderr, "DBG %s %llu\n", ns_counter_name(c), (unsigned long long)tt_ctr(t, c));
+    assert_int_equal(tt_next_tx(t, t0 + 100 * US_S), t0 + 1500 * US_MS);
+    tseg_expect(t, .seq = A, .len = 100, .pat = true);
+    tt_free(t);
+}
+
 /* ---- keep-alive ----------------------------------------------------------------------------- */
 
 static int open_keepalive(struct tt *t)
@@ -535,6 +641,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_user_timeout),
         cmocka_unit_test(test_persist_probes),
         cmocka_unit_test(test_persist_unanswered_gives_up),
+        cmocka_unit_test(test_small_window_override),
+        cmocka_unit_test(test_persist_probe_without_buffers),
+        cmocka_unit_test(test_send_without_buffers_retries),
         cmocka_unit_test(test_keepalive_unanswered),
         cmocka_unit_test(test_keepalive_answered),
         cmocka_unit_test(test_keepalive_enabled_after_connect),
