@@ -35,7 +35,9 @@
     X(arp_drop_bad_op, "ARP packets with an unknown opcode")                    \
     X(arp_drop_bad_sender, "ARP packets with a broadcast/multicast sender")     \
     X(arp_conflict, "ARP packets claiming one of our addresses")                \
-    X(arp_queue_drop, "packets dropped: ARP hold queue full")                   \
+    X(arp_queue_drop, "packets dropped: a neighbour's ARP hold queue full")     \
+    X(arp_queue_total_drop, "held packets dropped: all ARP hold queues together full") \
+    X(arp_unres_drop, "packets dropped: arp_unres_max neighbours being resolved")     \
     X(arp_resolve_fail, "packets dropped: neighbour never answered ARP")        \
     X(arp_cache_full, "ARP cache insertions refused: every entry busy")         \
     X(arp_evict, "ARP entries evicted to make room")                            \

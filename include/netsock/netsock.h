@@ -54,9 +54,25 @@ struct ns_config {
     bool ip_forward;           /* route packets between interfaces; default false */
     uint8_t ip_default_ttl;    /* default 64 (Linux ip_default_ttl) */
 
-    uint32_t arp_cache_max;    /* neighbour entries; default 1024 */
-    uint32_t arp_queue_max;    /* packets held per unresolved neighbour; default 64 (Linux
-                                  holds unres_qlen_bytes = 208 KiB, ~100 packets) */
+    uint32_t arp_cache_max;    /* neighbour entries; default 1024 (Linux gc_thresh3) */
+    uint32_t arp_queue_bytes;  /* buffer bytes (2048 per pooled packet, a heap packet's
+                                  size) held per unresolved neighbour, the oldest dropped
+                                  first; default 212992 (Linux unres_qlen_bytes), 104
+                                  pooled packets */
+    uint64_t arp_queue_total_bytes; /* buffer bytes held by all unresolved neighbours
+                                  together, the longest-waiting one's oldest packet
+                                  dropped first; 0 (the default) means 1/16 of the
+                                  packet pool, pbuf_count * 2048 / 16 (256 packets of
+                                  the default 4096), so neighbours that never answer
+                                  cannot take the pool. Linux has no such total: its
+                                  queues live in general memory */
+    uint32_t arp_unres_max;    /* neighbours being resolved at once; a packet to one more
+                                  is dropped without an entry or a request (Linux refuses
+                                  a neighbour when its table is full of fresh entries).
+                                  Bounds the requests a flood makes us send to this many
+                                  per arp_retry_us. Default 256, a quarter of
+                                  arp_cache_max, so a flood evicts at most that many
+                                  resolved neighbours */
     uint32_t arp_retries;      /* requests before giving up; default 3 (Linux mcast_solicit) */
     uint64_t arp_retry_us;     /* gap between requests; default 1 s (Linux retrans_time) */
     uint64_t arp_reachable_us; /* confirmed entry trusted this long; default 30 s */

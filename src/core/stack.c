@@ -37,7 +37,9 @@ void ns_config_default(struct ns_config *cfg)
     cfg->ip_forward = false;
     cfg->ip_default_ttl = 64;
     cfg->arp_cache_max = 1024;
-    cfg->arp_queue_max = 64;
+    cfg->arp_queue_bytes = 212992;
+    cfg->arp_queue_total_bytes = 0; /* 1/16 of the pool, set in ns_stack_new */
+    cfg->arp_unres_max = 256;
     cfg->arp_retries = 3;
     cfg->arp_retry_us = 1000000;
     cfg->arp_reachable_us = 30000000;
@@ -91,7 +93,7 @@ static int loopback_init(struct ns_stack *st)
 static bool config_valid(const struct ns_config *c)
 {
     return c->pbuf_count > 0 && c->ip_default_ttl > 0 && c->arp_cache_max > 0 &&
-           c->arp_retries > 0 && c->ip_reass_max_frags > 0 &&
+           c->arp_retries > 0 && c->arp_unres_max > 0 && c->ip_reass_max_frags > 0 &&
            /* SO_RCVBUF/SO_SNDBUF double the value asked, in 32 bits */
            c->tcp_rmem_max <= (1u << 30) && c->tcp_wmem_max <= (1u << 30) &&
            (!c->tcp_congestion || tcp_cc_find(c->tcp_congestion));
@@ -111,6 +113,8 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
     if (!st)
         return NULL;
     st->cfg = *cfg;
+    if (st->cfg.arp_queue_total_bytes == 0)
+        st->cfg.arp_queue_total_bytes = (uint64_t)cfg->pbuf_count * NS_PBUF_SIZE / 16;
     snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "netsock");
     st->cfg.name = st->name;
     /* Keep the algorithm's own (static) name, not the caller's string. */

@@ -104,6 +104,12 @@ struct arp_cache {
     uint32_t count;
     struct arp_entry *lru_head;   /* most recently used */
     struct arp_entry *lru_tail;   /* least recently used: evicted first */
+    uint32_t unres;               /* entries being resolved (<= cfg.arp_unres_max) */
+    /* Entries holding packets, in the order they started (the head drops
+     * first when all hold queues together are full), and the totals. */
+    struct arp_entry *hold_head, *hold_tail;
+    uint64_t hold_bytes;          /* buffer bytes (pb->cap), <= cfg.arp_queue_total_bytes */
+    uint32_t hold_pkts;
 };
 
 int arp_init(struct ns_stack *st);

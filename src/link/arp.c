@@ -6,11 +6,12 @@
  * for the observable behaviour we match.
  *
  * Entry life:
- *   INCOMPLETE  request sent, packets held (at most arp_queue_max, the
- *               oldest dropped first as Linux unres_qlen); retried every
- *               arp_retry_us up to arp_retries requests, then the held
- *               packets are dropped (and forwarded ones answered with ICMP
- *               host unreachable) and the entry removed.
+ *   INCOMPLETE  request sent, packets held (the oldest dropped first when
+ *               the neighbour's queue would pass arp_queue_bytes, as Linux
+ *               unres_qlen_bytes); retried every arp_retry_us up to
+ *               arp_retries requests, then the held packets are dropped
+ *               (and forwarded ones answered with ICMP host unreachable)
+ *               and the entry removed.
  *   REACHABLE   confirmed by a reply within arp_reachable_us.
  *   STALE       older than that: still used, and the first use sends a
  *               unicast request to re-confirm (PROBE); no answer after
@@ -18,6 +19,24 @@
  * Entries unused for arp_gc_us are removed. When the cache is full the
  * least recently used entry is evicted: entries in use are touched on
  * every packet, so they are the last to go.
+ *
+ * Bounds against floods of packets to neighbours that never answer (an
+ * echo flood from spoofed on-link sources makes one reply per request,
+ * each waiting for a MAC that never comes):
+ *   - the hold queues of all neighbours together hold at most
+ *     arp_queue_total_bytes (buffer bytes, pb->cap: a small share of the
+ *     packet-buffer pool); past it the neighbour that has been holding
+ *     packets longest drops its oldest, so the packet pool always keeps
+ *     room for everything else;
+ *   - at most arp_unres_max neighbours are unresolved at once; a packet to
+ *     yet another one is dropped without creating an entry or sending a
+ *     request (Linux refuses a new neighbour when its table is full of
+ *     entries too fresh to collect, "neighbour table overflow"). So a
+ *     flood displaces at most that many resolved entries from the cache
+ *     and makes at most arp_unres_max requests per arp_retry_us.
+ * Echo requests from unresolvable sources do create an entry, as on Linux
+ * (the reply is sent as any packet is); these bounds are what keep them
+ * cheap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +60,11 @@ struct arp_entry {
     uint64_t created_us;
     struct ns_timer timer;
     struct ns_pbuf_queue hold;           /* IPv4 packets waiting for the MAC */
+    uint32_t hold_bytes;                 /* their buffer bytes (pb->cap) */
+    /* While hold is not empty: on the cache's list of holding entries, in
+     * the order they started holding (hold_head is the longest waiting). */
+    struct arp_entry *hold_prev, *hold_next;
+    bool unres;                          /* counted in arp_cache.unres */
 };
 
 static uint32_t arp_hash(const struct arp_cache *c, int ifindex, uint32_t ip)
@@ -103,6 +127,75 @@ static void arp_touch(struct ns_stack *st, struct arp_entry *e)
     }
 }
 
+/* ---- held packets ---------------------------------------------------------------- */
+
+static void holding_unlink(struct arp_cache *c, struct arp_entry *e)
+{
+    if (e->hold_prev)
+        e->hold_prev->hold_next = e->hold_next;
+    else
+        c->hold_head = e->hold_next;
+    if (e->hold_next)
+        e->hold_next->hold_prev = e->hold_prev;
+    else
+        c->hold_tail = e->hold_prev;
+    e->hold_prev = e->hold_next = NULL;
+}
+
+/* Take e's oldest held packet off its queue (and off the cache's totals);
+ * NULL when it holds none. */
+static struct ns_pbuf *hold_pop(struct arp_cache *c, struct arp_entry *e)
+{
+    struct ns_pbuf *pb = ns_pbuf_queue_pop(&e->hold);
+    if (!pb)
+        return NULL;
+    e->hold_bytes -= pb->cap;
+    c->hold_bytes -= pb->cap;
+    c->hold_pkts--;
+    if (!e->hold.head)
+        holding_unlink(c, e);
+    return pb;
+}
+
+/* Hold pb (an IPv4 packet) until e resolves. RFC 1122 §2.3.2.2: SHOULD
+ * save at least one packet; a neighbour's queue is bounded by
+ * arp_queue_bytes of buffer, the oldest dropped first (Linux
+ * unres_qlen_bytes, __neigh_event_send), and all queues together by
+ * arp_queue_total_bytes: past it the longest-waiting neighbour's oldest
+ * packet goes. Buffer bytes are pb->cap, what the packet keeps from the
+ * pool or the heap (Linux counts skb truesize). Consumes pb. */
+static void hold_push(struct ns_stack *st, struct arp_entry *e, struct ns_pbuf *pb)
+{
+    struct arp_cache *c = &st->arp;
+    uint32_t size = pb->cap;
+    if (size > st->cfg.arp_queue_bytes || size > st->cfg.arp_queue_total_bytes) {
+        NS_STAT_INC(st, arp_queue_drop); /* could never be held */
+        ns_pbuf_free(pb);
+        return;
+    }
+    while (e->hold_bytes + size > st->cfg.arp_queue_bytes) {
+        NS_STAT_INC(st, arp_queue_drop);
+        ns_pbuf_free(hold_pop(c, e));
+    }
+    while (c->hold_bytes + size > st->cfg.arp_queue_total_bytes) {
+        NS_STAT_INC(st, arp_queue_total_drop);
+        ns_pbuf_free(hold_pop(c, c->hold_head)); /* hold_bytes > 0: someone holds */
+    }
+    if (!e->hold.head) {
+        e->hold_next = NULL;
+        e->hold_prev = c->hold_tail;
+        if (c->hold_tail)
+            c->hold_tail->hold_next = e;
+        else
+            c->hold_head = e;
+        c->hold_tail = e;
+    }
+    ns_pbuf_queue_push(&e->hold, pb);
+    e->hold_bytes += size;
+    c->hold_bytes += size;
+    c->hold_pkts++;
+}
+
 /* Drop held packets. `icmp` sends host unreachable for packets this
  * stack was forwarding (RFC 1812 §4.3.3.1). */
 static void arp_drop_held(struct ns_stack *st, struct ns_pbuf_queue *hold, bool icmp)
@@ -132,6 +225,13 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
      * unreachable errors go back out through arp_output, which may create
      * (and, with the cache full, evict for) an entry of its own. */
     struct ns_pbuf_queue hold = e->hold;
+    if (hold.head) {
+        holding_unlink(c, e);
+        c->hold_bytes -= e->hold_bytes;
+        c->hold_pkts -= hold.count;
+    }
+    if (e->unres)
+        c->unres--;
     c->count--;
     free(e);
     arp_drop_held(st, &hold, icmp);
@@ -248,10 +348,14 @@ static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t 
     e->state = ARP_REACHABLE;
     e->requests = 0;
     e->confirmed_us = st->now_us;
+    if (e->unres) {
+        e->unres = false;
+        st->arp.unres--;
+    }
     ns_timer_arm(&st->wheel, &e->timer, e->used_us + st->cfg.arp_gc_us);
     struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
     struct ns_pbuf *pb;
-    while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+    while ((pb = hold_pop(&st->arp, e))) {
         /* Its sender was told it was sent when it was queued here: if a
          * full device refuses it now, it is lost (and counted so). */
         pb->flags &= ~NS_PBUF_F_TX_DEFER;
@@ -350,25 +454,28 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
 
     struct arp_entry *e = arp_find(&st->arp, ifp->index, nexthop);
     if (!e) {
+        /* Linux neigh_create fails once the table holds nothing it may
+         * collect: too many neighbours are being resolved already. */
+        if (st->arp.unres >= st->cfg.arp_unres_max) {
+            NS_STAT_INC(st, arp_unres_drop);
+            ns_pbuf_free(pb);
+            return -ENOBUFS;
+        }
         e = arp_create(st, ifp->index, nexthop);
         if (!e) {
             ns_pbuf_free(pb);
             return -ENOBUFS;
         }
         e->state = ARP_INCOMPLETE;
+        e->unres = true;
+        st->arp.unres++;
         arp_request(st, e, NULL);
         ns_timer_arm(&st->wheel, &e->timer, st->now_us + st->cfg.arp_retry_us);
     }
     arp_touch(st, e);
 
     if (e->state == ARP_INCOMPLETE) {
-        /* RFC 1122 §2.3.2.2: SHOULD save at least one packet; we keep a
-         * bounded queue and drop the oldest, as Linux does. */
-        if (e->hold.count >= st->cfg.arp_queue_max) {
-            NS_STAT_INC(st, arp_queue_drop);
-            ns_pbuf_free(ns_pbuf_queue_pop(&e->hold));
-        }
-        ns_pbuf_queue_push(&e->hold, pb);
+        hold_push(st, e, pb);
         return 0;
     }
     if (e->state == ARP_REACHABLE && st->now_us - e->confirmed_us >= st->cfg.arp_reachable_us)
