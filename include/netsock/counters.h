@@ -131,6 +131,11 @@
     X(tcp_ooo_segs, "TCP segments queued out of order")                        \
     X(tcp_ooo_drop, "out-of-order segments dropped: queue full")               \
     X(tcp_ooo_merge, "out-of-order segments dropped as duplicates of queued data (or a queued FIN), and queued ones a new segment covered") \
+    X(tcp_mem_pressures, "times TCP buffers rose above tcp_mem_pressure (memory pressure)") \
+    X(tcp_ooo_pruned, "out-of-order segments discarded to free TCP memory")    \
+    X(tcp_mem_ooo_drop, "out-of-order segments dropped: TCP memory above tcp_mem_pressure") \
+    X(tcp_mem_rcv_drop, "in-order segments cut short: TCP memory above tcp_mem_high") \
+    X(tcp_mem_snd_refused, "send() calls given less room: TCP memory above tcp_mem_high") \
     X(tcp_rcvbuf_trim, "TCP bytes beyond the window trimmed")                  \
     X(tcp_zero_window_probes, "zero-window probes sent")                       \
     X(tcp_keepalive_probes, "keepalive probes sent")                           \

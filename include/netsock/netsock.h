@@ -130,6 +130,22 @@ struct ns_config {
                                   [limit/2, limit*3/2). Default 0: no stack-wide limit
                                   (Linux tcp_challenge_ack_limit is INT_MAX, off, since
                                   6.0: a shared budget leaks other connections' state) */
+    /* The limit on what all TCP connections' buffers hold together, as Linux
+     * tcp_mem but in bytes of storage actually allocated: receive rings,
+     * send rings, out-of-order segments (docs/tcp.md "Memory"). Above
+     * tcp_mem_pressure the stack is under memory pressure until it is back
+     * at tcp_mem_low: buffers stop growing, out-of-order data is pruned
+     * first (and admitted only below tcp_mem_pressure); above tcp_mem_high
+     * no buffer grows. Every connection keeps its first 4 KiB per ring.
+     * Defaults 96 / 128 / 192 MiB: Linux's tcp_mem on a 2 GiB machine
+     * (pressure 1/16 of memory, low 3/4 and high 3/2 of it), under 1 % of
+     * this 24 GiB machine, room for ~18 connections with fully grown
+     * 6 MiB + 4 MiB buffers or 6000 with 32 KiB in flight; an embedded
+     * stack sets them to 1/16 of its memory, as Linux would.
+     * low <= pressure <= high. */
+    uint64_t tcp_mem_low;      /* default 96 MiB (Linux tcp_mem[0]) */
+    uint64_t tcp_mem_pressure; /* default 128 MiB (Linux tcp_mem[1]) */
+    uint64_t tcp_mem_high;     /* default 192 MiB (Linux tcp_mem[2]) */
 
     uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
     uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */
@@ -222,6 +238,24 @@ const char *ns_counter_desc(enum ns_counter c);
 
 /* Pool statistics of the stack's packet buffers (leak checks in tests). */
 void ns_stack_pbuf_stats(const struct ns_stack *st, struct ns_pbuf_pool_stats *out);
+
+/* What the stack's bounded resources hold now (`netsock stat -s`, tests). */
+struct ns_stack_usage {
+    uint32_t arp_entries;     /* neighbour cache entries (cfg.arp_cache_max at most) */
+    uint32_t arp_unres;       /* ... being resolved (cfg.arp_unres_max at most) */
+    uint32_t arp_hold_pkts;   /* packets waiting for a neighbour's MAC */
+    uint64_t arp_hold_bytes;  /* their buffer bytes (cfg.arp_queue_total_bytes at most) */
+    uint64_t tcp_bytes;       /* storage TCP's buffers hold: the three below */
+    uint64_t tcp_rcv_bytes;   /* receive rings */
+    uint64_t tcp_snd_bytes;   /* send rings */
+    uint64_t tcp_ooo_bytes;   /* out-of-order segments */
+    uint64_t tcp_peak_bytes;  /* the most tcp_bytes has been */
+    bool tcp_pressure;        /* under memory pressure (cfg.tcp_mem_pressure) */
+    /* The limits in force (from the configuration). */
+    uint64_t arp_hold_limit;  /* cfg.arp_queue_total_bytes */
+    uint64_t tcp_limit_low, tcp_limit_pressure, tcp_limit_high; /* cfg.tcp_mem_* */
+};
+void ns_stack_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* ---- ICMP echo ------------------------------------------------------------
  * Until raw sockets land, programs ping through these two calls. */

@@ -374,6 +374,8 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
             n = tp->sndbuf.len; /* the rest acknowledges our FIN */
         ns_ring_drop(&tp->sndbuf, n);
         tp->snd_data += n;
+        if (tp->sndbuf.len == 0)
+            tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
     }
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
@@ -594,6 +596,19 @@ static void tcp_process_fin(struct tcpcb *tp)
     }
 }
 
+void tcp_input_pull(struct tcpcb *tp)
+{
+    if (!tcp_reass_ready(tp))
+        return;
+    bool fin;
+    tcp_reass_pull(tp, &fin);
+    tcp_sack_rcv_prune(tp);
+    tp->flags |= TF_ACKNOW;
+    if (fin && (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_FIN_WAIT_1 ||
+                tp->state == TCPS_FIN_WAIT_2))
+        tcp_process_fin(tp); /* RFC 9293 §3.10.7.4 "eighth", reached late */
+}
+
 /* Accept in-order data into the receive buffer, or queue it out of order. */
 static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
 {
@@ -603,13 +618,23 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     uint32_t len = s->len;
 
     if (seq == tp->rcv_nxt) {
-        uint32_t n = ns_ring_write(&tp->rcvbuf, data, len);
+        /* What the buffer has space for, and of that what the memory
+         * limit lets its storage take (tcp_mem.c). */
+        uint32_t fit = len < ns_ring_space(&tp->rcvbuf) ? len : ns_ring_space(&tp->rcvbuf);
+        uint32_t take = tcp_mem_ring_take(tp, &tp->rcvbuf, TCP_MEM_RCV, fit);
+        if (take < fit) {
+            NS_STAT_INC(st, tcp_mem_rcv_drop); /* resent: the ACK says where we are */
+            tp->flags |= TF_ACKNOW;
+        }
+        uint32_t n = ns_ring_write(&tp->rcvbuf, data, take);
         if (n < len) {
-            NS_STAT_ADD(st, tcp_rcvbuf_trim, len - n);
+            NS_STAT_ADD(st, tcp_rcvbuf_trim, len - n - (fit - take));
             *fin = false;
         }
         tp->rcv_nxt += n;
-        if (tp->reass) {
+        if (tp->reass && n == 0) {
+            tp->flags |= TF_ACKNOW; /* nothing taken: say so at once */
+        } else if (tp->reass) {
             /* The hole filled: deliver what waited, ACK at once
              * (RFC 5681 §4.2: SHOULD for segments that fill gaps). */
             bool rfin;
