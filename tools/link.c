@@ -41,6 +41,7 @@ int link_parse_opt(struct link_opts *o, int argc, char **argv, int *i)
         {"--pcap", offsetof(struct link_opts, pcap)},
         {"--name", offsetof(struct link_opts, name)},
         {"--offload", offsetof(struct link_opts, offload)},
+        {"--tcp-mem", offsetof(struct link_opts, tcp_mem)},
     };
     const char *a = argv[*i];
     if (!strcmp(a, "--verbose")) {
@@ -91,6 +92,9 @@ const char *link_usage(void)
            "  --pcap FILE        capture the link (what crosses the wire) to FILE\n"
            "  --offload on|off   tap/tun: checksum offload and 64 KiB TCP segments\n"
            "                     through the virtio-net header (default on)\n"
+           "  --tcp-mem LOW,PRESSURE,HIGH\n"
+           "                     the limit on what all TCP buffers hold, in bytes (k, M, G\n"
+           "                     suffixes), as net.ipv4.tcp_mem (default 96M,128M,192M)\n"
            "  --name NAME        host name in logs (default netsock)\n"
            "  --verbose          log stack events to stderr\n";
 }
@@ -122,6 +126,50 @@ static int parse_prefix(const char *s, struct in_addr *a, unsigned *prefix)
     if (end == slash + 1 || *end || p > 32 || inet_pton(AF_INET, buf, a) != 1)
         return -1;
     *prefix = (unsigned)p;
+    return 0;
+}
+
+/* A size: digits with an optional k, M or G (powers of 1024). */
+static int parse_size(const char *s, size_t *used, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: break;
+    }
+    if (shift)
+        end++;
+    if (v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    *used = (size_t)(end - s);
+    return 0;
+}
+
+/* --tcp-mem LOW,PRESSURE,HIGH (as net.ipv4.tcp_mem, in bytes). */
+static int parse_tcp_mem(const char *s, struct ns_config *cfg)
+{
+    uint64_t v[3];
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        if (parse_size(s, &n, &v[i]) < 0 || s[n] != (i < 2 ? ',' : '\0'))
+            return -1;
+        s += n + (i < 2);
+    }
+    if (v[0] > v[1] || v[1] > v[2])
+        return -1;
+    cfg->tcp_mem_low = v[0];
+    cfg->tcp_mem_pressure = v[1];
+    cfg->tcp_mem_high = v[2];
     return 0;
 }
 
@@ -177,6 +225,13 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
         fprintf(stderr, "netsock: --mac %s: expected a unicast XX:XX:XX:XX:XX:XX\n", o->mac);
         return -1;
     }
+    struct ns_config mem_cfg;
+    ns_config_default(&mem_cfg);
+    if (o->tcp_mem && parse_tcp_mem(o->tcp_mem, &mem_cfg) < 0) {
+        fprintf(stderr, "netsock: --tcp-mem %s: expected LOW,PRESSURE,HIGH sizes (k, M, G), "
+                        "in increasing order\n", o->tcp_mem);
+        return -1;
+    }
     unsigned tuntap_flags = 0;
     if (o->offload && !strcmp(o->offload, "off")) {
         tuntap_flags |= NS_TUNTAP_NO_OFFLOAD;
@@ -230,6 +285,9 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
     struct ns_config cfg;
     ns_config_default(&cfg);
     cfg.name = o->name ? o->name : "netsock";
+    cfg.tcp_mem_low = mem_cfg.tcp_mem_low;
+    cfg.tcp_mem_pressure = mem_cfg.tcp_mem_pressure;
+    cfg.tcp_mem_high = mem_cfg.tcp_mem_high;
     /* A real network: ISNs, ports and IDs must not be predictable. */
     if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != (ssize_t)sizeof(cfg.seed))
         cfg.seed = ns_clock_now_us();

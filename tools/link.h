@@ -6,6 +6,8 @@
  *   --impair loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,corrupt=0.1%,
  *            rate=100mbit,queue=64k,seed=7       (both directions)
  *   --pcap FILE   --name NAME   --offload on|off   --verbose
+ *   --tcp-mem LOW,PRESSURE,HIGH   (the stack-wide TCP memory limit, as
+ *            net.ipv4.tcp_mem but in bytes: 96M,128M,192M by default)
  */
 #ifndef NS_TOOLS_LINK_H
 #define NS_TOOLS_LINK_H
@@ -25,6 +27,7 @@ struct link_opts {
     const char *pcap;   /* optional capture file */
     const char *name;   /* host name (stack name, control socket name) */
     const char *offload; /* "on" (default) or "off": tap/tun virtio-net offloads */
+    const char *tcp_mem; /* optional "LOW,PRESSURE,HIGH": cfg.tcp_mem_* (sizes, k/M/G) */
     bool verbose;       /* log stack events to stderr */
 };
 
