@@ -106,6 +106,15 @@ bool tcp_mem_admit(struct tcpcb *tp, uint64_t cost, enum tcp_mem_use use, uint32
     return t->mem_all.bytes + cost <= c->tcp_mem_high;
 }
 
+/* What ring r can take without asking for memory: the room its storage
+ * has, or the first storage every ring is granted. */
+static uint32_t ring_granted_room(const struct ns_ring *r)
+{
+    if (r->size)
+        return ns_ring_room(r);
+    return r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE;
+}
+
 uint32_t tcp_mem_ring_take(struct tcpcb *tp, struct ns_ring *r, enum tcp_mem_use use,
                            uint32_t len)
 {
@@ -114,8 +123,7 @@ uint32_t tcp_mem_ring_take(struct tcpcb *tp, struct ns_ring *r, enum tcp_mem_use
     if (cost == 0 || (r->size == 0 && cost <= NS_RING_MIN_STORAGE) ||
         tcp_mem_admit(tp, cost, use, 0))
         return n;
-    uint32_t fits = r->size ? ns_ring_room(r)
-                            : (r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE);
+    uint32_t fits = ring_granted_room(r);
     return n < fits ? n : fits;
 }
 
@@ -124,9 +132,11 @@ bool tcp_mem_snd_writable(struct tcpcb *tp)
     const struct ns_ring *r = &tp->sndbuf;
     if (r->size == 0 || ns_ring_room(r) > 0)
         return true;
-    /* Out-of-order data would be pruned to make room: count it as free. */
+    /* Other connections' out-of-order data would be pruned to make room
+     * (tcp_mem_admit): count it as free. */
     const struct tcp_table *t = tp->st->tcp;
-    return t->mem_all.bytes - t->mem_ooo.bytes + ns_ring_grow_bytes(r, 1) <=
+    uint64_t own_ooo = tp->reass_bytes + (uint64_t)tp->reass_segs * tcp_reass_seg_mem(0);
+    return t->mem_all.bytes - (t->mem_ooo.bytes - own_ooo) + ns_ring_grow_bytes(r, 1) <=
            tp->st->cfg.tcp_mem_high;
 }
 
@@ -135,9 +145,7 @@ uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space)
     struct ns_stack *st = tp->st;
     if (!tcp_mem_pressure(st))
         return space;
-    const struct ns_ring *r = &tp->rcvbuf;
-    uint64_t room = r->size ? ns_ring_room(r)
-                            : (r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE);
+    uint64_t room = ring_granted_room(&tp->rcvbuf);
     if (st->tcp->mem_all.bytes - st->tcp->mem_ooo.bytes < st->cfg.tcp_mem_high)
         room += 4ull * tp->mss;
     return room < space ? (uint32_t)room : space;
