@@ -49,7 +49,7 @@ enum arp_state { ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_PROBE };
 
 struct arp_entry {
     struct arp_entry *hnext;             /* hash chain */
-    struct arp_entry *lru_prev, *lru_next;
+    struct ns_dlink lru;                 /* on arp_cache.lru */
     int ifindex;
     uint32_t ip;                         /* host order */
     uint8_t mac[NS_ETH_ALEN];
@@ -62,8 +62,8 @@ struct arp_entry {
     struct ns_pbuf_queue hold;           /* IPv4 packets waiting for the MAC */
     uint32_t hold_bytes;                 /* their buffer bytes (pb->cap) */
     /* While hold is not empty: on the cache's list of holding entries, in
-     * the order they started holding (hold_head is the longest waiting). */
-    struct arp_entry *hold_prev, *hold_next;
+     * the order they started holding (its head is the longest waiting). */
+    struct ns_dlink holding;
     bool unres;                          /* counted in arp_cache.unres */
 };
 
@@ -94,53 +94,19 @@ static struct arp_entry *arp_find(const struct arp_cache *c, int ifindex, uint32
     return NULL;
 }
 
-static void lru_unlink(struct arp_cache *c, struct arp_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_head(struct arp_cache *c, struct arp_entry *e)
-{
-    e->lru_prev = NULL;
-    e->lru_next = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lru_prev = e;
-    else
-        c->lru_tail = e;
-    c->lru_head = e;
-}
+/* The entry a list link belongs to (NULL for the end of a list). */
+#define ARP_OF(link, member) ((link) ? NS_CONTAINER_OF(link, struct arp_entry, member) : NULL)
 
 static void arp_touch(struct ns_stack *st, struct arp_entry *e)
 {
     e->used_us = st->now_us;
-    if (st->arp.lru_head != e) {
-        lru_unlink(&st->arp, e);
-        lru_push_head(&st->arp, e);
+    if (st->arp.lru.head != &e->lru) {
+        ns_dlist_remove(&st->arp.lru, &e->lru);
+        ns_dlist_push_head(&st->arp.lru, &e->lru);
     }
 }
 
 /* ---- held packets ---------------------------------------------------------------- */
-
-static void holding_unlink(struct arp_cache *c, struct arp_entry *e)
-{
-    if (e->hold_prev)
-        e->hold_prev->hold_next = e->hold_next;
-    else
-        c->hold_head = e->hold_next;
-    if (e->hold_next)
-        e->hold_next->hold_prev = e->hold_prev;
-    else
-        c->hold_tail = e->hold_prev;
-    e->hold_prev = e->hold_next = NULL;
-}
 
 /* Take e's oldest held packet off its queue (and off the cache's totals);
  * NULL when it holds none. */
@@ -153,7 +119,7 @@ static struct ns_pbuf *hold_pop(struct arp_cache *c, struct arp_entry *e)
     c->hold_bytes -= pb->cap;
     c->hold_pkts--;
     if (!e->hold.head)
-        holding_unlink(c, e);
+        ns_dlist_remove(&c->holding, &e->holding);
     return pb;
 }
 
@@ -179,17 +145,11 @@ static void hold_push(struct ns_stack *st, struct arp_entry *e, struct ns_pbuf *
     }
     while (c->hold_bytes + size > st->cfg.arp_queue_total_bytes) {
         NS_STAT_INC(st, arp_queue_total_drop);
-        ns_pbuf_free(hold_pop(c, c->hold_head)); /* hold_bytes > 0: someone holds */
+        /* hold_bytes > 0: someone holds */
+        ns_pbuf_free(hold_pop(c, ARP_OF(c->holding.head, holding)));
     }
-    if (!e->hold.head) {
-        e->hold_next = NULL;
-        e->hold_prev = c->hold_tail;
-        if (c->hold_tail)
-            c->hold_tail->hold_next = e;
-        else
-            c->hold_head = e;
-        c->hold_tail = e;
-    }
+    if (!e->hold.head)
+        ns_dlist_push_tail(&c->holding, &e->holding);
     ns_pbuf_queue_push(&e->hold, pb);
     e->hold_bytes += size;
     c->hold_bytes += size;
@@ -219,14 +179,14 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    lru_unlink(c, e);
+    ns_dlist_remove(&c->lru, &e->lru);
     ns_timer_cancel(&st->wheel, &e->timer);
     /* Finish removing the entry before dropping its packets: the host
      * unreachable errors go back out through arp_output, which may create
      * (and, with the cache full, evict for) an entry of its own. */
     struct ns_pbuf_queue hold = e->hold;
     if (hold.head) {
-        holding_unlink(c, e);
+        ns_dlist_remove(&c->holding, &e->holding);
         c->hold_bytes -= e->hold_bytes;
         c->hold_pkts -= hold.count;
     }
@@ -240,8 +200,8 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
 void arp_destroy(struct ns_stack *st)
 {
     struct arp_cache *c = &st->arp;
-    while (c->lru_head)
-        arp_remove(st, c->lru_head, false);
+    while (c->lru.head)
+        arp_remove(st, ARP_OF(c->lru.head, lru), false);
     free(c->buckets);
     c->buckets = NULL;
 }
@@ -314,7 +274,7 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
     if (c->count >= st->cfg.arp_cache_max) {
         /* Evict the least recently used entry. */
         NS_STAT_INC(st, arp_evict);
-        arp_remove(st, c->lru_tail, false);
+        arp_remove(st, ARP_OF(c->lru.tail, lru), false);
     }
     struct arp_entry *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -329,7 +289,7 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
     uint32_t h = arp_hash(c, ifindex, ip);
     e->hnext = c->buckets[h];
     c->buckets[h] = e;
-    lru_push_head(c, e);
+    ns_dlist_push_head(&c->lru, &e->lru);
     c->count++;
     return e;
 }

@@ -182,8 +182,8 @@ struct tcpcb {
     struct tcp_seg *reass_last;  /* its last segment */
     uint32_t reass_bytes, reass_segs;
     /* On the stack's list of connections holding out-of-order data
-     * (tcp_table.ooo_head), stalest first: tcp_reass.c. */
-    struct tcpcb *ooo_prev, *ooo_next;
+     * (tcp_table.ooo), stalest first: tcp_reass.c. */
+    struct ns_dlink ooo_link;
     bool ooo_listed;
     /* Receive-buffer autotuning (tcp_rcv_space_adjust): bytes the
      * application read in the last measured RTT, and where and when the
@@ -289,7 +289,7 @@ struct tcp_table {
     bool mem_pressure;           /* Linux tcp_memory_pressure (tcp_mem_pressure()) */
     /* Connections holding out-of-order data, the one longest without
      * in-order progress first: the order they are pruned in. */
-    struct tcpcb *ooo_head, *ooo_tail;
+    struct ns_dlist ooo;
     /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
      * instead of the RFC 6528 value, so unit tests can place ISNs where
      * they need them (e.g. just below 2^32). Never set outside tests: a

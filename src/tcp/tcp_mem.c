@@ -72,12 +72,13 @@ bool tcp_mem_pressure(struct ns_stack *st)
 static uint64_t prune_others(struct tcpcb *tp, uint64_t goal)
 {
     uint64_t freed = 0;
-    struct tcpcb *v = tp->st->tcp->ooo_head;
-    while (v && freed < goal) {
-        struct tcpcb *next = v->ooo_next; /* v may leave the list */
+    struct ns_dlink *l = tp->st->tcp->ooo.head;
+    while (l && freed < goal) {
+        struct ns_dlink *next = l->next; /* the victim may leave the list */
+        struct tcpcb *v = NS_CONTAINER_OF(l, struct tcpcb, ooo_link);
         if (v != tp)
             freed += tcp_reass_prune(v, v->rcv_nxt, goal - freed, true);
-        v = next;
+        l = next;
     }
     return freed;
 }

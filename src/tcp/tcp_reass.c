@@ -69,18 +69,9 @@ static void seg_free(struct tcpcb *tp, struct tcp_seg *s)
 
 static void ooo_unlink(struct tcpcb *tp)
 {
-    struct tcp_table *t = tp->st->tcp;
     if (!tp->ooo_listed)
         return;
-    if (tp->ooo_prev)
-        tp->ooo_prev->ooo_next = tp->ooo_next;
-    else
-        t->ooo_head = tp->ooo_next;
-    if (tp->ooo_next)
-        tp->ooo_next->ooo_prev = tp->ooo_prev;
-    else
-        t->ooo_tail = tp->ooo_prev;
-    tp->ooo_prev = tp->ooo_next = NULL;
+    ns_dlist_remove(&tp->st->tcp->ooo, &tp->ooo_link);
     tp->ooo_listed = false;
 }
 
@@ -88,14 +79,7 @@ static void ooo_unlink(struct tcpcb *tp)
  * most recently. */
 static void ooo_append(struct tcpcb *tp)
 {
-    struct tcp_table *t = tp->st->tcp;
-    tp->ooo_next = NULL;
-    tp->ooo_prev = t->ooo_tail;
-    if (t->ooo_tail)
-        t->ooo_tail->ooo_next = tp;
-    else
-        t->ooo_head = tp;
-    t->ooo_tail = tp;
+    ns_dlist_push_tail(&tp->st->tcp->ooo, &tp->ooo_link);
     tp->ooo_listed = true;
 }
 

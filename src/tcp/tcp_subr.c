@@ -70,7 +70,7 @@ void tcp_destroy(struct ns_stack *st)
     /* Every byte charged was given back (tcp_mem.c): a leak in the
      * accounting would make the memory limit drift. */
     assert(t->mem_all.bytes == 0 && t->mem_rcv.bytes == 0 && t->mem_snd.bytes == 0 &&
-           t->mem_ooo.bytes == 0 && !t->ooo_head && "TCP memory accounting leaked");
+           t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
     free(t->conn);
     free(t);
     st->tcp = NULL;
