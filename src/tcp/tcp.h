@@ -384,8 +384,8 @@ static inline uint32_t tcp_ts_now(const struct tcpcb *tp)
 void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
                struct ns_pbuf *pb);
 /* After the application read: queued data that was in order but did not
- * fit the ring (memory limit) moves in now, with a FIN it reaches; an ACK
- * is owed. */
+ * fit the ring (memory limit) moves in now, with a FIN it reaches, and
+ * the ACK goes out. */
 void tcp_input_pull(struct tcpcb *tp);
 void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
                   const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len);

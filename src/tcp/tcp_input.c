@@ -607,6 +607,7 @@ void tcp_input_pull(struct tcpcb *tp)
     if (fin && (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_FIN_WAIT_1 ||
                 tp->state == TCPS_FIN_WAIT_2))
         tcp_process_fin(tp); /* RFC 9293 §3.10.7.4 "eighth", reached late */
+    tcp_output(tp); /* the ACK, also from TIME-WAIT when the FIN took us there */
 }
 
 /* Accept in-order data into the receive buffer, or queue it out of order. */

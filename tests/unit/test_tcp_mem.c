@@ -21,7 +21,8 @@
  *   - above tcp_mem_high no ring grows: in-order data beyond the storage
  *     is dropped (and resent), send() takes what the storage holds, POLLOUT
  *     follows, a new connection still gets its first 4 KiB; buffers do not
- *     autotune under pressure.
+ *     autotune under pressure; queued data the ring cannot take waits for
+ *     the reader, with its FIN.
  */
 #include <poll.h>
 
@@ -280,6 +281,44 @@ static void test_above_high_nothing_grows_but_the_first_4k(void **state)
     tt_free(t);
 }
 
+/* Queued data the ring cannot take (above high) stays queued, not
+ * dropped, and moves in when the application reads, with the FIN it
+ * reaches; the ACK for it goes out then. */
+static void test_queued_data_waits_for_the_reader(void **state)
+{
+    (void)state;
+    const uint64_t limit = 3 * (uint64_t)tcp_reass_seg_mem(1000) + 4096;
+    struct tt *t = bench(0, limit, limit);
+    int d = open_from(t, 40001);
+    /* 4096..7096 out of order, the FIN with the last: 3 S, below pressure. */
+    data_at(t, 40001, 4096);
+    data_at(t, 40001, 5096);
+    tseg_send(t, t->now, .flags = ACK | FIN, .seq = PEER_ISS + 1 + 6096, .ack = OUR_ISS + 1,
+              .len = 1000);
+    tb_drain(t->tb, 1);
+    assert_int_equal(usage(t).tcp_ooo_bytes, 3 * S);
+    /* 0..4096 in order: the ring's first 4096 bytes, full; moving the queue
+     * in would need 8192 of storage, past high: it stays queued. */
+    for (uint32_t k = 0; k < 4; k++)
+        data_at(t, 40001, k * 1000);
+    tb_drain(t->tb, 1);
+    tseg_send(t, t->now, .flags = ACK, .seq = PEER_ISS + 1 + 4000, .ack = OUR_ISS + 1, .len = 96);
+    tseg_expect(t, .flags = ACK, .ack = PEER_ISS + 1 + 4096, .len = 0);
+    assert_int_equal(usage(t).tcp_rcv_bytes, 4096);
+    assert_int_equal(usage(t).tcp_ooo_bytes, 3 * S);
+    assert_int_equal(tt_state(t, d), TCPS_ESTABLISHED);
+    assert_int_equal(TCTR(t, tcp_mem_ooo_drop), 0);
+    /* The application reads: the queue moves in, the FIN is reached. */
+    tt_read_pat(t, d, PEER_ISS + 1, 4096);
+    tseg_expect(t, .flags = ACK, .ack = PEER_ISS + 1 + 7096 + 1, .len = 0);
+    assert_int_equal(tt_state(t, d), TCPS_CLOSE_WAIT);
+    assert_int_equal(usage(t).tcp_ooo_bytes, 0);
+    tt_read_pat(t, d, PEER_ISS + 1 + 4096, 3000);
+    uint8_t b[8];
+    assert_int_equal(ns_recv(tt_st(t), d, b, sizeof(b), 0), 0); /* EOF */
+    tt_free(t);
+}
+
 /* The defaults, and thresholds out of order are refused. */
 static void test_config_thresholds_must_be_ordered(void **state)
 {
@@ -304,6 +343,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ooo_admitted_to_pressure_then_pruned_from_the_top),
         cmocka_unit_test(test_ring_growth_prunes_the_stalest_queue_first),
         cmocka_unit_test(test_above_high_nothing_grows_but_the_first_4k),
+        cmocka_unit_test(test_queued_data_waits_for_the_reader),
         cmocka_unit_test(test_config_thresholds_must_be_ordered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
