@@ -421,7 +421,42 @@ static size_t counter_group(const char *name)
     return u ? (size_t)(u - name) : strlen(name);
 }
 
-/* Like `netstat -s`: per protocol, "    VALUE description", non-zero only. */
+/* What the bounded resources hold now, and their limits (docs/host.md). */
+static void reply_usage(struct textbuf *b, struct ns_stack *st)
+{
+    struct ns_stack_usage u;
+    ns_stack_usage(st, &u);
+    tb_printf(b,
+              "Memory:\n    %" PRIu64 " bytes held by TCP buffers: %" PRIu64 " receive, %" PRIu64
+              " send, %" PRIu64 " out of order; peak %" PRIu64 "\n    TCP memory limits: low %" PRIu64
+              ", pressure %" PRIu64 ", high %" PRIu64 "; under pressure: %s\n    %u ARP "
+              "neighbours, %u being resolved, %u packets held for them (%" PRIu64
+              " of at most %" PRIu64 " bytes)\n",
+              u.tcp_bytes, u.tcp_rcv_bytes, u.tcp_snd_bytes, u.tcp_ooo_bytes, u.tcp_peak_bytes,
+              u.tcp_limit_low, u.tcp_limit_pressure, u.tcp_limit_high,
+              u.tcp_pressure ? "yes" : "no", u.arp_entries, u.arp_unres, u.arp_hold_pkts,
+              u.arp_hold_bytes, u.arp_hold_limit);
+}
+
+static void reply_usage_json(struct textbuf *b, struct ns_stack *st)
+{
+    struct ns_stack_usage u;
+    ns_stack_usage(st, &u);
+    tb_printf(b,
+              ", \"usage\": {\"tcp_bytes\": %" PRIu64 ", \"tcp_rcv_bytes\": %" PRIu64
+              ", \"tcp_snd_bytes\": %" PRIu64 ", \"tcp_ooo_bytes\": %" PRIu64
+              ", \"tcp_peak_bytes\": %" PRIu64 ", \"tcp_pressure\": %s, \"tcp_mem_low\": %" PRIu64
+              ", \"tcp_mem_pressure\": %" PRIu64 ", \"tcp_mem_high\": %" PRIu64
+              ", \"arp_entries\": %u, \"arp_unres\": %u, \"arp_hold_pkts\": %u"
+              ", \"arp_hold_bytes\": %" PRIu64 ", \"arp_hold_limit\": %" PRIu64 "}",
+              u.tcp_bytes, u.tcp_rcv_bytes, u.tcp_snd_bytes, u.tcp_ooo_bytes, u.tcp_peak_bytes,
+              u.tcp_pressure ? "true" : "false", u.tcp_limit_low, u.tcp_limit_pressure,
+              u.tcp_limit_high, u.arp_entries, u.arp_unres, u.arp_hold_pkts, u.arp_hold_bytes,
+              u.arp_hold_limit);
+}
+
+/* Like `netstat -s`: per protocol, "    VALUE description", non-zero only;
+ * then what the bounded resources hold. */
 static void reply_counters(struct textbuf *b, struct ns_stack *st, const struct services *svc)
 {
     uint64_t v[NS_CTR__COUNT];
@@ -440,6 +475,7 @@ static void reply_counters(struct textbuf *b, struct ns_stack *st, const struct 
         }
         tb_printf(b, "    %" PRIu64 " %s (%s)\n", v[c], ns_counter_desc((enum ns_counter)c), name);
     }
+    reply_usage(b, st);
     if (svc) {
         struct services_stats s;
         services_get_stats(svc, &s);
@@ -466,6 +502,7 @@ static void reply_counters_json(struct textbuf *b, struct ns_stack *st, const st
         tb_printf(b, "%s\n  \"%s\": %" PRIu64, c ? "," : "", ns_counter_name((enum ns_counter)c),
                   v[c]);
     tb_printf(b, "\n}");
+    reply_usage_json(b, st);
     if (svc) {
         struct services_stats s;
         services_get_stats(svc, &s);

@@ -91,6 +91,50 @@ static bool link_spec_ok(const char *spec)
     return true;
 }
 
+/* A size: digits with an optional k, M or G (powers of 1024). */
+static int parse_size(const char *s, size_t *used, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: break;
+    }
+    if (shift)
+        end++;
+    if (v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    *used = (size_t)(end - s);
+    return 0;
+}
+
+/* --tcp-mem LOW,PRESSURE,HIGH (as net.ipv4.tcp_mem, in bytes). */
+static int parse_tcp_mem(const char *s, struct ns_config *cfg)
+{
+    uint64_t v[3];
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        if (parse_size(s, &n, &v[i]) < 0 || s[n] != (i < 2 ? ',' : '\0'))
+            return -1;
+        s += n + (i < 2);
+    }
+    if (v[0] > v[1] || v[1] > v[2])
+        return -1;
+    cfg->tcp_mem_low = v[0];
+    cfg->tcp_mem_pressure = v[1];
+    cfg->tcp_mem_high = v[2];
+    return 0;
+}
+
 const char *link_ifname(const struct link_opts *o)
 {
     const char *colon = o->link ? strchr(o->link, ':') : NULL;
@@ -160,6 +204,15 @@ int link_opt(struct link_opts *o, const char *prog, int code, const char *arg)
     case LINK_OPT_VERBOSE:
         o->verbose = true;
         return 1;
+    case LINK_OPT_TCP_MEM: {
+        struct ns_config c;
+        if (parse_tcp_mem(arg, &c) < 0)
+            return cli_bad_value(prog, "--tcp-mem", arg,
+                                 "LOW,PRESSURE,HIGH: three sizes in bytes (k, M and G "
+                                 "suffixes), in increasing order");
+        o->tcp_mem = arg;
+        return 1;
+    }
     default:
         return 0;
     }
@@ -189,6 +242,7 @@ int link_opts_check(const struct link_opts *o, const char *prog)
         {LINK_OPT_PCAP, offsetof(struct link_opts, pcap)},
         {LINK_OPT_NAME, offsetof(struct link_opts, name)},
         {LINK_OPT_OFFLOAD, offsetof(struct link_opts, offload)},
+        {LINK_OPT_TCP_MEM, offsetof(struct link_opts, tcp_mem)},
     };
     for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
         const char *v = *(const char *const *)(const void *)((const char *)o + fields[k].off);
@@ -230,6 +284,9 @@ const char *link_usage(void)
            "  --pcap FILE        capture the link (what crosses the wire) to FILE\n"
            "  --offload on|off   tap/tun: checksum offload and 64 KiB TCP segments\n"
            "                     through the virtio-net header (default on)\n"
+           "  --tcp-mem LOW,PRESSURE,HIGH\n"
+           "                     the limit on what all TCP buffers hold, in bytes (k, M, G\n"
+           "                     suffixes), as net.ipv4.tcp_mem (default 96M,128M,192M)\n"
            "  --name NAME        host name in logs (default netsock)\n"
            "  --verbose          log stack events to stderr\n";
 }
@@ -279,6 +336,10 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
     if (o->mac)
         parse_mac(o->mac, mac);
     unsigned tuntap_flags = o->offload && !strcmp(o->offload, "off") ? NS_TUNTAP_NO_OFFLOAD : 0;
+    struct ns_config mem_cfg;
+    ns_config_default(&mem_cfg);
+    if (o->tcp_mem)
+        parse_tcp_mem(o->tcp_mem, &mem_cfg); /* valid: link_opts_check */
     struct ns_link_params params;
     ns_link_params_default(&params);
     params.mtu = 0; /* the device's MTU applies unless the spec sets one */
@@ -320,6 +381,9 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
     struct ns_config cfg;
     ns_config_default(&cfg);
     cfg.name = o->name ? o->name : "netsock";
+    cfg.tcp_mem_low = mem_cfg.tcp_mem_low;
+    cfg.tcp_mem_pressure = mem_cfg.tcp_mem_pressure;
+    cfg.tcp_mem_high = mem_cfg.tcp_mem_high;
     /* A real network: ISNs, ports and IDs must not be predictable. */
     if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != (ssize_t)sizeof(cfg.seed))
         cfg.seed = ns_clock_now_us();

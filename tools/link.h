@@ -6,6 +6,8 @@
  *   --impair loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,corrupt=0.1%,
  *            rate=100mbit,queue=64k,seed=7       (both directions)
  *   --pcap FILE   --name NAME   --offload on|off   --verbose
+ *   --tcp-mem LOW,PRESSURE,HIGH   (the stack-wide TCP memory limit, as
+ *            net.ipv4.tcp_mem but in bytes: 96M,128M,192M by default)
  */
 #ifndef NS_TOOLS_LINK_H
 #define NS_TOOLS_LINK_H
@@ -26,6 +28,7 @@ struct link_opts {
     const char *pcap;   /* optional capture file */
     const char *name;   /* host name (stack name, control socket name) */
     const char *offload; /* "on" (default) or "off": tap/tun virtio-net offloads */
+    const char *tcp_mem; /* optional "LOW,PRESSURE,HIGH": cfg.tcp_mem_* (sizes, k/M/G) */
     bool verbose;       /* log stack events to stderr */
 };
 
@@ -63,6 +66,7 @@ enum {
     LINK_OPT_NAME,
     LINK_OPT_OFFLOAD,
     LINK_OPT_VERBOSE,
+    LINK_OPT_TCP_MEM,
 };
 
 #define LINK_LONG_OPTIONS                                                                         \
@@ -74,7 +78,8 @@ enum {
         {"pcap", required_argument, NULL, LINK_OPT_PCAP},                                         \
         {"name", required_argument, NULL, LINK_OPT_NAME},                                         \
         {"offload", required_argument, NULL, LINK_OPT_OFFLOAD},                                   \
-        {"verbose", no_argument, NULL, LINK_OPT_VERBOSE}
+        {"verbose", no_argument, NULL, LINK_OPT_VERBOSE},                                         \
+        {"tcp-mem", required_argument, NULL, LINK_OPT_TCP_MEM}
 
 /* Take one option code from getopt_long: 1 when it was a link option (its
  * value, in `arg`, checked and stored), 0 when it is not one, -1 after

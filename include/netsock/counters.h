@@ -35,7 +35,9 @@
     X(arp_drop_bad_op, "ARP packets with an unknown opcode")                    \
     X(arp_drop_bad_sender, "ARP packets with a broadcast/multicast sender")     \
     X(arp_conflict, "ARP packets claiming one of our addresses")                \
-    X(arp_queue_drop, "packets dropped: ARP hold queue full")                   \
+    X(arp_queue_drop, "packets dropped: a neighbour's ARP hold queue full")     \
+    X(arp_queue_total_drop, "held packets dropped: all ARP hold queues together full") \
+    X(arp_unres_drop, "packets dropped: arp_unres_max neighbours being resolved")     \
     X(arp_resolve_fail, "packets dropped: neighbour never answered ARP")        \
     X(arp_cache_full, "ARP cache insertions refused: every entry busy")         \
     X(arp_evict, "ARP entries evicted to make room")                            \
@@ -129,6 +131,11 @@
     X(tcp_ooo_segs, "TCP segments queued out of order")                        \
     X(tcp_ooo_drop, "out-of-order segments dropped: queue full")               \
     X(tcp_ooo_merge, "out-of-order segments dropped as duplicates of queued data (or a queued FIN), and queued ones a new segment covered") \
+    X(tcp_mem_pressures, "times TCP buffers rose above tcp_mem_pressure (memory pressure)") \
+    X(tcp_ooo_pruned, "out-of-order segments discarded to free TCP memory")    \
+    X(tcp_mem_ooo_drop, "out-of-order segments dropped: TCP memory above tcp_mem_pressure") \
+    X(tcp_mem_rcv_drop, "in-order segments cut short: TCP memory above tcp_mem_high") \
+    X(tcp_mem_snd_refused, "send() calls given less room: TCP memory above tcp_mem_high") \
     X(tcp_rcvbuf_trim, "TCP bytes beyond the window trimmed")                  \
     X(tcp_rcv_inwin_drop, "TCP bytes inside an advertised window the receive buffer could not take (out of memory)") \
     X(tcp_rcv_wnd_retract, "advertised windows whose right edge moved left by less than a scale granule (RFC 7323 §2.4)") \

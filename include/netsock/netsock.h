@@ -54,9 +54,25 @@ struct ns_config {
     bool ip_forward;           /* route packets between interfaces; default false */
     uint8_t ip_default_ttl;    /* default 64 (Linux ip_default_ttl) */
 
-    uint32_t arp_cache_max;    /* neighbour entries; default 1024 */
-    uint32_t arp_queue_max;    /* packets held per unresolved neighbour; default 64 (Linux
-                                  holds unres_qlen_bytes = 208 KiB, ~100 packets) */
+    uint32_t arp_cache_max;    /* neighbour entries; default 1024 (Linux gc_thresh3) */
+    uint32_t arp_queue_bytes;  /* buffer bytes (2048 per pooled packet, a heap packet's
+                                  size) held per unresolved neighbour, the oldest dropped
+                                  first; default 212992 (Linux unres_qlen_bytes), 104
+                                  pooled packets */
+    uint64_t arp_queue_total_bytes; /* buffer bytes held by all unresolved neighbours
+                                  together, the longest-waiting one's oldest packet
+                                  dropped first; 0 (the default) means 1/16 of the
+                                  packet pool, pbuf_count * 2048 / 16 (256 packets of
+                                  the default 4096), so neighbours that never answer
+                                  cannot take the pool. Linux has no such total: its
+                                  queues live in general memory */
+    uint32_t arp_unres_max;    /* neighbours being resolved at once; a packet to one more
+                                  is dropped without an entry or a request (Linux refuses
+                                  a neighbour when its table is full of fresh entries).
+                                  Bounds the requests a flood makes us send to this many
+                                  per arp_retry_us. Default 256, a quarter of
+                                  arp_cache_max, so a flood evicts at most that many
+                                  resolved neighbours */
     uint32_t arp_retries;      /* requests before giving up; default 3 (Linux mcast_solicit) */
     uint64_t arp_retry_us;     /* gap between requests; default 1 s (Linux retrans_time) */
     uint64_t arp_reachable_us; /* confirmed entry trusted this long; default 30 s */
@@ -114,6 +130,22 @@ struct ns_config {
                                   [limit/2, limit*3/2). Default 0: no stack-wide limit
                                   (Linux tcp_challenge_ack_limit is INT_MAX, off, since
                                   6.0: a shared budget leaks other connections' state) */
+    /* The limit on what all TCP connections' buffers hold together, as Linux
+     * tcp_mem but in bytes of storage actually allocated: receive rings,
+     * send rings, out-of-order segments (docs/tcp.md "Memory"). Above
+     * tcp_mem_pressure the stack is under memory pressure until it is back
+     * at tcp_mem_low: buffers stop growing, out-of-order data is pruned
+     * first (and admitted only below tcp_mem_pressure); above tcp_mem_high
+     * no buffer grows. Every connection keeps its first 4 KiB per ring.
+     * Defaults 96 / 128 / 192 MiB: Linux's tcp_mem on a 2 GiB machine
+     * (pressure 1/16 of memory, low 3/4 and high 3/2 of it), under 1 % of
+     * this 24 GiB machine, room for ~18 connections with fully grown
+     * 6 MiB + 4 MiB buffers or 6000 with 32 KiB in flight; an embedded
+     * stack sets them to 1/16 of its memory, as Linux would.
+     * low <= pressure <= high. */
+    uint64_t tcp_mem_low;      /* default 96 MiB (Linux tcp_mem[0]) */
+    uint64_t tcp_mem_pressure; /* default 128 MiB (Linux tcp_mem[1]) */
+    uint64_t tcp_mem_high;     /* default 192 MiB (Linux tcp_mem[2]) */
 
     uint32_t icmp_rate_per_s;  /* ICMP errors per second; default 1000 (Linux icmp_msgs_per_sec) */
     uint32_t icmp_rate_burst;  /* burst; default 50 (Linux icmp_msgs_burst) */
@@ -206,6 +238,24 @@ const char *ns_counter_desc(enum ns_counter c);
 
 /* Pool statistics of the stack's packet buffers (leak checks in tests). */
 void ns_stack_pbuf_stats(const struct ns_stack *st, struct ns_pbuf_pool_stats *out);
+
+/* What the stack's bounded resources hold now (`netsock stat -s`, tests). */
+struct ns_stack_usage {
+    uint32_t arp_entries;     /* neighbour cache entries (cfg.arp_cache_max at most) */
+    uint32_t arp_unres;       /* ... being resolved (cfg.arp_unres_max at most) */
+    uint32_t arp_hold_pkts;   /* packets waiting for a neighbour's MAC */
+    uint64_t arp_hold_bytes;  /* their buffer bytes (cfg.arp_queue_total_bytes at most) */
+    uint64_t tcp_bytes;       /* storage TCP's buffers hold: the three below */
+    uint64_t tcp_rcv_bytes;   /* receive rings */
+    uint64_t tcp_snd_bytes;   /* send rings */
+    uint64_t tcp_ooo_bytes;   /* out-of-order segments */
+    uint64_t tcp_peak_bytes;  /* the most tcp_bytes has been */
+    bool tcp_pressure;        /* under memory pressure (cfg.tcp_mem_pressure) */
+    /* The limits in force (from the configuration). */
+    uint64_t arp_hold_limit;  /* cfg.arp_queue_total_bytes */
+    uint64_t tcp_limit_low, tcp_limit_pressure, tcp_limit_high; /* cfg.tcp_mem_* */
+};
+void ns_stack_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* ---- ICMP echo ------------------------------------------------------------
  * Until raw sockets land, programs ping through these two calls. */

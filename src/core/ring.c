@@ -6,6 +6,14 @@
 
 #include "wire/wire.h"
 
+/* The storage is now `size` bytes: charge the difference to the account. */
+static void ring_resized(struct ns_ring *r, uint32_t size)
+{
+    if (r->acct)
+        ns_mem_charge(r->acct, (int64_t)size - (int64_t)r->size);
+    r->size = size;
+}
+
 /* Move the contents into new storage of `size` bytes (>= len), head at 0. */
 static bool ring_repack(struct ns_ring *r, uint32_t size)
 {
@@ -15,9 +23,47 @@ static bool ring_repack(struct ns_ring *r, uint32_t size)
     ns_ring_peek(r, 0, nb, r->len);
     free(r->buf);
     r->buf = nb;
-    r->size = size;
+    ring_resized(r, size);
     r->head = 0;
     return true;
+}
+
+/* The storage size that holds `need` bytes: doubling from what is held (or
+ * NS_RING_MIN_STORAGE), never past cap; past the cap (ns_ring_write_max)
+ * an eighth more than the cap at once, or need if more, so that bytes
+ * that trickle in past the cap do not re-pack the whole ring each time. */
+static uint32_t ring_size_for(const struct ns_ring *r, uint32_t need)
+{
+    if (need <= r->size)
+        return r->size;
+    uint64_t size = r->size ? r->size : NS_RING_MIN_STORAGE;
+    while (size < need)
+        size *= 2;
+    uint64_t most = r->cap;
+    if (need > r->cap) {
+        most = (uint64_t)r->cap + r->cap / 8;
+        if (most < need)
+            most = need;
+    }
+    return size > most ? (uint32_t)most : (uint32_t)size;
+}
+
+/* Bytes a write of len may store when the ring may hold `max`. */
+static uint32_t ring_fit(const struct ns_ring *r, uint32_t len, uint32_t max)
+{
+    uint32_t room = max > r->len ? max - r->len : 0;
+    return len < room ? len : room;
+}
+
+uint32_t ns_ring_grow_bytes_max(const struct ns_ring *r, uint32_t len, uint32_t max)
+{
+    uint32_t n = ring_fit(r, len, max);
+    return n ? ring_size_for(r, r->len + n) - r->size : 0;
+}
+
+uint32_t ns_ring_grow_bytes(const struct ns_ring *r, uint32_t len)
+{
+    return ns_ring_grow_bytes_max(r, len, r->cap);
 }
 
 bool ns_ring_set_cap(struct ns_ring *r, uint32_t cap)
@@ -38,7 +84,7 @@ bool ns_ring_reserve(struct ns_ring *r)
     r->buf = malloc(size ? size : 1);
     if (!r->buf)
         return false;
-    r->size = size;
+    ring_resized(r, size);
     r->head = 0;
     return true;
 }
@@ -47,38 +93,26 @@ void ns_ring_free(struct ns_ring *r)
 {
     free(r->buf);
     r->buf = NULL;
-    r->size = r->head = r->len = 0;
+    ring_resized(r, 0);
+    r->head = r->len = 0;
 }
 
-/* Storage for at least `need` bytes: double from what is held (or
- * NS_RING_MIN_STORAGE), never past cap; past the cap (ns_ring_write_max)
- * an eighth more than the cap at once, or need if more, so that bytes
- * that trickle in past the cap do not re-pack the whole ring each time.
- * False when the allocation failed; the ring is then unchanged. */
+/* Storage for at least `need` bytes (ring_size_for). False when the
+ * allocation failed; the ring is then unchanged. */
 static bool ring_grow(struct ns_ring *r, uint32_t need)
 {
     if (need <= r->size)
         return true;
-    uint64_t size = r->size ? r->size : NS_RING_MIN_STORAGE;
-    while (size < need)
-        size *= 2;
-    uint64_t most = r->cap;
-    if (need > r->cap) {
-        most = (uint64_t)r->cap + r->cap / 8;
-        if (most < need)
-            most = need;
-    }
-    if (size > most)
-        size = most;
+    uint32_t size = ring_size_for(r, need);
     if (!r->buf) {
         r->buf = malloc(size ? (size_t)size : 1);
         if (!r->buf)
             return false;
-        r->size = (uint32_t)size;
+        ring_resized(r, size);
         r->head = 0;
         return true;
     }
-    return ring_repack(r, (uint32_t)size);
+    return ring_repack(r, size);
 }
 
 uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len)
@@ -88,8 +122,7 @@ uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len)
 
 uint32_t ns_ring_write_max(struct ns_ring *r, const void *data, uint32_t len, uint32_t max)
 {
-    uint32_t room = max > r->len ? max - r->len : 0;
-    uint32_t n = len < room ? len : room;
+    uint32_t n = ring_fit(r, len, max);
     if (n == 0)
         return 0;
     if (!ring_grow(r, r->len + n)) {

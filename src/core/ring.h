@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/memacct.h"
+
 #define NS_RING_MIN_STORAGE 4096u /* first allocation (or cap, if smaller) */
 
 struct ns_ring {
@@ -26,6 +28,7 @@ struct ns_ring {
                     * unless ns_ring_write_max held more */
     uint32_t head; /* offset of the first byte in storage */
     uint32_t len;  /* bytes held */
+    struct ns_mem_acct *acct; /* when set, every change of `size` is charged to it */
 };
 
 /* Set the capacity. Allocates nothing; storage larger than the new cap is
@@ -44,6 +47,13 @@ static inline uint32_t ns_ring_space(const struct ns_ring *r)
 {
     return r->cap > r->len ? r->cap - r->len : 0;
 }
+/* Bytes the storage already allocated can take without growing. */
+static inline uint32_t ns_ring_room(const struct ns_ring *r) { return r->size - r->len; }
+/* The storage ns_ring_write(r, .., len) would add (0 when it fits what is
+ * allocated): the same doubling ns_ring_write does, never past cap. */
+uint32_t ns_ring_grow_bytes(const struct ns_ring *r, uint32_t len);
+/* The same for ns_ring_write_max(r, .., len, max). */
+uint32_t ns_ring_grow_bytes_max(const struct ns_ring *r, uint32_t len, uint32_t max);
 
 /* Append up to len bytes; returns how many were stored: at most the free
  * space (cap - len), fewer when storage could not grow (allocation

@@ -37,7 +37,9 @@ void ns_config_default(struct ns_config *cfg)
     cfg->ip_forward = false;
     cfg->ip_default_ttl = 64;
     cfg->arp_cache_max = 1024;
-    cfg->arp_queue_max = 64;
+    cfg->arp_queue_bytes = 212992;
+    cfg->arp_queue_total_bytes = 0; /* 1/16 of the pool, set in ns_stack_new */
+    cfg->arp_unres_max = 256;
     cfg->arp_retries = 3;
     cfg->arp_retry_us = 1000000;
     cfg->arp_reachable_us = 30000000;
@@ -62,6 +64,9 @@ void ns_config_default(struct ns_config *cfg)
     cfg->tcp_timestamps = true;
     cfg->tcp_sack = true;
     cfg->tcp_congestion = "cubic";
+    cfg->tcp_mem_low = 96ull << 20;
+    cfg->tcp_mem_pressure = 128ull << 20;
+    cfg->tcp_mem_high = 192ull << 20;
     cfg->icmp_rate_per_s = 1000;
     cfg->icmp_rate_burst = 50;
     cfg->log_fn = NULL;
@@ -91,9 +96,10 @@ static int loopback_init(struct ns_stack *st)
 static bool config_valid(const struct ns_config *c)
 {
     return c->pbuf_count > 0 && c->ip_default_ttl > 0 && c->arp_cache_max > 0 &&
-           c->arp_retries > 0 && c->ip_reass_max_frags > 0 &&
+           c->arp_retries > 0 && c->arp_unres_max > 0 && c->ip_reass_max_frags > 0 &&
            /* SO_RCVBUF/SO_SNDBUF double the value asked, in 32 bits */
            c->tcp_rmem_max <= (1u << 30) && c->tcp_wmem_max <= (1u << 30) &&
+           c->tcp_mem_low <= c->tcp_mem_pressure && c->tcp_mem_pressure <= c->tcp_mem_high &&
            (!c->tcp_congestion || tcp_cc_find(c->tcp_congestion));
 }
 
@@ -111,6 +117,8 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
     if (!st)
         return NULL;
     st->cfg = *cfg;
+    if (st->cfg.arp_queue_total_bytes == 0)
+        st->cfg.arp_queue_total_bytes = (uint64_t)cfg->pbuf_count * NS_PBUF_SIZE / 16;
     snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "netsock");
     st->cfg.name = st->name;
     /* Keep the algorithm's own (static) name, not the caller's string. */
@@ -537,4 +545,19 @@ const char *ns_counter_desc(enum ns_counter c)
 void ns_stack_pbuf_stats(const struct ns_stack *st, struct ns_pbuf_pool_stats *out)
 {
     ns_pbuf_pool_stats(st->pool, out);
+}
+
+void ns_stack_usage(const struct ns_stack *st, struct ns_stack_usage *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->arp_entries = st->arp.count;
+    out->arp_unres = st->arp.unres;
+    out->arp_hold_pkts = st->arp.hold_pkts;
+    out->arp_hold_bytes = st->arp.hold_bytes;
+    out->arp_hold_limit = st->cfg.arp_queue_total_bytes;
+    out->tcp_limit_low = st->cfg.tcp_mem_low;
+    out->tcp_limit_pressure = st->cfg.tcp_mem_pressure;
+    out->tcp_limit_high = st->cfg.tcp_mem_high;
+    if (st->tcp)
+        tcp_mem_usage(st, out);
 }

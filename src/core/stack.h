@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dlist.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "netsock/netsock.h"
@@ -102,8 +103,13 @@ struct arp_cache {
     struct arp_entry **buckets;   /* hash on (ifindex, ip) */
     uint32_t nbuckets;            /* power of two */
     uint32_t count;
-    struct arp_entry *lru_head;   /* most recently used */
-    struct arp_entry *lru_tail;   /* least recently used: evicted first */
+    struct ns_dlist lru;          /* most recently used first; the tail is evicted first */
+    uint32_t unres;               /* entries being resolved (<= cfg.arp_unres_max) */
+    /* Entries holding packets, in the order they started (the head drops
+     * first when all hold queues together are full), and the totals. */
+    struct ns_dlist holding;
+    uint64_t hold_bytes;          /* buffer bytes (pb->cap), <= cfg.arp_queue_total_bytes */
+    uint32_t hold_pkts;
 };
 
 int arp_init(struct ns_stack *st);

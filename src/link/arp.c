@@ -6,11 +6,12 @@
  * for the observable behaviour we match.
  *
  * Entry life:
- *   INCOMPLETE  request sent, packets held (at most arp_queue_max, the
- *               oldest dropped first as Linux unres_qlen); retried every
- *               arp_retry_us up to arp_retries requests, then the held
- *               packets are dropped (and forwarded ones answered with ICMP
- *               host unreachable) and the entry removed.
+ *   INCOMPLETE  request sent, packets held (the oldest dropped first when
+ *               the neighbour's queue would pass arp_queue_bytes, as Linux
+ *               unres_qlen_bytes); retried every arp_retry_us up to
+ *               arp_retries requests, then the held packets are dropped
+ *               (and forwarded ones answered with ICMP host unreachable)
+ *               and the entry removed.
  *   REACHABLE   confirmed by a reply within arp_reachable_us.
  *   STALE       older than that: still used, and the first use sends a
  *               unicast request to re-confirm (PROBE); no answer after
@@ -18,6 +19,24 @@
  * Entries unused for arp_gc_us are removed. When the cache is full the
  * least recently used entry is evicted: entries in use are touched on
  * every packet, so they are the last to go.
+ *
+ * Bounds against floods of packets to neighbours that never answer (an
+ * echo flood from spoofed on-link sources makes one reply per request,
+ * each waiting for a MAC that never comes):
+ *   - the hold queues of all neighbours together hold at most
+ *     arp_queue_total_bytes (buffer bytes, pb->cap: a small share of the
+ *     packet-buffer pool); past it the neighbour that has been holding
+ *     packets longest drops its oldest, so the packet pool always keeps
+ *     room for everything else;
+ *   - at most arp_unres_max neighbours are unresolved at once; a packet to
+ *     yet another one is dropped without creating an entry or sending a
+ *     request (Linux refuses a new neighbour when its table is full of
+ *     entries too fresh to collect, "neighbour table overflow"). So a
+ *     flood displaces at most that many resolved entries from the cache
+ *     and makes at most arp_unres_max requests per arp_retry_us.
+ * Echo requests from unresolvable sources do create an entry, as on Linux
+ * (the reply is sent as any packet is); these bounds are what keep them
+ * cheap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,7 +49,7 @@ enum arp_state { ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_PROBE };
 
 struct arp_entry {
     struct arp_entry *hnext;             /* hash chain */
-    struct arp_entry *lru_prev, *lru_next;
+    struct ns_dlink lru;                 /* on arp_cache.lru */
     int ifindex;
     uint32_t ip;                         /* host order */
     uint8_t mac[NS_ETH_ALEN];
@@ -41,6 +60,11 @@ struct arp_entry {
     uint64_t created_us;
     struct ns_timer timer;
     struct ns_pbuf_queue hold;           /* IPv4 packets waiting for the MAC */
+    uint32_t hold_bytes;                 /* their buffer bytes (pb->cap) */
+    /* While hold is not empty: on the cache's list of holding entries, in
+     * the order they started holding (its head is the longest waiting). */
+    struct ns_dlink holding;
+    bool unres;                          /* counted in arp_cache.unres */
 };
 
 static uint32_t arp_hash(const struct arp_cache *c, int ifindex, uint32_t ip)
@@ -70,37 +94,66 @@ static struct arp_entry *arp_find(const struct arp_cache *c, int ifindex, uint32
     return NULL;
 }
 
-static void lru_unlink(struct arp_cache *c, struct arp_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_head(struct arp_cache *c, struct arp_entry *e)
-{
-    e->lru_prev = NULL;
-    e->lru_next = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lru_prev = e;
-    else
-        c->lru_tail = e;
-    c->lru_head = e;
-}
+/* The entry a list link belongs to (NULL for the end of a list). */
+#define ARP_OF(link, member) ((link) ? NS_CONTAINER_OF(link, struct arp_entry, member) : NULL)
 
 static void arp_touch(struct ns_stack *st, struct arp_entry *e)
 {
     e->used_us = st->now_us;
-    if (st->arp.lru_head != e) {
-        lru_unlink(&st->arp, e);
-        lru_push_head(&st->arp, e);
+    if (st->arp.lru.head != &e->lru) {
+        ns_dlist_remove(&st->arp.lru, &e->lru);
+        ns_dlist_push_head(&st->arp.lru, &e->lru);
     }
+}
+
+/* ---- held packets ---------------------------------------------------------------- */
+
+/* Take e's oldest held packet off its queue (and off the cache's totals);
+ * NULL when it holds none. */
+static struct ns_pbuf *hold_pop(struct arp_cache *c, struct arp_entry *e)
+{
+    struct ns_pbuf *pb = ns_pbuf_queue_pop(&e->hold);
+    if (!pb)
+        return NULL;
+    e->hold_bytes -= pb->cap;
+    c->hold_bytes -= pb->cap;
+    c->hold_pkts--;
+    if (!e->hold.head)
+        ns_dlist_remove(&c->holding, &e->holding);
+    return pb;
+}
+
+/* Hold pb (an IPv4 packet) until e resolves. RFC 1122 §2.3.2.2: SHOULD
+ * save at least one packet; a neighbour's queue is bounded by
+ * arp_queue_bytes of buffer, the oldest dropped first (Linux
+ * unres_qlen_bytes, __neigh_event_send), and all queues together by
+ * arp_queue_total_bytes: past it the longest-waiting neighbour's oldest
+ * packet goes. Buffer bytes are pb->cap, what the packet keeps from the
+ * pool or the heap (Linux counts skb truesize). Consumes pb. */
+static void hold_push(struct ns_stack *st, struct arp_entry *e, struct ns_pbuf *pb)
+{
+    struct arp_cache *c = &st->arp;
+    uint32_t size = pb->cap;
+    if (size > st->cfg.arp_queue_bytes || size > st->cfg.arp_queue_total_bytes) {
+        NS_STAT_INC(st, arp_queue_drop); /* could never be held */
+        ns_pbuf_free(pb);
+        return;
+    }
+    while (e->hold_bytes + size > st->cfg.arp_queue_bytes) {
+        NS_STAT_INC(st, arp_queue_drop);
+        ns_pbuf_free(hold_pop(c, e));
+    }
+    while (c->hold_bytes + size > st->cfg.arp_queue_total_bytes) {
+        NS_STAT_INC(st, arp_queue_total_drop);
+        /* hold_bytes > 0: someone holds */
+        ns_pbuf_free(hold_pop(c, ARP_OF(c->holding.head, holding)));
+    }
+    if (!e->hold.head)
+        ns_dlist_push_tail(&c->holding, &e->holding);
+    ns_pbuf_queue_push(&e->hold, pb);
+    e->hold_bytes += size;
+    c->hold_bytes += size;
+    c->hold_pkts++;
 }
 
 /* Drop held packets. `icmp` sends host unreachable for packets this
@@ -126,12 +179,19 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    lru_unlink(c, e);
+    ns_dlist_remove(&c->lru, &e->lru);
     ns_timer_cancel(&st->wheel, &e->timer);
     /* Finish removing the entry before dropping its packets: the host
      * unreachable errors go back out through arp_output, which may create
      * (and, with the cache full, evict for) an entry of its own. */
     struct ns_pbuf_queue hold = e->hold;
+    if (hold.head) {
+        ns_dlist_remove(&c->holding, &e->holding);
+        c->hold_bytes -= e->hold_bytes;
+        c->hold_pkts -= hold.count;
+    }
+    if (e->unres)
+        c->unres--;
     c->count--;
     free(e);
     arp_drop_held(st, &hold, icmp);
@@ -140,8 +200,8 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
 void arp_destroy(struct ns_stack *st)
 {
     struct arp_cache *c = &st->arp;
-    while (c->lru_head)
-        arp_remove(st, c->lru_head, false);
+    while (c->lru.head)
+        arp_remove(st, ARP_OF(c->lru.head, lru), false);
     free(c->buckets);
     c->buckets = NULL;
 }
@@ -214,7 +274,7 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
     if (c->count >= st->cfg.arp_cache_max) {
         /* Evict the least recently used entry. */
         NS_STAT_INC(st, arp_evict);
-        arp_remove(st, c->lru_tail, false);
+        arp_remove(st, ARP_OF(c->lru.tail, lru), false);
     }
     struct arp_entry *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -229,7 +289,7 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
     uint32_t h = arp_hash(c, ifindex, ip);
     e->hnext = c->buckets[h];
     c->buckets[h] = e;
-    lru_push_head(c, e);
+    ns_dlist_push_head(&c->lru, &e->lru);
     c->count++;
     return e;
 }
@@ -248,10 +308,14 @@ static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t 
     e->state = ARP_REACHABLE;
     e->requests = 0;
     e->confirmed_us = st->now_us;
+    if (e->unres) {
+        e->unres = false;
+        st->arp.unres--;
+    }
     ns_timer_arm(&st->wheel, &e->timer, e->used_us + st->cfg.arp_gc_us);
     struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
     struct ns_pbuf *pb;
-    while ((pb = ns_pbuf_queue_pop(&e->hold))) {
+    while ((pb = hold_pop(&st->arp, e))) {
         /* Its sender was told it was sent when it was queued here: if a
          * full device refuses it now, it is lost (and counted so). */
         pb->flags &= ~NS_PBUF_F_TX_DEFER;
@@ -350,25 +414,28 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
 
     struct arp_entry *e = arp_find(&st->arp, ifp->index, nexthop);
     if (!e) {
+        /* Linux neigh_create fails once the table holds nothing it may
+         * collect: too many neighbours are being resolved already. */
+        if (st->arp.unres >= st->cfg.arp_unres_max) {
+            NS_STAT_INC(st, arp_unres_drop);
+            ns_pbuf_free(pb);
+            return -ENOBUFS;
+        }
         e = arp_create(st, ifp->index, nexthop);
         if (!e) {
             ns_pbuf_free(pb);
             return -ENOBUFS;
         }
         e->state = ARP_INCOMPLETE;
+        e->unres = true;
+        st->arp.unres++;
         arp_request(st, e, NULL);
         ns_timer_arm(&st->wheel, &e->timer, st->now_us + st->cfg.arp_retry_us);
     }
     arp_touch(st, e);
 
     if (e->state == ARP_INCOMPLETE) {
-        /* RFC 1122 §2.3.2.2: SHOULD save at least one packet; we keep a
-         * bounded queue and drop the oldest, as Linux does. */
-        if (e->hold.count >= st->cfg.arp_queue_max) {
-            NS_STAT_INC(st, arp_queue_drop);
-            ns_pbuf_free(ns_pbuf_queue_pop(&e->hold));
-        }
-        ns_pbuf_queue_push(&e->hold, pb);
+        hold_push(st, e, pb);
         return 0;
     }
     if (e->state == ARP_REACHABLE && st->now_us - e->confirmed_us >= st->cfg.arp_reachable_us)

@@ -12,6 +12,7 @@
  *   tcp_recovery.c loss detection and recovery with SACK: RACK-TLP
  *                 (RFC 8985), RFC 6675 recovery, PRR (RFC 6937)
  *   tcp_txwait.c  waiting for a full device queue (transmit backpressure)
+ *   tcp_mem.c     the stack-wide memory limit on TCP's buffers (Linux tcp_mem)
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *   cc/cubic.c    (CUBIC, the default), cc/hystart.c (RFC 9406 slow start)
@@ -189,6 +190,10 @@ struct tcpcb {
     struct tcp_seg *reass;       /* out-of-order segments, by sequence */
     struct tcp_seg *reass_last;  /* its last segment */
     uint32_t reass_bytes, reass_segs;
+    /* On the stack's list of connections holding out-of-order data
+     * (tcp_table.ooo), stalest first: tcp_reass.c. */
+    struct ns_dlink ooo_link;
+    bool ooo_listed;
     /* Receive-buffer autotuning (tcp_rcv_space_adjust): bytes the
      * application read in the last measured RTT, and where and when the
      * current measurement began (rcvq_time_us 0: not yet). */
@@ -290,6 +295,14 @@ struct tcp_table {
     uint32_t challenge_budget;
     uint64_t challenge_second;
     bool challenge_budget_valid;
+    /* The memory TCP's buffers hold (tcp_mem.c): the receive rings, the
+     * send rings and the out-of-order segments each charge their storage
+     * to an account, and all three to mem_all. */
+    struct ns_mem_acct mem_all, mem_rcv, mem_snd, mem_ooo;
+    bool mem_pressure;           /* Linux tcp_memory_pressure (tcp_mem_pressure()) */
+    /* Connections holding out-of-order data, the one longest without
+     * in-order progress first: the order they are pruned in. */
+    struct ns_dlist ooo;
     /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
      * instead of the RFC 6528 value, so unit tests can place ISNs where
      * they need them (e.g. just below 2^32). Never set outside tests: a
@@ -402,6 +415,10 @@ static inline uint32_t tcp_ts_now(const struct tcpcb *tp)
 /* tcp_input.c */
 void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
                struct ns_pbuf *pb);
+/* After the application read: queued data that was in order but did not
+ * fit the ring (memory limit) moves in now, with a FIN it reaches, and
+ * the ACK goes out. */
+void tcp_input_pull(struct tcpcb *tp);
 void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
                   const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len);
 
@@ -472,9 +489,21 @@ uint64_t tcp_rto_deadline_since(const struct tcpcb *tp, uint64_t since);
 /* Queue an out-of-order segment (data starting at seq). False when it did
  * not fit the bounds (counted). */
 bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len, bool fin);
-/* Move data now in order (starting at rcv_nxt) into the receive buffer.
- * Returns bytes moved; *fin set when an in-order FIN was reached. */
+/* Memory a queued segment of len bytes holds (header and data). */
+uint32_t tcp_reass_seg_mem(uint32_t len);
+/* Free at least `goal` bytes of the segments that start at or above
+ * `from`, the highest first (Linux tcp_prune_ofo_queue), and forget the
+ * SACK blocks (they may name pruned data). Counted in tcp_ooo_pruned.
+ * When they hold less than goal: all of them if `partial`, else none.
+ * Returns the bytes freed. */
+uint64_t tcp_reass_prune(struct tcpcb *tp, uint32_t from, uint64_t goal, bool partial);
+/* Move data now in order (starting at rcv_nxt) into the receive buffer,
+ * as much as the buffer's space and the memory limit let it take (the
+ * rest stays queued). Returns bytes moved; *fin set when an in-order FIN
+ * was reached. Call it when RCV.NXT advanced (or tcp_reass_ready). */
 uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin);
+/* Queued data starts at or below RCV.NXT: there is something to pull. */
+bool tcp_reass_ready(const struct tcpcb *tp);
 void tcp_reass_flush(struct tcpcb *tp);
 /* Sequence number after the last queued byte (RCV.NXT when empty). */
 uint32_t tcp_reass_end(const struct tcpcb *tp);
@@ -554,6 +583,44 @@ void tcp_rec_rtt(struct tcpcb *tp, uint64_t rtt_us);
 void tcp_rack_timeout(struct tcpcb *tp);
 /* RFC 8985 §6.2 steps 1-3: segment r was just delivered (ACKed or SACKed). */
 void tcp_rack_delivered(struct tcpcb *tp, const struct tcp_sendrec *r);
+
+/* tcp_mem.c — the stack-wide limit on what TCP's buffers hold (Linux
+ * tcp_mem), in bytes of storage: cfg.tcp_mem_low, _pressure, _high. */
+enum tcp_mem_use { TCP_MEM_RCV, TCP_MEM_SND, TCP_MEM_OOO };
+/* Set up the accounts (tcp_init). */
+void tcp_mem_init(struct tcp_table *t);
+/* Linux tcp_under_memory_pressure: true from the moment the stack holds
+ * more than cfg.tcp_mem_pressure (counted in tcp_mem_pressures) until it
+ * holds cfg.tcp_mem_low or less. Refreshed by every call. */
+bool tcp_mem_pressure(struct ns_stack *st);
+/* May tp take `cost` more bytes of storage for `use`? Out-of-order data
+ * goes first: above cfg.tcp_mem_pressure, an out-of-order segment is
+ * admitted only after this queue's segments at or above `seq` made room
+ * below it; ring storage only after other connections' out-of-order data
+ * (the stalest first; never tp's own, which its caller may be walking)
+ * made what room it could, and up to cfg.tcp_mem_high. */
+bool tcp_mem_admit(struct tcpcb *tp, uint64_t cost, enum tcp_mem_use use, uint32_t seq);
+/* How many of len bytes (at most the room below `max`, the most the ring
+ * may hold: its cap, or tcp_rcv_ring_limit for the receive ring) the
+ * receive or send ring r of tp may take now: all when its storage holds
+ * them or may grow (tcp_mem_admit), else what the storage already has
+ * room for; a ring without storage always gets its first
+ * NS_RING_MIN_STORAGE (Linux guarantees every socket tcp_rmem[0] /
+ * tcp_wmem[0]). */
+uint32_t tcp_mem_ring_take(struct tcpcb *tp, struct ns_ring *r, enum tcp_mem_use use,
+                           uint32_t len, uint32_t max);
+/* Whether send() would take a byte now (POLLOUT): the memory side. */
+bool tcp_mem_snd_writable(struct tcpcb *tp);
+/* The receive window the memory allows, given the buffer's free space:
+ * all of it below pressure; under pressure what the ring's storage has
+ * free plus 4 segments (Linux tcp_adjust_rcv_ssthresh: 4 * advmss), and
+ * above cfg.tcp_mem_high only the storage's free room. */
+uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space);
+/* Under pressure, give back the storage of rings that are empty (Linux
+ * sk_mem_reclaim); they allocate again on the next byte. */
+void tcp_mem_reclaim(struct tcpcb *tp);
+/* The TCP part of ns_stack_usage(). */
+void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* tcp_usrreq.c */
 extern const struct ns_sock_ops tcp_sock_ops;

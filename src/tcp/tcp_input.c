@@ -361,6 +361,8 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
             n = tp->sndbuf.len; /* the rest acknowledges our FIN */
         ns_ring_drop(&tp->sndbuf, n);
         tp->snd_data += n;
+        if (tp->sndbuf.len == 0)
+            tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
     }
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
@@ -583,6 +585,20 @@ static void tcp_process_fin(struct tcpcb *tp)
     }
 }
 
+void tcp_input_pull(struct tcpcb *tp)
+{
+    if (!tcp_reass_ready(tp))
+        return;
+    bool fin;
+    tcp_reass_pull(tp, &fin);
+    tcp_sack_rcv_prune(tp);
+    tp->flags |= TF_ACKNOW;
+    if (fin && (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_FIN_WAIT_1 ||
+                tp->state == TCPS_FIN_WAIT_2))
+        tcp_process_fin(tp); /* RFC 9293 §3.10.7.4 "eighth", reached late */
+    tcp_output(tp); /* the ACK, also from TIME-WAIT when the FIN took us there */
+}
+
 /* Accept in-order data into the receive buffer, or queue it out of order. */
 static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
 {
@@ -593,16 +609,30 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
 
     if (seq == tp->rcv_nxt) {
         /* Every byte inside a window we advertised is taken, also past
-         * the buffer's size (tcp_rcv_ring_limit); only a failed
-         * allocation leaves some for the peer to send again. */
-        uint32_t n = ns_ring_write_max(&tp->rcvbuf, data, len, tcp_rcv_ring_limit(tp));
-        if (n < len) {
-            NS_STAT_ADD(st, tcp_rcv_inwin_drop, len - n);
-            *fin = false;
+         * the buffer's size (tcp_rcv_ring_limit), as far as the memory
+         * limit lets the storage grow (tcp_mem.c: tcp_mem_rcv_drop, the
+         * peer resends what our ACK says is missing); only a failed
+         * allocation otherwise leaves some for the peer to send again. */
+        uint32_t limit = tcp_rcv_ring_limit(tp);
+        uint32_t room = limit > tp->rcvbuf.len ? limit - tp->rcvbuf.len : 0;
+        uint32_t fit = len < room ? len : room;
+        uint32_t take = tcp_mem_ring_take(tp, &tp->rcvbuf, TCP_MEM_RCV, fit, limit);
+        if (take < fit) {
+            NS_STAT_INC(st, tcp_mem_rcv_drop);
+            tp->flags |= TF_ACKNOW;
         }
+        uint32_t n = ns_ring_write_max(&tp->rcvbuf, data, take, limit);
+        if (n < take)
+            NS_STAT_ADD(st, tcp_rcv_inwin_drop, take - n);
+        if (fit < len)
+            NS_STAT_ADD(st, tcp_rcvbuf_trim, len - fit); /* past every edge advertised */
+        if (n < len)
+            *fin = false;
         tp->rcv_nxt += n;
         tcp_rcv_grow_window(tp, n);
-        if (tp->reass) {
+        if (tp->reass && n == 0) {
+            tp->flags |= TF_ACKNOW; /* nothing taken: say so at once */
+        } else if (tp->reass) {
             /* The hole filled: deliver what waited, ACK at once
              * (RFC 5681 §4.2: SHOULD for segments that fill gaps). */
             bool rfin;

@@ -14,6 +14,14 @@
  * receive buffer (the caller only queues data inside the advertised
  * window). A segment beyond everything queued, the common case while a
  * hole waits, is appended at the tail (reass_last) without a walk.
+ *
+ * Memory (tcp_mem.c): each segment's header and data are charged to the
+ * stack's out-of-order account, and a new one is admitted only while the
+ * stack holds no more than cfg.tcp_mem_pressure (tcp_mem_admit, which may
+ * first prune this queue's segments above the new one). Connections that
+ * hold out-of-order data are on the stack's list, ordered by how long
+ * they have gone without in-order progress (RCV.NXT moving): the
+ * stalest queue is the first pruned when memory is needed elsewhere.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +36,10 @@ struct tcp_seg {
     uint8_t data[];
 };
 
-static struct tcp_seg *seg_new(uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+uint32_t tcp_reass_seg_mem(uint32_t len) { return (uint32_t)sizeof(struct tcp_seg) + len; }
+
+static struct tcp_seg *seg_new(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len,
+                               bool fin)
 {
     struct tcp_seg *s = malloc(sizeof(*s) + len);
     if (!s)
@@ -39,10 +50,53 @@ static struct tcp_seg *seg_new(uint32_t seq, const uint8_t *data, uint32_t len, 
     s->fin = fin;
     if (len)
         memcpy(s->data, data, len);
+    tp->reass_bytes += len;
+    tp->reass_segs++;
+    ns_mem_charge(&tp->st->tcp->mem_ooo, tcp_reass_seg_mem(len));
     return s;
 }
 
-bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+/* Free a segment already unlinked from the queue. */
+static void seg_free(struct tcpcb *tp, struct tcp_seg *s)
+{
+    tp->reass_bytes -= s->len;
+    tp->reass_segs--;
+    ns_mem_charge(&tp->st->tcp->mem_ooo, -(int64_t)tcp_reass_seg_mem(s->len));
+    free(s);
+}
+
+/* ---- the stack's list of connections holding out-of-order data -------------- */
+
+static void ooo_unlink(struct tcpcb *tp)
+{
+    if (!tp->ooo_listed)
+        return;
+    ns_dlist_remove(&tp->st->tcp->ooo, &tp->ooo_link);
+    tp->ooo_listed = false;
+}
+
+/* At the tail: the connection that made progress (or started holding)
+ * most recently. */
+static void ooo_append(struct tcpcb *tp)
+{
+    ns_dlist_push_tail(&tp->st->tcp->ooo, &tp->ooo_link);
+    tp->ooo_listed = true;
+}
+
+/* The queue changed: on the list while it holds anything; `progress`
+ * (RCV.NXT moved) sends it to the back. */
+static void ooo_relist(struct tcpcb *tp, bool progress)
+{
+    if (!tp->reass) {
+        ooo_unlink(tp);
+    } else if (!tp->ooo_listed || progress) {
+        ooo_unlink(tp);
+        ooo_append(tp);
+    }
+}
+
+static bool reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len,
+                         bool fin)
 {
     struct ns_stack *st = tp->st;
     struct tcp_seg **pp = &tp->reass;
@@ -85,9 +139,7 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
         *pp = dead->next;
         if (dead == tp->reass_last) /* the tail goes: its predecessor is last now */
             tp->reass_last = pp == &tp->reass ? NULL : NS_CONTAINER_OF(pp, struct tcp_seg, next);
-        tp->reass_bytes -= dead->len;
-        tp->reass_segs--;
-        free(dead);
+        seg_free(tp, dead);
         NS_STAT_INC(st, tcp_ooo_merge); /* Linux TCPOFOMerge counts these too */
     }
     if (*pp && SEQ_LT((*pp)->seq, seq + len)) {
@@ -107,7 +159,14 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
         NS_STAT_INC(st, tcp_ooo_drop);
         return false;
     }
-    struct tcp_seg *s = seg_new(seq, data, len, fin);
+    /* Memory: admitted below cfg.tcp_mem_pressure, maybe after pruning
+     * what this queue holds above the new segment (which cannot touch
+     * *pp's predecessors: they lie below it). */
+    if (!tcp_mem_admit(tp, tcp_reass_seg_mem(len), TCP_MEM_OOO, seq + len)) {
+        NS_STAT_INC(st, tcp_mem_ooo_drop);
+        return false;
+    }
+    struct tcp_seg *s = seg_new(tp, seq, data, len, fin);
     if (!s) {
         NS_STAT_INC(st, tcp_ooo_drop);
         return false;
@@ -116,10 +175,15 @@ bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint3
     *pp = s;
     if (!s->next)
         tp->reass_last = s;
-    tp->reass_bytes += len;
-    tp->reass_segs++;
     NS_STAT_INC(st, tcp_ooo_segs);
     return true;
+}
+
+bool tcp_reass_insert(struct tcpcb *tp, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+{
+    bool queued = reass_insert(tp, seq, data, len, fin);
+    ooo_relist(tp, false);
+    return queued;
 }
 
 uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
@@ -130,28 +194,38 @@ uint32_t tcp_reass_pull(struct tcpcb *tp, bool *fin)
         struct tcp_seg *s = tp->reass;
         uint32_t skip = tp->rcv_nxt - s->seq;
         if (skip < s->len) {
-            uint32_t n = ns_ring_write_max(&tp->rcvbuf, s->data + skip, s->len - skip,
-                                           tcp_rcv_ring_limit(tp));
+            /* What the ring may take: every byte of an advertised window
+             * (tcp_rcv_ring_limit), as far as the memory limit lets its
+             * storage grow (tcp_mem.c); the rest stays queued until the
+             * application reads (tcp_input_pull). */
+            uint32_t want = s->len - skip;
+            uint32_t limit = tcp_rcv_ring_limit(tp);
+            uint32_t take = tcp_mem_ring_take(tp, &tp->rcvbuf, TCP_MEM_RCV, want, limit);
+            uint32_t n = ns_ring_write_max(&tp->rcvbuf, s->data + skip, take, limit);
             tp->rcv_nxt += n;
             moved += n;
-            if (n < s->len - skip)
-                break; /* buffer full: keep the rest queued */
+            if (n < want)
+                break; /* buffer or memory full: keep the rest queued */
         }
         if (s->fin && tp->rcv_nxt == s->seq + s->len)
             *fin = true;
         tp->reass = s->next;
         if (!tp->reass)
             tp->reass_last = NULL;
-        tp->reass_bytes -= s->len;
-        tp->reass_segs--;
-        free(s);
+        seg_free(tp, s);
         if (*fin) {
             /* Nothing follows a FIN: whatever is left is stale. */
             tcp_reass_flush(tp);
             break;
         }
     }
+    ooo_relist(tp, true);
     return moved;
+}
+
+bool tcp_reass_ready(const struct tcpcb *tp)
+{
+    return tp->reass && SEQ_LEQ(tp->reass->seq, tp->rcv_nxt);
 }
 
 uint32_t tcp_reass_end(const struct tcpcb *tp)
@@ -183,10 +257,48 @@ void tcp_reass_flush(struct tcpcb *tp)
     while (tp->reass) {
         struct tcp_seg *s = tp->reass;
         tp->reass = s->next;
-        free(s);
+        seg_free(tp, s);
     }
     tp->reass_last = NULL;
-    tp->reass_bytes = 0;
-    tp->reass_segs = 0;
     tp->rcv_nsack = 0; /* nothing out of order is held any more */
+    ooo_unlink(tp);
+}
+
+uint64_t tcp_reass_prune(struct tcpcb *tp, uint32_t from, uint64_t goal, bool partial)
+{
+    /* The segments at or above `from` are a suffix of the queue: find
+     * where it starts and what it holds, then keep its front while what
+     * follows still covers the goal (Linux tcp_prune_ofo_queue drops from
+     * the highest sequence down: the data next to the hole is the most
+     * likely to be useful soon). */
+    struct tcp_seg **pp = &tp->reass;
+    while (*pp && SEQ_LT((*pp)->seq, from))
+        pp = &(*pp)->next;
+    uint64_t suffix = 0;
+    for (struct tcp_seg *s = *pp; s; s = s->next)
+        suffix += tcp_reass_seg_mem(s->len);
+    if (suffix == 0 || goal == 0 || (suffix < goal && !partial))
+        return 0;
+    while (*pp && suffix - tcp_reass_seg_mem((*pp)->len) >= goal) {
+        suffix -= tcp_reass_seg_mem((*pp)->len);
+        pp = &(*pp)->next;
+    }
+    struct tcp_seg *s = *pp;
+    *pp = NULL;
+    tp->reass_last = pp == &tp->reass ? NULL : NS_CONTAINER_OF(pp, struct tcp_seg, next);
+    uint32_t n = 0;
+    while (s) {
+        struct tcp_seg *next = s->next;
+        seg_free(tp, s);
+        n++;
+        s = next;
+    }
+    NS_STAT_ADD(tp->st, tcp_ooo_pruned, n);
+    /* Linux tcp_sack_reset: the blocks may name data no longer held, and
+     * a block must never claim what the peer would then not resend
+     * (RFC 2018 §8: the receiver may discard, the sender keeps it until
+     * cumulatively acknowledged). */
+    tp->rcv_nsack = 0;
+    ooo_relist(tp, false);
+    return suffix;
 }

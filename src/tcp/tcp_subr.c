@@ -11,6 +11,7 @@
  * and Feng, "Dynamic right-sizing in TCP", 2001), RFC 9293 §3.8.6.2.2
  * (the window's right edge never moves left).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ int tcp_init(struct ns_stack *st)
         return -ENOMEM;
     }
     t->conn_mask = TCP_INITIAL_BUCKETS - 1;
+    tcp_mem_init(t);
     for (int i = 0; i < 16; i += 8) {
         uint64_t a = ns_rng_next(&st->rng), b = ns_rng_next(&st->rng);
         memcpy(t->isn_key + i, &a, 8);
@@ -65,6 +67,10 @@ void tcp_destroy(struct ns_stack *st)
             tcp_free(tp);
         }
     }
+    /* Every byte charged was given back (tcp_mem.c): a leak in the
+     * accounting would make the memory limit drift. */
+    assert(t->mem_all.bytes == 0 && t->mem_rcv.bytes == 0 && t->mem_snd.bytes == 0 &&
+           t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
     free(t->conn);
     free(t);
     st->tcp = NULL;
@@ -89,6 +95,8 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     tp->keep_cnt = TCP_KEEPCNT_DEFAULT;
     tp->created_us = st->now_us;
     tp->rack_reo_mult = 1;
+    tp->sndbuf.acct = &st->tcp->mem_snd; /* the stack-wide limit (tcp_mem.c) */
+    tp->rcvbuf.acct = &st->tcp->mem_rcv;
     ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
     ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);
     tcp_timers_init(tp);
@@ -531,8 +539,10 @@ uint32_t tcp_ts_offset(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint
 uint32_t tcp_rcv_window(const struct tcpcb *tp)
 {
     /* Out-of-order data lies inside this space already (it is held apart
-     * until the hole fills), so the right edge never moves left. */
-    uint32_t space = ns_ring_space(&tp->rcvbuf);
+     * until the hole fills), so the right edge never moves left. Under
+     * memory pressure only what the storage can take (tcp_mem.c); the
+     * edge already offered is kept by the callers. */
+    uint32_t space = tcp_mem_rcv_window(tp, ns_ring_space(&tp->rcvbuf));
     uint32_t max = 65535u << tp->rcv_wscale;
     return space > max ? max : space;
 }
@@ -623,7 +633,9 @@ void tcp_rcv_space_adjust(struct tcpcb *tp)
         return;
     uint32_t copied = copied_seq - tp->rcvq_seq;
     if (copied > tp->rcvq_space) {
-        if (st->cfg.tcp_moderate_rcvbuf && !(tp->flags & TF_RCVBUF_LOCK) && tp->rcvq_space) {
+        /* Not under memory pressure (Linux tcp_grow_window). */
+        if (st->cfg.tcp_moderate_rcvbuf && !(tp->flags & TF_RCVBUF_LOCK) && tp->rcvq_space &&
+            !tcp_mem_pressure(st)) {
             uint64_t rcvwin = 2ull * copied + 16ull * tp->mss;
             uint64_t grow = rcvwin * (copied - tp->rcvq_space) / tp->rcvq_space;
             rcvwin += 2 * grow;
@@ -656,8 +668,9 @@ void tcp_rcv_space_adjust(struct tcpcb *tp)
 void tcp_sndbuf_expand(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
-    if ((tp->flags & TF_SNDBUF_LOCK) || !TCPS_HAVEESTABLISHED(tp->state))
-        return;
+    if ((tp->flags & TF_SNDBUF_LOCK) || !TCPS_HAVEESTABLISHED(tp->state) ||
+        tcp_mem_pressure(st))
+        return; /* Linux tcp_should_expand_sndbuf: not under memory pressure */
     uint32_t iw = tcp_initial_window(tp);
     if (tcp_flight_size(tp) >= tp->cwnd && tp->sndbuf.cap >= 2 * iw)
         return;

@@ -258,7 +258,6 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
-    (void)st;
     (void)flags;
     struct tcpcb *tp = TP(so);
     switch (tp->state) {
@@ -287,6 +286,15 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     uint32_t space = ns_ring_space(&tp->sndbuf);
     if (space == 0)
         return -EAGAIN;
+    /* The stack-wide memory limit (tcp_mem.c): above tcp_mem_high only
+     * what the storage already holds room for (Linux sk_stream_wait_memory). */
+    uint32_t want = len < space ? (uint32_t)len : space;
+    uint32_t take = tcp_mem_ring_take(tp, &tp->sndbuf, TCP_MEM_SND, want, tp->sndbuf.cap);
+    if (take < want)
+        NS_STAT_INC(st, tcp_mem_snd_refused);
+    if (take == 0)
+        return -EAGAIN;
+    space = take;
     size_t done = 0;
     for (size_t i = 0; i < msg->msg_iovlen && done < len && space; i++) {
         size_t n = msg->msg_iov[i].iov_len;
@@ -357,6 +365,11 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         /* Dynamic right-sizing: maybe grow the buffer to what the
          * application reads per RTT (Linux tcp_rcv_space_adjust). */
         tcp_rcv_space_adjust(tp);
+        /* Queued data the memory limit kept out of the ring fits now. */
+        if (TCPS_HAVEESTABLISHED(tp->state))
+            tcp_input_pull(tp);
+        if (tp->rcvbuf.len == 0)
+            tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
         /* Reading opened the window: maybe tell the peer (tcp_rcvd
          * applies the receiver-side SWS rule). */
         if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)
@@ -388,7 +401,7 @@ static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
     if (tp->rcvbuf.len)
         m |= POLLIN;
     if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED && !wr_shut &&
-        ns_ring_space(&tp->sndbuf) > 0)
+        ns_ring_space(&tp->sndbuf) > 0 && tcp_mem_snd_writable(tp))
         m |= POLLOUT;
     return m;
 }

@@ -102,6 +102,10 @@ usage_error "netsock host: invalid --mac value '02:00:00:00:00': .*" host "${LIN
 usage_error "netsock host: invalid --impair value 'loss=abc': expected a fault list such as loss=1%,delay=20ms \(.*\)" host "${LINK[@]}" --impair loss=abc
 usage_error "netsock host: invalid --impair value '': .*" host "${LINK[@]}" --impair ''
 usage_error "netsock host: invalid --offload value 'maybe': expected on or off" host "${LINK[@]}" --offload maybe
+for m in 1M 1M,2M 2M,1M,3M 1M,2M,3M,4M 1X,2M,3M ,,; do
+    usage_error "netsock host: invalid --tcp-mem value '$m': expected LOW,PRESSURE,HIGH: three sizes in bytes \(k, M and G suffixes\), in increasing order" host "${LINK[@]}" --tcp-mem "$m"
+done
+link_reached 1 host "${LINK[@]}" --tcp-mem=8M,12M,16M
 usage_error "netsock host: invalid --name value '../x': .*" host "${LINK[@]}" --name ../x
 usage_error "netsock host: invalid --pcap value '': expected a file name" host "${LINK[@]}" --pcap ''
 usage_error "netsock host: option '--link' needs a value" host --addr 192.0.2.2/24 --link

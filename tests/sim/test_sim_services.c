@@ -836,9 +836,22 @@ static void test_ctl_replies(void **state)
     free(t);
     t = ctl_reply(w.srv, w.svc, "counters", &len);
     NS_ASSERT_SEED(t && strstr(t, "\nTcp:\n") && strstr(t, "Services:\n    1 connections open"));
+    /* What the bounded resources hold, and the limits (defaults). */
+    struct ns_stack_usage u;
+    ns_stack_usage(w.srv, &u);
+    NS_ASSERT_SEED(u.tcp_bytes >= 4096); /* the discard connection's receive ring */
+    char want[160];
+    snprintf(want, sizeof(want), "Memory:\n    %llu bytes held by TCP buffers: %llu receive, ",
+             (unsigned long long)u.tcp_bytes, (unsigned long long)u.tcp_rcv_bytes);
+    NS_ASSERT_SEED(strstr(t, want));
+    NS_ASSERT_SEED(strstr(t, "TCP memory limits: low 100663296, pressure 134217728, high "
+                             "201326592; under pressure: no\n"));
+    NS_ASSERT_SEED(strstr(t, "(0 of at most 524288 bytes)"));
     free(t);
     t = ctl_reply(w.srv, w.svc, "counters json", &len);
     NS_ASSERT_SEED(t && strstr(t, "\"tcp_") && strstr(t, "\"services\": {\"conns_open\": 1"));
+    snprintf(want, sizeof(want), "\"usage\": {\"tcp_bytes\": %llu, ", (unsigned long long)u.tcp_bytes);
+    NS_ASSERT_SEED(strstr(t, want) && strstr(t, "\"tcp_pressure\": false"));
     free(t);
     t = ctl_reply(w.srv, w.svc, "bogus", &len);
     NS_ASSERT_SEED(t && !strncmp(t, "error:", 6));

@@ -299,24 +299,235 @@ static void test_hold_queue_drops_oldest(void **state)
     (void)state;
     struct ns_config cfg;
     tb_config(&cfg);
-    cfg.arp_queue_max = 4;
+    const unsigned held = 4, k = 3;
+    cfg.arp_queue_bytes = held * NS_PBUF_SIZE + NS_PBUF_SIZE - 1; /* room for 4, not 5 */
     struct tb *tb = bench(&cfg);
     uint8_t f[64], us[6];
     tb_mac(1, us);
-    const unsigned k = 3;
 
-    for (unsigned i = 1; i <= cfg.arp_queue_max + k; i++)
+    for (unsigned i = 1; i <= held + k; i++)
         ping_at(tb, 1000 + i, PEER_IP, (uint16_t)i);
     expect_request(tb, PEER_IP, NULL);
     assert_null(tb_take(tb, 1));
     assert_int_equal(CTR(tb, arp_queue_drop), k);
+    assert_int_equal(tb->st->arp.hold_pkts, held);
+    assert_int_equal(tb->st->arp.hold_bytes, held * NS_PBUF_SIZE);
 
     size_t n = fr_arp_reply(f, PEER_MAC, PEER_IP, us, OUR_IP);
     tb_rx(tb, 1, f, n, 50000);
-    /* The oldest k were dropped; the newest arp_queue_max leave in order. */
-    for (unsigned i = k + 1; i <= cfg.arp_queue_max + k; i++)
+    /* The oldest k were dropped; the newest `held` leave in order. */
+    for (unsigned i = k + 1; i <= held + k; i++)
         expect_ping(tb, PEER_MAC, PEER_IP, (uint16_t)i);
     assert_null(tb_take(tb, 1));
+    assert_int_equal(tb->st->arp.hold_pkts, 0);
+    assert_int_equal(tb->st->arp.hold_bytes, 0);
+    assert_int_equal(tb->st->arp.unres, 0);
+    tb_assert_pool_clean(tb);
+    tb_free(tb);
+}
+
+/* All hold queues together: at most arp_queue_total_bytes; past it the
+ * neighbour that has held packets longest drops its oldest. */
+static void test_hold_queues_capped_in_total(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.arp_queue_total_bytes = 5 * NS_PBUF_SIZE;
+    struct tb *tb = bench(&cfg);
+    uint8_t f[64], us[6], macs[3][6];
+    tb_mac(1, us);
+    const uint32_t a = FR_IP(192, 0, 2, 20), b = FR_IP(192, 0, 2, 21), c = FR_IP(192, 0, 2, 22);
+    tb_peer_mac(20, macs[0]);
+    tb_peer_mac(21, macs[1]);
+    tb_peer_mac(22, macs[2]);
+
+    /* a holds 1 2 3, b holds 4 5: the total is full. */
+    ping_at(tb, 1000, a, 1);
+    ping_at(tb, 1001, a, 2);
+    ping_at(tb, 1002, a, 3);
+    ping_at(tb, 1003, b, 4);
+    ping_at(tb, 1004, b, 5);
+    assert_int_equal(tb_drain(tb, 1), 2); /* a request each */
+    assert_int_equal(tb->st->arp.hold_pkts, 5);
+    assert_int_equal(CTR(tb, arp_queue_total_drop), 0);
+    /* c 6: a (holding since 1000) drops 1. b 7: a drops 2. */
+    ping_at(tb, 1005, c, 6);
+    assert_int_equal(CTR(tb, arp_queue_total_drop), 1);
+    ping_at(tb, 1006, b, 7);
+    assert_int_equal(CTR(tb, arp_queue_total_drop), 2);
+    assert_int_equal(tb->st->arp.hold_pkts, 5);
+    assert_int_equal(tb->st->arp.hold_bytes, 5 * NS_PBUF_SIZE);
+    assert_int_equal(tb->st->arp.unres, 3);
+    /* a 8, 9, 10: a 3 goes (a empties and is the newest holder now), then
+     * b 4 and b 5. */
+    ping_at(tb, 1007, a, 8);
+    ping_at(tb, 1008, a, 9);
+    ping_at(tb, 1009, a, 10);
+    assert_int_equal(CTR(tb, arp_queue_total_drop), 5);
+    assert_int_equal(CTR(tb, arp_queue_drop), 0);
+    assert_int_equal(tb_drain(tb, 1), 1); /* c's request */
+
+    /* Everything resolves: what was kept leaves in order. */
+    size_t n = fr_arp_reply(f, macs[0], a, us, OUR_IP);
+    tb_rx(tb, 1, f, n, 2000);
+    expect_ping(tb, macs[0], a, 8);
+    expect_ping(tb, macs[0], a, 9);
+    expect_ping(tb, macs[0], a, 10);
+    n = fr_arp_reply(f, macs[1], b, us, OUR_IP);
+    tb_rx(tb, 1, f, n, 2001);
+    expect_ping(tb, macs[1], b, 7);
+    n = fr_arp_reply(f, macs[2], c, us, OUR_IP);
+    tb_rx(tb, 1, f, n, 2002);
+    expect_ping(tb, macs[2], c, 6);
+    assert_null(tb_take(tb, 1));
+    assert_int_equal(tb->st->arp.hold_pkts, 0);
+    assert_int_equal(tb->st->arp.hold_bytes, 0);
+    assert_int_equal(tb->st->arp.unres, 0);
+    tb_assert_pool_clean(tb);
+    tb_free(tb);
+}
+
+/* At most arp_unres_max neighbours are resolved at once: a packet to one
+ * more is dropped with no entry and no request; a slot frees when an
+ * entry resolves or gives up. */
+static void test_unresolved_entries_capped(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.arp_unres_max = 3;
+    struct tb *tb = bench(&cfg);
+    uint8_t f[64], us[6], mac[6], got[6];
+    tb_mac(1, us);
+    const uint64_t t0 = 1 * US_S, r = 1 * US_S;
+
+    for (unsigned i = 0; i < 3; i++) {
+        ping_at(tb, t0 + i, FR_IP(192, 0, 2, 30 + i), (uint16_t)i);
+        expect_request(tb, FR_IP(192, 0, 2, 30 + i), NULL);
+    }
+    assert_int_equal(tb->st->arp.unres, 3);
+    /* The fourth: refused, nothing sent, nothing created. */
+    tb_poll(tb, t0 + 10);
+    assert_int_equal(tb_ping(tb, FR_IP(192, 0, 2, 33), 0x77, 3, "x", 1), -ENOBUFS);
+    assert_null(tb_take(tb, 1));
+    assert_int_equal(CTR(tb, arp_unres_drop), 1);
+    assert_int_equal(CTR(tb, arp_tx_request), 3);
+    assert_int_equal(tb->st->arp.count, 3);
+    /* A known neighbour is not affected. */
+    tb_learn(tb, 1, PEER_IP, PEER_MAC, t0 + 20);
+    ping_at(tb, t0 + 30, PEER_IP, 9);
+    expect_ping(tb, PEER_MAC, PEER_IP, 9);
+    /* .30 answers: its slot frees, .33 may be resolved now. */
+    tb_peer_mac(30, mac);
+    size_t n = fr_arp_reply(f, mac, FR_IP(192, 0, 2, 30), us, OUR_IP);
+    tb_rx(tb, 1, f, n, t0 + 40);
+    expect_ping(tb, mac, FR_IP(192, 0, 2, 30), 0);
+    assert_int_equal(tb->st->arp.unres, 2);
+    ping_at(tb, t0 + 50, FR_IP(192, 0, 2, 33), 4);
+    expect_request(tb, FR_IP(192, 0, 2, 33), NULL);
+    assert_int_equal(tb->st->arp.unres, 3);
+    tb_poll(tb, t0 + 60);
+    assert_int_equal(tb_ping(tb, FR_IP(192, 0, 2, 34), 0x77, 5, "x", 1), -ENOBUFS);
+    assert_null(tb_take(tb, 1));
+    assert_int_equal(CTR(tb, arp_unres_drop), 2);
+    /* .31 and .32 give up after 3 requests: two slots free. */
+    tb_poll(tb, t0 + r + 1);
+    tb_poll(tb, t0 + r + 2);
+    tb_poll(tb, t0 + 2 * r + 1);
+    tb_poll(tb, t0 + 2 * r + 2);
+    tb_poll(tb, t0 + 3 * r + 1);
+    tb_poll(tb, t0 + 3 * r + 2);
+    tb_drain(tb, 1);
+    assert_int_equal(arp_lookup(tb->st, 1, FR_IP(192, 0, 2, 31), got), -ENOENT);
+    assert_int_equal(tb->st->arp.unres, 1);
+    assert_int_equal(CTR(tb, arp_resolve_fail), 2);
+    ping_at(tb, t0 + 3 * r + 10, FR_IP(192, 0, 2, 34), 6);
+    expect_request(tb, FR_IP(192, 0, 2, 34), NULL);
+    assert_int_equal(tb->st->arp.unres, 2);
+    for (uint64_t t = t0 + 3 * r + 10; t <= t0 + 8 * r; t += r / 10) {
+        tb_poll(tb, t);
+        tb_drain(tb, 1);
+    }
+    assert_int_equal(tb->st->arp.unres, 0);
+    assert_int_equal(tb->st->arp.hold_pkts, 0);
+    tb_assert_pool_clean(tb);
+    tb_free(tb);
+}
+
+/* A flood of echo requests from 200 on-link sources that never answer
+ * ARP, 20000 a second for 2 s, against the default configuration: the
+ * replies wait in hold queues that never take more than 1/16 of the pool
+ * (256 buffers), no allocation fails, at most arp_unres_max (256)
+ * neighbours are resolved at a time, with 3 requests each, and a peer
+ * that is known keeps being answered throughout. */
+static void test_echo_flood_from_unresolvable_sources(void **state)
+{
+    (void)state;
+    struct tb *tb = bench(NULL);
+    uint8_t f[128], us[6];
+    tb_mac(1, us);
+    struct ns_pbuf_pool_stats ps;
+    ns_stack_pbuf_stats(tb->st, &ps);
+    const uint32_t pool = ps.pool_total;
+    const uint64_t total_cap = (uint64_t)pool * NS_PBUF_SIZE / 16;
+    assert_int_equal(tb->st->cfg.arp_queue_total_bytes, total_cap);
+    tb_learn(tb, 1, PEER_IP, PEER_MAC, 1000);
+
+    const uint64_t t0 = 1 * US_S, gap = 50; /* 20000/s */
+    uint8_t data[56];
+    memset(data, 0xa5, sizeof(data));
+    uint32_t least_free = pool, most_held = 0, requests = 0, peer_answers = 0;
+    for (unsigned i = 0; i < 40000; i++) {
+        uint32_t src = FR_IP(192, 0, 2, 40 + i % 200);
+        uint8_t smac[6];
+        tb_peer_mac(1, smac); /* the frames come from one router's MAC */
+        size_t n = fr_echo_frame(f, us, smac, src, OUR_IP, NS_ICMP_ECHO, 1, (uint16_t)i, data,
+                                 sizeof(data));
+        tb_rx(tb, 1, f, n, t0 + i * gap);
+        if (i % 100 == 0) {
+            /* The known peer pings us: answered at once. */
+            n = fr_echo_frame(f, us, PEER_MAC, PEER_IP, OUR_IP, NS_ICMP_ECHO, 2, (uint16_t)i,
+                              data, 8);
+            tb_rx(tb, 1, f, n, t0 + i * gap);
+        }
+        const struct fr_pkt *p;
+        while ((p = tb_take(tb, 1))) {
+            if (p->is_arp && p->arp.op == NS_ARP_OP_REQUEST)
+                requests++;
+            else if (p->is_icmp && p->ip.dst == PEER_IP && p->icmp.type == NS_ICMP_ECHO_REPLY)
+                peer_answers++;
+            else
+                fail_msg("unexpected frame during the flood");
+        }
+        ns_stack_pbuf_stats(tb->st, &ps);
+        if (ps.pool_free < least_free)
+            least_free = ps.pool_free;
+        if (tb->st->arp.hold_pkts > most_held)
+            most_held = tb->st->arp.hold_pkts;
+        assert_true(tb->st->arp.hold_bytes <= total_cap);
+        assert_true(tb->st->arp.unres <= 256);
+    }
+    assert_int_equal(peer_answers, 400);
+    assert_int_equal(most_held, total_cap / NS_PBUF_SIZE);
+    assert_true(pool - least_free <= total_cap / NS_PBUF_SIZE + 2);
+    assert_int_equal(CTR(tb, pbuf_alloc_fail), 0);
+    assert_int_equal(CTR(tb, icmp_tx_echo_reply), 40000 + 400);
+    /* 200 sources, each resolved once in 2 s (its entry lives 3 s): 200
+     * entries created, their first 2 requests sent (at t, t+1 s). */
+    assert_int_equal(requests, 400);
+    assert_int_equal(CTR(tb, arp_unres_drop), 0);
+    assert_true(CTR(tb, arp_queue_total_drop) >= 40000 - 256);
+    /* After 3 s of silence every entry gave up; nothing is held. */
+    for (uint64_t t = t0 + 40000 * gap; t <= t0 + 40000 * gap + 3 * US_S; t += 100000) {
+        tb_poll(tb, t);
+        tb_drain(tb, 1);
+    }
+    assert_int_equal(tb->st->arp.unres, 0);
+    assert_int_equal(tb->st->arp.hold_pkts, 0);
+    assert_int_equal(CTR(tb, arp_queue_total_drop) + CTR(tb, arp_queue_drop) +
+                         CTR(tb, arp_resolve_fail),
+                     40000);
     tb_assert_pool_clean(tb);
     tb_free(tb);
 }
@@ -728,6 +939,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_announcements_for_each_address),
         cmocka_unit_test(test_unresolved_neighbour_queues_retries_and_flushes_in_order),
         cmocka_unit_test(test_hold_queue_drops_oldest),
+        cmocka_unit_test(test_hold_queues_capped_in_total),
+        cmocka_unit_test(test_unresolved_entries_capped),
+        cmocka_unit_test(test_echo_flood_from_unresolvable_sources),
         cmocka_unit_test(test_no_reply_drops_held_packets),
         cmocka_unit_test(test_unresolved_forward_host_unreachable),
         cmocka_unit_test(test_unresolved_forward_host_unreachable_tiny_cache),

@@ -131,6 +131,45 @@ static void test_cap_changes(void **state)
     ns_ring_free(&r);
 }
 
+/* Every change of the storage is charged to the ring's account (and its
+ * parent); ns_ring_grow_bytes says beforehand what a write would add. */
+static void test_storage_charged_to_account(void **state)
+{
+    (void)state;
+    struct ns_mem_acct top = {0}, acct = {.parent = &top};
+    struct ns_ring r = {.acct = &acct};
+    assert_true(ns_ring_set_cap(&r, 100000));
+    uint8_t d[20000];
+    fill(d, sizeof(d), 0);
+    assert_int_equal(ns_ring_grow_bytes(&r, 1), 4096);
+    assert_int_equal(ns_ring_grow_bytes(&r, 0), 0);
+    assert_int_equal(ns_ring_write(&r, d, 1000), 1000);
+    assert_int_equal(acct.bytes, 4096);
+    assert_int_equal(top.bytes, 4096);
+    assert_int_equal(ns_ring_room(&r), 3096);
+    assert_int_equal(ns_ring_grow_bytes(&r, 3096), 0);
+    assert_int_equal(ns_ring_grow_bytes(&r, 3097), 4096);    /* 4096 -> 8192 */
+    assert_int_equal(ns_ring_grow_bytes(&r, 19000), 28672);  /* -> 32768 */
+    assert_int_equal(ns_ring_write(&r, d + 1000, 19000), 19000);
+    assert_int_equal(acct.bytes, 32768);
+    assert_int_equal(ns_ring_grow_bytes(&r, 200000), 100000 - 32768); /* at most cap */
+    /* Shrinking the cap re-packs the storage: charged too. */
+    assert_true(ns_ring_set_cap(&r, 25000));
+    assert_int_equal(acct.bytes, 25000);
+    assert_int_equal(top.peak, 32768);
+    uint8_t out[20000];
+    assert_int_equal(ns_ring_read(&r, out, sizeof(out)), 20000);
+    check(out, 20000, 0);
+    ns_ring_free(&r);
+    assert_int_equal(acct.bytes, 0);
+    assert_int_equal(top.bytes, 0);
+    assert_int_equal(top.peak, 32768);
+    assert_true(ns_ring_reserve(&r));
+    assert_int_equal(top.bytes, 4096);
+    ns_ring_free(&r);
+    assert_int_equal(top.bytes, 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -140,6 +179,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_growth_keeps_order),
         cmocka_unit_test(test_doubling_sizes),
         cmocka_unit_test(test_cap_changes),
+        cmocka_unit_test(test_storage_charged_to_account),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
