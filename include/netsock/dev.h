@@ -1,5 +1,5 @@
 /* netsock/dev.h — network devices behind an ops table, and the wrappers
- * that stack on any device (STYLE §13).
+ * that stack on any device.
  *
  * A device moves whole frames: Ethernet frames for NS_LINK_ETHER devices,
  * bare IP packets for NS_LINK_IP devices. The stack polls it; the device

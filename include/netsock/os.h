@@ -3,7 +3,7 @@
  * over them.
  *
  * This is the only part of netsock that opens OS devices and reads the
- * clock (src/platform/, DESIGN.md "platform/"); the stack itself stays
+ * clock (src/platform/); the stack itself stays
  * sans-IO. Linux only. Opening devices needs CAP_NET_ADMIN (TAP/TUN
  * creation) or CAP_NET_RAW (AF_PACKET).
  */
