@@ -99,6 +99,19 @@ static int xmit_bytes(struct ns_dev *dev, const void *data, uint32_t len, uint64
     return dev->ops->xmit(dev, pb, now);
 }
 
+/* Through capture device p over queue device q: the ARP request sent at
+ * t = 1.5 s, the echo request (icmp_frame, into echo) received at
+ * t = 2.000001 s. */
+static void arp_out_echo_in(struct ns_dev *p, struct ns_dev *q, uint8_t echo[50])
+{
+    assert_int_equal(xmit_bytes(p, ARP_REQ, sizeof(ARP_REQ), 1500000), 0);
+    icmp_frame(echo);
+    assert_int_equal(ns_qdev_inject(q, echo, 50), 0);
+    struct ns_pbuf *pb = p->ops->recv(p, g_pool, 2000001);
+    assert_non_null(pb);
+    ns_pbuf_free(pb);
+}
+
 static uint32_t rd32le(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -226,11 +239,7 @@ static void test_ether_capture(void **state)
         q = ns_qdev_new("q", NS_LINK_ETHER, MAC_A, 1500);
         p = ns_pcap_wrap(q, path, &err);
         assert_non_null(p);
-        assert_int_equal(xmit_bytes(p, ARP_REQ, sizeof(ARP_REQ), 1500000), 0);
-        assert_int_equal(ns_qdev_inject(q, echo, sizeof(echo)), 0);
-        pb = p->ops->recv(p, g_pool, 2000001);
-        assert_non_null(pb);
-        ns_pbuf_free(pb);
+        arp_out_echo_in(p, q, echo);
         ns_dev_close(p);
     } else {
         unlink(path);
@@ -317,13 +326,8 @@ static void test_wall_clock_offset(void **state)
     int err;
     struct ns_dev *p = ns_pcap_wrap_opts(q, path, &o, &err);
     assert_non_null(p);
-    assert_int_equal(xmit_bytes(p, ARP_REQ, sizeof(ARP_REQ), 1500000), 0);
     uint8_t echo[50];
-    icmp_frame(echo);
-    assert_int_equal(ns_qdev_inject(q, echo, sizeof(echo)), 0);
-    struct ns_pbuf *pb = p->ops->recv(p, g_pool, 2000001);
-    assert_non_null(pb);
-    ns_pbuf_free(pb);
+    arp_out_echo_in(p, q, echo);
     ns_dev_close(p);
 
     size_t flen;
@@ -406,13 +410,8 @@ static void test_pcapng(void **state)
     struct ns_dev *p = ns_pcap_wrap_opts(q, path, &o, &err);
     assert_non_null(p);
     assert_int_equal(p->offloads, q->offloads); /* the wrapper offers what q offers */
-    assert_int_equal(xmit_bytes(p, ARP_REQ, sizeof(ARP_REQ), 1500000), 0);
     uint8_t echo[50];
-    icmp_frame(echo);
-    assert_int_equal(ns_qdev_inject(q, echo, sizeof(echo)), 0);
-    struct ns_pbuf *pb = p->ops->recv(p, g_pool, 2000001);
-    assert_non_null(pb);
-    ns_pbuf_free(pb);
+    arp_out_echo_in(p, q, echo);
     assert_int_equal(ns_pcap_count(p), 2);
     ns_dev_close(p);
 
