@@ -9,6 +9,7 @@
 #                 headers, netsock, man pages, netsock.pc, CMake package
 #   make uninstall  remove what the last make install installed
 BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
 TEST_BUILD ?= build-test
 FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -23,7 +24,7 @@ bootstrap:
 	@./scripts/bootstrap
 
 build:
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_TESTS=OFF >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNS_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -56,7 +57,7 @@ bench: build
 # The release build, configured for PREFIX (GNUInstallDirs below it), then
 # installed under DESTDIR (empty: the real root).
 install:
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_TESTS=OFF \
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNS_TESTS=OFF \
 	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)

