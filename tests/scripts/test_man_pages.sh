@@ -27,7 +27,8 @@ for p in "${pages[@]}"; do
         echo "$warn" >&2
         fail=1
     fi
-    th=$(sed -n 's/^\.TH  *\([^ ]*\)  *\([^ ]*\).*/\1 \2/p' "$p" | head -1)
+    # .TH NAME SECTION ...: the name may be quoted and its hyphens escaped (\-).
+    th=$(sed -n 's/^\.TH  *"\{0,1\}\([^ "]*\)"\{0,1\}  *\([^ ]*\).*/\1 \2/p' "$p" | head -1 | sed 's/\\-/-/g')
     want="$(tr '[:lower:]' '[:upper:]' <<<"$name") $sec"
     if [ "$th" != "$want" ]; then
         echo "FAIL: $p: .TH says '$th', want '$want'" >&2
