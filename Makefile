@@ -5,12 +5,18 @@
 #   make fuzz     run every libFuzzer target long (FUZZ_SECONDS each)
 #   make soak     the TCP simulation suite over SOAK_SEEDS seeds
 #   make bench    run the benchmarks
+#   make install  install into $(DESTDIR)$(PREFIX) (default /usr/local): library,
+#                 headers, netsock, man pages, netsock.pc, CMake package
+#   make uninstall  remove what the last make install installed
 BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
 TEST_BUILD ?= build-test
 FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all build demo test test-build fuzz soak bench clean bootstrap
+.PHONY: all build demo test test-build fuzz soak bench clean bootstrap install uninstall
 
 all: build
 
@@ -18,7 +24,7 @@ bootstrap:
 	@./scripts/bootstrap
 
 build:
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_TESTS=OFF >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNS_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -47,6 +53,18 @@ soak: test-build
 
 bench: build
 	@./bench/run.sh $(BUILD)
+
+# The release build, configured for PREFIX (GNUInstallDirs below it), then
+# installed under DESTDIR (empty: the real root).
+install:
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNS_TESTS=OFF \
+	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
+	@xargs -d '\n' rm -fv < $(BUILD)/install_manifest.txt
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

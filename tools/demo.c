@@ -440,7 +440,8 @@ static void usage(FILE *f)
             "  --count N         pings per round, 1 to %d (default 10)\n"
             "  --loss PERCENT    WAN loss each way, 0 to 100 (default 5)\n"
             "  --tcp-bytes N     size of the TCP download, 1 to 1073741824 (default 1048576)\n"
-            "  --pcap-dir DIR    where the captures go (default /tmp/netsock-demo-SEED)\n"
+            "  --pcap-dir DIR    where the captures go (default: a new private directory,\n"
+            "                    $TMPDIR/netsock-demo-XXXXXX)\n"
             "  -q, --quiet       do not print stack events (ARP, reassembly...)\n"
             "  -v, --verbose     print debug-level stack events too\n"
             "  -h, --help        this text\n",
@@ -524,8 +525,9 @@ static struct ns_dev *capture(struct ns_dev *dev, const char *dir, const char *n
     snprintf(path, sizeof(path), "%s/%s.pcap", dir, name);
     struct ns_dev *w = ns_pcap_wrap(dev, path, &err);
     if (!w) {
-        fprintf(stderr, "netsock demo: cannot write %s: %s\n", path, strerror(-err));
-        return dev;
+        /* The demo promises its captures: no capture, no demo. */
+        fprintf(stderr, "netsock demo: cannot write the capture %s: %s\n", path, strerror(-err));
+        exit(1);
     }
     snprintf(paths[(*npaths)++], 256, "%s", path);
     return w;
@@ -539,13 +541,24 @@ int tool_demo(int argc, char **argv)
     if (rc >= 0)
         return rc;
     char dir[200];
-    if (o.pcap_dir)
+    if (o.pcap_dir) {
+        /* The directory asked for: made if absent (private), or an existing one. */
         snprintf(dir, sizeof(dir), "%s", o.pcap_dir);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/netsock-demo-%" PRIu64, o.seed);
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "netsock demo: mkdir %s: %s\n", dir, strerror(errno));
-        return 1;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            fprintf(stderr, "netsock demo: --pcap-dir %s: cannot create it: %s\n", dir,
+                    strerror(errno));
+            return 1;
+        }
+    } else {
+        /* A new private directory each run (mkdtemp: mode 0700, a name
+         * nobody can take first), never a fixed path in /tmp. */
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof(dir), "%s/netsock-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir)) {
+            fprintf(stderr, "netsock demo: cannot create a directory for the captures (%s): %s\n",
+                    dir, strerror(errno));
+            return 1;
+        }
     }
 
     struct ns_sim *sim = ns_sim_new(o.seed);

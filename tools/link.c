@@ -359,7 +359,16 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
         return -1;
     }
     if (o->pcap) {
-        struct ns_dev *w = ns_pcap_wrap(dev, o->pcap, &err);
+        /* Wall-clock timestamps, so the capture lines up with tcpdump's on
+         * the kernel's side; FILE.pcapng writes pcapng, which names the
+         * interface and notes its offloads. */
+        struct ns_pcap_opts popts;
+        ns_pcap_opts_default(&popts);
+        popts.ts_offset_us = ns_clock_realtime_offset_us();
+        size_t plen = strlen(o->pcap);
+        if (plen > 7 && !strcmp(o->pcap + plen - 7, ".pcapng"))
+            popts.format = NS_PCAP_NG;
+        struct ns_dev *w = ns_pcap_wrap_opts(dev, o->pcap, &popts, &err);
         if (!w) {
             fprintf(stderr, "netsock: --pcap %s: %s\n", o->pcap, strerror(-err));
             ns_dev_close(dev);

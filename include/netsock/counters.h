@@ -1,6 +1,6 @@
 /* netsock/counters.h — the stack's MIB-style counters, one X-macro list.
  *
- * Every drop has its own reason counter (STYLE §7): code never drops a
+ * Every drop has its own reason counter: code never drops a
  * frame without incrementing exactly one *_drop_* or *_err_* counter here.
  * `netsock stat` and the demo print them by name.
  *

@@ -1,5 +1,5 @@
 /* netsock/dev.h — network devices behind an ops table, and the wrappers
- * that stack on any device (STYLE §13).
+ * that stack on any device.
  *
  * A device moves whole frames: Ethernet frames for NS_LINK_ETHER devices,
  * bare IP packets for NS_LINK_IP devices. The stack polls it; the device
@@ -235,11 +235,44 @@ void ns_fault_stats(const struct ns_dev *fault_dev, struct ns_impair_stats *tx,
 
 /* ---- pcap capture wrapper --------------------------------------------------
  * Wrap any device so every frame it sends and receives is written to a
- * classic pcap file at `path` (LINKTYPE_ETHERNET or LINKTYPE_RAW by the
- * inner device's link type), timestamped with now_us. The file is complete
- * and readable (tcpdump -r, Wireshark) after ns_pcap_flush() or close.
- * Returns NULL and sets *err (negative errno) when the file cannot be
- * created; inner is then still owned by the caller. */
+ * capture file at `path`, LINKTYPE_ETHERNET or LINKTYPE_RAW by the inner
+ * device's link type. The file is complete and readable (tcpdump -r,
+ * Wireshark, tshark) after ns_pcap_flush() or close. Records are written
+ * in the order the stack handed or took the frames, each stamped with the
+ * `now_us` of that call plus the options' ts_offset_us; the bytes written
+ * depend on nothing else (same frames and times, same file). */
+
+enum ns_pcap_format {
+    NS_PCAP_CLASSIC = 0, /* pcap (tcpdump's savefile), microsecond timestamps */
+    NS_PCAP_NG = 1,      /* pcapng: a section, one interface with its name and a
+                            comment on its link and offloads, enhanced packet blocks */
+};
+
+struct ns_pcap_opts {
+    enum ns_pcap_format format; /* default NS_PCAP_CLASSIC */
+    /* Added to now_us for every timestamp. Default 0: the stack's own clock
+     * (the simulator's virtual time, counted from 1970 by readers). On a
+     * real link, ns_clock_realtime_offset_us() (os.h) turns the monotonic
+     * clock into UTC wall-clock time, so captures line up with tcpdump's. */
+    uint64_t ts_offset_us;
+    /* pcapng only (NULL: the defaults). if_name: the interface's name
+     * (default: the inner device's name). comment: the interface's comment
+     * (default: the link type, MTU and the offloads the device performs,
+     * and what they mean for the frames recorded). */
+    const char *if_name;
+    const char *comment;
+};
+
+/* Fill `o` with the defaults above. */
+void ns_pcap_opts_default(struct ns_pcap_opts *o);
+
+/* Wrap inner, capturing to path as opts say (NULL: the defaults). Returns
+ * NULL and sets *err (a negative errno: -EINVAL for a bad format, or why
+ * the file cannot be created) on failure; inner is then still owned by the
+ * caller. */
+struct ns_dev *ns_pcap_wrap_opts(struct ns_dev *inner, const char *path,
+                                 const struct ns_pcap_opts *opts, int *err);
+/* ns_pcap_wrap_opts with the defaults: classic pcap on the stack's clock. */
 struct ns_dev *ns_pcap_wrap(struct ns_dev *inner, const char *path, int *err);
 /* Flush buffered records of a device made by ns_pcap_wrap to its file. */
 int ns_pcap_flush(struct ns_dev *pcap_dev);

@@ -41,7 +41,7 @@ enum { NS_LOG_ERR = 3, NS_LOG_WARN = 4, NS_LOG_INFO = 6, NS_LOG_DEBUG = 7 };
 typedef void (*ns_log_fn)(void *ctx, const char *stack_name, int level, uint64_t now_us,
                           const char *msg);
 
-/* Runtime configuration (STYLE §12): every knob with a safe default set by
+/* Runtime configuration: every knob with a safe default set by
  * ns_config_default(); the comment gives the default and where it comes
  * from. */
 struct ns_config {

@@ -3,7 +3,7 @@
  * over them.
  *
  * This is the only part of netsock that opens OS devices and reads the
- * clock (src/platform/, DESIGN.md "platform/"); the stack itself stays
+ * clock (src/platform/); the stack itself stays
  * sans-IO. Linux only. Opening devices needs CAP_NET_ADMIN (TAP/TUN
  * creation) or CAP_NET_RAW (AF_PACKET).
  */
@@ -20,6 +20,13 @@ extern "C" {
 
 /* CLOCK_MONOTONIC in microseconds: the `now_us` for stacks on real links. */
 uint64_t ns_clock_now_us(void);
+
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, in microseconds: added to a
+ * ns_clock_now_us() time it gives UTC wall-clock time (microseconds since
+ * 1970). Read once, when a capture starts (ns_pcap_opts.ts_offset_us):
+ * the stack's clock stays monotonic, and a later change of the system
+ * time does not move the capture's timestamps. */
+uint64_t ns_clock_realtime_offset_us(void);
 
 /* ---- devices -----------------------------------------------------------------
  * Each returns a device to hand to ns_if_add(), or NULL with *err set to a

@@ -139,8 +139,22 @@ uint64_t ns_sim_next_deadline(const struct ns_sim *sim)
 
 /* A step that stays at the same time this many times in a row means a
  * device reports work it cannot deliver (e.g. an exhausted pool): nudge
- * time forward rather than spin, and say so once. */
+ * time forward rather than spin, and say so once per nudge. */
 #define SIM_STUCK_LIMIT 100000
+
+/* Say that the simulation is stuck at t_us, through the log hook of the
+ * first host with work due then (the library never prints). */
+static void sim_log_stuck(struct ns_sim *sim, uint64_t t_us)
+{
+    for (unsigned i = 0; i < sim->n_hosts; i++) {
+        struct ns_stack *st = sim->hosts[i];
+        if (ns_stack_next_deadline(st) <= t_us) {
+            NS_LOG(st, NS_LOG_WARN, "sim: no progress at t=%llu us; advancing 1 us",
+                   (unsigned long long)t_us);
+            return;
+        }
+    }
+}
 
 bool ns_sim_step(struct ns_sim *sim, uint64_t limit_us)
 {
@@ -150,8 +164,7 @@ bool ns_sim_step(struct ns_sim *sim, uint64_t limit_us)
     if (next <= sim->now_us) {
         next = sim->now_us;
         if (++sim->stuck_steps == SIM_STUCK_LIMIT) {
-            fprintf(stderr, "netsock sim: no progress at t=%llu us; advancing 1 us\n",
-                    (unsigned long long)next);
+            sim_log_stuck(sim, next);
             sim->stuck_steps = 0;
             if (next == limit_us)
                 return false;

@@ -126,12 +126,17 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     return nso->fd;
 }
 
+static void tcp_close_listener(struct tcpcb *l);
+
 /* Abort whatever the connection is doing and return to CLOSED, keeping
- * the socket (connect(AF_UNSPEC), Linux tcp_disconnect). */
+ * the socket (connect(AF_UNSPEC), Linux tcp_disconnect). A listener stops
+ * listening: the connections nobody accepted go as on close (Linux
+ * inet_csk_listen_stop), so none keeps a pointer to it. */
 static void tcp_disconnect(struct tcpcb *tp)
 {
     struct ns_sock *so = tp->so;
     if (tp->state == TCPS_LISTEN) {
+        tcp_close_listener(tp);
         tcp_listen_remove(tp);
     } else if (tp->state != TCPS_CLOSED) {
         if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT)

@@ -48,4 +48,33 @@ if command -v tshark >/dev/null; then
     r=$(tshark -r "$tmp/a/bob.pcap" -Y "ip.flags.mf == 0 && ip.frag_offset > 0" 2>/dev/null | wc -l)
     [ "$r" -ge 1 ] || fail "tshark sees no last fragments"
 fi
+# Without --pcap-dir: a new private directory each run, named in the output.
+# (Short runs: one ping per round, a 4 KiB download.)
+TMPDIR="$tmp" "$build/netsock" demo -q --count 1 --tcp-bytes 4096 >"$tmp/d1.txt"
+TMPDIR="$tmp" "$build/netsock" demo -q --count 1 --tcp-bytes 4096 >"$tmp/d2.txt"
+d1=$(sed -n 's|^  \(.*\)/alice\.pcap$|\1|p' "$tmp/d1.txt")
+d2=$(sed -n 's|^  \(.*\)/alice\.pcap$|\1|p' "$tmp/d2.txt")
+case $d1 in "$tmp"/netsock-demo-??????) ;; *) fail "default capture directory '$d1' is not a new one in \$TMPDIR" ;; esac
+[ "$d1" != "$d2" ] || fail "two runs wrote their captures into the same directory $d1"
+[ "$(stat -c %a "$d1")" = 700 ] || fail "$d1 has mode $(stat -c %a "$d1"), want 700"
+[ -s "$d1/alice.pcap" ] && [ -s "$d1/bob.pcap" ] || fail "no captures in $d1"
+
+# No place for the captures: a clear message and exit status 1, no demo.
+set +e
+TMPDIR="$tmp/a/alice.pcap" "$build/netsock" demo -q >"$tmp/e1.txt" 2>&1
+rc1=$?
+"$build/netsock" demo -q --pcap-dir "$tmp/a/alice.pcap/sub" >"$tmp/e2.txt" 2>&1
+rc2=$?
+"$build/netsock" demo -q --pcap-dir "$tmp/a/alice.pcap" >"$tmp/e3.txt" 2>&1
+rc3=$?
+set -e
+[ "$rc1" = 1 ] && grep -q "^netsock demo: cannot create a directory for the captures" "$tmp/e1.txt" ||
+    fail "unusable TMPDIR: exit status $rc1, $(cat "$tmp/e1.txt")"
+[ "$rc2" = 1 ] && grep -q "^netsock demo: --pcap-dir .*/sub: cannot create it: Not a directory" "$tmp/e2.txt" ||
+    fail "--pcap-dir under a file: exit status $rc2, $(cat "$tmp/e2.txt")"
+[ "$rc3" = 1 ] && grep -q "^netsock demo: cannot write the capture .*: Not a directory" "$tmp/e3.txt" ||
+    fail "--pcap-dir naming a file: exit status $rc3, $(cat "$tmp/e3.txt")"
+if grep -q "== TCP" "$tmp/e1.txt" "$tmp/e2.txt" "$tmp/e3.txt"; then
+    fail "the demo ran without a place for its captures"
+fi
 echo "demo output, determinism and captures OK"

@@ -1,10 +1,14 @@
 /* tests/unit/test_pcap.c — the pcap capture wrapper around a queue device:
  * both directions captured, file header and records checked byte by byte,
- * LINKTYPE_RAW for IP devices, open and write errors handled.
+ * LINKTYPE_RAW for IP devices, open and write errors handled; timestamps
+ * shifted by ts_offset_us (wall-clock captures); pcapng with its section
+ * header, the interface's name and offload comment, and enhanced packet
+ * blocks, checked block by block.
  *
- * With NETSOCK_PCAP_OUT=path set, the Ethernet capture is left at `path`
- * and the raw-IP capture at `path.raw` for tests/scripts/test_pcap_tshark.sh
- * to decode with tcpdump/tshark. */
+ * With NETSOCK_PCAP_OUT=path set, the Ethernet capture is left at `path`,
+ * the raw-IP capture at `path.raw`, a wall-clock classic capture at
+ * `path.wall.pcap` and a pcapng one at `path.pcapng`, for
+ * tests/scripts/test_pcap_tshark.sh to decode with tcpdump/tshark. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "testutil.h"
 
 #include "netsock/dev.h"
+#include "netsock/netsock.h"
 
 static struct ns_pbuf_pool *g_pool;
 
@@ -92,6 +97,19 @@ static int xmit_bytes(struct ns_dev *dev, const void *data, uint32_t len, uint64
     struct ns_pbuf *pb = ns_pbuf_from(g_pool, data, len);
     assert_non_null(pb);
     return dev->ops->xmit(dev, pb, now);
+}
+
+/* Through capture device p over queue device q: the ARP request sent at
+ * t = 1.5 s, the echo request (icmp_frame, into echo) received at
+ * t = 2.000001 s. */
+static void arp_out_echo_in(struct ns_dev *p, struct ns_dev *q, uint8_t echo[50])
+{
+    assert_int_equal(xmit_bytes(p, ARP_REQ, sizeof(ARP_REQ), 1500000), 0);
+    icmp_frame(echo);
+    assert_int_equal(ns_qdev_inject(q, echo, 50), 0);
+    struct ns_pbuf *pb = p->ops->recv(p, g_pool, 2000001);
+    assert_non_null(pb);
+    ns_pbuf_free(pb);
 }
 
 static uint32_t rd32le(const uint8_t *p)
@@ -221,11 +239,7 @@ static void test_ether_capture(void **state)
         q = ns_qdev_new("q", NS_LINK_ETHER, MAC_A, 1500);
         p = ns_pcap_wrap(q, path, &err);
         assert_non_null(p);
-        assert_int_equal(xmit_bytes(p, ARP_REQ, sizeof(ARP_REQ), 1500000), 0);
-        assert_int_equal(ns_qdev_inject(q, echo, sizeof(echo)), 0);
-        pb = p->ops->recv(p, g_pool, 2000001);
-        assert_non_null(pb);
-        ns_pbuf_free(pb);
+        arp_out_echo_in(p, q, echo);
         ns_dev_close(p);
     } else {
         unlink(path);
@@ -293,6 +307,217 @@ static void test_errors(void **state)
     }
 }
 
+/* 2023-11-14T22:13:20Z in microseconds: the wall-clock offset of the
+ * captures below (a real link would use ns_clock_realtime_offset_us()). */
+#define WALL_OFFSET_US 1700000000000000ull
+
+static void test_wall_clock_offset(void **state)
+{
+    (void)state;
+    char path[512];
+    int keep;
+    out_path(path, sizeof(path), ".wall.pcap", &keep);
+    struct ns_dev *q = ns_qdev_new("q", NS_LINK_ETHER, MAC_A, 1500);
+    struct ns_pcap_opts o;
+    ns_pcap_opts_default(&o);
+    assert_int_equal(o.format, NS_PCAP_CLASSIC);
+    assert_int_equal(o.ts_offset_us, 0);
+    o.ts_offset_us = WALL_OFFSET_US + 123456;
+    int err;
+    struct ns_dev *p = ns_pcap_wrap_opts(q, path, &o, &err);
+    assert_non_null(p);
+    uint8_t echo[50];
+    arp_out_echo_in(p, q, echo);
+    ns_dev_close(p);
+
+    size_t flen;
+    const uint8_t *file = slurp(path, &flen);
+    check_file_header(file, 1);
+    size_t off = 24;
+    check_record(file, flen, &off, 1700000001, 623456, ARP_REQ, sizeof(ARP_REQ));
+    check_record(file, flen, &off, 1700000002, 123457, echo, sizeof(echo));
+    assert_int_equal(off, flen);
+    if (!keep)
+        unlink(path);
+}
+
+/* One pcapng block at *off: its type, body and length, both copies of the
+ * length checked; *off moves past it. */
+static const uint8_t *ng_block(const uint8_t *file, size_t flen, size_t *off, uint32_t type,
+                               uint32_t *body_len)
+{
+    assert_true(*off + 12 <= flen);
+    const uint8_t *b = file + *off;
+    assert_int_equal(rd32le(b), type);
+    uint32_t total = rd32le(b + 4);
+    assert_int_equal(total % 4, 0);
+    assert_true(total >= 12 && *off + total <= flen);
+    assert_int_equal(rd32le(b + total - 4), total);
+    *body_len = total - 12;
+    *off += total;
+    return b + 8;
+}
+
+/* Find option `code` in the options at opt[0..len): its value, or NULL. */
+static const uint8_t *ng_option(const uint8_t *opt, uint32_t len, uint16_t code, uint16_t *vlen)
+{
+    uint32_t i = 0;
+    while (i + 4 <= len) {
+        uint16_t c = rd16le(opt + i), l = rd16le(opt + i + 2);
+        if (c == 0)
+            return NULL; /* opt_endofopt */
+        assert_true(i + 4 + l <= len);
+        if (c == code) {
+            *vlen = l;
+            return opt + i + 4;
+        }
+        i += 4 + ((l + 3u) & ~3u);
+    }
+    fail_msg("options not ended by opt_endofopt");
+    return NULL;
+}
+
+static void check_epb(const uint8_t *file, size_t flen, size_t *off, uint64_t ts_us,
+                      const uint8_t *data, uint32_t len)
+{
+    uint32_t blen;
+    const uint8_t *b = ng_block(file, flen, off, 6, &blen);
+    assert_int_equal(blen, 20 + ((len + 3u) & ~3u)); /* no options */
+    assert_int_equal(rd32le(b), 0);                  /* interface 0 */
+    assert_int_equal(((uint64_t)rd32le(b + 4) << 32) | rd32le(b + 8), ts_us);
+    assert_int_equal(rd32le(b + 12), len);
+    assert_int_equal(rd32le(b + 16), len);
+    assert_memory_equal(b + 20, data, len);
+    for (uint32_t i = len; i < ((len + 3u) & ~3u); i++)
+        assert_int_equal(b[20 + i], 0); /* padding */
+}
+
+static void test_pcapng(void **state)
+{
+    (void)state;
+    char path[512];
+    int keep;
+    out_path(path, sizeof(path), ".pcapng", &keep);
+    /* A device that offers what a TAP with offloads does. */
+    struct ns_dev *q = ns_qdev_new("tap7", NS_LINK_ETHER, MAC_A, 1500);
+    q->offloads = NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO;
+    q->gso_max_size = 65535;
+    struct ns_pcap_opts o;
+    ns_pcap_opts_default(&o);
+    o.format = NS_PCAP_NG;
+    o.ts_offset_us = WALL_OFFSET_US;
+    int err;
+    struct ns_dev *p = ns_pcap_wrap_opts(q, path, &o, &err);
+    assert_non_null(p);
+    assert_int_equal(p->offloads, q->offloads); /* the wrapper offers what q offers */
+    uint8_t echo[50];
+    arp_out_echo_in(p, q, echo);
+    assert_int_equal(ns_pcap_count(p), 2);
+    ns_dev_close(p);
+
+    size_t flen, off = 0;
+    const uint8_t *file = slurp(path, &flen);
+    uint32_t blen;
+    uint16_t vlen;
+    /* Section header: byte-order magic, version 1.0, length unknown,
+     * the application that wrote it. */
+    const uint8_t *shb = ng_block(file, flen, &off, 0x0a0d0d0a, &blen);
+    assert_int_equal(rd32le(shb), 0x1a2b3c4d);
+    assert_int_equal(rd16le(shb + 4), 1);
+    assert_int_equal(rd16le(shb + 6), 0);
+    assert_int_equal(rd32le(shb + 8), 0xffffffffu);
+    assert_int_equal(rd32le(shb + 12), 0xffffffffu);
+    const uint8_t *v = ng_option(shb + 16, blen - 16, 4, &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, strlen("netsock " NS_VERSION));
+    assert_memory_equal(v, "netsock " NS_VERSION, vlen);
+    /* Interface: Ethernet, the snap length, its name, microseconds, and
+     * a comment on the link and its offloads. */
+    const uint8_t *idb = ng_block(file, flen, &off, 1, &blen);
+    assert_int_equal(rd16le(idb), 1);
+    assert_int_equal(rd32le(idb + 4), 262144);
+    v = ng_option(idb + 8, blen - 8, 2, &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 4);
+    assert_memory_equal(v, "tap7", 4);
+    v = ng_option(idb + 8, blen - 8, 9, &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 1);
+    assert_int_equal(v[0], 6);
+    v = ng_option(idb + 8, blen - 8, 1, &vlen);
+    assert_non_null(v);
+    char comment[600];
+    assert_true(vlen < sizeof(comment));
+    memcpy(comment, v, vlen);
+    comment[vlen] = '\0';
+    assert_non_null(strstr(comment, "ethernet, mtu 1500"));
+    assert_non_null(strstr(comment, "offloads: tx-checksum tso(65535 bytes)"));
+    assert_non_null(strstr(comment, "checksums may be partial"));
+    /* The two frames, on wall-clock time. */
+    check_epb(file, flen, &off, WALL_OFFSET_US + 1500000, ARP_REQ, sizeof(ARP_REQ));
+    check_epb(file, flen, &off, WALL_OFFSET_US + 2000001, echo, sizeof(echo));
+    assert_int_equal(off, flen);
+    if (!keep)
+        unlink(path);
+
+    /* A TUN-like device without offloads: raw IP, "none"; a name and a
+     * comment of the caller's own. */
+    out_path(path, sizeof(path), ".raw.pcapng", &keep);
+    q = ns_qdev_new("tun0", NS_LINK_IP, NULL, 1400);
+    o.if_name = "ns-tun";
+    o.comment = "my comment";
+    p = ns_pcap_wrap_opts(q, path, &o, &err);
+    assert_non_null(p);
+    uint8_t ip[36];
+    icmp_echo(ip);
+    assert_int_equal(xmit_bytes(p, ip, sizeof(ip), 7), 0);
+    ns_dev_close(p);
+    file = slurp(path, &flen);
+    off = 0;
+    ng_block(file, flen, &off, 0x0a0d0d0a, &blen);
+    idb = ng_block(file, flen, &off, 1, &blen);
+    assert_int_equal(rd16le(idb), 101);
+    v = ng_option(idb + 8, blen - 8, 2, &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 6);
+    assert_memory_equal(v, "ns-tun", 6);
+    v = ng_option(idb + 8, blen - 8, 1, &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 10);
+    assert_memory_equal(v, "my comment", 10);
+    check_epb(file, flen, &off, WALL_OFFSET_US + 7, ip, sizeof(ip));
+    assert_int_equal(off, flen);
+    unlink(path);
+
+    /* Without a comment of the caller's, a device with no offloads says so. */
+    q = ns_qdev_new("tun0", NS_LINK_IP, NULL, 1400);
+    o.comment = NULL;
+    p = ns_pcap_wrap_opts(q, path, &o, &err);
+    assert_non_null(p);
+    ns_dev_close(p);
+    file = slurp(path, &flen);
+    off = 0;
+    ng_block(file, flen, &off, 0x0a0d0d0a, &blen);
+    idb = ng_block(file, flen, &off, 1, &blen);
+    v = ng_option(idb + 8, blen - 8, 1, &vlen);
+    assert_non_null(v);
+    memcpy(comment, v, vlen);
+    comment[vlen] = '\0';
+    assert_non_null(strstr(comment, "raw IPv4 (tun), mtu 1400; offloads: none"));
+    assert_null(strstr(comment, "partial"));
+    assert_int_equal(off, flen);
+    unlink(path);
+
+    /* An unknown format is refused; the device stays the caller's. */
+    q = ns_qdev_new("q", NS_LINK_ETHER, NULL, 1500);
+    o.format = (enum ns_pcap_format)7;
+    err = 0;
+    assert_null(ns_pcap_wrap_opts(q, path, &o, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_int_equal(access(path, F_OK), -1); /* nothing created */
+    ns_dev_close(q);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -301,6 +526,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_ether_capture, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_ip_capture, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wall_clock_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pcapng, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
