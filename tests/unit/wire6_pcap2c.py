@@ -12,6 +12,11 @@ position, so a capture taken again gives the same set. Its random fields
 and the source addresses the kernel picks differ from run to run; the
 tests assert the values of the committed frames (checked with tshark), so
 taking the frames again means updating those assertions.
+
+With --corpus DIR it also writes the seed inputs of tests/fuzz/fuzz_wire.c
+there: seed-v6-NAME, each IPv6 packet, and for ICMPv6 ones
+seed-v6-NAME-icmp, the message behind the 33 bytes fuzz_icmp6 reads first
+(source, destination, hop limit).
 """
 import ipaddress
 import platform
@@ -129,8 +134,35 @@ PICKS = [
 ]
 
 
+def upper(frame):
+    """(next header, bytes) of the upper layer after any extension headers."""
+    p = frame[ETH:]
+    nh, off = p[6], 40
+    while nh in (0, 43, 60) and off + 2 <= len(p):
+        nh, off = p[off], off + (p[off + 1] + 1) * 8
+    return nh, p[off:]
+
+
+def write_corpus(d, picked):
+    import os
+    os.makedirs(d, exist_ok=True)
+    for name, f in picked:
+        with open(os.path.join(d, "seed-v6-" + name), "wb") as out:
+            out.write(f[ETH:])
+        nh, msg = upper(f)
+        if nh == 58:
+            p = f[ETH:]
+            with open(os.path.join(d, "seed-v6-%s-icmp" % name), "wb") as out:
+                out.write(p[8:40] + bytes([p[7]]) + msg)
+
+
 def main():
-    all_frames = [f for path in sys.argv[1:] for f in frames(path)]
+    args = sys.argv[1:]
+    corpus = None
+    if args[:1] == ["--corpus"]:
+        corpus, args = args[1], args[2:]
+    all_frames = [f for path in args for f in frames(path)]
+    picked = []
     out = ["/* tests/unit/wire6_frames.h - frames the Linux kernel (%s) sent or"
            % platform.release(),
            " * received in the namespaces of tests/unit/wire6_capture.sh, Ethernet",
@@ -142,6 +174,7 @@ def main():
         if not match:
             sys.exit("no frame for %s" % name)
         f = match[0]
+        picked.append((name, f))
         lines = textwrap.wrap(desc, 74)
         out.append("/* " + "\n * ".join(lines) + " */")
         out.append("static const uint8_t frame_%s[%d] = {" % (name, len(f)))
@@ -150,7 +183,10 @@ def main():
         out.append("};")
         out.append("")
     out.append("#endif")
-    print("\n".join(out))
+    if corpus:
+        write_corpus(corpus, picked)
+    else:
+        print("\n".join(out))
 
 
 if __name__ == "__main__":
