@@ -11,27 +11,11 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "wire6_frames.h"
+#include "wire6_test.h"
 
 #include "core/rng.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
-
-#define IP6(f) ((f) + NS_ETH_HLEN)
-#define IP6LEN(f) (sizeof(f) - NS_ETH_HLEN)
-
-static struct ns_ip6_addr A(const char *text)
-{
-    struct ns_ip6_addr a;
-    assert_true(ns_ip6_aton(text, &a));
-    return a;
-}
-
-static void assert_addr(const struct ns_ip6_addr *a, const char *text)
-{
-    char buf[NS_IP6_ADDRSTRLEN];
-    assert_string_equal(ns_ip6_ntoa(a, buf), text);
-}
 
 /* A captured frame taken apart: its IPv6 header, and where its upper
  * layer (ICMPv6 here) starts and how long it is. */

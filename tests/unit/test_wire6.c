@@ -12,28 +12,11 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "wire6_frames.h"
+#include "wire6_test.h"
 
 #include "core/rng.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
-
-/* The IPv6 packet inside a captured Ethernet frame. */
-#define IP6(f) ((f) + NS_ETH_HLEN)
-#define IP6LEN(f) (sizeof(f) - NS_ETH_HLEN)
-
-static struct ns_ip6_addr A(const char *text)
-{
-    struct ns_ip6_addr a;
-    assert_true(ns_ip6_aton(text, &a));
-    return a;
-}
-
-static void assert_addr(const struct ns_ip6_addr *a, const char *text)
-{
-    char buf[NS_IP6_ADDRSTRLEN];
-    assert_string_equal(ns_ip6_ntoa(a, buf), text);
-}
 
 /* A packet at buf: an IPv6 header (first next header nh, 2001:db8::1 >
  * dst), ext_len bytes of extension headers from ext, then upper_len bytes
