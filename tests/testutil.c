@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static uint64_t g_seed;
@@ -34,6 +35,15 @@ void ns_test_hexdump(const char *label, const void *data, size_t len)
     for (size_t i = 0; i < len; i++)
         fprintf(stderr, "%s%02x", i % 16 ? " " : "\n  ", p[i]);
     fprintf(stderr, "\n");
+}
+
+uint8_t *ns_test_dup_exact(const void *src, size_t len)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    assert_non_null(p);
+    if (len)
+        memcpy(p, src, len);
+    return p;
 }
 
 const char *ns_test_argv0(void) { return g_argv0; }

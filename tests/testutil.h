@@ -47,6 +47,10 @@ bool ns_test_progress_due(void);
 /* The program name set by ns_test_set_argv0, for replay commands. */
 const char *ns_test_argv0(void);
 
+/* An exactly-sized heap copy of src[0..len) (a 1-byte block for len 0),
+ * so that ASan catches any read of a parser past `len`. Free it. */
+uint8_t *ns_test_dup_exact(const void *src, size_t len);
+
 /* Byte-for-byte hex dump to stderr (for failing frame comparisons). */
 void ns_test_hexdump(const char *label, const void *data, size_t len);
 

@@ -266,3 +266,18 @@ uint16_t ns_csum_update32(uint16_t csum, uint32_t old_val, uint32_t new_val)
                    (uint16_t)~(old_val & 0xffffu) + (new_val >> 16) + (new_val & 0xffffu);
     return (uint16_t)~fold32to16(sum);
 }
+
+uint32_t ns_csum_pseudo6(const struct ns_ip6_addr *src, const struct ns_ip6_addr *dst,
+                         uint32_t upper_len, uint8_t next_header)
+{
+    /* RFC 8200 §8.1: source, destination, the upper-layer packet length
+     * as 32 bits, three zero bytes and the next header, summed as 16-bit
+     * words. 18 words of at most 0xffff and a byte cannot overflow 32
+     * bits. */
+    uint32_t sum = 0;
+    for (size_t i = 0; i < NS_IP6_ALEN; i += 2) {
+        sum += (uint32_t)(src->b[i] << 8 | src->b[i + 1]);
+        sum += (uint32_t)(dst->b[i] << 8 | dst->b[i + 1]);
+    }
+    return sum + (upper_len >> 16) + (upper_len & 0xffffu) + next_header;
+}

@@ -16,16 +16,53 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The parse errors: name, value, what it means. One X-macro, so the enum
+ * and ns_wire_strerror() cannot disagree (STYLE §8). Values never change
+ * meaning; new reasons are appended. */
+#define NS_WIRE_ERRORS(X)                                                                   \
+    X(NS_WIRE_OK, 0, "no error")                                                            \
+    X(NS_WIRE_TRUNCATED, 1, "buffer shorter than the header claims or needs")               \
+    X(NS_WIRE_BAD_VERSION, 2, "IP version field wrong")                                     \
+    X(NS_WIRE_BAD_HLEN, 3, "header length field impossible")                                \
+    X(NS_WIRE_BAD_LEN, 4, "total/length field disagrees with the buffer")                   \
+    X(NS_WIRE_BAD_CSUM, 5, "checksum does not verify")                                      \
+    X(NS_WIRE_UNSUPPORTED, 6, "valid but not a kind we speak (ARP htype...)")               \
+    X(NS_WIRE_BAD_FIELD, 7, "a field holds a value the spec forbids")                       \
+    /* IPv6 and its extension headers (wire/ipv6.h) */                                     \
+    X(NS_WIRE_JUMBO, 8, "IPv6 jumbogram or Jumbo Payload option (RFC 2675): not supported") \
+    X(NS_WIRE_EXT_ORDER, 9, "Hop-by-Hop Options header not right after the IPv6 header")    \
+    X(NS_WIRE_EXT_LIMIT, 10, "more extension headers than NS_IP6_MAX_EXT")                  \
+    X(NS_WIRE_OPT_LIMIT, 11, "more options in one options header than NS_IP6_MAX_OPTS")     \
+    X(NS_WIRE_BAD_PADDING, 12, "padding over 7 bytes in a row, or PadN bytes not zero")     \
+    X(NS_WIRE_BAD_OPTION, 13, "an option runs past its header, or has an impossible length") \
+    X(NS_WIRE_OPT_DISCARD, 14, "an unrecognised option whose type says discard")            \
+    X(NS_WIRE_FRAG_INCOMPLETE, 15, "first fragment without the whole header chain")         \
+    X(NS_WIRE_FRAG_LEN, 16, "non-last fragment whose length is not a multiple of 8")        \
+    X(NS_WIRE_FRAG_TOO_BIG, 17, "fragment ending beyond 65535 bytes of payload")            \
+    X(NS_WIRE_ZERO_CSUM, 18, "UDP over IPv6 with a zero checksum")                          \
+    X(NS_WIRE_BAD_SRC, 19, "source address the packet or message type forbids")            \
+    X(NS_WIRE_BAD_DST, 20, "destination address the packet or message type forbids")       \
+    /* NDP and MLD messages (wire/ipv6.h) */                                                \
+    X(NS_WIRE_BAD_HOPLIMIT, 21, "hop limit the message type forbids (NDP 255, MLD 1)")      \
+    X(NS_WIRE_BAD_CODE, 22, "ICMPv6 code the message type forbids")                         \
+    X(NS_WIRE_OPT_ZERO_LEN, 23, "NDP option of length zero")                                \
+    X(NS_WIRE_MCAST_TARGET, 24, "NS/NA target or Redirect destination is multicast")        \
+    X(NS_WIRE_DAD_DST, 25, "NS from :: not sent to a solicited-node address")               \
+    X(NS_WIRE_UNSPEC_SLLA, 26, "RS or NS from :: with a source link-layer address option")  \
+    X(NS_WIRE_SOLICITED_MCAST, 27, "NA with the Solicited flag sent to multicast")          \
+    X(NS_WIRE_REDIRECT_TARGET, 28, "Redirect target neither link-local nor the destination") \
+    X(NS_WIRE_NO_ROUTER_ALERT, 29, "MLD query without the Router Alert option")
+
 enum ns_wire_err {
-    NS_WIRE_OK = 0,
-    NS_WIRE_TRUNCATED = 1,   /* buffer shorter than the header claims or needs */
-    NS_WIRE_BAD_VERSION = 2, /* IP version field wrong */
-    NS_WIRE_BAD_HLEN = 3,    /* header length field impossible */
-    NS_WIRE_BAD_LEN = 4,     /* total/length field disagrees with the buffer */
-    NS_WIRE_BAD_CSUM = 5,    /* checksum does not verify */
-    NS_WIRE_UNSUPPORTED = 6, /* valid but not a kind we speak (ARP htype...) */
-    NS_WIRE_BAD_FIELD = 7,   /* a field holds a value the spec forbids */
+#define NS_WIRE_ENUM_(name, value, text) name = value,
+    NS_WIRE_ERRORS(NS_WIRE_ENUM_)
+#undef NS_WIRE_ENUM_
 };
+
+/* What a parse error means, for logs: err is the negative value a parser
+ * returned (or its positive enum value). Unknown values give "unknown
+ * wire error". Never NULL. */
+const char *ns_wire_strerror(int err);
 
 /* ---- Internet checksum (RFC 1071, RFC 1624) ------------------------------ */
 
@@ -327,5 +364,8 @@ uint32_t ns_tcp_csum_begin(uint32_t src, uint32_t dst, const uint8_t *seg, size_
 const char *ns_ip4_ntoa(uint32_t addr, char buf[16]);
 /* Format a MAC address into buf (>= 18). */
 const char *ns_mac_ntoa(const uint8_t mac[NS_ETH_ALEN], char buf[18]);
+
+/* IPv6, ICMPv6, NDP, MLD and IPv6 addresses. */
+#include "wire/ipv6.h"
 
 #endif
