@@ -1023,9 +1023,10 @@ static bool mem_guard(int n, double per_endpoint, double fraction, char *why, si
     return false;
 }
 
-/* One side of a row: the reason it was skipped, or the nvals values
- * (two decimals below 100, none above), comma-separated. */
-static void fmt_side(char *out, size_t len, const struct cell *c, int nvals, const double *v)
+/* One side of a row: the reason it was skipped, "-" for each value when
+ * the measurement failed (!ok), or the nvals values (two decimals below
+ * 100, none above), comma-separated. */
+static void fmt_side(char *out, size_t len, const struct cell *c, bool ok, int nvals, const double *v)
 {
     if (c->skip[0]) {
         snprintf(out, len, "%s", c->skip);
@@ -1033,71 +1034,62 @@ static void fmt_side(char *out, size_t len, const struct cell *c, int nvals, con
     }
     size_t used = 0;
     out[0] = 0;
-    for (int i = 0; i < nvals && used < len; i++)
-        used += (size_t)snprintf(out + used, len - used, "%s%.*f", i ? "," : "",
-                                 v[i] >= 100 ? 0 : 2, v[i]);
+    for (int i = 0; i < nvals && used < len; i++) {
+        const char *sep = i ? "," : "";
+        if (ok)
+            used += (size_t)snprintf(out + used, len - used, "%s%.*f", sep, v[i] >= 100 ? 0 : 2, v[i]);
+        else
+            used += (size_t)snprintf(out + used, len - used, "%s-", sep);
+    }
+}
+
+/* Print the row conns_<lab>_<what> (bench_util.h format) with nvals
+ * values per side. */
+static void conns_row(const char *lab, const char *what, const char *title, const char *better,
+                      const char *metrics, int nvals, const struct cell *ns, bool ns_ok,
+                      const double *nsv, const struct cell *lx, bool lx_ok, const double *lxv)
+{
+    char id[64], nss[200], lxs[200];
+    snprintf(id, sizeof(id), "conns_%s_%s", lab, what);
+    fmt_side(nss, sizeof(nss), ns, ns_ok, nvals, nsv);
+    fmt_side(lxs, sizeof(lxs), lx, lx_ok, nvals, lxv);
+    bench_row(id, title, better, metrics, nss, lxs);
 }
 
 /* The five rows of one N: idle and fresh memory, set-up, request/response
  * latency and rate. */
 static void print_rows(int n, const struct cell *ns, const struct cell *lx)
 {
-    char lab[16], id[64], title[256], nsv[200], lxv[200];
+    char lab[16], title[256];
     n_label(n, lab, sizeof(lab));
-    double a[3], b[3];
 
-    snprintf(id, sizeof(id), "conns_%s_idle_mem", lab);
     snprintf(title, sizeof(title),
              "%s TCP connections idle after 1 B each way: bytes per endpoint, held / in use "
              "(lower is better; netsock: RSS / malloc, Linux: slab pages / slab objects)", lab);
-    a[0] = ns->idle.held, a[1] = ns->idle.used, b[0] = lx->idle.held, b[1] = lx->idle.used;
-    fmt_side(nsv, sizeof(nsv), ns, 2, a);
-    fmt_side(lxv, sizeof(lxv), lx, 2, b);
-    bench_row(id, title, "lower", "held_B,used_B", nsv, lxv);
-
-    snprintf(id, sizeof(id), "conns_%s_fresh_mem", lab);
+    conns_row(lab, "idle_mem", title, "lower", "held_B,used_B", 2, ns, true,
+              (const double[]){ns->idle.held, ns->idle.used}, lx, true,
+              (const double[]){lx->idle.held, lx->idle.used});
     snprintf(title, sizeof(title),
              "%s TCP connections that never carried data: bytes per endpoint, held / in use "
              "(lower is better)", lab);
-    a[0] = ns->fresh.held, a[1] = ns->fresh.used, b[0] = lx->fresh.held, b[1] = lx->fresh.used;
-    fmt_side(nsv, sizeof(nsv), ns, 2, a);
-    fmt_side(lxv, sizeof(lxv), lx, 2, b);
-    bench_row(id, title, "lower", "held_B,used_B", nsv, lxv);
-
-    snprintf(id, sizeof(id), "conns_%s_setup", lab);
+    conns_row(lab, "fresh_mem", title, "lower", "held_B,used_B", 2, ns, true,
+              (const double[]){ns->fresh.held, ns->fresh.used}, lx, true,
+              (const double[]){lx->fresh.held, lx->fresh.used});
     snprintf(title, sizeof(title),
              "Opening %s TCP connections one at a time (connect + accept): µs per connection "
              "(lower is better)", lab);
-    a[0] = ns->setup_us, b[0] = lx->setup_us;
-    fmt_side(nsv, sizeof(nsv), ns, 1, a);
-    fmt_side(lxv, sizeof(lxv), lx, 1, b);
-    bench_row(id, title, "lower", "us_per_conn", nsv, lxv);
-
-    /* A side whose request/response failed is "-" (failed measurement). */
-    snprintf(id, sizeof(id), "conns_%s_rr_latency", lab);
+    conns_row(lab, "setup", title, "lower", "us_per_conn", 1, ns, true, &ns->setup_us, lx, true,
+              &lx->setup_us);
     snprintf(title, sizeof(title),
              "TCP request/response, 1 B, on one connection with %s open: latency p50 / p99, µs "
              "(lower is better)", lab);
-    a[0] = ns->rr_p50, a[1] = ns->rr_p99, b[0] = lx->rr_p50, b[1] = lx->rr_p99;
-    fmt_side(nsv, sizeof(nsv), ns, 2, a);
-    fmt_side(lxv, sizeof(lxv), lx, 2, b);
-    if (!ns->skip[0] && !ns->rr_ok)
-        snprintf(nsv, sizeof(nsv), "-,-");
-    if (!lx->skip[0] && !lx->rr_ok)
-        snprintf(lxv, sizeof(lxv), "-,-");
-    bench_row(id, title, "lower", "p50_us,p99_us", nsv, lxv);
-
-    snprintf(id, sizeof(id), "conns_%s_rr_rate", lab);
+    conns_row(lab, "rr_latency", title, "lower", "p50_us,p99_us", 2, ns, ns->rr_ok,
+              (const double[]){ns->rr_p50, ns->rr_p99}, lx, lx->rr_ok,
+              (const double[]){lx->rr_p50, lx->rr_p99});
     snprintf(title, sizeof(title),
              "TCP request/response, 1 B, on one connection with %s open: round trips/s", lab);
-    a[0] = ns->rr_rate, b[0] = lx->rr_rate;
-    fmt_side(nsv, sizeof(nsv), ns, 1, a);
-    fmt_side(lxv, sizeof(lxv), lx, 1, b);
-    if (!ns->skip[0] && !ns->rr_ok)
-        snprintf(nsv, sizeof(nsv), "-");
-    if (!lx->skip[0] && !lx->rr_ok)
-        snprintf(lxv, sizeof(lxv), "-");
-    bench_row(id, title, "higher", "rt_per_s", nsv, lxv);
+    conns_row(lab, "rr_rate", title, "higher", "rt_per_s", 1, ns, ns->rr_ok, &ns->rr_rate, lx,
+              lx->rr_ok, &lx->rr_rate);
 }
 
 /* The slowdown row: request/response with n open against ref_n open,
@@ -1106,28 +1098,27 @@ static void print_rows(int n, const struct cell *ns, const struct cell *lx)
 static void print_slowdown(int n, int ref_n, const struct cell *ns, const struct cell *lx,
                            const struct cell *lx_ref)
 {
-    char lab[16], ref[16], id[64], title[256], nsv[200], lxv[200];
+    char lab[16], ref[16], what[32], title[256];
     n_label(n, lab, sizeof(lab));
     n_label(ref_n, ref, sizeof(ref));
-    snprintf(id, sizeof(id), "conns_%s_rr_vs_%s", lab, ref);
+    snprintf(what, sizeof(what), "rr_vs_%s", ref);
     snprintf(title, sizeof(title),
              "TCP request/response with %s open against %s open, each stack against itself: "
              "slowdown of p50 / p99 / rate (1: none; lower is better)", lab, ref);
-    if (ns->skip[0])
-        snprintf(nsv, sizeof(nsv), "%s", ns->skip);
-    else if (!ns->rr_ok || !ns->ref_ok)
-        snprintf(nsv, sizeof(nsv), "-,-,-");
-    else
-        snprintf(nsv, sizeof(nsv), "%.2f,%.2f,%.2f", ns->rr_p50 / ns->ref_p50,
-                 ns->rr_p99 / ns->ref_p99, ns->ref_rate / ns->rr_rate);
-    if (lx->skip[0])
-        snprintf(lxv, sizeof(lxv), "%s", lx->skip);
-    else if (!lx->rr_ok || lx_ref->skip[0] || !lx_ref->rr_ok)
-        snprintf(lxv, sizeof(lxv), "-,-,-");
-    else
-        snprintf(lxv, sizeof(lxv), "%.2f,%.2f,%.2f", lx->rr_p50 / lx_ref->rr_p50,
-                 lx->rr_p99 / lx_ref->rr_p99, lx_ref->rr_rate / lx->rr_rate);
-    bench_row(id, title, "lower", "p50_x,p99_x,rate_x", nsv, lxv);
+    bool ns_ok = ns->rr_ok && ns->ref_ok;
+    bool lx_ok = lx->rr_ok && !lx_ref->skip[0] && lx_ref->rr_ok;
+    double nsv[3] = {0, 0, 0}, lxv[3] = {0, 0, 0};
+    if (ns_ok) {
+        nsv[0] = ns->rr_p50 / ns->ref_p50;
+        nsv[1] = ns->rr_p99 / ns->ref_p99;
+        nsv[2] = ns->ref_rate / ns->rr_rate;
+    }
+    if (lx_ok) {
+        lxv[0] = lx->rr_p50 / lx_ref->rr_p50;
+        lxv[1] = lx->rr_p99 / lx_ref->rr_p99;
+        lxv[2] = lx_ref->rr_rate / lx->rr_rate;
+    }
+    conns_row(lab, what, title, "lower", "p50_x,p99_x,rate_x", 3, ns, ns_ok, nsv, lx, lx_ok, lxv);
 }
 
 int main(int argc, char **argv)
