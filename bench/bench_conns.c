@@ -1169,7 +1169,7 @@ int main(int argc, char **argv)
         char why[160];
         if (!run_ns) {
             snprintf(ns.skip, sizeof(ns.skip), "skipped (BENCH_CONNS_ONLY=%s)", only);
-        } else if (!mem_guard(n, ns_per_ep ? ns_per_ep : 16384, fraction, why, sizeof(why))) {
+        } else if (!mem_guard(n, ns_per_ep > 0 ? ns_per_ep : 16384, fraction, why, sizeof(why))) {
             snprintf(ns.skip, sizeof(ns.skip), "%s", why);
             fprintf(stderr, "bench_conns: netsock %d: %s\n", n, why);
         } else {
@@ -1200,7 +1200,7 @@ int main(int argc, char **argv)
         /* Linux */
         if (!run_lx) {
             snprintf(lx.skip, sizeof(lx.skip), "skipped (BENCH_CONNS_ONLY=%s)", only);
-        } else if (!mem_guard(n, lx_per_ep ? lx_per_ep : 16384, fraction, why, sizeof(why)) ||
+        } else if (!mem_guard(n, lx_per_ep > 0 ? lx_per_ep : 16384, fraction, why, sizeof(why)) ||
             !lx_files_allow(n, why, sizeof(why))) {
             snprintf(lx.skip, sizeof(lx.skip), "%s", why);
             fprintf(stderr, "bench_conns: Linux %d: %s\n", n, why);
