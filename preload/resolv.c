@@ -40,7 +40,7 @@
 
 #include "preload.h"
 
-#define RES_MAX_ADDRS 32
+#define RES_MAX_ADDRS 64 /* addresses kept from one answer (glibc keeps all that fit its buffer) */
 #define RES_MAX_NS 3       /* MAXNS */
 #define RES_MAX_SEARCH 6   /* MAXDNSRCH */
 #define DNS_NAME_MAX 255

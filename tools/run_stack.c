@@ -537,7 +537,7 @@ static bool to_tcp(struct run_stack *rs, struct sock *s, const uint8_t *p, uint3
         s->in_off = 0;
         return true;
     }
-    if (p != s->in + s->in_off) {
+    if (!s->in || p != s->in + s->in_off) {
         uint8_t *b = realloc(s->in, left);
         if (!b) {
             s->discard = true; /* cannot keep them: the stream is broken */

@@ -76,6 +76,9 @@ nsk_cleanup() {
         # veth ends); a process still inside would keep it alive, and all of
         # ours were stopped above.
         ip netns del "$NS" 2>/dev/null
+        # Files a test put in /etc/netns/NS/ (`ip netns exec` mounts them
+        # over /etc: a resolv.conf for the namespace).
+        rm -rf "/etc/netns/$NS"
     fi
     if [ -n "$TMP" ] && [ -d "$TMP" ]; then
         if [ "$NSK_PASSED" = 1 ] || [ "$rc" = 0 ] || [ "$rc" = 77 ]; then

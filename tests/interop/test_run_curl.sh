@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tests/interop/test_run_curl.sh — `netsock run` with curl and a shell:
+#
+#   kernel 192.0.2.1 (python3 http.server) ─tap─ netsock run 192.0.2.2 -- curl | sh
+#
+#   1. curl under netsock downloads 20 MB from the kernel's HTTP server,
+#      byte-exact, and the stack's counters show the connection and the
+#      bytes;
+#   2. `sh -c 'curl ... | sha256sum'`: sh forks, curl is exec'd and gets
+#      netsock too; the digest is the file's;
+#   3. exit status: `sh -c 'exit 3'` exits 3, a program killed by SIGTERM
+#      exits 143, a program that does not exist 127; the child starts with
+#      SIGPIPE at its default (`yes | head -1` ends);
+#   4. while curl downloads slowly, `netsock stat` shows its connection
+#      (the run's stack, like a host's); SIGTERM to netsock run reaches
+#      curl, and netsock run exits with curl's status.
+#
+# Usage: test_run_curl.sh BUILD_DIR (as root; exit 77 = skipped otherwise).
+. "$(dirname "$0")/lib.sh" "${1:-}"
+for tool in curl python3 sha256sum; do
+    command -v "$tool" >/dev/null || nsk_skip "needs $tool"
+done
+nsk_setup
+. "$(dirname "$0")/run_lib.sh"
+export NETSOCK_RUN_DIR=$TMP
+
+run_link
+mkdir "$TMP/www"
+head -c 20000000 /dev/urandom >"$TMP/www/blob"
+want=$(sha <"$TMP/www/blob")
+ip netns exec "$NS" python3 -m http.server 8000 --bind "$KERNEL_IP" --directory "$TMP/www" \
+    >"$TMP/http.log" 2>&1 </dev/null &
+NSK_PIDS+=($!)
+for _ in $(seq 100); do
+    in_ns curl -s -o /dev/null "http://$KERNEL_IP:8000/" && break
+    sleep 0.1
+done
+URL=http://$KERNEL_IP:8000/blob
+
+log "netsock run -- curl $URL (20 MB)"
+run_fg curl1 -- curl -sS -o "$TMP/got" "$URL"
+[ "$RUN_RC" = 0 ] || fail "curl exited $RUN_RC"
+got=$(sha <"$TMP/got")
+[ "$got" = "$want" ] || fail "download: $(stat -c %s "$TMP/got") bytes, sha256 $got, want $want"
+[ "$(nsk_counter "$TMP/curl1.log" tcp_active_opens)" = 1 ] || fail "the stack did not make curl's connection"
+recv=$(sed -n 's/.* \([0-9]*\) received, .*/\1/p' "$TMP/curl1.log")
+[ "${recv:-0}" -ge 20000000 ] || fail "the stack passed ${recv:-0} bytes to curl, not 20000000"
+echo "   20000000 bytes, sha256 matches; $recv bytes through the stack"
+
+log "netsock run -- sh -c 'curl | sha256sum' (fork and exec)"
+run_fg pipe -- sh -c "curl -sS $URL | sha256sum"
+[ "$RUN_RC" = 0 ] || fail "sh exited $RUN_RC"
+got=$(cut -c1-64 "$TMP/pipe.out")
+[ "$got" = "$want" ] || fail "curl | sha256sum printed '$(cat "$TMP/pipe.out")', want $want"
+[ "$(nsk_counter "$TMP/pipe.log" tcp_active_opens)" = 1 ] || fail "curl, exec'd by sh, did not use netsock"
+
+log "exit status"
+run_fg exit3 -- sh -c 'exit 3'
+[ "$RUN_RC" = 3 ] || fail "netsock run -- sh -c 'exit 3' exited $RUN_RC"
+run_fg killed -- sh -c 'kill -TERM $$'
+[ "$RUN_RC" = 143 ] || fail "a program killed by SIGTERM: netsock run exited $RUN_RC, want 143"
+run_fg missing -- /nonexistent/program
+[ "$RUN_RC" = 127 ] || fail "a program that does not exist: exited $RUN_RC, want 127"
+grep -q "netsock run: /nonexistent/program: No such file or directory" "$TMP/missing.log" ||
+    fail "no message for the missing program: $(cat "$TMP/missing.log")"
+run_fg sigpipe -- sh -c 'yes | head -n 1'
+[ "$RUN_RC" = 0 ] && [ "$(cat "$TMP/sigpipe.out")" = y ] || fail "yes | head -n 1: exited $RUN_RC"
+echo "   3, 143 (SIGTERM), 127 (no such program), SIGPIPE at its default"
+
+log "netsock stat while curl downloads; SIGTERM reaches curl"
+run_bg slow -- curl -sS --limit-rate 200k -o /dev/null "$URL"
+slow=$NSK_LAST_PID
+ok=0
+for _ in $(seq 100); do
+    if in_ns "$NETSOCK" stat --name slow -tn >"$TMP/stat.txt" 2>&1 &&
+        grep -q "ESTAB .* $KERNEL_IP:8000" "$TMP/stat.txt"; then
+        ok=1
+        break
+    fi
+    sleep 0.1
+done
+[ "$ok" = 1 ] || { cat "$TMP/stat.txt"; fail "netsock stat does not show curl's connection"; }
+sed 's/^/   /' "$TMP/stat.txt"
+run_stop "$slow" slow
+[ "$RUN_RC" = 143 ] || fail "after SIGTERM netsock run exited $RUN_RC, want curl's 143"
+nsk_pass
