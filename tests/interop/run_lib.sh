@@ -51,8 +51,10 @@ run_bg() {
 # would).
 run_wait_listen() {
     local name=$1 port=$2
+    local out
     for _ in $(seq 200); do
-        in_ns "$NETSOCK" stat --name "$name" -tln 2>/dev/null | grep -q "LISTEN .*:$port " && return 0
+        out=$(in_ns "$NETSOCK" stat --name "$name" -tln 2>/dev/null || true)
+        case $out in *"LISTEN "*":$port "*) return 0 ;; esac
         sleep 0.05
     done
     in_ns "$NETSOCK" stat --name "$name" -tan >&2 || true
@@ -79,4 +81,96 @@ run_stop() {
 # program's traffic went through netsock, not the kernel).
 run_tcp_conns() {
     echo $(($(nsk_counter "$1" tcp_active_opens) + $(nsk_counter "$1" tcp_passive_opens)))
+}
+
+# ---- iperf3 under netsock run, and the kernel over veth with the same command
+
+# run_veth: the kernel's reference link: namespace $RUN_NSB joined to
+# ours by a veth pair, 198.51.100.1 here and 198.51.100.2 there.
+run_veth() {
+    RUN_NSB="$NS-b"
+    ip netns add "$RUN_NSB"
+    NSK_EXTRA_NS+=("$RUN_NSB")
+    ip netns exec "$RUN_NSB" ip link set lo up
+    ip netns exec "$RUN_NSB" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+        net.ipv6.conf.default.disable_ipv6=1
+    local va=nsrva$$ vb=nsrvb$$
+    va=${va:0:15} vb=${vb:0:15}
+    in_ns ip link add "$va" type veth peer name "$vb"
+    in_ns ip link set "$vb" netns "$RUN_NSB"
+    in_ns ip addr add 198.51.100.1/24 dev "$va"
+    in_ns ip link set "$va" up
+    ip netns exec "$RUN_NSB" ip addr add 198.51.100.2/24 dev "$vb"
+    ip netns exec "$RUN_NSB" ip link set "$vb" up
+}
+
+# run_iperf3_gbps JSON: the goodput (receiver's bits/s) of an iperf3
+# client's JSON report, in Gbit/s; fails when the test did not complete.
+run_iperf3_gbps() {
+    python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r:
+    sys.exit("iperf3: " + r["error"])
+end = r["end"]
+rx = end["sum_received"]
+if rx["bytes"] <= 0 or end["sum_sent"]["bytes"] < rx["bytes"]:
+    sys.exit("iperf3: nothing received")
+print("%.2f" % (rx["bits_per_second"] / 1e9))
+PY
+}
+
+# run_iperf3_wait_kernel NS ADDR: until the kernel's iperf3 server in
+# namespace NS listens on ADDR (asked with ss: a connection would be its
+# one test).
+run_iperf3_wait_kernel() {
+    local ns=$1 addr=$2 out
+    for _ in $(seq 100); do
+        out=$(ip netns exec "$ns" ss -Htln "sport = :5201" 2>/dev/null || true)
+        case $out in *"$addr:5201"*) return 0 ;; esac
+        sleep 0.05
+    done
+    fail "no iperf3 server on $addr"
+}
+
+# run_iperf3 DIRECTION SECONDS [IPERF3 OPTIONS...]: one transfer, the same
+# iperf3 command over netsock run on the TAP and between two kernels over
+# the veth (run_link and run_veth first). DIRECTION: client (iperf3 -c
+# under netsock, the kernel's iperf3 -s) or server (iperf3 -s under
+# netsock, the kernel's iperf3 -c). Sets RUN_NS_GBPS and RUN_VETH_GBPS.
+run_iperf3() {
+    local dir=$1 secs=$2
+    shift 2
+    local opts=("$@") name=iperf3-$dir
+    if [ "$dir" = client ]; then
+        ip netns exec "$NS" iperf3 -s -1 -B "$KERNEL_IP" >"$TMP/$name-srv.log" 2>&1 </dev/null &
+        NSK_PIDS+=($!)
+        run_iperf3_wait_kernel "$NS" "$KERNEL_IP"
+        run_fg "$name" -- iperf3 -c "$KERNEL_IP" -t "$secs" -J "${opts[@]}"
+        [ "$RUN_RC" = 0 ] || fail "iperf3 -c under netsock run exited $RUN_RC: $(head -c 400 "$TMP/$name.out")"
+        RUN_NS_GBPS=$(run_iperf3_gbps "$TMP/$name.out") || fail "iperf3 -c under netsock run"
+        ip netns exec "$NS" iperf3 -s -1 -B 198.51.100.1 >"$TMP/$name-veth-srv.log" 2>&1 </dev/null &
+        NSK_PIDS+=($!)
+        run_iperf3_wait_kernel "$NS" 198.51.100.1
+        ip netns exec "$RUN_NSB" timeout 60 iperf3 -c 198.51.100.1 -t "$secs" -J "${opts[@]}" \
+            >"$TMP/$name-veth.json" 2>&1 || fail "iperf3 over veth failed"
+    else
+        run_bg "$name" -- iperf3 -s -1 -4 -B "$NETSOCK_IP" -J
+        local srv=$NSK_LAST_PID
+        run_wait_listen "$name" 5201
+        in_ns timeout 60 iperf3 -c "$NETSOCK_IP" -t "$secs" -J "${opts[@]}" >"$TMP/$name.json" 2>&1 ||
+            fail "the kernel's iperf3 -c to iperf3 -s under netsock run failed: $(head -c 400 "$TMP/$name.json")"
+        local rc=0
+        wait "$srv" || rc=$?
+        nsk_check_log "$name"
+        [ "$rc" = 0 ] || fail "iperf3 -s -1 under netsock run exited $rc"
+        RUN_NS_GBPS=$(run_iperf3_gbps "$TMP/$name.json") || fail "iperf3 to netsock run"
+        ip netns exec "$RUN_NSB" iperf3 -s -1 -4 -B 198.51.100.2 >"$TMP/$name-veth-srv.log" 2>&1 \
+            </dev/null &
+        NSK_PIDS+=($!)
+        run_iperf3_wait_kernel "$RUN_NSB" 198.51.100.2
+        in_ns timeout 60 iperf3 -c 198.51.100.2 -t "$secs" -J "${opts[@]}" >"$TMP/$name-veth.json" 2>&1 ||
+            fail "iperf3 over veth failed"
+    fi
+    RUN_VETH_GBPS=$(run_iperf3_gbps "$TMP/$name-veth.json") || fail "iperf3 over veth"
 }
