@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/dlist.h"
-#include "core/rng.h"
-#include "core/timer.h"
+#include "base/dlist.h"
+#include "base/rng.h"
+#include "base/timer.h"
 #include "netsock/netsock.h"
 #include "netsock/socket.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "core/stack.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/ring.h"
+#include "base/ring.h"
 #include "core/stack.h"
 #include "socket/sock.h"
 #include "tcp/cc/hystart.h"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/siphash.h"
+#include "base/siphash.h"
 #include "tcp/tcp.h"
 #include "wire/bytes.h"
 
@@ -597,7 +597,7 @@ uint32_t tcp_initial_window(const struct tcpcb *tp)
  * advertise. The buffer here is payload bytes only, so no skb overhead
  * factor enters (Linux's tcp_space_from_win). The buffer only grows, so
  * the window already advertised is never taken back (RFC 9293
- * §3.8.6.2.2); its storage follows the data actually queued (core/ring.h),
+ * §3.8.6.2.2); its storage follows the data actually queued (base/ring.h),
  * so a large cap costs nothing while the application keeps up. Not done
  * when SO_RCVBUF was set (TF_RCVBUF_LOCK, Linux SOCK_RCVBUF_LOCK) or
  * cfg.tcp_moderate_rcvbuf is off. */

@@ -8,7 +8,7 @@
 
 #include "testutil.h"
 
-#include "core/siphash.h"
+#include "base/siphash.h"
 
 /* SipHash-2-4(key = 00..0f, msg = 00 01 .. (len-1)) for len = 0..63, as
  * 64-bit integers: the reference output bytes read little-endian (vector 0

@@ -14,7 +14,7 @@
 #include "testutil.h"
 #include "wire6_test.h"
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 

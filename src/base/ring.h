@@ -1,4 +1,4 @@
-/* core/ring.h — a byte ring: TCP's send and receive buffers.
+/* base/ring.h — a byte ring: TCP's send and receive buffers.
  *
  * Two sizes: `cap` is the most the ring may hold (the socket buffer size,
  * which TCP's buffer autotuning may raise), `size` is the storage actually
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/memacct.h"
+#include "base/memacct.h"
 
 #define NS_RING_MIN_STORAGE 4096u /* first allocation (or cap, if smaller) */
 

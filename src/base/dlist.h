@@ -1,4 +1,4 @@
-/* core/dlist.h — an intrusive doubly linked list: the node is embedded in
+/* base/dlist.h — an intrusive doubly linked list: the node is embedded in
  * what is listed (NS_CONTAINER_OF, core/stack.h, finds the owner), so
  * linking and unlinking allocate nothing and take O(1). Used for the ARP
  * cache's recency and holding orders and TCP's out-of-order queues in

@@ -1,4 +1,4 @@
-/* core/timer.h — hierarchical timer wheel.
+/* base/timer.h — hierarchical timer wheel.
  *
  * Scales to millions of timers: arm and cancel are O(1) (intrusive doubly
  * linked slots), and most timers are cancelled before they fire (TCP

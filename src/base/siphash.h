@@ -1,4 +1,4 @@
-/* core/siphash.h — SipHash-2-4, a keyed pseudo-random function
+/* base/siphash.h — SipHash-2-4, a keyed pseudo-random function
  * (Aumasson & Bernstein, "SipHash: a fast short-input PRF", 2012).
  *
  * What it is for: the keyed hashes RFC 6528 §3 (initial sequence numbers:

@@ -1,4 +1,4 @@
-/* core/siphash.c — SipHash-2-4. See siphash.h.
+/* base/siphash.c — SipHash-2-4. See siphash.h.
  *
  * Read before touching: J.-P. Aumasson, D. J. Bernstein, "SipHash: a fast
  * short-input PRF" (INDOCRYPT 2012), §2 (the algorithm: initialization,
@@ -9,7 +9,7 @@
  * Written from the paper's description. The state is four 64-bit words;
  * message and key are read little-endian byte by byte, so the result is
  * the same on any host and the data needs no alignment. */
-#include "core/siphash.h"
+#include "base/siphash.h"
 
 #define SIP_C_ROUNDS 2 /* compression rounds per message word */
 #define SIP_D_ROUNDS 4 /* finalization rounds */
