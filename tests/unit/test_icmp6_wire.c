@@ -15,7 +15,7 @@
 
 #include "base/rng.h"
 #include "wire/bytes.h"
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 /* A captured frame taken apart: its IPv6 header, and where its upper
  * layer (ICMPv6 here) starts and how long it is. */
