@@ -1,5 +1,5 @@
 /* base/dlist.h — an intrusive doubly linked list: the node is embedded in
- * what is listed (NS_CONTAINER_OF, core/stack.h, finds the owner), so
+ * what is listed (NS_CONTAINER_OF, base/stack.h, finds the owner), so
  * linking and unlinking allocate nothing and take O(1). Used for the ARP
  * cache's recency and holding orders and TCP's out-of-order queues in
  * pruning order. A node is on at most one list at a time; whether it is

@@ -9,34 +9,51 @@
  * and the checksum. RFC 1122 §3.2.1 for the header rules.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "net/net.h"
+#include "raw/raw.h"
 #include "socket/sock.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
+static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb);
+static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner);
+
+/* What the network layer calls while raw sockets exist. */
+static const struct ip_raw_tap raw_tap = {.deliver4 = raw_deliver, .err4 = raw_err};
+
 int raw_init(struct ns_stack *st)
 {
-    st->raw_list = NULL;
-    return 0;
+    st->raw = calloc(1, sizeof(*st->raw));
+    return st->raw ? 0 : -ENOMEM;
 }
 
-void raw_destroy(struct ns_stack *st) { st->raw_list = NULL; }
+void raw_destroy(struct ns_stack *st)
+{
+    free(st->raw);
+    st->raw = NULL;
+}
 
 void raw_attach(struct ns_stack *st, struct ns_sock *so)
 {
-    so->rnext = st->raw_list;
-    st->raw_list = so;
+    if (!st->raw->list)
+        ip_raw_tap_set(st, &raw_tap);
+    so->rnext = st->raw->list;
+    st->raw->list = so;
 }
 
 static void raw_close(struct ns_stack *st, struct ns_sock *so)
 {
-    for (struct ns_sock **pp = &st->raw_list; *pp; pp = &(*pp)->rnext) {
+    for (struct ns_sock **pp = &st->raw->list; *pp; pp = &(*pp)->rnext) {
         if (*pp == so) {
             *pp = so->rnext;
-            return;
+            break;
         }
     }
+    if (!st->raw->list)
+        ip_raw_tap_set(st, NULL);
 }
 
 static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
@@ -84,7 +101,7 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     uint32_t nexthop;
     bool local = ip4_is_local(st, daddr) || ip4_is_loopback(daddr);
     if (local) {
-        ifindex = st->lo_ifindex;
+        ifindex = link_lo_ifindex(st);
         nexthop = daddr;
     } else if (route4_lookup(st, daddr, &ifindex, &nexthop) < 0) {
         return -ENETUNREACH;
@@ -106,7 +123,7 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     }
     ns_wr16(h + 2, (uint16_t)len);
     if (ns_rd16(h + 4) == 0)
-        ns_wr16(h + 4, st->ip_id_next++);
+        ns_wr16(h + 4, st->net->ip_id_next++);
     if (ns_rd32(h + 12) == 0)
         ns_wr32(h + 12, local ? daddr : ip4_source_for(st, ifindex, daddr));
     ns_wr16(h + 10, 0);
@@ -176,10 +193,10 @@ const struct ns_sock_ops raw_sock_ops = {
     .state_name = sock_dgram_state,
 };
 
-bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
+static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
 {
     bool any = false;
-    for (struct ns_sock *so = st->raw_list; so; so = so->rnext) {
+    for (struct ns_sock *so = st->raw->list; so; so = so->rnext) {
         if (so->protocol != ip->proto || (so->laddr && so->laddr != ip->dst) ||
             ((so->flags & SO_F_CONNECTED) && so->raddr != ip->src))
             continue;
@@ -199,7 +216,7 @@ bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct
     return any;
 }
 
-void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner)
+static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner)
 {
     bool fatal;
     int err = sock_icmp_err(type, code, &fatal);
@@ -207,7 +224,7 @@ void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip
         return;
     /* Linux raw_err: hard errors reach connected raw sockets, soft ones
      * (host unreachable: ARP never answered) only with IP_RECVERR. */
-    for (struct ns_sock *so = st->raw_list; so; so = so->rnext)
+    for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
         if (so->protocol == inner->proto && (so->flags & SO_F_CONNECTED) &&
             so->raddr == inner->dst && (fatal || (so->flags & SO_F_RECVERR)))
             so->so_error = err;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/rng.h"
-#include "core/stack.h"
+#include "base/stack.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
 #include "sim/simlink.h"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "raw/raw.h"
 #include "socket/sock.h"
 #include "wire/wire.h"
 
@@ -41,8 +42,8 @@ static ssize_t ret_errz(ssize_t rc)
 
 void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
 {
-    st->drive_fn = fn;
-    st->drive_ctx = ctx;
+    st->socks->drive_fn = fn;
+    st->socks->drive_ctx = ctx;
 }
 
 /* The deadline of a call that may block, timeo_us from now. The stack's
@@ -51,8 +52,8 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
  * processes what is due and returns without waiting). */
 static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 {
-    if (st->drive_fn)
-        st->drive_fn(st->drive_ctx, 0);
+    if (st->socks->drive_fn)
+        st->socks->drive_fn(st->socks->drive_ctx, 0);
     if (timeo_us == SOCK_TIMEO_NOWAIT)
         return st->now_us;
     if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
@@ -63,11 +64,11 @@ static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 /* Let the owning loop run until something happens or the deadline. */
 static int sock_wait(struct ns_stack *st, uint64_t deadline)
 {
-    if (!st->drive_fn)
+    if (!st->socks->drive_fn)
         return -EWOULDBLOCK;
     if (st->now_us >= deadline)
         return -EAGAIN;
-    return st->drive_fn(st->drive_ctx, deadline);
+    return st->socks->drive_fn(st->socks->drive_ctx, deadline);
 }
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
@@ -1161,8 +1162,8 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
 {
     if (nfds && !fds)
         return ret_err(-EFAULT);
-    if (timeout_ms != 0 && st->drive_fn)
-        st->drive_fn(st->drive_ctx, 0); /* as deadline_after: a fresh clock */
+    if (timeout_ms != 0 && st->socks->drive_fn)
+        st->socks->drive_fn(st->socks->drive_ctx, 0); /* as deadline_after: a fresh clock */
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
     for (;;) {
         int ready = poll_scan(st, fds, nfds);

@@ -18,7 +18,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "core/stack.h"
+#include "base/stack.h"
+#include "net/net.h"
 #include "netsock/socket.h"
 
 struct ns_sock;
@@ -122,6 +123,9 @@ struct sock_table {
     uint64_t *used;    /* bitmap of descriptors in use */
     int cap;
     int count;
+    /* Runs the loop that owns the stack for blocking calls (ns_stack_set_driver). */
+    ns_drive_fn drive_fn;
+    void *drive_ctx;
 };
 
 int sock_init(struct ns_stack *st);
@@ -212,15 +216,6 @@ extern const struct ns_sock_ops tcp_sock_ops;
  * as ns_socket does; used by accept. Returns the socket or NULL (*err). */
 struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
                            const struct ns_sock_ops *ops, int *err);
-int tcp_init(struct ns_stack *st);
-void tcp_destroy(struct ns_stack *st);
-int udp_init(struct ns_stack *st);
-void udp_destroy(struct ns_stack *st);
-int raw_init(struct ns_stack *st);
-void raw_destroy(struct ns_stack *st);
-/* Add a new raw socket to the delivery list (raw_deliver and raw_err are
- * declared in core/stack.h for the IPv4 and ICMP code). */
-void raw_attach(struct ns_stack *st, struct ns_sock *so);
 
 /* Map an ICMP error (type, code) to the errno Linux reports, and whether
  * Linux treats it as "hard" (fatal: reported to a connected socket even

@@ -18,8 +18,6 @@ int sock_init(struct ns_stack *st)
     st->socks = calloc(1, sizeof(*st->socks));
     if (!st->socks)
         return -ENOMEM;
-    if (udp_init(st) < 0 || raw_init(st) < 0 || tcp_init(st) < 0)
-        return -ENOMEM;
     return 0;
 }
 
@@ -31,9 +29,6 @@ void sock_destroy(struct ns_stack *st)
     for (int fd = 0; fd < t->cap; fd++)
         if (t->fds[fd])
             ns_close(st, fd);
-    udp_destroy(st);
-    raw_destroy(st);
-    tcp_destroy(st);
     free(t->fds);
     free(t->used);
     free(t);

@@ -29,7 +29,8 @@
 #include <stdint.h>
 
 #include "base/ring.h"
-#include "core/stack.h"
+#include "base/stack.h"
+#include "net/net.h"
 #include "socket/sock.h"
 #include "tcp/cc/hystart.h"
 #include "tcp/tcp_seq.h"

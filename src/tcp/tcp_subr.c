@@ -27,6 +27,9 @@ const char *const tcp_state_names[] = {
 
 #define TCP_INITIAL_BUCKETS 256u
 
+/* TCP in the IP protocol table (net/net.h). */
+static const struct ip_protocol tcp_protocol = {.input4 = tcp_input, .err4 = tcp_icmp_err};
+
 int tcp_init(struct ns_stack *st)
 {
     struct tcp_table *t = calloc(1, sizeof(*t));
@@ -45,8 +48,7 @@ int tcp_init(struct ns_stack *st)
         memcpy(t->port_key + i, &b, 8);
     }
     st->tcp = t;
-    st->proto_input[NS_IPPROTO_TCP] = tcp_input;
-    st->proto_err[NS_IPPROTO_TCP] = tcp_icmp_err;
+    ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
     return 0;
 }
 
@@ -439,7 +441,7 @@ struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr)
     int ifindex;
     uint32_t nexthop;
     if (ip4_is_local(st, raddr) || ip4_is_loopback(raddr))
-        ifindex = st->lo_ifindex;
+        ifindex = link_lo_ifindex(st);
     else if (route4_lookup(st, raddr, &ifindex, &nexthop) < 0)
         return NULL;
     struct ns_iface *ifp = ns_iface_get(st, ifindex);

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/net.h"
 #include "socket/sock.h"
+#include "udp/udp.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
@@ -135,7 +137,7 @@ static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src, int *ifin
     uint32_t nexthop;
     if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
         *src = ip4_local_source(st, dst); /* to this host */
-        ifindex = st->lo_ifindex;
+        ifindex = link_lo_ifindex(st);
     } else if (route4_lookup(st, dst, &ifindex, &nexthop) < 0) {
         return -ENETUNREACH;
     } else {
@@ -461,12 +463,13 @@ static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t co
     }
 }
 
+static const struct ip_protocol udp_protocol = {.input4 = udp_input, .err4 = udp_err};
+
 int udp_init(struct ns_stack *st)
 {
     st->udp = calloc(1, sizeof(*st->udp));
     if (!st->udp)
         return -ENOMEM;
-    st->proto_input[NS_IPPROTO_UDP] = udp_input;
-    st->proto_err[NS_IPPROTO_UDP] = udp_err;
+    ip_protocol_register(st, NS_IPPROTO_UDP, &udp_protocol);
     return 0;
 }

@@ -59,7 +59,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "tcp/tcp.h"
 #include "testutil.h"
 

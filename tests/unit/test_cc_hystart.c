@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "tcp/tcp.h"
 #include "testutil.h"
 
