@@ -13,6 +13,17 @@
 #include "link/link.h"
 #include "wire/wire.h"
 
+/* The next interface in use at or after slot *i (advancing *i past it),
+ * or NULL: the interfaces in index order, unused slots skipped. */
+static struct ns_iface *if_next(struct link_state *l, int *i)
+{
+    uint32_t rest = *i < NS_IF_MAX ? l->used >> *i : 0;
+    if (!rest)
+        return NULL;
+    *i += __builtin_ctz(rest);
+    return &l->ifaces[(*i)++];
+}
+
 int link_init(struct ns_stack *st)
 {
     st->link = calloc(1, sizeof(*st->link));
@@ -24,13 +35,11 @@ void link_destroy(struct ns_stack *st)
     struct link_state *l = st->link;
     if (!l)
         return;
-    for (int i = 0; i < NS_IF_MAX; i++) {
-        struct ns_iface *ifp = &l->ifaces[i];
-        if (ifp->index) {
-            ns_dev_close(ifp->dev);
-            ifp->dev = NULL;
-            ifp->index = 0;
-        }
+    struct ns_iface *ifp;
+    for (int i = 0; (ifp = if_next(l, &i));) {
+        ns_dev_close(ifp->dev);
+        ifp->dev = NULL;
+        ifp->index = 0;
     }
     free(l);
     st->link = NULL;
@@ -70,6 +79,7 @@ int link_if_add(struct ns_stack *st, struct ns_dev *dev, bool loopback)
         if (ifp->index)
             continue;
         memset(ifp, 0, sizeof(*ifp));
+        l->used |= 1u << i;
         ifp->index = i + 1;
         ifp->dev = dev;
         ifp->loopback = loopback;
@@ -203,10 +213,8 @@ int link_poll(struct ns_stack *st)
 {
     struct link_state *l = st->link;
     int frames = 0;
-    for (int i = 0; i < NS_IF_MAX; i++) {
-        struct ns_iface *ifp = &l->ifaces[i];
-        if (!ifp->index)
-            continue;
+    struct ns_iface *ifp;
+    for (int i = 0; (ifp = if_next(l, &i));) {
         struct ns_dev *dev = ifp->dev;
         if (dev->ops->tick)
             dev->ops->tick(dev, st->now_us);
@@ -220,19 +228,17 @@ int link_poll(struct ns_stack *st)
     }
     /* After the input (ACKs may have opened windows), before the timers
      * (a retransmission timeout need not fire for data still unsent). */
-    for (int i = 0; l->tx_wait_ifaces && i < NS_IF_MAX; i++)
-        if (l->ifaces[i].index)
-            if_tx_wake(st, &l->ifaces[i]);
+    for (int i = 0; l->tx_wait_ifaces && (ifp = if_next(l, &i));)
+        if_tx_wake(st, ifp);
     return frames;
 }
 
 uint64_t link_next_deadline(struct ns_stack *st)
 {
+    struct link_state *l = st->link;
     uint64_t next = NS_TIME_NEVER;
-    for (int i = 0; i < NS_IF_MAX; i++) {
-        struct ns_iface *ifp = &st->link->ifaces[i];
-        if (!ifp->index)
-            continue;
+    struct ns_iface *ifp;
+    for (int i = 0; (ifp = if_next(l, &i));) {
         uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
         if (d < next)
             next = d;

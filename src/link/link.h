@@ -48,6 +48,7 @@ typedef void (*link_input_fn)(struct ns_stack *st, struct ns_iface *ifp, struct 
 /* The link layer's state (st->link). */
 struct link_state {
     struct ns_iface ifaces[NS_IF_MAX];
+    uint32_t used;              /* bit i: ifaces[i] is in use (the poll loops walk these) */
     int lo_ifindex;             /* the loopback interface (127.0.0.0/8) */
     int tx_refused_ifindex;     /* interface of the last -EAGAIN from if_xmit */
     unsigned tx_wait_ifaces;    /* interfaces with senders waiting (ns_tx_wait) */
