@@ -46,10 +46,11 @@ void ns_log(struct ns_stack *st, int level, const char *fmt, ...)
 struct link_state;  /* link/link.h: interfaces, the ethertype table, transmit waiters */
 struct net_state;   /* net/net.h: IPv4 addresses, routes, ARP, reassembly, ICMP, the
                        IP protocol table, the egress generation */
-struct sock_table;  /* socket/sock.h: descriptors, the blocking-call driver */
+struct sock_state;  /* socket/sock.h: the protocol switch (socket kinds and their ops) */
 struct udp_table;   /* udp/udp.h */
 struct tcp_table;   /* tcp/tcp.h */
 struct raw_table;   /* raw/raw.h */
+struct fd_table;    /* socket/fdtable.h: descriptors, the blocking-call driver */
 
 struct ns_stack {
     struct ns_config cfg;
@@ -62,10 +63,11 @@ struct ns_stack {
 
     struct link_state *link;
     struct net_state *net;
-    struct sock_table *socks;
+    struct sock_state *sock;
     struct udp_table *udp;
     struct tcp_table *tcp;
     struct raw_table *raw;
+    struct fd_table *fds;
 };
 
 /* Move the stack's clock forward without processing anything: for a

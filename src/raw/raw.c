@@ -24,10 +24,18 @@ static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struc
 /* What the network layer calls while raw sockets exist. */
 static const struct ip_raw_tap raw_tap = {.deliver4 = raw_deliver, .err4 = raw_err};
 
+static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err);
+
+/* Raw sockets in the socket switch: any protocol but 0 (inet_create). */
+static const struct ns_protosw raw_protosw = {
+    .family = AF_INET, .type = SOCK_RAW, .protocol = 0, .create = raw_create};
+
 int raw_init(struct ns_stack *st)
 {
     st->raw = calloc(1, sizeof(*st->raw));
-    return st->raw ? 0 : -ENOMEM;
+    if (!st->raw)
+        return -ENOMEM;
+    return sock_register(st, &raw_protosw);
 }
 
 void raw_destroy(struct ns_stack *st)
@@ -36,7 +44,9 @@ void raw_destroy(struct ns_stack *st)
     st->raw = NULL;
 }
 
-void raw_attach(struct ns_stack *st, struct ns_sock *so)
+/* Add a new raw socket to the delivery list (the first one opens the
+ * network layer's tap). */
+static void raw_attach(struct ns_stack *st, struct ns_sock *so)
 {
     if (!st->raw->list)
         ip_raw_tap_set(st, &raw_tap);
@@ -54,6 +64,7 @@ static void raw_close(struct ns_stack *st, struct ns_sock *so)
     }
     if (!st->raw->list)
         ip_raw_tap_set(st, NULL);
+    sock_dgram_free(so);
 }
 
 static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
@@ -182,7 +193,7 @@ static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return sock_dgram_recvmsg(st, so, msg, flags, true);
 }
 
-const struct ns_sock_ops raw_sock_ops = {
+static const struct ns_sock_ops raw_sock_ops = {
     .bind = raw_bind,
     .connect = raw_connect,
     .sendmsg = raw_sendmsg,
@@ -192,6 +203,20 @@ const struct ns_sock_ops raw_sock_ops = {
     .close = raw_close,
     .state_name = sock_dgram_state,
 };
+
+static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
+{
+    struct ns_sock *so = sock_dgram_new(st, SOCK_RAW, protocol, &raw_sock_ops, err);
+    if (!so)
+        return NULL;
+    /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
+     * implies IP_HDRINCL (raw(7)). */
+    so->lport = (uint16_t)protocol;
+    if (protocol == IPPROTO_RAW)
+        so->flags |= SO_F_HDRINCL;
+    raw_attach(st, so);
+    return so;
+}
 
 static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
 {

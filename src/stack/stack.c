@@ -5,7 +5,7 @@
  *
  * Read first: docs/architecture.md "Layers". This is the top of the
  * include graph below the drivers: it calls each layer's init bottom to
- * top (base services, link, network, socket switch, transports,
+ * top (base services, link, network, the socket switch, transports,
  * descriptors) and their destroy top to bottom; the layers themselves
  * know only the ones beneath them and what registered with them.
  * Everything a stack owns hangs off struct ns_stack (no globals); time
@@ -20,6 +20,7 @@
 #include "link/link.h"
 #include "net/net.h"
 #include "raw/raw.h"
+#include "socket/fdtable.h"
 #include "socket/sock.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
@@ -138,7 +139,8 @@ struct ns_stack *ns_stack_new(const struct ns_config *cfg, uint64_t now_us)
      * same stack. */
     st->pool = ns_pbuf_pool_new(cfg->pbuf_count, cfg->pbuf_heap_max);
     if (!st->pool || link_init(st) < 0 || net_init(st) < 0 || sock_init(st) < 0 ||
-        udp_init(st) < 0 || raw_init(st) < 0 || tcp_init(st) < 0 || loopback_init(st) < 0) {
+        udp_init(st) < 0 || raw_init(st) < 0 || tcp_init(st) < 0 || fd_init(st) < 0 ||
+        loopback_init(st) < 0) {
         ns_stack_free(st);
         return NULL;
     }
@@ -151,10 +153,11 @@ void ns_stack_free(struct ns_stack *st)
         return;
     /* Top to bottom: the sockets close (and may still send), then the
      * transports free what outlived them, then the devices close. */
-    sock_destroy(st);
+    fd_destroy(st);
     udp_destroy(st);
     raw_destroy(st);
     tcp_destroy(st);
+    sock_destroy(st);
     link_destroy(st);
     net_destroy(st);
     ns_pbuf_pool_free(st->pool);

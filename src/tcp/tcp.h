@@ -138,14 +138,19 @@ struct tcp_sendmap {
 };
 
 struct tcpcb {
+    /* The connection's socket, embedded (socket/sock.h): its addresses and
+     * ports are the connection's 4-tuple, the one copy of it. */
+    struct ns_sock sock;
     struct ns_stack *st;
-    struct ns_sock *so;          /* NULL once closed by the user, or while embryonic */
+    /* &sock while a descriptor refers to it; NULL while embryonic (not yet
+     * accepted) or orphaned (closed by the user, still finishing). */
+    struct ns_sock *so;
     uint8_t state;
     uint32_t flags;
 
-    uint32_t laddr, raddr;       /* host order */
-    uint16_t lport, rport;
     struct tcpcb *hnext;         /* 4-tuple or listener hash chain */
+    /* While a descriptor refers to it: on tcp_table.socks. */
+    struct ns_dlink sock_link;
 
     /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
     struct tcpcb *listener;      /* for a child: its listener until accepted */
@@ -285,6 +290,9 @@ struct tcpcb {
 
 struct tcp_table {
     struct tcpcb **conn;         /* 4-tuple hash */
+    /* Every connection a descriptor refers to (tcp_port_in_use looks at
+     * the ones bound but not connected or listening). */
+    struct ns_dlist socks;
     uint32_t conn_mask;
     uint32_t nconn;
     struct tcpcb *listen[256];   /* by local port */
@@ -315,8 +323,24 @@ struct tcp_table {
 int tcp_init(struct ns_stack *st);
 void tcp_destroy(struct ns_stack *st);
 
+/* The connection of a TCP socket (Linux tcp_sk). */
+static inline struct tcpcb *tcp_sk(struct ns_sock *so)
+{
+    return NS_CONTAINER_OF(so, struct tcpcb, sock);
+}
+static inline const struct tcpcb *tcp_sk_const(const struct ns_sock *so)
+{
+    return (const struct tcpcb *)(const void *)((const char *)so - offsetof(struct tcpcb, sock));
+}
+
 /* tcp_subr.c */
-struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so);
+/* A new connection in CLOSED, its socket set up (sock_setup); `user`:
+ * a descriptor will refer to it (tp->so set, on tcp_table.socks), else
+ * it is a listener's child until accepted. NULL when out of memory. */
+struct tcpcb *tcp_new(struct ns_stack *st, bool user);
+/* A descriptor refers to tp from now on / no longer (tp->so, tcp_table.socks). */
+void tcp_sock_attach(struct tcpcb *tp);
+void tcp_sock_detach(struct tcpcb *tp);
 void tcp_free(struct tcpcb *tp);
 void tcp_state_change(struct tcpcb *tp, enum tcp_state to);
 void tcp_hash_insert(struct tcpcb *tp);
@@ -625,6 +649,7 @@ void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* tcp_usrreq.c */
 extern const struct ns_sock_ops tcp_sock_ops;
+extern const struct ns_protosw tcp_protosw;
 /* Wake-ups are implicit: sockets are polled. Called when a child becomes
  * ready on a listener. */
 

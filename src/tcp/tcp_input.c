@@ -239,7 +239,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
         NS_STAT_INC(st, tcp_drop_listen_overflow);
         return;
     }
-    struct tcpcb *tp = tcp_new(st, NULL);
+    struct tcpcb *tp = tcp_new(st, false);
     if (!tp)
         return;
     ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
@@ -253,11 +253,11 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->keep_cnt = l->keep_cnt;
     tp->user_timeout_us = l->user_timeout_us;
     tp->user_mss = l->user_mss;
-    tp->laddr = s->ip->dst;
-    tp->lport = th->dport;
-    tp->raddr = s->ip->src;
-    tp->rport = th->sport;
-    tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->sock.laddr = s->ip->dst;
+    tp->sock.lport = th->dport;
+    tp->sock.raddr = s->ip->src;
+    tp->sock.rport = th->sport;
+    tp->ts_offset = tcp_ts_offset(st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
     /* "third, check for a SYN": RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS
      * chosen, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> sent. */
     tp->irs = th->seq;

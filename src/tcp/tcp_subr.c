@@ -49,7 +49,7 @@ int tcp_init(struct ns_stack *st)
     }
     st->tcp = t;
     ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
-    return 0;
+    return sock_register(st, &tcp_protosw);
 }
 
 void tcp_destroy(struct ns_stack *st)
@@ -73,18 +73,21 @@ void tcp_destroy(struct ns_stack *st)
      * accounting would make the memory limit drift. */
     assert(t->mem_all.bytes == 0 && t->mem_rcv.bytes == 0 && t->mem_snd.bytes == 0 &&
            t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
+    assert(!t->socks.head && "a TCP socket outlived the descriptor table");
     free(t->conn);
     free(t);
     st->tcp = NULL;
 }
 
-struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
+struct tcpcb *tcp_new(struct ns_stack *st, bool user)
 {
     struct tcpcb *tp = calloc(1, sizeof(*tp));
     if (!tp)
         return NULL;
     tp->st = st;
-    tp->so = so;
+    sock_setup(st, &tp->sock, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops);
+    if (user)
+        tcp_sock_attach(tp);
     tp->state = TCPS_CLOSED;
     tp->mss = TCP_MSS_NOOPT;
     tp->peer_mss = TCP_MSS_NOOPT;
@@ -99,15 +102,30 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     tp->rack_reo_mult = 1;
     tp->sndbuf.acct = &st->tcp->mem_snd; /* the stack-wide limit (tcp_mem.c) */
     tp->rcvbuf.acct = &st->tcp->mem_rcv;
-    ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
-    ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);
+    ns_ring_set_cap(&tp->sndbuf, tp->sock.sndbuf);
+    ns_ring_set_cap(&tp->rcvbuf, tp->sock.rcvbuf);
     tcp_timers_init(tp);
     tcp_opts_init(tp);
     return tp;
 }
 
+void tcp_sock_attach(struct tcpcb *tp)
+{
+    tp->so = &tp->sock;
+    ns_dlist_push_tail(&tp->st->tcp->socks, &tp->sock_link);
+}
+
+void tcp_sock_detach(struct tcpcb *tp)
+{
+    if (!tp->so)
+        return;
+    ns_dlist_remove(&tp->st->tcp->socks, &tp->sock_link);
+    tp->so = NULL;
+}
+
 void tcp_free(struct tcpcb *tp)
 {
+    tcp_sock_detach(tp);
     tcp_timers_cancel(tp);
     ns_tx_wait_cancel(tp->st, &tp->txw);
     tcp_reass_flush(tp);
@@ -124,8 +142,8 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
     if (tp->state == to)
         return;
     char a[16], b[16];
-    NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_ip4_ntoa(tp->laddr, a), tp->lport,
-           ns_ip4_ntoa(tp->raddr, b), tp->rport, tcp_state_names[tp->state], tcp_state_names[to]);
+    NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_ip4_ntoa(tp->sock.laddr, a), tp->sock.lport,
+           ns_ip4_ntoa(tp->sock.raddr, b), tp->sock.rport, tcp_state_names[tp->state], tcp_state_names[to]);
     tp->state = (uint8_t)to;
 }
 
@@ -155,7 +173,7 @@ static void conn_grow(struct tcp_table *t)
     for (uint32_t b = 0; b <= old_mask; b++) {
         for (struct tcpcb *tp = old[b], *next; tp; tp = next) {
             next = tp->hnext;
-            uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+            uint32_t h = conn_hash(t, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
             tp->hnext = n[h];
             n[h] = tp;
         }
@@ -168,7 +186,7 @@ void tcp_hash_insert(struct tcpcb *tp)
     struct tcp_table *t = tp->st->tcp;
     if (t->nconn >= t->conn_mask + 1)
         conn_grow(t);
-    uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    uint32_t h = conn_hash(t, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
     tp->hnext = t->conn[h];
     t->conn[h] = tp;
     t->nconn++;
@@ -177,7 +195,7 @@ void tcp_hash_insert(struct tcpcb *tp)
 void tcp_hash_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    uint32_t h = conn_hash(t, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
     for (struct tcpcb **pp = &t->conn[h]; *pp; pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
@@ -193,7 +211,7 @@ struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, ui
 {
     struct tcp_table *t = st->tcp;
     for (struct tcpcb *tp = t->conn[conn_hash(t, laddr, lport, raddr, rport)]; tp; tp = tp->hnext)
-        if (tp->lport == lport && tp->rport == rport && tp->laddr == laddr && tp->raddr == raddr)
+        if (tp->sock.lport == lport && tp->sock.rport == rport && tp->sock.laddr == laddr && tp->sock.raddr == raddr)
             return tp;
     return NULL;
 }
@@ -201,7 +219,7 @@ struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, ui
 void tcp_listen_insert(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    struct tcpcb **b = &t->listen[tp->lport & 255];
+    struct tcpcb **b = &t->listen[tp->sock.lport & 255];
     tp->hnext = *b;
     *b = tp;
 }
@@ -209,7 +227,7 @@ void tcp_listen_insert(struct tcpcb *tp)
 void tcp_listen_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    for (struct tcpcb **pp = &t->listen[tp->lport & 255]; *pp; pp = &(*pp)->hnext) {
+    for (struct tcpcb **pp = &t->listen[tp->sock.lport & 255]; *pp; pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
             tp->hnext = NULL;
@@ -222,11 +240,11 @@ struct tcpcb *tcp_lookup_listener(struct ns_stack *st, uint32_t laddr, uint16_t 
 {
     struct tcpcb *wild = NULL;
     for (struct tcpcb *tp = st->tcp->listen[lport & 255]; tp; tp = tp->hnext) {
-        if (tp->lport != lport)
+        if (tp->sock.lport != lport)
             continue;
-        if (tp->laddr == laddr)
+        if (tp->sock.laddr == laddr)
             return tp; /* an exact address beats the wildcard */
-        if (tp->laddr == 0 && !wild)
+        if (tp->sock.laddr == 0 && !wild)
             wild = tp;
     }
     return wild;
@@ -241,9 +259,9 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
     struct tcp_table *t = st->tcp;
     uint32_t my_flags = self ? self->flags : 0;
     for (struct tcpcb *tp = t->listen[lport & 255]; tp; tp = tp->hnext) {
-        if (tp->lport != lport || (tp->so && tp->so == self))
+        if (tp->sock.lport != lport || (tp->so && tp->so == self))
             continue;
-        if (tp->laddr && laddr && tp->laddr != laddr)
+        if (tp->sock.laddr && laddr && tp->sock.laddr != laddr)
             continue;
         if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
             continue;
@@ -251,9 +269,9 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
     }
     for (uint32_t b = 0; b <= t->conn_mask; b++) {
         for (struct tcpcb *tp = t->conn[b]; tp; tp = tp->hnext) {
-            if (tp->lport != lport || (tp->so && tp->so == self))
+            if (tp->sock.lport != lport || (tp->so && tp->so == self))
                 continue;
-            if (tp->laddr && laddr && tp->laddr != laddr)
+            if (tp->sock.laddr && laddr && tp->sock.laddr != laddr)
                 continue;
             if (my_flags & SO_F_REUSEADDR) {
                 if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
@@ -265,14 +283,12 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
         }
     }
     /* Bound but idle sockets (bind() without listen/connect). */
-    struct sock_table *s = st->socks;
-    for (int fd = 0; fd < s->cap; fd++) {
-        struct ns_sock *so = s->fds[fd];
-        if (!so || so == self || so->type != SOCK_STREAM || !(so->flags & SO_F_BOUND) ||
-            so->lport != lport)
+    for (struct ns_dlink *k = t->socks.head; k; k = k->next) {
+        struct tcpcb *tp = NS_CONTAINER_OF(k, struct tcpcb, sock_link);
+        struct ns_sock *so = &tp->sock;
+        if (so == self || !(so->flags & SO_F_BOUND) || so->lport != lport)
             continue;
-        struct tcpcb *tp = so->pcb;
-        if (tp && tp->state != TCPS_CLOSED)
+        if (tp->state != TCPS_CLOSED)
             continue; /* counted above */
         if (so->laddr && laddr && so->laddr != laddr)
             continue;
@@ -301,7 +317,7 @@ uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32
 
 void tcp_set_iss(struct tcpcb *tp)
 {
-    tp->iss = tcp_new_isn(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->iss = tcp_new_isn(tp->st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
     tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
     tp->snd_data = tp->iss + 1;
     /* RFC 8985 §6.2 step 3 compares delivered segments with RACK.fack
@@ -326,7 +342,7 @@ int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t 
         uint16_t port = (uint16_t)(lo + (offset + *next + i) % n);
         if (tcp_lookup(st, laddr, port, raddr, rport))
             continue;
-        if (tcp_lookup_listener(st, laddr, port) && tcp_lookup_listener(st, laddr, port)->lport == port)
+        if (tcp_lookup_listener(st, laddr, port) && tcp_lookup_listener(st, laddr, port)->sock.lport == port)
             continue;
         *next += i + 1;
         return port;
@@ -426,7 +442,7 @@ void tcp_drop(struct tcpcb *tp, int err)
 {
     struct ns_stack *st = tp->st;
     if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT) {
-        tcp_respond(st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_nxt, 0, NS_TCP_RST, 0);
+        tcp_respond(st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport, tp->snd_nxt, 0, NS_TCP_RST, 0);
         if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT)
             NS_STAT_INC(st, tcp_estab_resets);
     }
@@ -460,7 +476,7 @@ uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
 
 uint32_t tcp_path_mtu(const struct tcpcb *tp)
 {
-    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp->st, tp->raddr) + NS_IP4_HLEN + NS_TCP_HLEN;
+    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp->st, tp->sock.raddr) + NS_IP4_HLEN + NS_TCP_HLEN;
     return tp->pmtu && tp->pmtu < mtu ? tp->pmtu : mtu;
 }
 

@@ -13,11 +13,10 @@
 
 #include "tcp/tcp.h"
 
-static struct tcpcb *TP(const struct ns_sock *so) { return so->pcb; }
+static struct tcpcb *TP(struct ns_sock *so) { return tcp_sk(so); }
 
 static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
 {
-    struct tcpcb *tp = TP(so);
     if (port == 0) {
         /* inet_csk_get_port: any free port from the ephemeral range. */
         uint32_t n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
@@ -33,8 +32,8 @@ static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
     } else if (tcp_port_in_use(st, addr, port, so)) {
         return -EADDRINUSE;
     }
-    so->laddr = tp->laddr = addr;
-    so->lport = tp->lport = port;
+    so->laddr = addr;
+    so->lport = port;
     so->flags |= SO_F_BOUND;
     return 0;
 }
@@ -66,7 +65,7 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     }
     /* Two listeners on one address and port need SO_REUSEPORT on both. */
     for (struct tcpcb *o = st->tcp->listen[so->lport & 255]; o; o = o->hnext)
-        if (o->lport == so->lport && o->laddr == so->laddr &&
+        if (o->sock.lport == so->lport && o->sock.laddr == so->laddr &&
             !(o->so && (o->so->flags & so->flags & SO_F_REUSEPORT)))
             return -EADDRINUSE;
     tcp_apply_bufs(so);
@@ -76,28 +75,25 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     return 0;
 }
 
-static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct sockaddr_in *peer)
+static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct ns_sock **child)
 {
+    (void)st;
     struct tcpcb *l = TP(so);
     if (l->state != TCPS_LISTEN)
         return -EINVAL; /* inet_accept: not listening */
     struct tcpcb *tp = l->acceptq;
     if (!tp)
         return -EAGAIN;
-    int err;
-    struct ns_sock *nso = sock_alloc(st, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops, &err);
-    if (!nso)
-        return err;
     l->acceptq = tp->qnext;
     if (!l->acceptq)
         l->acceptq_tail = NULL;
     l->acceptq_len--;
     tp->qnext = NULL;
     tp->listener = NULL;
-    tp->so = nso;
-    /* sock_alloc attached a fresh tcpcb; the connection is the child's. */
-    tcp_free(nso->pcb);
-    nso->pcb = tp;
+    /* The connection's own socket becomes the user's (its 4-tuple is
+     * already there). */
+    tcp_sock_attach(tp);
+    struct ns_sock *nso = tp->so;
     nso->rcvbuf = tp->rcvbuf.cap;
     nso->sndbuf = tp->sndbuf.cap;
     /* The new socket inherits the listener's options (Linux). */
@@ -105,10 +101,6 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     nso->flags |= SO_F_BOUND | SO_F_CONNECTED;
     if (flags & SOCK_NONBLOCK)
         nso->flags |= SO_F_NONBLOCK;
-    nso->laddr = tp->laddr;
-    nso->lport = tp->lport;
-    nso->raddr = tp->raddr;
-    nso->rport = tp->rport;
     nso->ttl = so->ttl;
     nso->tos = so->tos;
     if (so->flags & SO_F_KEEPALIVE) {
@@ -117,13 +109,8 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
         tp->flags |= TF_KEEPALIVE;
         tcp_arm_keep(tp);
     }
-    if (peer) {
-        memset(peer, 0, sizeof(*peer));
-        peer->sin_family = AF_INET;
-        peer->sin_addr.s_addr = htonl(tp->raddr);
-        peer->sin_port = htons(tp->rport);
-    }
-    return nso->fd;
+    *child = nso;
+    return 0;
 }
 
 static void tcp_close_listener(struct tcpcb *l);
@@ -140,7 +127,7 @@ static void tcp_disconnect(struct tcpcb *tp)
         tcp_listen_remove(tp);
     } else if (tp->state != TCPS_CLOSED) {
         if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT)
-            tcp_respond(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_nxt, 0,
+            tcp_respond(tp->st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport, tp->snd_nxt, 0,
                         NS_TCP_RST, 0);
         tcp_hash_remove(tp);
     }
@@ -225,10 +212,6 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     so->laddr = src;
     so->raddr = addr;
     so->rport = port;
-    tp->laddr = src;
-    tp->lport = so->lport;
-    tp->raddr = addr;
-    tp->rport = port;
     tcp_apply_bufs(so);
     if (so->flags & SO_F_KEEPALIVE)
         tp->flags |= TF_KEEPALIVE;
@@ -246,7 +229,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->soft_error = 0;
     tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
-    tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->ts_offset = tcp_ts_offset(st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
     tp->mss = tcp_mss_for_route(st, addr);
     if (tp->user_mss && tp->user_mss < tp->mss)
         tp->mss = tp->user_mss;
@@ -467,12 +450,13 @@ static void tcp_close_listener(struct tcpcb *l)
 static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
 {
     struct tcpcb *tp = TP(so);
-    so->pcb = NULL;
     if (tp->state == TCPS_LISTEN)
         tcp_close_listener(tp);
     bool abort = (so->linger_onoff && so->linger_s == 0) || tp->rcvbuf.len > 0 ||
                  tp->reass != NULL;
-    tp->so = NULL;
+    /* The connection lives on without its descriptor (an orphan) until
+     * it is done, then tcp_free frees it, socket and all. */
+    tcp_sock_detach(tp);
     tp->flags |= TF_ORPHAN;
     switch (tp->state) {
     case TCPS_CLOSED:
@@ -503,7 +487,7 @@ static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
 static const char *tcp_state_str(const struct ns_sock *so)
 {
     /* Names as ss(8) prints them. */
-    return tcp_state_names[TP(so)->state];
+    return tcp_state_names[tcp_sk_const(so)->state];
 }
 
 static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
@@ -680,7 +664,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
 
 static void tcp_info_fill(const struct ns_sock *so, struct ns_sock_info *out)
 {
-    const struct tcpcb *tp = TP(so);
+    const struct tcpcb *tp = tcp_sk_const(so);
     if (tp->state == TCPS_LISTEN) {
         out->recv_q = tp->acceptq_len; /* as ss: queued connections */
         out->send_q = tp->backlog;
@@ -714,12 +698,16 @@ const struct ns_sock_ops tcp_sock_ops = {
     .info = tcp_info_fill,
 };
 
-int tcp_attach(struct ns_stack *st, struct ns_sock *so);
-int tcp_attach(struct ns_stack *st, struct ns_sock *so)
+static struct ns_sock *tcp_create(struct ns_stack *st, int protocol, int *err)
 {
-    struct tcpcb *tp = tcp_new(st, so);
-    if (!tp)
-        return -ENOMEM;
-    so->pcb = tp;
-    return 0;
+    (void)protocol;
+    struct tcpcb *tp = tcp_new(st, true);
+    if (!tp) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    return &tp->sock;
 }
+
+const struct ns_protosw tcp_protosw = {
+    .family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .create = tcp_create};

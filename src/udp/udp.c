@@ -283,7 +283,11 @@ static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return sock_dgram_recvmsg(st, so, msg, flags, false);
 }
 
-static void udp_close(struct ns_stack *st, struct ns_sock *so) { udp_unhash(st, so); }
+static void udp_close(struct ns_stack *st, struct ns_sock *so)
+{
+    udp_unhash(st, so);
+    sock_dgram_free(so);
+}
 
 static int udp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
                           const void *val, socklen_t len)
@@ -299,7 +303,7 @@ static int udp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     return -ENOPROTOOPT;
 }
 
-const struct ns_sock_ops udp_sock_ops = {
+static const struct ns_sock_ops udp_sock_ops = {
     .bind = udp_bind,
     .connect = udp_connect,
     .sendmsg = udp_sendmsg,
@@ -463,7 +467,15 @@ static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t co
     }
 }
 
+static struct ns_sock *udp_create(struct ns_stack *st, int protocol, int *err)
+{
+    return sock_dgram_new(st, SOCK_DGRAM, protocol, &udp_sock_ops, err);
+}
+
+/* UDP in the network layer's protocol table and in the socket switch. */
 static const struct ip_protocol udp_protocol = {.input4 = udp_input, .err4 = udp_err};
+static const struct ns_protosw udp_protosw = {
+    .family = AF_INET, .type = SOCK_DGRAM, .protocol = IPPROTO_UDP, .create = udp_create};
 
 int udp_init(struct ns_stack *st)
 {
@@ -471,5 +483,5 @@ int udp_init(struct ns_stack *st)
     if (!st->udp)
         return -ENOMEM;
     ip_protocol_register(st, NS_IPPROTO_UDP, &udp_protocol);
-    return 0;
+    return sock_register(st, &udp_protosw);
 }

@@ -26,7 +26,7 @@ static void bench_init(struct bench *b)
     b->now = 1000000;
     b->st = ns_stack_new(NULL, b->now);
     assert_non_null(b->st);
-    b->tp = tcp_new(b->st, NULL);
+    b->tp = tcp_new(b->st, false);
     assert_non_null(b->tp);
     b->tp->mss = MSS;
     b->tp->srtt_us = RTT_US;
