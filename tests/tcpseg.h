@@ -387,7 +387,8 @@ static inline struct tcpcb *tt_tp(const struct tt *t, int fd)
 /* The connection's tcpcb by 4-tuple (works for orphans too), or NULL. */
 static inline struct tcpcb *tt_lookup(const struct tt *t)
 {
-    return tcp_lookup(tt_st(t), TT_OUR_IP, t->our_port, TT_PEER_IP, t->peer_port);
+    struct ns_flow key = ns_flow_ip4(TT_OUR_IP, t->our_port, TT_PEER_IP, t->peer_port, IPPROTO_TCP);
+    return tcp_lookup(tt_st(t), &key);
 }
 
 static inline int tt_state(const struct tt *t, int fd) { return tt_tp(t, fd)->state; }

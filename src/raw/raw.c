@@ -67,24 +67,26 @@ static void raw_close(struct ns_stack *st, struct ns_sock *so)
     sock_dgram_free(so);
 }
 
-static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+static int raw_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                    uint16_t port)
 {
     (void)st;
     (void)port; /* raw(7): the port is ignored */
-    so->laddr = addr;
+    so->flow.local = *addr;
     so->flags |= SO_F_BOUND;
     return 0;
 }
 
-static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+static int raw_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
                        uint16_t port)
 {
-    if (family == AF_UNSPEC) {
+    if (to->family == AF_UNSPEC) {
         so->flags &= ~SO_F_CONNECTED;
-        so->raddr = 0;
-        so->rport = 0;
+        so->flow.remote = ns_addr_any(AF_INET);
+        so->flow.rport = 0;
         return 0;
     }
+    uint32_t addr = ns_addr_to_ip4(to);
     int ifindex;
     uint32_t nexthop;
     if (!ip4_is_local(st, addr) && !ip4_is_loopback(addr) &&
@@ -92,8 +94,8 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
         return -ENETUNREACH;
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
-    so->raddr = addr;
-    so->rport = port; /* ip4_datagram_connect keeps it; getpeername shows it */
+    so->flow.remote = *to;
+    so->flow.rport = port; /* ip4_datagram_connect keeps it; getpeername shows it */
     so->flags |= SO_F_CONNECTED;
     return 0;
 }
@@ -147,17 +149,18 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
 static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
-    struct sockaddr_in dst;
+    struct ns_addr dst;
+    uint16_t dport;
     if (len > 0xFFFF)
         return -EMSGSIZE;
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    int have_dst = sock_msg_dst(msg, &dst);
+    int have_dst = sock_msg_dst(msg, &dst, &dport);
     if (have_dst < 0)
         return have_dst;
     if (!have_dst && !(so->flags & SO_F_CONNECTED))
         return -EDESTADDRREQ;
-    uint32_t daddr = have_dst ? ntohl(dst.sin_addr.s_addr) : so->raddr;
+    uint32_t daddr = ns_addr_to_ip4(have_dst ? &dst : &so->flow.remote);
     struct sock_cmsg cm; /* ip_cmsg_send: IP_TTL / IP_TOS for this datagram */
     int rc = sock_cmsg_send(msg, SOCK_CMSG_RAW, &cm);
     if (rc < 0)
@@ -176,9 +179,9 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         return -ENOBUFS;
     sock_iov_gather(msg, ns_pbuf_data(pb), len);
     struct ip4_out o = {
-        .src = so->laddr,
+        .src = ns_addr_to_ip4(&so->flow.local),
         .dst = daddr,
-        .proto = (uint8_t)so->protocol,
+        .proto = (uint8_t)so->flow.proto,
         .ttl = cm.ttl ? (uint8_t)cm.ttl : so->ttl,
         .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
@@ -211,7 +214,7 @@ static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
         return NULL;
     /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
      * implies IP_HDRINCL (raw(7)). */
-    so->lport = (uint16_t)protocol;
+    so->flow.lport = (uint16_t)protocol;
     if (protocol == IPPROTO_RAW)
         so->flags |= SO_F_HDRINCL;
     raw_attach(st, so);
@@ -221,9 +224,11 @@ static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
 static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
 {
     bool any = false;
+    struct ns_flow in = ns_flow_ip4(ip->dst, 0, ip->src, 0, ip->proto);
     for (struct ns_sock *so = st->raw->list; so; so = so->rnext) {
-        if (so->protocol != ip->proto || (so->laddr && so->laddr != ip->dst) ||
-            ((so->flags & SO_F_CONNECTED) && so->raddr != ip->src))
+        if (so->flow.proto != in.proto ||
+            (!ns_addr_is_any(&so->flow.local) && !ns_addr_eq(&so->flow.local, &in.local)) ||
+            ((so->flags & SO_F_CONNECTED) && !ns_addr_eq(&so->flow.remote, &in.remote)))
             continue;
         any = true;
         struct ns_pbuf *c = ns_pbuf_clone(pb);
@@ -249,8 +254,9 @@ static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struc
         return;
     /* Linux raw_err: hard errors reach connected raw sockets, soft ones
      * (host unreachable: ARP never answered) only with IP_RECVERR. */
+    struct ns_addr dst = ns_addr_ip4(inner->dst);
     for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
-        if (so->protocol == inner->proto && (so->flags & SO_F_CONNECTED) &&
-            so->raddr == inner->dst && (fatal || (so->flags & SO_F_RECVERR)))
+        if (so->flow.proto == inner->proto && (so->flags & SO_F_CONNECTED) &&
+            ns_addr_eq(&so->flow.remote, &dst) && (fatal || (so->flags & SO_F_RECVERR)))
             so->so_error = err;
 }

@@ -152,7 +152,8 @@ static int sock_autobind(struct ns_stack *st, struct ns_sock *so)
 {
     if (so->type != SOCK_DGRAM || (so->flags & SO_F_BOUND))
         return 0;
-    return so->ops->bind(st, so, INADDR_ANY, 0) < 0 ? -EAGAIN : 0;
+    struct ns_addr any = ns_addr_any(AF_INET);
+    return so->ops->bind(st, so, &any, 0) < 0 ? -EAGAIN : 0;
 }
 
 int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -176,7 +177,8 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
         return ret_err(-EADDRNOTAVAIL);
     if (so->type != SOCK_RAW && (so->flags & SO_F_BOUND))
         return ret_err(-EINVAL); /* already bound */
-    return ret_err(so->ops->bind(st, so, a, ntohs(sin.sin_port)));
+    struct ns_addr local = ns_addr_ip4(a);
+    return ret_err(so->ops->bind(st, so, &local, ntohs(sin.sin_port)));
 }
 
 int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -194,14 +196,15 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     if (!addr)
         return ret_err(-EFAULT);
     if (addr->sa_family == AF_UNSPEC)
-        return ret_err(so->ops->connect(st, so, AF_UNSPEC, 0, 0));
+        return ret_err(so->ops->connect(st, so, &(struct ns_addr){.family = AF_UNSPEC}, 0));
     int rc = sock_autobind(st, so);
     if (rc < 0)
         return ret_err(rc);
     rc = sockaddr_in_check(addr, addrlen, false, &sin);
     if (rc < 0)
         return ret_err(rc);
-    rc = so->ops->connect(st, so, AF_INET, ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port));
+    struct ns_addr remote = ns_addr_from_in(sin.sin_addr);
+    rc = so->ops->connect(st, so, &remote, ntohs(sin.sin_port));
     if (rc != -EINPROGRESS || (so->flags & SO_F_NONBLOCK))
         return ret_err(rc);
     /* A blocking connect waits for the handshake (SO_SNDTIMEO bounds it:
@@ -263,8 +266,8 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
             int nfd = fd_alloc(st, child);
             if (addr) {
                 struct sockaddr_in peer = {.sin_family = AF_INET};
-                peer.sin_addr.s_addr = htonl(child->raddr);
-                peer.sin_port = htons(child->rport);
+                peer.sin_addr = ns_addr_to_in(&child->flow.remote);
+                peer.sin_port = htons(child->flow.rport);
                 socklen_t n = *addrlen < sizeof(peer) ? *addrlen : sizeof(peer);
                 memcpy(addr, &peer, n);
                 *addrlen = sizeof(peer);
@@ -678,14 +681,15 @@ int ns_close(struct ns_stack *st, int fd)
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-static int put_name(uint32_t addr, uint16_t port, struct sockaddr *out, socklen_t *outlen)
+static int put_name(const struct ns_addr *addr, uint16_t port, struct sockaddr *out,
+                    socklen_t *outlen)
 {
     if (!out || !outlen)
         return -EFAULT;
     if ((int)*outlen < 0)
         return -EINVAL;
     struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(addr);
+    sin.sin_addr = ns_addr_to_in(addr);
     sin.sin_port = htons(port);
     socklen_t n = *outlen < sizeof(sin) ? *outlen : sizeof(sin);
     memcpy(out, &sin, n);
@@ -698,7 +702,7 @@ int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    return ret_err(put_name(so->laddr, so->lport, addr, addrlen));
+    return ret_err(put_name(&so->flow.local, so->flow.lport, addr, addrlen));
 }
 
 int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -708,9 +712,9 @@ int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
         return ret_err(-EBADF);
     /* inet_getname: no peer port means not connected (UDP or raw
      * connected to port 0 included). */
-    if (!(so->flags & SO_F_CONNECTED) || so->rport == 0)
+    if (!(so->flags & SO_F_CONNECTED) || so->flow.rport == 0)
         return ret_err(-ENOTCONN);
-    return ret_err(put_name(so->raddr, so->rport, addr, addrlen));
+    return ret_err(put_name(&so->flow.remote, so->flow.rport, addr, addrlen));
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -920,7 +924,7 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
      * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
         return ret_err(setsockopt_ip(st, so, optname, optval, optlen));
-    if (level == so->protocol && so->ops->setsockopt)
+    if (level == so->flow.proto && so->ops->setsockopt)
         return ret_err(so->ops->setsockopt(st, so, level, optname, optval, optlen));
     return ret_err(-ENOPROTOOPT);
 }
@@ -960,7 +964,7 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
     }
     switch (name) {
     case SO_TYPE: v = so->type; break;
-    case SO_PROTOCOL: v = so->protocol; break;
+    case SO_PROTOCOL: v = so->flow.proto; break;
     case SO_DOMAIN: v = AF_INET; break;
     case SO_ERROR:
         v = so->so_error;
@@ -1014,7 +1018,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    if (level == so->protocol && so->type != SOCK_RAW && so->ops->getsockopt)
+    if (level == so->flow.proto && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
     /* udp_getsockopt / raw_getsockopt hand every other level to
      * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */
@@ -1112,14 +1116,14 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
             memset(i, 0, sizeof(*i));
             i->fd = fd;
             i->type = so->type;
-            i->protocol = so->protocol;
+            i->protocol = so->flow.proto;
             i->local.sin_family = AF_INET;
-            i->local.sin_addr.s_addr = htonl(so->laddr);
-            i->local.sin_port = htons(so->type == SOCK_RAW ? 0 : so->lport);
+            i->local.sin_addr = ns_addr_to_in(&so->flow.local);
+            i->local.sin_port = htons(so->type == SOCK_RAW ? 0 : so->flow.lport);
             if (so->flags & SO_F_CONNECTED) {
                 i->remote.sin_family = AF_INET;
-                i->remote.sin_addr.s_addr = htonl(so->raddr);
-                i->remote.sin_port = htons(so->rport);
+                i->remote.sin_addr = ns_addr_to_in(&so->flow.remote);
+                i->remote.sin_port = htons(so->flow.rport);
             }
             i->state = so->ops->state_name ? so->ops->state_name(so) : "UNCONN";
             i->recv_q = (uint32_t)so->rxq.bytes;

@@ -80,8 +80,9 @@ void sock_setup(struct ns_stack *st, struct ns_sock *so, int type, int protocol,
 {
     so->fd = -1;
     so->type = type;
-    so->protocol = protocol;
     so->ops = ops;
+    so->flow.local = so->flow.remote = ns_addr_any(AF_INET);
+    so->flow.proto = (uint16_t)protocol;
     if (type == SOCK_STREAM) {
         so->rcvbuf = st->cfg.tcp_rmem_default;
         so->sndbuf = st->cfg.tcp_wmem_default;
@@ -111,15 +112,18 @@ void sock_dgram_free(struct ns_sock *so)
     free(so);
 }
 
-int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst)
+int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
 {
+    struct sockaddr_in dst;
     if (!msg->msg_name)
         return 0;
-    if (msg->msg_namelen < (socklen_t)sizeof(*dst))
+    if (msg->msg_namelen < (socklen_t)sizeof(dst))
         return -EINVAL;
-    memcpy(dst, msg->msg_name, sizeof(*dst));
-    if (dst->sin_family != AF_INET && dst->sin_family != AF_UNSPEC)
+    memcpy(&dst, msg->msg_name, sizeof(dst));
+    if (dst.sin_family != AF_INET && dst.sin_family != AF_UNSPEC)
         return -EAFNOSUPPORT;
+    *addr = ns_addr_from_in(dst.sin_addr);
+    *port = ntohs(dst.sin_port);
     return 1;
 }
 

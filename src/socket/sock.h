@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "base/addr.h"
 #include "base/stack.h"
 #include "net/net.h"
 #include "netsock/socket.h"
@@ -30,11 +31,13 @@
 struct ns_sock;
 
 struct ns_sock_ops {
-    /* Bind to addr:port (host order; port 0 = pick an ephemeral port). The
-     * address was already checked to be local or wildcard. */
-    int (*bind)(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port);
-    /* Connect to addr:port; addr_family AF_UNSPEC dissolves the association. */
-    int (*connect)(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+    /* Bind to addr:port (port 0 = pick an ephemeral port). The address
+     * was already checked to be local, broadcast, multicast or wildcard. */
+    int (*bind)(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                uint16_t port);
+    /* Connect to addr:port; an addr of family AF_UNSPEC dissolves the
+     * association. */
+    int (*connect)(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
                    uint16_t port);
     /* One attempt to send `len` bytes gathered from msg->msg_iov to
      * msg->msg_name (NULL: the connected peer; see sock_msg_dst). Checks
@@ -96,15 +99,14 @@ struct ns_sock_ops {
 struct ns_sock {
     int fd;            /* the descriptor (fdtable.h), -1 while it has none */
     int type;     /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
-    int protocol; /* IPPROTO_* */
     const struct ns_sock_ops *ops;
     uint32_t flags;
     int so_error;      /* pending asynchronous error (positive errno), SO_ERROR */
 
-    uint32_t laddr;    /* host order; 0 = wildcard */
-    uint16_t lport;
-    uint32_t raddr;
-    uint16_t rport;
+    /* Local and remote address and port, and the protocol (IPPROTO_*):
+     * wildcards until bound or connected. For TCP the connection's
+     * 4-tuple, kept here only (the control block embeds this socket). */
+    struct ns_flow flow;
 
     uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
     uint32_t sndbuf;
@@ -195,9 +197,10 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
                            bool from_l3);
 
 /* The destination of a sendmsg, as the first checks of Linux udp_sendmsg
- * and raw_sendmsg: 0 when msg_name is NULL, 1 with *dst filled in, or
- * -EINVAL (short) / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
-int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst);
+ * and raw_sendmsg: 0 when msg_name is NULL, 1 with *addr and *port filled
+ * in (the sockaddr_in's address, also for AF_UNSPEC), or -EINVAL (short)
+ * / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
+int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port);
 
 /* Just before a datagram is built (Linux sock_alloc_send_pskb): report
  * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */

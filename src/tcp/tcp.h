@@ -345,43 +345,54 @@ void tcp_free(struct tcpcb *tp);
 void tcp_state_change(struct tcpcb *tp, enum tcp_state to);
 void tcp_hash_insert(struct tcpcb *tp);
 void tcp_hash_remove(struct tcpcb *tp);
-struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                         uint16_t rport);
-struct tcpcb *tcp_lookup_listener(struct ns_stack *st, uint32_t laddr, uint16_t lport);
+/* The connection of flow `key` (local = our end), or NULL. */
+struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key);
+/* The listener for segments to laddr:lport: one bound to laddr itself
+ * before one bound to the wildcard; NULL when none. */
+struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport);
 void tcp_listen_insert(struct tcpcb *tp);
 void tcp_listen_remove(struct tcpcb *tp);
-bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const struct ns_sock *self);
-uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                     uint16_t rport);
+/* Would a socket (self, NULL for none) bound to laddr:lport clash with
+ * another (inet_csk_bind_conflict, simplified)? */
+bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport,
+                     const struct ns_sock *self);
+/* RFC 6528 ISN of the connection of flow f at this time. */
+uint32_t tcp_new_isn(struct ns_stack *st, const struct ns_flow *f);
 /* Choose the connection's ISS (tcp_new_isn) and start the send sequence
  * space there: SND.UNA = SND.NXT = SND.MAX = ISS, data from ISS+1, and
  * RACK.fack = ISS (RFC 8985 §6.2: nothing above it delivered yet). */
 void tcp_set_iss(struct tcpcb *tp);
-int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport);
-/* Send a bare control segment (RST, ACK) not tied to a tcpcb's output. */
-void tcp_respond(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                 uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win);
-/* RFC 9293 §3.10.7.1: the RST answering segment `th` (len payload bytes). */
-void tcp_reset_for(struct ns_stack *st, const struct ns_ip4_repr *ip,
-                   const struct ns_tcp_repr *th, uint32_t len);
+/* RFC 6056 ephemeral port for a connection from f->local to
+ * f->remote:f->rport (f->lport is ignored): the port, or -EADDRNOTAVAIL. */
+int tcp_pick_port(struct ns_stack *st, const struct ns_flow *f);
+/* Send a bare control segment (RST, ACK) on flow f (from f->local), not
+ * tied to a tcpcb's output. */
+void tcp_respond(struct ns_stack *st, const struct ns_flow *f, uint32_t seq, uint32_t ack,
+                 uint8_t flags, uint16_t win);
+/* RFC 9293 §3.10.7.1: the RST answering segment `th` (len payload bytes)
+ * that arrived on flow `in` (local = its destination). */
+void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct ns_tcp_repr *th,
+                   uint32_t len);
 /* Abort: send RST if synchronized, report err to the socket, close. */
 void tcp_drop(struct tcpcb *tp, int err);
 /* Close the connection for good (unhash, stop timers, free when orphaned). */
 void tcp_close(struct tcpcb *tp);
 /* Report an error to the socket (SO_ERROR) if there is one. */
 void tcp_set_error(struct tcpcb *tp, int err);
-uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
+/* RFC 9293 §3.7.1, RFC 6691: the MSS to announce: the MTU of the
+ * connection's route less the fixed IPv4 and TCP headers. */
+uint16_t tcp_mss_for_route(struct tcpcb *tp);
 /* The MTU of the connection's path: the route's, or less as learned from
  * ICMP (tp->pmtu). */
-uint32_t tcp_path_mtu(const struct tcpcb *tp);
+uint32_t tcp_path_mtu(struct tcpcb *tp);
 /* The MSS segments carry: the path MTU's, the peer's, TCP_MAXSEG's,
  * whichever is least, less the options on every segment. */
 uint16_t tcp_effective_mss(struct tcpcb *tp);
 /* Forget a learned path MTU once it expired (and take the MSS back up). */
 void tcp_pmtu_check(struct tcpcb *tp);
-/* The device segments to raddr leave through (the loopback for our own
- * addresses), or NULL without a route: its MTU and offloads. */
-struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr);
+/* The device the connection's segments leave through (the loopback for
+ * our own addresses), or NULL without a route: its MTU and offloads. */
+struct ns_dev *tcp_route_dev(struct tcpcb *tp);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
 /* The most the receive ring may hold now: its cap, or more when an edge
  * advertised lies past it (RFC 7323 §2.4: every byte inside any window
@@ -407,8 +418,8 @@ uint32_t tcp_initial_window(const struct tcpcb *tp);
  * stack's switches and the receive buffer), forgetting any earlier
  * negotiation. Called before a SYN is sent or a SYN is answered. */
 void tcp_opts_init(struct tcpcb *tp);
-uint32_t tcp_ts_offset(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                       uint16_t rport);
+/* RFC 7323 §5.4: the timestamp clock offset of the connection of flow f. */
+uint32_t tcp_ts_offset(struct ns_stack *st, const struct ns_flow *f);
 /* Both SYNs carried the option. */
 static inline bool tcp_ts_on(const struct tcpcb *tp)
 {

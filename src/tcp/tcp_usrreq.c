@@ -15,7 +15,8 @@
 
 static struct tcpcb *TP(struct ns_sock *so) { return tcp_sk(so); }
 
-static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+static int tcp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                    uint16_t port)
 {
     if (port == 0) {
         /* inet_csk_get_port: any free port from the ephemeral range. */
@@ -32,8 +33,8 @@ static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
     } else if (tcp_port_in_use(st, addr, port, so)) {
         return -EADDRINUSE;
     }
-    so->laddr = addr;
-    so->lport = port;
+    so->flow.local = *addr;
+    so->flow.lport = port;
     so->flags |= SO_F_BOUND;
     return 0;
 }
@@ -59,13 +60,14 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     if (tp->state == TCPS_LISTEN)
         return 0;
     if (!(so->flags & SO_F_BOUND)) {
-        int rc = tcp_bind(st, so, 0, 0); /* listen() autobinds */
+        struct ns_addr any = ns_addr_any(AF_INET);
+        int rc = tcp_bind(st, so, &any, 0); /* listen() autobinds */
         if (rc < 0)
             return rc;
     }
     /* Two listeners on one address and port need SO_REUSEPORT on both. */
-    for (struct tcpcb *o = st->tcp->listen[so->lport & 255]; o; o = o->hnext)
-        if (o->sock.lport == so->lport && o->sock.laddr == so->laddr &&
+    for (struct tcpcb *o = st->tcp->listen[so->flow.lport & 255]; o; o = o->hnext)
+        if (o->sock.flow.lport == so->flow.lport && ns_addr_eq(&o->sock.flow.local, &so->flow.local) &&
             !(o->so && (o->so->flags & so->flags & SO_F_REUSEPORT)))
             return -EADDRINUSE;
     tcp_apply_bufs(so);
@@ -127,8 +129,7 @@ static void tcp_disconnect(struct tcpcb *tp)
         tcp_listen_remove(tp);
     } else if (tp->state != TCPS_CLOSED) {
         if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT)
-            tcp_respond(tp->st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport, tp->snd_nxt, 0,
-                        NS_TCP_RST, 0);
+            tcp_respond(tp->st, &tp->sock.flow, tp->snd_nxt, 0, NS_TCP_RST, 0);
         tcp_hash_remove(tp);
     }
     tcp_timers_cancel(tp);
@@ -141,11 +142,11 @@ static void tcp_disconnect(struct tcpcb *tp)
     so->flags &= ~(SO_F_CONNECTED | SO_F_CONNECTING | SO_F_SHUT_RD | SO_F_SHUT_WR);
 }
 
-static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
                        uint16_t port)
 {
     struct tcpcb *tp = TP(so);
-    if (family == AF_UNSPEC) {
+    if (to->family == AF_UNSPEC) {
         tcp_disconnect(tp);
         return 0;
     }
@@ -182,6 +183,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
         }
         return -EISCONN;
     }
+    uint32_t addr = ns_addr_to_ip4(to);
     if (addr == 0)
         addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
     /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
@@ -196,22 +198,23 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
         return -ENETUNREACH;
     else
         src = ip4_source_for(st, ifindex, addr);
-    if (so->laddr)
-        src = so->laddr;
+    if (!ns_addr_is_any(&so->flow.local))
+        src = ns_addr_to_ip4(&so->flow.local);
+    /* The connection's 4-tuple (the one copy: the socket's flow). */
+    struct ns_flow f = {.local = ns_addr_ip4(src), .remote = ns_addr_ip4(addr),
+                        .lport = so->flow.lport, .rport = port, .proto = so->flow.proto};
     if (so->flags & SO_F_BOUND) {
-        if (tcp_lookup(st, src, so->lport, addr, port))
+        if (tcp_lookup(st, &f))
             return -EADDRNOTAVAIL;
     } else {
-        int p = tcp_pick_port(st, src, addr, port);
+        int p = tcp_pick_port(st, &f);
         if (p < 0)
             return p;
-        so->lport = (uint16_t)p;
+        f.lport = (uint16_t)p;
         so->flags |= SO_F_BOUND;
     }
     so->so_error = 0;
-    so->laddr = src;
-    so->raddr = addr;
-    so->rport = port;
+    so->flow = f;
     tcp_apply_bufs(so);
     if (so->flags & SO_F_KEEPALIVE)
         tp->flags |= TF_KEEPALIVE;
@@ -229,8 +232,8 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->soft_error = 0;
     tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
-    tp->ts_offset = tcp_ts_offset(st, tp->sock.laddr, tp->sock.lport, tp->sock.raddr, tp->sock.rport);
-    tp->mss = tcp_mss_for_route(st, addr);
+    tp->ts_offset = tcp_ts_offset(st, &so->flow);
+    tp->mss = tcp_mss_for_route(tp);
     if (tp->user_mss && tp->user_mss < tp->mss)
         tp->mss = tp->user_mss;
     tp->cc->init(tp);

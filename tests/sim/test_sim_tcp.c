@@ -972,8 +972,8 @@ static void check_leaks(struct scenario *sc)
             size_t off = 0;
             for (uint32_t b = 0; b <= st->tcp->conn_mask && off + 64 < sizeof(d); b++)
                 for (struct tcpcb *tp = st->tcp->conn[b]; tp && off + 64 < sizeof(d); tp = tp->hnext)
-                    off += (size_t)snprintf(d + off, sizeof(d) - off, " %u>%u:%s", tp->sock.lport,
-                                            tp->sock.rport, tcp_state_names[tp->state]);
+                    off += (size_t)snprintf(d + off, sizeof(d) - off, " %u>%u:%s", tp->sock.flow.lport,
+                                            tp->sock.flow.rport, tcp_state_names[tp->state]);
             failf(sc, "%s: %u connections and %u listeners left 200 s after the close:%s",
                   ns_stack_name(st), tcp_conn_count(st), tcp_listen_count(st), d);
         }
