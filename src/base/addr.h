@@ -132,6 +132,18 @@ static inline struct ns_flow ns_flow_ip4(uint32_t dst, uint16_t dport, uint32_t 
     return f;
 }
 
+/* The keyed hash of a flow: SipHash-2-4 (base/siphash.h) under `key`, a
+ * secret of the stack's, so that nobody who does not know it can choose
+ * flows that fall into one bucket of a table (hash flooding), and a
+ * receive-side steering of packets to queues can later use the same
+ * function with the same key. What is hashed, host-independent (as
+ * ns_siphash_words takes it): for AF_INET one word of both addresses
+ * (host order, local in the high half), for AF_INET6 each address as two
+ * big-endian words; then 6 bytes, lport << 32 | rport << 16 | the
+ * protocol's low byte. */
+struct ns_sipkey;
+uint64_t ns_flow_hash(const struct ns_sipkey *key, const struct ns_flow *f);
+
 /* Both ends and both ports equal (the protocol is the caller's). */
 static inline bool ns_flow_eq(const struct ns_flow *a, const struct ns_flow *b)
 {

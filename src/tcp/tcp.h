@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "base/ring.h"
+#include "base/siphash.h"
 #include "base/stack.h"
 #include "net/net.h"
 #include "socket/sock.h"
@@ -298,6 +299,9 @@ struct tcp_table {
     struct tcpcb *listen[256];   /* by local port */
     uint8_t isn_key[16];         /* RFC 6528 secret */
     uint8_t port_key[16];        /* RFC 6056 secret */
+    /* The connection table's hash key (ns_flow_hash), derived from
+     * isn_key (tcp_init): no draw from the stack's generator. */
+    struct ns_sipkey conn_key;
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
     /* RFC 5961 §7 stack-wide limiter (cfg.tcp_challenge_ack_limit): the
      * budget left in the current second. */

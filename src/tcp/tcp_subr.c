@@ -47,6 +47,12 @@ int tcp_init(struct ns_stack *st)
         memcpy(t->isn_key + i, &a, 8);
         memcpy(t->port_key + i, &b, 8);
     }
+    /* The connection hash's key: a PRF of the ISN secret under two
+     * labels. Drawing it from the generator would move every later draw
+     * (ports, ISN clocks, IP IDs of other stacks... the same seed would
+     * give other frames). */
+    t->conn_key.k0 = ns_siphash(t->isn_key, "netsock conn-hash k0", 20);
+    t->conn_key.k1 = ns_siphash(t->isn_key, "netsock conn-hash k1", 20);
     st->tcp = t;
     ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
     return sock_register(st, &tcp_protosw);
@@ -150,13 +156,12 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
 
 /* ---- tables ------------------------------------------------------------------- */
 
+/* The bucket of a flow: keyed with the stack's secret (ns_flow_hash), so
+ * that nobody can pick 4-tuples that all land in one chain. Which bucket
+ * a connection is in decides nothing that reaches the wire. */
 static uint32_t conn_hash(const struct tcp_table *t, const struct ns_flow *f)
 {
-    uint32_t laddr = ns_addr_to_ip4(&f->local), raddr = ns_addr_to_ip4(&f->remote);
-    uint64_t h = ((uint64_t)raddr << 32 | laddr) * 0x9e3779b97f4a7c15ull;
-    h ^= ((uint64_t)f->rport << 16 | f->lport) * 0xc2b2ae3d27d4eb4full;
-    h ^= h >> 29;
-    return (uint32_t)h & t->conn_mask;
+    return (uint32_t)ns_flow_hash(&t->conn_key, f) & t->conn_mask;
 }
 
 /* Double the table when it holds more connections than buckets, so chains
