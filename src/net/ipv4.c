@@ -98,6 +98,7 @@ int ip4_addr_add(struct ns_stack *st, struct ns_iface *ifp, uint32_t a, unsigned
     if (rc < 0 && rc != -EEXIST)
         return rc;
     is->n_addr4++;
+    ip_egress_invalidate(st); /* a new local address, a new source for some */
     char buf[16];
     NS_LOG(st, ifp->loopback ? NS_LOG_DEBUG : NS_LOG_INFO, "address %s/%u on %s",
            ns_ip4_ntoa(a, buf), prefix_len, ifp->dev->name);
@@ -194,7 +195,12 @@ static int ip4_fragment(struct ns_stack *st, struct ns_iface *ifp, uint32_t next
 
 int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32_t nexthop)
 {
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    return ip4_send_packet_if(st, pb, ns_iface_get(st, ifindex), nexthop);
+}
+
+int ip4_send_packet_if(struct ns_stack *st, struct ns_pbuf *pb, struct ns_iface *ifp,
+                       uint32_t nexthop)
+{
     if (!ifp) {
         NS_STAT_INC(st, ip_drop_no_route);
         ns_pbuf_free(pb);
@@ -221,7 +227,7 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
         int rc = 0;
         struct ns_pbuf *s;
         while ((s = ns_pbuf_queue_pop(&segs))) {
-            int r = ip4_send_packet(st, s, ifindex, nexthop);
+            int r = ip4_send_packet_if(st, s, ifp, nexthop);
             if (r < 0 && rc == 0)
                 rc = r;
         }
@@ -237,21 +243,51 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
     return ip4_fragment(st, ifp, nexthop, pb, mtu);
 }
 
-int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
+void ip4_egress_decide(struct ns_stack *st, uint32_t dst, struct ip_egress *eg)
 {
+    struct net_state *n = st->net;
+    n->egress_decisions++;
+    eg->gen = n->egress_gen;
+    eg->dst = dst;
+    eg->err = 0;
     int ifindex;
     uint32_t nexthop;
-    uint32_t src = o->src;
-    if (ip4_is_local(st, o->dst) || ip4_is_loopback(o->dst)) {
+    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
         /* To this host: through the loopback (Linux's "local" table). */
+        eg->local = true;
         ifindex = link_lo_ifindex(st);
-        nexthop = o->dst;
-        if (!src)
-            src = ip4_local_source(st, o->dst);
-    } else if (route4_lookup(st, o->dst, &ifindex, &nexthop) < 0) {
+        nexthop = dst;
+        eg->src = ip4_local_source(st, dst);
+        if (!eg->src)
+            eg->src = ip4_source_for(st, ifindex, dst);
+    } else if (route4_lookup(st, dst, &ifindex, &nexthop) < 0) {
+        eg->local = false;
+        eg->err = -ENETUNREACH;
+        eg->ifp = NULL;
+        eg->nexthop = eg->src = 0;
+        return;
+    } else {
+        eg->local = false;
+        eg->src = ip4_source_for(st, ifindex, dst);
+    }
+    eg->ifp = ns_iface_get(st, ifindex);
+    eg->nexthop = nexthop;
+}
+
+int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
+{
+    struct ip_egress eg;
+    ip4_egress_decide(st, o->dst, &eg);
+    return ip4_output_via(st, &eg, o, pb);
+}
+
+int ip4_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct ip4_out *o,
+                   struct ns_pbuf *pb)
+{
+    if (eg->err) {
         NS_STAT_INC(st, ip_drop_no_route);
         ns_pbuf_free(pb);
-        return -ENETUNREACH;
+        return eg->err;
     }
     if (pb->len + NS_IP4_HLEN > NS_IP4_MAX_LEN) {
         ns_pbuf_free(pb);
@@ -273,7 +309,7 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
         .df = o->df,
         .ttl = o->ttl ? o->ttl : st->cfg.ip_default_ttl,
         .proto = o->proto,
-        .src = src ? src : ip4_source_for(st, ifindex, o->dst),
+        .src = o->src ? o->src : eg->src,
         .dst = o->dst,
     };
     ns_ip4_emit(&ip, hdr);
@@ -284,7 +320,7 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
         if (payload > pb->gso_size)
             st->net->ip_id_next = (uint16_t)(st->net->ip_id_next + (payload - 1) / pb->gso_size);
     }
-    return ip4_send_packet(st, pb, ifindex, nexthop);
+    return ip4_send_packet_if(st, pb, eg->ifp, eg->nexthop);
 }
 
 /* RFC 1812 §5.3: forward a packet not addressed to us. Consumes pb. */

@@ -17,6 +17,7 @@ int net_init(struct ns_stack *st)
     n->ip_id_next = (uint16_t)ns_rng_next(&st->rng);
     n->icmp_tokens = (uint64_t)st->cfg.icmp_rate_burst * 1000000u;
     n->icmp_tokens_at_us = st->now_us;
+    n->egress_gen = 1;
     for (int i = 0; i < NS_IF_MAX; i++)
         ns_timer_init(&n->ifs[i].announce_timer, NULL);
     if (arp_init(st) < 0 || ip4_reass_init(st) < 0)
@@ -47,3 +48,10 @@ void ip_protocol_register(struct ns_stack *st, uint8_t proto, const struct ip_pr
 }
 
 void ip_raw_tap_set(struct ns_stack *st, const struct ip_raw_tap *tap) { st->net->raw_tap = tap; }
+
+void ip_egress_invalidate(struct ns_stack *st)
+{
+    struct net_state *n = st->net;
+    if (++n->egress_gen == 0)
+        n->egress_gen = 1;
+}

@@ -131,6 +131,27 @@ struct ip_raw_tap {
     void (*err4)(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner);
 };
 
+/* ---- the egress decision ------------------------------------------------------------------ */
+
+/* Where datagrams to one destination leave, decided once and kept by the
+ * one who sends them (a connection, a connected socket): the route's
+ * interface and next hop, or the loopback for an address of this host,
+ * and the source address for them. The interface's device gives its MTU
+ * and offloads (read through ifp->dev at each use: a device may change
+ * them, as a simulated port's MTU follows its link's parameters, and
+ * Linux too reads dst->dev->mtu when no learned path MTU applies). The
+ * decision holds while net_state.egress_gen is what it was: every change
+ * of the routes, the addresses or the interfaces increments it. */
+struct ip_egress {
+    uint32_t gen;          /* egress_gen when decided; 0: never decided */
+    uint32_t dst;          /* the destination decided for (host order) */
+    int err;               /* 0, or -ENETUNREACH: no route */
+    bool local;            /* an address of this host: through the loopback */
+    struct ns_iface *ifp;  /* the outgoing interface (NULL when err) */
+    uint32_t nexthop;      /* the gateway, or dst itself (host order) */
+    uint32_t src;          /* the source a datagram without one gets (host order) */
+};
+
 /* ---- the network layer's state (st->net) --------------------------------------------- */
 
 struct ip4_reass_state;
@@ -148,6 +169,14 @@ struct net_state {
     uint64_t icmp_tokens_at_us;
     ns_echo_fn echo_fn;
     void *echo_ctx;
+    /* Incremented by every change of routes, addresses or interfaces
+     * (ip_egress_invalidate): egress decisions of older generations are
+     * made again. Never 0 (a zeroed struct ip_egress is undecided). */
+    uint32_t egress_gen;
+    /* How often an egress was decided and the routing table searched
+     * (tests: the packet path does neither for a kept decision). */
+    uint64_t egress_decisions;
+    uint64_t route4_lookups;
 };
 
 /* Allocate st->net (draws the first IPv4 ID from the stack's generator),
@@ -185,10 +214,39 @@ struct ip4_out {
  * sent: if_xmit). */
 int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb);
 
+/* Decide the egress to dst now (net_state.egress_decisions counts it):
+ * an address of this host or of 127/8 leaves through the loopback, with
+ * 127.0.0.1 as source for the loopback range and the address itself
+ * otherwise (Linux's local table); anything else by the longest matching
+ * route, from the outgoing interface's address for dst (RFC 1122
+ * §3.3.4.3), or err -ENETUNREACH. */
+void ip4_egress_decide(struct ns_stack *st, uint32_t dst, struct ip_egress *eg);
+/* The egress to dst kept in eg, decided again only when it was for
+ * another destination or an older generation: the per-packet path of a
+ * connection. */
+static inline const struct ip_egress *ip4_egress(struct ns_stack *st, struct ip_egress *eg,
+                                                 uint32_t dst)
+{
+    if (eg->gen != st->net->egress_gen || eg->dst != dst)
+        ip4_egress_decide(st, dst, eg);
+    return eg;
+}
+/* Routes, addresses or interfaces changed: every kept egress is stale. */
+void ip_egress_invalidate(struct ns_stack *st);
+
+/* ip4_output with the egress decided already (eg, for o->dst): no
+ * route is looked up. Same contract; eg->err is -ENETUNREACH (counted as
+ * ip_drop_no_route). */
+int ip4_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct ip4_out *o,
+                   struct ns_pbuf *pb);
+
 /* Route and transmit a complete IPv4 packet (header included), fragmenting
- * to the interface MTU when DF is clear. Used by ip4_output and forwarding.
- * Consumes pb. */
+ * to the interface MTU when DF is clear. Used by forwarding and raw
+ * IP_HDRINCL. Consumes pb. */
 int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32_t nexthop);
+/* The same on the interface ifp (NULL: no route, counted). */
+int ip4_send_packet_if(struct ns_stack *st, struct ns_pbuf *pb, struct ns_iface *ifp,
+                       uint32_t nexthop);
 
 /* Is addr one of ours (any interface) or a broadcast we accept? */
 bool ip4_is_local(const struct ns_stack *st, uint32_t addr);
@@ -229,9 +287,10 @@ uint32_t ip4_reass_count(const struct ns_stack *st);
 /* Longest-prefix match for dst. On success fills *ifindex and *nexthop
  * (the gateway, or dst itself when on-link) and returns 0; -ENETUNREACH
  * otherwise. */
-int route4_lookup(const struct ns_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop);
+int route4_lookup(struct ns_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop);
 /* Add a route (dst masked to prefix_len; gw 0: on-link): 0, -EEXIST for
- * the same prefix, -ENOSPC when the table is full. */
+ * the same prefix, -ENOSPC when the table is full. Adding and removing
+ * invalidate every kept egress. */
 int route4_add(struct ns_stack *st, uint32_t dst, unsigned prefix_len, uint32_t gw, int ifindex,
                bool connected);
 /* Remove the route of this prefix: 0 or -ESRCH. */

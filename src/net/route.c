@@ -10,9 +10,10 @@
 
 #include "net/net.h"
 
-int route4_lookup(const struct ns_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop)
+int route4_lookup(struct ns_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop)
 {
     const struct ns_route_table4 *t = &st->net->routes4;
+    st->net->route4_lookups++;
     for (unsigned i = 0; i < t->n; i++) {
         const struct ns_route4 *r = &t->r[i];
         if ((dst & r->mask) == r->dst) {
@@ -52,6 +53,7 @@ int route4_add(struct ns_stack *st, uint32_t dst, unsigned prefix_len, uint32_t 
         .connected = connected,
     };
     t->n++;
+    ip_egress_invalidate(st);
     return 0;
 }
 
@@ -62,6 +64,7 @@ int route4_del(struct ns_stack *st, uint32_t dst, unsigned prefix_len)
         if (t->r[i].dst == dst && t->r[i].prefix_len == prefix_len) {
             memmove(&t->r[i], &t->r[i + 1], (t->n - i - 1) * sizeof(t->r[0]));
             t->n--;
+            ip_egress_invalidate(st);
             return 0;
         }
     }

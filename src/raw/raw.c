@@ -87,10 +87,7 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
         return 0;
     }
     uint32_t addr = ns_addr_to_ip4(to);
-    int ifindex;
-    uint32_t nexthop;
-    if (!ip4_is_local(st, addr) && !ip4_is_loopback(addr) &&
-        route4_lookup(st, addr, &ifindex, &nexthop) < 0)
+    if (ip4_egress(st, &so->egress, addr)->err)
         return -ENETUNREACH;
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
@@ -105,22 +102,13 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                                 size_t len, uint32_t daddr)
 {
-    (void)so;
     if (len < NS_IP4_HLEN)
         return -EINVAL;
     if (len > NS_IP4_MAX_LEN)
         return -EMSGSIZE;
-    int ifindex;
-    uint32_t nexthop;
-    bool local = ip4_is_local(st, daddr) || ip4_is_loopback(daddr);
-    if (local) {
-        ifindex = link_lo_ifindex(st);
-        nexthop = daddr;
-    } else if (route4_lookup(st, daddr, &ifindex, &nexthop) < 0) {
-        return -ENETUNREACH;
-    }
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
-    if (!ifp)
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, daddr);
+    struct ns_iface *ifp = eg->ifp;
+    if (eg->err || !ifp)
         return -ENETUNREACH;
     if (len > ifp->dev->mtu)
         return -EMSGSIZE;
@@ -138,10 +126,10 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     if (ns_rd16(h + 4) == 0)
         ns_wr16(h + 4, st->net->ip_id_next++);
     if (ns_rd32(h + 12) == 0)
-        ns_wr32(h + 12, local ? daddr : ip4_source_for(st, ifindex, daddr));
+        ns_wr32(h + 12, eg->local ? daddr : eg->src);
     ns_wr16(h + 10, 0);
     ns_wr16(h + 10, ns_csum(h, ihl));
-    int rc = ip4_send_packet(st, pb, ifindex, nexthop);
+    int rc = ip4_send_packet_if(st, pb, ifp, eg->nexthop);
     return rc < 0 ? rc : (ssize_t)len;
 }
 
@@ -185,7 +173,7 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .ttl = cm.ttl ? (uint8_t)cm.ttl : so->ttl,
         .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
-    rc = ip4_output(st, &o, pb);
+    rc = ip4_output_via(st, ip4_egress(st, &so->egress, daddr), &o, pb);
     return rc < 0 ? rc : (ssize_t)len;
 }
 

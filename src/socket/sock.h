@@ -107,6 +107,9 @@ struct ns_sock {
      * wildcards until bound or connected. For TCP the connection's
      * 4-tuple, kept here only (the control block embeds this socket). */
     struct ns_flow flow;
+    /* Where its datagrams to flow.remote (or the last destination) leave,
+     * decided once per generation of the routes (net/net.h ip4_egress). */
+    struct ip_egress egress;
 
     uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
     uint32_t sndbuf;

@@ -208,7 +208,13 @@ int ns_stack_input(struct ns_stack *st, int ifindex, const void *frame, size_t l
 
 /* ---- interfaces and addresses ------------------------------------------------ */
 
-int ns_if_add(struct ns_stack *st, struct ns_dev *dev) { return link_if_add(st, dev, false); }
+int ns_if_add(struct ns_stack *st, struct ns_dev *dev)
+{
+    int ifindex = link_if_add(st, dev, false);
+    if (ifindex > 0)
+        ip_egress_invalidate(st); /* a new interface: routes may name it */
+    return ifindex;
+}
 
 struct ns_dev *ns_if_dev(struct ns_stack *st, int ifindex)
 {

@@ -394,6 +394,12 @@ uint32_t tcp_path_mtu(struct tcpcb *tp);
 uint16_t tcp_effective_mss(struct tcpcb *tp);
 /* Forget a learned path MTU once it expired (and take the MSS back up). */
 void tcp_pmtu_check(struct tcpcb *tp);
+/* The connection's egress (net/net.h): decided once, again only after
+ * routes, addresses or interfaces changed. */
+static inline const struct ip_egress *tcp_egress(struct tcpcb *tp)
+{
+    return ip4_egress(tp->st, &tp->sock.egress, ns_addr_to_ip4(&tp->sock.flow.remote));
+}
 /* The device the connection's segments leave through (the loopback for
  * our own addresses), or NULL without a route: its MTU and offloads. */
 struct ns_dev *tcp_route_dev(struct tcpcb *tp);

@@ -232,7 +232,7 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
                         .df = !tp->pmtu_locked,
                         .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
-    int rc = ip4_output(st, &o, pb);
+    int rc = ip4_output_via(st, tcp_egress(tp), &o, pb);
     if (rc == -EAGAIN)
         return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {

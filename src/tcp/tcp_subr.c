@@ -491,16 +491,8 @@ void tcp_drop(struct tcpcb *tp, int err)
 
 struct ns_dev *tcp_route_dev(struct tcpcb *tp)
 {
-    struct ns_stack *st = tp->st;
-    uint32_t raddr = ns_addr_to_ip4(&tp->sock.flow.remote);
-    int ifindex;
-    uint32_t nexthop;
-    if (ip4_is_local(st, raddr) || ip4_is_loopback(raddr))
-        ifindex = link_lo_ifindex(st);
-    else if (route4_lookup(st, raddr, &ifindex, &nexthop) < 0)
-        return NULL;
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
-    return ifp ? ifp->dev : NULL;
+    const struct ip_egress *eg = tcp_egress(tp);
+    return eg->ifp ? eg->ifp->dev : NULL;
 }
 
 /* RFC 9293 §3.7.1, RFC 6691: the MSS to announce is the route MTU less

@@ -189,15 +189,12 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
     /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
     if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
         return -ENETUNREACH;
-    uint32_t src;
-    int ifindex;
-    uint32_t nexthop;
-    if (ip4_is_local(st, addr) || ip4_is_loopback(addr))
-        src = addr;
-    else if (route4_lookup(st, addr, &ifindex, &nexthop) < 0)
+    /* The egress, decided here and kept for the connection's segments;
+     * to an address of this host from that address itself. */
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
+    if (eg->err)
         return -ENETUNREACH;
-    else
-        src = ip4_source_for(st, ifindex, addr);
+    uint32_t src = eg->local ? addr : eg->src;
     if (!ns_addr_is_any(&so->flow.local))
         src = ns_addr_to_ip4(&so->flow.local);
     /* The connection's 4-tuple (the one copy: the socket's flow). */

@@ -133,24 +133,6 @@ static int udp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_add
     return 0;
 }
 
-/* Route to dst and report the outgoing interface and source address. */
-static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src, int *ifindex_out)
-{
-    int ifindex;
-    uint32_t nexthop;
-    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
-        *src = ip4_local_source(st, dst); /* to this host */
-        ifindex = link_lo_ifindex(st);
-    } else if (route4_lookup(st, dst, &ifindex, &nexthop) < 0) {
-        return -ENETUNREACH;
-    } else {
-        *src = ip4_source_for(st, ifindex, dst);
-    }
-    if (ifindex_out)
-        *ifindex_out = ifindex;
-    return 0;
-}
-
 /* Linux ip_route_output: a zero destination means this host. */
 static uint32_t udp_fix_dst(const struct ns_sock *so, uint32_t dst)
 {
@@ -178,9 +160,11 @@ static int udp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
         return 0;
     }
     uint32_t addr = udp_fix_dst(so, ns_addr_to_ip4(to));
-    uint32_t src;
-    if (udp_route(st, addr, &src, NULL) < 0)
+    /* The egress, kept for the datagrams to come (net/net.h). */
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
+    if (eg->err)
         return -ENETUNREACH;
+    uint32_t src = eg->src;
     /* ip4_datagram_connect: broadcast needs SO_BROADCAST. */
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
@@ -232,10 +216,12 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     if (crc < 0)
         return crc;
     daddr = udp_fix_dst(so, daddr);
-    uint32_t src;
-    int ifindex;
-    if (udp_route(st, daddr, &src, &ifindex) < 0)
+    /* The egress: the connected peer's as decided before (unless routes
+     * changed since), another destination's decided now. */
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, daddr);
+    if (eg->err)
         return -ENETUNREACH;
+    uint32_t src = eg->src;
     if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
     if (len > UDP_MAX_PAYLOAD)
@@ -261,7 +247,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     struct ns_udp_repr r = {
         .sport = so->flow.lport, .dport = dport, .len = (uint16_t)(NS_UDP_HLEN + len), .csum = 0};
     ns_udp_emit(&r, u);
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    struct ns_iface *ifp = eg->ifp;
     struct ns_addr s_addr = ns_addr_ip4(src), d_addr = ns_addr_ip4(daddr);
     uint32_t ph = ns_csum_pseudo(&s_addr, &d_addr, NS_IPPROTO_UDP, r.len);
     if (ifp && (ifp->dev->offloads & NS_DEV_OFF_TX_CSUM)) {
@@ -281,7 +267,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
     NS_STAT_INC(st, udp_tx);
-    rc = ip4_output(st, &o, pb);
+    rc = ip4_output_via(st, eg, &o, pb);
     if (rc < 0 && rc != -EMSGSIZE)
         return rc;
     return (ssize_t)len;
