@@ -52,6 +52,7 @@ static inline uint32_t ns_addr_to_ip4(const struct ns_addr *a)
     return a->family == AF_INET ? ntohl(a->u.w[3]) : 0;
 }
 
+/* From and to the system's types (network order inside both). */
 static inline struct ns_addr ns_addr_from_in(struct in_addr in) { return ns_addr_ip4(ntohl(in.s_addr)); }
 
 static inline struct ns_addr ns_addr_from_in6(const struct in6_addr *in6)
@@ -61,12 +62,15 @@ static inline struct ns_addr ns_addr_from_in6(const struct in6_addr *in6)
     return a;
 }
 
+/* 0.0.0.0 for an address that is not AF_INET. */
 static inline struct in_addr ns_addr_to_in(const struct ns_addr *a)
 {
     struct in_addr in = {.s_addr = htonl(ns_addr_to_ip4(a))};
     return in;
 }
 
+/* The 16 bytes, whatever the family (an AF_INET address gives its
+ * ::ffff: form). */
 static inline void ns_addr_to_in6(const struct ns_addr *a, struct in6_addr *out)
 {
     memcpy(out, a->u.b, 16);

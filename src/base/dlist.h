@@ -4,8 +4,8 @@
  * cache's recency and holding orders and TCP's out-of-order queues in
  * pruning order. A node is on at most one list at a time; whether it is
  * on one is the owner's business (it knows why it listed it). */
-#ifndef NS_CORE_DLIST_H
-#define NS_CORE_DLIST_H
+#ifndef NS_BASE_DLIST_H
+#define NS_BASE_DLIST_H
 
 #include <stddef.h>
 

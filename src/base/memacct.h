@@ -5,8 +5,8 @@
  * for. An account may have a parent, which every charge also moves (TCP
  * keeps one per kind of buffer under one total). Not thread-safe: an
  * account belongs to one stack. */
-#ifndef NS_CORE_MEMACCT_H
-#define NS_CORE_MEMACCT_H
+#ifndef NS_BASE_MEMACCT_H
+#define NS_BASE_MEMACCT_H
 
 #include <stdint.h>
 

@@ -11,8 +11,8 @@
  * ns_ring_free. Data enters with one copy and leaves with one copy;
  * ns_ring_peek copies from any offset without consuming, which is how
  * retransmissions are built. */
-#ifndef NS_CORE_RING_H
-#define NS_CORE_RING_H
+#ifndef NS_BASE_RING_H
+#define NS_BASE_RING_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * a global or OS random source, so runs replay from their seed. Not for
  * secrets: RFC 6528 ISNs key a hash with it, which is enough for a
  * simulator and documented as a limit for real deployments. */
-#ifndef NS_CORE_RNG_H
-#define NS_CORE_RNG_H
+#ifndef NS_BASE_RNG_H
+#define NS_BASE_RNG_H
 
 #include <stdint.h>
 

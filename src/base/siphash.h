@@ -7,8 +7,8 @@
  * connection table's bucket of a flow (ns_flow_hash, base/addr.h). A PRF with a
  * secret 128-bit key, so an off-path attacker cannot predict the output
  * for a 4-tuple it has not observed. Pure: no state, no allocation. */
-#ifndef NS_CORE_SIPHASH_H
-#define NS_CORE_SIPHASH_H
+#ifndef NS_BASE_SIPHASH_H
+#define NS_BASE_SIPHASH_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,8 +14,8 @@
  * Timers fire in order of expiry time; timers with equal expiry fire in the
  * order they were armed (deterministic).
  */
-#ifndef NS_CORE_TIMER_H
-#define NS_CORE_TIMER_H
+#ifndef NS_BASE_TIMER_H
+#define NS_BASE_TIMER_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -151,17 +151,9 @@ static uint64_t if_tx_ready_at(const struct ns_stack *st, struct ns_iface *ifp)
 static void txw_unlink(struct ns_stack *st, struct ns_tx_waiter *w)
 {
     struct ns_iface *ifp = w->ifp;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        ifp->txw_head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        ifp->txw_tail = w->prev;
-    w->next = w->prev = NULL;
+    ns_dlist_remove(&ifp->txw, &w->link);
     w->ifp = NULL;
-    if (!ifp->txw_head)
+    if (!ifp->txw.head)
         st->link->tx_wait_ifaces--;
 }
 
@@ -171,15 +163,9 @@ void ns_tx_wait(struct ns_stack *st, struct ns_tx_waiter *w)
     if (w->ifp || !ifp)
         return;
     w->ifp = ifp;
-    w->next = NULL;
-    w->prev = ifp->txw_tail;
-    if (ifp->txw_tail) {
-        ifp->txw_tail->next = w;
-    } else {
-        ifp->txw_head = w;
+    if (!ifp->txw.head)
         st->link->tx_wait_ifaces++;
-    }
-    ifp->txw_tail = w;
+    ns_dlist_push_tail(&ifp->txw, &w->link);
 }
 
 void ns_tx_wait_cancel(struct ns_stack *st, struct ns_tx_waiter *w)
@@ -193,11 +179,11 @@ void ns_tx_wait_cancel(struct ns_stack *st, struct ns_tx_waiter *w)
  * the back: round robin among the waiters). */
 static void if_tx_wake(struct ns_stack *st, struct ns_iface *ifp)
 {
-    if (!ifp->txw_head || if_tx_ready_at(st, ifp) > st->now_us)
+    if (!ifp->txw.head || if_tx_ready_at(st, ifp) > st->now_us)
         return;
     ifp->tx_blocked = false;
-    while (ifp->txw_head && !ifp->tx_blocked) {
-        struct ns_tx_waiter *w = ifp->txw_head;
+    while (ifp->txw.head && !ifp->tx_blocked) {
+        struct ns_tx_waiter *w = NS_CONTAINER_OF(ifp->txw.head, struct ns_tx_waiter, link);
         txw_unlink(st, w);
         w->wake(w);
     }
@@ -206,7 +192,7 @@ static void if_tx_wake(struct ns_stack *st, struct ns_iface *ifp)
 bool ns_if_tx_wait_writable(struct ns_stack *st, int ifindex)
 {
     struct ns_iface *ifp = ns_iface_get(st, ifindex);
-    return ifp && ifp->txw_head && if_tx_ready_at(st, ifp) == NS_TIME_NEVER;
+    return ifp && ifp->txw.head && if_tx_ready_at(st, ifp) == NS_TIME_NEVER;
 }
 
 int link_poll(struct ns_stack *st)
@@ -242,7 +228,7 @@ uint64_t link_next_deadline(struct ns_stack *st)
         uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
         if (d < next)
             next = d;
-        if (ifp->txw_head) {
+        if (ifp->txw.head) {
             /* Senders wait: when the device has room (NS_TIME_NEVER: its
              * descriptor will say, ns_if_tx_wait_writable). */
             d = if_tx_ready_at(st, ifp);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/dlist.h"
 #include "base/stack.h"
 #include "netsock/dev.h"
 
@@ -22,7 +23,7 @@
  * backpressure, docs/architecture.md): embedded in what waits (a TCP
  * connection), on one interface's FIFO list while it waits. */
 struct ns_tx_waiter {
-    struct ns_tx_waiter *next, *prev;
+    struct ns_dlink link;  /* on ifp->txw while waiting */
     struct ns_iface *ifp; /* the interface waited on; NULL when not waiting */
     void (*wake)(struct ns_tx_waiter *w);
 };
@@ -34,9 +35,9 @@ struct ns_iface {
     struct ns_dev *dev;
     bool loopback;
     /* The device refused a frame (-EAGAIN) and has not been found ready
-     * since; senders that must not lose data wait on txw_head. */
+     * since; senders that must not lose data wait on txw, in order. */
     bool tx_blocked;
-    struct ns_tx_waiter *txw_head, *txw_tail;
+    struct ns_dlist txw;
 };
 
 /* Takes a frame received on ifp, data at the protocol's header (after the

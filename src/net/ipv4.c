@@ -243,6 +243,8 @@ int ip4_send_packet_if(struct ns_stack *st, struct ns_pbuf *pb, struct ns_iface 
     return ip4_fragment(st, ifp, nexthop, pb, mtu);
 }
 
+uint16_t ip4_next_id(struct ns_stack *st) { return st->net->ip_id_next++; }
+
 void ip4_egress_decide(struct ns_stack *st, uint32_t dst, struct ip_egress *eg)
 {
     struct net_state *n = st->net;
@@ -305,7 +307,7 @@ int ip4_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct
         .total_len = (uint16_t)pb->len,
         /* RFC 6864 §4.1: the ID only needs to be unique among fragmentable
          * datagrams in flight; a per-stack counter from a random start. */
-        .id = st->net->ip_id_next++,
+        .id = ip4_next_id(st),
         .df = o->df,
         .ttl = o->ttl ? o->ttl : st->cfg.ip_default_ttl,
         .proto = o->proto,

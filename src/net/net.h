@@ -248,6 +248,10 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
 int ip4_send_packet_if(struct ns_stack *st, struct ns_pbuf *pb, struct ns_iface *ifp,
                        uint32_t nexthop);
 
+/* The next IPv4 ID (RFC 6864 §4.1: a per-stack counter from a random
+ * start), for a header the caller writes itself (raw IP_HDRINCL). */
+uint16_t ip4_next_id(struct ns_stack *st);
+
 /* Is addr one of ours (any interface) or a broadcast we accept? */
 bool ip4_is_local(const struct ns_stack *st, uint32_t addr);
 bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr);
@@ -276,6 +280,8 @@ static inline struct ip4_ifstate *ip4_ifstate(struct ns_stack *st, int ifindex)
  * holds the whole IPv4 packet), returns a complete datagram pbuf when this
  * fragment finished one, else NULL. Consumes pb. */
 struct ns_pbuf *ip4_reass(struct ns_stack *st, struct ns_pbuf *pb);
+/* Allocate the reassembly state (0 or -ENOMEM); drop what it holds and
+ * free it. Called by net_init and net_destroy. */
 int ip4_reass_init(struct ns_stack *st);
 void ip4_reass_destroy(struct ns_stack *st);
 /* Bytes and datagrams currently held (tests). */
@@ -298,6 +304,9 @@ int route4_del(struct ns_stack *st, uint32_t dst, unsigned prefix_len);
 
 /* ---- ARP (net/arp.c) ---------------------------------------------------------------------- */
 
+/* Allocate the neighbour cache's buckets (cfg.arp_cache_max): 0 or
+ * -ENOMEM; remove every entry (held packets dropped, no ICMP) and free
+ * them. Called by net_init and net_destroy. */
 int arp_init(struct ns_stack *st);
 void arp_destroy(struct ns_stack *st);
 /* Handle an ARP packet (Ethernet payload) received on ifp. Consumes pb. */

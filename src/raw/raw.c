@@ -124,7 +124,7 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     }
     ns_wr16(h + 2, (uint16_t)len);
     if (ns_rd16(h + 4) == 0)
-        ns_wr16(h + 4, st->net->ip_id_next++);
+        ns_wr16(h + 4, ip4_next_id(st));
     if (ns_rd32(h + 12) == 0)
         ns_wr32(h + 12, eg->local ? daddr : eg->src);
     ns_wr16(h + 10, 0);
