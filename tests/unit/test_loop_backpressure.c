@@ -130,7 +130,14 @@ static void pair_build(struct pair *p)
     p->bob_fd = sv[1];
     struct ns_config cfg;
     ns_config_default(&cfg);
-    cfg.tcp_rto_min_us = 10000000; /* nothing due for 10 s while data is out */
+    /* Nothing due for 10 s while data is out: the retransmission timeout
+     * at least 10 s, and no SACK, so no RACK-TLP probe (armed at 2 SRTT,
+     * a few milliseconds: on a loaded machine, where bob is polled late,
+     * it fired, retransmitted and ended the loop's wait before the
+     * descriptor did). These tests run on the real clock; with only the
+     * RTO armed, nothing they check depends on how fast the machine is. */
+    cfg.tcp_rto_min_us = 10000000;
+    cfg.tcp_sack = false;
     cfg.arp_announce_num = 0;
     cfg.name = "alice";
     p->alice = ns_stack_new(&cfg, ns_clock_now_us());
@@ -232,8 +239,9 @@ static void test_loop_waits_for_pollout(void **state)
 
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, drain_later, &p.bob_fd), 0);
-    /* Nothing is due before the retransmission timeout (the wheel may
-     * report an earlier bound, never later), so only the descriptor
+    /* Nothing is due before the retransmission timeout (pair_build: no
+     * tail loss probe; the wheel may report an earlier bound, never
+     * later), so only the descriptor
      * becoming writable can end a wait before the deadline reported: a
      * loop that did not watch EPOLLOUT would send only when woken by the
      * deadline. */
