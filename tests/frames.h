@@ -23,7 +23,7 @@
 
 #include "testutil.h"
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "netsock/netsock.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
@@ -333,7 +333,7 @@ static inline uint64_t tb_ctr(const struct tb *tb, enum ns_counter c)
 /* Our address on interface ifx (its first). */
 static inline uint32_t tb_ip(const struct tb *tb, int ifx)
 {
-    return tb->st->ifaces[ifx - 1].addr4[0].addr;
+    return tb->st->net->ifs[ifx - 1].addr4[0].addr;
 }
 
 /* Make the stack learn (ip, mac) on ifx the RFC 826 way: the peer asks for

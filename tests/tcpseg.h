@@ -35,6 +35,7 @@
 
 #include "frames.h"
 #include "netsock/socket.h"
+#include "socket/fdtable.h"
 #include "socket/sock.h"
 #include "tcp/tcp.h"
 
@@ -123,8 +124,8 @@ static inline void tt_free(struct tt *t)
 {
     tb_assert_pool_clean(t->tb);
     struct ns_stack *st = t->tb->st;
-    for (int fd = 0; fd < st->socks->cap; fd++)
-        if (st->socks->fds[fd])
+    for (int fd = 0; fd < st->fds->cap; fd++)
+        if (st->fds->fds[fd])
             ns_close(st, fd);
     tb_drain(t->tb, 1);
     tb_free(t->tb);
@@ -377,15 +378,17 @@ static inline struct sockaddr_in tt_sin(uint32_t ip, uint16_t port)
 
 static inline struct tcpcb *tt_tp(const struct tt *t, int fd)
 {
-    struct ns_sock *so = sock_get(tt_st(t), fd);
+    struct ns_sock *so = fd_get(tt_st(t), fd);
     assert_non_null(so);
-    return so->pcb;
+    assert_int_equal(so->type, SOCK_STREAM);
+    return tcp_sk(so);
 }
 
 /* The connection's tcpcb by 4-tuple (works for orphans too), or NULL. */
 static inline struct tcpcb *tt_lookup(const struct tt *t)
 {
-    return tcp_lookup(tt_st(t), TT_OUR_IP, t->our_port, TT_PEER_IP, t->peer_port);
+    struct ns_flow key = ns_flow_ip4(TT_OUR_IP, t->our_port, TT_PEER_IP, t->peer_port, IPPROTO_TCP);
+    return tcp_lookup(tt_st(t), &key);
 }
 
 static inline int tt_state(const struct tt *t, int fd) { return tt_tp(t, fd)->state; }

@@ -29,7 +29,7 @@
 
 #include <stdint.h>
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "netsock/dev.h"
 #include "netsock/pbuf.h"
 

@@ -3,11 +3,13 @@
  * Read first: RFC 894 (IP over Ethernet), RFC 1122 §2.3.2 (link layer),
  * IEEE 802.3 for the frame. A frame is accepted when it is addressed to
  * the interface's MAC or is a broadcast; multicast is refused until a
- * group is joined (none can be yet). Every refusal is counted. */
+ * group is joined (none can be yet). Every refusal is counted. The
+ * protocol a frame carries takes it through the ethertype table
+ * (link_proto_register), never by name. */
 #include <errno.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "link/link.h"
 #include "wire/wire.h"
 
 void eth_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
@@ -29,17 +31,14 @@ void eth_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
         goto drop;
     }
     ns_pbuf_pull(pb, NS_ETH_HLEN);
-    switch (eth.ethertype) {
-    case NS_ETHERTYPE_IPV4:
-        ip4_input(st, ifp, pb);
-        return;
-    case NS_ETHERTYPE_ARP:
-        arp_input(st, ifp, pb);
-        return;
-    default:
+    /* Whoever registered the ethertype (IPv4 and ARP: net/net.h). */
+    link_input_fn in = link_proto_input(st, eth.ethertype);
+    if (!in) {
         NS_STAT_INC(st, eth_drop_unknown_type);
         goto drop;
     }
+    in(st, ifp, pb);
+    return;
 drop:
     ns_pbuf_free(pb);
 }

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
@@ -42,15 +42,15 @@ static bool icmp_rate_allow(struct ns_stack *st)
 {
     uint64_t cap = (uint64_t)st->cfg.icmp_rate_burst * ICMP_TOKEN;
     uint64_t rate = st->cfg.icmp_rate_per_s;
-    uint64_t elapsed = st->now_us - st->icmp_tokens_at_us;
-    st->icmp_tokens_at_us = st->now_us;
+    uint64_t elapsed = st->now_us - st->net->icmp_tokens_at_us;
+    st->net->icmp_tokens_at_us = st->now_us;
     /* Past cap/rate microseconds the bucket is full anyway; clamping first
      * keeps the product from overflowing. */
     uint64_t add = rate == 0 ? 0 : elapsed > cap / rate ? cap : elapsed * rate;
-    st->icmp_tokens = cap - st->icmp_tokens < add ? cap : st->icmp_tokens + add;
-    if (st->icmp_tokens < ICMP_TOKEN)
+    st->net->icmp_tokens = cap - st->net->icmp_tokens < add ? cap : st->net->icmp_tokens + add;
+    if (st->net->icmp_tokens < ICMP_TOKEN)
         return false;
-    st->icmp_tokens -= ICMP_TOKEN;
+    st->net->icmp_tokens -= ICMP_TOKEN;
     return true;
 }
 
@@ -70,11 +70,12 @@ static void icmp_notify(struct ns_stack *st, uint32_t from, uint8_t type, uint8_
     ns_wr16(hdr + 2, (uint16_t)hlen); /* parse the header alone */
     if (ns_ip4_parse(hdr, hlen, &inner, false) < 0)
         return;
-    if (st->raw_list)
-        raw_err(st, type, code, &inner);
-    ip4_proto_err_fn fn = st->proto_err[inner.proto];
-    if (fn)
-        fn(st, from, type, code, info, &inner, quoted + hlen, qlen - hlen);
+    const struct ip_raw_tap *tap = st->net->raw_tap;
+    if (tap)
+        tap->err4(st, type, code, &inner);
+    const struct ip_protocol *p = st->net->protocols[inner.proto];
+    if (p && p->err4)
+        p->err4(st, from, type, code, info, &inner, quoted + hlen, qlen - hlen);
 }
 
 void icmp4_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t type, uint8_t code,
@@ -89,7 +90,7 @@ void icmp4_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t t
      * __icmp_send answers it like any other (loopback sources are martian
      * only when they arrive on a real interface), through the loopback,
      * without rate limit (icmpv4_xrlim_allow exempts IFF_LOOPBACK). */
-    bool via_lo = orig->ifindex != 0 && (int)orig->ifindex == st->lo_ifindex;
+    bool via_lo = orig->ifindex != 0 && (int)orig->ifindex == link_lo_ifindex(st);
 
     /* RFC 1122 §3.2.2: the datagrams no error may be sent about. */
     bool suppress = (orig->flags & NS_PBUF_F_L2_BCAST) || ip.frag_off != 0 ||
@@ -181,7 +182,7 @@ static void icmp_echo_err(struct ns_stack *st, uint32_t from, uint8_t type, uint
 {
     (void)info;
     (void)inner;
-    if (!st->echo_fn || payload_len < NS_ICMP_HLEN || payload[0] != NS_ICMP_ECHO)
+    if (!st->net->echo_fn || payload_len < NS_ICMP_HLEN || payload[0] != NS_ICMP_ECHO)
         return;
     struct ns_echo_reply er = {
         .from = htonl(from),
@@ -190,17 +191,18 @@ static void icmp_echo_err(struct ns_stack *st, uint32_t from, uint8_t type, uint
         .icmp_type = type,
         .icmp_code = code,
     };
-    st->echo_fn(st->echo_ctx, st, &er, st->now_us);
+    st->net->echo_fn(st->net->echo_ctx, st, &er, st->now_us);
 }
 
-void icmp4_init(struct ns_stack *st)
-{
-    st->proto_input[NS_IPPROTO_ICMP] = icmp4_input;
-    st->proto_err[NS_IPPROTO_ICMP] = icmp_echo_err;
-}
+static void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
+                        struct ns_pbuf *pb);
 
-void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
-                 struct ns_pbuf *pb)
+static const struct ip_protocol icmp4_protocol = {.input4 = icmp4_input, .err4 = icmp_echo_err};
+
+void icmp4_init(struct ns_stack *st) { ip_protocol_register(st, NS_IPPROTO_ICMP, &icmp4_protocol); }
+
+static void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
+                        struct ns_pbuf *pb)
 {
     struct ns_icmp4_repr r;
     (void)ifp;
@@ -222,7 +224,7 @@ void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_
         return;
     case NS_ICMP_ECHO_REPLY:
         NS_STAT_INC(st, icmp_rx_echo_reply);
-        if (st->echo_fn) {
+        if (st->net->echo_fn) {
             struct ns_echo_reply er = {
                 .from = htonl(ip->src),
                 .id = r.id,
@@ -231,7 +233,7 @@ void icmp4_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_
                 .data = r.payload,
                 .len = r.payload_len,
             };
-            st->echo_fn(st->echo_ctx, st, &er, st->now_us);
+            st->net->echo_fn(st->net->echo_ctx, st, &er, st->now_us);
         }
         goto drop;
     case NS_ICMP_DEST_UNREACH:
@@ -286,6 +288,6 @@ int ns_icmp_echo_send(struct ns_stack *st, const void *dst, uint16_t id, uint16_
 
 void ns_icmp_set_echo_hook(struct ns_stack *st, ns_echo_fn fn, void *ctx)
 {
-    st->echo_fn = fn;
-    st->echo_ctx = ctx;
+    st->net->echo_fn = fn;
+    st->net->echo_ctx = ctx;
 }

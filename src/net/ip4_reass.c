@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "wire/wire.h"
 
 struct reass_frag {
@@ -66,13 +66,13 @@ static uint32_t reass_hash(uint32_t src, uint32_t dst, uint16_t id, uint8_t prot
 
 int ip4_reass_init(struct ns_stack *st)
 {
-    st->reass = calloc(1, sizeof(*st->reass));
-    return st->reass ? 0 : -ENOMEM;
+    st->net->reass = calloc(1, sizeof(*st->net->reass));
+    return st->net->reass ? 0 : -ENOMEM;
 }
 
 static void dgram_free(struct ns_stack *st, struct reass_dgram *d)
 {
-    struct ip4_reass_state *rs = st->reass;
+    struct ip4_reass_state *rs = st->net->reass;
     struct reass_dgram **pp = &rs->buckets[reass_hash(d->src, d->dst, d->id, d->proto)];
     while (*pp != d)
         pp = &(*pp)->hnext;
@@ -98,16 +98,16 @@ static void dgram_free(struct ns_stack *st, struct reass_dgram *d)
 
 void ip4_reass_destroy(struct ns_stack *st)
 {
-    if (!st->reass)
+    if (!st->net->reass)
         return;
-    while (st->reass->oldest)
-        dgram_free(st, st->reass->oldest);
-    free(st->reass);
-    st->reass = NULL;
+    while (st->net->reass->oldest)
+        dgram_free(st, st->net->reass->oldest);
+    free(st->net->reass);
+    st->net->reass = NULL;
 }
 
-uint64_t ip4_reass_mem(const struct ns_stack *st) { return st->reass->mem; }
-uint32_t ip4_reass_count(const struct ns_stack *st) { return st->reass->count; }
+uint64_t ip4_reass_mem(const struct ns_stack *st) { return st->net->reass->mem; }
+uint32_t ip4_reass_count(const struct ns_stack *st) { return st->net->reass->count; }
 
 static void reass_timeout(void *ctx, struct ns_timer *t, uint64_t now_us)
 {
@@ -153,7 +153,7 @@ static struct ns_pbuf *reass_join(struct ns_stack *st, struct reass_dgram *d)
  * datagrams other than `keep`. False if it cannot fit. */
 static bool reass_make_room(struct ns_stack *st, uint64_t need, struct reass_dgram *keep)
 {
-    struct ip4_reass_state *rs = st->reass;
+    struct ip4_reass_state *rs = st->net->reass;
     while (rs->mem + need > st->cfg.ip_reass_mem_max) {
         struct reass_dgram *victim = rs->oldest;
         if (victim == keep)
@@ -168,7 +168,7 @@ static bool reass_make_room(struct ns_stack *st, uint64_t need, struct reass_dgr
 
 struct ns_pbuf *ip4_reass(struct ns_stack *st, struct ns_pbuf *pb)
 {
-    struct ip4_reass_state *rs = st->reass;
+    struct ip4_reass_state *rs = st->net->reass;
     struct ns_ip4_repr ip;
     NS_STAT_INC(st, ip_reass_frags);
     if (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, false) < 0) {

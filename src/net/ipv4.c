@@ -14,16 +14,16 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
 bool ip4_is_local(const struct ns_stack *st, uint32_t addr)
 {
     for (int i = 0; i < NS_IF_MAX; i++) {
-        const struct ns_iface *ifp = &st->ifaces[i];
-        for (unsigned k = 0; ifp->index && k < ifp->n_addr4; k++)
-            if (ifp->addr4[k].addr == addr)
+        const struct ip4_ifstate *is = &st->net->ifs[i];
+        for (unsigned k = 0; k < is->n_addr4; k++)
+            if (is->addr4[k].addr == addr)
                 return true;
     }
     return false;
@@ -34,14 +34,23 @@ bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
     if (ip4_is_limited_bcast(addr))
         return true;
     for (int i = 0; i < NS_IF_MAX; i++) {
-        const struct ns_iface *ifp = &st->ifaces[i];
-        for (unsigned k = 0; ifp->index && k < ifp->n_addr4; k++) {
-            const struct ns_if_addr4 *a = &ifp->addr4[k];
+        const struct ip4_ifstate *is = &st->net->ifs[i];
+        for (unsigned k = 0; k < is->n_addr4; k++) {
+            const struct ns_if_addr4 *a = &is->addr4[k];
             /* RFC 3021: /31 and /32 have no directed broadcast. */
             if (a->prefix_len < 31 && addr == (a->addr | ~a->mask))
                 return true;
         }
     }
+    return false;
+}
+
+bool ip4_if_has_addr(const struct ns_stack *st, int ifindex, uint32_t a)
+{
+    const struct ip4_ifstate *is = &st->net->ifs[ifindex - 1];
+    for (unsigned i = 0; i < is->n_addr4; i++)
+        if (is->addr4[i].addr == a)
+            return true;
     return false;
 }
 
@@ -53,7 +62,7 @@ uint32_t ip4_local_source(const struct ns_stack *st, uint32_t dst)
      * takes fib_prefsrc); "local <addr>" routes of other interfaces have
      * the address itself. */
     if (ip4_is_loopback(dst))
-        return ip4_source_for(st, st->lo_ifindex, dst);
+        return ip4_source_for(st, link_lo_ifindex(st), dst);
     return dst;
 }
 
@@ -61,14 +70,41 @@ uint32_t ip4_source_for(const struct ns_stack *st, int ifindex, uint32_t dst)
 {
     if (ifindex < 1 || ifindex > NS_IF_MAX)
         return 0;
-    const struct ns_iface *ifp = &st->ifaces[ifindex - 1];
-    if (!ifp->index || ifp->n_addr4 == 0)
+    const struct ip4_ifstate *is = &st->net->ifs[ifindex - 1];
+    if (is->n_addr4 == 0)
         return 0;
     /* RFC 1122 §3.3.4.3: prefer the address on the destination's subnet. */
-    for (unsigned k = 0; k < ifp->n_addr4; k++)
-        if ((dst & ifp->addr4[k].mask) == (ifp->addr4[k].addr & ifp->addr4[k].mask))
-            return ifp->addr4[k].addr;
-    return ifp->addr4[0].addr;
+    for (unsigned k = 0; k < is->n_addr4; k++)
+        if ((dst & is->addr4[k].mask) == (is->addr4[k].addr & is->addr4[k].mask))
+            return is->addr4[k].addr;
+    return is->addr4[0].addr;
+}
+
+int ip4_addr_add(struct ns_stack *st, struct ns_iface *ifp, uint32_t a, unsigned prefix_len)
+{
+    if (a == 0 || ip4_is_multicast(a) || ip4_is_limited_bcast(a))
+        return -EINVAL;
+    if (ip4_is_local(st, a))
+        return -EEXIST;
+    struct ip4_ifstate *is = ip4_ifstate(st, ifp->index);
+    if (is->n_addr4 == NS_IF_ADDR_MAX)
+        return -ENOSPC;
+    struct ns_if_addr4 *ia = &is->addr4[is->n_addr4];
+    ia->addr = a;
+    ia->mask = ip4_prefix_mask(prefix_len);
+    ia->prefix_len = (uint8_t)prefix_len;
+    ia->announce_left = 0;
+    int rc = route4_add(st, a & ia->mask, prefix_len, 0, ifp->index, true);
+    if (rc < 0 && rc != -EEXIST)
+        return rc;
+    is->n_addr4++;
+    ip_egress_invalidate(st); /* a new local address, a new source for some */
+    char buf[16];
+    NS_LOG(st, ifp->loopback ? NS_LOG_DEBUG : NS_LOG_INFO, "address %s/%u on %s",
+           ns_ip4_ntoa(a, buf), prefix_len, ifp->dev->name);
+    if (ifp->dev->link == NS_LINK_ETHER)
+        arp_announce(st, ifp, a);
+    return 0;
 }
 
 /* A GSO packet's TCP header length (pb at the IPv4 header), or 0 when the
@@ -159,7 +195,12 @@ static int ip4_fragment(struct ns_stack *st, struct ns_iface *ifp, uint32_t next
 
 int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32_t nexthop)
 {
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    return ip4_send_packet_if(st, pb, ns_iface_get(st, ifindex), nexthop);
+}
+
+int ip4_send_packet_if(struct ns_stack *st, struct ns_pbuf *pb, struct ns_iface *ifp,
+                       uint32_t nexthop)
+{
     if (!ifp) {
         NS_STAT_INC(st, ip_drop_no_route);
         ns_pbuf_free(pb);
@@ -186,7 +227,7 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
         int rc = 0;
         struct ns_pbuf *s;
         while ((s = ns_pbuf_queue_pop(&segs))) {
-            int r = ip4_send_packet(st, s, ifindex, nexthop);
+            int r = ip4_send_packet_if(st, s, ifp, nexthop);
             if (r < 0 && rc == 0)
                 rc = r;
         }
@@ -202,21 +243,53 @@ int ip4_send_packet(struct ns_stack *st, struct ns_pbuf *pb, int ifindex, uint32
     return ip4_fragment(st, ifp, nexthop, pb, mtu);
 }
 
-int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
+uint16_t ip4_next_id(struct ns_stack *st) { return st->net->ip_id_next++; }
+
+void ip4_egress_decide(struct ns_stack *st, uint32_t dst, struct ip_egress *eg)
 {
+    struct net_state *n = st->net;
+    n->egress_decisions++;
+    eg->gen = n->egress_gen;
+    eg->dst = dst;
+    eg->err = 0;
     int ifindex;
     uint32_t nexthop;
-    uint32_t src = o->src;
-    if (ip4_is_local(st, o->dst) || ip4_is_loopback(o->dst)) {
+    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
         /* To this host: through the loopback (Linux's "local" table). */
-        ifindex = st->lo_ifindex;
-        nexthop = o->dst;
-        if (!src)
-            src = ip4_local_source(st, o->dst);
-    } else if (route4_lookup(st, o->dst, &ifindex, &nexthop) < 0) {
+        eg->local = true;
+        ifindex = link_lo_ifindex(st);
+        nexthop = dst;
+        eg->src = ip4_local_source(st, dst);
+        if (!eg->src)
+            eg->src = ip4_source_for(st, ifindex, dst);
+    } else if (route4_lookup(st, dst, &ifindex, &nexthop) < 0) {
+        eg->local = false;
+        eg->err = -ENETUNREACH;
+        eg->ifp = NULL;
+        eg->nexthop = eg->src = 0;
+        return;
+    } else {
+        eg->local = false;
+        eg->src = ip4_source_for(st, ifindex, dst);
+    }
+    eg->ifp = ns_iface_get(st, ifindex);
+    eg->nexthop = nexthop;
+}
+
+int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
+{
+    struct ip_egress eg;
+    ip4_egress_decide(st, o->dst, &eg);
+    return ip4_output_via(st, &eg, o, pb);
+}
+
+int ip4_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct ip4_out *o,
+                   struct ns_pbuf *pb)
+{
+    if (eg->err) {
         NS_STAT_INC(st, ip_drop_no_route);
         ns_pbuf_free(pb);
-        return -ENETUNREACH;
+        return eg->err;
     }
     if (pb->len + NS_IP4_HLEN > NS_IP4_MAX_LEN) {
         ns_pbuf_free(pb);
@@ -234,11 +307,11 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
         .total_len = (uint16_t)pb->len,
         /* RFC 6864 §4.1: the ID only needs to be unique among fragmentable
          * datagrams in flight; a per-stack counter from a random start. */
-        .id = st->ip_id_next++,
+        .id = ip4_next_id(st),
         .df = o->df,
         .ttl = o->ttl ? o->ttl : st->cfg.ip_default_ttl,
         .proto = o->proto,
-        .src = src ? src : ip4_source_for(st, ifindex, o->dst),
+        .src = o->src ? o->src : eg->src,
         .dst = o->dst,
     };
     ns_ip4_emit(&ip, hdr);
@@ -247,9 +320,9 @@ int ip4_output(struct ns_stack *st, const struct ip4_out *o, struct ns_pbuf *pb)
          * §4.1): keep those out of the next datagrams' way. */
         uint32_t payload = pb->len - NS_IP4_HLEN - gso_tcp_hlen(pb);
         if (payload > pb->gso_size)
-            st->ip_id_next = (uint16_t)(st->ip_id_next + (payload - 1) / pb->gso_size);
+            st->net->ip_id_next = (uint16_t)(st->net->ip_id_next + (payload - 1) / pb->gso_size);
     }
-    return ip4_send_packet(st, pb, ifindex, nexthop);
+    return ip4_send_packet_if(st, pb, eg->ifp, eg->nexthop);
 }
 
 /* RFC 1812 §5.3: forward a packet not addressed to us. Consumes pb. */
@@ -307,14 +380,17 @@ static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbu
     }
     pb->l3_off = (uint16_t)pb->off;
     pb->l4_off = (uint16_t)(pb->off + ip.hlen);
-    bool raw = st->raw_list && raw_deliver(st, &ip, pb);
-    ip4_proto_input_fn fn = st->proto_input[ip.proto];
-    if (!fn && raw) {
+    /* raw(7): raw sockets get a copy first, whatever the protocol. */
+    const struct ip_raw_tap *tap = st->net->raw_tap;
+    bool raw = tap && tap->deliver4(st, &ip, pb);
+    const struct ip_protocol *p = st->net->protocols[ip.proto];
+    bool known = p && p->input4;
+    if (!known && raw) {
         NS_STAT_INC(st, ip_delivered); /* a raw socket took it (raw(7)) */
         ns_pbuf_free(pb);
         return;
     }
-    if (!fn) {
+    if (!known) {
         /* RFC 1122 §3.2.2.1: SHOULD send protocol unreachable. */
         NS_STAT_INC(st, ip_drop_unknown_proto);
         icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, NS_ICMP_PROT_UNREACH, 0);
@@ -323,7 +399,7 @@ static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbu
     }
     NS_STAT_INC(st, ip_delivered);
     ns_pbuf_pull(pb, ip.hlen);
-    fn(st, ifp, &ip, pb);
+    p->input4(st, ifp, &ip, pb);
 }
 
 void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)

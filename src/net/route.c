@@ -8,11 +8,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 
-int route4_lookup(const struct ns_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop)
+int route4_lookup(struct ns_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop)
 {
-    const struct ns_route_table4 *t = &st->routes4;
+    const struct ns_route_table4 *t = &st->net->routes4;
+    st->net->route4_lookups++;
     for (unsigned i = 0; i < t->n; i++) {
         const struct ns_route4 *r = &t->r[i];
         if ((dst & r->mask) == r->dst) {
@@ -31,8 +32,8 @@ int route4_lookup(const struct ns_stack *st, uint32_t dst, int *ifindex, uint32_
 int route4_add(struct ns_stack *st, uint32_t dst, unsigned prefix_len, uint32_t gw, int ifindex,
                bool connected)
 {
-    struct ns_route_table4 *t = &st->routes4;
-    uint32_t mask = prefix_len ? 0xffffffffu << (32 - prefix_len) : 0;
+    struct ns_route_table4 *t = &st->net->routes4;
+    uint32_t mask = ip4_prefix_mask(prefix_len);
     unsigned pos = 0;
     for (unsigned i = 0; i < t->n; i++)
         if (t->r[i].dst == (dst & mask) && t->r[i].prefix_len == prefix_len)
@@ -52,16 +53,18 @@ int route4_add(struct ns_stack *st, uint32_t dst, unsigned prefix_len, uint32_t 
         .connected = connected,
     };
     t->n++;
+    ip_egress_invalidate(st);
     return 0;
 }
 
 int route4_del(struct ns_stack *st, uint32_t dst, unsigned prefix_len)
 {
-    struct ns_route_table4 *t = &st->routes4;
+    struct ns_route_table4 *t = &st->net->routes4;
     for (unsigned i = 0; i < t->n; i++) {
         if (t->r[i].dst == dst && t->r[i].prefix_len == prefix_len) {
             memmove(&t->r[i], &t->r[i + 1], (t->n - i - 1) * sizeof(t->r[0]));
             t->n--;
+            ip_egress_invalidate(st);
             return 0;
         }
     }

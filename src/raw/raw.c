@@ -9,63 +9,90 @@
  * and the checksum. RFC 1122 §3.2.1 for the header rules.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "net/net.h"
+#include "raw/raw.h"
 #include "socket/sock.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
+static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb);
+static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner);
+
+/* What the network layer calls while raw sockets exist. */
+static const struct ip_raw_tap raw_tap = {.deliver4 = raw_deliver, .err4 = raw_err};
+
+static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err);
+
+/* Raw sockets in the socket switch: any protocol but 0 (inet_create). */
+static const struct ns_protosw raw_protosw = {
+    .family = AF_INET, .type = SOCK_RAW, .protocol = 0, .create = raw_create};
+
 int raw_init(struct ns_stack *st)
 {
-    st->raw_list = NULL;
-    return 0;
+    st->raw = calloc(1, sizeof(*st->raw));
+    if (!st->raw)
+        return -ENOMEM;
+    return sock_register(st, &raw_protosw);
 }
 
-void raw_destroy(struct ns_stack *st) { st->raw_list = NULL; }
-
-void raw_attach(struct ns_stack *st, struct ns_sock *so)
+void raw_destroy(struct ns_stack *st)
 {
-    so->rnext = st->raw_list;
-    st->raw_list = so;
+    free(st->raw);
+    st->raw = NULL;
+}
+
+/* Add a new raw socket to the delivery list (the first one opens the
+ * network layer's tap). */
+static void raw_attach(struct ns_stack *st, struct ns_sock *so)
+{
+    if (!st->raw->list)
+        ip_raw_tap_set(st, &raw_tap);
+    so->rnext = st->raw->list;
+    st->raw->list = so;
 }
 
 static void raw_close(struct ns_stack *st, struct ns_sock *so)
 {
-    for (struct ns_sock **pp = &st->raw_list; *pp; pp = &(*pp)->rnext) {
+    for (struct ns_sock **pp = &st->raw->list; *pp; pp = &(*pp)->rnext) {
         if (*pp == so) {
             *pp = so->rnext;
-            return;
+            break;
         }
     }
+    if (!st->raw->list)
+        ip_raw_tap_set(st, NULL);
+    sock_dgram_free(so);
 }
 
-static int raw_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+static int raw_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                    uint16_t port)
 {
     (void)st;
     (void)port; /* raw(7): the port is ignored */
-    so->laddr = addr;
+    so->flow.local = *addr;
     so->flags |= SO_F_BOUND;
     return 0;
 }
 
-static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+static int raw_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
                        uint16_t port)
 {
-    if (family == AF_UNSPEC) {
+    if (to->family == AF_UNSPEC) {
         so->flags &= ~SO_F_CONNECTED;
-        so->raddr = 0;
-        so->rport = 0;
+        so->flow.remote = ns_addr_any(AF_INET);
+        so->flow.rport = 0;
         return 0;
     }
-    int ifindex;
-    uint32_t nexthop;
-    if (!ip4_is_local(st, addr) && !ip4_is_loopback(addr) &&
-        route4_lookup(st, addr, &ifindex, &nexthop) < 0)
+    uint32_t addr = ns_addr_to_ip4(to);
+    if (ip4_egress(st, &so->egress, addr)->err)
         return -ENETUNREACH;
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
-    so->raddr = addr;
-    so->rport = port; /* ip4_datagram_connect keeps it; getpeername shows it */
+    so->flow.remote = *to;
+    so->flow.rport = port; /* ip4_datagram_connect keeps it; getpeername shows it */
     so->flags |= SO_F_CONNECTED;
     return 0;
 }
@@ -75,22 +102,13 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
 static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                                 size_t len, uint32_t daddr)
 {
-    (void)so;
     if (len < NS_IP4_HLEN)
         return -EINVAL;
     if (len > NS_IP4_MAX_LEN)
         return -EMSGSIZE;
-    int ifindex;
-    uint32_t nexthop;
-    bool local = ip4_is_local(st, daddr) || ip4_is_loopback(daddr);
-    if (local) {
-        ifindex = st->lo_ifindex;
-        nexthop = daddr;
-    } else if (route4_lookup(st, daddr, &ifindex, &nexthop) < 0) {
-        return -ENETUNREACH;
-    }
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
-    if (!ifp)
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, daddr);
+    struct ns_iface *ifp = eg->ifp;
+    if (eg->err || !ifp)
         return -ENETUNREACH;
     if (len > ifp->dev->mtu)
         return -EMSGSIZE;
@@ -106,12 +124,12 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
     }
     ns_wr16(h + 2, (uint16_t)len);
     if (ns_rd16(h + 4) == 0)
-        ns_wr16(h + 4, st->ip_id_next++);
+        ns_wr16(h + 4, ip4_next_id(st));
     if (ns_rd32(h + 12) == 0)
-        ns_wr32(h + 12, local ? daddr : ip4_source_for(st, ifindex, daddr));
+        ns_wr32(h + 12, eg->local ? daddr : eg->src);
     ns_wr16(h + 10, 0);
     ns_wr16(h + 10, ns_csum(h, ihl));
-    int rc = ip4_send_packet(st, pb, ifindex, nexthop);
+    int rc = ip4_send_packet_if(st, pb, ifp, eg->nexthop);
     return rc < 0 ? rc : (ssize_t)len;
 }
 
@@ -119,17 +137,18 @@ static ssize_t raw_send_hdrincl(struct ns_stack *st, struct ns_sock *so, const s
 static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
-    struct sockaddr_in dst;
+    struct ns_addr dst;
+    uint16_t dport;
     if (len > 0xFFFF)
         return -EMSGSIZE;
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    int have_dst = sock_msg_dst(msg, &dst);
+    int have_dst = sock_msg_dst(msg, &dst, &dport);
     if (have_dst < 0)
         return have_dst;
     if (!have_dst && !(so->flags & SO_F_CONNECTED))
         return -EDESTADDRREQ;
-    uint32_t daddr = have_dst ? ntohl(dst.sin_addr.s_addr) : so->raddr;
+    uint32_t daddr = ns_addr_to_ip4(have_dst ? &dst : &so->flow.remote);
     struct sock_cmsg cm; /* ip_cmsg_send: IP_TTL / IP_TOS for this datagram */
     int rc = sock_cmsg_send(msg, SOCK_CMSG_RAW, &cm);
     if (rc < 0)
@@ -148,13 +167,13 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         return -ENOBUFS;
     sock_iov_gather(msg, ns_pbuf_data(pb), len);
     struct ip4_out o = {
-        .src = so->laddr,
+        .src = ns_addr_to_ip4(&so->flow.local),
         .dst = daddr,
-        .proto = (uint8_t)so->protocol,
+        .proto = (uint8_t)so->flow.proto,
         .ttl = cm.ttl ? (uint8_t)cm.ttl : so->ttl,
         .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
-    rc = ip4_output(st, &o, pb);
+    rc = ip4_output_via(st, ip4_egress(st, &so->egress, daddr), &o, pb);
     return rc < 0 ? rc : (ssize_t)len;
 }
 
@@ -165,7 +184,7 @@ static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return sock_dgram_recvmsg(st, so, msg, flags, true);
 }
 
-const struct ns_sock_ops raw_sock_ops = {
+static const struct ns_sock_ops raw_sock_ops = {
     .bind = raw_bind,
     .connect = raw_connect,
     .sendmsg = raw_sendmsg,
@@ -176,12 +195,28 @@ const struct ns_sock_ops raw_sock_ops = {
     .state_name = sock_dgram_state,
 };
 
-bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
+static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
+{
+    struct ns_sock *so = sock_dgram_new(st, SOCK_RAW, protocol, &raw_sock_ops, err);
+    if (!so)
+        return NULL;
+    /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
+     * implies IP_HDRINCL (raw(7)). */
+    so->flow.lport = (uint16_t)protocol;
+    if (protocol == IPPROTO_RAW)
+        so->flags |= SO_F_HDRINCL;
+    raw_attach(st, so);
+    return so;
+}
+
+static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
 {
     bool any = false;
-    for (struct ns_sock *so = st->raw_list; so; so = so->rnext) {
-        if (so->protocol != ip->proto || (so->laddr && so->laddr != ip->dst) ||
-            ((so->flags & SO_F_CONNECTED) && so->raddr != ip->src))
+    struct ns_flow in = ns_flow_ip4(ip->dst, 0, ip->src, 0, ip->proto);
+    for (struct ns_sock *so = st->raw->list; so; so = so->rnext) {
+        if (so->flow.proto != in.proto ||
+            (!ns_addr_is_any(&so->flow.local) && !ns_addr_eq(&so->flow.local, &in.local)) ||
+            ((so->flags & SO_F_CONNECTED) && !ns_addr_eq(&so->flow.remote, &in.remote)))
             continue;
         any = true;
         struct ns_pbuf *c = ns_pbuf_clone(pb);
@@ -199,7 +234,7 @@ bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct
     return any;
 }
 
-void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner)
+static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner)
 {
     bool fatal;
     int err = sock_icmp_err(type, code, &fatal);
@@ -207,8 +242,9 @@ void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip
         return;
     /* Linux raw_err: hard errors reach connected raw sockets, soft ones
      * (host unreachable: ARP never answered) only with IP_RECVERR. */
-    for (struct ns_sock *so = st->raw_list; so; so = so->rnext)
-        if (so->protocol == inner->proto && (so->flags & SO_F_CONNECTED) &&
-            so->raddr == inner->dst && (fatal || (so->flags & SO_F_RECVERR)))
+    struct ns_addr dst = ns_addr_ip4(inner->dst);
+    for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
+        if (so->flow.proto == inner->proto && (so->flags & SO_F_CONNECTED) &&
+            ns_addr_eq(&so->flow.remote, &dst) && (fatal || (so->flags & SO_F_RECVERR)))
             so->so_error = err;
 }

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rng.h"
-#include "core/stack.h"
+#include "base/rng.h"
+#include "base/stack.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
 #include "sim/simlink.h"

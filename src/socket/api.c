@@ -14,11 +14,10 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "net/net.h"
+#include "socket/fdtable.h"
 #include "socket/sock.h"
 #include "wire/wire.h"
-
-int sock_fd_alloc(struct ns_stack *st, struct ns_sock *so);
-void sock_fd_free(struct ns_stack *st, int fd);
 
 /* Every public call returns through here: negative errno -> -1/errno. */
 static int ret_err(int rc)
@@ -41,8 +40,8 @@ static ssize_t ret_errz(ssize_t rc)
 
 void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
 {
-    st->drive_fn = fn;
-    st->drive_ctx = ctx;
+    st->fds->drive_fn = fn;
+    st->fds->drive_ctx = ctx;
 }
 
 /* The deadline of a call that may block, timeo_us from now. The stack's
@@ -51,8 +50,8 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
  * processes what is due and returns without waiting). */
 static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 {
-    if (st->drive_fn)
-        st->drive_fn(st->drive_ctx, 0);
+    if (st->fds->drive_fn)
+        st->fds->drive_fn(st->fds->drive_ctx, 0);
     if (timeo_us == SOCK_TIMEO_NOWAIT)
         return st->now_us;
     if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
@@ -63,11 +62,11 @@ static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 /* Let the owning loop run until something happens or the deadline. */
 static int sock_wait(struct ns_stack *st, uint64_t deadline)
 {
-    if (!st->drive_fn)
+    if (!st->fds->drive_fn)
         return -EWOULDBLOCK;
     if (st->now_us >= deadline)
         return -EAGAIN;
-    return st->drive_fn(st->drive_ctx, deadline);
+    return st->fds->drive_fn(st->fds->drive_ctx, deadline);
 }
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
@@ -81,48 +80,10 @@ static int sock_wait(struct ns_stack *st, uint64_t deadline)
 #define LINUX_AF_MAX 46
 #define LINUX_IPPROTO_MAX 263
 
-int tcp_attach(struct ns_stack *st, struct ns_sock *so);
-
-struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
-                           const struct ns_sock_ops *ops, int *err)
-{
-    struct ns_sock *so = calloc(1, sizeof(*so));
-    if (!so) {
-        *err = -ENOMEM;
-        return NULL;
-    }
-    so->type = type;
-    so->protocol = protocol;
-    so->ops = ops;
-    if (type == SOCK_STREAM) {
-        so->rcvbuf = st->cfg.tcp_rmem_default;
-        so->sndbuf = st->cfg.tcp_wmem_default;
-    } else {
-        so->rcvbuf = SOCK_RMEM_DEFAULT;
-        so->sndbuf = SOCK_WMEM_DEFAULT;
-    }
-    so->rcvlowat = 1;
-    ns_pbuf_queue_init(&so->rxq);
-    int fd = sock_fd_alloc(st, so);
-    if (fd < 0) {
-        free(so);
-        *err = fd;
-        return NULL;
-    }
-    so->fd = fd;
-    if (type == SOCK_STREAM && (*err = tcp_attach(st, so)) < 0) {
-        sock_fd_free(st, fd);
-        free(so);
-        return NULL;
-    }
-    return so;
-}
-
 int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
 {
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     int base = type & LINUX_SOCK_TYPE_MASK;
-    const struct ns_sock_ops *ops;
 
     /* As Linux __sys_socket: unknown flag bits -> EINVAL; then
      * __sock_create: the family is checked before the type. */
@@ -132,51 +93,29 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
         return ret_err(-EAFNOSUPPORT);
     if (base >= LINUX_SOCK_MAX)
         return ret_err(-EINVAL);
-    if (domain != AF_INET)
+    if (!sock_family_known(st, domain))
         return ret_err(-EAFNOSUPPORT);
     /* inet_create: a protocol outside 0..IPPROTO_MAX-1 is EINVAL. */
     if (protocol < 0 || protocol >= LINUX_IPPROTO_MAX)
         return ret_err(-EINVAL);
-    switch (base) {
-    case SOCK_DGRAM:
-        if (protocol != 0 && protocol != IPPROTO_UDP)
-            return ret_err(-EPROTONOSUPPORT);
-        protocol = IPPROTO_UDP;
-        ops = &udp_sock_ops;
-        break;
-    case SOCK_RAW:
-        /* inet_create: raw needs a protocol; IPPROTO_IP (0) is refused.
-         * Any other number up to IPPROTO_MAX-1 is accepted, even the ones
-         * no IPv4 header can carry (such a socket never receives). */
-        if (protocol == 0)
-            return ret_err(-EPROTONOSUPPORT);
-        ops = &raw_sock_ops;
-        break;
-    case SOCK_STREAM:
-        if (protocol != 0 && protocol != IPPROTO_TCP)
-            return ret_err(-EPROTONOSUPPORT);
-        protocol = IPPROTO_TCP;
-        ops = &tcp_sock_ops;
-        break;
-    default:
-        return ret_err(-ESOCKTNOSUPPORT);
-    }
-
+    /* The protocol switch (socket/sock.h), searched as inet_create does:
+     * raw sockets need a protocol (IPPROTO_IP is refused) and take any
+     * other number up to IPPROTO_MAX-1, even ones no IPv4 header can
+     * carry (such a socket never receives). */
     int err;
-    struct ns_sock *so = sock_alloc(st, base, protocol, ops, &err);
+    const struct ns_protosw *sw = sock_protosw_find(st, domain, base, &protocol, &err);
+    if (!sw)
+        return ret_err(err);
+    struct ns_sock *so = sw->create(st, protocol, &err);
     if (!so)
         return ret_err(err);
+    int fd = fd_alloc(st, so);
+    if (fd < 0) {
+        so->ops->close(st, so);
+        return ret_err(fd);
+    }
     if (flags & SOCK_NONBLOCK)
         so->flags |= SO_F_NONBLOCK;
-    int fd = so->fd;
-    if (base == SOCK_RAW) {
-        /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
-         * implies IP_HDRINCL (raw(7)). */
-        so->lport = (uint16_t)protocol;
-        if (protocol == IPPROTO_RAW)
-            so->flags |= SO_F_HDRINCL;
-        raw_attach(st, so);
-    }
     return fd;
 }
 
@@ -213,12 +152,13 @@ static int sock_autobind(struct ns_stack *st, struct ns_sock *so)
 {
     if (so->type != SOCK_DGRAM || (so->flags & SO_F_BOUND))
         return 0;
-    return so->ops->bind(st, so, INADDR_ANY, 0) < 0 ? -EAGAIN : 0;
+    struct ns_addr any = ns_addr_any(AF_INET);
+    return so->ops->bind(st, so, &any, 0) < 0 ? -EAGAIN : 0;
 }
 
 int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
         return ret_err(-EBADF);
@@ -237,12 +177,13 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
         return ret_err(-EADDRNOTAVAIL);
     if (so->type != SOCK_RAW && (so->flags & SO_F_BOUND))
         return ret_err(-EINVAL); /* already bound */
-    return ret_err(so->ops->bind(st, so, a, ntohs(sin.sin_port)));
+    struct ns_addr local = ns_addr_ip4(a);
+    return ret_err(so->ops->bind(st, so, &local, ntohs(sin.sin_port)));
 }
 
 int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
         return ret_err(-EBADF);
@@ -255,14 +196,15 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     if (!addr)
         return ret_err(-EFAULT);
     if (addr->sa_family == AF_UNSPEC)
-        return ret_err(so->ops->connect(st, so, AF_UNSPEC, 0, 0));
+        return ret_err(so->ops->connect(st, so, &(struct ns_addr){.family = AF_UNSPEC}, 0));
     int rc = sock_autobind(st, so);
     if (rc < 0)
         return ret_err(rc);
     rc = sockaddr_in_check(addr, addrlen, false, &sin);
     if (rc < 0)
         return ret_err(rc);
-    rc = so->ops->connect(st, so, AF_INET, ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port));
+    struct ns_addr remote = ns_addr_from_in(sin.sin_addr);
+    rc = so->ops->connect(st, so, &remote, ntohs(sin.sin_port));
     if (rc != -EINPROGRESS || (so->flags & SO_F_NONBLOCK))
         return ret_err(rc);
     /* A blocking connect waits for the handshake (SO_SNDTIMEO bounds it:
@@ -285,14 +227,14 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
             return ret_err(-EINPROGRESS);
         if (w < 0)
             return ret_err(w);
-        if (!(so = sock_get(st, fd)))
+        if (!(so = fd_get(st, fd)))
             return ret_err(-EBADF);
     }
 }
 
 int ns_listen(struct ns_stack *st, int fd, int backlog)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     if (!so->ops->listen)
@@ -302,7 +244,7 @@ int ns_listen(struct ns_stack *st, int fd, int backlog)
 
 int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
@@ -313,23 +255,31 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
         return ret_err(addrlen ? -EINVAL : -EFAULT);
     bool nonblock = so->flags & SO_F_NONBLOCK;
     uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
-    struct sockaddr_in peer;
     for (;;) {
-        int rc = so->ops->accept(st, so, flags, &peer);
-        if (rc >= 0) {
+        /* Linux do_accept: the descriptor is secured before the protocol
+         * hands over a connection, which then cannot fail to get it. */
+        int rc = fd_reserve(st);
+        struct ns_sock *child = NULL;
+        if (rc == 0)
+            rc = so->ops->accept(st, so, flags, &child);
+        if (rc == 0) {
+            int nfd = fd_alloc(st, child);
             if (addr) {
+                struct sockaddr_in peer = {.sin_family = AF_INET};
+                peer.sin_addr = ns_addr_to_in(&child->flow.remote);
+                peer.sin_port = htons(child->flow.rport);
                 socklen_t n = *addrlen < sizeof(peer) ? *addrlen : sizeof(peer);
                 memcpy(addr, &peer, n);
                 *addrlen = sizeof(peer);
             }
-            return rc;
+            return nfd;
         }
         if (rc != -EAGAIN || nonblock)
             return ret_err(rc);
         int w = sock_wait(st, deadline);
         if (w < 0)
             return ret_err(w);
-        if (!(so = sock_get(st, fd)))
+        if (!(so = fd_get(st, fd)))
             return ret_err(-EBADF);
     }
 }
@@ -410,37 +360,12 @@ static void iov_cursor_free(struct iov_cursor *c)
         free(c->iov);
 }
 
-int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst)
-{
-    if (!msg->msg_name)
-        return 0;
-    if (msg->msg_namelen < (socklen_t)sizeof(*dst))
-        return -EINVAL;
-    memcpy(dst, msg->msg_name, sizeof(*dst));
-    if (dst->sin_family != AF_INET && dst->sin_family != AF_UNSPEC)
-        return -EAFNOSUPPORT;
-    return 1;
-}
-
-int sock_send_ready(struct ns_sock *so)
-{
-    /* sock_alloc_send_pskb: a pending error first, then SEND_SHUTDOWN. */
-    if (so->so_error) {
-        int e = so->so_error;
-        so->so_error = 0;
-        return -e;
-    }
-    if (so->flags & SO_F_SHUT_WR)
-        return -EPIPE; /* netsock raises no SIGPIPE (nor does Linux for datagrams) */
-    return 0;
-}
-
 /* msg->msg_name is NULL when no address was given; a non-NULL name with a
  * zero length (sendto(..., addr, 0)) reaches the protocol, which refuses
  * it with EINVAL as Linux udp_sendmsg does. */
 static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return -EBADF;
     if (!msg)
@@ -476,7 +401,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             int w = sock_wait(st, deadline);
             if (w < 0)
                 return w;
-            if (!(so = sock_get(st, fd)))
+            if (!(so = fd_get(st, fd)))
                 return -EBADF;
         }
     }
@@ -509,7 +434,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             sr = w;
             break;
         }
-        if (!(so = sock_get(st, fd))) {
+        if (!(so = fd_get(st, fd))) {
             sr = -EBADF;
             break;
         }
@@ -538,7 +463,7 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
     if (!msg)
-        return ret_errz(sock_get(st, fd) ? -EFAULT : -EBADF);
+        return ret_errz(fd_get(st, fd) ? -EFAULT : -EBADF);
     /* copy_msghdr_from_user: without a name the length does not matter;
      * a negative one is EINVAL (msg_check), a long one is cut to
      * sockaddr_storage, a zero one means "no address". */
@@ -546,7 +471,7 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     if (!m.msg_name)
         m.msg_namelen = 0;
     if ((int)m.msg_namelen < 0)
-        return ret_errz(sock_get(st, fd) ? -EINVAL : -EBADF);
+        return ret_errz(fd_get(st, fd) ? -EINVAL : -EBADF);
     if (m.msg_namelen > (socklen_t)sizeof(struct sockaddr_storage))
         m.msg_namelen = sizeof(struct sockaddr_storage);
     if (!m.msg_name || !m.msg_namelen) {
@@ -565,7 +490,7 @@ ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int 
      * be the caller's. Linux finds out when its copy faults (EFAULT);
      * netsock cannot fault, so it says EFAULT at once. */
     if (len > (size_t)SSIZE_MAX) {
-        struct ns_sock *so = sock_get(st, fd);
+        struct ns_sock *so = fd_get(st, fd);
         if (so && so->type == SOCK_STREAM)
             return ret_errz(-EFAULT);
     }
@@ -603,7 +528,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
         want += msg->msg_iov[i].iov_len;
     ssize_t rc = 0;
     while (done < want) {
-        struct ns_sock *so = sock_get(st, fd);
+        struct ns_sock *so = fd_get(st, fd);
         if (!so) {
             rc = -EBADF;
             break;
@@ -637,7 +562,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
 
 static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return -EBADF;
     if (!msg)
@@ -682,7 +607,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
         int w = sock_wait(st, deadline);
         if (w < 0)
             return w;
-        if (!(so = sock_get(st, fd)))
+        if (!(so = fd_get(st, fd)))
             return -EBADF;
     }
 }
@@ -734,7 +659,7 @@ ssize_t ns_recv(struct ns_stack *st, int fd, void *buf, size_t len, int flags)
 
 int ns_shutdown(struct ns_stack *st, int fd, int how)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     /* inet_shutdown: how+1 must be 1..3. */
@@ -745,26 +670,26 @@ int ns_shutdown(struct ns_stack *st, int fd, int how)
 
 int ns_close(struct ns_stack *st, int fd)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    so->ops->close(st, so);
-    ns_pbuf_queue_purge(&so->rxq);
-    sock_fd_free(st, fd);
-    free(so);
+    fd_free(st, fd);
+    so->fd = -1;
+    so->ops->close(st, so); /* frees so, now or when the protocol is done */
     return 0;
 }
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-static int put_name(uint32_t addr, uint16_t port, struct sockaddr *out, socklen_t *outlen)
+static int put_name(const struct ns_addr *addr, uint16_t port, struct sockaddr *out,
+                    socklen_t *outlen)
 {
     if (!out || !outlen)
         return -EFAULT;
     if ((int)*outlen < 0)
         return -EINVAL;
     struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(addr);
+    sin.sin_addr = ns_addr_to_in(addr);
     sin.sin_port = htons(port);
     socklen_t n = *outlen < sizeof(sin) ? *outlen : sizeof(sin);
     memcpy(out, &sin, n);
@@ -774,22 +699,22 @@ static int put_name(uint32_t addr, uint16_t port, struct sockaddr *out, socklen_
 
 int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    return ret_err(put_name(so->laddr, so->lport, addr, addrlen));
+    return ret_err(put_name(&so->flow.local, so->flow.lport, addr, addrlen));
 }
 
 int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     /* inet_getname: no peer port means not connected (UDP or raw
      * connected to port 0 included). */
-    if (!(so->flags & SO_F_CONNECTED) || so->rport == 0)
+    if (!(so->flags & SO_F_CONNECTED) || so->flow.rport == 0)
         return ret_err(-ENOTCONN);
-    return ret_err(put_name(so->raddr, so->rport, addr, addrlen));
+    return ret_err(put_name(&so->flow.remote, so->flow.rport, addr, addrlen));
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -982,7 +907,7 @@ static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, cons
 int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const void *optval,
                   socklen_t optlen)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     if ((int)optlen < 0)
@@ -999,7 +924,7 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
      * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
         return ret_err(setsockopt_ip(st, so, optname, optval, optlen));
-    if (level == so->protocol && so->ops->setsockopt)
+    if (level == so->flow.proto && so->ops->setsockopt)
         return ret_err(so->ops->setsockopt(st, so, level, optname, optval, optlen));
     return ret_err(-ENOPROTOOPT);
 }
@@ -1039,7 +964,7 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
     }
     switch (name) {
     case SO_TYPE: v = so->type; break;
-    case SO_PROTOCOL: v = so->protocol; break;
+    case SO_PROTOCOL: v = so->flow.proto; break;
     case SO_DOMAIN: v = AF_INET; break;
     case SO_ERROR:
         v = so->so_error;
@@ -1090,10 +1015,10 @@ static int getsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, void
 int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
                   socklen_t *optlen)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
-    if (level == so->protocol && so->type != SOCK_RAW && so->ops->getsockopt)
+    if (level == so->flow.proto && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
     /* udp_getsockopt / raw_getsockopt hand every other level to
      * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */
@@ -1112,7 +1037,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
 
 int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
 {
-    struct ns_sock *so = sock_get(st, fd);
+    struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(-EBADF);
     switch (cmd) {
@@ -1143,7 +1068,7 @@ static int poll_scan(struct ns_stack *st, struct pollfd *fds, nfds_t nfds)
         fds[i].revents = 0;
         if (fds[i].fd < 0)
             continue;
-        struct ns_sock *so = sock_get(st, fds[i].fd);
+        struct ns_sock *so = fd_get(st, fds[i].fd);
         if (!so) {
             fds[i].revents = POLLNVAL;
             ready++;
@@ -1161,8 +1086,8 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
 {
     if (nfds && !fds)
         return ret_err(-EFAULT);
-    if (timeout_ms != 0 && st->drive_fn)
-        st->drive_fn(st->drive_ctx, 0); /* as deadline_after: a fresh clock */
+    if (timeout_ms != 0 && st->fds->drive_fn)
+        st->fds->drive_fn(st->fds->drive_ctx, 0); /* as deadline_after: a fresh clock */
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
     for (;;) {
         int ready = poll_scan(st, fds, nfds);
@@ -1180,7 +1105,7 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
 
 int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
 {
-    struct sock_table *t = st->socks;
+    struct fd_table *t = st->fds;
     int n = 0;
     for (int fd = 0; fd < t->cap; fd++) {
         struct ns_sock *so = t->fds[fd];
@@ -1191,14 +1116,14 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
             memset(i, 0, sizeof(*i));
             i->fd = fd;
             i->type = so->type;
-            i->protocol = so->protocol;
+            i->protocol = so->flow.proto;
             i->local.sin_family = AF_INET;
-            i->local.sin_addr.s_addr = htonl(so->laddr);
-            i->local.sin_port = htons(so->type == SOCK_RAW ? 0 : so->lport);
+            i->local.sin_addr = ns_addr_to_in(&so->flow.local);
+            i->local.sin_port = htons(so->type == SOCK_RAW ? 0 : so->flow.lport);
             if (so->flags & SO_F_CONNECTED) {
                 i->remote.sin_family = AF_INET;
-                i->remote.sin_addr.s_addr = htonl(so->raddr);
-                i->remote.sin_port = htons(so->rport);
+                i->remote.sin_addr = ns_addr_to_in(&so->flow.remote);
+                i->remote.sin_port = htons(so->flow.rport);
             }
             i->state = so->ops->state_name ? so->ops->state_name(so) : "UNCONN";
             i->recv_q = (uint32_t)so->rxq.bytes;

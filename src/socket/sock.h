@@ -1,6 +1,11 @@
-/* socket/sock.h — the socket layer's internal interface: the generic
- * socket, the descriptor table, and the ops table each protocol (udp/,
- * raw/, later tcp/) implements.
+/* socket/sock.h — the socket object every protocol embeds (struct
+ * ns_sock: flags, options, the datagram queue), the operations each
+ * protocol implements (struct ns_sock_ops), the protocol switch through
+ * which the BSD API finds them (struct ns_protosw), and what datagram
+ * sockets share (socket/sock.c). This is layer 5, below the transports,
+ * as Linux's struct sock and BSD's socketvar.h: udp/, raw/ and tcp/ build
+ * on it; the descriptor table and the API (socket/fdtable.h, api.c) sit
+ * above them.
  *
  * The BSD API (socket/api.c) validates arguments that do not depend on
  * the protocol, converts sockaddrs to host order, and turns negative errno
@@ -18,17 +23,21 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "core/stack.h"
+#include "base/addr.h"
+#include "base/stack.h"
+#include "net/net.h"
 #include "netsock/socket.h"
 
 struct ns_sock;
 
 struct ns_sock_ops {
-    /* Bind to addr:port (host order; port 0 = pick an ephemeral port). The
-     * address was already checked to be local or wildcard. */
-    int (*bind)(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port);
-    /* Connect to addr:port; addr_family AF_UNSPEC dissolves the association. */
-    int (*connect)(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+    /* Bind to addr:port (port 0 = pick an ephemeral port). The address
+     * was already checked to be local, broadcast, multicast or wildcard. */
+    int (*bind)(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                uint16_t port);
+    /* Connect to addr:port; an addr of family AF_UNSPEC dissolves the
+     * association. */
+    int (*connect)(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
                    uint16_t port);
     /* One attempt to send `len` bytes gathered from msg->msg_iov to
      * msg->msg_name (NULL: the connected peer; see sock_msg_dst). Checks
@@ -41,7 +50,10 @@ struct ns_sock_ops {
     /* Readiness: POLLIN/POLLOUT/POLLERR/POLLHUP bits. */
     short (*poll)(struct ns_stack *st, struct ns_sock *so);
     int (*shutdown)(struct ns_stack *st, struct ns_sock *so, int how);
-    /* Release protocol state (unhash, free queues). The core frees `so`. */
+    /* The descriptor is gone (ns_close): release the protocol's state
+     * and the socket itself, now (datagram sockets: sock_dgram_free) or
+     * once the protocol is done with it (a closing TCP connection). The
+     * caller does not touch `so` again. */
     void (*close)(struct ns_stack *st, struct ns_sock *so);
     /* Protocol-level options (level == the socket's protocol), may be NULL. */
     int (*setsockopt)(struct ns_stack *st, struct ns_sock *so, int level, int name,
@@ -50,9 +62,12 @@ struct ns_sock_ops {
                       socklen_t *len);
     const char *(*state_name)(const struct ns_sock *so);
     /* Stream sockets only (NULL otherwise: EOPNOTSUPP). listen: 0/-errno.
-     * accept: one attempt; the new socket's fd, or -EAGAIN. */
+     * accept: one attempt: 0 with *child, the next ready connection's
+     * socket (off the queue, SOCK_NONBLOCK of flags applied, no descriptor
+     * yet: the caller gives it one, which fd_reserve made sure it can),
+     * or -EAGAIN / -EINVAL (not listening). */
     int (*listen)(struct ns_stack *st, struct ns_sock *so, int backlog);
-    int (*accept)(struct ns_stack *st, struct ns_sock *so, int flags, struct sockaddr_in *peer);
+    int (*accept)(struct ns_stack *st, struct ns_sock *so, int flags, struct ns_sock **child);
     /* Fill send_q and stream details for ns_sock_list (may be NULL). */
     void (*info)(const struct ns_sock *so, struct ns_sock_info *out);
 };
@@ -78,18 +93,23 @@ struct ns_sock_ops {
  * is SS_CONNECTED). */
 #define SO_F_CONNECTING 0x8000u
 
+/* A socket. The protocol's object embeds it (TCP: struct tcpcb; UDP and
+ * raw sockets are a bare struct ns_sock), so it lives as long as the
+ * protocol needs it, which may be after its descriptor closed. */
 struct ns_sock {
-    int fd;
+    int fd;            /* the descriptor (fdtable.h), -1 while it has none */
     int type;     /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
-    int protocol; /* IPPROTO_* */
     const struct ns_sock_ops *ops;
     uint32_t flags;
     int so_error;      /* pending asynchronous error (positive errno), SO_ERROR */
 
-    uint32_t laddr;    /* host order; 0 = wildcard */
-    uint16_t lport;
-    uint32_t raddr;
-    uint16_t rport;
+    /* Local and remote address and port, and the protocol (IPPROTO_*):
+     * wildcards until bound or connected. For TCP the connection's
+     * 4-tuple, kept here only (the control block embeds this socket). */
+    struct ns_flow flow;
+    /* Where its datagrams to flow.remote (or the last destination) leave,
+     * decided once per generation of the routes (net/net.h ip4_egress). */
+    struct ip_egress egress;
 
     uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
     uint32_t sndbuf;
@@ -108,27 +128,60 @@ struct ns_sock {
     uint32_t rx_mem;   /* bytes charged against rcvbuf (buffer sizes) */
     uint64_t rx_drops;
 
-    /* Protocol control block (tcp/: struct tcpcb). */
-    void *pcb;
-
     /* Protocol hash links (udp/). */
     struct ns_sock *hnext;
     struct ns_sock *rnext; /* raw socket list */
 };
 
-/* Socket-layer state of a stack. */
-struct sock_table {
-    struct ns_sock **fds;
-    uint64_t *used;    /* bitmap of descriptors in use */
-    int cap;
-    int count;
+/* One kind of socket a protocol makes (Linux struct inet_protosw): the
+ * protocol switch maps socket(family, type, protocol) to it. */
+struct ns_protosw {
+    int family;    /* AF_INET */
+    int type;      /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW */
+    int protocol;  /* IPPROTO_TCP, IPPROTO_UDP, or 0: any protocol but 0 (raw) */
+    /* A new socket of `protocol` (the one asked, or the entry's): the
+     * protocol's object, its struct ns_sock set up (sock_setup), no
+     * descriptor yet. NULL and *err (-ENOMEM) on failure. */
+    struct ns_sock *(*create)(struct ns_stack *st, int protocol, int *err);
 };
 
+#define SOCK_PROTOSW_MAX 8
+
+/* The socket layer's state (st->sock): the protocol switch. */
+struct sock_state {
+    const struct ns_protosw *sw[SOCK_PROTOSW_MAX];
+    unsigned nsw;
+};
+
+/* Allocate st->sock (an empty switch): 0 or -ENOMEM; free it. */
 int sock_init(struct ns_stack *st);
 void sock_destroy(struct ns_stack *st);
+/* Add an entry (static storage) to the switch: 0 or -ENOSPC. Called by
+ * the transports' init. */
+int sock_register(struct ns_stack *st, const struct ns_protosw *sw);
+/* Does any entry make sockets of this family? */
+bool sock_family_known(const struct ns_stack *st, int family);
+/* The entry for socket(family, type, *protocol), as Linux inet_create
+ * searches: the type's entry of that protocol; for protocol 0 the type's
+ * first entry (*protocol becomes its protocol); an entry of protocol 0
+ * matches any other. NULL with *err -ESOCKTNOSUPPORT (no entry of the
+ * type) or -EPROTONOSUPPORT (none of the protocol, or 0 asked of a
+ * protocol-0 entry). */
+const struct ns_protosw *sock_protosw_find(const struct ns_stack *st, int family, int type,
+                                           int *protocol, int *err);
 
-/* The socket behind fd or NULL. */
-struct ns_sock *sock_get(struct ns_stack *st, int fd);
+/* The fields every socket starts with: no descriptor, the type's default
+ * buffers (TCP's cfg.tcp_rmem_default/tcp_wmem_default, else Linux's
+ * net.core defaults), SO_RCVLOWAT 1, an empty datagram queue. The rest
+ * must be zero (a calloc'd or embedded object). */
+void sock_setup(struct ns_stack *st, struct ns_sock *so, int type, int protocol,
+                const struct ns_sock_ops *ops);
+/* A datagram socket (UDP, raw: a bare struct ns_sock), set up; NULL and
+ * *err on failure. */
+struct ns_sock *sock_dgram_new(struct ns_stack *st, int type, int protocol,
+                               const struct ns_sock_ops *ops, int *err);
+/* Free a datagram socket and whatever its queue holds. */
+void sock_dgram_free(struct ns_sock *so);
 
 /* Charge a received datagram to so's receive buffer and queue it, or drop
  * it (counted in so->rx_drops; returns false) when rcvbuf is full. Consumes
@@ -147,9 +200,10 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
                            bool from_l3);
 
 /* The destination of a sendmsg, as the first checks of Linux udp_sendmsg
- * and raw_sendmsg: 0 when msg_name is NULL, 1 with *dst filled in, or
- * -EINVAL (short) / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
-int sock_msg_dst(const struct msghdr *msg, struct sockaddr_in *dst);
+ * and raw_sendmsg: 0 when msg_name is NULL, 1 with *addr and *port filled
+ * in (the sockaddr_in's address, also for AF_UNSPEC), or -EINVAL (short)
+ * / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
+int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port);
 
 /* Just before a datagram is built (Linux sock_alloc_send_pskb): report
  * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */
@@ -203,24 +257,6 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
 /* Ephemeral port range, Linux ip_local_port_range defaults. */
 #define SOCK_EPHEMERAL_LO 32768u
 #define SOCK_EPHEMERAL_HI 60999u
-
-/* Protocol modules. */
-extern const struct ns_sock_ops udp_sock_ops;
-extern const struct ns_sock_ops raw_sock_ops;
-extern const struct ns_sock_ops tcp_sock_ops;
-/* Allocate a socket of the given kind with a descriptor (the lowest free),
- * as ns_socket does; used by accept. Returns the socket or NULL (*err). */
-struct ns_sock *sock_alloc(struct ns_stack *st, int type, int protocol,
-                           const struct ns_sock_ops *ops, int *err);
-int tcp_init(struct ns_stack *st);
-void tcp_destroy(struct ns_stack *st);
-int udp_init(struct ns_stack *st);
-void udp_destroy(struct ns_stack *st);
-int raw_init(struct ns_stack *st);
-void raw_destroy(struct ns_stack *st);
-/* Add a new raw socket to the delivery list (raw_deliver and raw_err are
- * declared in core/stack.h for the IPv4 and ICMP code). */
-void raw_attach(struct ns_stack *st, struct ns_sock *so);
 
 /* Map an ICMP error (type, code) to the errno Linux reports, and whether
  * Linux treats it as "hard" (fatal: reported to a connected socket even

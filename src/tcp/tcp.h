@@ -28,8 +28,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/ring.h"
-#include "core/stack.h"
+#include "base/ring.h"
+#include "base/siphash.h"
+#include "base/stack.h"
+#include "net/net.h"
 #include "socket/sock.h"
 #include "tcp/cc/hystart.h"
 #include "tcp/tcp_seq.h"
@@ -137,14 +139,19 @@ struct tcp_sendmap {
 };
 
 struct tcpcb {
+    /* The connection's socket, embedded (socket/sock.h): its addresses and
+     * ports are the connection's 4-tuple, the one copy of it. */
+    struct ns_sock sock;
     struct ns_stack *st;
-    struct ns_sock *so;          /* NULL once closed by the user, or while embryonic */
+    /* &sock while a descriptor refers to it; NULL while embryonic (not yet
+     * accepted) or orphaned (closed by the user, still finishing). */
+    struct ns_sock *so;
     uint8_t state;
     uint32_t flags;
 
-    uint32_t laddr, raddr;       /* host order */
-    uint16_t lport, rport;
     struct tcpcb *hnext;         /* 4-tuple or listener hash chain */
+    /* While a descriptor refers to it: on tcp_table.socks. */
+    struct ns_dlink sock_link;
 
     /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
     struct tcpcb *listener;      /* for a child: its listener until accepted */
@@ -284,11 +291,17 @@ struct tcpcb {
 
 struct tcp_table {
     struct tcpcb **conn;         /* 4-tuple hash */
+    /* Every connection a descriptor refers to (tcp_port_in_use looks at
+     * the ones bound but not connected or listening). */
+    struct ns_dlist socks;
     uint32_t conn_mask;
     uint32_t nconn;
     struct tcpcb *listen[256];   /* by local port */
     uint8_t isn_key[16];         /* RFC 6528 secret */
     uint8_t port_key[16];        /* RFC 6056 secret */
+    /* The connection table's hash key (ns_flow_hash), derived from
+     * isn_key (tcp_init): no draw from the stack's generator. */
+    struct ns_sipkey conn_key;
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
     /* RFC 5961 §7 stack-wide limiter (cfg.tcp_challenge_ack_limit): the
      * budget left in the current second. */
@@ -314,49 +327,82 @@ struct tcp_table {
 int tcp_init(struct ns_stack *st);
 void tcp_destroy(struct ns_stack *st);
 
+/* The connection of a TCP socket (Linux tcp_sk). */
+static inline struct tcpcb *tcp_sk(struct ns_sock *so)
+{
+    return NS_CONTAINER_OF(so, struct tcpcb, sock);
+}
+static inline const struct tcpcb *tcp_sk_const(const struct ns_sock *so)
+{
+    return (const struct tcpcb *)(const void *)((const char *)so - offsetof(struct tcpcb, sock));
+}
+
 /* tcp_subr.c */
-struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so);
+/* A new connection in CLOSED, its socket set up (sock_setup); `user`:
+ * a descriptor will refer to it (tp->so set, on tcp_table.socks), else
+ * it is a listener's child until accepted. NULL when out of memory. */
+struct tcpcb *tcp_new(struct ns_stack *st, bool user);
+/* A descriptor refers to tp from now on / no longer (tp->so, tcp_table.socks). */
+void tcp_sock_attach(struct tcpcb *tp);
+void tcp_sock_detach(struct tcpcb *tp);
 void tcp_free(struct tcpcb *tp);
 void tcp_state_change(struct tcpcb *tp, enum tcp_state to);
 void tcp_hash_insert(struct tcpcb *tp);
 void tcp_hash_remove(struct tcpcb *tp);
-struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                         uint16_t rport);
-struct tcpcb *tcp_lookup_listener(struct ns_stack *st, uint32_t laddr, uint16_t lport);
+/* The connection of flow `key` (local = our end), or NULL. */
+struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key);
+/* The listener for segments to laddr:lport: one bound to laddr itself
+ * before one bound to the wildcard; NULL when none. */
+struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport);
 void tcp_listen_insert(struct tcpcb *tp);
 void tcp_listen_remove(struct tcpcb *tp);
-bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const struct ns_sock *self);
-uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                     uint16_t rport);
+/* Would a socket (self, NULL for none) bound to laddr:lport clash with
+ * another (inet_csk_bind_conflict, simplified)? */
+bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport,
+                     const struct ns_sock *self);
+/* RFC 6528 ISN of the connection of flow f at this time. */
+uint32_t tcp_new_isn(struct ns_stack *st, const struct ns_flow *f);
 /* Choose the connection's ISS (tcp_new_isn) and start the send sequence
  * space there: SND.UNA = SND.NXT = SND.MAX = ISS, data from ISS+1, and
  * RACK.fack = ISS (RFC 8985 §6.2: nothing above it delivered yet). */
 void tcp_set_iss(struct tcpcb *tp);
-int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport);
-/* Send a bare control segment (RST, ACK) not tied to a tcpcb's output. */
-void tcp_respond(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                 uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win);
-/* RFC 9293 §3.10.7.1: the RST answering segment `th` (len payload bytes). */
-void tcp_reset_for(struct ns_stack *st, const struct ns_ip4_repr *ip,
-                   const struct ns_tcp_repr *th, uint32_t len);
+/* RFC 6056 ephemeral port for a connection from f->local to
+ * f->remote:f->rport (f->lport is ignored): the port, or -EADDRNOTAVAIL. */
+int tcp_pick_port(struct ns_stack *st, const struct ns_flow *f);
+/* Send a bare control segment (RST, ACK) on flow f (from f->local), not
+ * tied to a tcpcb's output. */
+void tcp_respond(struct ns_stack *st, const struct ns_flow *f, uint32_t seq, uint32_t ack,
+                 uint8_t flags, uint16_t win);
+/* RFC 9293 §3.10.7.1: the RST answering segment `th` (len payload bytes)
+ * that arrived on flow `in` (local = its destination). */
+void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct ns_tcp_repr *th,
+                   uint32_t len);
 /* Abort: send RST if synchronized, report err to the socket, close. */
 void tcp_drop(struct tcpcb *tp, int err);
 /* Close the connection for good (unhash, stop timers, free when orphaned). */
 void tcp_close(struct tcpcb *tp);
 /* Report an error to the socket (SO_ERROR) if there is one. */
 void tcp_set_error(struct tcpcb *tp, int err);
-uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr);
+/* RFC 9293 §3.7.1, RFC 6691: the MSS to announce: the MTU of the
+ * connection's route less the fixed IPv4 and TCP headers. */
+uint16_t tcp_mss_for_route(struct tcpcb *tp);
 /* The MTU of the connection's path: the route's, or less as learned from
  * ICMP (tp->pmtu). */
-uint32_t tcp_path_mtu(const struct tcpcb *tp);
+uint32_t tcp_path_mtu(struct tcpcb *tp);
 /* The MSS segments carry: the path MTU's, the peer's, TCP_MAXSEG's,
  * whichever is least, less the options on every segment. */
 uint16_t tcp_effective_mss(struct tcpcb *tp);
 /* Forget a learned path MTU once it expired (and take the MSS back up). */
 void tcp_pmtu_check(struct tcpcb *tp);
-/* The device segments to raddr leave through (the loopback for our own
- * addresses), or NULL without a route: its MTU and offloads. */
-struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr);
+/* The connection's egress (net/net.h): decided once, again only after
+ * routes, addresses or interfaces changed. */
+static inline const struct ip_egress *tcp_egress(struct tcpcb *tp)
+{
+    return ip4_egress(tp->st, &tp->sock.egress, ns_addr_to_ip4(&tp->sock.flow.remote));
+}
+/* The device the connection's segments leave through (the loopback for
+ * our own addresses), or NULL without a route: its MTU and offloads. */
+struct ns_dev *tcp_route_dev(struct tcpcb *tp);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
 /* The most the receive ring may hold now: its cap, or more when an edge
  * advertised lies past it (RFC 7323 §2.4: every byte inside any window
@@ -382,8 +428,8 @@ uint32_t tcp_initial_window(const struct tcpcb *tp);
  * stack's switches and the receive buffer), forgetting any earlier
  * negotiation. Called before a SYN is sent or a SYN is answered. */
 void tcp_opts_init(struct tcpcb *tp);
-uint32_t tcp_ts_offset(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                       uint16_t rport);
+/* RFC 7323 §5.4: the timestamp clock offset of the connection of flow f. */
+uint32_t tcp_ts_offset(struct ns_stack *st, const struct ns_flow *f);
 /* Both SYNs carried the option. */
 static inline bool tcp_ts_on(const struct tcpcb *tp)
 {
@@ -624,6 +670,7 @@ void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* tcp_usrreq.c */
 extern const struct ns_sock_ops tcp_sock_ops;
+extern const struct ns_protosw tcp_protosw;
 /* Wake-ups are implicit: sockets are polled. Called when a child becomes
  * ready on a listener. */
 

@@ -17,7 +17,7 @@
 
 /* One parsed segment, as the steps below see it. */
 struct seg {
-    const struct ns_ip4_repr *ip;
+    struct ns_flow in;  /* where it came from and went (local = its destination) */
     struct ns_tcp_repr th;
     const uint8_t *data;
     uint32_t len;       /* payload bytes */
@@ -221,7 +221,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
         return; /* "first, check for a RST: ignore" */
     if (th->flags & NS_TCP_ACK) {
         /* "second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>" */
-        tcp_reset_for(st, s->ip, th, s->len);
+        tcp_reset_for(st, &s->in, th, s->len);
         return;
     }
     if (!(th->flags & NS_TCP_SYN))
@@ -239,7 +239,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
         NS_STAT_INC(st, tcp_drop_listen_overflow);
         return;
     }
-    struct tcpcb *tp = tcp_new(st, NULL);
+    struct tcpcb *tp = tcp_new(st, false);
     if (!tp)
         return;
     ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
@@ -253,11 +253,8 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->keep_cnt = l->keep_cnt;
     tp->user_timeout_us = l->user_timeout_us;
     tp->user_mss = l->user_mss;
-    tp->laddr = s->ip->dst;
-    tp->lport = th->dport;
-    tp->raddr = s->ip->src;
-    tp->rport = th->sport;
-    tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->sock.flow = s->in; /* the connection's 4-tuple */
+    tp->ts_offset = tcp_ts_offset(st, &tp->sock.flow);
     /* "third, check for a SYN": RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS
      * chosen, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> sent. */
     tp->irs = th->seq;
@@ -290,7 +287,7 @@ static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
     if (th->flags & NS_TCP_ACK) {
         if (SEQ_LEQ(th->ack, tp->iss) || SEQ_GT(th->ack, tp->snd_max)) {
             if (!(th->flags & NS_TCP_RST))
-                tcp_reset_for(st, s->ip, th, s->len);
+                tcp_reset_for(st, &s->in, th, s->len);
             NS_STAT_INC(st, tcp_drop_bad_ack);
             return;
         }
@@ -449,7 +446,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
     if (tp->state == TCPS_SYN_RECEIVED) {
         /* "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED" */
         if (SEQ_LEQ(th->ack, tp->snd_una) || SEQ_GT(th->ack, tp->snd_max)) {
-            tcp_reset_for(st, s->ip, th, s->len);
+            tcp_reset_for(st, &s->in, th, s->len);
             NS_STAT_INC(st, tcp_drop_bad_ack);
             return false;
         }
@@ -913,7 +910,7 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
                 NS_STAT_INC(st, tcp_drop_after_close);
                 if (tp->state == TCPS_ESTABLISHED)
                     NS_STAT_INC(st, tcp_estab_resets);
-                tcp_reset_for(st, s->ip, th, s->len);
+                tcp_reset_for(st, &s->in, th, s->len);
                 tcp_close(tp);
                 return;
             }
@@ -941,7 +938,7 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
 void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
                struct ns_pbuf *pb)
 {
-    struct seg s = {.ip = ip};
+    struct seg s = {.len = 0};
     NS_STAT_INC(st, tcp_rx_segs);
     switch (ns_tcp_parse(ns_pbuf_data(pb), pb->len, &s.th)) {
     case NS_WIRE_OK:
@@ -954,8 +951,12 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
         goto drop;
     }
     (void)ifp; /* checksum offload is per frame (NS_PBUF_F_CSUM_OK), see if_input */
+    s.in = ns_flow_ip4(ip->dst, s.th.dport, ip->src, s.th.sport, NS_IPPROTO_TCP);
+    /* RFC 9293 §3.1: the pseudo-header of the flow's family; a segment
+     * with its checksum in place sums to -0. */
     if (!(pb->flags & NS_PBUF_F_CSUM_OK) &&
-        !ns_tcp_csum_ok(ip->src, ip->dst, ns_pbuf_data(pb), pb->len)) {
+        ns_csum_fold(ns_csum_add(ns_csum_pseudo(&s.in.remote, &s.in.local, NS_IPPROTO_TCP, pb->len),
+                                 ns_pbuf_data(pb), pb->len)) != 0) {
         NS_STAT_INC(st, tcp_drop_bad_csum);
         goto drop;
     }
@@ -968,7 +969,7 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
     s.data = ns_pbuf_data(pb) + s.th.hlen;
     s.len = pb->len - s.th.hlen;
 
-    struct tcpcb *tp = tcp_lookup(st, ip->dst, s.th.dport, ip->src, s.th.sport);
+    struct tcpcb *tp = tcp_lookup(st, &s.in);
     if (tp && tp->state == TCPS_TIME_WAIT && (s.th.flags & NS_TCP_SYN) &&
         !(s.th.flags & (NS_TCP_RST | NS_TCP_ACK)) && tcp_tw_reusable(tp, &s.th)) {
         NS_STAT_INC(st, tcp_tw_reuse);
@@ -976,13 +977,13 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
         tp = NULL;
     }
     if (!tp) {
-        struct tcpcb *l = tcp_lookup_listener(st, ip->dst, s.th.dport);
+        struct tcpcb *l = tcp_lookup_listener(st, &s.in.local, s.in.lport);
         if (l) {
             tcp_input_listen(st, l, &s);
         } else {
             /* RFC 9293 §3.10.7.1: CLOSED — answer with a reset. */
             NS_STAT_INC(st, tcp_drop_no_socket);
-            tcp_reset_for(st, ip, &s.th, s.len);
+            tcp_reset_for(st, &s.in, &s.th, s.len);
         }
         goto drop;
     }
@@ -1009,7 +1010,9 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
         return;
     uint16_t sport = ns_rd16(payload), dport = ns_rd16(payload + 2);
     uint32_t seq = ns_rd32(payload + 4);
-    struct tcpcb *tp = tcp_lookup(st, inner->src, sport, inner->dst, dport);
+    /* The quoted segment's flow, seen from here (we sent it). */
+    struct ns_flow out = ns_flow_ip4(inner->src, sport, inner->dst, dport, NS_IPPROTO_TCP);
+    struct tcpcb *tp = tcp_lookup(st, &out);
     if (!tp || SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
         return;
     if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {

@@ -1,6 +1,6 @@
 /* tcp/tcp_mem.c — the stack-wide limit on the memory TCP's buffers hold,
  * as Linux tcp_mem (net.ipv4.tcp_mem, three thresholds), in bytes of
- * storage actually held: the receive rings, the send rings (core/ring.c
+ * storage actually held: the receive rings, the send rings (base/ring.c
  * charges every change of their storage) and the out-of-order segments
  * (tcp_reass.c), over all connections of the stack.
  *

@@ -57,7 +57,7 @@ static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
 {
     if (SEQ_LT(seq, tp->snd_max))
         return mss;
-    struct ns_dev *dev = tcp_route_dev(tp->st, tp->raddr);
+    struct ns_dev *dev = tcp_route_dev(tp);
     if (!dev || !(dev->offloads & NS_DEV_OFF_TSO))
         return mss;
     uint32_t limit = dev->gso_max_size < NS_IP4_MAX_LEN ? dev->gso_max_size : NS_IP4_MAX_LEN;
@@ -135,9 +135,10 @@ uint16_t tcp_select_window(struct tcpcb *tp, bool syn)
 static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
 {
     struct ns_stack *st = tp->st;
+    const struct ns_flow *f = &tp->sock.flow;
     struct ns_tcp_repr th = {
-        .sport = tp->lport,
-        .dport = tp->rport,
+        .sport = tp->sock.flow.lport,
+        .dport = tp->sock.flow.rport,
         .seq = seq,
         .flags = flags,
     };
@@ -145,7 +146,7 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (syn) {
         /* RFC 9293 §3.7.1: announce the MSS we can receive. */
         th.has_mss = true;
-        th.mss = tcp_mss_for_route(st, tp->raddr);
+        th.mss = tcp_mss_for_route(tp);
         /* Linux tcp(7) TCP_MAXSEG: set before the connection, it is also
          * the value announced. */
         if (tp->user_mss && tp->user_mss < th.mss)
@@ -193,7 +194,7 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (len && seq + len == tp->snd_data + tp->sndbuf.len)
         th.flags |= NS_TCP_PSH;
     ns_tcp_emit(&th, p);
-    struct ns_dev *dev = tcp_route_dev(st, tp->raddr);
+    struct ns_dev *dev = tcp_route_dev(tp);
     if (len > tp->mss) {
         /* TSO (tcp_seg_max): the device cuts wire segments of the MSS,
          * less what options beyond the usual ones take (SACK blocks). */
@@ -206,13 +207,14 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
         /* Left for the device: the field holds the pseudo-header sum. */
         if (len)
             ns_ring_peek(&tp->sndbuf, seq - tp->snd_data, p + hlen, len);
-        uint32_t ph = ns_csum_pseudo4(tp->laddr, tp->raddr, NS_IPPROTO_TCP, (uint16_t)(hlen + len));
+        uint32_t ph = ns_csum_pseudo(&f->local, &f->remote, NS_IPPROTO_TCP, (uint32_t)(hlen + len));
         ns_wr16(p + 16, (uint16_t)~ns_csum_fold(ph));
         ns_pbuf_csum_partial(pb, 0, 16);
     } else {
         /* Pseudo-header and header first; the payload is then summed while it
          * is copied out of the send ring, each byte read once. */
-        uint32_t sum = ns_tcp_csum_begin(tp->laddr, tp->raddr, p, hlen, hlen + len);
+        uint32_t sum = ns_csum_add(
+            ns_csum_pseudo(&f->local, &f->remote, NS_IPPROTO_TCP, (uint32_t)(hlen + len)), p, hlen);
         if (len)
             ns_ring_peek_csum(&tp->sndbuf, seq - tp->snd_data, p + hlen, len, &sum);
         ns_wr16(p + 16, ns_csum_fold(sum));
@@ -225,11 +227,12 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
-    struct ip4_out o = {.src = tp->laddr, .dst = tp->raddr, .proto = NS_IPPROTO_TCP,
+    struct ip4_out o = {.src = ns_addr_to_ip4(&f->local), .dst = ns_addr_to_ip4(&f->remote),
+                        .proto = NS_IPPROTO_TCP,
                         .df = !tp->pmtu_locked,
                         .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
-    int rc = ip4_output(st, &o, pb);
+    int rc = ip4_output_via(st, tcp_egress(tp), &o, pb);
     if (rc == -EAGAIN)
         return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {
@@ -272,8 +275,7 @@ void tcp_send_ack_now(struct tcpcb *tp)
 void tcp_send_keepalive(struct tcpcb *tp)
 {
     if (!tcp_ts_on(tp)) {
-        tcp_respond(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_una - 1,
-                    tp->rcv_nxt, NS_TCP_ACK,
+        tcp_respond(tp->st, &tp->sock.flow, tp->snd_una - 1, tp->rcv_nxt, NS_TCP_ACK,
                     tcp_select_window(tp, false));
         return;
     }

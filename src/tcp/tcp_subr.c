@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/siphash.h"
+#include "base/siphash.h"
 #include "tcp/tcp.h"
 #include "wire/bytes.h"
 
@@ -26,6 +26,9 @@ const char *const tcp_state_names[] = {
 };
 
 #define TCP_INITIAL_BUCKETS 256u
+
+/* TCP in the IP protocol table (net/net.h). */
+static const struct ip_protocol tcp_protocol = {.input4 = tcp_input, .err4 = tcp_icmp_err};
 
 int tcp_init(struct ns_stack *st)
 {
@@ -44,10 +47,15 @@ int tcp_init(struct ns_stack *st)
         memcpy(t->isn_key + i, &a, 8);
         memcpy(t->port_key + i, &b, 8);
     }
+    /* The connection hash's key: a PRF of the ISN secret under two
+     * labels. Drawing it from the generator would move every later draw
+     * (ports, ISN clocks, IP IDs of other stacks... the same seed would
+     * give other frames). */
+    t->conn_key.k0 = ns_siphash(t->isn_key, "netsock conn-hash k0", 20);
+    t->conn_key.k1 = ns_siphash(t->isn_key, "netsock conn-hash k1", 20);
     st->tcp = t;
-    st->proto_input[NS_IPPROTO_TCP] = tcp_input;
-    st->proto_err[NS_IPPROTO_TCP] = tcp_icmp_err;
-    return 0;
+    ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
+    return sock_register(st, &tcp_protosw);
 }
 
 void tcp_destroy(struct ns_stack *st)
@@ -71,18 +79,21 @@ void tcp_destroy(struct ns_stack *st)
      * accounting would make the memory limit drift. */
     assert(t->mem_all.bytes == 0 && t->mem_rcv.bytes == 0 && t->mem_snd.bytes == 0 &&
            t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
+    assert(!t->socks.head && "a TCP socket outlived the descriptor table");
     free(t->conn);
     free(t);
     st->tcp = NULL;
 }
 
-struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
+struct tcpcb *tcp_new(struct ns_stack *st, bool user)
 {
     struct tcpcb *tp = calloc(1, sizeof(*tp));
     if (!tp)
         return NULL;
     tp->st = st;
-    tp->so = so;
+    sock_setup(st, &tp->sock, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops);
+    if (user)
+        tcp_sock_attach(tp);
     tp->state = TCPS_CLOSED;
     tp->mss = TCP_MSS_NOOPT;
     tp->peer_mss = TCP_MSS_NOOPT;
@@ -97,15 +108,30 @@ struct tcpcb *tcp_new(struct ns_stack *st, struct ns_sock *so)
     tp->rack_reo_mult = 1;
     tp->sndbuf.acct = &st->tcp->mem_snd; /* the stack-wide limit (tcp_mem.c) */
     tp->rcvbuf.acct = &st->tcp->mem_rcv;
-    ns_ring_set_cap(&tp->sndbuf, so ? so->sndbuf : st->cfg.tcp_wmem_default);
-    ns_ring_set_cap(&tp->rcvbuf, so ? so->rcvbuf : st->cfg.tcp_rmem_default);
+    ns_ring_set_cap(&tp->sndbuf, tp->sock.sndbuf);
+    ns_ring_set_cap(&tp->rcvbuf, tp->sock.rcvbuf);
     tcp_timers_init(tp);
     tcp_opts_init(tp);
     return tp;
 }
 
+void tcp_sock_attach(struct tcpcb *tp)
+{
+    tp->so = &tp->sock;
+    ns_dlist_push_tail(&tp->st->tcp->socks, &tp->sock_link);
+}
+
+void tcp_sock_detach(struct tcpcb *tp)
+{
+    if (!tp->so)
+        return;
+    ns_dlist_remove(&tp->st->tcp->socks, &tp->sock_link);
+    tp->so = NULL;
+}
+
 void tcp_free(struct tcpcb *tp)
 {
+    tcp_sock_detach(tp);
     tcp_timers_cancel(tp);
     ns_tx_wait_cancel(tp->st, &tp->txw);
     tcp_reass_flush(tp);
@@ -121,21 +147,21 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
     struct ns_stack *st = tp->st;
     if (tp->state == to)
         return;
-    char a[16], b[16];
-    NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_ip4_ntoa(tp->laddr, a), tp->lport,
-           ns_ip4_ntoa(tp->raddr, b), tp->rport, tcp_state_names[tp->state], tcp_state_names[to]);
+    const struct ns_flow *f = &tp->sock.flow;
+    char a[48], b[48];
+    NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_addr_ntop(&f->local, a), f->lport,
+           ns_addr_ntop(&f->remote, b), f->rport, tcp_state_names[tp->state], tcp_state_names[to]);
     tp->state = (uint8_t)to;
 }
 
 /* ---- tables ------------------------------------------------------------------- */
 
-static uint32_t conn_hash(const struct tcp_table *t, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                          uint16_t rport)
+/* The bucket of a flow: keyed with the stack's secret (ns_flow_hash), so
+ * that nobody can pick 4-tuples that all land in one chain. Which bucket
+ * a connection is in decides nothing that reaches the wire. */
+static uint32_t conn_hash(const struct tcp_table *t, const struct ns_flow *f)
 {
-    uint64_t h = ((uint64_t)raddr << 32 | laddr) * 0x9e3779b97f4a7c15ull;
-    h ^= ((uint64_t)rport << 16 | lport) * 0xc2b2ae3d27d4eb4full;
-    h ^= h >> 29;
-    return (uint32_t)h & t->conn_mask;
+    return (uint32_t)ns_flow_hash(&t->conn_key, f) & t->conn_mask;
 }
 
 /* Double the table when it holds more connections than buckets, so chains
@@ -153,7 +179,7 @@ static void conn_grow(struct tcp_table *t)
     for (uint32_t b = 0; b <= old_mask; b++) {
         for (struct tcpcb *tp = old[b], *next; tp; tp = next) {
             next = tp->hnext;
-            uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+            uint32_t h = conn_hash(t, &tp->sock.flow);
             tp->hnext = n[h];
             n[h] = tp;
         }
@@ -166,7 +192,7 @@ void tcp_hash_insert(struct tcpcb *tp)
     struct tcp_table *t = tp->st->tcp;
     if (t->nconn >= t->conn_mask + 1)
         conn_grow(t);
-    uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    uint32_t h = conn_hash(t, &tp->sock.flow);
     tp->hnext = t->conn[h];
     t->conn[h] = tp;
     t->nconn++;
@@ -175,7 +201,7 @@ void tcp_hash_insert(struct tcpcb *tp)
 void tcp_hash_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    uint32_t h = conn_hash(t, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    uint32_t h = conn_hash(t, &tp->sock.flow);
     for (struct tcpcb **pp = &t->conn[h]; *pp; pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
@@ -186,12 +212,11 @@ void tcp_hash_remove(struct tcpcb *tp)
     }
 }
 
-struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                         uint16_t rport)
+struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key)
 {
     struct tcp_table *t = st->tcp;
-    for (struct tcpcb *tp = t->conn[conn_hash(t, laddr, lport, raddr, rport)]; tp; tp = tp->hnext)
-        if (tp->lport == lport && tp->rport == rport && tp->laddr == laddr && tp->raddr == raddr)
+    for (struct tcpcb *tp = t->conn[conn_hash(t, key)]; tp; tp = tp->hnext)
+        if (ns_flow_eq(&tp->sock.flow, key))
             return tp;
     return NULL;
 }
@@ -199,7 +224,7 @@ struct tcpcb *tcp_lookup(struct ns_stack *st, uint32_t laddr, uint16_t lport, ui
 void tcp_listen_insert(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    struct tcpcb **b = &t->listen[tp->lport & 255];
+    struct tcpcb **b = &t->listen[tp->sock.flow.lport & 255];
     tp->hnext = *b;
     *b = tp;
 }
@@ -207,7 +232,7 @@ void tcp_listen_insert(struct tcpcb *tp)
 void tcp_listen_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    for (struct tcpcb **pp = &t->listen[tp->lport & 255]; *pp; pp = &(*pp)->hnext) {
+    for (struct tcpcb **pp = &t->listen[tp->sock.flow.lport & 255]; *pp; pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
             tp->hnext = NULL;
@@ -216,32 +241,40 @@ void tcp_listen_remove(struct tcpcb *tp)
     }
 }
 
-struct tcpcb *tcp_lookup_listener(struct ns_stack *st, uint32_t laddr, uint16_t lport)
+struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport)
 {
     struct tcpcb *wild = NULL;
     for (struct tcpcb *tp = st->tcp->listen[lport & 255]; tp; tp = tp->hnext) {
-        if (tp->lport != lport)
+        const struct ns_flow *f = &tp->sock.flow;
+        if (f->lport != lport)
             continue;
-        if (tp->laddr == laddr)
+        if (ns_addr_eq(&f->local, laddr))
             return tp; /* an exact address beats the wildcard */
-        if (tp->laddr == 0 && !wild)
+        if (ns_addr_is_any(&f->local) && !wild)
             wild = tp;
     }
     return wild;
+}
+
+/* Do two local addresses overlap (either a wildcard, or the same)? */
+static bool addr_overlap(const struct ns_addr *a, const struct ns_addr *b)
+{
+    return ns_addr_is_any(a) || ns_addr_is_any(b) || ns_addr_eq(a, b);
 }
 
 /* Linux inet_csk_bind_conflict, simplified to what netsock has: a port is
  * taken when another socket holds it on an overlapping address, unless
  * both set SO_REUSEADDR and the holder is not listening, or both set
  * SO_REUSEPORT. Connections in TIME_WAIT yield to SO_REUSEADDR. */
-bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const struct ns_sock *self)
+bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport,
+                     const struct ns_sock *self)
 {
     struct tcp_table *t = st->tcp;
     uint32_t my_flags = self ? self->flags : 0;
     for (struct tcpcb *tp = t->listen[lport & 255]; tp; tp = tp->hnext) {
-        if (tp->lport != lport || (tp->so && tp->so == self))
+        if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
             continue;
-        if (tp->laddr && laddr && tp->laddr != laddr)
+        if (!addr_overlap(&tp->sock.flow.local, laddr))
             continue;
         if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
             continue;
@@ -249,9 +282,9 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
     }
     for (uint32_t b = 0; b <= t->conn_mask; b++) {
         for (struct tcpcb *tp = t->conn[b]; tp; tp = tp->hnext) {
-            if (tp->lport != lport || (tp->so && tp->so == self))
+            if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
                 continue;
-            if (tp->laddr && laddr && tp->laddr != laddr)
+            if (!addr_overlap(&tp->sock.flow.local, laddr))
                 continue;
             if (my_flags & SO_F_REUSEADDR) {
                 if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
@@ -263,16 +296,14 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
         }
     }
     /* Bound but idle sockets (bind() without listen/connect). */
-    struct sock_table *s = st->socks;
-    for (int fd = 0; fd < s->cap; fd++) {
-        struct ns_sock *so = s->fds[fd];
-        if (!so || so == self || so->type != SOCK_STREAM || !(so->flags & SO_F_BOUND) ||
-            so->lport != lport)
+    for (struct ns_dlink *k = t->socks.head; k; k = k->next) {
+        struct tcpcb *tp = NS_CONTAINER_OF(k, struct tcpcb, sock_link);
+        struct ns_sock *so = &tp->sock;
+        if (so == self || !(so->flags & SO_F_BOUND) || so->flow.lport != lport)
             continue;
-        struct tcpcb *tp = so->pcb;
-        if (tp && tp->state != TCPS_CLOSED)
+        if (tp->state != TCPS_CLOSED)
             continue; /* counted above */
-        if (so->laddr && laddr && so->laddr != laddr)
+        if (!addr_overlap(&so->flow.local, laddr))
             continue;
         if ((so->flags & my_flags & SO_F_REUSEADDR) || (so->flags & my_flags & SO_F_REUSEPORT))
             continue;
@@ -283,23 +314,44 @@ bool tcp_port_in_use(struct ns_stack *st, uint32_t laddr, uint16_t lport, const 
 
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
  * secretkey), M a 4-microsecond timer, F SipHash-2-4 under a per-stack key. */
-uint32_t tcp_new_isn(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                     uint16_t rport)
+/* The bytes a flow's keyed hashes take in: the local and the remote
+ * address (4 bytes each for IPv4, 16 for IPv6, network order), then the
+ * local and the remote port (big-endian); `with_lport` false leaves the
+ * local port out (RFC 6056's F(laddr, faddr, fport)). Returns the length
+ * (at most 36). */
+static size_t flow_bytes(const struct ns_flow *f, bool with_lport, uint8_t out[36])
+{
+    size_t n = 0;
+    if (f->local.family == AF_INET) {
+        ns_wr32(out, ns_addr_to_ip4(&f->local));
+        ns_wr32(out + 4, ns_addr_to_ip4(&f->remote));
+        n = 8;
+    } else {
+        memcpy(out, f->local.u.b, 16);
+        memcpy(out + 16, f->remote.u.b, 16);
+        n = 32;
+    }
+    if (with_lport) {
+        ns_wr16(out + n, f->lport);
+        n += 2;
+    }
+    ns_wr16(out + n, f->rport);
+    return n + 2;
+}
+
+uint32_t tcp_new_isn(struct ns_stack *st, const struct ns_flow *f)
 {
     if (st->tcp->isn_hook)
         return st->tcp->isn_hook(st, st->tcp->isn_hook_ctx); /* tests only (tcp.h) */
-    uint8_t in[12];
-    ns_wr32(in, laddr);
-    ns_wr32(in + 4, raddr);
-    ns_wr16(in + 8, lport);
-    ns_wr16(in + 10, rport);
-    uint32_t f = (uint32_t)ns_siphash(st->tcp->isn_key, in, sizeof(in));
-    return f + (uint32_t)(st->now_us / 4);
+    uint8_t in[36];
+    size_t n = flow_bytes(f, true, in);
+    uint32_t h = (uint32_t)ns_siphash(st->tcp->isn_key, in, n);
+    return h + (uint32_t)(st->now_us / 4);
 }
 
 void tcp_set_iss(struct tcpcb *tp)
 {
-    tp->iss = tcp_new_isn(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport);
+    tp->iss = tcp_new_isn(tp->st, &tp->sock.flow);
     tp->snd_una = tp->snd_nxt = tp->snd_max = tp->snd_sml = tp->iss;
     tp->snd_data = tp->iss + 1;
     /* RFC 8985 §6.2 step 3 compares delivered segments with RACK.fack
@@ -311,20 +363,20 @@ void tcp_set_iss(struct tcpcb *tp)
 
 /* RFC 6056 §3.3.3 Algorithm 3 (simple hash-based): a per-destination offset
  * from a keyed hash, plus a global counter, walked until a free 4-tuple. */
-int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport)
+int tcp_pick_port(struct ns_stack *st, const struct ns_flow *f)
 {
     static const uint32_t lo = SOCK_EPHEMERAL_LO, n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
-    uint8_t in[10];
-    ns_wr32(in, laddr);
-    ns_wr32(in + 4, raddr);
-    ns_wr16(in + 8, rport);
-    uint32_t offset = (uint32_t)ns_siphash(st->tcp->port_key, in, sizeof(in));
+    uint8_t in[36];
+    size_t len = flow_bytes(f, false, in);
+    uint32_t offset = (uint32_t)ns_siphash(st->tcp->port_key, in, len);
     uint32_t *next = &st->tcp->port_offsets[offset & 255];
+    struct ns_flow k = *f;
     for (uint32_t i = 0; i < n; i++) {
         uint16_t port = (uint16_t)(lo + (offset + *next + i) % n);
-        if (tcp_lookup(st, laddr, port, raddr, rport))
+        k.lport = port;
+        if (tcp_lookup(st, &k))
             continue;
-        if (tcp_lookup_listener(st, laddr, port) && tcp_lookup_listener(st, laddr, port)->lport == port)
+        if (tcp_lookup_listener(st, &f->local, port))
             continue;
         *next += i + 1;
         return port;
@@ -334,38 +386,41 @@ int tcp_pick_port(struct ns_stack *st, uint32_t laddr, uint32_t raddr, uint16_t 
 
 /* ---- control segments ---------------------------------------------------------- */
 
-void tcp_respond(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                 uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win)
+void tcp_respond(struct ns_stack *st, const struct ns_flow *f, uint32_t seq, uint32_t ack,
+                 uint8_t flags, uint16_t win)
 {
     struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, NS_TCP_HLEN);
     if (!pb)
         return;
     struct ns_tcp_repr th = {
-        .sport = lport, .dport = rport, .seq = seq, .ack = ack, .flags = flags, .win = win};
+        .sport = f->lport, .dport = f->rport, .seq = seq, .ack = ack, .flags = flags, .win = win};
     uint8_t *p = ns_pbuf_data(pb);
     ns_tcp_emit(&th, p);
-    ns_wr16(p + 16, ns_tcp_csum(laddr, raddr, p, NS_TCP_HLEN));
+    /* RFC 9293 §3.1: the pseudo-header of the flow's family. */
+    uint32_t sum = ns_csum_pseudo(&f->local, &f->remote, NS_IPPROTO_TCP, NS_TCP_HLEN);
+    ns_wr16(p + 16, ns_csum_fold(ns_csum_add(sum, p, NS_TCP_HLEN)));
     if (flags & NS_TCP_RST)
         NS_STAT_INC(st, tcp_tx_rst);
     NS_STAT_INC(st, tcp_tx_segs);
-    struct ip4_out o = {.src = laddr, .dst = raddr, .proto = NS_IPPROTO_TCP, .df = true};
+    struct ip4_out o = {.src = ns_addr_to_ip4(&f->local), .dst = ns_addr_to_ip4(&f->remote),
+                        .proto = NS_IPPROTO_TCP, .df = true};
     ip4_output(st, &o, pb);
 }
 
-void tcp_reset_for(struct ns_stack *st, const struct ns_ip4_repr *ip,
-                   const struct ns_tcp_repr *th, uint32_t len)
+void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct ns_tcp_repr *th,
+                   uint32_t len)
 {
     /* RFC 9293 §3.10.7.1: never answer a reset; never to a broadcast. */
     if (th->flags & NS_TCP_RST)
         return;
-    if (ip4_is_broadcast(st, ip->dst) || ip4_is_multicast(ip->dst))
+    uint32_t dst = ns_addr_to_ip4(&in->local);
+    if (ip4_is_broadcast(st, dst) || ip4_is_multicast(dst))
         return;
     if (th->flags & NS_TCP_ACK) {
-        tcp_respond(st, ip->dst, th->dport, ip->src, th->sport, th->ack, 0, NS_TCP_RST, 0);
+        tcp_respond(st, in, th->ack, 0, NS_TCP_RST, 0);
     } else {
         uint32_t seglen = len + !!(th->flags & NS_TCP_SYN) + !!(th->flags & NS_TCP_FIN);
-        tcp_respond(st, ip->dst, th->dport, ip->src, th->sport, 0, th->seq + seglen,
-                    NS_TCP_RST | NS_TCP_ACK, 0);
+        tcp_respond(st, in, 0, th->seq + seglen, NS_TCP_RST | NS_TCP_ACK, 0);
     }
 }
 
@@ -424,7 +479,7 @@ void tcp_drop(struct tcpcb *tp, int err)
 {
     struct ns_stack *st = tp->st;
     if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT) {
-        tcp_respond(st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_nxt, 0, NS_TCP_RST, 0);
+        tcp_respond(st, &tp->sock.flow, tp->snd_nxt, 0, NS_TCP_RST, 0);
         if (tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT)
             NS_STAT_INC(st, tcp_estab_resets);
     }
@@ -434,31 +489,25 @@ void tcp_drop(struct tcpcb *tp, int err)
     tcp_close(tp);
 }
 
-struct ns_dev *tcp_route_dev(struct ns_stack *st, uint32_t raddr)
+struct ns_dev *tcp_route_dev(struct tcpcb *tp)
 {
-    int ifindex;
-    uint32_t nexthop;
-    if (ip4_is_local(st, raddr) || ip4_is_loopback(raddr))
-        ifindex = st->lo_ifindex;
-    else if (route4_lookup(st, raddr, &ifindex, &nexthop) < 0)
-        return NULL;
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
-    return ifp ? ifp->dev : NULL;
+    const struct ip_egress *eg = tcp_egress(tp);
+    return eg->ifp ? eg->ifp->dev : NULL;
 }
 
 /* RFC 9293 §3.7.1, RFC 6691: the MSS to announce is the route MTU less
  * the fixed IPv4 and TCP headers. */
-uint16_t tcp_mss_for_route(struct ns_stack *st, uint32_t raddr)
+uint16_t tcp_mss_for_route(struct tcpcb *tp)
 {
-    struct ns_dev *dev = tcp_route_dev(st, raddr);
+    struct ns_dev *dev = tcp_route_dev(tp);
     uint32_t mtu = dev ? dev->mtu : 1500;
     uint32_t mss = mtu - NS_IP4_HLEN - NS_TCP_HLEN;
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }
 
-uint32_t tcp_path_mtu(const struct tcpcb *tp)
+uint32_t tcp_path_mtu(struct tcpcb *tp)
 {
-    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp->st, tp->raddr) + NS_IP4_HLEN + NS_TCP_HLEN;
+    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp) + NS_IP4_HLEN + NS_TCP_HLEN;
     return tp->pmtu && tp->pmtu < mtu ? tp->pmtu : mtu;
 }
 
@@ -522,16 +571,12 @@ void tcp_opts_init(struct tcpcb *tp)
  * reveal neither uptime nor other connections' clocks. The key is the ISN
  * secret with a domain tag, so no extra randomness is drawn from the
  * stack's generator. */
-uint32_t tcp_ts_offset(struct ns_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                       uint16_t rport)
+uint32_t tcp_ts_offset(struct ns_stack *st, const struct ns_flow *f)
 {
-    uint8_t in[13];
-    ns_wr32(in, laddr);
-    ns_wr32(in + 4, raddr);
-    ns_wr16(in + 8, lport);
-    ns_wr16(in + 10, rport);
-    in[12] = 'T';
-    return (uint32_t)ns_siphash(st->tcp->isn_key, in, sizeof(in));
+    uint8_t in[37];
+    size_t n = flow_bytes(f, true, in);
+    in[n++] = 'T';
+    return (uint32_t)ns_siphash(st->tcp->isn_key, in, n);
 }
 
 /* The receive window we can offer: free space in the receive buffer,
@@ -597,7 +642,7 @@ uint32_t tcp_initial_window(const struct tcpcb *tp)
  * advertise. The buffer here is payload bytes only, so no skb overhead
  * factor enters (Linux's tcp_space_from_win). The buffer only grows, so
  * the window already advertised is never taken back (RFC 9293
- * §3.8.6.2.2); its storage follows the data actually queued (core/ring.h),
+ * §3.8.6.2.2); its storage follows the data actually queued (base/ring.h),
  * so a large cap costs nothing while the application keeps up. Not done
  * when SO_RCVBUF was set (TF_RCVBUF_LOCK, Linux SOCK_RCVBUF_LOCK) or
  * cfg.tcp_moderate_rcvbuf is off. */

@@ -7,7 +7,7 @@
  * pushes back: the segment is not "sent". tcp_xmit returns before counting
  * it, tcp_output_one returns before SND.NXT, SND.MAX, the FIN flag, RTT
  * timing or the retransmission timer move, and the connection waits on
- * the interface (core/stack.c ns_tx_wait). When the device has room,
+ * the interface (link/iface.c ns_tx_wait). When the device has room,
  * ns_stack_poll wakes it and tcp_output builds the same segment again from
  * the send buffer. No data is lost, no retransmission is counted, no timer
  * is needed; congestion control sees nothing (RFC 5681 §3 reacts to loss

@@ -13,11 +13,11 @@
 
 #include "tcp/tcp.h"
 
-static struct tcpcb *TP(const struct ns_sock *so) { return so->pcb; }
+static struct tcpcb *TP(struct ns_sock *so) { return tcp_sk(so); }
 
-static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+static int tcp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                    uint16_t port)
 {
-    struct tcpcb *tp = TP(so);
     if (port == 0) {
         /* inet_csk_get_port: any free port from the ephemeral range. */
         uint32_t n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
@@ -33,8 +33,8 @@ static int tcp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint
     } else if (tcp_port_in_use(st, addr, port, so)) {
         return -EADDRINUSE;
     }
-    so->laddr = tp->laddr = addr;
-    so->lport = tp->lport = port;
+    so->flow.local = *addr;
+    so->flow.lport = port;
     so->flags |= SO_F_BOUND;
     return 0;
 }
@@ -60,13 +60,14 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     if (tp->state == TCPS_LISTEN)
         return 0;
     if (!(so->flags & SO_F_BOUND)) {
-        int rc = tcp_bind(st, so, 0, 0); /* listen() autobinds */
+        struct ns_addr any = ns_addr_any(AF_INET);
+        int rc = tcp_bind(st, so, &any, 0); /* listen() autobinds */
         if (rc < 0)
             return rc;
     }
     /* Two listeners on one address and port need SO_REUSEPORT on both. */
-    for (struct tcpcb *o = st->tcp->listen[so->lport & 255]; o; o = o->hnext)
-        if (o->lport == so->lport && o->laddr == so->laddr &&
+    for (struct tcpcb *o = st->tcp->listen[so->flow.lport & 255]; o; o = o->hnext)
+        if (o->sock.flow.lport == so->flow.lport && ns_addr_eq(&o->sock.flow.local, &so->flow.local) &&
             !(o->so && (o->so->flags & so->flags & SO_F_REUSEPORT)))
             return -EADDRINUSE;
     tcp_apply_bufs(so);
@@ -76,28 +77,25 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     return 0;
 }
 
-static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct sockaddr_in *peer)
+static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct ns_sock **child)
 {
+    (void)st;
     struct tcpcb *l = TP(so);
     if (l->state != TCPS_LISTEN)
         return -EINVAL; /* inet_accept: not listening */
     struct tcpcb *tp = l->acceptq;
     if (!tp)
         return -EAGAIN;
-    int err;
-    struct ns_sock *nso = sock_alloc(st, SOCK_STREAM, IPPROTO_TCP, &tcp_sock_ops, &err);
-    if (!nso)
-        return err;
     l->acceptq = tp->qnext;
     if (!l->acceptq)
         l->acceptq_tail = NULL;
     l->acceptq_len--;
     tp->qnext = NULL;
     tp->listener = NULL;
-    tp->so = nso;
-    /* sock_alloc attached a fresh tcpcb; the connection is the child's. */
-    tcp_free(nso->pcb);
-    nso->pcb = tp;
+    /* The connection's own socket becomes the user's (its 4-tuple is
+     * already there). */
+    tcp_sock_attach(tp);
+    struct ns_sock *nso = tp->so;
     nso->rcvbuf = tp->rcvbuf.cap;
     nso->sndbuf = tp->sndbuf.cap;
     /* The new socket inherits the listener's options (Linux). */
@@ -105,10 +103,6 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
     nso->flags |= SO_F_BOUND | SO_F_CONNECTED;
     if (flags & SOCK_NONBLOCK)
         nso->flags |= SO_F_NONBLOCK;
-    nso->laddr = tp->laddr;
-    nso->lport = tp->lport;
-    nso->raddr = tp->raddr;
-    nso->rport = tp->rport;
     nso->ttl = so->ttl;
     nso->tos = so->tos;
     if (so->flags & SO_F_KEEPALIVE) {
@@ -117,13 +111,8 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
         tp->flags |= TF_KEEPALIVE;
         tcp_arm_keep(tp);
     }
-    if (peer) {
-        memset(peer, 0, sizeof(*peer));
-        peer->sin_family = AF_INET;
-        peer->sin_addr.s_addr = htonl(tp->raddr);
-        peer->sin_port = htons(tp->rport);
-    }
-    return nso->fd;
+    *child = nso;
+    return 0;
 }
 
 static void tcp_close_listener(struct tcpcb *l);
@@ -140,8 +129,7 @@ static void tcp_disconnect(struct tcpcb *tp)
         tcp_listen_remove(tp);
     } else if (tp->state != TCPS_CLOSED) {
         if (tp->state >= TCPS_SYN_RECEIVED && tp->state != TCPS_TIME_WAIT)
-            tcp_respond(tp->st, tp->laddr, tp->lport, tp->raddr, tp->rport, tp->snd_nxt, 0,
-                        NS_TCP_RST, 0);
+            tcp_respond(tp->st, &tp->sock.flow, tp->snd_nxt, 0, NS_TCP_RST, 0);
         tcp_hash_remove(tp);
     }
     tcp_timers_cancel(tp);
@@ -154,11 +142,11 @@ static void tcp_disconnect(struct tcpcb *tp)
     so->flags &= ~(SO_F_CONNECTED | SO_F_CONNECTING | SO_F_SHUT_RD | SO_F_SHUT_WR);
 }
 
-static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
                        uint16_t port)
 {
     struct tcpcb *tp = TP(so);
-    if (family == AF_UNSPEC) {
+    if (to->family == AF_UNSPEC) {
         tcp_disconnect(tp);
         return 0;
     }
@@ -195,40 +183,35 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
         }
         return -EISCONN;
     }
+    uint32_t addr = ns_addr_to_ip4(to);
     if (addr == 0)
         addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
     /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
     if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
         return -ENETUNREACH;
-    uint32_t src;
-    int ifindex;
-    uint32_t nexthop;
-    if (ip4_is_local(st, addr) || ip4_is_loopback(addr))
-        src = addr;
-    else if (route4_lookup(st, addr, &ifindex, &nexthop) < 0)
+    /* The egress, decided here and kept for the connection's segments;
+     * to an address of this host from that address itself. */
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
+    if (eg->err)
         return -ENETUNREACH;
-    else
-        src = ip4_source_for(st, ifindex, addr);
-    if (so->laddr)
-        src = so->laddr;
+    uint32_t src = eg->local ? addr : eg->src;
+    if (!ns_addr_is_any(&so->flow.local))
+        src = ns_addr_to_ip4(&so->flow.local);
+    /* The connection's 4-tuple (the one copy: the socket's flow). */
+    struct ns_flow f = {.local = ns_addr_ip4(src), .remote = ns_addr_ip4(addr),
+                        .lport = so->flow.lport, .rport = port, .proto = so->flow.proto};
     if (so->flags & SO_F_BOUND) {
-        if (tcp_lookup(st, src, so->lport, addr, port))
+        if (tcp_lookup(st, &f))
             return -EADDRNOTAVAIL;
     } else {
-        int p = tcp_pick_port(st, src, addr, port);
+        int p = tcp_pick_port(st, &f);
         if (p < 0)
             return p;
-        so->lport = (uint16_t)p;
+        f.lport = (uint16_t)p;
         so->flags |= SO_F_BOUND;
     }
     so->so_error = 0;
-    so->laddr = src;
-    so->raddr = addr;
-    so->rport = port;
-    tp->laddr = src;
-    tp->lport = so->lport;
-    tp->raddr = addr;
-    tp->rport = port;
+    so->flow = f;
     tcp_apply_bufs(so);
     if (so->flags & SO_F_KEEPALIVE)
         tp->flags |= TF_KEEPALIVE;
@@ -246,8 +229,8 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint
     tp->soft_error = 0;
     tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
-    tp->ts_offset = tcp_ts_offset(st, tp->laddr, tp->lport, tp->raddr, tp->rport);
-    tp->mss = tcp_mss_for_route(st, addr);
+    tp->ts_offset = tcp_ts_offset(st, &so->flow);
+    tp->mss = tcp_mss_for_route(tp);
     if (tp->user_mss && tp->user_mss < tp->mss)
         tp->mss = tp->user_mss;
     tp->cc->init(tp);
@@ -467,12 +450,13 @@ static void tcp_close_listener(struct tcpcb *l)
 static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
 {
     struct tcpcb *tp = TP(so);
-    so->pcb = NULL;
     if (tp->state == TCPS_LISTEN)
         tcp_close_listener(tp);
     bool abort = (so->linger_onoff && so->linger_s == 0) || tp->rcvbuf.len > 0 ||
                  tp->reass != NULL;
-    tp->so = NULL;
+    /* The connection lives on without its descriptor (an orphan) until
+     * it is done, then tcp_free frees it, socket and all. */
+    tcp_sock_detach(tp);
     tp->flags |= TF_ORPHAN;
     switch (tp->state) {
     case TCPS_CLOSED:
@@ -503,7 +487,7 @@ static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
 static const char *tcp_state_str(const struct ns_sock *so)
 {
     /* Names as ss(8) prints them. */
-    return tcp_state_names[TP(so)->state];
+    return tcp_state_names[tcp_sk_const(so)->state];
 }
 
 static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
@@ -680,7 +664,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
 
 static void tcp_info_fill(const struct ns_sock *so, struct ns_sock_info *out)
 {
-    const struct tcpcb *tp = TP(so);
+    const struct tcpcb *tp = tcp_sk_const(so);
     if (tp->state == TCPS_LISTEN) {
         out->recv_q = tp->acceptq_len; /* as ss: queued connections */
         out->send_q = tp->backlog;
@@ -714,12 +698,16 @@ const struct ns_sock_ops tcp_sock_ops = {
     .info = tcp_info_fill,
 };
 
-int tcp_attach(struct ns_stack *st, struct ns_sock *so);
-int tcp_attach(struct ns_stack *st, struct ns_sock *so)
+static struct ns_sock *tcp_create(struct ns_stack *st, int protocol, int *err)
 {
-    struct tcpcb *tp = tcp_new(st, so);
-    if (!tp)
-        return -ENOMEM;
-    so->pcb = tp;
-    return 0;
+    (void)protocol;
+    struct tcpcb *tp = tcp_new(st, true);
+    if (!tp) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    return &tp->sock;
 }
+
+const struct ns_protosw tcp_protosw = {
+    .family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .create = tcp_create};

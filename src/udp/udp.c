@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/net.h"
 #include "socket/sock.h"
+#include "udp/udp.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
@@ -47,7 +49,7 @@ void udp_destroy(struct ns_stack *st)
 
 static void udp_hash(struct ns_stack *st, struct ns_sock *so)
 {
-    struct ns_sock **b = udp_bucket(st, so->lport);
+    struct ns_sock **b = udp_bucket(st, so->flow.lport);
     so->hnext = *b; /* at the head: the last bound wins ties, as Linux */
     *b = so;
     st->udp->count++;
@@ -57,7 +59,7 @@ static void udp_unhash(struct ns_stack *st, struct ns_sock *so)
 {
     if (!(so->flags & SO_F_BOUND))
         return;
-    for (struct ns_sock **pp = udp_bucket(st, so->lport); *pp; pp = &(*pp)->hnext) {
+    for (struct ns_sock **pp = udp_bucket(st, so->flow.lport); *pp; pp = &(*pp)->hnext) {
         if (*pp == so) {
             *pp = so->hnext;
             so->hnext = NULL;
@@ -69,13 +71,14 @@ static void udp_unhash(struct ns_stack *st, struct ns_sock *so)
 }
 
 /* Linux udp_lib_lport_inuse: would so bound to addr:port clash? */
-static bool udp_port_conflict(struct ns_stack *st, const struct ns_sock *so, uint32_t addr,
-                              uint16_t port)
+static bool udp_port_conflict(struct ns_stack *st, const struct ns_sock *so,
+                              const struct ns_addr *addr, uint16_t port)
 {
     for (struct ns_sock *o = *udp_bucket(st, port); o; o = o->hnext) {
-        if (o == so || o->lport != port)
+        if (o == so || o->flow.lport != port)
             continue;
-        if (o->laddr && addr && o->laddr != addr)
+        if (!ns_addr_is_any(&o->flow.local) && !ns_addr_is_any(addr) &&
+            !ns_addr_eq(&o->flow.local, addr))
             continue; /* different specific addresses never clash */
         if ((o->flags & so->flags & SO_F_REUSEADDR) || (o->flags & so->flags & SO_F_REUSEPORT))
             continue;
@@ -86,7 +89,7 @@ static bool udp_port_conflict(struct ns_stack *st, const struct ns_sock *so, uin
 
 /* RFC 6056 §3.3.1 (Algorithm 1): a random start in the ephemeral range,
  * then the next free port. */
-static int udp_pick_port(struct ns_stack *st, struct ns_sock *so, uint32_t addr)
+static int udp_pick_port(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr)
 {
     uint32_t n = SOCK_EPHEMERAL_HI - SOCK_EPHEMERAL_LO + 1;
     uint32_t start = (uint32_t)ns_rng_below(&st->rng, n);
@@ -98,7 +101,8 @@ static int udp_pick_port(struct ns_stack *st, struct ns_sock *so, uint32_t addr)
     return -EAGAIN; /* Linux: EAGAIN when the range is exhausted */
 }
 
-static int udp_bind_port(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+static int udp_bind_port(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                         uint16_t port)
 {
     if (port == 0) {
         int p = udp_pick_port(st, so, addr);
@@ -108,41 +112,24 @@ static int udp_bind_port(struct ns_stack *st, struct ns_sock *so, uint32_t addr,
     } else if (udp_port_conflict(st, so, addr, port)) {
         return -EADDRINUSE;
     }
-    so->laddr = addr;
-    so->lport = port;
+    so->flow.local = *addr;
+    so->flow.lport = port;
     so->flags |= SO_F_BOUND;
     udp_hash(st, so);
     return 0;
 }
 
-static int udp_bind(struct ns_stack *st, struct ns_sock *so, uint32_t addr, uint16_t port)
+static int udp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *addr,
+                    uint16_t port)
 {
     bool user_port = port != 0;
     int rc = udp_bind_port(st, so, addr, port);
     if (rc < 0)
         return rc;
-    if (addr)
+    if (!ns_addr_is_any(addr))
         so->flags |= SO_F_USER_ADDR;
     if (user_port)
         so->flags |= SO_F_USER_PORT;
-    return 0;
-}
-
-/* Route to dst and report the outgoing interface and source address. */
-static int udp_route(struct ns_stack *st, uint32_t dst, uint32_t *src, int *ifindex_out)
-{
-    int ifindex;
-    uint32_t nexthop;
-    if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {
-        *src = ip4_local_source(st, dst); /* to this host */
-        ifindex = st->lo_ifindex;
-    } else if (route4_lookup(st, dst, &ifindex, &nexthop) < 0) {
-        return -ENETUNREACH;
-    } else {
-        *src = ip4_source_for(st, ifindex, dst);
-    }
-    if (ifindex_out)
-        *ifindex_out = ifindex;
     return 0;
 }
 
@@ -151,42 +138,46 @@ static uint32_t udp_fix_dst(const struct ns_sock *so, uint32_t dst)
 {
     if (dst)
         return dst;
-    return so->laddr ? so->laddr : INADDR_LOOPBACK;
+    uint32_t local = ns_addr_to_ip4(&so->flow.local);
+    return local ? local : INADDR_LOOPBACK;
 }
 
-static int udp_connect(struct ns_stack *st, struct ns_sock *so, int family, uint32_t addr,
+static int udp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
                        uint16_t port)
 {
-    if (family == AF_UNSPEC) {
+    if (to->family == AF_UNSPEC) {
         /* udp_disconnect: forget the peer; an implicit address and port
          * are released too. */
         so->flags &= ~SO_F_CONNECTED;
-        so->raddr = 0;
-        so->rport = 0;
+        so->flow.remote = ns_addr_any(AF_INET);
+        so->flow.rport = 0;
         if (!(so->flags & SO_F_USER_ADDR))
-            so->laddr = 0;
+            so->flow.local = ns_addr_any(AF_INET);
         if (!(so->flags & SO_F_USER_PORT)) {
             udp_unhash(st, so);
-            so->lport = 0;
+            so->flow.lport = 0;
         }
         return 0;
     }
-    addr = udp_fix_dst(so, addr);
-    uint32_t src;
-    if (udp_route(st, addr, &src, NULL) < 0)
+    uint32_t addr = udp_fix_dst(so, ns_addr_to_ip4(to));
+    /* The egress, kept for the datagrams to come (net/net.h). */
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
+    if (eg->err)
         return -ENETUNREACH;
+    uint32_t src = eg->src;
     /* ip4_datagram_connect: broadcast needs SO_BROADCAST. */
     if (ip4_is_broadcast(st, addr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
-    if (!so->laddr)
-        so->laddr = src;
+    if (ns_addr_is_any(&so->flow.local))
+        so->flow.local = ns_addr_ip4(src);
     if (!(so->flags & SO_F_BOUND)) {
-        int rc = udp_bind_port(st, so, so->laddr, 0);
+        struct ns_addr local = so->flow.local;
+        int rc = udp_bind_port(st, so, &local, 0);
         if (rc < 0)
             return rc;
     }
-    so->raddr = addr;
-    so->rport = port;
+    so->flow.remote = ns_addr_ip4(addr);
+    so->flow.rport = port;
     so->flags |= SO_F_CONNECTED;
     return 0;
 }
@@ -201,24 +192,23 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
 {
     uint32_t daddr;
     uint16_t dport;
-    struct sockaddr_in dst;
+    struct ns_addr dst;
     if (len > 0xFFFF)
         return -EMSGSIZE;
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    int have_dst = sock_msg_dst(msg, &dst);
+    int have_dst = sock_msg_dst(msg, &dst, &dport);
     if (have_dst < 0)
         return have_dst;
     if (have_dst) {
-        daddr = ntohl(dst.sin_addr.s_addr);
-        dport = ntohs(dst.sin_port);
+        daddr = ns_addr_to_ip4(&dst);
         if (dport == 0)
             return -EINVAL;
     } else {
         if (!(so->flags & SO_F_CONNECTED))
             return -EDESTADDRREQ;
-        daddr = so->raddr;
-        dport = so->rport;
+        daddr = ns_addr_to_ip4(&so->flow.remote);
+        dport = so->flow.rport;
     }
     /* udp_cmsg_send, ip_cmsg_send: IP_TTL / IP_TOS for this datagram. */
     struct sock_cmsg cm;
@@ -226,10 +216,12 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     if (crc < 0)
         return crc;
     daddr = udp_fix_dst(so, daddr);
-    uint32_t src;
-    int ifindex;
-    if (udp_route(st, daddr, &src, &ifindex) < 0)
+    /* The egress: the connected peer's as decided before (unless routes
+     * changed since), another destination's decided now. */
+    const struct ip_egress *eg = ip4_egress(st, &so->egress, daddr);
+    if (eg->err)
         return -ENETUNREACH;
+    uint32_t src = eg->src;
     if (ip4_is_broadcast(st, daddr) && !(so->flags & SO_F_BROADCAST))
         return -EACCES;
     if (len > UDP_MAX_PAYLOAD)
@@ -237,10 +229,12 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     int rc = sock_send_ready(so);
     if (rc < 0)
         return rc;
-    if (so->laddr && !ip4_is_broadcast(st, so->laddr) && !ip4_is_multicast(so->laddr))
-        src = so->laddr;
+    uint32_t local = ns_addr_to_ip4(&so->flow.local);
+    if (local && !ip4_is_broadcast(st, local) && !ip4_is_multicast(local))
+        src = local;
     if (!(so->flags & SO_F_BOUND)) {
-        rc = udp_bind_port(st, so, 0, 0);
+        struct ns_addr any = ns_addr_any(AF_INET);
+        rc = udp_bind_port(st, so, &any, 0);
         if (rc < 0)
             return rc;
     }
@@ -251,16 +245,19 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     uint8_t *u = ns_pbuf_data(pb);
     sock_iov_gather(msg, u + NS_UDP_HLEN, len);
     struct ns_udp_repr r = {
-        .sport = so->lport, .dport = dport, .len = (uint16_t)(NS_UDP_HLEN + len), .csum = 0};
+        .sport = so->flow.lport, .dport = dport, .len = (uint16_t)(NS_UDP_HLEN + len), .csum = 0};
     ns_udp_emit(&r, u);
-    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    struct ns_iface *ifp = eg->ifp;
+    struct ns_addr s_addr = ns_addr_ip4(src), d_addr = ns_addr_ip4(daddr);
+    uint32_t ph = ns_csum_pseudo(&s_addr, &d_addr, NS_IPPROTO_UDP, r.len);
     if (ifp && (ifp->dev->offloads & NS_DEV_OFF_TX_CSUM)) {
         /* Left for the device (dev.h): the field holds the pseudo-header sum. */
-        uint32_t ph = ns_csum_pseudo4(src, daddr, NS_IPPROTO_UDP, r.len);
         ns_wr16(u + 6, (uint16_t)~ns_csum_fold(ph));
         ns_pbuf_csum_partial(pb, 0, 6);
     } else {
-        ns_wr16(u + 6, ns_udp_csum(src, daddr, u, NS_UDP_HLEN + len));
+        /* RFC 768: a computed zero is sent as all ones. */
+        uint16_t c = ns_csum_fold(ns_csum_add(ph, u, NS_UDP_HLEN + len));
+        ns_wr16(u + 6, c == 0 ? 0xffff : c);
     }
     struct ip4_out o = {
         .src = src,
@@ -270,7 +267,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         .tos = cm.tos >= 0 ? (uint8_t)cm.tos : so->tos,
     };
     NS_STAT_INC(st, udp_tx);
-    rc = ip4_output(st, &o, pb);
+    rc = ip4_output_via(st, eg, &o, pb);
     if (rc < 0 && rc != -EMSGSIZE)
         return rc;
     return (ssize_t)len;
@@ -281,7 +278,11 @@ static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return sock_dgram_recvmsg(st, so, msg, flags, false);
 }
 
-static void udp_close(struct ns_stack *st, struct ns_sock *so) { udp_unhash(st, so); }
+static void udp_close(struct ns_stack *st, struct ns_sock *so)
+{
+    udp_unhash(st, so);
+    sock_dgram_free(so);
+}
 
 static int udp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name,
                           const void *val, socklen_t len)
@@ -297,7 +298,7 @@ static int udp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     return -ENOPROTOOPT;
 }
 
-const struct ns_sock_ops udp_sock_ops = {
+static const struct ns_sock_ops udp_sock_ops = {
     .bind = udp_bind,
     .connect = udp_connect,
     .sendmsg = udp_sendmsg,
@@ -312,20 +313,21 @@ const struct ns_sock_ops udp_sock_ops = {
 
 /* ---- input -------------------------------------------------------------------- */
 
-/* Linux compute_score: -1 no match; higher is better. */
-static int udp_score(const struct ns_sock *so, uint32_t saddr, uint16_t sport, uint32_t daddr,
-                     uint16_t dport, int ifindex)
+/* Linux compute_score: how well so matches the datagram's flow `in`
+ * (local = its destination): -1 no match; higher is better. */
+static int udp_score(const struct ns_sock *so, const struct ns_flow *in, int ifindex)
 {
-    if (so->lport != dport)
+    if (so->flow.lport != in->lport)
         return -1;
     int score = 0;
-    if (so->laddr) {
-        if (so->laddr != daddr)
+    if (!ns_addr_is_any(&so->flow.local)) {
+        if (!ns_addr_eq(&so->flow.local, &in->local))
             return -1;
         score += 4;
     }
     if (so->flags & SO_F_CONNECTED) {
-        if (so->raddr != saddr || (so->rport && so->rport != sport))
+        if (!ns_addr_eq(&so->flow.remote, &in->remote) ||
+            (so->flow.rport && so->flow.rport != in->rport))
             return -1;
         score += 4;
     }
@@ -337,10 +339,14 @@ static int udp_score(const struct ns_sock *so, uint32_t saddr, uint16_t sport, u
     return score;
 }
 
-static uint32_t flow_hash(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+/* Which member of a SO_REUSEPORT group takes the flow (a fixed mix of
+ * the IPv4 4-tuple: the choice shows on the wire, so it stays what it
+ * was; the group is the receiver's own and not worth aiming at). */
+static uint32_t reuseport_hash(const struct ns_flow *in)
 {
+    uint32_t saddr = ns_addr_to_ip4(&in->remote), daddr = ns_addr_to_ip4(&in->local);
     uint64_t h = ((uint64_t)saddr << 32 | daddr) * 0x9e3779b97f4a7c15ull;
-    h ^= ((uint64_t)sport << 16 | dport) * 0xc2b2ae3d27d4eb4full;
+    h ^= ((uint64_t)in->rport << 16 | in->lport) * 0xc2b2ae3d27d4eb4full;
     return (uint32_t)(h >> 32);
 }
 
@@ -368,10 +374,12 @@ static void udp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns
         goto drop;
     }
     ns_pbuf_trim(pb, u.len);
+    struct ns_flow in = ns_flow_ip4(ip->dst, u.dport, ip->src, u.sport, NS_IPPROTO_UDP);
     /* RFC 768 / RFC 1122 §4.1.3.4: zero means no checksum; otherwise it
      * MUST be verified. */
     if (u.csum && !(pb->flags & NS_PBUF_F_CSUM_OK) &&
-        !ns_udp_csum_ok(ip->src, ip->dst, ns_pbuf_data(pb), pb->len)) {
+        ns_csum_fold(ns_csum_add(ns_csum_pseudo(&in.remote, &in.local, NS_IPPROTO_UDP, pb->len),
+                                 ns_pbuf_data(pb), pb->len)) != 0) {
         NS_STAT_INC(st, udp_drop_bad_csum);
         goto drop;
     }
@@ -380,7 +388,7 @@ static void udp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns
     struct ns_sock *best = NULL;
     int best_score = -1, nbest = 0;
     for (struct ns_sock *so = *udp_bucket(st, u.dport); so; so = so->hnext) {
-        int sc = udp_score(so, ip->src, u.sport, ip->dst, u.dport, ifp->index);
+        int sc = udp_score(so, &in, ifp->index);
         if (sc < 0)
             continue;
         if (multi) {
@@ -419,9 +427,9 @@ static void udp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns
     }
     if (nbest > 1) {
         /* SO_REUSEPORT group: pick one member by flow hash. */
-        uint32_t k = flow_hash(ip->src, u.sport, ip->dst, u.dport) % (uint32_t)nbest;
+        uint32_t k = reuseport_hash(&in) % (uint32_t)nbest;
         for (struct ns_sock *so = *udp_bucket(st, u.dport); so; so = so->hnext) {
-            if (udp_score(so, ip->src, u.sport, ip->dst, u.dport, ifp->index) == best_score &&
+            if (udp_score(so, &in, ifp->index) == best_score &&
                 (so->flags & SO_F_REUSEPORT) && k-- == 0) {
                 best = so;
                 break;
@@ -451,9 +459,12 @@ static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t co
     int err = sock_icmp_err(type, code, &fatal);
     if (!err)
         return;
+    /* The quoted datagram's flow, seen from here (we sent it). */
+    struct ns_flow out = ns_flow_ip4(inner->src, sport, inner->dst, dport, NS_IPPROTO_UDP);
     for (struct ns_sock *so = *udp_bucket(st, sport); so; so = so->hnext) {
-        if (so->lport == sport && (so->flags & SO_F_CONNECTED) && so->raddr == inner->dst &&
-            so->rport == dport && (!so->laddr || so->laddr == inner->src)) {
+        if (so->flow.lport == sport && (so->flags & SO_F_CONNECTED) &&
+            ns_addr_eq(&so->flow.remote, &out.remote) && so->flow.rport == dport &&
+            (ns_addr_is_any(&so->flow.local) || ns_addr_eq(&so->flow.local, &out.local))) {
             if (fatal || (so->flags & SO_F_RECVERR))
                 so->so_error = err;
             return;
@@ -461,12 +472,21 @@ static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t co
     }
 }
 
+static struct ns_sock *udp_create(struct ns_stack *st, int protocol, int *err)
+{
+    return sock_dgram_new(st, SOCK_DGRAM, protocol, &udp_sock_ops, err);
+}
+
+/* UDP in the network layer's protocol table and in the socket switch. */
+static const struct ip_protocol udp_protocol = {.input4 = udp_input, .err4 = udp_err};
+static const struct ns_protosw udp_protosw = {
+    .family = AF_INET, .type = SOCK_DGRAM, .protocol = IPPROTO_UDP, .create = udp_create};
+
 int udp_init(struct ns_stack *st)
 {
     st->udp = calloc(1, sizeof(*st->udp));
     if (!st->udp)
         return -ENOMEM;
-    st->proto_input[NS_IPPROTO_UDP] = udp_input;
-    st->proto_err[NS_IPPROTO_UDP] = udp_err;
-    return 0;
+    ip_protocol_register(st, NS_IPPROTO_UDP, &udp_protocol);
+    return sock_register(st, &udp_protosw);
 }

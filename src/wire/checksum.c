@@ -9,7 +9,7 @@
  * 0xffff) to the one's-complement sum of the data read as big-endian 16-bit
  * words, and is zero only when all summed data was zero. Internally each
  * call sums native-order 64-bit words and converts once at the end. */
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * checksum, an all-zero result sent as all ones), RFC 1122 §4.1.3.4;
  * over IPv6 RFC 8200 §8.1 (pseudo-header; the checksum is mandatory). */
 #include "wire/bytes.h"
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 int ns_udp_parse(const uint8_t *buf, size_t len, struct ns_udp_repr *r)
 {

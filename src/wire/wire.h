@@ -365,7 +365,7 @@ const char *ns_ip4_ntoa(uint32_t addr, char buf[16]);
 /* Format a MAC address into buf (>= 18). */
 const char *ns_mac_ntoa(const uint8_t mac[NS_ETH_ALEN], char buf[18]);
 
-/* IPv6, ICMPv6, NDP, MLD and IPv6 addresses. */
-#include "wire/ipv6.h"
+/* IPv6, ICMPv6, NDP, MLD and IPv6 addresses: wire/ipv6.h (which includes
+ * this header; this one does not include it, so the two make no cycle). */
 
 #endif

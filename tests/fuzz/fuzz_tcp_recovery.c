@@ -150,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     socklen_t ml = sizeof(me);
     CHECK(ns_getsockname(b.st, fd, (struct sockaddr *)&me, &ml) == 0);
     uint16_t lport = ntohs(me.sin_port);
-    struct tcpcb *tp = tcp_lookup(b.st, OUR_IP, lport, PEER_IP, PEER_PORT);
+    struct ns_flow key = ns_flow_ip4(OUR_IP, lport, PEER_IP, PEER_PORT, IPPROTO_TCP);
+    struct tcpcb *tp = tcp_lookup(b.st, &key);
     CHECK(tp && tp->state == TCPS_SYN_SENT);
     b.now += 10000;
     struct ns_tcp_repr syn = {.sport = PEER_PORT, .dport = lport, .seq = PEER_ISS,
@@ -169,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             write_more(&b, fd, 16384);
         ns_stack_poll(b.st, b.now);
         drain(&b);
-        if (tcp_lookup(b.st, OUR_IP, lport, PEER_IP, PEER_PORT) != tp)
+        if (tcp_lookup(b.st, &key) != tp)
             break; /* timed out and gone */
         uint32_t una = tp->snd_una;
         struct ns_tcp_repr th = {.sport = PEER_PORT, .dport = lport, .seq = PEER_ISS + 1,
@@ -189,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             th.sack[k].right = th.sack[k].left + 512u * (ln + 1u);
         }
         send_seg(&b, &th);
-        if (tcp_lookup(b.st, OUR_IP, lport, PEER_IP, PEER_PORT) != tp)
+        if (tcp_lookup(b.st, &key) != tp)
             break;
         tcp_sm_check(tp);
         uint32_t out = tp->snd_max - tp->snd_una;

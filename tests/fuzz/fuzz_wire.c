@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

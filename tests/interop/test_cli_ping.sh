@@ -57,15 +57,17 @@ mask() {
 # mask_errors FILE: mask, and also how many errors were seen. The kernel
 # rate-limits the host-unreachable errors it makes for its own packets
 # (icmp_global_allow, inet_peer_xrlim_allow), so iputils sees one, two or
-# three of them from run to run, and which (with one, iputils prints no
-# "pipe" line but an empty one); and when the first error comes (ARP
-# gives up after about 3 s) decides how many requests a -w run sent.
-# netsock's own lines and counts are checked by the callers.
+# three of them from run to run, or none at all when the run before used
+# up the tokens, and which (with one, iputils prints no "pipe" line but
+# an empty one); and when the first error comes (ARP gives up after
+# about 3 s) decides how many requests a -w run sent. So the error lines
+# and the error count are masked out entirely here: netsock's own lines
+# and counts are checked by the callers.
 mask_errors() {
-    mask "$1" | sed -E -e 's/\+[0-9]+ errors/+N errors/' -e '/^pipe [0-9]+$/d' \
+    mask "$1" | sed -E -e 's/, \+[0-9]+ errors//' -e '/^pipe [0-9]+$/d' \
         -e 's/^[0-9]+ packets transmitted/N packets transmitted/' \
         -e '/packets transmitted/,$ {/^$/d}' \
-        -e 's/icmp_seq=[0-9]+ Destination Host Unreachable/icmp_seq=N Destination Host Unreachable/' | uniq
+        -e '/Destination Host Unreachable$/d' | uniq
 }
 # same_as_iputils WHAT NETSOCK_NAME KERNEL_NAME [MASK]
 same_as_iputils() {
@@ -101,6 +103,10 @@ np n-outst -O -c 3 -i 0.3 "$NOBODY2"
 kp k-outst -O -c 3 -i 0.3 "$NOBODY2"
 same_as_iputils "-O" n-outst k-outst mask_errors
 grep -q "^no answer yet for icmp_seq=2$" "$TMP/n-outst.out" || fail "-O: no 'no answer yet'"
+grep -q "^From $NETSOCK_IP icmp_seq=[0-9]* Destination Host Unreachable$" "$TMP/n-outst.out" ||
+    fail "-O: no 'Destination Host Unreachable' once ARP gave up"
+grep -qE "^3 packets transmitted, 0 received, \+[1-3] errors, 100% packet loss" "$TMP/n-outst.out" ||
+    fail "-O: summary without the errors"
 
 log "-w deadline"
 np n-dead -w 1 -i 0.3 "$KERNEL_IP"

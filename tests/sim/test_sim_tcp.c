@@ -59,10 +59,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
+#include "socket/fdtable.h"
 #include "tcp/tcp.h"
 #include "testutil.h"
 
@@ -891,9 +892,9 @@ static void describe_unfinished(struct scenario *sc, char *out, size_t cap)
                 continue;
             const char *state = "-";
             if (sd->fd >= 0) {
-                struct ns_sock *so = sock_get(sc->hosts[sd->host], sd->fd);
-                if (so && so->pcb)
-                    state = tcp_state_names[((struct tcpcb *)so->pcb)->state];
+                struct ns_sock *so = fd_get(sc->hosts[sd->host], sd->fd);
+                if (so && so->type == SOCK_STREAM)
+                    state = tcp_state_names[tcp_sk(so)->state];
             }
             off += (size_t)snprintf(out + off, cap - off,
                                     "\n  conn %d (port %u) %s h%d fd %d %s: sent %" PRIu64 "/%" PRIu64
@@ -971,8 +972,8 @@ static void check_leaks(struct scenario *sc)
             size_t off = 0;
             for (uint32_t b = 0; b <= st->tcp->conn_mask && off + 64 < sizeof(d); b++)
                 for (struct tcpcb *tp = st->tcp->conn[b]; tp && off + 64 < sizeof(d); tp = tp->hnext)
-                    off += (size_t)snprintf(d + off, sizeof(d) - off, " %u>%u:%s", tp->lport,
-                                            tp->rport, tcp_state_names[tp->state]);
+                    off += (size_t)snprintf(d + off, sizeof(d) - off, " %u>%u:%s", tp->sock.flow.lport,
+                                            tp->sock.flow.rport, tcp_state_names[tp->state]);
             failf(sc, "%s: %u connections and %u listeners left 200 s after the close:%s",
                   ns_stack_name(st), tcp_conn_count(st), tcp_listen_count(st), d);
         }

@@ -32,10 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
+#include "socket/fdtable.h"
 #include "socket/sock.h"
 #include "tcp/tcp.h"
 #include "testutil.h"
@@ -70,9 +71,10 @@ static bool verbose(void) { return getenv("NETSOCK_VERBOSE") != NULL; }
 
 static struct tcpcb *tp_of(struct ns_stack *st, int fd)
 {
-    struct ns_sock *so = st->socks->fds[fd];
+    struct ns_sock *so = fd_get(st, fd);
     assert_non_null(so);
-    return so->pcb;
+    assert_int_equal(so->type, SOCK_STREAM);
+    return tcp_sk(so);
 }
 
 struct net {

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"

@@ -310,8 +310,8 @@ static void test_hold_queue_drops_oldest(void **state)
     expect_request(tb, PEER_IP, NULL);
     assert_null(tb_take(tb, 1));
     assert_int_equal(CTR(tb, arp_queue_drop), k);
-    assert_int_equal(tb->st->arp.hold_pkts, held);
-    assert_int_equal(tb->st->arp.hold_bytes, held * NS_PBUF_SIZE);
+    assert_int_equal(tb->st->net->arp.hold_pkts, held);
+    assert_int_equal(tb->st->net->arp.hold_bytes, held * NS_PBUF_SIZE);
 
     size_t n = fr_arp_reply(f, PEER_MAC, PEER_IP, us, OUR_IP);
     tb_rx(tb, 1, f, n, 50000);
@@ -319,9 +319,9 @@ static void test_hold_queue_drops_oldest(void **state)
     for (unsigned i = k + 1; i <= held + k; i++)
         expect_ping(tb, PEER_MAC, PEER_IP, (uint16_t)i);
     assert_null(tb_take(tb, 1));
-    assert_int_equal(tb->st->arp.hold_pkts, 0);
-    assert_int_equal(tb->st->arp.hold_bytes, 0);
-    assert_int_equal(tb->st->arp.unres, 0);
+    assert_int_equal(tb->st->net->arp.hold_pkts, 0);
+    assert_int_equal(tb->st->net->arp.hold_bytes, 0);
+    assert_int_equal(tb->st->net->arp.unres, 0);
     tb_assert_pool_clean(tb);
     tb_free(tb);
 }
@@ -349,16 +349,16 @@ static void test_hold_queues_capped_in_total(void **state)
     ping_at(tb, 1003, b, 4);
     ping_at(tb, 1004, b, 5);
     assert_int_equal(tb_drain(tb, 1), 2); /* a request each */
-    assert_int_equal(tb->st->arp.hold_pkts, 5);
+    assert_int_equal(tb->st->net->arp.hold_pkts, 5);
     assert_int_equal(CTR(tb, arp_queue_total_drop), 0);
     /* c 6: a (holding since 1000) drops 1. b 7: a drops 2. */
     ping_at(tb, 1005, c, 6);
     assert_int_equal(CTR(tb, arp_queue_total_drop), 1);
     ping_at(tb, 1006, b, 7);
     assert_int_equal(CTR(tb, arp_queue_total_drop), 2);
-    assert_int_equal(tb->st->arp.hold_pkts, 5);
-    assert_int_equal(tb->st->arp.hold_bytes, 5 * NS_PBUF_SIZE);
-    assert_int_equal(tb->st->arp.unres, 3);
+    assert_int_equal(tb->st->net->arp.hold_pkts, 5);
+    assert_int_equal(tb->st->net->arp.hold_bytes, 5 * NS_PBUF_SIZE);
+    assert_int_equal(tb->st->net->arp.unres, 3);
     /* a 8, 9, 10: a 3 goes (a empties and is the newest holder now), then
      * b 4 and b 5. */
     ping_at(tb, 1007, a, 8);
@@ -381,9 +381,9 @@ static void test_hold_queues_capped_in_total(void **state)
     tb_rx(tb, 1, f, n, 2002);
     expect_ping(tb, macs[2], c, 6);
     assert_null(tb_take(tb, 1));
-    assert_int_equal(tb->st->arp.hold_pkts, 0);
-    assert_int_equal(tb->st->arp.hold_bytes, 0);
-    assert_int_equal(tb->st->arp.unres, 0);
+    assert_int_equal(tb->st->net->arp.hold_pkts, 0);
+    assert_int_equal(tb->st->net->arp.hold_bytes, 0);
+    assert_int_equal(tb->st->net->arp.unres, 0);
     tb_assert_pool_clean(tb);
     tb_free(tb);
 }
@@ -406,14 +406,14 @@ static void test_unresolved_entries_capped(void **state)
         ping_at(tb, t0 + i, FR_IP(192, 0, 2, 30 + i), (uint16_t)i);
         expect_request(tb, FR_IP(192, 0, 2, 30 + i), NULL);
     }
-    assert_int_equal(tb->st->arp.unres, 3);
+    assert_int_equal(tb->st->net->arp.unres, 3);
     /* The fourth: refused, nothing sent, nothing created. */
     tb_poll(tb, t0 + 10);
     assert_int_equal(tb_ping(tb, FR_IP(192, 0, 2, 33), 0x77, 3, "x", 1), -ENOBUFS);
     assert_null(tb_take(tb, 1));
     assert_int_equal(CTR(tb, arp_unres_drop), 1);
     assert_int_equal(CTR(tb, arp_tx_request), 3);
-    assert_int_equal(tb->st->arp.count, 3);
+    assert_int_equal(tb->st->net->arp.count, 3);
     /* A known neighbour is not affected. */
     tb_learn(tb, 1, PEER_IP, PEER_MAC, t0 + 20);
     ping_at(tb, t0 + 30, PEER_IP, 9);
@@ -423,10 +423,10 @@ static void test_unresolved_entries_capped(void **state)
     size_t n = fr_arp_reply(f, mac, FR_IP(192, 0, 2, 30), us, OUR_IP);
     tb_rx(tb, 1, f, n, t0 + 40);
     expect_ping(tb, mac, FR_IP(192, 0, 2, 30), 0);
-    assert_int_equal(tb->st->arp.unres, 2);
+    assert_int_equal(tb->st->net->arp.unres, 2);
     ping_at(tb, t0 + 50, FR_IP(192, 0, 2, 33), 4);
     expect_request(tb, FR_IP(192, 0, 2, 33), NULL);
-    assert_int_equal(tb->st->arp.unres, 3);
+    assert_int_equal(tb->st->net->arp.unres, 3);
     tb_poll(tb, t0 + 60);
     assert_int_equal(tb_ping(tb, FR_IP(192, 0, 2, 34), 0x77, 5, "x", 1), -ENOBUFS);
     assert_null(tb_take(tb, 1));
@@ -440,17 +440,17 @@ static void test_unresolved_entries_capped(void **state)
     tb_poll(tb, t0 + 3 * r + 2);
     tb_drain(tb, 1);
     assert_int_equal(arp_lookup(tb->st, 1, FR_IP(192, 0, 2, 31), got), -ENOENT);
-    assert_int_equal(tb->st->arp.unres, 1);
+    assert_int_equal(tb->st->net->arp.unres, 1);
     assert_int_equal(CTR(tb, arp_resolve_fail), 2);
     ping_at(tb, t0 + 3 * r + 10, FR_IP(192, 0, 2, 34), 6);
     expect_request(tb, FR_IP(192, 0, 2, 34), NULL);
-    assert_int_equal(tb->st->arp.unres, 2);
+    assert_int_equal(tb->st->net->arp.unres, 2);
     for (uint64_t t = t0 + 3 * r + 10; t <= t0 + 8 * r; t += r / 10) {
         tb_poll(tb, t);
         tb_drain(tb, 1);
     }
-    assert_int_equal(tb->st->arp.unres, 0);
-    assert_int_equal(tb->st->arp.hold_pkts, 0);
+    assert_int_equal(tb->st->net->arp.unres, 0);
+    assert_int_equal(tb->st->net->arp.hold_pkts, 0);
     tb_assert_pool_clean(tb);
     tb_free(tb);
 }
@@ -503,10 +503,10 @@ static void test_echo_flood_from_unresolvable_sources(void **state)
         ns_stack_pbuf_stats(tb->st, &ps);
         if (ps.pool_free < least_free)
             least_free = ps.pool_free;
-        if (tb->st->arp.hold_pkts > most_held)
-            most_held = tb->st->arp.hold_pkts;
-        assert_true(tb->st->arp.hold_bytes <= total_cap);
-        assert_true(tb->st->arp.unres <= 256);
+        if (tb->st->net->arp.hold_pkts > most_held)
+            most_held = tb->st->net->arp.hold_pkts;
+        assert_true(tb->st->net->arp.hold_bytes <= total_cap);
+        assert_true(tb->st->net->arp.unres <= 256);
     }
     assert_int_equal(peer_answers, 400);
     assert_int_equal(most_held, total_cap / NS_PBUF_SIZE);
@@ -523,8 +523,8 @@ static void test_echo_flood_from_unresolvable_sources(void **state)
         tb_poll(tb, t);
         tb_drain(tb, 1);
     }
-    assert_int_equal(tb->st->arp.unres, 0);
-    assert_int_equal(tb->st->arp.hold_pkts, 0);
+    assert_int_equal(tb->st->net->arp.unres, 0);
+    assert_int_equal(tb->st->net->arp.hold_pkts, 0);
     assert_int_equal(CTR(tb, arp_queue_total_drop) + CTR(tb, arp_queue_drop) +
                          CTR(tb, arp_resolve_fail),
                      40000);
@@ -645,9 +645,9 @@ static void unresolved_forward(uint32_t cache_max)
     /* The quote is the packet as it was held (TTL already decremented). */
     assert_int_equal(p->icmp.payload_len, n_echo - NS_ETH_HLEN);
     assert_null(tb_take(tb, 1));
-    assert_true(tb->st->arp.count <= cache_max);
+    assert_true(tb->st->net->arp.count <= cache_max);
     /* Only the entries that must exist: A (and B is gone). */
-    assert_int_equal(tb->st->arp.count, 1);
+    assert_int_equal(tb->st->net->arp.count, 1);
     assert_int_equal(CTR(tb, arp_evict), cache_max == 1 ? 1 : 0);
     tb_assert_pool_clean(tb);
     tb_free(tb);
@@ -781,7 +781,7 @@ static void test_cache_full_evicts_lru_keeps_active(void **state)
         for (unsigned j = i - 2; j <= i; j++)
             assert_int_equal(arp_lookup(tb->st, 1, FR_IP(192, 0, 2, 10 + j), got), 0);
     }
-    assert_int_equal(tb->st->arp.count, 4);
+    assert_int_equal(tb->st->net->arp.count, 4);
     assert_int_equal(CTR(tb, arp_tx_request), 0);
     tb_assert_pool_clean(tb);
     tb_free(tb);
@@ -899,7 +899,7 @@ static void test_claim_of_our_address_is_a_conflict(void **state)
     assert_int_equal(arp_lookup(tb->st, 1, OUR_IP, mac), -ENOENT);
     assert_int_equal(arp_lookup(tb->st, 1, PEER_IP, mac), 0);
     assert_memory_equal(mac, PEER_MAC, 6);
-    assert_int_equal(tb->st->arp.count, 1);
+    assert_int_equal(tb->st->net->arp.count, 1);
 
     /* Traffic still goes to the real peer. */
     ping_at(tb, 6000, PEER_IP, 1);
@@ -923,7 +923,7 @@ static void test_probe_with_zero_sender_not_learned(void **state)
     assert_int_equal(p->arp.spa, OUR_IP);
     assert_memory_equal(p->eth.dst, PEER_MAC, 6);
     assert_int_equal(arp_lookup(tb->st, 1, 0, mac), -ENOENT);
-    assert_int_equal(tb->st->arp.count, 0);
+    assert_int_equal(tb->st->net->arp.count, 0);
     tb_assert_pool_clean(tb);
     tb_free(tb);
 }

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "tcp/tcp.h"
 #include "testutil.h"
 
@@ -26,7 +26,7 @@ static void bench_init(struct bench *b)
     b->now = 1000000;
     b->st = ns_stack_new(NULL, b->now);
     assert_non_null(b->st);
-    b->tp = tcp_new(b->st, NULL);
+    b->tp = tcp_new(b->st, false);
     assert_non_null(b->tp);
     b->tp->mss = MSS;
     b->tp->srtt_us = RTT_US;

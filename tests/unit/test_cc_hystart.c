@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "tcp/tcp.h"
 #include "testutil.h"
 
@@ -48,7 +48,7 @@ static void bench_init_cfg(struct bench *b, bool hystart)
     b->now = 1000000;
     b->st = ns_stack_new(&cfg, b->now);
     assert_non_null(b->st);
-    b->tp = tcp_new(b->st, NULL);
+    b->tp = tcp_new(b->st, false);
     assert_non_null(b->tp);
     b->tp->mss = MSS;
     b->tp->cc = &tcp_cc_cubic;

@@ -13,8 +13,8 @@
 
 #include "testutil.h"
 
-#include "core/ring.h"
-#include "core/rng.h"
+#include "base/ring.h"
+#include "base/rng.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 

@@ -177,12 +177,12 @@ static void expect_suppressed(struct tb *tb, const uint8_t *f, size_t n, uint64_
 {
     uint64_t supp = CTR(tb, icmp_err_suppressed), tx = CTR(tb, icmp_tx);
     tb_poll(tb, t);
-    uint64_t tokens = tb->st->icmp_tokens;
+    uint64_t tokens = tb->st->net->icmp_tokens;
     tb_rx(tb, 1, f, n, t);
     tb_assert_quiet(tb);
     assert_int_equal(CTR(tb, icmp_err_suppressed), supp + 1);
     assert_int_equal(CTR(tb, icmp_tx), tx);
-    assert_int_equal(tb->st->icmp_tokens, tokens);
+    assert_int_equal(tb->st->net->icmp_tokens, tokens);
 }
 
 /* An ICMP message of `type` (code 0) in an IPv4 header ip, TTL 1, sent

@@ -13,9 +13,9 @@
 #include "testutil.h"
 #include "wire6_test.h"
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "wire/bytes.h"
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 /* A captured frame taken apart: its IPv6 header, and where its upper
  * layer (ICMPv6 here) starts and how long it is. */

@@ -1,4 +1,4 @@
-/* tests/unit/test_pbuf.c — packet buffers and their pool (core/pbuf.c).
+/* tests/unit/test_pbuf.c — packet buffers and their pool (base/pbuf.c).
  *
  * Every test ends by checking that the pool's statistics are back to their
  * baseline (all pooled buffers free, no heap bytes in use) before the pool

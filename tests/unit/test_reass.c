@@ -13,7 +13,7 @@
 
 #include "frames.h"
 
-#include "core/rng.h"
+#include "base/rng.h"
 
 #define US_S 1000000ull
 #define OUR_IP FR_IP(192, 0, 2, 1)

@@ -1,12 +1,12 @@
 /* tests/unit/test_ring.c — the byte ring behind TCP's socket buffers
- * (core/ring.h): storage allocated on first use and grown by doubling as
+ * (base/ring.h): storage allocated on first use and grown by doubling as
  * data needs it, never past the cap; contents kept in order across growth,
  * wrap-around and cap changes.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ring.h"
+#include "base/ring.h"
 #include "testutil.h"
 
 static void fill(uint8_t *p, uint32_t n, uint32_t from)

@@ -1,6 +1,7 @@
 /* tests/unit/test_siphash.c — SipHash-2-4 against the reference vectors
  * (Aumasson & Bernstein: key 00 01 .. 0f, message 00 01 .. of length
- * 0..63; the paper's Appendix A hashes the 15-byte one), and the
+ * 0..63; the paper's Appendix A hashes the 15-byte one), the word-wise
+ * entry point (ns_siphash_words) against the byte-wise one, and the
  * properties the callers (RFC 6528 ISNs, RFC 6056 ports) rely on. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 #include "testutil.h"
 
-#include "core/siphash.h"
+#include "base/siphash.h"
 
 /* SipHash-2-4(key = 00..0f, msg = 00 01 .. (len-1)) for len = 0..63, as
  * 64-bit integers: the reference output bytes read little-endian (vector 0
@@ -176,6 +177,48 @@ static void test_siphash_key_and_length_matter(void **state)
     assert_true(ns_siphash(key, big, 8) != ns_siphash(key, big, 264));
 }
 
+/* ns_siphash_words equals ns_siphash over the words' little-endian bytes
+ * and the tail's low bytes, for every count of words and tail length the
+ * flow hash uses and more, and the reference vectors through it. */
+static void test_siphash_words_match_bytes(void **state)
+{
+    (void)state;
+    uint8_t key[16];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    struct ns_sipkey k = ns_sipkey_load(key);
+    /* The reference messages 00 01 .. as words and a tail. */
+    for (size_t len = 0; len < 64; len++) {
+        uint64_t w[8] = {0}, tail = 0;
+        for (size_t i = 0; i < len / 8 * 8; i++)
+            w[i / 8] |= (uint64_t)i << (8 * (i % 8));
+        for (size_t i = len / 8 * 8; i < len; i++)
+            tail |= (uint64_t)i << (8 * (i % 8));
+        /* Bytes above tail_len must not matter. */
+        tail |= 0xa5ull << 56;
+        assert_true(ns_siphash_words(&k, w, len / 8, tail, len % 8) == sip24_vectors[len]);
+    }
+    /* Random keys and inputs. */
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 500; round++) {
+        uint8_t rk[16], bytes[64];
+        for (int i = 0; i < 16; i++)
+            rk[i] = (uint8_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+        size_t n = (size_t)(round % 6), tail_len = (size_t)(round % 8);
+        uint64_t w[6], tail = x * 31;
+        for (size_t i = 0; i < n; i++) {
+            w[i] = x = x * 6364136223846793005ull + 1442695040888963407ull;
+            for (int b = 0; b < 8; b++)
+                bytes[8 * i + (size_t)b] = (uint8_t)(w[i] >> (8 * b));
+        }
+        for (size_t b = 0; b < tail_len; b++)
+            bytes[8 * n + b] = (uint8_t)(tail >> (8 * b));
+        struct ns_sipkey kk = ns_sipkey_load(rk);
+        assert_true(ns_siphash_words(&kk, w, n, tail, tail_len) ==
+                    ns_siphash(rk, bytes, 8 * n + tail_len));
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -187,6 +230,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_siphash_empty_null),
         cmocka_unit_test(test_siphash_unaligned),
         cmocka_unit_test(test_siphash_key_and_length_matter),
+        cmocka_unit_test(test_siphash_words_match_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
 
 #include "testutil.h"
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "tcp/tcp_seq.h"
 
 #define HALF 0x80000000u /* 2^31 */

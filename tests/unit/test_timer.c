@@ -1,4 +1,4 @@
-/* tests/unit/test_timer.c — the hierarchical timer wheel (core/timer.c).
+/* tests/unit/test_timer.c — the hierarchical timer wheel (base/timer.c).
  *
  * Every test drives the wheel through a small fixture that keeps its own
  * model: how many timers are pending, and the arm order of each timer. The
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rng.h"
-#include "core/timer.h"
+#include "base/rng.h"
+#include "base/timer.h"
 
 struct fixture;
 

@@ -10,7 +10,7 @@
 
 #include "testutil.h"
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
 

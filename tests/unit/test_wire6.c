@@ -14,9 +14,9 @@
 #include "testutil.h"
 #include "wire6_test.h"
 
-#include "core/rng.h"
+#include "base/rng.h"
 #include "wire/bytes.h"
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 /* A packet at buf: an IPv6 header (first next header nh, 2001:db8::1 >
  * dst), ext_len bytes of extension headers from ext, then upper_len bytes

@@ -6,7 +6,7 @@
 
 #include "wire6_frames.h"
 
-#include "wire/wire.h"
+#include "wire/ipv6.h"
 
 /* The IPv6 packet inside a captured Ethernet frame, and its length. */
 #define IP6(f) ((f) + NS_ETH_HLEN)

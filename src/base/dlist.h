@@ -1,11 +1,11 @@
-/* core/dlist.h — an intrusive doubly linked list: the node is embedded in
- * what is listed (NS_CONTAINER_OF, core/stack.h, finds the owner), so
+/* base/dlist.h — an intrusive doubly linked list: the node is embedded in
+ * what is listed (NS_CONTAINER_OF, base/stack.h, finds the owner), so
  * linking and unlinking allocate nothing and take O(1). Used for the ARP
  * cache's recency and holding orders and TCP's out-of-order queues in
  * pruning order. A node is on at most one list at a time; whether it is
  * on one is the owner's business (it knows why it listed it). */
-#ifndef NS_CORE_DLIST_H
-#define NS_CORE_DLIST_H
+#ifndef NS_BASE_DLIST_H
+#define NS_BASE_DLIST_H
 
 #include <stddef.h>
 

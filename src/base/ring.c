@@ -1,5 +1,5 @@
-/* core/ring.c — see ring.h. */
-#include "core/ring.h"
+/* base/ring.c — see ring.h. */
+#include "base/ring.h"
 
 #include <stdlib.h>
 #include <string.h>

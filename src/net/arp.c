@@ -1,4 +1,4 @@
-/* link/arp.c — ARP (RFC 826) and the IPv4 neighbour cache.
+/* net/arp.c — ARP (RFC 826) and the IPv4 neighbour cache.
  *
  * Read first: RFC 826 (the packet and the merge algorithm), RFC 1122
  * §2.3.2.1 (cache timeout, request flooding limits, queueing while
@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "net/net.h"
 #include "wire/wire.h"
 
 enum arp_state { ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_PROBE };
@@ -75,7 +75,7 @@ static uint32_t arp_hash(const struct arp_cache *c, int ifindex, uint32_t ip)
 
 int arp_init(struct ns_stack *st)
 {
-    struct arp_cache *c = &st->arp;
+    struct arp_cache *c = &st->net->arp;
     uint32_t n = 16;
     while (n < st->cfg.arp_cache_max && n < (1u << 24))
         n <<= 1;
@@ -100,9 +100,9 @@ static struct arp_entry *arp_find(const struct arp_cache *c, int ifindex, uint32
 static void arp_touch(struct ns_stack *st, struct arp_entry *e)
 {
     e->used_us = st->now_us;
-    if (st->arp.lru.head != &e->lru) {
-        ns_dlist_remove(&st->arp.lru, &e->lru);
-        ns_dlist_push_head(&st->arp.lru, &e->lru);
+    if (st->net->arp.lru.head != &e->lru) {
+        ns_dlist_remove(&st->net->arp.lru, &e->lru);
+        ns_dlist_push_head(&st->net->arp.lru, &e->lru);
     }
 }
 
@@ -132,7 +132,7 @@ static struct ns_pbuf *hold_pop(struct arp_cache *c, struct arp_entry *e)
  * pool or the heap (Linux counts skb truesize). Consumes pb. */
 static void hold_push(struct ns_stack *st, struct arp_entry *e, struct ns_pbuf *pb)
 {
-    struct arp_cache *c = &st->arp;
+    struct arp_cache *c = &st->net->arp;
     uint32_t size = pb->cap;
     if (size > st->cfg.arp_queue_bytes || size > st->cfg.arp_queue_total_bytes) {
         NS_STAT_INC(st, arp_queue_drop); /* could never be held */
@@ -174,7 +174,7 @@ static void arp_drop_held(struct ns_stack *st, struct ns_pbuf_queue *hold, bool 
 
 static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
 {
-    struct arp_cache *c = &st->arp;
+    struct arp_cache *c = &st->net->arp;
     struct arp_entry **pp = &c->buckets[arp_hash(c, e->ifindex, e->ip)];
     while (*pp != e)
         pp = &(*pp)->hnext;
@@ -199,7 +199,7 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
 
 void arp_destroy(struct ns_stack *st)
 {
-    struct arp_cache *c = &st->arp;
+    struct arp_cache *c = &st->net->arp;
     while (c->lru.head)
         arp_remove(st, ARP_OF(c->lru.head, lru), false);
     free(c->buckets);
@@ -270,7 +270,7 @@ static void arp_timer(void *ctx, struct ns_timer *t, uint64_t now_us)
 
 static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t ip)
 {
-    struct arp_cache *c = &st->arp;
+    struct arp_cache *c = &st->net->arp;
     if (c->count >= st->cfg.arp_cache_max) {
         /* Evict the least recently used entry. */
         NS_STAT_INC(st, arp_evict);
@@ -310,12 +310,12 @@ static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t 
     e->confirmed_us = st->now_us;
     if (e->unres) {
         e->unres = false;
-        st->arp.unres--;
+        st->net->arp.unres--;
     }
     ns_timer_arm(&st->wheel, &e->timer, e->used_us + st->cfg.arp_gc_us);
     struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
     struct ns_pbuf *pb;
-    while ((pb = hold_pop(&st->arp, e))) {
+    while ((pb = hold_pop(&st->net->arp, e))) {
         /* Its sender was told it was sent when it was queued here: if a
          * full device refuses it now, it is lost (and counted so). */
         pb->flags &= ~NS_PBUF_F_TX_DEFER;
@@ -324,14 +324,6 @@ static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t 
         else
             ns_pbuf_free(pb);
     }
-}
-
-static bool iface_has_addr(const struct ns_iface *ifp, uint32_t a)
-{
-    for (unsigned i = 0; i < ifp->n_addr4; i++)
-        if (ifp->addr4[i].addr == a)
-            return true;
-    return false;
 }
 
 void arp_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
@@ -361,7 +353,7 @@ void arp_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     }
     if (memcmp(r.sha, ifp->dev->hwaddr, NS_ETH_ALEN) == 0)
         return; /* our own frame looped back by a hub */
-    if (r.spa != 0 && iface_has_addr(ifp, r.spa)) {
+    if (r.spa != 0 && ip4_if_has_addr(st, ifp->index, r.spa)) {
         /* RFC 5227 §2.4: someone else claims our address. */
         NS_STAT_INC(st, arp_conflict);
         NS_LOG(st, NS_LOG_WARN, "arp: %s claims our address %s", ns_mac_ntoa(r.sha, b2),
@@ -373,13 +365,13 @@ void arp_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     bool merged = false;
     struct arp_entry *e = NULL;
     if (r.spa != 0) { /* spa 0 is an RFC 5227 probe: never learned */
-        e = arp_find(&st->arp, ifp->index, r.spa);
+        e = arp_find(&st->net->arp, ifp->index, r.spa);
         if (e) {
             arp_confirm(st, e, r.sha);
             merged = true;
         }
     }
-    if (!iface_has_addr(ifp, r.tpa))
+    if (!ip4_if_has_addr(st, ifp->index, r.tpa))
         return;
     /* RFC 826: we are the target; add the sender if not merged. */
     if (!merged && r.spa != 0) {
@@ -412,11 +404,11 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
         return eth_output(st, ifp, mac, NS_ETHERTYPE_IPV4, pb);
     }
 
-    struct arp_entry *e = arp_find(&st->arp, ifp->index, nexthop);
+    struct arp_entry *e = arp_find(&st->net->arp, ifp->index, nexthop);
     if (!e) {
         /* Linux neigh_create fails once the table holds nothing it may
          * collect: too many neighbours are being resolved already. */
-        if (st->arp.unres >= st->cfg.arp_unres_max) {
+        if (st->net->arp.unres >= st->cfg.arp_unres_max) {
             NS_STAT_INC(st, arp_unres_drop);
             ns_pbuf_free(pb);
             return -ENOBUFS;
@@ -428,7 +420,7 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
         }
         e->state = ARP_INCOMPLETE;
         e->unres = true;
-        st->arp.unres++;
+        st->net->arp.unres++;
         arp_request(st, e, NULL);
         ns_timer_arm(&st->wheel, &e->timer, st->now_us + st->cfg.arp_retry_us);
     }
@@ -455,10 +447,11 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
 static void announce_timer(void *ctx, struct ns_timer *t, uint64_t now_us)
 {
     struct ns_stack *st = ctx;
-    struct ns_iface *ifp = NS_CONTAINER_OF(t, struct ns_iface, announce_timer);
+    struct ip4_ifstate *is = NS_CONTAINER_OF(t, struct ip4_ifstate, announce_timer);
+    struct ns_iface *ifp = ns_iface_get(st, (int)(is - st->net->ifs) + 1);
     uint64_t next = UINT64_MAX;
-    for (unsigned k = 0; k < ifp->n_addr4; k++) {
-        struct ns_if_addr4 *a = &ifp->addr4[k];
+    for (unsigned k = 0; ifp && k < is->n_addr4; k++) {
+        struct ns_if_addr4 *a = &is->addr4[k];
         if (a->announce_left == 0)
             continue;
         if (a->announce_at_us <= now_us) {
@@ -479,19 +472,30 @@ void arp_announce(struct ns_stack *st, struct ns_iface *ifp, uint32_t addr)
      * protocol address both ours, ANNOUNCE_INTERVAL apart — for every
      * address, so one added while another is still announcing must not
      * cut the other's announcements short. */
-    for (unsigned k = 0; k < ifp->n_addr4; k++) {
-        if (ifp->addr4[k].addr != addr)
+    struct ip4_ifstate *is = ip4_ifstate(st, ifp->index);
+    for (unsigned k = 0; k < is->n_addr4; k++) {
+        if (is->addr4[k].addr != addr)
             continue;
-        ifp->addr4[k].announce_left = st->cfg.arp_announce_num;
-        ifp->addr4[k].announce_at_us = st->now_us;
+        is->addr4[k].announce_left = st->cfg.arp_announce_num;
+        is->addr4[k].announce_at_us = st->now_us;
     }
-    ifp->announce_timer.fn = announce_timer;
-    announce_timer(st, &ifp->announce_timer, st->now_us);
+    is->announce_timer.fn = announce_timer;
+    announce_timer(st, &is->announce_timer, st->now_us);
+}
+
+void arp_usage(const struct ns_stack *st, struct ns_stack_usage *out)
+{
+    const struct arp_cache *c = &st->net->arp;
+    out->arp_entries = c->count;
+    out->arp_unres = c->unres;
+    out->arp_hold_pkts = c->hold_pkts;
+    out->arp_hold_bytes = c->hold_bytes;
+    out->arp_hold_limit = st->cfg.arp_queue_total_bytes;
 }
 
 int arp_lookup(const struct ns_stack *st, int ifindex, uint32_t ip, uint8_t mac[6])
 {
-    const struct arp_entry *e = arp_find(&st->arp, ifindex, ip);
+    const struct arp_entry *e = arp_find(&st->net->arp, ifindex, ip);
     if (!e || e->state == ARP_INCOMPLETE)
         return -ENOENT;
     memcpy(mac, e->mac, NS_ETH_ALEN);

@@ -1,12 +1,12 @@
-/* core/memacct.h — a running count of bytes of memory held, charged by
+/* base/memacct.h — a running count of bytes of memory held, charged by
  * whoever allocates on behalf of a subsystem (TCP's buffers: the rings of
- * core/ring.c and the out-of-order segments), so that a stack-wide limit
+ * base/ring.c and the out-of-order segments), so that a stack-wide limit
  * can be enforced on what is actually held, not on what sockets may ask
  * for. An account may have a parent, which every charge also moves (TCP
  * keeps one per kind of buffer under one total). Not thread-safe: an
  * account belongs to one stack. */
-#ifndef NS_CORE_MEMACCT_H
-#define NS_CORE_MEMACCT_H
+#ifndef NS_BASE_MEMACCT_H
+#define NS_BASE_MEMACCT_H
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
-/* core/rng.c — xoshiro256** (Blackman & Vigna, public domain algorithm),
+/* base/rng.c — xoshiro256** (Blackman & Vigna, public domain algorithm),
  * seeded through splitmix64. See rng.h. */
-#include "core/rng.h"
+#include "base/rng.h"
 
 uint64_t ns_rng_splitmix(uint64_t *x)
 {

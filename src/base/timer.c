@@ -1,4 +1,4 @@
-/* core/timer.c — hierarchical timer wheel. See core/timer.h.
+/* base/timer.c — hierarchical timer wheel. See base/timer.h.
  *
  * Read before touching: Varghese & Lauck, "Hashed and Hierarchical Timing
  * Wheels" (SOSP 1987); the Linux timer wheel (kernel/time/timer.c) for the
@@ -44,7 +44,7 @@
  * armed for the wheel time (it joins the tail of `expired`). It fires on
  * the next advance, after timers already due, in arm order.
  */
-#include "core/timer.h"
+#include "base/timer.h"
 
 #include <assert.h>
 #include <stddef.h>

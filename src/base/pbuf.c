@@ -1,4 +1,4 @@
-/* core/pbuf.c — packet buffers and their pool. See include/netsock/pbuf.h.
+/* base/pbuf.c — packet buffers and their pool. See include/netsock/pbuf.h.
  *
  * The pool is one allocation of headers and one of storage, carved into
  * NS_PBUF_SIZE buffers on a free list: allocation and free are a pointer

@@ -1,10 +1,10 @@
-/* core/rng.h — seeded pseudo-random numbers (xoshiro256**, seeded through
+/* base/rng.h — seeded pseudo-random numbers (xoshiro256**, seeded through
  * splitmix64). Every stack, link and fault wrapper owns one; nothing reads
  * a global or OS random source, so runs replay from their seed. Not for
  * secrets: RFC 6528 ISNs key a hash with it, which is enough for a
  * simulator and documented as a limit for real deployments. */
-#ifndef NS_CORE_RNG_H
-#define NS_CORE_RNG_H
+#ifndef NS_BASE_RNG_H
+#define NS_BASE_RNG_H
 
 #include <stdint.h>
 

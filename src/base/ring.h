@@ -1,4 +1,4 @@
-/* core/ring.h — a byte ring: TCP's send and receive buffers.
+/* base/ring.h — a byte ring: TCP's send and receive buffers.
  *
  * Two sizes: `cap` is the most the ring may hold (the socket buffer size,
  * which TCP's buffer autotuning may raise), `size` is the storage actually
@@ -11,13 +11,13 @@
  * ns_ring_free. Data enters with one copy and leaves with one copy;
  * ns_ring_peek copies from any offset without consuming, which is how
  * retransmissions are built. */
-#ifndef NS_CORE_RING_H
-#define NS_CORE_RING_H
+#ifndef NS_BASE_RING_H
+#define NS_BASE_RING_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/memacct.h"
+#include "base/memacct.h"
 
 #define NS_RING_MIN_STORAGE 4096u /* first allocation (or cap, if smaller) */
 

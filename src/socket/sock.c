@@ -1,9 +1,13 @@
-/* socket/socket.c — descriptor table and the parts of datagram sockets
- * that UDP and raw sockets share (receive queue accounting, recvmsg with
- * control messages).
+/* socket/sock.c — the socket object every protocol embeds: the protocol
+ * switch (which protocol makes a socket of a given family, type and
+ * protocol), the fields every socket starts with, and the parts of
+ * datagram sockets that UDP and raw sockets share (receive queue
+ * accounting, recvmsg with control messages, sendmsg's destination and
+ * its control messages, poll, shutdown).
  *
  * Read first: POSIX recvmsg(2)/socket(7)/ip(7) man pages for MSG_TRUNC,
- * MSG_PEEK, IP_PKTINFO, IP_RECVTTL semantics on Linux.
+ * MSG_PEEK, IP_PKTINFO, IP_RECVTTL semantics on Linux; Linux inet_create
+ * (net/ipv4/af_inet.c) for how the switch is searched.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,78 +19,125 @@
 
 int sock_init(struct ns_stack *st)
 {
-    st->socks = calloc(1, sizeof(*st->socks));
-    if (!st->socks)
-        return -ENOMEM;
-    if (udp_init(st) < 0 || raw_init(st) < 0 || tcp_init(st) < 0)
-        return -ENOMEM;
-    return 0;
+    st->sock = calloc(1, sizeof(*st->sock));
+    return st->sock ? 0 : -ENOMEM;
 }
 
 void sock_destroy(struct ns_stack *st)
 {
-    struct sock_table *t = st->socks;
-    if (!t)
-        return;
-    for (int fd = 0; fd < t->cap; fd++)
-        if (t->fds[fd])
-            ns_close(st, fd);
-    udp_destroy(st);
-    raw_destroy(st);
-    tcp_destroy(st);
-    free(t->fds);
-    free(t->used);
-    free(t);
-    st->socks = NULL;
+    free(st->sock);
+    st->sock = NULL;
 }
 
-struct ns_sock *sock_get(struct ns_stack *st, int fd)
+int sock_register(struct ns_stack *st, const struct ns_protosw *sw)
 {
-    struct sock_table *t = st->socks;
-    if (fd < 0 || fd >= t->cap)
-        return NULL;
-    return t->fds[fd];
+    struct sock_state *s = st->sock;
+    if (s->nsw == SOCK_PROTOSW_MAX)
+        return -ENOSPC;
+    s->sw[s->nsw++] = sw;
+    return 0;
 }
 
-/* Lowest free descriptor, growing the table as needed (as POSIX open()). */
-int sock_fd_alloc(struct ns_stack *st, struct ns_sock *so);
-int sock_fd_alloc(struct ns_stack *st, struct ns_sock *so)
+bool sock_family_known(const struct ns_stack *st, int family)
 {
-    struct sock_table *t = st->socks;
-    int words = t->cap / 64;
-    for (int w = 0; w < words; w++) {
-        if (t->used[w] != UINT64_MAX) {
-            int fd = w * 64 + __builtin_ctzll(~t->used[w]);
-            t->used[w] |= 1ull << (fd % 64);
-            t->fds[fd] = so;
-            t->count++;
-            return fd;
+    const struct sock_state *s = st->sock;
+    for (unsigned i = 0; i < s->nsw; i++)
+        if (s->sw[i]->family == family)
+            return true;
+    return false;
+}
+
+const struct ns_protosw *sock_protosw_find(const struct ns_stack *st, int family, int type,
+                                           int *protocol, int *err)
+{
+    /* Linux inet_create: among the entries of this type, the one of this
+     * protocol; protocol 0 (IPPROTO_IP) takes the type's default; an
+     * entry of protocol 0 takes any protocol but 0. No entry of the type
+     * at all: the type is not supported; entries but no match: the
+     * protocol is not. */
+    const struct sock_state *s = st->sock;
+    *err = -ESOCKTNOSUPPORT;
+    for (unsigned i = 0; i < s->nsw; i++) {
+        const struct ns_protosw *sw = s->sw[i];
+        if (sw->family != family || sw->type != type)
+            continue;
+        if (*protocol == sw->protocol) {
+            if (*protocol != 0)
+                return sw;
+        } else if (*protocol == 0) {
+            *protocol = sw->protocol;
+            return sw;
+        } else if (sw->protocol == 0) {
+            return sw;
         }
+        *err = -EPROTONOSUPPORT;
     }
-    int ncap = t->cap ? t->cap * 2 : 64;
-    if (ncap > (1 << 24))
-        return -EMFILE;
-    struct ns_sock **nf = realloc(t->fds, (size_t)ncap * sizeof(*nf));
-    if (!nf)
-        return -ENOMEM;
-    t->fds = nf;
-    uint64_t *nu = realloc(t->used, (size_t)(ncap / 64) * sizeof(*nu));
-    if (!nu)
-        return -ENOMEM;
-    t->used = nu;
-    memset(t->fds + t->cap, 0, (size_t)(ncap - t->cap) * sizeof(*nf));
-    memset(t->used + words, 0, (size_t)(ncap / 64 - words) * sizeof(*nu));
-    t->cap = ncap;
-    return sock_fd_alloc(st, so);
+    return NULL;
 }
 
-void sock_fd_free(struct ns_stack *st, int fd);
-void sock_fd_free(struct ns_stack *st, int fd)
+void sock_setup(struct ns_stack *st, struct ns_sock *so, int type, int protocol,
+                const struct ns_sock_ops *ops)
 {
-    struct sock_table *t = st->socks;
-    t->fds[fd] = NULL;
-    t->used[fd / 64] &= ~(1ull << (fd % 64));
-    t->count--;
+    so->fd = -1;
+    so->type = type;
+    so->ops = ops;
+    so->flow.local = so->flow.remote = ns_addr_any(AF_INET);
+    so->flow.proto = (uint16_t)protocol;
+    if (type == SOCK_STREAM) {
+        so->rcvbuf = st->cfg.tcp_rmem_default;
+        so->sndbuf = st->cfg.tcp_wmem_default;
+    } else {
+        so->rcvbuf = SOCK_RMEM_DEFAULT;
+        so->sndbuf = SOCK_WMEM_DEFAULT;
+    }
+    so->rcvlowat = 1;
+    ns_pbuf_queue_init(&so->rxq);
+}
+
+struct ns_sock *sock_dgram_new(struct ns_stack *st, int type, int protocol,
+                               const struct ns_sock_ops *ops, int *err)
+{
+    struct ns_sock *so = calloc(1, sizeof(*so));
+    if (!so) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    sock_setup(st, so, type, protocol, ops);
+    return so;
+}
+
+void sock_dgram_free(struct ns_sock *so)
+{
+    ns_pbuf_queue_purge(&so->rxq);
+    free(so);
+}
+
+int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
+{
+    struct sockaddr_in dst;
+    if (!msg->msg_name)
+        return 0;
+    if (msg->msg_namelen < (socklen_t)sizeof(dst))
+        return -EINVAL;
+    memcpy(&dst, msg->msg_name, sizeof(dst));
+    if (dst.sin_family != AF_INET && dst.sin_family != AF_UNSPEC)
+        return -EAFNOSUPPORT;
+    *addr = ns_addr_from_in(dst.sin_addr);
+    *port = ntohs(dst.sin_port);
+    return 1;
+}
+
+int sock_send_ready(struct ns_sock *so)
+{
+    /* sock_alloc_send_pskb: a pending error first, then SEND_SHUTDOWN. */
+    if (so->so_error) {
+        int e = so->so_error;
+        so->so_error = 0;
+        return -e;
+    }
+    if (so->flags & SO_F_SHUT_WR)
+        return -EPIPE; /* netsock raises no SIGPIPE (nor does Linux for datagrams) */
+    return 0;
 }
 
 bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)

@@ -1,4 +1,4 @@
-/* core/timer.h — hierarchical timer wheel.
+/* base/timer.h — hierarchical timer wheel.
  *
  * Scales to millions of timers: arm and cancel are O(1) (intrusive doubly
  * linked slots), and most timers are cancelled before they fire (TCP
@@ -14,8 +14,8 @@
  * Timers fire in order of expiry time; timers with equal expiry fire in the
  * order they were armed (deterministic).
  */
-#ifndef NS_CORE_TIMER_H
-#define NS_CORE_TIMER_H
+#ifndef NS_BASE_TIMER_H
+#define NS_BASE_TIMER_H
 
 #include <stdbool.h>
 #include <stdint.h>

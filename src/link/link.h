@@ -1,0 +1,131 @@
+/* link/link.h — the link layer: interfaces (a device, its index, whether
+ * it is the loopback, the senders waiting for its transmit queue), Ethernet
+ * in and out, handing frames to devices, and the table of protocols that
+ * take received frames (by ethertype).
+ *
+ * Read first: docs/architecture.md ("Layers", "Transmit backpressure"),
+ * include/netsock/dev.h (the device contract). Upper layers register in
+ * the ethertype table (link_proto_register) and are never called by name
+ * from here; an interface's addresses belong to the network layer that
+ * uses them (net/net.h), as Linux's in_device hangs off a net_device.
+ */
+#ifndef NS_LINK_LINK_H
+#define NS_LINK_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/dlist.h"
+#include "base/stack.h"
+#include "netsock/dev.h"
+
+/* A sender waiting for a device to take frames again (transmit
+ * backpressure, docs/architecture.md): embedded in what waits (a TCP
+ * connection), on one interface's FIFO list while it waits. */
+struct ns_tx_waiter {
+    struct ns_dlink link;  /* on ifp->txw while waiting */
+    struct ns_iface *ifp; /* the interface waited on; NULL when not waiting */
+    void (*wake)(struct ns_tx_waiter *w);
+};
+
+/* An interface. Upper layers read index, dev and loopback; the rest is
+ * the link layer's. */
+struct ns_iface {
+    int index;                  /* 1-based; 0 = slot unused */
+    struct ns_dev *dev;
+    bool loopback;
+    /* The device refused a frame (-EAGAIN) and has not been found ready
+     * since; senders that must not lose data wait on txw, in order. */
+    bool tx_blocked;
+    struct ns_dlist txw;
+};
+
+/* Takes a frame received on ifp, data at the protocol's header (after the
+ * Ethernet header, or the whole frame on an IP link). Consumes pb. */
+typedef void (*link_input_fn)(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
+
+#define LINK_PROTO_MAX 4
+
+/* The link layer's state (st->link). */
+struct link_state {
+    struct ns_iface ifaces[NS_IF_MAX];
+    uint32_t used;              /* bit i: ifaces[i] is in use (the poll loops walk these) */
+    int lo_ifindex;             /* the loopback interface (127.0.0.0/8) */
+    int tx_refused_ifindex;     /* interface of the last -EAGAIN from if_xmit */
+    unsigned tx_wait_ifaces;    /* interfaces with senders waiting (ns_tx_wait) */
+    /* Who takes received frames, by ethertype (link_proto_register). */
+    struct {
+        uint16_t ethertype;
+        link_input_fn input;
+    } proto[LINK_PROTO_MAX];
+    unsigned nproto;
+};
+
+/* Allocate st->link: no interfaces. 0 or -ENOMEM. */
+int link_init(struct ns_stack *st);
+/* Close every interface's device and free st->link. */
+void link_destroy(struct ns_stack *st);
+
+/* Frames of `ethertype` received on Ethernet interfaces go to `input`;
+ * on an IP link (the loopback, TUN) every frame goes to the protocol of
+ * its IP version (NS_ETHERTYPE_IPV4 for version 4, and for anything that
+ * is not a registered version). 0, or -ENOSPC when the table is full.
+ * Called by the network layer's init. */
+int link_proto_register(struct ns_stack *st, uint16_t ethertype, link_input_fn input);
+/* The protocol registered for ethertype, or NULL. */
+link_input_fn link_proto_input(const struct ns_stack *st, uint16_t ethertype);
+
+/* Add a device as the next free interface (the loopback: the last slot,
+ * NS_IF_MAX). Returns the index, -EINVAL for a device without the
+ * mandatory ops or with an MTU below 68, -ENOSPC when all are in use. */
+int link_if_add(struct ns_stack *st, struct ns_dev *dev, bool loopback);
+
+/* The interface with this index, or NULL. */
+struct ns_iface *ns_iface_get(struct ns_stack *st, int ifindex);
+/* The loopback interface's index. */
+int link_lo_ifindex(const struct ns_stack *st);
+
+/* Receive from every device (at most a budget of frames each), then wake
+ * the senders waiting for devices that have room again. Returns the
+ * number of frames taken. */
+int link_poll(struct ns_stack *st);
+/* The earliest time a device needs a poll (its own deadline, or when it
+ * will take frames for waiting senders), or NS_TIME_NEVER. */
+uint64_t link_next_deadline(struct ns_stack *st);
+
+/* One frame received on ifp: counted, offload flags applied, handed to
+ * the protocol it carries. Consumes pb. */
+void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
+
+/* Hand a finished frame to the interface's device. Consumes pb. Returns
+ * 0 (sent), -EAGAIN only for a pbuf marked NS_PBUF_F_TX_DEFER that a full
+ * device queue refused (not sent, counted as dev_tx_deferred; ns_tx_wait
+ * then waits for that interface), or another negative errno: dropped,
+ * counted — -ENOBUFS with dev_tx_full_drop for an unmarked frame a full
+ * queue refused (UDP, ICMP, ARP, forwarding: Linux's qdisc drop), the
+ * device's error with dev_tx_err otherwise. */
+int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
+
+/* ---- Ethernet (link/ethernet.c) ------------------------------------------------ */
+
+/* A frame received on ifp. Consumes pb. */
+void eth_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
+/* Prepend an Ethernet header (dst, our MAC, ethertype) and transmit. Consumes pb. */
+int eth_output(struct ns_stack *st, struct ns_iface *ifp, const uint8_t dst[6], uint16_t ethertype,
+               struct ns_pbuf *pb);
+
+/* ---- transmit backpressure (link/iface.c) -------------------------------------- */
+
+/* Right after an output call returned -EAGAIN: make w wait for the
+ * interface that refused the frame. w->wake(w) is called once from
+ * link_poll when the device can take frames again (ops->tx_ready),
+ * waiters of an interface in the order they started waiting; a waiter
+ * that is refused again during its wake-up goes to the back and stops the
+ * round. Nothing happens when w already waits. */
+void ns_tx_wait(struct ns_stack *st, struct ns_tx_waiter *w);
+/* Stop waiting (before w's owner is freed). Nothing happens when w does
+ * not wait. */
+void ns_tx_wait_cancel(struct ns_stack *st, struct ns_tx_waiter *w);
+static inline bool ns_tx_waiting(const struct ns_tx_waiter *w) { return w->ifp != NULL; }
+
+#endif

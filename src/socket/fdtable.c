@@ -1,0 +1,89 @@
+/* socket/fdtable.c — the descriptor table. See fdtable.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socket/fdtable.h"
+#include "socket/sock.h"
+
+int fd_init(struct ns_stack *st)
+{
+    st->fds = calloc(1, sizeof(*st->fds));
+    return st->fds ? 0 : -ENOMEM;
+}
+
+void fd_destroy(struct ns_stack *st)
+{
+    struct fd_table *t = st->fds;
+    if (!t)
+        return;
+    for (int fd = 0; fd < t->cap; fd++)
+        if (t->fds[fd])
+            ns_close(st, fd);
+    free(t->fds);
+    free(t->used);
+    free(t);
+    st->fds = NULL;
+}
+
+struct ns_sock *fd_get(struct ns_stack *st, int fd)
+{
+    struct fd_table *t = st->fds;
+    if (fd < 0 || fd >= t->cap)
+        return NULL;
+    return t->fds[fd];
+}
+
+/* The lowest free descriptor, or -1 when every slot is in use. */
+static int fd_lowest_free(const struct fd_table *t)
+{
+    for (int w = 0; w < t->cap / 64; w++)
+        if (t->used[w] != UINT64_MAX)
+            return w * 64 + __builtin_ctzll(~t->used[w]);
+    return -1;
+}
+
+int fd_reserve(struct ns_stack *st)
+{
+    struct fd_table *t = st->fds;
+    if (fd_lowest_free(t) >= 0)
+        return 0;
+    int words = t->cap / 64;
+    int ncap = t->cap ? t->cap * 2 : 64;
+    if (ncap > (1 << 24))
+        return -EMFILE;
+    struct ns_sock **nf = realloc(t->fds, (size_t)ncap * sizeof(*nf));
+    if (!nf)
+        return -ENOMEM;
+    t->fds = nf;
+    uint64_t *nu = realloc(t->used, (size_t)(ncap / 64) * sizeof(*nu));
+    if (!nu)
+        return -ENOMEM;
+    t->used = nu;
+    memset(t->fds + t->cap, 0, (size_t)(ncap - t->cap) * sizeof(*nf));
+    memset(t->used + words, 0, (size_t)(ncap / 64 - words) * sizeof(*nu));
+    t->cap = ncap;
+    return 0;
+}
+
+int fd_alloc(struct ns_stack *st, struct ns_sock *so)
+{
+    int rc = fd_reserve(st);
+    if (rc < 0)
+        return rc;
+    struct fd_table *t = st->fds;
+    int fd = fd_lowest_free(t);
+    t->used[fd / 64] |= 1ull << (fd % 64);
+    t->fds[fd] = so;
+    t->count++;
+    so->fd = fd;
+    return fd;
+}
+
+void fd_free(struct ns_stack *st, int fd)
+{
+    struct fd_table *t = st->fds;
+    t->fds[fd] = NULL;
+    t->used[fd / 64] &= ~(1ull << (fd % 64));
+    t->count--;
+}

@@ -1,0 +1,45 @@
+/* socket/fdtable.h — the descriptor table of the BSD API (socket/api.c):
+ * small integers naming sockets, the lowest free one first, as POSIX
+ * open() gives them; and the driver that blocking calls run.
+ *
+ * Read first: docs/architecture.md "Layers" (this is layer 7, above the
+ * transports: sockets are made and found through the protocol switch of
+ * socket/sock.h, never by name). */
+#ifndef NS_SOCKET_FDTABLE_H
+#define NS_SOCKET_FDTABLE_H
+
+#include <stdint.h>
+
+#include "base/stack.h"
+#include "netsock/socket.h"
+
+struct ns_sock;
+
+/* The socket API's state (st->fds). */
+struct fd_table {
+    struct ns_sock **fds;
+    uint64_t *used;    /* bitmap of descriptors in use */
+    int cap;
+    int count;
+    /* Runs the loop that owns the stack for blocking calls (ns_stack_set_driver). */
+    ns_drive_fn drive_fn;
+    void *drive_ctx;
+};
+
+/* Allocate st->fds (empty). 0 or -ENOMEM. */
+int fd_init(struct ns_stack *st);
+/* Close every socket still open (as ns_close), then free st->fds. */
+void fd_destroy(struct ns_stack *st);
+
+/* The socket behind fd, or NULL. */
+struct ns_sock *fd_get(struct ns_stack *st, int fd);
+/* Make sure a descriptor is free (growing the table): 0, -EMFILE past
+ * 2^24 descriptors, or -ENOMEM. After it, fd_alloc cannot fail. */
+int fd_reserve(struct ns_stack *st);
+/* Give so the lowest free descriptor (so->fd): the descriptor, or
+ * -EMFILE / -ENOMEM. */
+int fd_alloc(struct ns_stack *st, struct ns_sock *so);
+/* Release descriptor fd (its socket is the caller's to close). */
+void fd_free(struct ns_stack *st, int fd);
+
+#endif
