@@ -7,7 +7,9 @@
 #      byte-exact, and the stack's counters show the connection and the
 #      bytes;
 #   2. `sh -c 'curl ... | sha256sum'`: sh forks, curl is exec'd and gets
-#      netsock too; the digest is the file's;
+#      netsock too; the digest is the file's; socat uploads 20 MB over a
+#      link impaired to 200 Mbit/s and exits long before TCP has sent it
+#      all: netsock run still delivers every byte (the drain);
 #   3. exit status: `sh -c 'exit 3'` exits 3, a program killed by SIGTERM
 #      exits 143, a program that does not exist 127; the child starts with
 #      SIGPIPE at its default (`yes | head -1` ends);
@@ -17,7 +19,7 @@
 #
 # Usage: test_run_curl.sh BUILD_DIR (as root; exit 77 = skipped otherwise).
 . "$(dirname "$0")/lib.sh" "${1:-}"
-for tool in curl python3 sha256sum; do
+for tool in curl python3 sha256sum socat; do
     command -v "$tool" >/dev/null || nsk_skip "needs $tool"
 done
 nsk_setup
@@ -53,6 +55,22 @@ run_fg pipe -- sh -c "curl -sS $URL | sha256sum"
 got=$(cut -c1-64 "$TMP/pipe.out")
 [ "$got" = "$want" ] || fail "curl | sha256sum printed '$(cat "$TMP/pipe.out")', want $want"
 [ "$(nsk_counter "$TMP/pipe.log" tcp_active_opens)" = 1 ] || fail "curl, exec'd by sh, did not use netsock"
+
+log "a program that exits before TCP has sent its bytes (200 Mbit/s link)"
+head -c 20000000 /dev/urandom >"$TMP/up.in"
+ip netns exec "$NS" timeout 30 socat -u TCP-LISTEN:7002,bind="$KERNEL_IP",reuseaddr \
+    "OPEN:$TMP/up.out,creat" >"$TMP/up-server.log" 2>&1 </dev/null &
+up_server=$!
+NSK_PIDS+=("$up_server")
+for _ in $(seq 100); do
+    case $(in_ns ss -Htln "sport = :7002") in *7002*) break ;; esac
+    sleep 0.05
+done
+run_fg upload --impair rate=200mbit -- socat -u "OPEN:$TMP/up.in" "TCP:$KERNEL_IP:7002"
+[ "$RUN_RC" = 0 ] || fail "socat exited $RUN_RC"
+wait "$up_server" || fail "the kernel's receiver failed: $(cat "$TMP/up-server.log")"
+cmp -s "$TMP/up.in" "$TMP/up.out" || fail "upload: $(stat -c %s "$TMP/up.out") bytes arrived of 20000000"
+echo "   20000000 bytes arrived, the same; netsock run waited for TCP after socat exited"
 
 log "exit status"
 run_fg exit3 -- sh -c 'exit 3'
