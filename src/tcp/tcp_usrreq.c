@@ -599,6 +599,22 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     }
 }
 
+/* The state as Linux numbers it (include/net/tcp_states.h, netinet/tcp.h's
+ * TCP_ESTABLISHED .. TCP_CLOSING): what tcp_get_info puts in tcpi_state
+ * and what tools reading struct tcp_info compare it with. */
+static uint8_t tcp_linux_state(enum tcp_state s)
+{
+    static const uint8_t linux_state[] = {
+        [TCPS_CLOSED] = TCP_CLOSE,           [TCPS_LISTEN] = TCP_LISTEN,
+        [TCPS_SYN_SENT] = TCP_SYN_SENT,      [TCPS_SYN_RECEIVED] = TCP_SYN_RECV,
+        [TCPS_ESTABLISHED] = TCP_ESTABLISHED, [TCPS_CLOSE_WAIT] = TCP_CLOSE_WAIT,
+        [TCPS_FIN_WAIT_1] = TCP_FIN_WAIT1,   [TCPS_CLOSING] = TCP_CLOSING,
+        [TCPS_LAST_ACK] = TCP_LAST_ACK,      [TCPS_FIN_WAIT_2] = TCP_FIN_WAIT2,
+        [TCPS_TIME_WAIT] = TCP_TIME_WAIT,
+    };
+    return (unsigned)s < sizeof(linux_state) ? linux_state[s] : TCP_CLOSE;
+}
+
 static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
                           socklen_t *len)
 {
@@ -612,7 +628,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     if (name == TCP_INFO) {
         struct tcp_info ti;
         memset(&ti, 0, sizeof(ti));
-        ti.tcpi_state = (uint8_t)(tp->state == TCPS_ESTABLISHED ? TCP_ESTABLISHED : tp->state);
+        ti.tcpi_state = tcp_linux_state(tp->state);
         ti.tcpi_rto = (uint32_t)tp->rto_us;
         ti.tcpi_rtt = (uint32_t)tp->srtt_us;
         ti.tcpi_rttvar = (uint32_t)tp->rttvar_us;
