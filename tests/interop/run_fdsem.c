@@ -22,11 +22,14 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +112,8 @@ static void msleep(int ms)
 
 /* ---- the server -------------------------------------------------------------------------- */
 
+static int slow_go[2]; /* a byte on it: the slow listener starts accepting */
+
 static void *serve_conn(void *arg)
 {
     int c = (int)(intptr_t)arg;
@@ -136,6 +142,11 @@ static void *serve_conn(void *arg)
         close(c);
         return NULL;
     }
+    case 'A':
+        msleep((int)a);
+        if (write(slow_go[1], "A", 1) != 1)
+            die("slow listener");
+        break;
     case 'F':
         send(c, "bye", 3, MSG_NOSIGNAL);
         shutdown(c, SHUT_WR);
@@ -166,6 +177,28 @@ static void *serve_udp(void *arg)
     return NULL;
 }
 
+/* The slow listener (the server's port + 1, backlog 1): two connections
+ * fill its accept queue and later SYNs are dropped (Linux
+ * tcp_conn_request; backlog 0 would answer with SYN cookies) until a
+ * connection's 'A' command has it accept one run's connections. */
+static void *serve_slow(void *arg)
+{
+    int l = (int)(intptr_t)arg;
+    char b;
+    for (;;) {
+        if (read(slow_go[0], &b, 1) != 1)
+            continue;
+        /* One run's four: the two that filled the queue, the interrupted
+         * connect's and the restarted one's; then full again for the next. */
+        for (int i = 0; i < 4; i++) {
+            int c = accept(l, NULL, NULL);
+            if (c >= 0)
+                close(c);
+        }
+    }
+    return NULL;
+}
+
 static int server(const char *addr, int port)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -179,6 +212,13 @@ static int server(const char *addr, int port)
         die("server udp bind");
     pthread_t t;
     pthread_create(&t, NULL, serve_udp, (void *)(intptr_t)u);
+    struct sockaddr_in slow = sin;
+    slow.sin_port = htons((uint16_t)(port + 1));
+    int sl = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(sl, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (pipe(slow_go) < 0 || bind(sl, (struct sockaddr *)&slow, sizeof(slow)) < 0 || listen(sl, 1) < 0)
+        die("server slow listen");
+    pthread_create(&t, NULL, serve_slow, (void *)(intptr_t)sl);
     printf("serving\n");
     fflush(stdout);
     for (;;) {
@@ -484,6 +524,32 @@ static void t_signals(void)
     setitimer(ITIMER_REAL, &it, NULL);
     say("accept interrupted (no SA_RESTART)", accept(l, NULL, NULL));
     close(l);
+    /* connect, blocking, to a listener whose queue is full (its SYNs are
+     * dropped): without SA_RESTART EINTR, the handshake going on; with
+     * it the call resumes and returns when the listener makes room (the
+     * 'A' command, 500 ms on) and a retransmitted SYN gets through. */
+    struct sockaddr_in slow = srv;
+    slow.sin_port = htons((uint16_t)(ntohs(srv.sin_port) + 1));
+    int filler[2];
+    for (int i = 0; i < 2; i++) {
+        filler[i] = socket(AF_INET, SOCK_STREAM, 0);
+        say("connect to the slow listener (fills its queue)",
+            connect(filler[i], (struct sockaddr *)&slow, sizeof(slow)));
+    }
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    setitimer(ITIMER_REAL, &it, NULL);
+    say("connect interrupted (no SA_RESTART)", connect(c, (struct sockaddr *)&slow, sizeof(slow)));
+    int go = conn('A', 500);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    int c2 = socket(AF_INET, SOCK_STREAM, 0);
+    setitimer(ITIMER_REAL, &it, NULL);
+    say("connect with SA_RESTART", connect(c2, (struct sockaddr *)&slow, sizeof(slow)));
+    close(c2);
+    close(c);
+    close(go);
+    close(filler[0]);
+    close(filler[1]);
     signal(SIGALRM, SIG_DFL);
 }
 
@@ -598,6 +664,7 @@ static void t_options(void)
     say("TCP_INFO", getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &l));
     say("  state", ti.tcpi_state);
     say("  mss set", ti.tcpi_snd_mss > 0);
+    say("  rtt and cwnd set", ti.tcpi_rtt > 0 && ti.tcpi_snd_cwnd > 0);
     struct timeval tv = {0, 200000};
     say("SO_RCVTIMEO", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
     char buf[4];
@@ -606,6 +673,24 @@ static void t_options(void)
     getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, &l);
     say("  get usec", tv.tv_usec);
     close(s);
+    /* tcpi_state is Linux's number in other states too. */
+    s = conn('F', 0);
+    char bye[4];
+    read_n(s, bye, 3);
+    wait_for(s, POLLRDHUP);
+    say("  read to the FIN", read(s, bye, sizeof(bye)));
+    l = sizeof(ti);
+    getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &l);
+    say("TCP_INFO after the peer's FIN: state", ti.tcpi_state);
+    close(s);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(ls, (struct sockaddr *)&lo, sizeof(lo));
+    listen(ls, 4);
+    l = sizeof(ti);
+    getsockopt(ls, IPPROTO_TCP, TCP_INFO, &ti, &l);
+    say("TCP_INFO of a listener: state", ti.tcpi_state);
+    close(ls);
 }
 
 static void t_listen(void)
@@ -702,6 +787,66 @@ static void t_udp(void)
     close(u);
 }
 
+static void t_passthrough(void)
+{
+    /* AF_UNIX and AF_NETLINK stay the kernel's. */
+    int sv[2];
+    say("socketpair(AF_UNIX)", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    say("  write", write(sv[0], "unix", 4));
+    char buf[8192];
+    say("  read", read(sv[1], buf, sizeof(buf)));
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "run_fdsem.%ld", (long)getpid());
+    socklen_t ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(un.sun_path + 1));
+    int ul_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    say("AF_UNIX bind (abstract)", bind(ul_fd, (struct sockaddr *)&un, ul));
+    say("  listen", listen(ul_fd, 1));
+    int uc = socket(AF_UNIX, SOCK_STREAM, 0);
+    say("  connect", connect(uc, (struct sockaddr *)&un, ul));
+    int ua = accept(ul_fd, NULL, NULL);
+    say("  accept", ua >= 0);
+    struct sockaddr_un got;
+    socklen_t gl = sizeof(got);
+    getsockname(ul_fd, (struct sockaddr *)&got, &gl);
+    say("  getsockname is the same name", gl == ul && !memcmp(got.sun_path, un.sun_path, ul - offsetof(struct sockaddr_un, sun_path)));
+    /* A netsock socket and an AF_UNIX one in one poll. */
+    int s = conn('E', 0);
+    send(s, "x", 1, 0);
+    write(uc, "y", 1);
+    struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = ua, .events = POLLIN}};
+    msleep(50);
+    say("poll a netsock socket and an AF_UNIX one", poll(p, 2, 5000));
+    printf("  %s / %s\n", pollbits(p[0].revents), pollbits(p[1].revents));
+    close(s);
+    close(ua);
+    close(uc);
+    close(ul_fd);
+    close(sv[0]);
+    close(sv[1]);
+
+    int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    say("socket(AF_NETLINK, NETLINK_ROUTE)", nl >= 0);
+    struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
+    say("  bind", bind(nl, (struct sockaddr *)&snl, sizeof(snl)));
+    socklen_t nll = sizeof(snl);
+    getsockname(nl, (struct sockaddr *)&snl, &nll);
+    say("  getsockname: family", snl.nl_family);
+    struct {
+        struct nlmsghdr h;
+        struct rtgenmsg g;
+    } req = {.h = {.nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
+                   .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1},
+             .g = {.rtgen_family = AF_UNSPEC}};
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    say("  RTM_GETLINK sent", sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) ==
+                                 (ssize_t)sizeof(req));
+    ssize_t n = recv(nl, buf, sizeof(buf), 0);
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    say("  the kernel answers with RTM_NEWLINK", n >= (ssize_t)sizeof(*h) && h->nlmsg_type == RTM_NEWLINK &&
+                                                   h->nlmsg_seq == 1);
+    close(nl);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "server"))
@@ -722,7 +867,8 @@ int main(int argc, char **argv)
     } tests[] = {{"socket", t_socket},   {"connect", t_connect}, {"dup", t_dup},
                  {"mix", t_mix},         {"threads", t_threads}, {"signals", t_signals},
                  {"data", t_data},       {"reset", t_reset},     {"options", t_options},
-                 {"listen", t_listen},   {"fork", t_fork},       {"udp", t_udp}};
+                 {"listen", t_listen},   {"fork", t_fork},       {"udp", t_udp},
+                 {"passthrough", t_passthrough}};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         if (only && strcmp(only, tests[i].name))
             continue;

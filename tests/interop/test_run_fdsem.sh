@@ -5,11 +5,14 @@
 # F_DUPFD; poll, select and epoll mixing a pipe and a socket, one socket
 # in two epoll sets, nested epoll, EPOLLET; close in one thread while
 # another is blocked in recv, shutdown waking one; signals with and
-# without SA_RESTART in recv and accept; MSG_DONTWAIT, FIONBIO, FIONREAD,
+# without SA_RESTART in recv, accept and a connect whose SYNs a full
+# listener drops; MSG_DONTWAIT, FIONBIO, FIONREAD,
 # MSG_PEEK, MSG_WAITALL, readv/writev, sendfile, shutdown and the peer's
 # FIN, a reset by the peer (ECONNRESET once, then EPIPE); options and
-# their errors; non-blocking and refused connects with poll and SO_ERROR;
-# accept4 flags; fork; UDP with addresses, truncation and ICMP errors)
+# their errors, TCP_INFO's state numbers (established, CLOSE_WAIT,
+# listening); non-blocking and refused connects with poll and SO_ERROR;
+# accept4 flags; fork; UDP with addresses, truncation and ICMP errors;
+# AF_UNIX and AF_NETLINK sockets passed to the kernel untouched)
 # once on the kernel's sockets and once under netsock run against the same
 # kernel server, and the two transcripts must be the same, line for line.
 #
