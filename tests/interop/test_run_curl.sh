@@ -10,6 +10,10 @@
 #      netsock too; the digest is the file's; socat uploads 20 MB over a
 #      link impaired to 200 Mbit/s and exits long before TCP has sent it
 #      all: netsock run still delivers every byte (the drain);
+#   2b. a program that exits without closing a connection, a UDP socket,
+#      a listener, with a forked child that held them too: netsock run
+#      exits 0 (in the sanitizer build, with no leak), the kernel's peer
+#      gets every byte and the end of the stream;
 #   3. exit status: `sh -c 'exit 3'` exits 3, a program killed by SIGTERM
 #      exits 143, a program that does not exist 127; the child starts with
 #      SIGPIPE at its default (`yes | head -1` ends);
@@ -71,6 +75,35 @@ run_fg upload --impair rate=200mbit -- socat -u "OPEN:$TMP/up.in" "TCP:$KERNEL_I
 wait "$up_server" || fail "the kernel's receiver failed: $(cat "$TMP/up-server.log")"
 cmp -s "$TMP/up.in" "$TMP/up.out" || fail "upload: $(stat -c %s "$TMP/up.out") bytes arrived of 20000000"
 echo "   20000000 bytes arrived, the same; netsock run waited for TCP after socat exited"
+
+log "a program that exits holding sockets (a connection, UDP, a listener, a forked child's)"
+ip netns exec "$NS" timeout 30 socat -u TCP-LISTEN:7003,bind="$KERNEL_IP",reuseaddr \
+    "OPEN:$TMP/held.out,creat" >"$TMP/held-server.log" 2>&1 </dev/null &
+held_server=$!
+NSK_PIDS+=("$held_server")
+for _ in $(seq 100); do
+    case $(in_ns ss -Htln "sport = :7003") in *7003*) break ;; esac
+    sleep 0.05
+done
+run_fg held -- python3 -c "
+import os, socket
+s = socket.create_connection(('$KERNEL_IP', 7003))
+s.sendall(b'x' * 100000)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b'u', ('$KERNEL_IP', 9))
+l = socket.socket()
+l.bind(('0.0.0.0', 0))
+l.listen()
+if os.fork() == 0:
+    os._exit(0)
+os.wait()
+os._exit(0)"
+[ "$RUN_RC" = 0 ] || fail "netsock run exited $RUN_RC for a program that left its sockets open"
+wait "$held_server" || fail "the kernel's receiver did not see the connection end: $(cat "$TMP/held-server.log")"
+[ "$(stat -c %s "$TMP/held.out")" = 100000 ] || fail "held: $(stat -c %s "$TMP/held.out") bytes arrived of 100000"
+grep -q "program exited (status 0); 3 sockets" "$TMP/held.log" ||
+    fail "netsock run did not serve the program's 3 sockets: $(grep 'program exited' "$TMP/held.log")"
+echo "   netsock run exited 0 (no leak: ASan's leak check runs at its exit), the peer got all and a FIN"
 
 log "exit status"
 run_fg exit3 -- sh -c 'exit 3'
