@@ -26,7 +26,7 @@ static void usage(FILE *f)
             "            prints RTTs, changed counters and a pcap path\n"
             "  host      a user-space host on a real link serving echo, discard,\n"
             "            chargen and HTTP\n"
-            "  stat      sockets (-s: counters) of a running netsock host\n"
+            "  stat      sockets (-s: counters) of a running netsock host or run\n"
             "  cat       like nc: stdin to a TCP/UDP socket on a real link and back\n"
             "  ping      ping(8) from a netsock stack on a real link (tap, tun, packet)\n"
             "  perf      iperf3 client and server (TCP, UDP, -R, -P) on a real link,\n"
