@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -143,6 +144,7 @@ static char ctl_name[64];     /* the control socket's abstract name, no NUL */
 static char name_prefix[72];  /* "netsock-run-PID/": our sockets' names begin so */
 static size_t name_prefix_len;
 static _Atomic unsigned char fdkind[FDTAB_MAX]; /* RUN_KIND_* of netsock descriptors, else 0 */
+static _Atomic unsigned char fdinq[FDTAB_MAX];  /* TCP_INQ is on (its cmsg on recvmsg) */
 
 PRELOAD_HIDDEN bool preload_active(void) { return active; }
 
@@ -153,8 +155,30 @@ static unsigned char kind_get(int fd)
 
 static void kind_set(int fd, unsigned char k)
 {
-    if (fd >= 0 && fd < FDTAB_MAX)
+    if (fd >= 0 && fd < FDTAB_MAX) {
+        if (atomic_load_explicit(&fdkind[fd], memory_order_relaxed) != k)
+            atomic_store_explicit(&fdinq[fd], 0, memory_order_relaxed);
         atomic_store_explicit(&fdkind[fd], k, memory_order_relaxed);
+    }
+}
+
+static bool inq_get(int fd)
+{
+    return fd >= 0 && fd < FDTAB_MAX && atomic_load_explicit(&fdinq[fd], memory_order_relaxed);
+}
+
+static void inq_set(int fd, bool on)
+{
+    if (fd >= 0 && fd < FDTAB_MAX)
+        atomic_store_explicit(&fdinq[fd], on, memory_order_relaxed);
+}
+
+/* dup and its kin: fd2 is now what fd is. */
+static void kind_copy(int fd2, int fd)
+{
+    kind_set(fd2, 0);
+    kind_set(fd2, kind_get(fd));
+    inq_set(fd2, inq_get(fd));
 }
 
 /* What fd is, from its name: RUN_KIND_* with *id, or 0 for a descriptor
@@ -780,6 +804,8 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         return -1;
     }
     int r = simple(RUN_OP_SETSOCKOPT, id, level, name, val, len);
+    if (r == 0 && level == IPPROTO_TCP && name == TCP_INQ && len >= sizeof(int))
+        inq_set(fd, *(const int *)val != 0); /* recvmsg adds TCP_CM_INQ (below) */
     if (r == 0 && level == SOL_SOCKET &&
         (name == SO_RCVTIMEO || name == SO_SNDTIMEO || name == SO_RCVLOWAT)) {
         /* Blocking reads and writes happen on our end: they keep these
@@ -1117,6 +1143,36 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
     return recvfrom(fd, buf, len, flags, addr, alen);
 }
 
+/* TCP_INQ's control message after a receive (Linux tcp_recvmsg with
+ * tcp_inq_hint): the bytes left to read — those in the pair; TCP moves
+ * what it holds into the pair as it arrives, up to the pair's 4 MiB —
+ * and, when none are left but the peer's FIN came, 1, "read on". It goes
+ * after what the kernel put in the buffer (cap: the buffer's size). */
+static void put_inq(int fd, struct msghdr *msg, size_t cap)
+{
+    int inq = 0;
+    if (REAL(ioctl)(fd, FIONREAD, &inq) < 0)
+        inq = 0;
+    if (inq == 0) {
+        struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+        if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))
+            inq = 1;
+    }
+    size_t used = msg->msg_control ? CMSG_ALIGN(msg->msg_controllen) : 0;
+    if (!msg->msg_control || used > cap || cap - used < CMSG_SPACE(sizeof(int))) {
+        if (cap)
+            msg->msg_flags |= MSG_CTRUNC;
+        return;
+    }
+    struct cmsghdr *c = (struct cmsghdr *)(void *)((uint8_t *)msg->msg_control + used);
+    memset(c, 0, CMSG_SPACE(sizeof(int)));
+    c->cmsg_level = IPPROTO_TCP;
+    c->cmsg_type = TCP_CM_INQ;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &inq, sizeof(inq));
+    msg->msg_controllen = used + CMSG_SPACE(sizeof(int));
+}
+
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     unsigned char k = kind_get(fd);
@@ -1124,11 +1180,14 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
         return dgram_recvmsg(fd, msg, flags);
     if (k == RUN_KIND_STREAM && msg) {
         void *name = msg->msg_name;
+        size_t cap = msg->msg_controllen;
         msg->msg_name = NULL;
         ssize_t r = REAL(recvmsg)(fd, msg, flags);
         msg->msg_name = name;
         if (r >= 0 && name)
             msg->msg_namelen = 0;
+        if (r >= 0 && inq_get(fd))
+            put_inq(fd, msg, cap);
         if (r == 0 && !(flags & MSG_PEEK)) {
             size_t want = 0;
             for (size_t i = 0; i < msg->msg_iovlen; i++)
@@ -1264,7 +1323,7 @@ int dup(int fd)
 {
     int r = REAL(dup)(fd);
     if (r >= 0)
-        kind_set(r, kind_get(fd));
+        kind_copy(r, fd);
     return r;
 }
 
@@ -1272,7 +1331,7 @@ int dup2(int fd, int fd2)
 {
     int r = REAL(dup2)(fd, fd2);
     if (r >= 0 && fd != fd2) {
-        kind_set(r, kind_get(fd));
+        kind_copy(r, fd);
         if (r == tchan.fd)
             tchan.fd = -1;
     }
@@ -1283,7 +1342,7 @@ int dup3(int fd, int fd2, int flags)
 {
     int r = REAL(dup3)(fd, fd2, flags);
     if (r >= 0) {
-        kind_set(r, kind_get(fd));
+        kind_copy(r, fd);
         if (r == tchan.fd)
             tchan.fd = -1;
     }
@@ -1295,7 +1354,7 @@ static int fcntl_common(int (*fn)(int, int, ...), int fd, int cmd, va_list ap)
     void *arg = va_arg(ap, void *);
     int r = fn(fd, cmd, arg);
     if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        kind_set(r, kind_get(fd));
+        kind_copy(r, fd);
     return r;
 }
 

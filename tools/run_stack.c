@@ -122,6 +122,7 @@ struct sock {
     bool gone;            /* retired: freed at the end of the batch (reap) */
     struct sock *next_gone;
     int notsent_lowat;    /* TCP_NOTSENT_LOWAT (0: not set) */
+    int inq;              /* TCP_INQ: the library adds its control message */
     uint64_t bytes_in;    /* program -> net, taken by TCP */
     uint64_t bytes_out;   /* net -> program */
 };
@@ -990,6 +991,8 @@ static void op_getsockopt(struct req_ctx *q, struct sock *s)
         v = name == SO_TIMESTAMP ? s->ts : s->tsns;
     } else if (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && s->type == SOCK_STREAM) {
         v = s->notsent_lowat ? s->notsent_lowat : -1; /* Linux: UINT_MAX when unset */
+    } else if (level == IPPROTO_TCP && name == TCP_INQ && s->type == SOCK_STREAM) {
+        v = s->inq;
     }
     if (v != -1 || (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && s->type == SOCK_STREAM)) {
         r = 0;
@@ -1029,6 +1032,17 @@ static void op_setsockopt(struct req_ctx *q, struct sock *s)
             return;
         }
         s->notsent_lowat = v;
+        req_reply(q, 0, NULL, 0);
+        return;
+    }
+    if (level == IPPROTO_TCP && name == TCP_INQ && s->type == SOCK_STREAM) {
+        /* do_tcp_setsockopt: an int, 0 or 1. */
+        if (q->req->len < sizeof(int) || v < 0 || v > 1) {
+            errno = EINVAL;
+            req_reply(q, -1, NULL, 0);
+            return;
+        }
+        s->inq = v;
         req_reply(q, 0, NULL, 0);
         return;
     }

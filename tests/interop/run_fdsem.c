@@ -640,6 +640,31 @@ static void t_reset(void)
     close(s);
 }
 
+/* recvmsg of up to n bytes: "BYTES inq INQ" (INQ from TCP_CM_INQ, "none"
+ * when no such control message came). */
+static const char *recv_inq(int s, size_t n)
+{
+    static char out[64];
+    char buf[128];
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {buf, n < sizeof(buf) ? n : sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+                       .msg_controllen = sizeof(cm.b)};
+    ssize_t r = recvmsg(s, &m, 0);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    int inq;
+    if (c && c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+        memcpy(&inq, CMSG_DATA(c), sizeof(inq));
+        snprintf(out, sizeof(out), "%zd inq %d", r, inq);
+    } else {
+        snprintf(out, sizeof(out), "%zd inq none", r);
+    }
+    return out;
+}
+
 static void t_options(void)
 {
     int s = conn('E', 0);
@@ -672,6 +697,28 @@ static void t_options(void)
     l = sizeof(tv);
     getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, &l);
     say("  get usec", tv.tv_usec);
+    close(s);
+    /* TCP_INQ: the bytes left after a receive, as a control message. */
+    s = conn('E', 0);
+    v = 1;
+    say("TCP_INQ set", setsockopt(s, IPPROTO_TCP, TCP_INQ, &v, sizeof(v)));
+    v = 0;
+    l = sizeof(v);
+    getsockopt(s, IPPROTO_TCP, TCP_INQ, &v, &l);
+    say("  get", v);
+    v = 2;
+    say("  set 2", setsockopt(s, IPPROTO_TCP, TCP_INQ, &v, sizeof(v)));
+    send(s, "0123456789", 10, 0);
+    wait_for(s, POLLIN);
+    msleep(50);
+    printf("  recvmsg 4 of 10: %s\n", recv_inq(s, 4));
+    printf("  recvmsg the rest: %s\n", recv_inq(s, 100));
+    close(s);
+    s = conn('F', 0);
+    v = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_INQ, &v, sizeof(v));
+    wait_for(s, POLLRDHUP);
+    printf("  recvmsg after the peer's FIN: %s\n", recv_inq(s, 100));
     close(s);
     /* tcpi_state is Linux's number in other states too. */
     s = conn('F', 0);

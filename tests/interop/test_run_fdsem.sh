@@ -10,7 +10,7 @@
 # MSG_PEEK, MSG_WAITALL, readv/writev, sendfile, shutdown and the peer's
 # FIN, a reset by the peer (ECONNRESET once, then EPIPE); options and
 # their errors, TCP_INFO's state numbers (established, CLOSE_WAIT,
-# listening); non-blocking and refused connects with poll and SO_ERROR;
+# listening), TCP_INQ's control message; non-blocking and refused connects with poll and SO_ERROR;
 # accept4 flags; fork; UDP with addresses, truncation and ICMP errors;
 # AF_UNIX and AF_NETLINK sockets passed to the kernel untouched)
 # once on the kernel's sockets and once under netsock run against the same
