@@ -804,8 +804,11 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         return -1;
     }
     int r = simple(RUN_OP_SETSOCKOPT, id, level, name, val, len);
-    if (r == 0 && level == IPPROTO_TCP && name == TCP_INQ && len >= sizeof(int))
-        inq_set(fd, *(const int *)val != 0); /* recvmsg adds TCP_CM_INQ (below) */
+    if (r == 0 && level == IPPROTO_TCP && name == TCP_INQ && len >= sizeof(int)) {
+        int on;
+        memcpy(&on, val, sizeof(on));
+        inq_set(fd, on != 0); /* recvmsg adds TCP_CM_INQ (put_inq) */
+    }
     if (r == 0 && level == SOL_SOCKET &&
         (name == SO_RCVTIMEO || name == SO_SNDTIMEO || name == SO_RCVLOWAT)) {
         /* Blocking reads and writes happen on our end: they keep these
