@@ -796,6 +796,41 @@ static void t_fork(void)
     close(s);
 }
 
+/* recvmsg of one datagram: its length and the timestamp control message
+ * that came with it ("SCM_TIMESTAMP near now", "SCM_TIMESTAMPNS near now",
+ * "none"); near: within 10 s of the clock. */
+static const char *recv_stamp(int u)
+{
+    static char out[64];
+    char buf[64];
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(struct timespec)) + 64];
+    } cm;
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+                       .msg_controllen = sizeof(cm.b)};
+    ssize_t r = recvmsg(u, &m, 0);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const char *what = "none";
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_TIMESTAMP) {
+            struct timeval tv;
+            memcpy(&tv, CMSG_DATA(c), sizeof(tv));
+            what = labs(tv.tv_sec - now.tv_sec) <= 10 ? "SCM_TIMESTAMP near now" : "SCM_TIMESTAMP far";
+        } else if (c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            what = labs(ts.tv_sec - now.tv_sec) <= 10 ? "SCM_TIMESTAMPNS near now" : "SCM_TIMESTAMPNS far";
+        }
+    }
+    snprintf(out, sizeof(out), "%zd %s", r, what);
+    return out;
+}
+
 static void t_udp(void)
 {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -824,6 +859,28 @@ static void t_udp(void)
     say("  write", write(u, "conn", 4));
     wait_for(u, POLLIN);
     say("  read", read(u, buf, sizeof(buf)));
+    /* SO_TIMESTAMP and SO_TIMESTAMPNS: one replaces the other, and each
+     * datagram comes with the time (near now). */
+    int on = 1;
+    socklen_t ol = sizeof(on);
+    say("SO_TIMESTAMP", setsockopt(u, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof(on)));
+    write(u, "ts", 2);
+    wait_for(u, POLLIN);
+    printf("  recvmsg: %s\n", recv_stamp(u));
+    say("SO_TIMESTAMPNS", setsockopt(u, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)));
+    getsockopt(u, SOL_SOCKET, SO_TIMESTAMP, &on, &ol);
+    say("  SO_TIMESTAMP now", on);
+    write(u, "ns", 2);
+    wait_for(u, POLLIN);
+    printf("  recvmsg: %s\n", recv_stamp(u));
+    on = 0;
+    setsockopt(u, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof(on));
+    ol = sizeof(on);
+    getsockopt(u, SOL_SOCKET, SO_TIMESTAMPNS, &on, &ol);
+    say("  SO_TIMESTAMP 0: SO_TIMESTAMPNS now", on);
+    write(u, "no", 2);
+    wait_for(u, POLLIN);
+    printf("  recvmsg: %s\n", recv_stamp(u));
     close(u);
     u = socket(AF_INET, SOCK_DGRAM, 0);
     connect(u, (struct sockaddr *)&closed, sizeof(closed));

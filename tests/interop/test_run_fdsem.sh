@@ -11,7 +11,8 @@
 # FIN, a reset by the peer (ECONNRESET once, then EPIPE); options and
 # their errors, TCP_INFO's state numbers (established, CLOSE_WAIT,
 # listening), TCP_INQ's control message; non-blocking and refused connects with poll and SO_ERROR;
-# accept4 flags; fork; UDP with addresses, truncation and ICMP errors;
+# accept4 flags; fork; UDP with addresses, truncation, SO_TIMESTAMP(NS)
+# and ICMP errors;
 # AF_UNIX and AF_NETLINK sockets passed to the kernel untouched)
 # once on the kernel's sockets and once under netsock run against the same
 # kernel server, and the two transcripts must be the same, line for line.
