@@ -787,6 +787,24 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     return 0;
 }
 
+/* TCP_NOTSENT_LOWAT was set: the stack's TCP takes no more once that
+ * many bytes wait unsent, and the program's end of the pair must not
+ * hold megabytes more, so its send buffer shrinks to the mark (the kernel
+ * doubles it) — or grows back to the pair's own size when the mark is
+ * gone (0, or UINT_MAX). */
+static void pair_lowat(int fd, const void *val)
+{
+    unsigned int mark;
+    memcpy(&mark, val, sizeof(mark));
+    int cur = 0;
+    socklen_t cl = sizeof(cur);
+    if (REAL(getsockopt)(fd, SOL_SOCKET, SO_SNDBUF, &cur, &cl) < 0 || cur < RUN_PAIR_LOWAT_MIN * 2)
+        return; /* not connected yet (the end is kept unwritable): connect sizes it */
+    int bytes = run_pair_sndbuf(mark);
+    if (REAL(setsockopt)(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+        REAL(setsockopt)(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     uint64_t id;
@@ -804,6 +822,8 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         return -1;
     }
     int r = simple(RUN_OP_SETSOCKOPT, id, level, name, val, len);
+    if (r == 0 && level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && len >= sizeof(int))
+        pair_lowat(fd, val);
     if (r == 0 && level == IPPROTO_TCP && name == TCP_INQ && len >= sizeof(int)) {
         int on;
         memcpy(&on, val, sizeof(on));

@@ -68,6 +68,20 @@ enum run_op {
     RUN_OP__COUNT
 };
 
+/* The send buffer of a connected pair's ends (SO_SNDBUFFORCE; the kernel
+ * doubles it: 4 MiB), so that the pair never limits TCP's rate. */
+#define RUN_PAIR_SNDBUF (2 << 20)
+
+/* With TCP_NOTSENT_LOWAT the program's end holds about the mark, not
+ * megabytes more than TCP's unsent bytes (at least RUN_PAIR_LOWAT_MIN). */
+#define RUN_PAIR_LOWAT_MIN 8192
+static inline int run_pair_sndbuf(unsigned int notsent_lowat)
+{
+    if (!notsent_lowat || notsent_lowat >= RUN_PAIR_SNDBUF)
+        return RUN_PAIR_SNDBUF;
+    return notsent_lowat < RUN_PAIR_LOWAT_MIN ? RUN_PAIR_LOWAT_MIN : (int)notsent_lowat;
+}
+
 /* Largest data of one request or reply: a whole UDP datagram with its
  * address and control messages. */
 #define RUN_DATA_MAX (65536 + 1024)

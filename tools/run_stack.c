@@ -62,7 +62,6 @@
 #define RUN_SCRATCH (256u * 1024u)    /* one batch between a pair and TCP */
 #define RUN_BATCH_MAX (1024u * 1024u) /* bytes per socket and direction per pump */
 #define RUN_DGRAM_BATCH 64            /* datagrams per socket per pump */
-#define RUN_PAIR_SNDBUF (2 << 20)     /* SO_SNDBUFFORCE of a connected pair (doubled: 4 MiB) */
 #define RUN_CHAN_MAX 4096             /* control connections open at once */
 #define RUN_DEAD_MAX 4096             /* records of sockets gone */
 #define RUN_EVENTS 256
@@ -121,7 +120,6 @@ struct sock {
     bool ts, tsns;        /* SO_TIMESTAMP, SO_TIMESTAMPNS */
     bool gone;            /* retired: freed at the end of the batch (reap) */
     struct sock *next_gone;
-    int notsent_lowat;    /* TCP_NOTSENT_LOWAT (0: not set) */
     int inq;              /* TCP_INQ: the library adds its control message */
     uint64_t bytes_in;    /* program -> net, taken by TCP */
     uint64_t bytes_out;   /* net -> program */
@@ -424,8 +422,13 @@ static void reply_waiter(struct run_stack *rs, struct sock *s, int ret, int err)
 static void connect_done(struct run_stack *rs, struct sock *s, int err)
 {
     if (err == 0) {
-        /* The program's end becomes writable: a large buffer, no filler. */
-        set_sndbuf(s->prog_ref, RUN_PAIR_SNDBUF);
+        /* The program's end becomes writable: a large buffer (or about
+         * TCP_NOTSENT_LOWAT, when set), no filler. */
+        unsigned int lowat = 0;
+        socklen_t ll = sizeof(lowat);
+        if (ns_getsockopt(rs->st, s->nsfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &ll) < 0)
+            lowat = 0;
+        set_sndbuf(s->prog_ref, run_pair_sndbuf(lowat));
         while (s->filler) {
             ssize_t n = recv(s->end, rs->scratch, s->filler, MSG_DONTWAIT);
             if (n <= 0)
@@ -989,12 +992,10 @@ static void op_getsockopt(struct req_ctx *q, struct sock *s)
         s->error = 0;
     } else if (level == SOL_SOCKET && (name == SO_TIMESTAMP || name == SO_TIMESTAMPNS)) {
         v = name == SO_TIMESTAMP ? s->ts : s->tsns;
-    } else if (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && s->type == SOCK_STREAM) {
-        v = s->notsent_lowat ? s->notsent_lowat : -1; /* Linux: UINT_MAX when unset */
     } else if (level == IPPROTO_TCP && name == TCP_INQ && s->type == SOCK_STREAM) {
         v = s->inq;
     }
-    if (v != -1 || (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && s->type == SOCK_STREAM)) {
+    if (v != -1) {
         r = 0;
         len = len < sizeof(v) ? len : (socklen_t)sizeof(v);
         memcpy(buf, &v, len);
@@ -1022,16 +1023,6 @@ static void op_setsockopt(struct req_ctx *q, struct sock *s)
         /* sock_set_timestamp: one replaces the other. */
         s->ts = name == SO_TIMESTAMP && v;
         s->tsns = name == SO_TIMESTAMPNS && v;
-        req_reply(q, 0, NULL, 0);
-        return;
-    }
-    if (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT && s->type == SOCK_STREAM) {
-        if (q->req->len < sizeof(int)) {
-            errno = EINVAL;
-            req_reply(q, -1, NULL, 0);
-            return;
-        }
-        s->notsent_lowat = v;
         req_reply(q, 0, NULL, 0);
         return;
     }

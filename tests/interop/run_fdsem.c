@@ -698,6 +698,37 @@ static void t_options(void)
     getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, &l);
     say("  get usec", tv.tv_usec);
     close(s);
+    /* TCP_NOTSENT_LOWAT: 0 unset; with a mark, what a writer can queue
+     * while the peer does not read is its window and about the mark, not
+     * the send buffer's megabytes (the server reads only after 2 s). */
+    s = conn('S', 2000);
+    v = -1;
+    l = sizeof(v);
+    getsockopt(s, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &l);
+    say("TCP_NOTSENT_LOWAT unset", v);
+    v = 16384;
+    say("  set 16384", setsockopt(s, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v)));
+    v = -1;
+    l = sizeof(v);
+    getsockopt(s, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &l);
+    say("  get", v);
+    static char big[65536];
+    size_t queued = 0;
+    for (;;) {
+        ssize_t n = send(s, big, sizeof(big), MSG_DONTWAIT);
+        if (n > 0) {
+            queued += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN && queued < (64u << 20)) {
+            struct pollfd p = {.fd = s, .events = POLLOUT};
+            if (poll(&p, 1, 300) == 1)
+                continue;
+        }
+        break;
+    }
+    say("  queued while the peer does not read: under 1 MiB", queued > 0 && queued < (1u << 20));
+    close(s);
     /* TCP_INQ: the bytes left after a receive, as a control message. */
     s = conn('E', 0);
     v = 1;

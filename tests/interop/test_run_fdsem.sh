@@ -10,7 +10,8 @@
 # MSG_PEEK, MSG_WAITALL, readv/writev, sendfile, shutdown and the peer's
 # FIN, a reset by the peer (ECONNRESET once, then EPIPE); options and
 # their errors, TCP_INFO's state numbers (established, CLOSE_WAIT,
-# listening), TCP_INQ's control message; non-blocking and refused connects with poll and SO_ERROR;
+# listening), TCP_INQ's control message, TCP_NOTSENT_LOWAT (its value, and
+# what a writer can queue while the peer does not read); non-blocking and refused connects with poll and SO_ERROR;
 # accept4 flags; fork; UDP with addresses, truncation, SO_TIMESTAMP(NS)
 # and ICMP errors;
 # AF_UNIX and AF_NETLINK sockets passed to the kernel untouched)
