@@ -21,7 +21,8 @@
 # counts, "1000 100000 1000000"; "1000 100000" takes ~25 s),
 # BENCH_CONNS_RR_SECONDS (1), and bench/tap.sh's BENCH_TAP_SECONDS (4),
 # BENCH_TAP_ROUNDS (2), BENCH_LOSS_SECONDS (10), BENCH_LOSS_LEVELS
-# ("0.1% 1% 5%"), BENCH_LOSS_DELAY (20ms).
+# ("0.1% 1% 5%"), BENCH_LOSS_DELAY (20ms), and bench/run_iperf3.sh's
+# BENCH_RUN_SECONDS (3), BENCH_RUN_ROUNDS (2).
 set -uo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.."
@@ -36,6 +37,8 @@ trap 'rm -f "$ROWS" "$TIMES"' EXIT
 export BENCH_TAP_SECONDS=${BENCH_TAP_SECONDS:-4}
 export BENCH_TAP_ROUNDS=${BENCH_TAP_ROUNDS:-2}
 export BENCH_LOSS_SECONDS=${BENCH_LOSS_SECONDS:-10}
+export BENCH_RUN_SECONDS=${BENCH_RUN_SECONDS:-3}
+export BENCH_RUN_ROUNDS=${BENCH_RUN_ROUNDS:-2}
 LOSS_LEVELS=${BENCH_LOSS_LEVELS-0.1% 1% 5%}
 RR_SECONDS=${BENCH_RR_SECONDS:-3}
 CRR_SECONDS=${BENCH_CRR_SECONDS:-3}
@@ -90,6 +93,7 @@ group tcp_tap_bulk $((4 * BENCH_TAP_ROUNDS * BENCH_TAP_SECONDS + 15)) bench/tap.
 for loss in $LOSS_LEVELS; do
     group "tcp_loss_$loss" $((2 * BENCH_LOSS_SECONDS + 10)) bench/tap.sh "$BUILD" loss "$loss"
 done
+group run_iperf3 $((4 * BENCH_RUN_ROUNDS * (BENCH_RUN_SECONDS + 2) + 15)) bench/run_iperf3.sh "$BUILD"
 T_END=$(date +%s)
 
 # ---- the table and the JSON, from the rows -----------------------------------

@@ -277,6 +277,7 @@ struct tcpcb {
     /* Options (socket level) */
     uint64_t keep_idle_us, keep_intvl_us, user_timeout_us;
     uint32_t keep_cnt;
+    uint32_t notsent_lowat;      /* TCP_NOTSENT_LOWAT; 0: none (Linux's sysctl default, UINT_MAX) */
     int linger_zero;
 
     uint64_t created_us;

@@ -243,6 +243,13 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 }
 
 /* Linux tcp_sendmsg ignores a destination address: so do we. */
+/* Bytes written and not sent yet (Linux write_seq - snd_nxt). */
+static uint32_t tcp_notsent(const struct tcpcb *tp)
+{
+    uint32_t sent = tp->snd_nxt - tp->snd_una;
+    return tp->sndbuf.len > sent ? tp->sndbuf.len - sent : 0;
+}
+
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
@@ -272,6 +279,19 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         return 0;
     tcp_sndbuf_expand(tp); /* room for ~2 cwnd unless SO_SNDBUF set (Linux) */
     uint32_t space = ns_ring_space(&tp->sndbuf);
+    if (tp->notsent_lowat) {
+        /* Linux tcp_stream_memory_free: no new segment's worth once the
+         * unsent bytes reach TCP_NOTSENT_LOWAT; below it, up to the mark
+         * or one segment (the skb being filled), whichever is more. */
+        uint32_t notsent = tcp_notsent(tp);
+        if (notsent >= tp->notsent_lowat)
+            return -EAGAIN;
+        uint32_t room = tp->notsent_lowat - notsent;
+        if (room < tp->mss)
+            room = tp->mss;
+        if (space > room)
+            space = room;
+    }
     if (space == 0)
         return -EAGAIN;
     /* The stack-wide memory limit (tcp_mem.c): above tcp_mem_high only
@@ -388,8 +408,11 @@ static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
         m |= POLLIN | POLLRDHUP;
     if (tp->rcvbuf.len)
         m |= POLLIN;
+    /* With TCP_NOTSENT_LOWAT, writable once twice the unsent bytes are
+     * below it (Linux __sk_stream_memory_free with wake = 1). */
     if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED && !wr_shut &&
-        ns_ring_space(&tp->sndbuf) > 0 && tcp_mem_snd_writable(tp))
+        ns_ring_space(&tp->sndbuf) > 0 && tcp_mem_snd_writable(tp) &&
+        (!tp->notsent_lowat || ((uint64_t)tcp_notsent(tp) << 1) < tp->notsent_lowat))
         m |= POLLOUT;
     return m;
 }
@@ -581,6 +604,11 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
             return -EINVAL;
         tp->keep_cnt = (uint32_t)v;
         return 0;
+    case TCP_NOTSENT_LOWAT:
+        /* Any value, as Linux (-1 is UINT_MAX, no mark); writers may
+         * go on when it rose. */
+        tp->notsent_lowat = (uint32_t)v;
+        return 0;
     case TCP_USER_TIMEOUT:
         if (v < 0)
             return -EINVAL;
@@ -599,6 +627,22 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     }
 }
 
+/* The state as Linux numbers it (include/net/tcp_states.h, netinet/tcp.h's
+ * TCP_ESTABLISHED .. TCP_CLOSING): what tcp_get_info puts in tcpi_state
+ * and what tools reading struct tcp_info compare it with. */
+static uint8_t tcp_linux_state(enum tcp_state s)
+{
+    static const uint8_t linux_state[] = {
+        [TCPS_CLOSED] = TCP_CLOSE,           [TCPS_LISTEN] = TCP_LISTEN,
+        [TCPS_SYN_SENT] = TCP_SYN_SENT,      [TCPS_SYN_RECEIVED] = TCP_SYN_RECV,
+        [TCPS_ESTABLISHED] = TCP_ESTABLISHED, [TCPS_CLOSE_WAIT] = TCP_CLOSE_WAIT,
+        [TCPS_FIN_WAIT_1] = TCP_FIN_WAIT1,   [TCPS_CLOSING] = TCP_CLOSING,
+        [TCPS_LAST_ACK] = TCP_LAST_ACK,      [TCPS_FIN_WAIT_2] = TCP_FIN_WAIT2,
+        [TCPS_TIME_WAIT] = TCP_TIME_WAIT,
+    };
+    return (unsigned)s < sizeof(linux_state) ? linux_state[s] : TCP_CLOSE;
+}
+
 static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
                           socklen_t *len)
 {
@@ -612,7 +656,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     if (name == TCP_INFO) {
         struct tcp_info ti;
         memset(&ti, 0, sizeof(ti));
-        ti.tcpi_state = (uint8_t)(tp->state == TCPS_ESTABLISHED ? TCP_ESTABLISHED : tp->state);
+        ti.tcpi_state = tcp_linux_state(tp->state);
         ti.tcpi_rto = (uint32_t)tp->rto_us;
         ti.tcpi_rtt = (uint32_t)tp->srtt_us;
         ti.tcpi_rttvar = (uint32_t)tp->rttvar_us;
@@ -652,6 +696,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     case TCP_KEEPIDLE: v = (int)(tp->keep_idle_us / 1000000u); break;
     case TCP_KEEPINTVL: v = (int)(tp->keep_intvl_us / 1000000u); break;
     case TCP_KEEPCNT: v = (int)tp->keep_cnt; break;
+    case TCP_NOTSENT_LOWAT: v = (int)tp->notsent_lowat; break;
     case TCP_USER_TIMEOUT: v = (int)(tp->user_timeout_us / 1000u); break;
     case TCP_QUICKACK: v = !!(tp->flags & TF_QUICKACK); break;
     default: return -ENOPROTOOPT;
