@@ -121,6 +121,7 @@
     X(tcp_syncache_overflow, "SYNs finding the syncache bucket, syncache or half-open queue full") \
     X(tcp_syncache_expired, "half-open connections expired, SYN,ACK retries run out (no RST sent)") \
     X(tcp_syncache_reset, "half-open connections removed by the peer's RST")  \
+    X(tcp_syncache_icmp, "half-open connections removed by an ICMP error about their SYN,ACK") \
     X(tcp_syncookies_sent, "SYN cookies sent")                                 \
     X(tcp_syncookies_recv, "SYN cookies received valid: connections made from them") \
     X(tcp_syncookies_failed, "ACKs to a listener whose SYN cookie was invalid") \

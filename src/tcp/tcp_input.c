@@ -1000,6 +1000,15 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
     /* The quoted segment's flow, seen from here (we sent it). */
     struct ns_flow out = ns_flow_ip4(inner->src, sport, inner->dst, dport, NS_IPPROTO_TCP);
     struct tcpcb *tp = tcp_lookup(st, &out);
+    if (!tp) {
+        /* A half-open connection's SYN,ACK? Linux tcp_v4_err gives up on
+         * a request for the errors that say the peer is unreachable. */
+        bool abort = type == NS_ICMP_PARAM_PROB || type == NS_ICMP_TIME_EXCEEDED ||
+                     (type == NS_ICMP_DEST_UNREACH &&
+                      (code == NS_ICMP_NET_UNREACH || code == NS_ICMP_HOST_UNREACH));
+        tcp_syncache_icmp(st, &out, seq, abort);
+        return;
+    }
     if (!tp || SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
         return;
     if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {

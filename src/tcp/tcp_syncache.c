@@ -373,6 +373,11 @@ static void syncache_send_cookie(struct ns_stack *st, struct tcpcb *l, const str
         s.ts_val = tcp_cookie_ts(ts_now, ws ? th->wscale : -1, sack, false);
         s.ts_ecr = th->ts_val;
     }
+    if (!l->cookie_sent || st->now_us - l->last_cookie_us > TCP_SYNCOOKIE_VALID_US) {
+        /* Linux tcp_syn_flood_action says so too, once per episode here. */
+        NS_LOG(st, NS_LOG_INFO, "tcp: possible SYN flooding on port %u: sending cookies",
+               (unsigned)l->sock.flow.lport);
+    }
     l->last_cookie_us = st->now_us;
     l->cookie_sent = true;
     NS_STAT_INC(st, tcp_syncookies_sent);
@@ -614,6 +619,19 @@ void tcp_syncache_rst(struct ns_stack *st, struct tcpcb *l, const struct ns_flow
         return;
     NS_STAT_INC(st, tcp_syncache_reset);
     struct syncache_bucket *b = syncache_bucket(st, in);
+    syncache_remove(st, b, e);
+    syncache_rearm(st, b);
+}
+
+void tcp_syncache_icmp(struct ns_stack *st, const struct ns_flow *out, uint32_t seq, bool abort)
+{
+    struct syncache_entry *e = tcp_syncache_lookup(st, out);
+    /* RFC 5927 §4.1: the quoted segment must be our SYN,ACK (Linux
+     * tcp_req_err). */
+    if (!e || seq != e->iss || !abort)
+        return;
+    NS_STAT_INC(st, tcp_syncache_icmp);
+    struct syncache_bucket *b = syncache_bucket(st, out);
     syncache_remove(st, b, e);
     syncache_rearm(st, b);
 }

@@ -89,6 +89,12 @@ struct tcpcb *tcp_syncache_ack(struct ns_stack *st, struct tcpcb *l, const struc
 void tcp_syncache_rst(struct ns_stack *st, struct tcpcb *l, const struct ns_flow *in,
                       const struct ns_tcp_repr *th);
 
+/* An ICMP error quoting a segment of flow `out` (local = our end) with
+ * sequence number seq, for which no tcpcb exists: when it is about an
+ * entry's SYN,ACK and `abort` (the peer is unreachable: Linux tcp_v4_err
+ * for a request), the entry is removed (Linux tcp_req_err). */
+void tcp_syncache_icmp(struct ns_stack *st, const struct ns_flow *out, uint32_t seq, bool abort);
+
 /* ---- SYN cookies (pure: exported for unit tests) ---------------------------------- */
 
 /* Linux msstab: the MSS values a cookie can name (its index). */

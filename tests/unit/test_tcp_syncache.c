@@ -111,6 +111,26 @@ static void test_entry_bad_ack_rst_close(void **state)
     tt_free(t);
 }
 
+/* Linux tcp_req_err: a host-unreachable about the entry's SYN,ACK ends
+ * it; one quoting another sequence number, or a port unreachable, not. */
+static void test_entry_icmp(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    tt_listen(t, 4);
+    t->isn = ISS;
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS);
+    tt_icmp(t, t->now + 100, NS_ICMP_DEST_UNREACH, NS_ICMP_HOST_UNREACH, 0, ISS + 1);
+    tt_icmp(t, t->now + 100, NS_ICMP_DEST_UNREACH, NS_ICMP_PORT_UNREACH, 0, ISS);
+    assert_non_null(tt_syncache(t));
+    tt_icmp(t, t->now + 100, NS_ICMP_DEST_UNREACH, NS_ICMP_HOST_UNREACH, 0, ISS);
+    assert_null(tt_syncache(t));
+    assert_int_equal(TCTR(t, tcp_syncache_icmp), 1);
+    tseg_expect_none(t);
+    tt_free(t);
+}
+
 /* ---- SYN cookies: the encoding ------------------------------------------------------ */
 
 static const struct ns_flow *cookie_flow(void)
@@ -364,6 +384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_lifecycle),
         cmocka_unit_test(test_entry_bad_ack_rst_close),
+        cmocka_unit_test(test_entry_icmp),
         cmocka_unit_test(test_cookie_roundtrip),
         cmocka_unit_test(test_cookie_wire_every_option),
         cmocka_unit_test(test_cookie_when_full_and_bad),
