@@ -17,7 +17,7 @@
 #
 # Knobs (environment): BENCH_PING_N (ICMP round trips, 200000),
 # BENCH_TCP_MB (MiB per bulk transfer, 1024), BENCH_RR_SECONDS (measured
-# per stack and row, 3), BENCH_CRR_SECONDS (3), BENCH_CONNS_N (connection
+# per stack and row, 3), BENCH_CRR_SECONDS (3), BENCH_SYNFLOOD_SECONDS (3), BENCH_CONNS_N (connection
 # counts, "1000 100000 1000000"; "1000 100000" takes ~25 s),
 # BENCH_CONNS_RR_SECONDS (1), and bench/tap.sh's BENCH_TAP_SECONDS (4),
 # BENCH_TAP_ROUNDS (2), BENCH_LOSS_SECONDS (10), BENCH_LOSS_LEVELS
@@ -42,6 +42,7 @@ export BENCH_RUN_ROUNDS=${BENCH_RUN_ROUNDS:-2}
 LOSS_LEVELS=${BENCH_LOSS_LEVELS-0.1% 1% 5%}
 RR_SECONDS=${BENCH_RR_SECONDS:-3}
 CRR_SECONDS=${BENCH_CRR_SECONDS:-3}
+SYNFLOOD_SECONDS=${BENCH_SYNFLOOD_SECONDS:-3}
 CONNS_N=${BENCH_CONNS_N:-1000 100000 1000000}
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -84,6 +85,7 @@ for cfg in "1 1" "64 1" "1 32" "64 32"; do
     group "tcp_rr_${1}b_${2}c" $((2 * RR_SECONDS + 5)) "$BUILD/bench_rr" "$1" "$2" "$RR_SECONDS"
 done
 group tcp_crr $((2 * CRR_SECONDS + 5)) "$BUILD/bench_crr" "$CRR_SECONDS"
+group tcp_synflood $((2 * SYNFLOOD_SECONDS + 5)) "$BUILD/bench_synflood" "$SYNFLOOD_SECONDS"
 # ~165 s at a load average of 10 on 2 cores: Linux opens, idles and closes
 # 1M connections in ~130 of them (netsock's 1M row is skipped until its
 # idle connections fit in 60 % of MemAvailable).

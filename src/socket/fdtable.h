@@ -19,6 +19,12 @@ struct ns_sock;
 struct fd_table {
     struct ns_sock **fds;
     uint64_t *used;    /* bitmap of descriptors in use */
+    /* One bit per word of `used` that is full (Linux full_fds_bits): the
+     * search for the lowest free descriptor skips 4096 at a time. */
+    uint64_t *full;
+    /* No descriptor below this is free (Linux next_fd): where the search
+     * starts. */
+    int next_fd;
     int cap;
     int count;
     /* Runs the loop that owns the stack for blocking calls (ns_stack_set_driver). */

@@ -13,6 +13,7 @@
  *                 (RFC 8985), RFC 6675 recovery, PRR (RFC 6937)
  *   tcp_txwait.c  waiting for a full device queue (transmit backpressure)
  *   tcp_mem.c     the stack-wide memory limit on TCP's buffers (Linux tcp_mem)
+ *   tcp_syncache.c half-open connections as small entries, SYN cookies
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *   cc/cubic.c    (CUBIC, the default), cc/hystart.c (RFC 9406 slow start)
@@ -35,6 +36,7 @@
 #include "socket/sock.h"
 #include "tcp/cc/hystart.h"
 #include "tcp/tcp_seq.h"
+#include "tcp/tcp_syncache.h"
 #include "wire/wire.h"
 
 /* RFC 9293 §3.3.2 states, ordered as FreeBSD tcp_fsm.h so that "has
@@ -156,9 +158,13 @@ struct tcpcb {
     /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
     struct tcpcb *listener;      /* for a child: its listener until accepted */
     struct tcpcb *qnext;         /* link in the listener's queues */
-    struct tcpcb *synq;          /* listener: embryonic children */
+    struct tcpcb *synq;          /* listener: embryonic children (tcpcbs in SYN-RECEIVED) */
     struct tcpcb *acceptq, *acceptq_tail;
+    /* synq_len: half-open connections, the syncache's entries for this
+     * listener and the tcpcbs on synq (Linux's request queue length). */
     uint32_t synq_len, acceptq_len, backlog;
+    bool cookie_sent;            /* listener: a SYN cookie was sent, at last_cookie_us */
+    uint64_t last_cookie_us;
 
     /* Send sequence space (RFC 9293 §3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2, snd_up;
@@ -304,6 +310,7 @@ struct tcp_table {
      * isn_key (tcp_init): no draw from the stack's generator. */
     struct ns_sipkey conn_key;
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
+    struct syncache syncache;    /* half-open connections (tcp_syncache.c) */
     /* RFC 5961 §7 stack-wide limiter (cfg.tcp_challenge_ack_limit): the
      * budget left in the current second. */
     uint32_t challenge_budget;
@@ -339,6 +346,19 @@ static inline const struct tcpcb *tcp_sk_const(const struct ns_sock *so)
 }
 
 /* tcp_subr.c */
+/* A child of listener l for flow f (local = our end), in CLOSED: the
+ * listener's buffers, options and socket settings inherited, what this
+ * stack offers on a SYN set (tcp_opts_init). NULL when out of memory. */
+struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f);
+/* The window a SYN,ACK from a child of l offers, its effective MSS
+ * being mss: the receive buffer's size (less under memory pressure,
+ * tcp_mem_syn_window), at most 65535 (RFC 7323 §2.2: never scaled). */
+uint16_t tcp_syn_window(const struct tcpcb *l, uint32_t mss);
+/* RFC 7323 §2.3: the window shift for a receive buffer of `cap` bytes
+ * (locked: SO_RCVBUF fixed it; else autotuning may grow it). */
+uint8_t tcp_wscale_for(const struct ns_stack *st, uint32_t cap, bool locked);
+/* The MSS to announce over device dev (NULL: none known, 1500 assumed). */
+uint16_t tcp_mss_for_dev(const struct ns_dev *dev);
 /* A new connection in CLOSED, its socket set up (sock_setup); `user`:
  * a descriptor will refer to it (tp->so set, on tcp_table.socks), else
  * it is a listener's child until accepted. NULL when out of memory. */
@@ -663,6 +683,10 @@ bool tcp_mem_snd_writable(struct tcpcb *tp);
  * free plus 4 segments (Linux tcp_adjust_rcv_ssthresh: 4 * advmss), and
  * above cfg.tcp_mem_high only the storage's free room. */
 uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space);
+/* The window a new connection's SYN,ACK may offer with a receive
+ * buffer of cap bytes and an effective MSS of mss: tcp_mem_rcv_window
+ * for a ring that has no storage yet. */
+uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss);
 /* Under pressure, give back the storage of rings that are empty (Linux
  * sk_mem_reclaim); they allocate again on the next byte. */
 void tcp_mem_reclaim(struct tcpcb *tp);

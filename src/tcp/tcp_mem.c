@@ -153,6 +153,17 @@ uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space)
     return room < space ? (uint32_t)room : space;
 }
 
+uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss)
+{
+    if (!tcp_mem_pressure(st))
+        return cap;
+    /* As tcp_mem_rcv_window for a ring without storage yet. */
+    uint64_t room = cap < NS_RING_MIN_STORAGE ? cap : NS_RING_MIN_STORAGE;
+    if (st->tcp->mem_all.bytes - st->tcp->mem_ooo.bytes < st->cfg.tcp_mem_high)
+        room += 4ull * mss;
+    return room < cap ? (uint32_t)room : cap;
+}
+
 void tcp_mem_reclaim(struct tcpcb *tp)
 {
     if (!tcp_mem_pressure(tp->st))

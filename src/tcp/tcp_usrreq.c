@@ -51,11 +51,12 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     struct tcpcb *tp = TP(so);
     if (tp->state != TCPS_CLOSED && tp->state != TCPS_LISTEN)
         return -EINVAL; /* inet_listen: only from CLOSE or LISTEN */
-    /* Linux clamps to net.core.somaxconn (4096); negative means 0. */
+    /* Linux __sys_listen: clamped to net.core.somaxconn (cfg.somaxconn,
+     * 4096 by default); negative means 0. */
     if (backlog < 0)
         backlog = 0;
-    if (backlog > 4096)
-        backlog = 4096;
+    if ((uint32_t)backlog > st->cfg.somaxconn)
+        backlog = (int)st->cfg.somaxconn;
     tp->backlog = (uint32_t)backlog;
     if (tp->state == TCPS_LISTEN)
         return 0;
@@ -460,6 +461,7 @@ static void tcp_close_listener(struct tcpcb *l)
 {
     /* Unaccepted connections die with their listener (Linux resets the
      * established ones; embryonic ones just vanish). */
+    tcp_syncache_purge(l->st, l);
     while (l->synq) {
         struct tcpcb *c = l->synq;
         tcp_close(c);
