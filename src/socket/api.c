@@ -15,6 +15,8 @@
 #include <sys/time.h>
 
 #include "net/net.h"
+#include "netsock/epoll.h"
+#include "socket/epoll.h"
 #include "socket/fdtable.h"
 #include "socket/sock.h"
 #include "wire/wire.h"
@@ -62,11 +64,7 @@ static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 /* Let the owning loop run until something happens or the deadline. */
 static int sock_wait(struct ns_stack *st, uint64_t deadline)
 {
-    if (!st->fds->drive_fn)
-        return -EWOULDBLOCK;
-    if (st->now_us >= deadline)
-        return -EAGAIN;
-    return st->fds->drive_fn(st->fds->drive_ctx, deadline);
+    return fd_wait(st, deadline);
 }
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
@@ -161,7 +159,7 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
     struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (addrlen_bad(addrlen))
         return ret_err(-EINVAL);
     int rc = sockaddr_in_check(addr, addrlen, false, &sin);
@@ -186,7 +184,7 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (addrlen_bad(addrlen))
         return ret_err(-EINVAL);
     /* inet_dgram_connect: the family must be there; AF_UNSPEC (with any
@@ -228,7 +226,7 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
         if (w < 0)
             return ret_err(w);
         if (!(so = fd_get(st, fd)))
-            return ret_err(-EBADF);
+            return ret_err(fd_err(st, fd));
     }
 }
 
@@ -236,7 +234,7 @@ int ns_listen(struct ns_stack *st, int fd, int backlog)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (!so->ops->listen)
         return ret_err(-EOPNOTSUPP); /* inet_listen: only SOCK_STREAM listens */
     return ret_err(so->ops->listen(st, so, backlog));
@@ -246,7 +244,7 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return ret_err(-EINVAL);
     if (!so->ops->accept)
@@ -280,7 +278,7 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
         if (w < 0)
             return ret_err(w);
         if (!(so = fd_get(st, fd)))
-            return ret_err(-EBADF);
+            return ret_err(fd_err(st, fd));
     }
 }
 
@@ -367,7 +365,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return -EBADF;
+        return fd_err(st, fd);
     if (!msg)
         return -EFAULT;
     size_t len;
@@ -402,7 +400,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             if (w < 0)
                 return w;
             if (!(so = fd_get(st, fd)))
-                return -EBADF;
+                return fd_err(st, fd);
         }
     }
     if ((rc = sock_send_ready(so)) < 0)
@@ -435,7 +433,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             break;
         }
         if (!(so = fd_get(st, fd))) {
-            sr = -EBADF;
+            sr = fd_err(st, fd);
             break;
         }
         if (so->so_error) {
@@ -463,7 +461,7 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
     if (!msg)
-        return ret_errz(fd_get(st, fd) ? -EFAULT : -EBADF);
+        return ret_errz(fd_get(st, fd) ? -EFAULT : fd_err(st, fd));
     /* copy_msghdr_from_user: without a name the length does not matter;
      * a negative one is EINVAL (msg_check), a long one is cut to
      * sockaddr_storage, a zero one means "no address". */
@@ -471,7 +469,7 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     if (!m.msg_name)
         m.msg_namelen = 0;
     if ((int)m.msg_namelen < 0)
-        return ret_errz(fd_get(st, fd) ? -EINVAL : -EBADF);
+        return ret_errz(fd_get(st, fd) ? -EINVAL : fd_err(st, fd));
     if (m.msg_namelen > (socklen_t)sizeof(struct sockaddr_storage))
         m.msg_namelen = sizeof(struct sockaddr_storage);
     if (!m.msg_name || !m.msg_namelen) {
@@ -530,7 +528,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
     while (done < want) {
         struct ns_sock *so = fd_get(st, fd);
         if (!so) {
-            rc = -EBADF;
+            rc = fd_err(st, fd);
             break;
         }
         struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
@@ -564,7 +562,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return -EBADF;
+        return fd_err(st, fd);
     if (!msg)
         return -EFAULT;
     int rc = msg_check(msg, NULL);
@@ -608,7 +606,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
         if (w < 0)
             return w;
         if (!(so = fd_get(st, fd)))
-            return -EBADF;
+            return fd_err(st, fd);
     }
 }
 
@@ -661,18 +659,21 @@ int ns_shutdown(struct ns_stack *st, int fd, int how)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     /* inet_shutdown: how+1 must be 1..3. */
     if (how < SHUT_RD || how > SHUT_RDWR)
         return ret_err(-EINVAL);
-    return ret_err(so->ops->shutdown(st, so, how));
+    int rc = so->ops->shutdown(st, so, how);
+    sock_wake(st, so, SOCK_WAKE_ANY); /* inet_shutdown: sk_state_change, error or not */
+    return ret_err(rc);
 }
 
 int ns_close(struct ns_stack *st, int fd)
 {
-    struct ns_sock *so = fd_get(st, fd);
+    struct ns_sock *so = fd_get_any(st, fd);
     if (!so)
         return ret_err(-EBADF);
+    ep_forget(st, so); /* out of every epoll set that watches it */
     fd_free(st, fd);
     so->fd = -1;
     so->ops->close(st, so); /* frees so, now or when the protocol is done */
@@ -701,7 +702,7 @@ int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     return ret_err(put_name(&so->flow.local, so->flow.lport, addr, addrlen));
 }
 
@@ -709,7 +710,7 @@ int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     /* inet_getname: no peer port means not connected (UDP or raw
      * connected to port 0 included). */
     if (!(so->flags & SO_F_CONNECTED) || so->flow.rport == 0)
@@ -909,7 +910,7 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if ((int)optlen < 0)
         return ret_err(-EINVAL);
     if (level == SOL_SOCKET) {
@@ -1017,7 +1018,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (level == so->flow.proto && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
     /* udp_getsockopt / raw_getsockopt hand every other level to
@@ -1037,7 +1038,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
 
 int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
 {
-    struct ns_sock *so = fd_get(st, fd);
+    struct ns_sock *so = fd_get_any(st, fd); /* any descriptor, epoll sets too */
     if (!so)
         return ret_err(-EBADF);
     switch (cmd) {
@@ -1068,7 +1069,7 @@ static int poll_scan(struct ns_stack *st, struct pollfd *fds, nfds_t nfds)
         fds[i].revents = 0;
         if (fds[i].fd < 0)
             continue;
-        struct ns_sock *so = fd_get(st, fds[i].fd);
+        struct ns_sock *so = fd_get_any(st, fds[i].fd);
         if (!so) {
             fds[i].revents = POLLNVAL;
             ready++;
@@ -1089,16 +1090,34 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
     if (timeout_ms != 0 && st->fds->drive_fn)
         st->fds->drive_fn(st->fds->drive_ctx, 0); /* as deadline_after: a fresh clock */
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        int ready = poll_scan(st, fds, nfds);
-        if (ready || st->now_us >= deadline)
-            return ready;
-        int w = sock_wait(st, deadline);
-        if (w == -EWOULDBLOCK || w == -EAGAIN)
-            return 0;
-        if (w < 0)
-            return ret_err(w);
-    }
+    /* One look at every descriptor (poll(2) is O(nfds) per call); then,
+     * if nothing is ready, a private epoll set watches them and only the
+     * ones whose readiness changed are looked at again (socket/epoll.c). */
+    int ready = poll_scan(st, fds, nfds);
+    if (ready || st->now_us >= deadline)
+        return ready;
+    int rc = ep_poll_wait(st, fds, nfds, deadline);
+    if (rc == -EWOULDBLOCK || rc == -EAGAIN)
+        return 0;
+    return ret_err(rc);
+}
+
+/* ---- epoll (socket/epoll.c) ------------------------------------------------------------ */
+
+int ns_epoll_create1(struct ns_stack *st, int flags)
+{
+    return ret_err(ep_create(st, flags));
+}
+
+int ns_epoll_ctl(struct ns_stack *st, int epfd, int op, int fd, struct epoll_event *ev)
+{
+    return ret_err(ep_ctl(st, epfd, op, fd, ev));
+}
+
+int ns_epoll_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxevents,
+                  int timeout_ms)
+{
+    return ret_err(ep_wait(st, epfd, events, maxevents, timeout_ms));
 }
 
 /* ---- introspection --------------------------------------------------------------------------- */
@@ -1109,7 +1128,7 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
     int n = 0;
     for (int fd = 0; fd < t->cap; fd++) {
         struct ns_sock *so = t->fds[fd];
-        if (!so)
+        if (!so || ep_is_set(so))
             continue;
         if (n < max) {
             struct ns_sock_info *i = &out[n];

@@ -337,6 +337,20 @@ static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
 
 /* New data acknowledged: advance SND.UNA, free the send buffer, take an
  * RTT sample, drive congestion control. */
+/* Linux tcp_check_space / sk_stream_write_space: data acknowledged left
+ * room in the send buffer; a writer that found none (SO_F_NOSPACE) is told
+ * once the buffer is writable again (a third free), not at every ACK. */
+static void tcp_check_space(struct tcpcb *tp)
+{
+    struct ns_sock *so = tp->so;
+    if (!so || !(so->flags & SO_F_NOSPACE))
+        return;
+    if (!sock_stream_writeable(tp->sndbuf.len, tp->sndbuf.cap) || !tcp_mem_snd_writable(tp))
+        return;
+    so->flags &= ~SO_F_NOSPACE;
+    sock_wake(tp->st, so, SOCK_WAKE_OUT);
+}
+
 static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
 {
     struct ns_stack *st = tp->st;
@@ -360,6 +374,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
         tp->snd_data += n;
         if (tp->sndbuf.len == 0)
             tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
+        tcp_check_space(tp);
     }
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
@@ -467,6 +482,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
                 l->acceptq = tp;
             l->acceptq_tail = tp;
             l->acceptq_len++;
+            sock_wake(st, l->so, SOCK_WAKE_IN); /* tcp_child_process: parent's sk_data_ready */
         }
         /* fall through to the ESTABLISHED processing of this ACK */
     }
@@ -603,6 +619,7 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     uint32_t seq = s->th.seq;
     const uint8_t *data = s->data;
     uint32_t len = s->len;
+    uint32_t rcv_before = tp->rcv_nxt;
 
     if (seq == tp->rcv_nxt) {
         /* Every byte inside a window we advertised is taken, also past
@@ -650,6 +667,8 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
                 tcp_arm_delack(tp);
             }
         }
+        if (tp->rcv_nxt != rcv_before)
+            sock_wake(st, tp->so, SOCK_WAKE_IN); /* tcp_data_ready */
         return;
     }
     /* Out of order: keep it, and send a duplicate ACK at once (RFC 5681
