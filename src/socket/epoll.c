@@ -410,26 +410,35 @@ int ep_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxev
     int n = ep_send_events(st, ep, events, maxevents);
     if (n || timeout_ms == 0)
         return n;
-    /* Blocking: bring the clock up to date (as every call that may wait),
-     * then drive the loop until an item is reported or the time is up. */
+    /* Blocking: from here this call waits in the set (an exclusive
+     * registration's wake-up may pick it). Bring the clock up to date (as
+     * every call that may wait), then drive the loop until an item is
+     * reported or the time is up. Whoever runs meanwhile may close the
+     * set: then it is gone (EBADF, as a closed descriptor). */
+    ep->waiters++;
     if (st->fds->drive_fn)
         st->fds->drive_fn(st->fds->drive_ctx, 0);
+    if (fd_get_any(st, epfd) != eso)
+        return -EBADF;
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
     for (;;) {
         n = ep_send_events(st, ep, events, maxevents);
         if (n)
-            return n;
-        ep->waiters++;
+            break;
         int w = fd_wait(st, deadline);
-        /* The set may have been closed by whoever ran meanwhile. */
         if (fd_get_any(st, epfd) != eso)
             return -EBADF;
-        ep->waiters--;
-        if (w == -EWOULDBLOCK || w == -EAGAIN)
-            return ep_send_events(st, ep, events, maxevents);
-        if (w < 0)
-            return w;
+        if (w == -EWOULDBLOCK || w == -EAGAIN) {
+            n = ep_send_events(st, ep, events, maxevents);
+            break;
+        }
+        if (w < 0) {
+            n = w;
+            break;
+        }
     }
+    ep->waiters--;
+    return n;
 }
 
 /* ---- ns_poll's wait ------------------------------------------------------------------- */
