@@ -67,6 +67,16 @@ static int sock_wait(struct ns_stack *st, uint64_t deadline)
     return fd_wait(st, deadline);
 }
 
+/* After a call that may have taken fd's readiness (read, accepted,
+ * filled the send buffer): the epoll sets that hold it learn at once
+ * (ep_settle, for ns_epoll_fd). One test when fd is in no set. */
+static void settle(struct ns_stack *st, int fd)
+{
+    struct ns_sock *so = fd_get(st, fd);
+    if (so)
+        ep_settle_sock(st, so);
+}
+
 /* ---- socket, bind, connect ---------------------------------------------------- */
 
 /* Linux limits the checks below use: SOCK_TYPE_MASK and SOCK_MAX
@@ -240,7 +250,8 @@ int ns_listen(struct ns_stack *st, int fd, int backlog)
     return ret_err(so->ops->listen(st, so, backlog));
 }
 
-int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+static int accept_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen,
+                     int flags)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -280,6 +291,13 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
         if (!(so = fd_get(st, fd)))
             return ret_err(fd_err(st, fd));
     }
+}
+
+int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    int rc = accept_do(st, fd, addr, addrlen, flags);
+    settle(st, fd);
+    return rc;
 }
 
 int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -476,7 +494,9 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
         m.msg_name = NULL;
         m.msg_namelen = 0;
     }
-    return ret_errz(do_sendmsg(st, fd, &m, flags));
+    ssize_t rc = do_sendmsg(st, fd, &m, flags);
+    settle(st, fd);
+    return ret_errz(rc);
 }
 
 ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
@@ -503,7 +523,9 @@ ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int 
     };
     if (!buf && len)
         return ret_errz(-EFAULT);
-    return ret_errz(do_sendmsg(st, fd, &msg, flags));
+    ssize_t rc = do_sendmsg(st, fd, &msg, flags);
+    settle(st, fd);
+    return ret_errz(rc);
 }
 
 ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int flags)
@@ -614,7 +636,9 @@ ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
 {
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
-    return ret_errz(do_recvmsg(st, fd, msg, flags));
+    ssize_t rc = do_recvmsg(st, fd, msg, flags);
+    settle(st, fd);
+    return ret_errz(rc);
 }
 
 ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
@@ -634,6 +658,7 @@ ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flag
         msg.msg_namelen = sizeof(name);
     }
     ssize_t rc = do_recvmsg(st, fd, &msg, flags);
+    settle(st, fd);
     if (rc < 0 || !src)
         return ret_errz(rc);
     if (!srclen)

@@ -51,6 +51,10 @@ struct ep_set {
     struct ns_dlist items;  /* every item of the set (ep_item.setlink) */
     unsigned waiters;       /* ns_epoll_wait calls driving the loop for this set */
     bool private;           /* ns_poll's: not a descriptor, not a nested target */
+    /* Told whether the set has events (ep_notify_sync): ns_epoll_fd. */
+    ep_notify_fn notify;
+    void *notify_ctx;
+    bool notified;          /* what notify was last told */
 };
 
 struct ep_item {
@@ -70,11 +74,22 @@ static struct ep_set *ep_of(struct ns_sock *so)
     return NS_CONTAINER_OF(so, struct ep_set, sock);
 }
 
+/* Tell the notifier when whether the set has events changed. */
+static void ep_notify_sync(struct ep_set *ep)
+{
+    bool has = ep->ready.head != NULL;
+    if (ep->notify && has != ep->notified) {
+        ep->notified = has;
+        ep->notify(ep->notify_ctx, has ? EP_NOTIFY_READY : EP_NOTIFY_EMPTY);
+    }
+}
+
 static void ep_ready_add(struct ep_item *it)
 {
     if (!it->ready) {
         ns_dlist_push_tail(&it->ep->ready, &it->rdlink);
         it->ready = true;
+        ep_notify_sync(it->ep);
     }
 }
 
@@ -83,6 +98,7 @@ static void ep_ready_del(struct ep_item *it)
     if (it->ready) {
         ns_dlist_remove(&it->ep->ready, &it->rdlink);
         it->ready = false;
+        ep_notify_sync(it->ep);
     }
 }
 
@@ -157,6 +173,8 @@ static void ep_set_free(struct ns_stack *st, struct ep_set *ep)
     while (ep->items.head)
         ep_item_free(NS_CONTAINER_OF(ep->items.head, struct ep_item, setlink));
     ep_forget(st, &ep->sock);
+    if (ep->notify)
+        ep->notify(ep->notify_ctx, EP_NOTIFY_CLOSE);
     free(ep);
 }
 
@@ -390,6 +408,9 @@ static int ep_send_events(struct ns_stack *st, struct ep_set *ep, struct epoll_e
             ep->ready = tx;
         }
     }
+    ep_notify_sync(ep);
+    if (!ep->ready.head)
+        ep_settle(st, &ep->sock, 1); /* the sets holding this one: nothing here now */
     return n;
 }
 
@@ -439,6 +460,42 @@ int ep_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxev
     }
     ep->waiters--;
     return n;
+}
+
+int ep_set_notifier(struct ns_stack *st, int epfd, ep_notify_fn fn, void *ctx, void **old_ctx)
+{
+    struct ns_sock *eso = fd_get_any(st, epfd);
+    if (!eso)
+        return -EBADF;
+    if (!ep_is_set(eso))
+        return -EINVAL;
+    struct ep_set *ep = ep_of(eso);
+    if (ep->notify) {
+        *old_ctx = ep->notify_ctx;
+        return 1;
+    }
+    ep->notify = fn;
+    ep->notify_ctx = ctx;
+    ep->notified = false;
+    ep_set_poll(st, ep, 0); /* what is on the list but no longer ready goes */
+    ep_notify_sync(ep);
+    return 0;
+}
+
+void ep_settle(struct ns_stack *st, struct ns_sock *so, int depth)
+{
+    if (depth > EP_MAX_NESTS + 1)
+        return;
+    for (struct ns_dlink *l = so->watchers.head, *next; l; l = next) {
+        next = l->next;
+        struct ep_item *it = NS_CONTAINER_OF(l, struct ep_item, w.link);
+        struct ep_set *ep = it->ep;
+        if (!it->ready || ep->private || ep_item_poll(st, it, 0))
+            continue;
+        ep_ready_del(it);
+        if (!ep->ready.head)
+            ep_settle(st, &ep->sock, depth + 1); /* the sets that hold this one */
+    }
 }
 
 /* ---- ns_poll's wait ------------------------------------------------------------------- */

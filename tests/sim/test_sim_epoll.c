@@ -8,14 +8,21 @@
  * - a blocking ns_poll over many descriptors reports the one that became
  *   ready, duplicates included;
  * - waits run out on the virtual clock; a wait that can never end is
- *   EDEADLK.
+ *   EDEADLK;
+ * - ns_epoll_fd's eventfd is readable exactly while the set has events:
+ *   after a datagram arrives, not after it is read, not after an
+ *   edge-triggered event was reported, through nested sets, and it is
+ *   closed with its set.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 
 #include "netsock/epoll.h"
 #include "netsock/netsock.h"
+#include "netsock/os.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
 #include "testutil.h"
@@ -177,6 +184,70 @@ static void test_wait_timeout_deadlock(void **state)
     ns_sim_free(sim);
 }
 
+/* Is the OS descriptor readable now? */
+static bool os_readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void test_epoll_fd(void **state)
+{
+    (void)state;
+    struct ns_stack *st;
+    struct ns_sim *sim = world(&st);
+    int u = ns_socket(st, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = lo(0);
+    assert_int_equal(ns_bind(st, u, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct sockaddr_in d = lo(port_of(st, u));
+    int tx = ns_socket(st, AF_INET, SOCK_DGRAM, 0);
+    int ep = ns_epoll_create1(st, 0), outer = ns_epoll_create1(st, 0);
+    add(st, ep, u, EPOLLIN, 1);
+    add(st, outer, ep, EPOLLIN, 2);
+    int efd = ns_epoll_fd(st, ep), ofd = ns_epoll_fd(st, outer);
+    assert_true(efd >= 0 && ofd >= 0 && efd != ofd);
+    assert_int_equal(ns_epoll_fd(st, ep), efd); /* the set's, once */
+    assert_int_equal(ns_epoll_fd(st, u), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_false(os_readable(efd));
+    assert_false(os_readable(ofd));
+
+    /* Level-triggered: readable from the datagram's arrival until it is read. */
+    assert_int_equal(ns_sendto(st, tx, "x", 1, 0, (struct sockaddr *)&d, sizeof(d)), 1);
+    assert_false(os_readable(efd)); /* not delivered before the stack runs */
+    ns_sim_run_for(sim, 1000);
+    assert_true(os_readable(efd));
+    assert_true(os_readable(ofd));
+    struct epoll_event ev;
+    assert_int_equal(ns_epoll_wait(st, ep, &ev, 1, 0), 1);
+    assert_true(os_readable(efd)); /* still queued: still an event */
+    char b[4];
+    assert_int_equal(ns_recv(st, u, b, sizeof(b), 0), 1);
+    assert_false(os_readable(efd));
+    assert_false(os_readable(ofd));
+
+    /* Edge-triggered: readable until the event is reported. */
+    struct epoll_event mod = {.events = EPOLLIN | EPOLLET, .data.u64 = 1};
+    assert_int_equal(ns_epoll_ctl(st, ep, EPOLL_CTL_MOD, u, &mod), 0);
+    assert_int_equal(ns_sendto(st, tx, "y", 1, 0, (struct sockaddr *)&d, sizeof(d)), 1);
+    ns_sim_run_for(sim, 1000);
+    assert_true(os_readable(efd));
+    assert_true(os_readable(ofd));
+    assert_int_equal(ns_epoll_wait(st, ep, &ev, 1, 0), 1);
+    assert_false(os_readable(efd));
+    assert_false(os_readable(ofd)); /* nothing inside: nothing outside */
+
+    /* Closed with its set. */
+    ns_close(st, ep);
+    assert_int_equal(fcntl(efd, F_GETFD), -1);
+    assert_int_equal(errno, EBADF);
+    ns_close(st, outer);
+    assert_int_equal(fcntl(ofd, F_GETFD), -1);
+    ns_close(st, u);
+    ns_close(st, tx);
+    ns_sim_free(sim);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -186,6 +257,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_exclusive_middle_waits),
         cmocka_unit_test(test_poll_many),
         cmocka_unit_test(test_wait_timeout_deadlock),
+        cmocka_unit_test(test_epoll_fd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
