@@ -67,6 +67,31 @@ static int sock_wait(struct ns_stack *st, uint64_t deadline)
     return fd_wait(st, deadline);
 }
 
+/* The deadline of a call that may block, found only once it has to wait:
+ * a call that completes at once (every non-blocking one that can) runs
+ * no loop and reads no clock. */
+struct call_deadline {
+    uint64_t timeo_us; /* SO_RCVTIMEO / SO_SNDTIMEO */
+    uint64_t at;
+    bool known;
+};
+
+/* Wait for the call. With a driver, the first time only brings the clock
+ * up to date (deadline_after, which may process what makes the call
+ * possible) and returns 0 so that the caller tries again before it really
+ * waits; without one nothing can have changed, and the wait fails at once
+ * (-EWOULDBLOCK) as before. */
+static int call_wait(struct ns_stack *st, struct call_deadline *d)
+{
+    if (!d->known) {
+        d->at = deadline_after(st, d->timeo_us);
+        d->known = true;
+        if (st->fds->drive_fn)
+            return 0;
+    }
+    return sock_wait(st, d->at);
+}
+
 /* After a call that may have taken fd's readiness (read, accepted,
  * filled the send buffer): the epoll sets that hold it learn at once
  * (ep_settle, for ns_epoll_fd). One test when fd is in no set. */
@@ -263,7 +288,7 @@ static int accept_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen
     if (addr && (!addrlen || (int)*addrlen < 0))
         return ret_err(addrlen ? -EINVAL : -EFAULT);
     bool nonblock = so->flags & SO_F_NONBLOCK;
-    uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    struct call_deadline dl = {.timeo_us = so->rcvtimeo_us};
     for (;;) {
         /* Linux do_accept: the descriptor is secured before the protocol
          * hands over a connection, which then cannot fail to get it. */
@@ -285,7 +310,7 @@ static int accept_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen
         }
         if (rc != -EAGAIN || nonblock)
             return ret_err(rc);
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, &dl);
         if (w < 0)
             return ret_err(w);
         if (!(so = fd_get(st, fd)))
@@ -408,13 +433,13 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
 
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
                     so->sndtimeo_us == SOCK_TIMEO_NOWAIT;
-    uint64_t deadline = deadline_after(st, so->sndtimeo_us);
+    struct call_deadline dl = {.timeo_us = so->sndtimeo_us};
     if (so->type != SOCK_STREAM) {
         for (;;) {
             ssize_t n = so->ops->sendmsg(st, so, msg, len, flags);
             if (n != -EAGAIN || nonblock)
                 return n;
-            int w = sock_wait(st, deadline);
+            int w = call_wait(st, &dl);
             if (w < 0)
                 return w;
             if (!(so = fd_get(st, fd)))
@@ -445,7 +470,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             break;
         if (nonblock && (sr == -EAGAIN || sr > 0))
             break;
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, &dl);
         if (w < 0) {
             sr = w;
             break;
@@ -538,7 +563,7 @@ ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int fl
 /* MSG_WAITALL on a stream: keep reading until the buffer is full, the
  * stream ends, an error comes or the timeout passes (tcp_recvmsg). */
 static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int flags,
-                            uint64_t deadline)
+                            struct call_deadline *dl)
 {
     struct iov_cursor cur;
     if (iov_cursor_init(&cur, msg) < 0)
@@ -569,7 +594,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
             so->so_error = 0;
             break;
         }
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, dl);
         if (w < 0) {
             rc = w;
             break;
@@ -597,9 +622,9 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
     /* sock_rcvtimeo: a zero (negative-set) timeout is non-blocking. */
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
                     so->rcvtimeo_us == SOCK_TIMEO_NOWAIT;
-    uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    struct call_deadline dl = {.timeo_us = so->rcvtimeo_us};
     if (so->type == SOCK_STREAM && (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nonblock)
-        return recv_waitall(st, fd, msg, flags, deadline);
+        return recv_waitall(st, fd, msg, flags, &dl);
     for (;;) {
         /* __skb_recv_udp / __skb_try_recv_datagram: a pending error is
          * reported before queued data. */
@@ -624,7 +649,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
          * never gets there and says EAGAIN. */
         if (so->flags & SO_F_SHUT_RD)
             return 0;
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, &dl);
         if (w < 0)
             return w;
         if (!(so = fd_get(st, fd)))
