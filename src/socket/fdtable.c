@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "socket/epoll.h"
 #include "socket/fdtable.h"
 #include "socket/sock.h"
 
@@ -27,12 +28,33 @@ void fd_destroy(struct ns_stack *st)
     st->fds = NULL;
 }
 
-struct ns_sock *fd_get(struct ns_stack *st, int fd)
+struct ns_sock *fd_get_any(struct ns_stack *st, int fd)
 {
     struct fd_table *t = st->fds;
     if (fd < 0 || fd >= t->cap)
         return NULL;
     return t->fds[fd];
+}
+
+struct ns_sock *fd_get(struct ns_stack *st, int fd)
+{
+    struct ns_sock *so = fd_get_any(st, fd);
+    return so && !ep_is_set(so) ? so : NULL;
+}
+
+int fd_err(struct ns_stack *st, int fd)
+{
+    return fd_get_any(st, fd) ? -ENOTSOCK : -EBADF;
+}
+
+int fd_wait(struct ns_stack *st, uint64_t deadline)
+{
+    struct fd_table *t = st->fds;
+    if (!t->drive_fn)
+        return -EWOULDBLOCK;
+    if (st->now_us >= deadline)
+        return -EAGAIN;
+    return t->drive_fn(t->drive_ctx, deadline);
 }
 
 /* The lowest free descriptor, or -1 when every slot is in use: from

@@ -678,6 +678,25 @@ uint32_t tcp_mem_ring_take(struct tcpcb *tp, struct ns_ring *r, enum tcp_mem_use
                            uint32_t len, uint32_t max);
 /* Whether send() would take a byte now (POLLOUT): the memory side. */
 bool tcp_mem_snd_writable(struct tcpcb *tp);
+
+/* Bytes written and not sent yet (Linux write_seq - snd_nxt). */
+static inline uint32_t tcp_notsent(const struct tcpcb *tp)
+{
+    uint32_t sent = tp->snd_nxt - tp->snd_una;
+    return tp->sndbuf.len > sent ? tp->sndbuf.len - sent : 0;
+}
+
+/* Whether poll reports POLLOUT for an established stream (Linux
+ * __sk_stream_is_writeable with wake = 1): a third of the send buffer
+ * free, the stack-wide memory limit not holding it back, and with
+ * TCP_NOTSENT_LOWAT twice the unsent bytes below the mark. */
+bool tcp_stream_writable(struct tcpcb *tp);
+
+/* Linux tcp_check_space / sk_stream_write_space: a writer that found no
+ * room (SO_F_NOSPACE) is woken once tcp_stream_writable holds again —
+ * after an ACK freed buffer space, or after output sent unsent bytes
+ * under TCP_NOTSENT_LOWAT; not at every ACK. */
+void tcp_check_space(struct tcpcb *tp);
 /* The receive window the memory allows, given the buffer's free space:
  * all of it below pressure; under pressure what the ring's storage has
  * free plus 4 segments (Linux tcp_adjust_rcv_ssthresh: 4 * advmss), and

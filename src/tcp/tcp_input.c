@@ -347,6 +347,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
         tp->snd_data += n;
         if (tp->sndbuf.len == 0)
             tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
+        tcp_check_space(tp);
     }
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
@@ -454,6 +455,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
                 l->acceptq = tp;
             l->acceptq_tail = tp;
             l->acceptq_len++;
+            sock_wake(st, l->so, SOCK_WAKE_IN); /* tcp_child_process: parent's sk_data_ready */
         }
         /* fall through to the ESTABLISHED processing of this ACK */
     }
@@ -590,6 +592,7 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     uint32_t seq = s->th.seq;
     const uint8_t *data = s->data;
     uint32_t len = s->len;
+    uint32_t rcv_before = tp->rcv_nxt;
 
     if (seq == tp->rcv_nxt) {
         /* Every byte inside a window we advertised is taken, also past
@@ -637,6 +640,8 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
                 tcp_arm_delack(tp);
             }
         }
+        if (tp->rcv_nxt != rcv_before)
+            sock_wake(st, tp->so, SOCK_WAKE_IN); /* tcp_data_ready */
         return;
     }
     /* Out of order: keep it, and send a duplicate ACK at once (RFC 5681

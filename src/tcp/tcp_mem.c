@@ -185,3 +185,18 @@ void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out)
     out->tcp_peak_bytes = t->mem_all.peak;
     out->tcp_pressure = t->mem_pressure;
 }
+
+bool tcp_stream_writable(struct tcpcb *tp)
+{
+    return sock_stream_writeable(tp->sndbuf.len, tp->sndbuf.cap) && tcp_mem_snd_writable(tp) &&
+           (!tp->notsent_lowat || ((uint64_t)tcp_notsent(tp) << 1) < tp->notsent_lowat);
+}
+
+void tcp_check_space(struct tcpcb *tp)
+{
+    struct ns_sock *so = tp->so;
+    if (!so || !(so->flags & SO_F_NOSPACE) || !tcp_stream_writable(tp))
+        return;
+    so->flags &= ~SO_F_NOSPACE;
+    sock_wake(tp->st, so, SOCK_WAKE_OUT);
+}

@@ -187,6 +187,10 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
     NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_addr_ntop(&f->local, a), f->lport,
            ns_addr_ntop(&f->remote, b), f->rport, tcp_state_names[tp->state], tcp_state_names[to]);
     tp->state = (uint8_t)to;
+    /* Every transition can change readiness (connected, end of stream,
+     * closed): Linux wakes at each of these (sk_state_change from
+     * tcp_finish_connect, tcp_fin, tcp_done, the FIN-WAIT-1 -> 2 step). */
+    sock_wake(st, tp->so, SOCK_WAKE_ANY);
 }
 
 /* ---- tables ------------------------------------------------------------------- */
@@ -461,8 +465,10 @@ void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct n
 
 void tcp_set_error(struct tcpcb *tp, int err)
 {
-    if (tp->so && err)
+    if (tp->so && err) {
         tp->so->so_error = err;
+        sock_wake(tp->st, tp->so, SOCK_WAKE_ERR); /* sk_error_report */
+    }
 }
 
 /* Remove an embryonic or unaccepted child from its listener's queues. */

@@ -244,12 +244,6 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 }
 
 /* Linux tcp_sendmsg ignores a destination address: so do we. */
-/* Bytes written and not sent yet (Linux write_seq - snd_nxt). */
-static uint32_t tcp_notsent(const struct tcpcb *tp)
-{
-    uint32_t sent = tp->snd_nxt - tp->snd_una;
-    return tp->sndbuf.len > sent ? tp->sndbuf.len - sent : 0;
-}
 
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
@@ -285,14 +279,18 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
          * unsent bytes reach TCP_NOTSENT_LOWAT; below it, up to the mark
          * or one segment (the skb being filled), whichever is more. */
         uint32_t notsent = tcp_notsent(tp);
-        if (notsent >= tp->notsent_lowat)
+        if (notsent >= tp->notsent_lowat) {
+            so->flags |= SO_F_NOSPACE;
             return -EAGAIN;
+        }
         uint32_t room = tp->notsent_lowat - notsent;
         if (room < tp->mss)
             room = tp->mss;
         if (space > room)
             space = room;
     }
+    if (space < len)
+        so->flags |= SO_F_NOSPACE; /* tcp_sendmsg_locked, wait_for_space */
     if (space == 0)
         return -EAGAIN;
     /* The stack-wide memory limit (tcp_mem.c): above tcp_mem_high only
@@ -301,6 +299,8 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     uint32_t take = tcp_mem_ring_take(tp, &tp->sndbuf, TCP_MEM_SND, want, tp->sndbuf.cap);
     if (take < want)
         NS_STAT_INC(st, tcp_mem_snd_refused);
+    if (take < len)
+        so->flags |= SO_F_NOSPACE;
     if (take == 0)
         return -EAGAIN;
     space = take;
@@ -387,34 +387,45 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return (ssize_t)done;
 }
 
+/* Linux tcp_poll, bit for bit: the listener's accept queue; HUP when
+ * shut both ways or closed (a fresh socket too); end of stream and
+ * SHUT_RD readable; once past the handshake, data readable, writable by
+ * sk_stream_is_writeable (a third of the send buffer free) or at once
+ * after shutdown(SHUT_WR) (a write fails with EPIPE instead of waiting),
+ * PRI while the urgent byte is unread; ERR for a pending error. */
 static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
 {
     (void)st;
     struct tcpcb *tp = TP(so);
     short m = 0;
     if (tp->state == TCPS_LISTEN)
-        return tp->acceptq ? POLLIN : 0;
-    if (so->so_error)
-        m |= POLLERR;
-    /* Linux tcp_poll: a connection that ended (reset, timeout) is shut
-     * both ways: readable (end of file) and writable (EPIPE) at once. */
+        return tp->acceptq ? POLLIN | POLLRDNORM : 0; /* inet_csk_listen_poll */
+    /* A connection that ended (reset, timeout) is shut both ways (tcp_done:
+     * SHUTDOWN_MASK): readable (end of file) and writable (EPIPE) at once. */
     bool rd_shut = TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD) || tp->done;
-    bool wr_shut = (tp->flags & TF_NEEDFIN) || (so->flags & SO_F_SHUT_WR);
-    if (tp->done)
-        m |= POLLOUT;
-    /* tcp_poll: HUP when both directions are shut or the socket closed. */
+    bool wr_shut = (tp->flags & TF_NEEDFIN) || (so->flags & SO_F_SHUT_WR) || tp->done;
     if ((rd_shut && wr_shut) || tp->state == TCPS_CLOSED)
         m |= POLLHUP;
     if (rd_shut)
-        m |= POLLIN | POLLRDHUP;
-    if (tp->rcvbuf.len)
-        m |= POLLIN;
-    /* With TCP_NOTSENT_LOWAT, writable once twice the unsent bytes are
-     * below it (Linux __sk_stream_memory_free with wake = 1). */
-    if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED && !wr_shut &&
-        ns_ring_space(&tp->sndbuf) > 0 && tcp_mem_snd_writable(tp) &&
-        (!tp->notsent_lowat || ((uint64_t)tcp_notsent(tp) << 1) < tp->notsent_lowat))
-        m |= POLLOUT;
+        m |= POLLIN | POLLRDNORM | POLLRDHUP;
+    if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED) {
+        if (tp->rcvbuf.len)
+            m |= POLLIN | POLLRDNORM;
+        if (wr_shut) {
+            m |= POLLOUT | POLLWRNORM;
+        } else if (tcp_stream_writable(tp)) {
+            m |= POLLOUT | POLLWRNORM;
+        } else {
+            so->flags |= SO_F_NOSPACE; /* tell the watchers when it drains */
+        }
+        /* TCP_URG_VALID: the urgent byte (the one before the urgent
+         * pointer, RFC 6093) has arrived and is not read yet. */
+        uint32_t copied = tp->rcv_nxt - tp->rcvbuf.len;
+        if (tp->rcv_up_valid && SEQ_LEQ(tp->rcv_up, tp->rcv_nxt) && SEQ_LT(copied, tp->rcv_up))
+            m |= POLLPRI;
+    }
+    if (so->so_error)
+        m |= POLLERR;
     return m;
 }
 
