@@ -506,17 +506,32 @@ int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct
         ns_pbuf_free(pb);
         return eg->err;
     }
-    if (pb->len > 0xffff) {
+    if (pb->len + o->ext_len > 0xffff) {
         NS_STAT_INC(st, ip6_drop_too_big);
         ns_pbuf_free(pb);
         return -EMSGSIZE;
     }
+    /* The flow label hashes the upper layer's ports, before any
+     * extension header goes in front of them. */
+    const uint8_t *l4 = ns_pbuf_data(pb);
+    bool ports = (o->proto == NS_IPPROTO_TCP || o->proto == NS_IPPROTO_UDP) && pb->len >= 4;
+    uint16_t sport = ports ? ns_rd16(l4) : 0, dport = ports ? ns_rd16(l4 + 2) : 0;
+    if (o->ext_len) {
+        uint8_t *e = ns_pbuf_push(pb, (uint32_t)o->ext_len);
+        if (!e) {
+            NS_STAT_INC(st, dev_tx_err);
+            ns_pbuf_free(pb);
+            return -ENOBUFS;
+        }
+        memcpy(e, o->ext, o->ext_len);
+    }
     struct ns_ip6_repr ip = {.tclass = o->tclass, .payload_len = (uint16_t)pb->len,
-                             .next_hdr = o->proto, .dst = o->dst};
-    ip.src = ns_ip6_is_unspecified(&o->src) ? eg->src6 : o->src;
-    /* NDP's DAD probes are the only packets from :: (RFC 4862 §5.4.2);
-     * they pass an explicit :: through o->src with proto 58. */
-    if (ns_ip6_is_unspecified(&ip.src) && o->proto != NS_IPPROTO_ICMPV6) {
+                             .next_hdr = o->ext_len ? o->ext_type : o->proto, .dst = o->dst};
+    ip.src = o->unspec_src ? ns_ip6_unspecified
+             : ns_ip6_is_unspecified(&o->src) ? eg->src6
+                                              : o->src;
+    /* NDP's DAD probes are the only packets from :: (RFC 4862 §5.4.2). */
+    if (ns_ip6_is_unspecified(&ip.src) && !o->unspec_src) {
         NS_STAT_INC(st, ip6_drop_no_src);
         ns_pbuf_free(pb);
         return -EADDRNOTAVAIL;
@@ -526,14 +541,10 @@ int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct
         ip.hop_limit = o->hop_limit;
     else
         ip.hop_limit = is->hop_limit ? is->hop_limit : st->cfg.ip_default_ttl;
-    if (o->flow_label) {
+    if (o->flow_label)
         ip.flow = o->flow_label & 0xfffffu;
-    } else {
-        const uint8_t *l4 = ns_pbuf_data(pb);
-        bool ports = (o->proto == NS_IPPROTO_TCP || o->proto == NS_IPPROTO_UDP) && pb->len >= 4;
-        ip.flow = ip6_flow_label(st, &ip.src, &ip.dst, o->proto, ports ? ns_rd16(l4) : 0,
-                                 ports ? ns_rd16(l4 + 2) : 0);
-    }
+    else
+        ip.flow = ip6_flow_label(st, &ip.src, &ip.dst, o->proto, sport, dport);
     uint8_t *hdr = ns_pbuf_push(pb, NS_IP6_HLEN);
     if (!hdr) {
         NS_STAT_INC(st, dev_tx_err);

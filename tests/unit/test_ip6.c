@@ -709,6 +709,89 @@ static void test_reassembly_bounds(void **state)
     tb_free(tb);
 }
 
+/* DAD's probe (RFC 4862 §5.4.2): an NS from ::, to the target's
+ * solicited-node group, without a source link-layer address; MLD's
+ * Hop-by-Hop header through ip6_output's ext. */
+static void test_dad_probe_and_ext_output(void **state)
+{
+    (void)state;
+    struct tb *tb = bench6(1500, true);
+    struct ns_iface *ifp = ns_iface_get(tb->st, 1);
+    struct ns_ip6_addr tentative = fr6_addr("2001:db8::77");
+    nd_send_ns(tb->st, ifp, &ns_ip6_unspecified, &tentative, false);
+    struct fr6_pkt p;
+    assert_true(tb_take6(tb, 1, &p));
+    assert_true(p.is_nd);
+    assert_int_equal(p.nd.type, NS_ICMP6_NS);
+    assert_true(ns_ip6_is_unspecified(&p.ip.src));
+    struct ns_ip6_addr sn = ns_ip6_solicited_node(&tentative);
+    assert_true(ns_ip6_eq(&p.ip.dst, &sn));
+    assert_null(p.nd.sll);
+    /* Hop-by-Hop with Router Alert in front of an ICMPv6 message. */
+    uint8_t hbh[NS_IP6_HBH_RA_LEN];
+    ns_ip6_hbh_ra_emit(NS_IPPROTO_ICMPV6, NS_IP6_RA_MLD, hbh);
+    uint8_t msg[8];
+    size_t m = fr6_icmp(msg, &OURS, &ns_ip6_all_nodes, NS_ICMP6_ECHO_REQUEST, 0, 1, NULL, 0);
+    struct ns_pbuf *pb = ns_stack_alloc(tb->st, NS_PBUF_HEADROOM, (uint32_t)m);
+    assert_non_null(pb);
+    memcpy(ns_pbuf_data(pb), msg, m);
+    struct ip6_out o = {.src = OURS, .dst = ns_ip6_all_nodes, .proto = NS_IPPROTO_ICMPV6,
+                        .oif = 1, .hop_limit = 1, .hop_limit_set = true,
+                        .ext_type = NS_IP6_NH_HOPOPTS, .ext = hbh, .ext_len = sizeof(hbh)};
+    assert_int_equal(ip6_output(tb->st, &o, pb), 0);
+    assert_true(tb_take6(tb, 1, &p));
+    assert_int_equal(p.ip.next_hdr, NS_IP6_NH_HOPOPTS);
+    assert_int_equal(p.ip.hop_limit, 1);
+    assert_int_equal(p.w.n_ext, 1);
+    assert_true(p.is_icmp);
+    assert_int_equal(p.icmp.type, NS_ICMP6_ECHO_REQUEST);
+    tb_free(tb);
+}
+
+/* Two netsock stacks on one wire resolve each other (both sides of NS/NA
+ * are ours) and exchange a fragmented echo. */
+static void test_two_stacks(void **state)
+{
+    (void)state;
+    addrs();
+    struct tb *a = tb_new(NULL, 0), *b = tb_new(NULL, 0);
+    tb_add_if(a, 1500, 0, 0);
+    tb_add_if(b, 1500, 0, 0);
+    /* b's MAC differs from a's (both benches number their interfaces alike). */
+    b->dev[1]->hwaddr[5] = 0x02;
+    assert_int_equal(ns_if_addr_add(a->st, 1, AF_INET6, OURS.b, 64), 0);
+    assert_int_equal(ns_if_addr_add(b->st, 1, AF_INET6, PEER.b, 64), 0);
+    uint8_t data[3000];
+    memset(data, 0x5a, sizeof(data));
+    uint8_t msg[3100];
+    size_t m = fr6_icmp(msg, &OURS, &PEER, NS_ICMP6_ECHO_REQUEST, 0, 0x00010001u, data,
+                        sizeof(data));
+    assert_int_equal(icmp6_send(a->st, NULL, NULL, &PEER, 0, msg, m), 0);
+    /* Carry frames both ways until the wire is quiet. */
+    static uint8_t f[FR_MAX];
+    for (int round = 0; round < 20; round++) {
+        long n;
+        bool moved = false;
+        while ((n = ns_qdev_take(a->dev[1], f, sizeof(f))) >= 0) {
+            tb_rx(b, 1, f, (size_t)n, (uint64_t)round);
+            moved = true;
+        }
+        while ((n = ns_qdev_take(b->dev[1], f, sizeof(f))) >= 0) {
+            tb_rx(a, 1, f, (size_t)n, (uint64_t)round);
+            moved = true;
+        }
+        if (!moved)
+            break;
+    }
+    assert_int_equal(CTR(b, icmp6_rx_echo), 1);
+    assert_int_equal(CTR(b, ip6_reass_ok), 1);
+    assert_int_equal(CTR(a, ip6_reass_ok), 1); /* the reply, fragmented by b */
+    assert_int_equal(nd_lookup(a->st, 1, &PEER, NULL), ND_REACHABLE);
+    assert_true(nd_lookup(b->st, 1, &OURS, NULL) > 0);
+    tb_free(a);
+    tb_free(b);
+}
+
 /* ::1 through the loopback: ping ourselves. */
 static void test_loopback(void **state)
 {
@@ -754,6 +837,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_packet_too_big_lowers_path_mtu),
         cmocka_unit_test(test_errors_never_about_multicast_or_errors),
         cmocka_unit_test(test_reassembly_bounds),
+        cmocka_unit_test(test_dad_probe_and_ext_output),
+        cmocka_unit_test(test_two_stacks),
         cmocka_unit_test(test_loopback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
