@@ -316,6 +316,10 @@ void ip6_egress_decide(struct ns_stack *st, const struct ns_ip6_addr *dst, int o
                        struct ip_egress *eg)
 {
     struct net_state *n = st->net;
+    bool to_self = ns_ip6_is_loopback(dst) || ip6_is_local(st, dst);
+    struct ns_iface *lo = ns_iface_get(st, link_lo_ifindex(st));
+    if (to_self && lo && !ip6_enabled(st, lo->index))
+        ip6_enable(st, lo, true); /* ::1 on the loopback at its first use */
     n->egress_decisions++;
     memset(eg, 0, sizeof(*eg));
     eg->gen = n->egress_gen;
@@ -324,11 +328,9 @@ void ip6_egress_decide(struct ns_stack *st, const struct ns_ip6_addr *dst, int o
     eg->dst6 = *dst;
     int ifindex = 0;
     struct ns_ip6_addr nexthop = *dst;
-    if (ns_ip6_is_loopback(dst) || ip6_is_local(st, dst)) {
+    if (to_self) {
         eg->local = true;
         ifindex = link_lo_ifindex(st);
-        if (!ip6_enabled(st, ifindex) && ns_iface_get(st, ifindex))
-            ip6_enable(st, ns_iface_get(st, ifindex), true);
         eg->src6 = *dst; /* Linux: a local destination is its own source */
     } else if (ns_ip6_is_multicast(dst) || ns_ip6_is_link_local(dst)) {
         /* RFC 4007 §6: a link-local or multicast destination is ambiguous
