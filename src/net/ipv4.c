@@ -20,8 +20,8 @@
 
 bool ip4_is_local(const struct ns_stack *st, uint32_t addr)
 {
-    for (int i = 0; i < NS_IF_MAX; i++) {
-        const struct ip4_ifstate *is = &st->net->ifs[i];
+    for (uint32_t m = st->net->addr4_ifs; m; m &= m - 1) {
+        const struct ip4_ifstate *is = &st->net->ifs[__builtin_ctz(m)];
         for (unsigned k = 0; k < is->n_addr4; k++)
             if (is->addr4[k].addr == addr)
                 return true;
@@ -33,8 +33,8 @@ bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
 {
     if (ip4_is_limited_bcast(addr))
         return true;
-    for (int i = 0; i < NS_IF_MAX; i++) {
-        const struct ip4_ifstate *is = &st->net->ifs[i];
+    for (uint32_t m = st->net->addr4_ifs; m; m &= m - 1) {
+        const struct ip4_ifstate *is = &st->net->ifs[__builtin_ctz(m)];
         for (unsigned k = 0; k < is->n_addr4; k++) {
             const struct ns_if_addr4 *a = &is->addr4[k];
             /* RFC 3021: /31 and /32 have no directed broadcast. */
@@ -98,6 +98,7 @@ int ip4_addr_add(struct ns_stack *st, struct ns_iface *ifp, uint32_t a, unsigned
     if (rc < 0 && rc != -EEXIST)
         return rc;
     is->n_addr4++;
+    st->net->addr4_ifs |= 1u << (ifp->index - 1);
     ip_egress_invalidate(st); /* a new local address, a new source for some */
     char buf[16];
     NS_LOG(st, ifp->loopback ? NS_LOG_DEBUG : NS_LOG_INFO, "address %s/%u on %s",

@@ -204,6 +204,11 @@ struct ip6_state;
 
 struct net_state {
     struct ip4_ifstate ifs[NS_IF_MAX];  /* by ifindex - 1 */
+    /* Bit i set: ifs[i] holds an IPv4 address. The per-packet scans
+     * (ip4_is_local, ip4_is_broadcast) visit only those slots, not all
+     * NS_IF_MAX (addresses are never removed, so bits are only set). */
+    uint32_t addr4_ifs;
+    _Static_assert(NS_IF_MAX <= 32, "addr4_ifs is one bit per interface");
     struct ip6_state *ip6;              /* IPv6 (net/ipv6.c): NULL until first enabled */
     struct ns_route_table4 routes4;
     struct arp_cache arp;
