@@ -437,7 +437,12 @@ void ac_disable(struct ac_if *ifp)
     for (int i = 0; i < AC_MAX_PREFIXES; i++)
         if (ifp->prefixes[i].used)
             prefix_remove(&ifp->prefixes[i]);
-    memset(ifp->redirects, 0, sizeof(ifp->redirects));
+    for (int i = 0; i < AC_MAX_REDIRECTS; i++) {
+        struct ac_redirect *r = &ifp->redirects[i];
+        if (r->used && ifp->ops->redirect_event)
+            ifp->ops->redirect_event(ifp->ctx, ifp, &r->dest, NULL);
+        r->used = false;
+    }
     ns_timer_cancel(&ifp->st->wheel, &ifp->rs_timer);
     ac_mld_leave(ifp, &ns_ip6_all_nodes);
     ac_mld_reset(ifp);
@@ -759,6 +764,8 @@ bool ac_redirect_input(struct ac_if *ifp, const struct ns_ip6_repr *ip,
     } else if (!e) {
         e = oldest; /* the table is bounded: the oldest destination goes */
         NS_STAT_INC(ifp->st, redirect_evict);
+        if (ifp->ops->redirect_event)
+            ifp->ops->redirect_event(ifp->ctx, ifp, &e->dest, NULL);
     }
     e->used = true;
     e->dest = rd->dest;

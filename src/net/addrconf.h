@@ -40,7 +40,7 @@
 #define AC_MAX_ADDRS 16      /* Linux max_addresses */
 #define AC_MAX_ROUTERS 8     /* default routers from RAs */
 #define AC_MAX_PREFIXES 16   /* on-link prefixes from RAs */
-#define AC_MAX_REDIRECTS 32  /* destinations redirected */
+#define AC_MAX_REDIRECTS 16  /* destinations redirected */
 #define AC_MAX_GROUPS (AC_MAX_ADDRS + 4) /* MLD groups joined */
 
 /* RFC 4862 §5.5.3 (e): the two hours below which an RA cannot shorten a
@@ -158,7 +158,9 @@ struct ac_ops {
      * dest is on-link or unreachable. */
     bool (*first_hop)(void *ctx, struct ac_if *ifp, const struct ns_ip6_addr *dest,
                       struct ns_ip6_addr *router);
-    /* A redirect was accepted: dest's next hop is now target (== dest: on-link). */
+    /* A redirect was accepted: dest's next hop is now target (== dest:
+     * on-link); target NULL: dest's redirect is forgotten (its entry was
+     * replaced by a newer one, or the interface stopped). */
     void (*redirect_event)(void *ctx, struct ac_if *ifp, const struct ns_ip6_addr *dest,
                            const struct ns_ip6_addr *target);
 };

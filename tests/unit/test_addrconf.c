@@ -21,7 +21,7 @@
 #include "testutil.h"
 
 #define US_S 1000000ull
-#define MAXLOG 256
+#define MAXLOG 1024
 
 static const uint8_t MAC[6] = {0x02, 0, 0, 0, 0x01, 0x01};
 
@@ -107,8 +107,7 @@ static void b_redirect_event(void *ctx, struct ac_if *ifp, const struct ns_ip6_a
                              const struct ns_ip6_addr *target)
 {
     (void)ifp;
-    (void)target;
-    b_log(ctx, 'd', 1, dest);
+    b_log(ctx, 'd', target != NULL, dest);
 }
 
 static const struct ac_ops OPS = {
@@ -956,6 +955,7 @@ static void test_redirects(void **state)
     assert_int_equal(ctr(b, NS_CTR_redirect_bad), 2);
     /* A flood of destinations: the table stays bounded, the oldest go. */
     b->first_hop = r1;
+    b->ev_taken = b->nev;
     for (int i = 0; i < 200; i++) {
         struct ns_ip6_addr d = A("2001:db8:7::");
         d.b[14] = (uint8_t)(i >> 8);
@@ -964,8 +964,23 @@ static void test_redirects(void **state)
         assert_true(redirect_in(b, &r1, &d, &r2));
     }
     assert_int_equal(ctr(b, NS_CTR_redirect_evict), 200 + 1 - AC_MAX_REDIRECTS);
+    /* Each replaced destination was withdrawn (its host route goes), the
+     * first to go being the oldest: dest. */
+    int added = 0, withdrawn = 0;
+    const struct evlog *e;
+    bool first_withdrawn_is_dest = false;
+    while ((e = take_ev(b))) {
+        if (e->ev == 1)
+            added++;
+        else if (withdrawn++ == 0)
+            first_withdrawn_is_dest = ns_ip6_eq(&e->addr, &dest);
+    }
+    assert_int_equal(added, 200);
+    assert_int_equal(withdrawn, 200 + 1 - AC_MAX_REDIRECTS);
+    assert_true(first_withdrawn_is_dest);
     assert_false(ac_redirect_lookup(&b->ifp, &dest, &nh)); /* the oldest went first */
     struct ns_ip6_addr last = A("2001:db8:7::c7");
+    b->ev_taken = b->nev;
     assert_true(ac_redirect_lookup(&b->ifp, &last, &nh));
     /* A router does not take redirects. */
     b->ifp.cfg.forwarding = true;
