@@ -165,6 +165,7 @@
     X(ra_router_full, "default routers refused: router list full")             \
     X(ra_prefix_full, "on-link prefixes refused: prefix list full")            \
     X(rs_tx, "Router Solicitations sent")                                      \
+    X(ra_tx, "Router Advertisements sent (advertising as a router)")          \
     X(slaac_addr_added, "addresses formed by stateless autoconfiguration")     \
     X(slaac_bad_plen, "autonomous prefixes not used: length not 64")           \
     X(slaac_addr_full, "autoconfigured addresses refused: max_addresses reached") \

@@ -124,6 +124,8 @@ static void send_ndp(struct ac_if *ifp, const struct ns_ip6_addr *src, const str
 static void dad_timer_fn(void *ctx, struct ns_timer *t, uint64_t now_us);
 static void lft_timer_fn(void *ctx, struct ns_timer *t, uint64_t now_us);
 static void rs_start(struct ac_if *ifp);
+static void adv_schedule(struct ac_if *ifp, uint64_t delay_us);
+static void adv_timer_fn(void *ctx, struct ns_timer *t, uint64_t now_us);
 
 unsigned ac_addr_count(const struct ac_if *ifp)
 {
@@ -228,8 +230,11 @@ static void dad_complete(struct ac_addr *a)
     /* Linux addrconf_dad_completed: the link-local address is ready, now
      * solicit routers (RFC 4861 §6.3.7; the random delay before the first
      * solicitation was the one before DAD, RFC 4862 §5.4.2). */
-    if (a->origin == AC_ORIGIN_LINKLOCAL)
+    if (a->origin == AC_ORIGIN_LINKLOCAL) {
         rs_start(ifp);
+        if (ifp->adv_on)
+            adv_schedule(ifp, 0);
+    }
 }
 
 static void dad_send_ns(struct ac_addr *a)
@@ -401,6 +406,7 @@ void ac_init(struct ac_if *ifp, struct ns_stack *st, int ifindex, const struct a
     }
     ifp->params.mtu = cfg->link_mtu;
     ns_timer_init(&ifp->rs_timer, rs_timer_fn);
+    ns_timer_init(&ifp->adv_timer, adv_timer_fn);
     for (int i = 0; i < AC_MAX_GROUPS; i++)
         ifp->groups[i].ifp = ifp;
     ac_mld_reset(ifp);
@@ -428,6 +434,7 @@ void ac_disable(struct ac_if *ifp)
 {
     if (!ifp->enabled)
         return;
+    ac_adv_stop(ifp); /* its last RA goes from the link-local address */
     for (int i = 0; i < AC_MAX_ADDRS; i++)
         if (ifp->addrs[i].state != AC_ADDR_FREE)
             addr_remove(&ifp->addrs[i]);
@@ -788,4 +795,112 @@ bool ac_redirect_lookup(const struct ac_if *ifp, const struct ns_ip6_addr *dest,
         }
     }
     return false;
+}
+
+/* ---- advertising as a router (RFC 4861 §6.2) ------------------------------------ */
+
+void ac_adv_config_default(struct ac_adv_config *adv, const struct ns_ip6_addr *prefix,
+                           uint8_t plen)
+{
+    memset(adv, 0, sizeof(*adv));
+    /* §6.2.1 defaults (radvd's too). */
+    adv->max_interval_ms = 600000;
+    adv->min_interval_ms = 200000; /* 0.33 x MaxRtrAdvInterval */
+    adv->router_lifetime_s = 1800; /* 3 x MaxRtrAdvInterval */
+    adv->cur_hop_limit = 64;
+    if (prefix) {
+        adv->n_prefixes = 1;
+        adv->prefixes[0] = (struct ns_ndp_prefix){
+            .prefix_len = plen, .flags = NS_NDP_PREFIX_ONLINK | NS_NDP_PREFIX_AUTO,
+            .valid_s = 2592000, .preferred_s = 604800, .prefix = ns_ip6_prefix_mask(prefix, plen)};
+    }
+}
+
+static void adv_send(struct ac_if *ifp, uint16_t router_lifetime_s)
+{
+    const struct ac_addr *ll = ac_linklocal(ifp);
+    if (!ll)
+        return; /* §6.2.2: RAs come from the link-local address */
+    uint8_t opts[NS_NDP_OPT_LLADDR_LEN + NS_NDP_OPT_MTU_LEN +
+                 AC_ADV_MAX_PREFIXES * NS_NDP_OPT_PREFIX_LEN];
+    size_t n = ns_ndp_opt_lladdr_emit(opts, NS_NDP_OPT_SLLA, ifp->cfg.mac);
+    if (ifp->adv.mtu)
+        n += ns_ndp_opt_mtu_emit(opts + n, ifp->adv.mtu);
+    for (unsigned i = 0; i < ifp->adv.n_prefixes && i < AC_ADV_MAX_PREFIXES; i++)
+        n += ns_ndp_opt_prefix_emit(opts + n, &ifp->adv.prefixes[i]);
+    struct ns_ndp_repr r = {.type = NS_ICMP6_RA, .cur_hop_limit = ifp->adv.cur_hop_limit,
+                            .router_lifetime_s = router_lifetime_s, .opts = opts,
+                            .opts_len = n};
+    uint8_t buf[NS_NDP_RA_LEN + sizeof(opts)];
+    size_t len = ns_ndp_emit(&ll->addr, &ns_ip6_all_nodes, &r, buf);
+    NS_STAT_INC(ifp->st, ra_tx);
+    ifp->adv_last_us = now(ifp);
+    ifp->ops->output(ifp->ctx, ifp, &ll->addr, &ns_ip6_all_nodes, buf, len, false);
+}
+
+static void adv_schedule(struct ac_if *ifp, uint64_t delay_us)
+{
+    uint64_t at = now(ifp) + delay_us;
+    if (!ns_timer_pending(&ifp->adv_timer) || ifp->adv_timer.expires_us > at)
+        ns_timer_arm(&ifp->st->wheel, &ifp->adv_timer, at);
+}
+
+static void adv_timer_fn(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    (void)ctx;
+    (void)now_us;
+    struct ac_if *ifp = NS_CONTAINER_OF(t, struct ac_if, adv_timer);
+    if (!ifp->adv_on || !ac_linklocal(ifp))
+        return;
+    adv_send(ifp, ifp->adv.router_lifetime_s);
+    /* §6.2.4: the next one a random time in [Min, Max]RtrAdvInterval
+     * away, at most 16 s for the first few. */
+    uint64_t lo = ifp->adv.min_interval_ms * US_PER_MS, hi = ifp->adv.max_interval_ms * US_PER_MS;
+    uint64_t next = lo + jitter(ifp, hi > lo ? hi - lo : 1);
+    if (ifp->adv_initial_left) {
+        ifp->adv_initial_left--;
+        if (next > AC_MAX_INITIAL_RTR_ADVERT_INTERVAL_US)
+            next = AC_MAX_INITIAL_RTR_ADVERT_INTERVAL_US;
+    }
+    ns_timer_arm(&ifp->st->wheel, &ifp->adv_timer, now(ifp) + next);
+}
+
+void ac_adv_start(struct ac_if *ifp, const struct ac_adv_config *adv)
+{
+    ifp->adv = *adv;
+    if (ifp->adv.n_prefixes > AC_ADV_MAX_PREFIXES)
+        ifp->adv.n_prefixes = AC_ADV_MAX_PREFIXES;
+    ifp->adv_on = true;
+    ifp->adv_initial_left = AC_MAX_INITIAL_RTR_ADVERTISEMENTS - 1;
+    ifp->adv_last_us = UINT64_MAX;
+    if (ac_linklocal(ifp))
+        adv_schedule(ifp, 0);
+}
+
+void ac_adv_stop(struct ac_if *ifp)
+{
+    if (!ifp->adv_on)
+        return;
+    ifp->adv_on = false;
+    ns_timer_cancel(&ifp->st->wheel, &ifp->adv_timer);
+    /* §6.2.5: a final RA with Router Lifetime 0. */
+    if (ifp->adv_last_us != UINT64_MAX)
+        adv_send(ifp, 0);
+}
+
+void ac_rs_input(struct ac_if *ifp, const struct ns_ip6_repr *ip, const struct ns_ndp_repr *rs)
+{
+    (void)ip;
+    (void)rs;
+    /* §6.2.6: a host silently discards RSs. */
+    if (!ifp->adv_on || !ac_linklocal(ifp))
+        return;
+    /* §6.2.6: a multicast answer after a random delay in [0,
+     * MAX_RA_DELAY_TIME], and no sooner than MIN_DELAY_BETWEEN_RAS after
+     * the last multicast RA. */
+    uint64_t delay = jitter(ifp, AC_MAX_RA_DELAY_TIME_US + 1);
+    if (ifp->adv_last_us != UINT64_MAX &&
+        ifp->adv_last_us + AC_MIN_DELAY_BETWEEN_RAS_US > now(ifp) + delay)
+        delay = ifp->adv_last_us + AC_MIN_DELAY_BETWEEN_RAS_US - now(ifp);
+    adv_schedule(ifp, delay);
 }

@@ -185,6 +185,23 @@ struct ac_config {
     size_t network_id_len;
 };
 
+/* Advertising as a router (RFC 4861 §6.2): what the RAs say. */
+#define AC_ADV_MAX_PREFIXES 4
+struct ac_adv_config {
+    uint16_t router_lifetime_s;      /* AdvDefaultLifetime: 1800 (3 x MaxRtrAdvInterval) */
+    uint32_t mtu;                    /* AdvLinkMTU: 0, no option */
+    uint8_t cur_hop_limit;           /* AdvCurHopLimit: 64 */
+    uint32_t min_interval_ms, max_interval_ms; /* MinRtrAdvInterval 200 s, MaxRtrAdvInterval 600 s */
+    unsigned n_prefixes;
+    struct ns_ndp_prefix prefixes[AC_ADV_MAX_PREFIXES]; /* AdvPrefixList */
+};
+
+/* RFC 4861 §10: router constants. */
+#define AC_MAX_INITIAL_RTR_ADVERTISEMENTS 3
+#define AC_MAX_INITIAL_RTR_ADVERT_INTERVAL_US 16000000ull
+#define AC_MAX_RA_DELAY_TIME_US 500000ull
+#define AC_MIN_DELAY_BETWEEN_RAS_US 3000000ull
+
 struct ac_if {
     struct ns_stack *st;
     const struct ac_ops *ops;
@@ -201,6 +218,12 @@ struct ac_if {
     struct ac_redirect redirects[AC_MAX_REDIRECTS];
     struct ac_group groups[AC_MAX_GROUPS];
     struct ns_timer mld_general; /* answer to a General Query */
+    /* Advertising (ac_adv_start): */
+    bool adv_on;
+    uint8_t adv_initial_left;     /* initial advertisements still to send */
+    uint64_t adv_last_us;         /* last multicast RA, UINT64_MAX: none yet */
+    struct ac_adv_config adv;
+    struct ns_timer adv_timer;
 };
 
 /* Linux's defaults for an Ethernet interface with this MAC and MTU. */
@@ -261,6 +284,23 @@ bool ac_redirect_input(struct ac_if *ifp, const struct ns_ip6_repr *ip,
 /* The next hop a redirect set for dest, if any. */
 bool ac_redirect_lookup(const struct ac_if *ifp, const struct ns_ip6_addr *dest,
                         struct ns_ip6_addr *next_hop);
+
+/* Advertise as a router on the interface (RFC 4861 §6.2.4): the first
+ * AC_MAX_INITIAL_RTR_ADVERTISEMENTS at most 16 s apart, then one every
+ * [min_interval, max_interval); from the link-local address, so they
+ * start when it is ready. ac_adv_stop sends a final RA with Router
+ * Lifetime 0 (§6.2.5). Whether the interface forwards is the caller's. */
+void ac_adv_start(struct ac_if *ifp, const struct ac_adv_config *adv);
+void ac_adv_stop(struct ac_if *ifp);
+/* The defaults of RFC 4861 §6.2.1 with one prefix (on-link, autonomous,
+ * valid 30 days, preferred 7 days). */
+void ac_adv_config_default(struct ac_adv_config *adv, const struct ns_ip6_addr *prefix,
+                           uint8_t plen);
+/* A Router Solicitation while advertising (§6.2.6): a multicast RA after
+ * a random delay up to MAX_RA_DELAY_TIME, no sooner than
+ * MIN_DELAY_BETWEEN_RAS after the last one. Ignored when not advertising
+ * (a host discards RSs, §6.2.6). */
+void ac_rs_input(struct ac_if *ifp, const struct ns_ip6_repr *ip, const struct ns_ndp_repr *rs);
 
 /* ---- MLDv2 listener (net/mld6.c) ----------------------------------------- */
 

@@ -1125,6 +1125,104 @@ static void test_disable_removes_everything(void **state)
     bench_free(b);
 }
 
+
+/* ---- advertising as a router -------------------------------------------------------- */
+
+static void expect_ra(struct bench *b, uint16_t lifetime, struct ns_ndp_repr *out)
+{
+    const struct sent *s = take(b);
+    assert_non_null(s);
+    struct ns_ndp_repr r;
+    parse_ndp(s, &r);
+    assert_int_equal(r.type, NS_ICMP6_RA);
+    assert_true(ns_ip6_is_link_local(&s->src));
+    assert_true(ns_ip6_eq(&s->dst, &ns_ip6_all_nodes));
+    assert_int_equal(r.router_lifetime_s, lifetime);
+    assert_non_null(r.sll);
+    assert_memory_equal(r.sll, MAC, 6);
+    if (out)
+        *out = r;
+}
+
+static void test_router_advertisements(void **state)
+{
+    (void)state;
+    struct ac_config cfg;
+    ac_config_default(&cfg, MAC, 1500);
+    cfg.forwarding = true;
+    struct bench *b = bench_new_cfg(&cfg);
+    struct ac_adv_config adv;
+    struct ns_ip6_addr pfx = A("2001:db8:1::");
+    ac_adv_config_default(&adv, &pfx, 64);
+    ac_adv_start(&b->ifp, &adv);
+    uint64_t ready;
+    enable_ll(b, &ready);
+    /* The first RA when the link-local address is ready (no RS: forwarding). */
+    struct ns_ndp_repr r;
+    expect_ra(b, 1800, &r);
+    struct ns_ndp_opt_iter it;
+    struct ns_ndp_opt o;
+    struct ns_ndp_prefix pi;
+    int npi = 0;
+    ns_ndp_opt_iter_init(&it, r.opts, r.opts_len);
+    while (ns_ndp_opt_next(&it, &o) > 0)
+        if (o.type == NS_NDP_OPT_PREFIX && ns_ndp_prefix_parse(&o, &pi) == 0)
+            npi++;
+    assert_int_equal(npi, 1);
+    assert_true(ns_ip6_eq(&pi.prefix, &pfx));
+    assert_int_equal(pi.flags, LA);
+    assert_int_equal(pi.valid_s, 2592000);
+    /* §6.2.4: the next two at most 16 s apart, then [200 s, 600 s]. */
+    uint64_t last = ready;
+    for (int i = 0; i < 3; i++) {
+        uint64_t next = b->ifp.adv_timer.expires_us;
+        if (i < 2)
+            assert_true(next > last && next <= last + 16 * US_S);
+        else
+            assert_true(next >= last + 200 * US_S && next <= last + 600 * US_S);
+        at(b, next - 1);
+        expect_quiet(b);
+        at(b, next);
+        expect_ra(b, 1800, NULL);
+        last = next;
+    }
+    /* §6.2.6: an RS is answered within 0.5 s, but not within 3 s of the last RA. */
+    struct ns_ndp_repr rs = {.type = NS_ICMP6_RS};
+    struct ns_ip6_repr ip = {.src = A("fe80::99"), .dst = ns_ip6_all_routers, .hop_limit = 255};
+    at(b, last + 1 * US_S);
+    ac_rs_input(&b->ifp, &ip, &rs);
+    assert_int_equal(b->ifp.adv_timer.expires_us, last + 3 * US_S);
+    at(b, last + 3 * US_S);
+    expect_ra(b, 1800, NULL);
+    last += 3 * US_S;
+    at(b, last + 10 * US_S);
+    ac_rs_input(&b->ifp, &ip, &rs);
+    uint64_t due = b->ifp.adv_timer.expires_us;
+    assert_true(due >= last + 10 * US_S && due <= last + 10 * US_S + AC_MAX_RA_DELAY_TIME_US);
+    at(b, due);
+    expect_ra(b, 1800, NULL);
+    /* §6.2.5: stopping sends a last RA with Router Lifetime 0. */
+    ac_adv_stop(&b->ifp);
+    expect_ra(b, 0, NULL);
+    assert_int_equal(ctr(b, NS_CTR_ra_tx), 7);
+    bench_free(b);
+}
+
+/* A host ignores RSs. */
+static void test_host_ignores_rs(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new();
+    uint64_t ready;
+    enable_ll(b, &ready);
+    b->taken = b->nsent;
+    struct ns_ndp_repr rs = {.type = NS_ICMP6_RS};
+    struct ns_ip6_repr ip = {.src = A("fe80::99"), .dst = ns_ip6_all_routers, .hop_limit = 255};
+    ac_rs_input(&b->ifp, &ip, &rs);
+    assert_false(ns_timer_pending(&b->ifp.adv_timer));
+    bench_free(b);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1153,6 +1251,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mld_queries),
         cmocka_unit_test(test_mld_table_bounded),
         cmocka_unit_test(test_disable_removes_everything),
+        cmocka_unit_test(test_router_advertisements),
+        cmocka_unit_test(test_host_ignores_rs),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc)
