@@ -159,6 +159,7 @@
     X(tcp_sack_sm_nomem, "scoreboard records merged: out of memory")            \
     /* IPv6 autoconfiguration (net/addrconf.c, net/mld6.c) */                  \
     X(ra_rx, "Router Advertisements accepted")                                 \
+    X(ra_invalid, "Router Solicitations, Advertisements and Redirects failing RFC 4861 validation") \
     X(ra_ignored, "Router Advertisements ignored: accept_ra off or forwarding") \
     X(ra_bad_mtu, "RA MTU options ignored: below 1280 or above the link MTU")  \
     X(ra_bad_prefix, "Prefix Information options ignored: malformed, link-local or multicast prefix, preferred lifetime above valid") \
@@ -179,6 +180,7 @@
     X(redirect_evict, "redirected destinations forgotten to make room")        \
     X(mld_report_tx, "MLDv2 reports sent")                                     \
     X(mld_query_rx, "MLDv2 queries answered")                                  \
+    X(mld_query_invalid, "MLD queries failing RFC 3810 validation (source, hop limit, Router Alert, length)") \
     X(mld_v1_ignored, "MLDv1 queries ignored (no MLDv1 compatibility mode)")   \
     X(mld_group_full, "multicast joins refused: group table full")
 

@@ -457,6 +457,29 @@ void ac_disable(struct ac_if *ifp)
     ifp->enabled = false;
 }
 
+void ac_destroy(struct ac_if *ifp)
+{
+    struct ns_wheel *w = &ifp->st->wheel;
+    for (int i = 0; i < AC_MAX_ADDRS; i++) {
+        ns_timer_cancel(w, &ifp->addrs[i].dad_timer);
+        ns_timer_cancel(w, &ifp->addrs[i].lft_timer);
+        ifp->addrs[i].state = AC_ADDR_FREE;
+    }
+    for (int i = 0; i < AC_MAX_ROUTERS; i++) {
+        ns_timer_cancel(w, &ifp->routers[i].timer);
+        ifp->routers[i].used = false;
+    }
+    for (int i = 0; i < AC_MAX_PREFIXES; i++) {
+        ns_timer_cancel(w, &ifp->prefixes[i].timer);
+        ifp->prefixes[i].used = false;
+    }
+    ns_timer_cancel(w, &ifp->rs_timer);
+    ns_timer_cancel(w, &ifp->adv_timer);
+    ac_mld_reset(ifp);
+    ifp->adv_on = false;
+    ifp->enabled = false;
+}
+
 /* ---- NS and NA during DAD (RFC 4862 §5.4.3, §5.4.4) ---------------------------- */
 
 bool ac_ns_input(struct ac_if *ifp, const struct ns_ip6_repr *ip, const struct ns_ndp_repr *ns)

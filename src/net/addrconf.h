@@ -241,6 +241,10 @@ void ac_enable(struct ac_if *ifp);
  * withdrawn, groups left (with their reports), timers cancelled. */
 void ac_disable(struct ac_if *ifp);
 
+/* Cancel every timer of ifp and forget its state, sending nothing and
+ * calling no op: for a stack being freed. */
+void ac_destroy(struct ac_if *ifp);
+
 /* RFC 7217 §5: the interface identifier (8 bytes) for prefix (its first
  * 64 bits) and dad_counter, RID = F(Prefix, Net_Iface, Network_ID,
  * DAD_Counter, secret_key) with F SipHash-2-4 keyed by the secret (a PRF:

@@ -1208,6 +1208,24 @@ static void test_router_advertisements(void **state)
     bench_free(b);
 }
 
+/* A stack being freed cancels every timer, sending nothing. */
+static void test_destroy_is_silent(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new();
+    slaac_one(b, 3600, 1800);
+    struct ns_mld_query q = {.version = 2, .max_resp_ms = 10000};
+    ac_mld_query_input(&b->ifp, &q);
+    assert_true(ns_wheel_count(&b->tb->st->wheel) > 0);
+    size_t sent = b->nsent, evs = b->nev;
+    ac_destroy(&b->ifp);
+    assert_int_equal(ns_wheel_count(&b->tb->st->wheel), 0);
+    assert_int_equal(b->nsent, sent);
+    assert_int_equal(b->nev, evs);
+    tb_free(b->tb);
+    free(b);
+}
+
 /* A host ignores RSs. */
 static void test_host_ignores_rs(void **state)
 {
@@ -1253,6 +1271,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_disable_removes_everything),
         cmocka_unit_test(test_router_advertisements),
         cmocka_unit_test(test_host_ignores_rs),
+        cmocka_unit_test(test_destroy_is_silent),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc)
