@@ -327,4 +327,25 @@ void ac_mld_query_input(struct ac_if *ifp, const struct ns_mld_query *q);
 /* Cancel every MLD timer and free the groups, sending nothing. */
 void ac_mld_reset(struct ac_if *ifp);
 
+/* ---- wired to IPv6 (net/autoconf.c) ----------------------------------------------- */
+
+/* The per-stack state: net_init / net_destroy (ac_destroy on every
+ * interface: no frame, no event). */
+int autoconf_init(struct ns_stack *st);
+void autoconf_destroy(struct ns_stack *st);
+/* Turn autoconfiguration on on the Ethernet interface ifindex (cfg NULL:
+ * ac_config_default for its MAC and MTU): IPv6 on without the EUI-64
+ * link-local (an existing one gives way), the engine's link-local through
+ * DAD, RS, RAs taken, addresses added to the interface tentative and
+ * made usable by DAD, routers and prefixes as routes, the link
+ * parameters an RA sets, redirects as host routes; addresses added to
+ * the interface later go through DAD too. 0, -ENODEV, -EOPNOTSUPP (not
+ * Ethernet), -EALREADY, -ENOMEM. */
+int autoconf_enable(struct ns_stack *st, int ifindex, const struct ac_config *cfg);
+/* Start (adv) or stop (NULL) advertising on an autoconfigured interface:
+ * 0 or -ENOENT. */
+int autoconf_advertise(struct ns_stack *st, int ifindex, const struct ac_adv_config *adv);
+/* The engine of interface ifindex, NULL when it has none. */
+struct ac_if *autoconf_if(struct ns_stack *st, int ifindex);
+
 #endif

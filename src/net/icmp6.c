@@ -87,6 +87,7 @@ int icmp6_send(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_ad
     struct ip6_out o = {.dst = *dst, .proto = NS_IPPROTO_ICMPV6, .oif = ifp ? ifp->index : 0,
                         .hop_limit = hops, .hop_limit_set = hops != 0};
     o.src = src ? *src : eg.src6;
+    o.src_explicit = src != NULL; /* the checksum below is over it */
     uint8_t *p = ns_pbuf_data(pb);
     memcpy(p, msg, len);
     ns_wr16(p + 2, 0);

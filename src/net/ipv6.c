@@ -513,10 +513,13 @@ int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct
     }
     struct ns_ip6_repr ip = {.tclass = o->tclass, .payload_len = (uint16_t)pb->len,
                              .next_hdr = o->proto, .dst = o->dst};
-    ip.src = ns_ip6_is_unspecified(&o->src) ? eg->src6 : o->src;
-    /* NDP's DAD probes are the only packets from :: (RFC 4862 §5.4.2);
-     * they pass an explicit :: through o->src with proto 58. */
-    if (ns_ip6_is_unspecified(&ip.src) && o->proto != NS_IPPROTO_ICMPV6) {
+    ip.src = ns_ip6_is_unspecified(&o->src) && !o->src_explicit ? eg->src6 : o->src;
+    /* NDP's DAD probes are the only packets from :: (RFC 4862 §5.4.2)
+     * with MLD's reports before a link-local address is ready (RFC 3810
+     * §5.2.13, behind their Hop-by-Hop header); they pass an explicit ::
+     * through o->src with proto 58, or 0. */
+    if (ns_ip6_is_unspecified(&ip.src) && o->proto != NS_IPPROTO_ICMPV6 &&
+        o->proto != NS_IP6_NH_HOPOPTS) {
         NS_STAT_INC(st, ip6_drop_no_src);
         ns_pbuf_free(pb);
         return -EADDRNOTAVAIL;

@@ -201,10 +201,12 @@ struct ip_egress {
 
 struct reass_table;
 struct ip6_state;
+struct ac_state;
 
 struct net_state {
     struct ip4_ifstate ifs[NS_IF_MAX];  /* by ifindex - 1 */
     struct ip6_state *ip6;              /* IPv6 (net/ipv6.c): NULL until first enabled */
+    struct ac_state *ac;                /* IPv6 autoconfiguration (net/autoconf.c) */
     struct ns_route_table4 routes4;
     struct arp_cache arp;
     struct reass_table *reass;        /* IPv4's */
@@ -608,7 +610,10 @@ void ip6_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
 
 /* Parameters of a locally originated IPv6 datagram. */
 struct ip6_out {
-    struct ns_ip6_addr src;   /* ::: the egress's source */
+    struct ns_ip6_addr src;   /* ::: the egress's source, unless src_explicit */
+    bool src_explicit;        /* src as given, even :: (DAD probes, RFC 4862
+                                 §5.4.2; MLD reports before a link-local
+                                 address, RFC 3810 §5.2.13) */
     struct ns_ip6_addr dst;
     uint8_t proto;            /* next header of the payload */
     uint8_t hop_limit;        /* used when hop_limit_set (IPV6_UNICAST_HOPS) */
