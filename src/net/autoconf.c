@@ -105,6 +105,11 @@ static void op_addr_event(void *ctx, struct ac_if *acif, const struct ac_addr *a
     case AC_EV_DEPRECATED:
         if (!ia)
             return;
+        if (ia->flags & IP6_ADDR_TENTATIVE) {
+            char buf[NS_IP6_ADDRSTRLEN];
+            NS_LOG(st, NS_LOG_INFO, "address %s/%u on %s ready (DAD passed)",
+                   ns_ip6_ntoa(&a->addr, buf), a->plen, ifp->dev->name);
+        }
         ia->flags &= (uint8_t)~(IP6_ADDR_TENTATIVE | IP6_ADDR_DEPRECATED);
         if (ev == AC_EV_DEPRECATED)
             ia->flags |= IP6_ADDR_DEPRECATED;
@@ -113,6 +118,11 @@ static void op_addr_event(void *ctx, struct ac_if *acif, const struct ac_addr *a
         ip_egress_invalidate(st);
         break;
     case AC_EV_REMOVED:
+        if (ia && (ia->flags & IP6_ADDR_TENTATIVE)) {
+            char buf[NS_IP6_ADDRSTRLEN];
+            NS_LOG(st, NS_LOG_INFO, "address %s on %s dropped while tentative",
+                   ns_ip6_ntoa(&a->addr, buf), ifp->dev->name);
+        }
         if (ia) {
             st->net->ac->removing = true;
             ip6_addr_del(st, ifp, &a->addr);
