@@ -50,16 +50,18 @@ static void op_output(void *ctx, struct ac_if *acif, const struct ns_ip6_addr *s
     }
     /* RFC 3810 §5: hop limit 1 and a Router Alert in a Hop-by-Hop header
      * in front of the ICMPv6 message (its checksum is unchanged: the
-     * pseudo-header names ICMPv6, not the header chain). */
-    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(NS_IP6_HBH_RA_LEN + len));
+     * pseudo-header names ICMPv6, not the header chain); from :: before
+     * the link-local address is ready (§5.2.13). */
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)len);
     if (!pb)
         return;
-    uint8_t *p = ns_pbuf_data(pb);
-    ns_ip6_hbh_ra_emit(NS_IPPROTO_ICMPV6, NS_IP6_RA_MLD, p);
-    memcpy(p + NS_IP6_HBH_RA_LEN, msg, len);
-    struct ip6_out o = {.src = *src, .src_explicit = true, .dst = *dst, .proto = NS_IP6_NH_HOPOPTS,
-                        .hop_limit = NS_MLD_HOP_LIMIT, .hop_limit_set = true,
-                        .oif = acif->ifindex};
+    memcpy(ns_pbuf_data(pb), msg, len);
+    uint8_t hbh[NS_IP6_HBH_RA_LEN];
+    ns_ip6_hbh_ra_emit(NS_IPPROTO_ICMPV6, NS_IP6_RA_MLD, hbh);
+    struct ip6_out o = {.src = *src, .unspec_src = ns_ip6_is_unspecified(src), .dst = *dst,
+                        .proto = NS_IPPROTO_ICMPV6, .hop_limit = NS_MLD_HOP_LIMIT,
+                        .hop_limit_set = true, .oif = acif->ifindex,
+                        .ext_type = NS_IP6_NH_HOPOPTS, .ext = hbh, .ext_len = sizeof(hbh)};
     ip6_output(st, &o, pb);
 }
 

@@ -87,13 +87,13 @@ int icmp6_send(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_ad
     struct ip6_out o = {.dst = *dst, .proto = NS_IPPROTO_ICMPV6, .oif = ifp ? ifp->index : 0,
                         .hop_limit = hops, .hop_limit_set = hops != 0};
     o.src = src ? *src : eg.src6;
-    o.src_explicit = src != NULL; /* the checksum below is over it */
+    o.unspec_src = src && ns_ip6_is_unspecified(src); /* DAD (RFC 4862 §5.4.2) */
     uint8_t *p = ns_pbuf_data(pb);
     memcpy(p, msg, len);
     ns_wr16(p + 2, 0);
     ns_wr16(p + 2, ns_icmp6_csum(&o.src, dst, p, len));
     NS_STAT_INC(st, icmp6_tx);
-    if (!src && ns_ip6_is_unspecified(&o.src)) {
+    if (!o.unspec_src && ns_ip6_is_unspecified(&o.src)) {
         NS_STAT_INC(st, ip6_drop_no_src);
         ns_pbuf_free(pb);
         return -EADDRNOTAVAIL;

@@ -316,6 +316,10 @@ void ip6_egress_decide(struct ns_stack *st, const struct ns_ip6_addr *dst, int o
                        struct ip_egress *eg)
 {
     struct net_state *n = st->net;
+    bool to_self = ns_ip6_is_loopback(dst) || ip6_is_local(st, dst);
+    struct ns_iface *lo = ns_iface_get(st, link_lo_ifindex(st));
+    if (to_self && lo && !ip6_enabled(st, lo->index))
+        ip6_enable(st, lo, true); /* ::1 on the loopback at its first use */
     n->egress_decisions++;
     memset(eg, 0, sizeof(*eg));
     eg->gen = n->egress_gen;
@@ -324,11 +328,9 @@ void ip6_egress_decide(struct ns_stack *st, const struct ns_ip6_addr *dst, int o
     eg->dst6 = *dst;
     int ifindex = 0;
     struct ns_ip6_addr nexthop = *dst;
-    if (ns_ip6_is_loopback(dst) || ip6_is_local(st, dst)) {
+    if (to_self) {
         eg->local = true;
         ifindex = link_lo_ifindex(st);
-        if (!ip6_enabled(st, ifindex) && ns_iface_get(st, ifindex))
-            ip6_enable(st, ns_iface_get(st, ifindex), true);
         eg->src6 = *dst; /* Linux: a local destination is its own source */
     } else if (ns_ip6_is_multicast(dst) || ns_ip6_is_link_local(dst)) {
         /* RFC 4007 §6: a link-local or multicast destination is ambiguous
@@ -506,20 +508,32 @@ int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct
         ns_pbuf_free(pb);
         return eg->err;
     }
-    if (pb->len > 0xffff) {
+    if (pb->len + o->ext_len > 0xffff) {
         NS_STAT_INC(st, ip6_drop_too_big);
         ns_pbuf_free(pb);
         return -EMSGSIZE;
     }
+    /* The flow label hashes the upper layer's ports, before any
+     * extension header goes in front of them. */
+    const uint8_t *l4 = ns_pbuf_data(pb);
+    bool ports = (o->proto == NS_IPPROTO_TCP || o->proto == NS_IPPROTO_UDP) && pb->len >= 4;
+    uint16_t sport = ports ? ns_rd16(l4) : 0, dport = ports ? ns_rd16(l4 + 2) : 0;
+    if (o->ext_len) {
+        uint8_t *e = ns_pbuf_push(pb, (uint32_t)o->ext_len);
+        if (!e) {
+            NS_STAT_INC(st, dev_tx_err);
+            ns_pbuf_free(pb);
+            return -ENOBUFS;
+        }
+        memcpy(e, o->ext, o->ext_len);
+    }
     struct ns_ip6_repr ip = {.tclass = o->tclass, .payload_len = (uint16_t)pb->len,
-                             .next_hdr = o->proto, .dst = o->dst};
-    ip.src = ns_ip6_is_unspecified(&o->src) && !o->src_explicit ? eg->src6 : o->src;
-    /* NDP's DAD probes are the only packets from :: (RFC 4862 §5.4.2)
-     * with MLD's reports before a link-local address is ready (RFC 3810
-     * §5.2.13, behind their Hop-by-Hop header); they pass an explicit ::
-     * through o->src with proto 58, or 0. */
-    if (ns_ip6_is_unspecified(&ip.src) && o->proto != NS_IPPROTO_ICMPV6 &&
-        o->proto != NS_IP6_NH_HOPOPTS) {
+                             .next_hdr = o->ext_len ? o->ext_type : o->proto, .dst = o->dst};
+    ip.src = o->unspec_src ? ns_ip6_unspecified
+             : ns_ip6_is_unspecified(&o->src) ? eg->src6
+                                              : o->src;
+    /* NDP's DAD probes are the only packets from :: (RFC 4862 §5.4.2). */
+    if (ns_ip6_is_unspecified(&ip.src) && !o->unspec_src) {
         NS_STAT_INC(st, ip6_drop_no_src);
         ns_pbuf_free(pb);
         return -EADDRNOTAVAIL;
@@ -529,14 +543,10 @@ int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct
         ip.hop_limit = o->hop_limit;
     else
         ip.hop_limit = is->hop_limit ? is->hop_limit : st->cfg.ip_default_ttl;
-    if (o->flow_label) {
+    if (o->flow_label)
         ip.flow = o->flow_label & 0xfffffu;
-    } else {
-        const uint8_t *l4 = ns_pbuf_data(pb);
-        bool ports = (o->proto == NS_IPPROTO_TCP || o->proto == NS_IPPROTO_UDP) && pb->len >= 4;
-        ip.flow = ip6_flow_label(st, &ip.src, &ip.dst, o->proto, ports ? ns_rd16(l4) : 0,
-                                 ports ? ns_rd16(l4 + 2) : 0);
-    }
+    else
+        ip.flow = ip6_flow_label(st, &ip.src, &ip.dst, o->proto, sport, dport);
     uint8_t *hdr = ns_pbuf_push(pb, NS_IP6_HLEN);
     if (!hdr) {
         NS_STAT_INC(st, dev_tx_err);

@@ -478,6 +478,23 @@ static void nd_ns_input(struct ns_stack *st, struct ns_iface *ifp, const struct 
     nd_send_na(st, ifp, &r.target, dad ? &ns_ip6_all_nodes : &ip->src, !dad);
 }
 
+/* RFC 4861 §7.2.5: an accepted NA's link-layer address (if any) and
+ * IsRouter flag go into e; Solicited makes it REACHABLE, else it becomes
+ * STALE when `stale` (the address changed, or e was INCOMPLETE). */
+static void nd_na_apply(struct ns_stack *st, struct nd_entry *e, const struct ns_ndp_repr *r,
+                        bool stale)
+{
+    if (r->tll)
+        memcpy(e->mac, r->tll, NS_ETH_ALEN);
+    e->router = r->router;
+    if (r->solicited) {
+        e->confirmed_us = st->now_us;
+        nd_enter(st, e, ND_REACHABLE, st->now_us + nd_reachable_us(st, e->ifindex));
+    } else if (stale) {
+        nd_enter(st, e, ND_STALE, st->now_us + st->cfg.arp_gc_us);
+    }
+}
+
 static void nd_na_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_repr *ip,
                         const struct ns_icmp6_repr *m, const struct ns_pbuf *pb)
 {
@@ -505,14 +522,7 @@ static void nd_na_input(struct ns_stack *st, struct ns_iface *ifp, const struct 
     if (e->state == ND_INCOMPLETE) {
         if (!r.tll)
             return;
-        memcpy(e->mac, r.tll, NS_ETH_ALEN);
-        e->router = r.router;
-        if (r.solicited) {
-            e->confirmed_us = st->now_us;
-            nd_enter(st, e, ND_REACHABLE, st->now_us + nd_reachable_us(st, e->ifindex));
-        } else {
-            nd_enter(st, e, ND_STALE, st->now_us + st->cfg.arp_gc_us);
-        }
+        nd_na_apply(st, e, &r, true);
         nd_flush(st, e);
         return;
     }
@@ -523,15 +533,7 @@ static void nd_na_input(struct ns_stack *st, struct ns_iface *ifp, const struct 
             nd_enter(st, e, ND_STALE, st->now_us + st->cfg.arp_gc_us);
         return;
     }
-    if (r.tll)
-        memcpy(e->mac, r.tll, NS_ETH_ALEN);
-    e->router = r.router;
-    if (r.solicited) {
-        e->confirmed_us = st->now_us;
-        nd_enter(st, e, ND_REACHABLE, st->now_us + nd_reachable_us(st, e->ifindex));
-    } else if (differs) {
-        nd_enter(st, e, ND_STALE, st->now_us + st->cfg.arp_gc_us);
-    }
+    nd_na_apply(st, e, &r, differs);
 }
 
 void nd_register(struct ns_stack *st)

@@ -610,10 +610,7 @@ void ip6_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
 
 /* Parameters of a locally originated IPv6 datagram. */
 struct ip6_out {
-    struct ns_ip6_addr src;   /* ::: the egress's source, unless src_explicit */
-    bool src_explicit;        /* src as given, even :: (DAD probes, RFC 4862
-                                 §5.4.2; MLD reports before a link-local
-                                 address, RFC 3810 §5.2.13) */
+    struct ns_ip6_addr src;   /* ::: the egress's source */
     struct ns_ip6_addr dst;
     uint8_t proto;            /* next header of the payload */
     uint8_t hop_limit;        /* used when hop_limit_set (IPV6_UNICAST_HOPS) */
@@ -624,6 +621,14 @@ struct ip6_out {
                                  protocol, TCP/UDP ports) */
     int oif;                  /* scope id / bound interface; 0: by route */
     bool dontfrag;            /* IPV6_DONTFRAG: -EMSGSIZE rather than fragment */
+    bool unspec_src;          /* send from :: (RFC 4862 §5.4.2: DAD's NS), not
+                                 from the egress's source */
+    /* Extension headers to put between the fixed header and the payload
+     * (MLD's Hop-by-Hop header with Router Alert, RFC 3810 §5): ext_len
+     * bytes, the first of type ext_type, the last naming `proto`. */
+    uint8_t ext_type;
+    const uint8_t *ext;
+    size_t ext_len;
 };
 
 /* Decide the egress to dst for interface oif (0: by route) now: an
@@ -675,9 +680,12 @@ void icmp6_register(struct ns_stack *st, uint8_t type, icmp6_handler_fn fn);
  * types in icmpv6 ratemask, 0-127 but Packet Too Big). Not consumed. */
 void icmp6_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t type, uint8_t code,
                       uint32_t info);
-/* Send an ICMPv6 message (type, code, the 4 bytes `rest`, payload) from
- * src (:: : chosen) to dst on oif with hop limit `hops` (0: default):
- * for NDP and MLD (hop limit 255 / 1). 0 or ip6_output's error. */
+/* Send the ICMPv6 message msg (len bytes; its checksum is computed here)
+ * from src to dst out of ifp (NULL: by route) with hop limit `hops` (0:
+ * the interface's): src NULL chooses the egress's source (-EADDRNOTAVAIL
+ * without one), src :: sends from :: (DAD). For NDP (hop limit 255);
+ * MLD, which needs a Hop-by-Hop header, uses ip6_output's ext. 0 or
+ * ip6_output's error. */
 int icmp6_send(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_addr *src,
                const struct ns_ip6_addr *dst, uint8_t hops, const uint8_t *msg, size_t len);
 

@@ -300,6 +300,11 @@ static void test_incomplete_gives_up_after_three(void **state)
     static const uint8_t d[1] = {7};
     peer_echo(tb, &OURS, 1, d, 1, 0);
     expect_ns(tb, false);
+    /* The reply waits in a hold queue counted in ARP's (shared) totals. */
+    struct ns_stack_usage u;
+    ns_stack_usage(tb->st, &u);
+    assert_int_equal(u.arp_hold_pkts, 1);
+    assert_int_equal(u.arp_unres, 1);
     tb_poll(tb, 1 * US_S - 1);
     assert_int_equal(tb_pending(tb, 1), 0);
     tb_poll(tb, 1 * US_S);
@@ -311,6 +316,9 @@ static void test_incomplete_gives_up_after_three(void **state)
     tb_poll(tb, 3 * US_S);
     assert_int_equal(nd_lookup(tb->st, 1, &PEER, NULL), -ENOENT);
     assert_int_equal(CTR(tb, nd_resolve_fail), 1);
+    ns_stack_usage(tb->st, &u);
+    assert_int_equal(u.arp_hold_pkts, 0);
+    assert_int_equal(u.arp_unres, 0);
     tb_assert_quiet(tb);
     tb_assert_pool_clean(tb);
     tb_free(tb);
@@ -616,6 +624,174 @@ static void test_packet_too_big_lowers_path_mtu(void **state)
     tb_free(tb);
 }
 
+/* RFC 4443 §2.4 (e): no error about a packet to multicast, except a
+ * Parameter Problem code 2 for an option whose action bits are 10; none
+ * about an ICMPv6 error. */
+static void test_errors_never_about_multicast_or_errors(void **state)
+{
+    (void)state;
+    struct tb *tb = bench6(1500, true);
+    resolve_peer(tb, 0);
+    static const uint8_t d[8] = {0};
+    uint64_t t = 10 * US_S;
+    struct fr6_pkt p;
+    uint8_t mac[6];
+    ns_ip6_mcast_mac(&ns_ip6_all_nodes, mac);
+    for (int action = 2; action <= 3; action++) {
+        uint8_t opt[8] = {NS_IPPROTO_ICMPV6, 0, (uint8_t)(action << 6 | 0x1e), 4, 0, 0, 0, 0};
+        size_t m = fr6_icmp(g_msg, &PEER, &ns_ip6_all_nodes, NS_ICMP6_ECHO_REQUEST, 0, 1, d, 8);
+        size_t n = fr6_frame(g_frame, mac, PEER_MAC, &PEER, &ns_ip6_all_nodes, 64,
+                             NS_IP6_NH_DSTOPTS, opt, 8, NS_IPPROTO_ICMPV6, g_msg, m);
+        tb_rx(tb, 1, g_frame, n, t += 2 * US_S);
+        if (action == 2) {
+            assert_true(tb_take6(tb, 1, &p));
+            assert_int_equal(p.icmp.type, NS_ICMP6_PARAM_PROB);
+            assert_int_equal(p.icmp.code, NS_ICMP6_PP_OPTION);
+        } else {
+            assert_int_equal(tb_pending(tb, 1), 0);
+        }
+    }
+    /* An unknown protocol to all-nodes: silence (code 1 is not exempt). */
+    size_t n = fr6_frame(g_frame, mac, PEER_MAC, &PEER, &ns_ip6_all_nodes, 64, 0, NULL, 0, 253,
+                         d, 8);
+    tb_rx(tb, 1, g_frame, n, t += 2 * US_S);
+    assert_int_equal(tb_pending(tb, 1), 0);
+    /* A Destination Unreachable with an unknown option (action 10) in a
+     * Destination Options header: dropped, never answered (e.1). */
+    uint8_t opt[8] = {NS_IPPROTO_ICMPV6, 0, 0x80 | 0x1e, 4, 0, 0, 0, 0};
+    size_t m = fr6_icmp(g_msg, &PEER, &OURS, NS_ICMP6_DEST_UNREACH, 4, 0, d, 8);
+    n = fr6_frame(g_frame, tb->dev[1]->hwaddr, PEER_MAC, &PEER, &OURS, 64, NS_IP6_NH_DSTOPTS, opt,
+                  8, NS_IPPROTO_ICMPV6, g_msg, m);
+    tb_rx(tb, 1, g_frame, n, t += 2 * US_S);
+    assert_int_equal(tb_pending(tb, 1), 0);
+    /* Action 11 to multicast asks for no error at all: not counted. */
+    assert_int_equal(CTR(tb, icmp6_err_suppressed), 2);
+    tb_free(tb);
+}
+
+/* The IPv6 table has its own memory cap (ip_reass_mem_max, as Linux's
+ * per-family ip6frag_high_thresh): the oldest datagrams go first; and a
+ * datagram of more than ip_reass_max_frags fragments goes. */
+static void test_reassembly_bounds(void **state)
+{
+    (void)state;
+    addrs();
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.ip_reass_mem_max = 16 * 1024;
+    cfg.ip_reass_max_frags = 4;
+    struct tb *tb = tb_new(&cfg, 0);
+    tb_add_if(tb, 1500, FR_IP(192, 0, 2, 1), 24);
+    assert_int_equal(ns_if_addr_add(tb->st, 1, AF_INET6, OURS.b, 64), 0);
+    uint8_t data[4000] = {0};
+    size_t len = fr6_icmp(g_msg, &PEER, &OURS, NS_ICMP6_ECHO_REQUEST, 0, 1, data, sizeof(data));
+    unsigned first[1] = {0};
+    for (uint32_t id = 1; id <= 12; id++)
+        send_frags(tb, len, 1232, id, first, 1, id);
+    assert_true(ip6_reass_mem(tb->st) <= cfg.ip_reass_mem_max);
+    assert_true(CTR(tb, ip6_reass_drop_mem) > 0);
+    assert_true(ip6_reass_count(tb->st) < 12);
+    /* IPv4's table is untouched by IPv6's datagrams. */
+    assert_int_equal(ip4_reass_count(tb->st), 0);
+    /* Five fragments of 8 bytes for one datagram: the fifth drops it. */
+    unsigned order[5] = {0, 1, 2, 3, 4};
+    send_frags(tb, len, 8, 99, order, 5, 20);
+    assert_int_equal(CTR(tb, ip6_reass_drop_too_many), 1);
+    tb_poll(tb, 200 * US_S);
+    assert_int_equal(ip6_reass_count(tb->st), 0);
+    /* The Time Exceeded errors wait for the peer's address, which never
+     * comes: 3 s later they are dropped too. */
+    for (uint64_t k = 201; k <= 204; k++)
+        tb_poll(tb, k * US_S);
+    assert_int_equal(nd_count(tb->st), 0);
+    tb_drain(tb, 1);
+    tb_assert_pool_clean(tb);
+    tb_free(tb);
+}
+
+/* DAD's probe (RFC 4862 §5.4.2): an NS from ::, to the target's
+ * solicited-node group, without a source link-layer address; MLD's
+ * Hop-by-Hop header through ip6_output's ext. */
+static void test_dad_probe_and_ext_output(void **state)
+{
+    (void)state;
+    struct tb *tb = bench6(1500, true);
+    struct ns_iface *ifp = ns_iface_get(tb->st, 1);
+    struct ns_ip6_addr tentative = fr6_addr("2001:db8::77");
+    nd_send_ns(tb->st, ifp, &ns_ip6_unspecified, &tentative, false);
+    struct fr6_pkt p;
+    assert_true(tb_take6(tb, 1, &p));
+    assert_true(p.is_nd);
+    assert_int_equal(p.nd.type, NS_ICMP6_NS);
+    assert_true(ns_ip6_is_unspecified(&p.ip.src));
+    struct ns_ip6_addr sn = ns_ip6_solicited_node(&tentative);
+    assert_true(ns_ip6_eq(&p.ip.dst, &sn));
+    assert_null(p.nd.sll);
+    /* Hop-by-Hop with Router Alert in front of an ICMPv6 message. */
+    uint8_t hbh[NS_IP6_HBH_RA_LEN];
+    ns_ip6_hbh_ra_emit(NS_IPPROTO_ICMPV6, NS_IP6_RA_MLD, hbh);
+    uint8_t msg[8];
+    size_t m = fr6_icmp(msg, &OURS, &ns_ip6_all_nodes, NS_ICMP6_ECHO_REQUEST, 0, 1, NULL, 0);
+    struct ns_pbuf *pb = ns_stack_alloc(tb->st, NS_PBUF_HEADROOM, (uint32_t)m);
+    assert_non_null(pb);
+    memcpy(ns_pbuf_data(pb), msg, m);
+    struct ip6_out o = {.src = OURS, .dst = ns_ip6_all_nodes, .proto = NS_IPPROTO_ICMPV6,
+                        .oif = 1, .hop_limit = 1, .hop_limit_set = true,
+                        .ext_type = NS_IP6_NH_HOPOPTS, .ext = hbh, .ext_len = sizeof(hbh)};
+    assert_int_equal(ip6_output(tb->st, &o, pb), 0);
+    assert_true(tb_take6(tb, 1, &p));
+    assert_int_equal(p.ip.next_hdr, NS_IP6_NH_HOPOPTS);
+    assert_int_equal(p.ip.hop_limit, 1);
+    assert_int_equal(p.w.n_ext, 1);
+    assert_true(p.is_icmp);
+    assert_int_equal(p.icmp.type, NS_ICMP6_ECHO_REQUEST);
+    tb_free(tb);
+}
+
+/* Two netsock stacks on one wire resolve each other (both sides of NS/NA
+ * are ours) and exchange a fragmented echo. */
+static void test_two_stacks(void **state)
+{
+    (void)state;
+    addrs();
+    struct tb *a = tb_new(NULL, 0), *b = tb_new(NULL, 0);
+    tb_add_if(a, 1500, 0, 0);
+    tb_add_if(b, 1500, 0, 0);
+    /* b's MAC differs from a's (both benches number their interfaces alike). */
+    b->dev[1]->hwaddr[5] = 0x02;
+    assert_int_equal(ns_if_addr_add(a->st, 1, AF_INET6, OURS.b, 64), 0);
+    assert_int_equal(ns_if_addr_add(b->st, 1, AF_INET6, PEER.b, 64), 0);
+    uint8_t data[3000];
+    memset(data, 0x5a, sizeof(data));
+    uint8_t msg[3100];
+    size_t m = fr6_icmp(msg, &OURS, &PEER, NS_ICMP6_ECHO_REQUEST, 0, 0x00010001u, data,
+                        sizeof(data));
+    assert_int_equal(icmp6_send(a->st, NULL, NULL, &PEER, 0, msg, m), 0);
+    /* Carry frames both ways until the wire is quiet. */
+    static uint8_t f[FR_MAX];
+    for (int round = 0; round < 20; round++) {
+        long n;
+        bool moved = false;
+        while ((n = ns_qdev_take(a->dev[1], f, sizeof(f))) >= 0) {
+            tb_rx(b, 1, f, (size_t)n, (uint64_t)round);
+            moved = true;
+        }
+        while ((n = ns_qdev_take(b->dev[1], f, sizeof(f))) >= 0) {
+            tb_rx(a, 1, f, (size_t)n, (uint64_t)round);
+            moved = true;
+        }
+        if (!moved)
+            break;
+    }
+    assert_int_equal(CTR(b, icmp6_rx_echo), 1);
+    assert_int_equal(CTR(b, ip6_reass_ok), 1);
+    assert_int_equal(CTR(a, ip6_reass_ok), 1); /* the reply, fragmented by b */
+    assert_int_equal(nd_lookup(a->st, 1, &PEER, NULL), ND_REACHABLE);
+    assert_true(nd_lookup(b->st, 1, &OURS, NULL) > 0);
+    tb_free(a);
+    tb_free(b);
+}
+
 /* ::1 through the loopback: ping ourselves. */
 static void test_loopback(void **state)
 {
@@ -659,6 +835,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reassembly_timeout),
         cmocka_unit_test(test_error_rate_limit),
         cmocka_unit_test(test_packet_too_big_lowers_path_mtu),
+        cmocka_unit_test(test_errors_never_about_multicast_or_errors),
+        cmocka_unit_test(test_reassembly_bounds),
+        cmocka_unit_test(test_dad_probe_and_ext_output),
+        cmocka_unit_test(test_two_stacks),
         cmocka_unit_test(test_loopback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
