@@ -220,6 +220,7 @@
     X(ra_bad_prefix, "Prefix Information options ignored: malformed, link-local or multicast prefix, preferred lifetime above valid") \
     X(ra_router_full, "default routers refused: router list full")             \
     X(ra_prefix_full, "on-link prefixes refused: prefix list full")            \
+    X(ra_route_full, "routes from RAs and redirects refused: IPv6 route table full") \
     X(rs_tx, "Router Solicitations sent")                                      \
     X(ra_tx, "Router Advertisements sent (advertising as a router)")          \
     X(slaac_addr_added, "addresses formed by stateless autoconfiguration")     \

@@ -18,6 +18,15 @@
 #define RA_ROUTE_METRIC 1024   /* Linux IP6_RT_PRIO_USER for RA routes */
 #define REDIRECT_METRIC 0
 
+/* Add a route the engine asked for; a full IPv6 route table refuses it,
+ * counted (the engine's own tables are bounded, the route table is
+ * shared with the program's routes). */
+static void add_route(struct ns_stack *st, const struct ns_route6 *r)
+{
+    if (route6_add(st, r) == -ENOSPC)
+        NS_STAT_INC(st, ra_route_full);
+}
+
 struct ac_state {
     struct ac_if *ifs[NS_IF_MAX];    /* by ifindex - 1; NULL: not configured */
     icmp6_handler_fn nd_ns, nd_na;   /* neighbour discovery's own handlers */
@@ -144,7 +153,7 @@ static void op_router_event(void *ctx, struct ac_if *acif, const struct ns_ip6_a
     if (add) {
         struct ns_route6 r = {.dst = any, .prefix_len = 0, .gw = gw, .ifindex = acif->ifindex,
                               .metric = RA_ROUTE_METRIC, .flags = ROUTE6_F_RA};
-        route6_add(st, &r);
+        add_route(st, &r);
     } else {
         route6_del(st, &any, 0, &gw, acif->ifindex);
     }
@@ -160,7 +169,7 @@ static void op_prefix_event(void *ctx, struct ac_if *acif, const struct ns_ip6_a
     if (add) {
         struct ns_route6 r = {.dst = d, .prefix_len = plen, .ifindex = acif->ifindex,
                               .metric = RA_ROUTE_METRIC, .flags = ROUTE6_F_RA};
-        route6_add(st, &r);
+        add_route(st, &r);
     } else {
         struct ns_addr none = {.family = AF_UNSPEC};
         route6_del(st, &d, plen, &none, acif->ifindex);
@@ -216,7 +225,7 @@ static void op_redirect_event(void *ctx, struct ac_if *acif, const struct ns_ip6
         r.gw.family = AF_INET6;
         r.gw.u.ip6 = *target;
     }
-    route6_add(st, &r);
+    add_route(st, &r);
 }
 
 static const struct ac_ops autoconf_ops = {

@@ -251,6 +251,38 @@ static void test_wiring(void **state)
     tb_free(b.tb);
 }
 
+/* The IPv6 route table is shared with the program's routes: when it is
+ * full, the default route an RA asks for is refused and counted. */
+static void test_route_table_full_counted(void **state)
+{
+    (void)state;
+    struct bench b = {0};
+    b_init(&b);
+    struct ns_stack *st = b.tb->st;
+    b.ll = run_dad(&b, &ns_ip6_unspecified);
+    struct ns_ip6_addr gw = fr6_addr("fe80::9");
+    int added = 0;
+    for (int i = 0; i < 200; i++) {
+        struct ns_ip6_addr d = fr6_addr("2001:db8:f000::");
+        d.b[4] = (uint8_t)(i >> 8);
+        d.b[5] = (uint8_t)i;
+        if (ns_route_add(st, AF_INET6, d.b, 48, gw.b, 1) == 0)
+            added++;
+    }
+    assert_true(added > 0 && added < 200);
+    uint8_t opts[16], msg[64], allnodes_mac[6];
+    ns_ip6_mcast_mac(&ns_ip6_all_nodes, allnodes_mac);
+    size_t ol = ns_ndp_opt_lladdr_emit(opts, NS_NDP_OPT_SLLA, RMAC);
+    struct ns_ndp_repr ra = {.type = NS_ICMP6_RA, .router_lifetime_s = 1800, .opts = opts,
+                             .opts_len = ol};
+    size_t n = ns_ndp_emit(&b.router, &ns_ip6_all_nodes, &ra, msg);
+    b.t += US_S;
+    rx_icmp(&b, &b.router, &ns_ip6_all_nodes, allnodes_mac, 255, NULL, 0, msg, n);
+    assert_int_equal(ac_router_count(b.ac), 1);
+    assert_int_equal(ctr(&b, NS_CTR_ra_route_full), 1);
+    tb_free(b.tb);
+}
+
 /* An IPv4-only stack is untouched: no autoconfiguration, no IPv6. */
 static void test_nothing_without_asking(void **state)
 {
@@ -271,6 +303,7 @@ int main(int argc, char **argv)
     ns_test_set_argv0(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wiring),
+        cmocka_unit_test(test_route_table_full_counted),
         cmocka_unit_test(test_nothing_without_asking),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
