@@ -235,6 +235,9 @@ int link_opt(struct link_opts *o, const char *prog, int code, const char *arg)
     case LINK_OPT_VERBOSE:
         o->verbose = true;
         return 1;
+    case LINK_OPT_AUTOCONF:
+        o->autoconf = true;
+        return 1;
     case LINK_OPT_TCP_MEM: {
         struct ns_config c;
         if (parse_tcp_mem(arg, &c) < 0)
@@ -306,6 +309,9 @@ const char *link_usage(void)
            "                     existing interface such as one end of a veth pair\n"
            "  --addr A.B.C.D/N   this host's address and prefix length; again with\n"
            "                     an IPv6 prefix (2001:db8::2/64) to add IPv6 addresses\n"
+           "  --autoconf         IPv6 autoconfiguration as a Linux host: a stable\n"
+           "                     link-local address, router solicitations, addresses\n"
+           "                     and routes from router advertisements, DAD on all\n"
            "  --gw A.B.C.D       default gateway\n"
            "  --mac XX:XX:XX:XX:XX:XX\n"
            "                     MAC address (tap: default random; packet: default the\n"
@@ -450,6 +456,10 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
     int rc = ns_if_addr_add(h->st, h->ifindex, AF_INET, &addr, prefix);
     if (rc < 0) {
         fprintf(stderr, "netsock: --addr %s: %s\n", o->addr, strerror(-rc));
+        goto fail;
+    }
+    if (o->autoconf && (rc = ns_if_autoconf(h->st, h->ifindex)) < 0) {
+        fprintf(stderr, "netsock: --autoconf: %s\n", strerror(-rc));
         goto fail;
     }
     for (unsigned i = 0; i < o->n_addr6; i++) {

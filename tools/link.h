@@ -36,6 +36,7 @@ struct link_opts {
     const char *offload; /* "on" (default) or "off": tap/tun virtio-net offloads */
     const char *tcp_mem; /* optional "LOW,PRESSURE,HIGH": cfg.tcp_mem_* (sizes, k/M/G) */
     bool verbose;       /* log stack events to stderr */
+    bool autoconf;      /* IPv6 autoconfiguration on the interface (ns_if_autoconf) */
 };
 
 /* ---- parsing with getopt_long ----
@@ -73,6 +74,7 @@ enum {
     LINK_OPT_OFFLOAD,
     LINK_OPT_VERBOSE,
     LINK_OPT_TCP_MEM,
+    LINK_OPT_AUTOCONF,
 };
 
 #define LINK_LONG_OPTIONS                                                                         \
@@ -85,7 +87,8 @@ enum {
         {"name", required_argument, NULL, LINK_OPT_NAME},                                         \
         {"offload", required_argument, NULL, LINK_OPT_OFFLOAD},                                   \
         {"verbose", no_argument, NULL, LINK_OPT_VERBOSE},                                         \
-        {"tcp-mem", required_argument, NULL, LINK_OPT_TCP_MEM}
+        {"tcp-mem", required_argument, NULL, LINK_OPT_TCP_MEM},                                   \
+        {"autoconf", no_argument, NULL, LINK_OPT_AUTOCONF}
 
 /* Take one option code from getopt_long: 1 when it was a link option (its
  * value, in `arg`, checked and stored), 0 when it is not one, -1 after

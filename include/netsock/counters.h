@@ -221,7 +221,34 @@
     X(tcp_spurious_undo, "recoveries undone: D-SACKs showed them spurious")    \
     X(tcp_sack_bad_blocks, "SACK blocks outside the send window ignored")      \
     X(tcp_sack_reneging, "receivers that discarded SACKed data (RFC 2018 §8)") \
-    X(tcp_sack_sm_nomem, "scoreboard records merged: out of memory")
+    X(tcp_sack_sm_nomem, "scoreboard records merged: out of memory")            \
+    /* IPv6 autoconfiguration (net/addrconf.c, net/mld6.c) */                  \
+    X(ra_rx, "Router Advertisements accepted")                                 \
+    X(ra_invalid, "Router Solicitations, Advertisements and Redirects failing RFC 4861 validation") \
+    X(ra_ignored, "Router Advertisements ignored: accept_ra off or forwarding") \
+    X(ra_bad_mtu, "RA MTU options ignored: below 1280 or above the link MTU")  \
+    X(ra_bad_prefix, "Prefix Information options ignored: malformed, link-local or multicast prefix, preferred lifetime above valid") \
+    X(ra_router_full, "default routers refused: router list full")             \
+    X(ra_prefix_full, "on-link prefixes refused: prefix list full")            \
+    X(ra_route_full, "routes from RAs and redirects refused: IPv6 route table full") \
+    X(rs_tx, "Router Solicitations sent")                                      \
+    X(ra_tx, "Router Advertisements sent (advertising as a router)")          \
+    X(slaac_addr_added, "addresses formed by stateless autoconfiguration")     \
+    X(slaac_bad_plen, "autonomous prefixes not used: length not 64")           \
+    X(slaac_addr_full, "autoconfigured addresses refused: max_addresses reached") \
+    X(dad_ns_tx, "Duplicate Address Detection probes sent")                    \
+    X(dad_conflict, "addresses dropped: Duplicate Address Detection found them in use") \
+    X(dad_looped, "DAD probes of our own received back (same nonce)")          \
+    X(dad_giveup, "stable addresses given up: idgen_retries conflicts in a row") \
+    X(redirect_rx, "Redirects accepted")                                       \
+    X(redirect_bad, "Redirects dropped: not from the destination's first-hop router") \
+    X(redirect_ignored, "Redirects ignored: forwarding")                       \
+    X(redirect_evict, "redirected destinations forgotten to make room")        \
+    X(mld_report_tx, "MLDv2 reports sent")                                     \
+    X(mld_query_rx, "MLDv2 queries answered")                                  \
+    X(mld_query_invalid, "MLD queries failing RFC 3810 validation (source, hop limit, Router Alert, length)") \
+    X(mld_v1_ignored, "MLDv1 queries ignored (no MLDv1 compatibility mode)")   \
+    X(mld_group_full, "multicast joins refused: group table full")
 
 /* Counter identifiers: NS_CTR_dev_rx_frames, ... */
 enum ns_counter {

@@ -237,6 +237,23 @@ int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
  * loopback, ::1. 0, -ENODEV, -ENOSPC. */
 int ns_if_ipv6_enable(struct ns_stack *st, int ifindex);
 
+/* IPv6 autoconfiguration on an Ethernet interface, as a Linux host with
+ * its default sysctls (docs/ipv6.md "Autoconfiguration"): IPv6 on, a
+ * link-local address with an RFC 7217 stable interface identifier
+ * checked by Duplicate Address Detection, router solicitations, router
+ * advertisements taken (when not forwarding: default routes, on-link
+ * prefixes, SLAAC addresses, the MTU), redirects, MLDv2 reports; every
+ * IPv6 address added to the interface afterwards goes through DAD too.
+ * 0, -ENODEV, -EOPNOTSUPP (not Ethernet), -EALREADY, -ENOMEM. */
+int ns_if_autoconf(struct ns_stack *st, int ifindex);
+
+/* Advertise as a router on an autoconfigured interface (RFC 4861 §6.2):
+ * the 16-byte IPv6 prefix/prefix_len (network order) on-link and
+ * autonomous, Router Lifetime 1800 s; prefix NULL stops, with a last
+ * advertisement of lifetime 0. Forwarding is ns_stack_set_forwarding's.
+ * 0, -ENOENT (not autoconfigured), -EINVAL. */
+int ns_if_advertise(struct ns_stack *st, int ifindex, const void *prefix, unsigned prefix_len);
+
 /* Remove an address from an interface: AF_INET6 only (its connected
  * route goes with it). 0, -EADDRNOTAVAIL, -EAFNOSUPPORT, -ENODEV. */
 int ns_if_addr_del(struct ns_stack *st, int ifindex, int af, const void *addr);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "net/addrconf.h"
 #include "net/net.h"
 #include "wire/wire.h"
 
@@ -26,7 +27,9 @@ int net_init(struct ns_stack *st)
         link_proto_register(st, NS_ETHERTYPE_ARP, arp_input) < 0)
         return -ENOSPC;
     icmp4_init(st);
-    return ip6_init(st);
+    if (ip6_init(st) < 0)
+        return -ENOMEM;
+    return autoconf_init(st);
 }
 
 void net_destroy(struct ns_stack *st)
@@ -36,6 +39,7 @@ void net_destroy(struct ns_stack *st)
         return;
     for (int i = 0; i < NS_IF_MAX; i++)
         ns_timer_cancel(&st->wheel, &n->ifs[i].announce_timer);
+    autoconf_destroy(st);
     ip6_destroy(st);
     ip4_reass_destroy(st);
     arp_destroy(st);

