@@ -706,8 +706,12 @@ uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space);
  * buffer of cap bytes and an effective MSS of mss: tcp_mem_rcv_window
  * for a ring that has no storage yet. */
 uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss);
-/* Under pressure, give back the storage of rings that are empty (Linux
- * sk_mem_reclaim); they allocate again on the next byte. */
+/* Give back the storage of tp's rings that are empty (Linux
+ * sk_mem_reclaim once the skbs are freed): storage that is still the
+ * first allocation (NS_RING_MIN_STORAGE, or the cap if smaller) always,
+ * storage that grew only under memory pressure. Call when a ring drains
+ * (read to the end, or everything sent acknowledged); a ring allocates
+ * again on its next byte. */
 void tcp_mem_reclaim(struct tcpcb *tp);
 /* The TCP part of ns_stack_usage(). */
 void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);
