@@ -8,7 +8,8 @@
  * few hundred bytes costs a few KiB, whatever its cap (DESIGN.md: small
  * control blocks, buffers allocated lazily). Storage never shrinks while
  * data flows (no malloc churn on a bulk transfer); it is released by
- * ns_ring_free. Data enters with one copy and leaves with one copy;
+ * ns_ring_free, which TCP calls when a ring drains and its storage is
+ * still the first allocation (tcp_mem_reclaim). Data enters with one copy and leaves with one copy;
  * ns_ring_peek copies from any offset without consuming, which is how
  * retransmissions are built. */
 #ifndef NS_BASE_RING_H
