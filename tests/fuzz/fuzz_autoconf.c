@@ -14,7 +14,7 @@
  * reached) and sends the message to ff02::1 from 02:aa:00:00:00:01. The
  * interface (02:00:00:00:00:01, MTU 1500) is autoconfigured from time 0.
  *
- * A fresh stack per input; at the end every lifetime is run out (a day
+ * A fresh stack per input; at the end every lifetime is run out (401 days
  * of virtual time in steps), every buffer must be back in the pool and
  * every table within its bound.
  *
@@ -92,9 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ac_router_count(ac) > AC_MAX_ROUTERS || ac_prefix_count(ac) > AC_MAX_PREFIXES ||
         ac_addr_count(ac) > AC_MAX_ADDRS)
         abort();
-    /* Let every lifetime run out: a day in 10-minute steps. */
-    for (int k = 0; k < 144; k++) {
-        now += 600000000ull;
+    /* Let every lifetime run out: a day in 10-minute steps, then 400 days
+     * in steps of a day. An RA may set the retransmission timer to
+     * 2^32 - 1 ms (49.7 days; Linux ndisc_router_discovery takes it as
+     * it is), so a neighbour that never answers holds its queued packets
+     * for three solicitations of that, 149 days, and the error about
+     * each, to our own address, as long again. */
+    for (int k = 0; k < 144 + 400; k++) {
+        now += k < 144 ? 600000000ull : 86400000000ull;
         ns_stack_poll(st, now);
         while (ns_qdev_take(d0, sink, sizeof(sink)) >= 0)
             ;
