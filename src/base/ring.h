@@ -41,6 +41,8 @@ bool ns_ring_set_cap(struct ns_ring *r, uint32_t cap);
 bool ns_ring_reserve(struct ns_ring *r);
 /* Release the storage and drop what the ring held; cap is kept. */
 void ns_ring_free(struct ns_ring *r);
+/* Free the spare blocks kept in a (struct ns_mem_acct's spare list). */
+void ns_ring_spares_free(struct ns_mem_acct *a);
 
 /* Free space below the cap (0 when the ring holds the cap or more, see
  * ns_ring_write_max). */

@@ -654,8 +654,12 @@ void tcp_rack_delivered(struct tcpcb *tp, const struct tcp_sendrec *r);
 /* tcp_mem.c — the stack-wide limit on what TCP's buffers hold (Linux
  * tcp_mem), in bytes of storage: cfg.tcp_mem_low, _pressure, _high. */
 enum tcp_mem_use { TCP_MEM_RCV, TCP_MEM_SND, TCP_MEM_OOO };
+/* Spare ring blocks kept per kind of buffer (send, receive) per stack. */
+#define TCP_RING_SPARES 16u
 /* Set up the accounts (tcp_init). */
 void tcp_mem_init(struct tcp_table *t);
+/* Free the spare ring blocks tcp_mem_init allowed (tcp_destroy). */
+void tcp_mem_destroy(struct tcp_table *t);
 /* Linux tcp_under_memory_pressure: true from the moment the stack holds
  * more than cfg.tcp_mem_pressure (counted in tcp_mem_pressures) until it
  * holds cfg.tcp_mem_low or less. Refreshed by every call. */

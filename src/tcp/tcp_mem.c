@@ -65,6 +65,17 @@
 void tcp_mem_init(struct tcp_table *t)
 {
     t->mem_rcv.parent = t->mem_snd.parent = t->mem_ooo.parent = &t->mem_all;
+    /* Rings that drain give their first 4 KiB back (tcp_mem_reclaim); a
+     * few blocks are kept for the next ring that needs one, so a
+     * request/response connection does not pay a malloc/free pair per
+     * message: 64 KiB per kind per stack at most, not charged. */
+    t->mem_rcv.spare_max = t->mem_snd.spare_max = TCP_RING_SPARES;
+}
+
+void tcp_mem_destroy(struct tcp_table *t)
+{
+    ns_ring_spares_free(&t->mem_rcv);
+    ns_ring_spares_free(&t->mem_snd);
 }
 
 bool tcp_mem_pressure(struct ns_stack *st)
