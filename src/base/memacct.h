@@ -14,6 +14,13 @@ struct ns_mem_acct {
     uint64_t bytes;              /* held now */
     uint64_t peak;               /* the most held at once */
     struct ns_mem_acct *parent;  /* also charged; NULL at the top */
+    /* Spare first-allocation blocks of the rings charged here (base/ring.c:
+     * a ring that drains gives its block back here and the next ring to
+     * need one takes it, so small messages cost no malloc/free pair).
+     * At most spare_max (0: none kept); not charged while spare; freed by
+     * ns_ring_spares_free. */
+    void *spare;
+    uint32_t nspare, spare_max;
 };
 
 /* Add `delta` bytes (negative: released) to a and its ancestors. The

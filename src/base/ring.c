@@ -14,14 +14,52 @@ static void ring_resized(struct ns_ring *r, uint32_t size)
     r->size = size;
 }
 
+/* Fresh storage of `size` bytes: a spare block of the account when size
+ * is the first allocation's and one is kept, else malloc. */
+static uint8_t *ring_alloc(struct ns_ring *r, uint32_t size)
+{
+    struct ns_mem_acct *a = r->acct;
+    if (a && a->spare && size == NS_RING_MIN_STORAGE) {
+        void *b = a->spare;
+        memcpy(&a->spare, b, sizeof(void *)); /* the next spare */
+        a->nspare--;
+        return b;
+    }
+    return malloc(size ? size : 1);
+}
+
+/* Give storage of `size` bytes back: to the account's spares when it is
+ * a first allocation and there is room, else free. */
+static void ring_release(struct ns_ring *r, uint8_t *buf, uint32_t size)
+{
+    struct ns_mem_acct *a = r->acct;
+    if (buf && a && size == NS_RING_MIN_STORAGE && a->nspare < a->spare_max) {
+        memcpy(buf, &a->spare, sizeof(void *));
+        a->spare = buf;
+        a->nspare++;
+        return;
+    }
+    free(buf);
+}
+
+void ns_ring_spares_free(struct ns_mem_acct *a)
+{
+    while (a->spare) {
+        void *b = a->spare;
+        memcpy(&a->spare, b, sizeof(void *));
+        free(b);
+    }
+    a->nspare = 0;
+}
+
 /* Move the contents into new storage of `size` bytes (>= len), head at 0. */
 static bool ring_repack(struct ns_ring *r, uint32_t size)
 {
-    uint8_t *nb = malloc(size ? size : 1);
+    uint8_t *nb = ring_alloc(r, size);
     if (!nb)
         return false;
     ns_ring_peek(r, 0, nb, r->len);
-    free(r->buf);
+    ring_release(r, r->buf, r->size);
     r->buf = nb;
     ring_resized(r, size);
     r->head = 0;
@@ -81,7 +119,7 @@ bool ns_ring_reserve(struct ns_ring *r)
     if (r->buf)
         return true;
     uint32_t size = r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE;
-    r->buf = malloc(size ? size : 1);
+    r->buf = ring_alloc(r, size);
     if (!r->buf)
         return false;
     ring_resized(r, size);
@@ -91,7 +129,7 @@ bool ns_ring_reserve(struct ns_ring *r)
 
 void ns_ring_free(struct ns_ring *r)
 {
-    free(r->buf);
+    ring_release(r, r->buf, r->size);
     r->buf = NULL;
     ring_resized(r, 0);
     r->head = r->len = 0;
@@ -105,7 +143,7 @@ static bool ring_grow(struct ns_ring *r, uint32_t need)
         return true;
     uint32_t size = ring_size_for(r, need);
     if (!r->buf) {
-        r->buf = malloc(size ? (size_t)size : 1);
+        r->buf = ring_alloc(r, size);
         if (!r->buf)
             return false;
         ring_resized(r, size);

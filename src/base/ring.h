@@ -8,7 +8,8 @@
  * few hundred bytes costs a few KiB, whatever its cap (DESIGN.md: small
  * control blocks, buffers allocated lazily). Storage never shrinks while
  * data flows (no malloc churn on a bulk transfer); it is released by
- * ns_ring_free. Data enters with one copy and leaves with one copy;
+ * ns_ring_free, which TCP calls when a ring drains and its storage is
+ * still the first allocation (tcp_mem_reclaim). Data enters with one copy and leaves with one copy;
  * ns_ring_peek copies from any offset without consuming, which is how
  * retransmissions are built. */
 #ifndef NS_BASE_RING_H
@@ -40,6 +41,8 @@ bool ns_ring_set_cap(struct ns_ring *r, uint32_t cap);
 bool ns_ring_reserve(struct ns_ring *r);
 /* Release the storage and drop what the ring held; cap is kept. */
 void ns_ring_free(struct ns_ring *r);
+/* Free the spare blocks kept in a (struct ns_mem_acct's spare list). */
+void ns_ring_spares_free(struct ns_mem_acct *a);
 
 /* Free space below the cap (0 when the ring holds the cap or more, see
  * ns_ring_write_max). */

@@ -654,8 +654,12 @@ void tcp_rack_delivered(struct tcpcb *tp, const struct tcp_sendrec *r);
 /* tcp_mem.c — the stack-wide limit on what TCP's buffers hold (Linux
  * tcp_mem), in bytes of storage: cfg.tcp_mem_low, _pressure, _high. */
 enum tcp_mem_use { TCP_MEM_RCV, TCP_MEM_SND, TCP_MEM_OOO };
+/* Spare ring blocks kept per kind of buffer (send, receive) per stack. */
+#define TCP_RING_SPARES 16u
 /* Set up the accounts (tcp_init). */
 void tcp_mem_init(struct tcp_table *t);
+/* Free the spare ring blocks tcp_mem_init allowed (tcp_destroy). */
+void tcp_mem_destroy(struct tcp_table *t);
 /* Linux tcp_under_memory_pressure: true from the moment the stack holds
  * more than cfg.tcp_mem_pressure (counted in tcp_mem_pressures) until it
  * holds cfg.tcp_mem_low or less. Refreshed by every call. */
@@ -706,8 +710,12 @@ uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space);
  * buffer of cap bytes and an effective MSS of mss: tcp_mem_rcv_window
  * for a ring that has no storage yet. */
 uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss);
-/* Under pressure, give back the storage of rings that are empty (Linux
- * sk_mem_reclaim); they allocate again on the next byte. */
+/* Give back the storage of tp's rings that are empty (Linux
+ * sk_mem_reclaim once the skbs are freed): storage that is still the
+ * first allocation (NS_RING_MIN_STORAGE, or the cap if smaller) always,
+ * storage that grew only under memory pressure. Call when a ring drains
+ * (read to the end, or everything sent acknowledged); a ring allocates
+ * again on its next byte. */
 void tcp_mem_reclaim(struct tcpcb *tp);
 /* The TCP part of ns_stack_usage(). */
 void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);

@@ -346,7 +346,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
         ns_ring_drop(&tp->sndbuf, n);
         tp->snd_data += n;
         if (tp->sndbuf.len == 0)
-            tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
+            tcp_mem_reclaim(tp); /* drained: maybe give the storage back */
         tcp_check_space(tp);
     }
     tp->snd_una = ack;

@@ -18,7 +18,8 @@
  *                       buffers stop growing (receive and send autotuning),
  *                       the receive window is held to what the storage
  *                       has room for plus 4 segments, rings that empty
- *                       give their storage back, and an out-of-order
+ *                       give their storage back whatever its size
+ *                       (tcp_mem_reclaim), and an out-of-order
  *                       segment is admitted only if the stack stays at or
  *                       below `pressure`, after pruning its own queue above
  *                       it (tcp_mem_ooo_drop otherwise).
@@ -45,12 +46,36 @@
  * the ring could not take waits for the application to read
  * (tcp_input_pull). So the stack never holds more than cfg.tcp_mem_high
  * plus those first 4 KiB of each ring.
+ *
+ * Rings that drain give their storage back at any pressure when it is
+ * still that first allocation (tcp_mem_reclaim, called when the
+ * application has read everything and when the peer has acknowledged
+ * everything sent), as Linux frees an skb once it is read or acknowledged:
+ * an idle connection that has carried small messages holds no buffer
+ * memory. Storage that grew (data flowing in bulk) is kept until memory
+ * pressure, so a transfer does not allocate and re-grow its ring at every
+ * drain. The window is unaffected either way: it is computed from the
+ * ring's cap and what it holds, never from its storage (tcp_output.c),
+ * and under pressure a ring without storage counts the first allocation
+ * it is always granted (ring_granted_room), which is the room an empty
+ * first allocation had.
  */
 #include "tcp/tcp.h"
 
 void tcp_mem_init(struct tcp_table *t)
 {
     t->mem_rcv.parent = t->mem_snd.parent = t->mem_ooo.parent = &t->mem_all;
+    /* Rings that drain give their first 4 KiB back (tcp_mem_reclaim); a
+     * few blocks are kept for the next ring that needs one, so a
+     * request/response connection does not pay a malloc/free pair per
+     * message: 64 KiB per kind per stack at most, not charged. */
+    t->mem_rcv.spare_max = t->mem_snd.spare_max = TCP_RING_SPARES;
+}
+
+void tcp_mem_destroy(struct tcp_table *t)
+{
+    ns_ring_spares_free(&t->mem_rcv);
+    ns_ring_spares_free(&t->mem_snd);
 }
 
 bool tcp_mem_pressure(struct ns_stack *st)
@@ -164,15 +189,23 @@ uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss)
     return room < cap ? (uint32_t)room : cap;
 }
 
+/* Give back r's storage if it is empty and either the stack is under
+ * memory pressure or the storage is still the first allocation (it never
+ * had to grow: the connection carries small messages, and allocating it
+ * again costs one malloc, no copy). */
+static void ring_reclaim(struct ns_ring *r, bool pressure)
+{
+    if (r->len == 0 && r->size && (pressure || r->size <= NS_RING_MIN_STORAGE))
+        ns_ring_free(r);
+}
+
 void tcp_mem_reclaim(struct tcpcb *tp)
 {
-    if (!tcp_mem_pressure(tp->st))
-        return;
-    if (tp->rcvbuf.len == 0 && tp->rcvbuf.size)
-        ns_ring_free(&tp->rcvbuf);
-    if (tp->sndbuf.len == 0 && tp->sndbuf.size)
-        ns_ring_free(&tp->sndbuf);
-    tcp_mem_pressure(tp->st); /* maybe back at low now */
+    bool pressure = tcp_mem_pressure(tp->st);
+    ring_reclaim(&tp->rcvbuf, pressure);
+    ring_reclaim(&tp->sndbuf, pressure);
+    if (pressure)
+        tcp_mem_pressure(tp->st); /* maybe back at low now */
 }
 
 void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out)

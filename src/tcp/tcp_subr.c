@@ -88,6 +88,7 @@ void tcp_destroy(struct ns_stack *st)
     assert(t->mem_all.bytes == 0 && t->mem_rcv.bytes == 0 && t->mem_snd.bytes == 0 &&
            t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
     assert(!t->socks.head && "a TCP socket outlived the descriptor table");
+    tcp_mem_destroy(t);
     free(t->conn);
     free(t);
     st->tcp = NULL;

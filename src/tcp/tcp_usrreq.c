@@ -378,7 +378,7 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         if (TCPS_HAVEESTABLISHED(tp->state))
             tcp_input_pull(tp);
         if (tp->rcvbuf.len == 0)
-            tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
+            tcp_mem_reclaim(tp); /* drained: maybe give the storage back */
         /* Reading opened the window: maybe tell the peer (tcp_rcvd
          * applies the receiver-side SWS rule). */
         if (TCPS_HAVEESTABLISHED(tp->state) && tp->state != TCPS_TIME_WAIT)

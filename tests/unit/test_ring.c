@@ -170,6 +170,51 @@ static void test_storage_charged_to_account(void **state)
     assert_int_equal(top.bytes, 0);
 }
 
+/* A ring that drains gives its first 4 KiB block to the account's
+ * spares (up to spare_max) and the next ring to need one takes that very
+ * block; blocks that grew, and blocks past the bound, are freed; spares
+ * are not charged. */
+static void test_spare_blocks(void **state)
+{
+    (void)state;
+    struct ns_mem_acct a = {.spare_max = 2};
+    struct ns_ring r[3] = {{0}};
+    uint8_t data[5000];
+    fill(data, sizeof data, 0);
+    for (int i = 0; i < 3; i++) {
+        r[i].acct = &a;
+        assert_true(ns_ring_set_cap(&r[i], 1u << 20));
+        assert_int_equal(ns_ring_write(&r[i], data, 10), 10);
+    }
+    uint8_t *first = r[0].buf;
+    for (int i = 0; i < 3; i++)
+        ns_ring_free(&r[i]);
+    assert_int_equal(a.nspare, 2); /* the third was freed: the bound */
+    assert_int_equal(a.bytes, 0);  /* spares are not charged */
+    /* Last in, first out: r[1]'s block, then r[0]'s. */
+    assert_int_equal(ns_ring_write(&r[2], data, 10), 10);
+    assert_int_equal(ns_ring_write(&r[2 - 1], data, 10), 10);
+    assert_ptr_equal(r[1].buf, first);
+    assert_int_equal(a.nspare, 0);
+    assert_int_equal(a.bytes, 2 * NS_RING_MIN_STORAGE);
+    /* Contents written into a reused block read back intact. A ring that
+     * grows gives the block it outgrew to the spares, but not its grown
+     * storage when it drains. */
+    assert_int_equal(ns_ring_write(&r[1], data + 10, sizeof data - 10), sizeof data - 10);
+    assert_int_equal(a.nspare, 1);
+    uint8_t out[5000];
+    assert_int_equal(ns_ring_read(&r[1], out, sizeof out), sizeof out);
+    check(out, sizeof out, 0);
+    ns_ring_free(&r[1]);
+    assert_int_equal(a.nspare, 1);
+    ns_ring_free(&r[2]);
+    assert_int_equal(a.nspare, 2);
+    ns_ring_spares_free(&a);
+    assert_null(a.spare);
+    assert_int_equal(a.nspare, 0);
+    assert_int_equal(a.bytes, 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -180,6 +225,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_doubling_sizes),
         cmocka_unit_test(test_cap_changes),
         cmocka_unit_test(test_storage_charged_to_account),
+        cmocka_unit_test(test_spare_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
