@@ -80,6 +80,7 @@ void sock_setup(struct ns_stack *st, struct ns_sock *so, int type, int protocol,
 {
     so->fd = -1;
     so->type = type;
+    so->family = AF_INET;
     so->ops = ops;
     so->flow.local = so->flow.remote = ns_addr_any(AF_INET);
     so->flow.proto = (uint16_t)protocol;
@@ -106,6 +107,127 @@ struct ns_sock *sock_dgram_new(struct ns_stack *st, int type, int protocol,
     return so;
 }
 
+void sock_family6_init(struct ns_sock *so)
+{
+    so->family = AF_INET6;
+    so->flow.local = so->flow.remote = ns_addr_any(AF_INET6);
+    so->hops6 = -1;
+    so->mc_hops6 = 1; /* IPV6_DEFAULT_MCASTHOPS */
+    so->csum_off6 = -1;
+    /* rawv6_init_sk: ICMPv6 (RFC 4443 §2.3) is always checksummed, at 2. */
+    if (so->type == SOCK_RAW && so->flow.proto == IPPROTO_ICMPV6)
+        so->csum_off6 = 2;
+}
+
+void sock_inherit_family(struct ns_sock *child, const struct ns_sock *parent)
+{
+    child->family = parent->family;
+    child->flags |= parent->flags & (SO_F_V6ONLY | SO_F_RECVPKTINFO6 | SO_F_RECVTCLASS6 |
+                                     SO_F_RECVHOPS6 | SO_F_MC6_NOLOOP);
+    child->hops6 = parent->hops6;
+    child->mc_hops6 = parent->mc_hops6;
+    child->tclass = parent->tclass;
+    child->mc_if6 = parent->mc_if6;
+    child->csum_off6 = parent->csum_off6;
+}
+
+struct ns_addr sock_any(const struct ns_sock *so)
+{
+    return ns_addr_any(so->family == AF_INET6 ? AF_INET6 : AF_INET);
+}
+
+socklen_t sock_name(const struct ns_sock *so, const struct ns_addr *a, uint16_t port,
+                    struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (so->family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)out;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        /* An AF_INET ns_addr's bytes are already ::ffff:a.b.c.d. */
+        memcpy(&s6->sin6_addr, a->u.b, 16);
+        return sizeof(*s6);
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)out;
+    sin->sin_family = AF_INET;
+    sin->sin_addr = ns_addr_to_in(a);
+    sin->sin_port = htons(port);
+    return sizeof(*sin);
+}
+
+/* Linux SIN6_LEN_RFC2133: a sockaddr_in6 without sin6_scope_id. */
+#define LX_SIN6_LEN_RFC2133 24
+
+int sock_parse_in6(const struct sockaddr *sa, socklen_t len, int wrong_family,
+                   struct ns_addr *addr, uint16_t *port, uint32_t *scope)
+{
+    struct sockaddr_in6 s6;
+    if (len < LX_SIN6_LEN_RFC2133)
+        return -EINVAL;
+    if (!sa)
+        return -EFAULT;
+    memset(&s6, 0, sizeof(s6));
+    memcpy(&s6, sa, len < (socklen_t)sizeof(s6) ? len : sizeof(s6));
+    if (s6.sin6_family != AF_INET6)
+        return wrong_family;
+    *addr = ns_addr_from_in6(&s6.sin6_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+        addr->family = AF_INET; /* the same bytes: an IPv4 address */
+    *port = ntohs(s6.sin6_port);
+    *scope = len >= (socklen_t)sizeof(s6) ? s6.sin6_scope_id : 0;
+    return 0;
+}
+
+/* What Linux keeps in sk_rcv_saddr for a bound address (host order): the
+ * IPv4 address; 0 for the wildcards; for a specific IPv6 address
+ * LOOPBACK4_IPV6, 127.0.0.6, which no IPv4 datagram is addressed to
+ * (__inet6_bind). */
+static uint32_t rcv_saddr4(const struct ns_addr *a)
+{
+    if (a->family == AF_INET)
+        return ns_addr_to_ip4(a);
+    return ns_addr_is_any(a) ? 0 : 0x7f000006u;
+}
+
+/* ipv6_addr_type as ipv6_rcv_saddr_equal needs it. */
+enum { ADDR6_MAPPED, ADDR6_ANY, ADDR6_OTHER };
+
+static int addr6_kind(const struct ns_addr *a)
+{
+    if (a->family == AF_INET)
+        return ADDR6_MAPPED;
+    return ns_addr_is_any(a) ? ADDR6_ANY : ADDR6_OTHER;
+}
+
+/* ipv4_rcv_saddr_equal with both wildcards matching. */
+static bool saddr4_equal(uint32_t a, uint32_t b, bool b_v6only)
+{
+    if (b_v6only)
+        return false;
+    return a == b || a == 0 || b == 0;
+}
+
+bool sock_bind_addr_clash(const struct ns_sock *so, const struct ns_addr *addr,
+                          const struct ns_sock *other)
+{
+    bool only1 = so->family == AF_INET6 && (so->flags & SO_F_V6ONLY);
+    bool only2 = other->family == AF_INET6 && (other->flags & SO_F_V6ONLY);
+    const struct ns_addr *a2 = &other->flow.local;
+    if (so->family != AF_INET6)
+        return saddr4_equal(rcv_saddr4(addr), rcv_saddr4(a2), only2);
+    /* ipv6_rcv_saddr_equal: an AF_INET peer counts as a mapped address. */
+    int t1 = addr6_kind(addr), t2 = other->family == AF_INET6 ? addr6_kind(a2) : ADDR6_MAPPED;
+    if (t1 == ADDR6_MAPPED && t2 == ADDR6_MAPPED)
+        return saddr4_equal(rcv_saddr4(addr), rcv_saddr4(a2), only2);
+    if (t1 == ADDR6_ANY && t2 == ADDR6_ANY)
+        return true;
+    if (t2 == ADDR6_ANY && !(only2 && t1 == ADDR6_MAPPED))
+        return true;
+    if (t1 == ADDR6_ANY && !(only1 && t2 == ADDR6_MAPPED))
+        return true;
+    return other->family == AF_INET6 && memcmp(addr->u.b, a2->u.b, 16) == 0;
+}
+
 void sock_dgram_free(struct ns_sock *so)
 {
     ns_pbuf_queue_purge(&so->rxq);
@@ -125,6 +247,43 @@ int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
     *addr = ns_addr_from_in(dst.sin_addr);
     *port = ntohs(dst.sin_port);
     return 1;
+}
+
+int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct ns_addr *addr,
+                      uint16_t *port)
+{
+    if (!msg->msg_name)
+        goto none;
+    /* udpv6_sendmsg: the family must be there, then by family. */
+    if (msg->msg_namelen < (socklen_t)sizeof(sa_family_t))
+        return -EINVAL;
+    sa_family_t fam;
+    memcpy(&fam, msg->msg_name, sizeof(fam));
+    if (fam == AF_INET) {
+        /* do_udp_sendmsg: udp_sendmsg takes the sockaddr_in as it is. */
+        if (so->flags & SO_F_V6ONLY)
+            return -ENETUNREACH;
+        return sock_msg_dst(msg, addr, port);
+    }
+    if (fam == AF_UNSPEC)
+        goto none;
+    if (fam != AF_INET6)
+        return -EINVAL;
+    uint32_t scope;
+    int rc = sock_parse_in6(msg->msg_name, msg->msg_namelen, -EINVAL, addr, port, &scope);
+    if (rc < 0)
+        return rc;
+    if (ns_addr_is_any(addr) && so->flow.local.family == AF_INET)
+        *addr = ns_addr_ip4(0); /* "this host" over IPv4, as udp_sendmsg takes 0.0.0.0 */
+    if (addr->family != AF_INET || (so->flags & SO_F_V6ONLY))
+        return -ENETUNREACH; /* IPv6 itself: no IPv6 route yet */
+    return 1;
+none:
+    if (!(so->flags & SO_F_CONNECTED))
+        return -EDESTADDRREQ;
+    if (so->flow.remote.family != AF_INET)
+        return -ENETUNREACH;
+    return 0;
 }
 
 int sock_send_ready(struct ns_sock *so)
@@ -309,7 +468,17 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
             rc = cmsg_sol_socket(c, h.cmsg_len, h.cmsg_type);
         } else if (kind != SOCK_CMSG_TCP && h.cmsg_level == IPPROTO_IP) {
             rc = cmsg_sol_ip(c, h.cmsg_len, h.cmsg_type, out);
-        } else if (kind == SOCK_CMSG_UDP && h.cmsg_level == IPPROTO_UDP) {
+        } else if (kind == SOCK_CMSG_UDP6 && h.cmsg_level == IPPROTO_IPV6 &&
+                   h.cmsg_type == IPV6_PKTINFO) {
+            /* ip_cmsg_send(allow_ipv6): the source must be v4-mapped;
+             * checked, not applied (as IP_PKTINFO). */
+            struct in6_pktinfo pi6;
+            if (h.cmsg_len < CMSG_LEN(sizeof(pi6)))
+                return -EINVAL;
+            memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
+            rc = IN6_IS_ADDR_V4MAPPED(&pi6.ipi6_addr) ? 0 : -EINVAL;
+        } else if ((kind == SOCK_CMSG_UDP || kind == SOCK_CMSG_UDP6) &&
+                   h.cmsg_level == IPPROTO_UDP) {
             /* __udp_cmsg_send: UDP_SEGMENT only. netsock has no UDP GSO:
              * a segment size of 0 (none) is all it takes. */
             uint16_t gso;
@@ -372,15 +541,23 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     if (copied < dlen)
         msg->msg_flags |= MSG_TRUNC;
     if (msg->msg_name) {
-        struct sockaddr_in sin = {.sin_family = AF_INET};
-        sin.sin_addr.s_addr = htonl(src);
-        if (!from_l3)
-            sin.sin_port = htons(ns_rd16(pb->buf + pb->l4_off));
-        socklen_t n = msg->msg_namelen < sizeof(sin) ? msg->msg_namelen : sizeof(sin);
-        memcpy(msg->msg_name, &sin, n);
-        msg->msg_namelen = sizeof(sin);
+        struct sockaddr_storage name;
+        struct ns_addr from = ns_addr_ip4(src);
+        socklen_t len = sock_name(so, &from, from_l3 ? 0 : ns_rd16(pb->buf + pb->l4_off), &name);
+        socklen_t n = msg->msg_namelen < len ? msg->msg_namelen : len;
+        memcpy(msg->msg_name, &name, n);
+        msg->msg_namelen = len;
     }
     size_t cused = 0;
+    /* ip6_datagram_recv_common_ctl: an IPv4 datagram on an AF_INET6
+     * socket gets IPV6_PKTINFO with its destination v4-mapped, before
+     * the IPv4 control messages (udpv6_recvmsg). */
+    if (so->family == AF_INET6 && (so->flags & SO_F_RECVPKTINFO6)) {
+        struct in6_pktinfo pi6 = {.ipi6_ifindex = pb->ifindex};
+        struct ns_addr d = ns_addr_ip4(dst);
+        memcpy(&pi6.ipi6_addr, d.u.b, 16);
+        put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_PKTINFO, &pi6, sizeof(pi6));
+    }
     if (so->flags & SO_F_PKTINFO) {
         struct in_pktinfo pi = {.ipi_ifindex = (int)pb->ifindex};
         pi.ipi_addr.s_addr = htonl(dst);

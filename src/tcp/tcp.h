@@ -670,7 +670,7 @@ void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* tcp_usrreq.c */
 extern const struct ns_sock_ops tcp_sock_ops;
-extern const struct ns_protosw tcp_protosw;
+extern const struct ns_protosw tcp_protosw, tcp6_protosw;
 /* Wake-ups are implicit: sockets are polled. Called when a child becomes
  * ready on a listener. */
 

@@ -265,6 +265,7 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
     tp->snd_wnd = th->win;
     tp->snd_wl1 = th->seq;
     tp->listener = l;
+    sock_inherit_family(&tp->sock, &l->sock);
     tp->qnext = l->synq;
     l->synq = tp;
     l->synq_len++;

@@ -55,7 +55,8 @@ int tcp_init(struct ns_stack *st)
     t->conn_key.k1 = ns_siphash(t->isn_key, "netsock conn-hash k1", 20);
     st->tcp = t;
     ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
-    return sock_register(st, &tcp_protosw);
+    int rc = sock_register(st, &tcp_protosw);
+    return rc < 0 ? rc : sock_register(st, &tcp6_protosw);
 }
 
 void tcp_destroy(struct ns_stack *st)
@@ -248,6 +249,8 @@ struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *lad
         const struct ns_flow *f = &tp->sock.flow;
         if (f->lport != lport)
             continue;
+        if (!sock_family_accepts(&tp->sock, laddr))
+            continue; /* an IPV6_V6ONLY listener takes no IPv4 SYN */
         if (ns_addr_eq(&f->local, laddr))
             return tp; /* an exact address beats the wildcard */
         if (ns_addr_is_any(&f->local) && !wild)
@@ -256,10 +259,17 @@ struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *lad
     return wild;
 }
 
-/* Do two local addresses overlap (either a wildcard, or the same)? */
-static bool addr_overlap(const struct ns_addr *a, const struct ns_addr *b)
+/* Would `self` binding laddr and `other` overlap in their addresses
+ * (Linux inet_rcv_saddr_equal: a wildcard, or the same, as families and
+ * IPV6_V6ONLY allow)? Without a socket of our own (an AF_INET
+ * connection's port search) the plain IPv4 rule. */
+static bool addr_overlap(const struct ns_sock *self, const struct ns_addr *laddr,
+                         const struct ns_sock *other)
 {
-    return ns_addr_is_any(a) || ns_addr_is_any(b) || ns_addr_eq(a, b);
+    if (self)
+        return sock_bind_addr_clash(self, laddr, other);
+    const struct ns_addr *a = &other->flow.local;
+    return ns_addr_is_any(a) || ns_addr_is_any(laddr) || ns_addr_eq(a, laddr);
 }
 
 /* Linux inet_csk_bind_conflict, simplified to what netsock has: a port is
@@ -274,7 +284,7 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
     for (struct tcpcb *tp = t->listen[lport & 255]; tp; tp = tp->hnext) {
         if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
             continue;
-        if (!addr_overlap(&tp->sock.flow.local, laddr))
+        if (!addr_overlap(self, laddr, &tp->sock))
             continue;
         if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
             continue;
@@ -284,7 +294,7 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
         for (struct tcpcb *tp = t->conn[b]; tp; tp = tp->hnext) {
             if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
                 continue;
-            if (!addr_overlap(&tp->sock.flow.local, laddr))
+            if (!addr_overlap(self, laddr, &tp->sock))
                 continue;
             if (my_flags & SO_F_REUSEADDR) {
                 if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
@@ -303,7 +313,7 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
             continue;
         if (tp->state != TCPS_CLOSED)
             continue; /* counted above */
-        if (!addr_overlap(&so->flow.local, laddr))
+        if (!addr_overlap(self, laddr, so))
             continue;
         if ((so->flags & my_flags & SO_F_REUSEADDR) || (so->flags & my_flags & SO_F_REUSEPORT))
             continue;

@@ -60,7 +60,7 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     if (tp->state == TCPS_LISTEN)
         return 0;
     if (!(so->flags & SO_F_BOUND)) {
-        struct ns_addr any = ns_addr_any(AF_INET);
+        struct ns_addr any = sock_any(so);
         int rc = tcp_bind(st, so, &any, 0); /* listen() autobinds */
         if (rc < 0)
             return rc;
@@ -711,3 +711,5 @@ static struct ns_sock *tcp_create(struct ns_stack *st, int protocol, int *err)
 
 const struct ns_protosw tcp_protosw = {
     .family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .create = tcp_create};
+const struct ns_protosw tcp6_protosw = {
+    .family = AF_INET6, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .create = tcp_create};

@@ -77,9 +77,9 @@ static bool udp_port_conflict(struct ns_stack *st, const struct ns_sock *so,
     for (struct ns_sock *o = *udp_bucket(st, port); o; o = o->hnext) {
         if (o == so || o->flow.lport != port)
             continue;
-        if (!ns_addr_is_any(&o->flow.local) && !ns_addr_is_any(addr) &&
-            !ns_addr_eq(&o->flow.local, addr))
-            continue; /* different specific addresses never clash */
+        if (!sock_bind_addr_clash(so, addr, o))
+            continue; /* different specific addresses never clash (nor the families
+                         IPV6_V6ONLY keeps apart) */
         if ((o->flags & so->flags & SO_F_REUSEADDR) || (o->flags & so->flags & SO_F_REUSEPORT))
             continue;
         return true;
@@ -149,10 +149,10 @@ static int udp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
         /* udp_disconnect: forget the peer; an implicit address and port
          * are released too. */
         so->flags &= ~SO_F_CONNECTED;
-        so->flow.remote = ns_addr_any(AF_INET);
+        so->flow.remote = sock_any(so);
         so->flow.rport = 0;
         if (!(so->flags & SO_F_USER_ADDR))
-            so->flow.local = ns_addr_any(AF_INET);
+            so->flow.local = sock_any(so);
         if (!(so->flags & SO_F_USER_PORT)) {
             udp_unhash(st, so);
             so->flow.lport = 0;
@@ -193,11 +193,17 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     uint32_t daddr;
     uint16_t dport;
     struct ns_addr dst;
+    /* udpv6_sendmsg looks at the destination first, and hands IPv4 ones
+     * to udp_sendmsg (netsock has no IPv6 output yet). */
+    int have_dst = so->family == AF_INET6 ? sock_msg_dst_udp6(so, msg, &dst, &dport) : 0;
+    if (have_dst < 0)
+        return have_dst;
     if (len > 0xFFFF)
         return -EMSGSIZE;
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    int have_dst = sock_msg_dst(msg, &dst, &dport);
+    if (so->family != AF_INET6)
+        have_dst = sock_msg_dst(msg, &dst, &dport);
     if (have_dst < 0)
         return have_dst;
     if (have_dst) {
@@ -212,7 +218,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     }
     /* udp_cmsg_send, ip_cmsg_send: IP_TTL / IP_TOS for this datagram. */
     struct sock_cmsg cm;
-    int crc = sock_cmsg_send(msg, SOCK_CMSG_UDP, &cm);
+    int crc = sock_cmsg_send(msg, so->family == AF_INET6 ? SOCK_CMSG_UDP6 : SOCK_CMSG_UDP, &cm);
     if (crc < 0)
         return crc;
     daddr = udp_fix_dst(so, daddr);
@@ -233,7 +239,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     if (local && !ip4_is_broadcast(st, local) && !ip4_is_multicast(local))
         src = local;
     if (!(so->flags & SO_F_BOUND)) {
-        struct ns_addr any = ns_addr_any(AF_INET);
+        struct ns_addr any = sock_any(so);
         rc = udp_bind_port(st, so, &any, 0);
         if (rc < 0)
             return rc;
@@ -317,7 +323,7 @@ static const struct ns_sock_ops udp_sock_ops = {
  * (local = its destination): -1 no match; higher is better. */
 static int udp_score(const struct ns_sock *so, const struct ns_flow *in, int ifindex)
 {
-    if (so->flow.lport != in->lport)
+    if (so->flow.lport != in->lport || !sock_family_accepts(so, &in->local))
         return -1;
     int score = 0;
     if (!ns_addr_is_any(&so->flow.local)) {
@@ -481,6 +487,8 @@ static struct ns_sock *udp_create(struct ns_stack *st, int protocol, int *err)
 static const struct ip_protocol udp_protocol = {.input4 = udp_input, .err4 = udp_err};
 static const struct ns_protosw udp_protosw = {
     .family = AF_INET, .type = SOCK_DGRAM, .protocol = IPPROTO_UDP, .create = udp_create};
+static const struct ns_protosw udp6_protosw = {
+    .family = AF_INET6, .type = SOCK_DGRAM, .protocol = IPPROTO_UDP, .create = udp_create};
 
 int udp_init(struct ns_stack *st)
 {
@@ -488,5 +496,6 @@ int udp_init(struct ns_stack *st)
     if (!st->udp)
         return -ENOMEM;
     ip_protocol_register(st, NS_IPPROTO_UDP, &udp_protocol);
-    return sock_register(st, &udp_protosw);
+    int rc = sock_register(st, &udp_protosw);
+    return rc < 0 ? rc : sock_register(st, &udp6_protosw);
 }

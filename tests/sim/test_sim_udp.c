@@ -726,7 +726,7 @@ static void test_rcvbuf_overflow_counted(void **state)
     CHECK(kept > 0 && dropped > 0 && kept + dropped == n);
     CHECK(info[0].fd == bfd && info[0].drops == dropped);
     CHECK(info[0].recv_q == kept * len);
-    CHECK(ntohs(info[0].local.sin_port) == UDP_PORT && strcmp(info[0].state, "UNCONN") == 0);
+    CHECK(ntohs(info[0].local.sin.sin_port) == UDP_PORT && strcmp(info[0].state, "UNCONN") == 0);
 
     struct rx_log log;
     rx_log_init(&log, n);
