@@ -346,7 +346,7 @@ static void reply_sockets_json(struct textbuf *b, struct ns_stack *st,
             continue;
         struct sock_extra x;
         sock_extra_get(st, s, &x);
-        char l[32], r[32];
+        char l[64], r[64];
         fmt_sockaddr(l, sizeof(l), &s->local);
         fmt_sockaddr(r, sizeof(r), &s->remote);
         tb_printf(b,

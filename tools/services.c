@@ -404,7 +404,7 @@ static char *index_page(struct services *s, size_t *len)
               "<th>Local Address:Port</th><th>Peer Address:Port</th></tr>\n",
               name, name);
     for (int i = 0; i < n; i++) {
-        char l[32], r[32];
+        char l[64], r[64];
         fmt_sockaddr(l, sizeof(l), &info[i].local);
         fmt_sockaddr(r, sizeof(r), &info[i].remote);
         const char *proto = fmt_netid(info[i].type);

@@ -93,6 +93,8 @@ extern const char *const tcp_state_names[];
 #define TF_NR_PARTIAL 0x8000000u /* NewReno: this recovery saw a partial ACK */
 #define TF_CORK_FLUSH 0x4000000u /* send what the cork holds (its 200 ms ceiling, TCP_NODELAY) */
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
+/* bind() named an address (Linux SOCK_BINDADDR_LOCK): a disconnect keeps it. */
+#define TF_BINDADDR_LOCK 0x10000000u
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)

@@ -36,6 +36,8 @@ static int tcp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_add
     so->flow.local = *addr;
     so->flow.lport = port;
     so->flags |= SO_F_BOUND;
+    if (!ns_addr_is_any(addr))
+        TP(so)->flags |= TF_BINDADDR_LOCK;
     return 0;
 }
 
@@ -138,8 +140,14 @@ static void tcp_disconnect(struct tcpcb *tp)
     ns_ring_drop(&tp->rcvbuf, tp->rcvbuf.len);
     tcp_state_change(tp, TCPS_CLOSED);
     tp->done = tp->rcvd_fin = false;
-    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS | TF_BINDADDR_LOCK;
     so->flags &= ~(SO_F_CONNECTED | SO_F_CONNECTING | SO_F_SHUT_RD | SO_F_SHUT_WR);
+    /* tcp_disconnect: the peer is forgotten, and the local address
+     * unless bind() named it (inet_reset_saddr); the port stays. */
+    so->flow.remote = sock_any(so);
+    so->flow.rport = 0;
+    if (!(tp->flags & TF_BINDADDR_LOCK))
+        so->flow.local = sock_any(so);
 }
 
 static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
@@ -227,7 +235,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
     tp->rcvd_fin = false;
     tp->done = false;
     tp->soft_error = 0;
-    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS | TF_BINDADDR_LOCK;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
     tp->ts_offset = tcp_ts_offset(st, &so->flow);
     tp->mss = tcp_mss_for_route(tp);

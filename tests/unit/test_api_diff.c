@@ -3399,6 +3399,121 @@ static void seq6_raw(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, o));
 }
 
+/* The corners of a dual-stack socket's addresses: `::` as a destination
+ * of a socket bound to an IPv4 address means 127.0.0.1; connect(AF_UNSPEC)
+ * keeps what the user bound; TCP's disconnect; SO_REUSEADDR'd TCP
+ * listeners across the families; IP_TTL on the IPv4 datagrams of an
+ * AF_INET6 socket. */
+static void seq6_edges(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 lo = in6m(LO, 0);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, u, SA(lo), sizeof(lo)));
+    uint16_t port = name6(a, t, u, false, true);
+    struct sockaddr_in6 self = in6t("::", port, 0);
+    rec(t, "sendto([::]:own port)", a->sendto(a, u, "me", 2, 0, SA(self), sizeof(self)));
+    wait_in(a, t, u);
+    struct sockaddr_storage from;
+    socklen_t flen = sizeof(from);
+    char buf[32];
+    rec(t, "recvfrom", a->recvfrom(a, u, buf, sizeof(buf), 0, SAW(from), &flen));
+    out_sa(t, &from, flen, true);
+    rec(t, "connect([::]:own port)", a->connect(a, u, SA(self), sizeof(self)));
+    name6(a, t, u, true, true);
+    struct sockaddr_in6 un;
+    memset(&un, 0, sizeof(un));
+    un.sin6_family = AF_UNSPEC;
+    rec(t, "connect(AF_UNSPEC)", a->connect(a, u, SA(un), sizeof(un)));
+    name6(a, t, u, false, true);
+    /* (an implicit port is released with the peer: the port reads 0) */
+    int r6 = sock6(a, t, SOCK_DGRAM, 0);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, r6, SA(lo), sizeof(lo)));
+    uint16_t rport = name6(a, t, r6, false, true);
+    SET(a, t, r6, IPPROTO_IP, IP_RECVTTL, 1);
+    SET(a, t, u, IPPROTO_IP, IP_TTL, 33);
+    rec(t, "sendto(name, len 0)", a->sendto(a, u, "ttl", 3, 0, SA(self), 0));
+    struct sockaddr_in6 to_r = in6m(LO, rport);
+    rec(t, "sendto(::ffff:127.0.0.1:R)", a->sendto(a, u, "ttl", 3, 0, SA(to_r), sizeof(to_r)));
+    wait_in(a, t, r6);
+    union {
+        char b[128];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof(ctl.b)};
+    rec(t, "recvmsg", a->recvmsg(a, r6, &m, 0));
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+        int v = 0;
+        if (cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&v, CMSG_DATA(cm), sizeof(v));
+        out(t, " cmsg(%d,%d)=%d", cm->cmsg_level, cm->cmsg_type, v);
+    }
+    rec(t, "close", a->close(a, r6));
+    rec(t, "close", a->close(a, u));
+
+    /* TCP: connect over IPv4, then AF_UNSPEC. */
+    uint16_t p4;
+    int l = tcp_listener(a, t, &p4);
+    int c = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 d6 = in6m(LO, p4);
+    rec(t, "connect", a->connect(a, c, SA(d6), sizeof(d6)));
+    name6(a, t, c, false, true);
+    int s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+    rec(t, "connect(AF_UNSPEC)", a->connect(a, c, SA(un), sizeof(un)));
+    name6(a, t, c, true, true);
+    name6(a, t, c, false, true);
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+
+    /* The same from AF_INET: 0.0.0.0 and the port after AF_UNSPEC; a
+     * bound address stays. */
+    l = tcp_listener(a, t, &p4);
+    for (int bound = 0; bound < 2; bound++) {
+        c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+        struct sockaddr_in b4 = in4(LO, 0);
+        if (bound)
+            rec(t, "bind(127.0.0.1:0)", a->bind(a, c, SA(b4), sizeof(b4)));
+        struct sockaddr_in d4 = in4(LO, p4);
+        rec(t, "connect", a->connect(a, c, SA(d4), sizeof(d4)));
+        s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+        rec(t, "connect(AF_UNSPEC)", a->connect(a, c, SA(un), sizeof(un)));
+        name6(a, t, c, false, true);
+        rec(t, "close", a->close(a, s));
+        rec(t, "close", a->close(a, c));
+    }
+    rec(t, "close", a->close(a, l));
+
+    /* Listening on both families on one port: v6-only makes room. */
+    int l4 = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in any4 = in4(INADDR_ANY, 0);
+    rec(t, "bind(0.0.0.0)", a->bind(a, l4, SA(any4), sizeof(any4)));
+    rec(t, "listen", a->listen(a, l4, 4));
+    port = name6(a, t, l4, false, true);
+    int l6 = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l6, SOL_SOCKET, SO_REUSEADDR, 1);
+    struct sockaddr_in6 any6 = in6t("::", port, 0);
+    rec(t, "bind([::]:P)", a->bind(a, l6, SA(any6), sizeof(any6)));
+    rec(t, "close", a->close(a, l6));
+    l6 = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l6, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    rec(t, "bind([::]:P) v6only", a->bind(a, l6, SA(any6), sizeof(any6)));
+    rec(t, "listen", a->listen(a, l6, 4));
+    c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in to = in4(LO, port);
+    rec(t, "connect", a->connect(a, c, SA(to), sizeof(to)));
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    s = rec_fd(t, "accept(v4 listener)", a->accept(a, l4, SAW(peer), &plen));
+    out(t, " ");
+    out_sa(t, &peer, plen, true);
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l6));
+    rec(t, "close", a->close(a, l4));
+}
+
 /* ---- the table and the runner -------------------------------------------------------- */
 
 typedef void (*seq_fn)(const struct api *a, struct trace *t);
@@ -3473,6 +3588,7 @@ static const struct seq seq_table[] = {
     SEQ(seq6_tcp_dual),
     SEQ(seq6_opts),
     SEQ(seq6_raw),
+    SEQ(seq6_edges),
 };
 
 static unsigned read_sysctl(const char *path, unsigned fallback)
