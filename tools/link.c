@@ -38,6 +38,25 @@ static bool unicast4(struct in_addr a)
     return top != 0 && top != 127 && top < 224;
 }
 
+/* "ADDR/N" with an IPv6 unicast address and N 0..128: 0 or -1. */
+static int parse_prefix6(const char *s, struct in6_addr *a, unsigned *prefix)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || (size_t)(slash - s) >= INET6_ADDRSTRLEN)
+        return -1;
+    char buf[INET6_ADDRSTRLEN];
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = '\0';
+    char *end;
+    unsigned long p = strtoul(slash + 1, &end, 10);
+    if (!slash[1] || *end || p > 128 || inet_pton(AF_INET6, buf, a) != 1 ||
+        IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) ||
+        IN6_IS_ADDR_V4MAPPED(a))
+        return -1;
+    *prefix = (unsigned)p;
+    return 0;
+}
+
 static int parse_prefix(const char *s, struct in_addr *a, unsigned *prefix)
 {
     char buf[32];
@@ -155,6 +174,18 @@ int link_opt(struct link_opts *o, const char *prog, int code, const char *arg)
         o->link = arg;
         return 1;
     case LINK_OPT_ADDR:
+        if (strchr(arg, ':')) {
+            struct in6_addr a6;
+            if (parse_prefix6(arg, &a6, &prefix) < 0)
+                return cli_bad_value(prog, "--addr", arg,
+                                     "ADDR/N: a unicast IPv6 address and a prefix length "
+                                     "from 0 to 128");
+            if (o->n_addr6 == LINK_ADDR6_MAX)
+                return cli_bad_value(prog, "--addr", arg, "at most %d IPv6 addresses",
+                                     LINK_ADDR6_MAX);
+            o->addr6[o->n_addr6++] = arg;
+            return 1;
+        }
         if (parse_prefix(arg, &a, &prefix) < 0)
             return cli_bad_value(prog, "--addr", arg,
                                  "A.B.C.D/N: a unicast IPv4 address and a prefix length "
@@ -273,7 +304,8 @@ const char *link_usage(void)
            "                     the real link: a TAP device (created if absent), a TUN\n"
            "                     device (IP packets, no Ethernet), or AF_PACKET on an\n"
            "                     existing interface such as one end of a veth pair\n"
-           "  --addr A.B.C.D/N   this host's address and prefix length\n"
+           "  --addr A.B.C.D/N   this host's address and prefix length; again with\n"
+           "                     an IPv6 prefix (2001:db8::2/64) to add IPv6 addresses\n"
            "  --gw A.B.C.D       default gateway\n"
            "  --mac XX:XX:XX:XX:XX:XX\n"
            "                     MAC address (tap: default random; packet: default the\n"
@@ -419,6 +451,16 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
     if (rc < 0) {
         fprintf(stderr, "netsock: --addr %s: %s\n", o->addr, strerror(-rc));
         goto fail;
+    }
+    for (unsigned i = 0; i < o->n_addr6; i++) {
+        struct in6_addr a6;
+        unsigned p6;
+        parse_prefix6(o->addr6[i], &a6, &p6); /* valid: link_opt */
+        rc = ns_if_addr_add(h->st, h->ifindex, AF_INET6, &a6, p6);
+        if (rc < 0) {
+            fprintf(stderr, "netsock: --addr %s: %s\n", o->addr6[i], strerror(-rc));
+            goto fail;
+        }
     }
     if (o->gw) {
         struct in_addr any = {0};

@@ -21,7 +21,13 @@
 
 struct link_opts {
     const char *link;   /* required */
-    const char *addr;   /* required: address/prefix */
+    const char *addr;   /* required: the IPv4 address/prefix */
+    /* --addr again with IPv6 prefixes (2001:db8::2/64), in order: each is
+     * added to the interface, which turns IPv6 on there (link-local
+     * first). */
+#define LINK_ADDR6_MAX 8
+    const char *addr6[LINK_ADDR6_MAX];
+    unsigned n_addr6;
     const char *gw;     /* optional default gateway */
     const char *mac;    /* optional */
     const char *impair; /* optional fault spec */

@@ -85,6 +85,61 @@
     X(icmp_drop_unknown_type, "ICMP messages of a type we do not handle")       \
     X(icmp_err_ratelimited, "ICMP errors not sent: rate limit")                 \
     X(icmp_err_suppressed, "ICMP errors not sent: RFC 1122 3.2.2 forbids")       \
+    /* IPv6 */                                                                  \
+    X(ip6_rx, "IPv6 packets received on an interface with IPv6 on")             \
+    X(ip6_tx, "IPv6 packets sent (after fragmentation)")                        \
+    X(ip6_delivered, "IPv6 datagrams delivered to a protocol")                  \
+    X(ip6_drop_disabled, "IPv6 packets on an interface without IPv6 (dropped)") \
+    X(ip6_drop_short, "IPv6 packets shorter than the 40-byte header")           \
+    X(ip6_drop_bad_version, "IPv6 packets with version != 6")                   \
+    X(ip6_drop_bad_len, "IPv6 packets whose payload length disagrees with the frame, or jumbograms")\
+    X(ip6_drop_bad_addr, "IPv6 packets with a forbidden source or destination (RFC 4291)")\
+    X(ip6_drop_not_for_us, "IPv6 packets for another host or a group not joined")\
+    X(ip6_drop_bad_hdr, "IPv6 packets with a malformed extension header chain") \
+    X(ip6_drop_option, "IPv6 packets dropped for an option (unknown with action bits, malformed)")\
+    X(ip6_drop_routing, "IPv6 packets with a routing header with segments left (RFC 5095)")\
+    X(ip6_drop_unknown_proto, "IPv6 packets for a next header nobody handles")  \
+    X(ip6_drop_no_route, "IPv6 packets with no route to the destination")       \
+    X(ip6_drop_no_src, "IPv6 packets not sent: no source address for the destination")\
+    X(ip6_drop_too_big, "IPv6 packets too big that may not be fragmented")      \
+    X(ip6_rx_atomic_frag, "IPv6 atomic fragments processed whole (RFC 6946)")   \
+    X(ip6_frag_ok, "IPv6 datagrams fragmented")                                 \
+    X(ip6_frag_created, "IPv6 fragments created")                               \
+    X(ip6_reass_frags, "IPv6 fragments received for reassembly")                \
+    X(ip6_reass_ok, "IPv6 datagrams reassembled")                               \
+    X(ip6_reass_dup, "IPv6 duplicate fragments ignored")                        \
+    X(ip6_reass_drop_overlap, "IPv6 datagrams dropped: overlapping fragments (RFC 5722)")\
+    X(ip6_reass_drop_too_big, "IPv6 fragments beyond 65535 payload bytes")      \
+    X(ip6_reass_drop_bad_frag, "IPv6 fragments refused: length, size or incomplete header chain")\
+    X(ip6_reass_drop_too_many, "IPv6 datagrams dropped: too many fragments")    \
+    X(ip6_reass_drop_timeout, "IPv6 datagrams dropped: reassembly timeout")     \
+    X(ip6_reass_drop_mem, "IPv6 datagrams dropped: reassembly memory cap")      \
+    /* ICMPv6 */                                                                \
+    X(icmp6_rx, "ICMPv6 messages received")                                     \
+    X(icmp6_tx, "ICMPv6 messages sent")                                         \
+    X(icmp6_rx_echo, "ICMPv6 echo requests received")                           \
+    X(icmp6_tx_echo_reply, "ICMPv6 echo replies sent")                          \
+    X(icmp6_rx_err, "ICMPv6 errors received")                                   \
+    X(icmp6_tx_err, "ICMPv6 errors sent")                                       \
+    X(icmp6_drop_short, "ICMPv6 messages too short")                            \
+    X(icmp6_drop_bad_csum, "ICMPv6 messages with a bad checksum")               \
+    X(icmp6_drop_unknown_type, "ICMPv6 informational messages of a type nobody handles")\
+    X(icmp6_err_ratelimited, "ICMPv6 errors not sent: rate limit (1 per 1000 ms per destination)")\
+    X(icmp6_err_suppressed, "ICMPv6 errors not sent: RFC 4443 2.4 (e) forbids") \
+    X(icmp6_pmtu_update, "path MTUs lowered by ICMPv6 Packet Too Big (RFC 8201)")\
+    X(icmp6_pmtu_ignored, "ICMPv6 Packet Too Big ignored (not lower, or quoting nothing of ours)")\
+    /* Neighbour Discovery */                                                   \
+    X(nd_rx_ns, "Neighbor Solicitations received")                              \
+    X(nd_rx_na, "Neighbor Advertisements received")                             \
+    X(nd_tx_ns, "Neighbor Solicitations sent")                                  \
+    X(nd_tx_na, "Neighbor Advertisements sent")                                 \
+    X(nd_drop_invalid, "NDP messages failing RFC 4861 validation")              \
+    X(nd_drop_not_ours, "Neighbor Solicitations for a target that is not ours") \
+    X(nd_queue_drop, "packets dropped: a neighbour's hold queue full (shares ARP's byte caps)")\
+    X(nd_unres_drop, "packets dropped: arp_unres_max neighbours being resolved")\
+    X(nd_resolve_fail, "packets dropped: neighbour never answered NDP")         \
+    X(nd_evict, "neighbour entries (IPv6) evicted to make room")                \
+    X(nd_dad_conflict, "NA or NS from another node for one of our addresses")   \
     /* UDP */                                                                   \
     X(udp_rx, "UDP datagrams received")                                         \
     X(udp_tx, "UDP datagrams sent")                                             \

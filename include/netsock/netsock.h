@@ -81,6 +81,10 @@ struct ns_config {
     uint64_t arp_announce_interval_us; /* default 2 s (RFC 5227 ANNOUNCE_INTERVAL) */
 
     uint64_t ip_reass_timeout_us; /* default 30 s (Linux ipfrag_time) */
+    uint64_t ip6_reass_timeout_us; /* IPv6's; default 60 s (RFC 8200 §4.5, Linux
+                                     ip6frag_time); memory cap and fragment count
+                                     are ip_reass_mem_max and ip_reass_max_frags,
+                                     counted apart for each family */
     uint64_t ip_reass_mem_max;    /* bytes held by all reassembly; default 4 MiB (Linux ipfrag_high_thresh) */
     uint32_t ip_reass_max_frags;  /* fragments per datagram; default 256 (a 64 KiB
                                      datagram over a 576-byte MTU needs 118) */
@@ -208,21 +212,36 @@ struct ns_dev *ns_if_dev(struct ns_stack *st, int ifindex);
  * instead. */
 bool ns_if_tx_wait_writable(struct ns_stack *st, int ifindex);
 
-/* Add an address to an interface. af is AF_INET (addr -> struct in_addr);
- * AF_INET6 returns -EAFNOSUPPORT until IPv6 lands. Adds the connected route
- * for the prefix and, on Ethernet, sends gratuitous ARP announcements (RFC
- * 5227 §2.3). Returns 0, -EEXIST, -ENOSPC, -EINVAL, -ENODEV. */
+/* Add an address to an interface. af is AF_INET (addr -> struct in_addr)
+ * or AF_INET6 (struct in6_addr, prefix_len <= 128). Adds the connected
+ * route for the prefix; IPv4 on Ethernet sends gratuitous ARP
+ * announcements (RFC 5227 §2.3); the first IPv6 address turns IPv6 on for
+ * the interface (ns_if_ipv6_enable: its link-local address comes first).
+ * Returns 0, -EEXIST, -ENOSPC, -EINVAL, -ENODEV. */
 int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
                    unsigned prefix_len);
 
+/* Turn IPv6 on on an interface without giving it a global address (an
+ * interface has IPv6 only once asked, so that IPv4-only programs send
+ * nothing new): joins ff02::1 and, on Ethernet, adds the link-local
+ * fe80::/64 address from the MAC's EUI-64 (RFC 4862 §5.3); on the
+ * loopback, ::1. 0, -ENODEV, -ENOSPC. */
+int ns_if_ipv6_enable(struct ns_stack *st, int ifindex);
+
+/* Remove an address from an interface: AF_INET6 only (its connected
+ * route goes with it). 0, -EADDRNOTAVAIL, -EAFNOSUPPORT, -ENODEV. */
+int ns_if_addr_del(struct ns_stack *st, int ifindex, int af, const void *addr);
+
 /* Add a route: dst/prefix_len via gateway gw (NULL or 0.0.0.0 for on-link)
  * out of interface ifindex (0: the interface whose connected route covers
- * gw). prefix_len 0 is the default route. Returns 0, -EEXIST, -ENETUNREACH
+ * gw). prefix_len 0 is the default route. For AF_INET6 (struct in6_addr,
+ * prefix_len <= 128) gw may be link-local (then ifindex is needed) or
+ * covered by an on-link route. Returns 0, -EEXIST, -ENETUNREACH
  * (gw not on a connected network), -ENOSPC, -EINVAL. */
 int ns_route_add(struct ns_stack *st, int af, const void *dst, unsigned prefix_len,
                  const void *gw, int ifindex);
 
-/* Remove the route dst/prefix_len. 0 or -ESRCH. */
+/* Remove the route dst/prefix_len (either family). 0 or -ESRCH. */
 int ns_route_del(struct ns_stack *st, int af, const void *dst, unsigned prefix_len);
 
 /* Turn IPv4 forwarding between interfaces on or off. */

@@ -2,8 +2,9 @@
  *
  * Read first: RFC 894 (IP over Ethernet), RFC 1122 §2.3.2 (link layer),
  * IEEE 802.3 for the frame. A frame is accepted when it is addressed to
- * the interface's MAC or is a broadcast; multicast is refused until a
- * group is joined (none can be yet). Every refusal is counted. The
+ * the interface's MAC or is a broadcast, or is a multicast MAC an upper
+ * layer asked for (link_mc_add: IPv6's all-nodes and solicited-node
+ * groups); any other multicast is refused. Every refusal is counted. The
  * protocol a frame carries takes it through the ethertype table
  * (link_proto_register), never by name. */
 #include <errno.h>
@@ -26,6 +27,8 @@ void eth_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     }
     if (ns_eth_is_broadcast(eth.dst)) {
         pb->flags |= NS_PBUF_F_L2_BCAST;
+    } else if (ns_eth_is_multicast(eth.dst) && link_mc_has(ifp, eth.dst)) {
+        pb->flags |= NS_PBUF_F_L2_BCAST; /* "broadcast/multicast" */
     } else if (memcmp(eth.dst, ifp->dev->hwaddr, NS_ETH_ALEN) != 0) {
         NS_STAT_INC(st, eth_drop_not_for_us);
         goto drop;
@@ -60,4 +63,40 @@ int eth_output(struct ns_stack *st, struct ns_iface *ifp, const uint8_t dst[6], 
     eth.ethertype = ethertype;
     ns_eth_emit(&eth, hdr);
     return if_xmit(st, ifp, pb);
+}
+
+/* The filter is a short array: an interface has a handful of groups. */
+static int mc_find(const struct ns_iface *ifp, const uint8_t mac[6])
+{
+    for (unsigned i = 0; i < ifp->n_mc; i++)
+        if (memcmp(ifp->mc[i].mac, mac, NS_ETH_ALEN) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool link_mc_has(const struct ns_iface *ifp, const uint8_t mac[6]) { return mc_find(ifp, mac) >= 0; }
+
+int link_mc_add(struct ns_iface *ifp, const uint8_t mac[6])
+{
+    int i = mc_find(ifp, mac);
+    if (i >= 0) {
+        ifp->mc[i].users++;
+        return 0;
+    }
+    if (ifp->n_mc == LINK_MC_MAX)
+        return -ENOSPC;
+    memcpy(ifp->mc[ifp->n_mc].mac, mac, NS_ETH_ALEN);
+    ifp->mc[ifp->n_mc].users = 1;
+    ifp->n_mc++;
+    return 0;
+}
+
+int link_mc_del(struct ns_iface *ifp, const uint8_t mac[6])
+{
+    int i = mc_find(ifp, mac);
+    if (i < 0)
+        return -ENOENT;
+    if (--ifp->mc[i].users == 0)
+        ifp->mc[i] = ifp->mc[--ifp->n_mc];
+    return 0;
 }

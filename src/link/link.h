@@ -28,6 +28,10 @@ struct ns_tx_waiter {
     void (*wake)(struct ns_tx_waiter *w);
 };
 
+/* Link-layer multicast addresses one interface receives at most (IPv6
+ * all-nodes, a solicited-node group per address, MLD groups). */
+#define LINK_MC_MAX 32
+
 /* An interface. Upper layers read index, dev and loopback; the rest is
  * the link layer's. */
 struct ns_iface {
@@ -38,6 +42,14 @@ struct ns_iface {
      * since; senders that must not lose data wait on txw, in order. */
     bool tx_blocked;
     struct ns_dlist txw;
+    /* Link-layer multicast groups received (link_mc_add): the MACs and how
+     * many users each has. Empty on an interface nobody asked for one, so
+     * that such an interface drops every multicast frame, as before. */
+    struct {
+        uint8_t mac[6];
+        uint16_t users;
+    } mc[LINK_MC_MAX];
+    unsigned n_mc;
 };
 
 /* Takes a frame received on ifp, data at the protocol's header (after the
@@ -105,6 +117,17 @@ void if_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
  * queue refused (UDP, ICMP, ARP, forwarding: Linux's qdisc drop), the
  * device's error with dev_tx_err otherwise. */
 int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb);
+
+/* Receive frames sent to the multicast MAC `mac` on ifp (Linux
+ * dev_mc_add): counted per user, so that two upper-layer groups mapping to
+ * one MAC (RFC 2464 §7 keeps only 32 bits) share it. 0, or -ENOSPC when
+ * LINK_MC_MAX MACs are in use. */
+int link_mc_add(struct ns_iface *ifp, const uint8_t mac[6]);
+/* One user fewer (dev_mc_del); the MAC is refused again when none is
+ * left. 0, or -ENOENT when it was not added. */
+int link_mc_del(struct ns_iface *ifp, const uint8_t mac[6]);
+/* Does ifp receive the multicast MAC `mac`? */
+bool link_mc_has(const struct ns_iface *ifp, const uint8_t mac[6]);
 
 /* ---- Ethernet (link/ethernet.c) ------------------------------------------------ */
 

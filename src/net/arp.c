@@ -59,11 +59,7 @@ struct arp_entry {
     uint64_t used_us;
     uint64_t created_us;
     struct ns_timer timer;
-    struct ns_pbuf_queue hold;           /* IPv4 packets waiting for the MAC */
-    uint32_t hold_bytes;                 /* their buffer bytes (pb->cap) */
-    /* While hold is not empty: on the cache's list of holding entries, in
-     * the order they started holding (its head is the longest waiting). */
-    struct ns_dlink holding;
+    struct neigh_hold hold;              /* IPv4 packets waiting for the MAC */
     bool unres;                          /* counted in arp_cache.unres */
 };
 
@@ -108,52 +104,69 @@ static void arp_touch(struct ns_stack *st, struct arp_entry *e)
 
 /* ---- held packets ---------------------------------------------------------------- */
 
-/* Take e's oldest held packet off its queue (and off the cache's totals);
- * NULL when it holds none. */
-static struct ns_pbuf *hold_pop(struct arp_cache *c, struct arp_entry *e)
+/* Take h's oldest held packet off its queue (and off the cache's totals);
+ * NULL when it holds none. Shared with neighbour discovery (ndisc.c):
+ * one set of hold queues and byte caps for both families. */
+struct ns_pbuf *neigh_hold_pop(struct ns_stack *st, struct neigh_hold *h)
 {
-    struct ns_pbuf *pb = ns_pbuf_queue_pop(&e->hold);
+    struct arp_cache *c = &st->net->arp;
+    struct ns_pbuf *pb = ns_pbuf_queue_pop(&h->q);
     if (!pb)
         return NULL;
-    e->hold_bytes -= pb->cap;
+    h->bytes -= pb->cap;
     c->hold_bytes -= pb->cap;
     c->hold_pkts--;
-    if (!e->hold.head)
-        ns_dlist_remove(&c->holding, &e->holding);
+    if (!h->q.head)
+        ns_dlist_remove(&c->holding, &h->link);
     return pb;
 }
 
-/* Hold pb (an IPv4 packet) until e resolves. RFC 1122 §2.3.2.2: SHOULD
+/* Hold pb until its neighbour resolves. RFC 1122 §2.3.2.2: SHOULD
  * save at least one packet; a neighbour's queue is bounded by
  * arp_queue_bytes of buffer, the oldest dropped first (Linux
- * unres_qlen_bytes, __neigh_event_send), and all queues together by
- * arp_queue_total_bytes: past it the longest-waiting neighbour's oldest
- * packet goes. Buffer bytes are pb->cap, what the packet keeps from the
- * pool or the heap (Linux counts skb truesize). Consumes pb. */
-static void hold_push(struct ns_stack *st, struct arp_entry *e, struct ns_pbuf *pb)
+ * unres_qlen_bytes, __neigh_event_send), and all queues together (IPv4's
+ * and IPv6's) by arp_queue_total_bytes: past it the longest-waiting
+ * neighbour's oldest packet goes. Buffer bytes are pb->cap, what the
+ * packet keeps from the pool or the heap (Linux counts skb truesize).
+ * `drop` counts what this neighbour's own bound drops. Consumes pb. */
+void neigh_hold_push(struct ns_stack *st, struct neigh_hold *h, struct ns_pbuf *pb,
+                     enum ns_counter drop)
 {
     struct arp_cache *c = &st->net->arp;
     uint32_t size = pb->cap;
     if (size > st->cfg.arp_queue_bytes || size > st->cfg.arp_queue_total_bytes) {
-        NS_STAT_INC(st, arp_queue_drop); /* could never be held */
+        st->counters[drop]++; /* could never be held */
         ns_pbuf_free(pb);
         return;
     }
-    while (e->hold_bytes + size > st->cfg.arp_queue_bytes) {
-        NS_STAT_INC(st, arp_queue_drop);
-        ns_pbuf_free(hold_pop(c, e));
+    while (h->bytes + size > st->cfg.arp_queue_bytes) {
+        st->counters[drop]++;
+        ns_pbuf_free(neigh_hold_pop(st, h));
     }
     while (c->hold_bytes + size > st->cfg.arp_queue_total_bytes) {
         NS_STAT_INC(st, arp_queue_total_drop);
         /* hold_bytes > 0: someone holds */
-        ns_pbuf_free(hold_pop(c, ARP_OF(c->holding.head, holding)));
+        ns_pbuf_free(neigh_hold_pop(st, NS_CONTAINER_OF(c->holding.head, struct neigh_hold, link)));
     }
-    if (!e->hold.head)
-        ns_dlist_push_tail(&c->holding, &e->holding);
-    ns_pbuf_queue_push(&e->hold, pb);
-    e->hold_bytes += size;
+    if (!h->q.head)
+        ns_dlist_push_tail(&c->holding, &h->link);
+    ns_pbuf_queue_push(&h->q, pb);
+    h->bytes += size;
     c->hold_bytes += size;
     c->hold_pkts++;
+}
+
+void neigh_hold_detach(struct ns_stack *st, struct neigh_hold *h, struct ns_pbuf_queue *out)
+{
+    struct arp_cache *c = &st->net->arp;
+    *out = h->q;
+    if (h->q.head) {
+        ns_dlist_remove(&c->holding, &h->link);
+        c->hold_bytes -= h->bytes;
+        c->hold_pkts -= h->q.count;
+    }
+    ns_pbuf_queue_init(&h->q);
+    h->bytes = 0;
 }
 
 /* Drop held packets. `icmp` sends host unreachable for packets this
@@ -184,12 +197,8 @@ static void arp_remove(struct ns_stack *st, struct arp_entry *e, bool icmp)
     /* Finish removing the entry before dropping its packets: the host
      * unreachable errors go back out through arp_output, which may create
      * (and, with the cache full, evict for) an entry of its own. */
-    struct ns_pbuf_queue hold = e->hold;
-    if (hold.head) {
-        ns_dlist_remove(&c->holding, &e->holding);
-        c->hold_bytes -= e->hold_bytes;
-        c->hold_pkts -= hold.count;
-    }
+    struct ns_pbuf_queue hold;
+    neigh_hold_detach(st, &e->hold, &hold);
     if (e->unres)
         c->unres--;
     c->count--;
@@ -285,7 +294,7 @@ static struct arp_entry *arp_create(struct ns_stack *st, int ifindex, uint32_t i
     e->ip = ip;
     e->used_us = e->created_us = st->now_us;
     ns_timer_init(&e->timer, arp_timer);
-    ns_pbuf_queue_init(&e->hold);
+    ns_pbuf_queue_init(&e->hold.q);
     uint32_t h = arp_hash(c, ifindex, ip);
     e->hnext = c->buckets[h];
     c->buckets[h] = e;
@@ -315,7 +324,7 @@ static void arp_confirm(struct ns_stack *st, struct arp_entry *e, const uint8_t 
     ns_timer_arm(&st->wheel, &e->timer, e->used_us + st->cfg.arp_gc_us);
     struct ns_iface *ifp = ns_iface_get(st, e->ifindex);
     struct ns_pbuf *pb;
-    while ((pb = hold_pop(&st->net->arp, e))) {
+    while ((pb = neigh_hold_pop(st, &e->hold))) {
         /* Its sender was told it was sent when it was queued here: if a
          * full device refuses it now, it is lost (and counted so). */
         pb->flags &= ~NS_PBUF_F_TX_DEFER;
@@ -427,7 +436,7 @@ int arp_output(struct ns_stack *st, struct ns_iface *ifp, uint32_t nexthop, stru
     arp_touch(st, e);
 
     if (e->state == ARP_INCOMPLETE) {
-        hold_push(st, e, pb);
+        neigh_hold_push(st, &e->hold, pb, NS_CTR_arp_queue_drop);
         return 0;
     }
     if (e->state == ARP_REACHABLE && st->now_us - e->confirmed_us >= st->cfg.arp_reachable_us)

@@ -38,7 +38,7 @@ static bool icmp_is_error_type(uint8_t type)
  * refilled nothing and starved the bucket for good). */
 #define ICMP_TOKEN 1000000u
 
-static bool icmp_rate_allow(struct ns_stack *st)
+bool icmp_rate_allow(struct ns_stack *st)
 {
     uint64_t cap = (uint64_t)st->cfg.icmp_rate_burst * ICMP_TOKEN;
     uint64_t rate = st->cfg.icmp_rate_per_s;

@@ -26,7 +26,7 @@ int net_init(struct ns_stack *st)
         link_proto_register(st, NS_ETHERTYPE_ARP, arp_input) < 0)
         return -ENOSPC;
     icmp4_init(st);
-    return 0;
+    return ip6_init(st);
 }
 
 void net_destroy(struct ns_stack *st)
@@ -36,6 +36,7 @@ void net_destroy(struct ns_stack *st)
         return;
     for (int i = 0; i < NS_IF_MAX; i++)
         ns_timer_cancel(&st->wheel, &n->ifs[i].announce_timer);
+    ip6_destroy(st);
     ip4_reass_destroy(st);
     arp_destroy(st);
     free(n);

@@ -21,8 +21,8 @@
  * frames with sll_pkttype PACKET_OUTGOING are skipped in recv.
  * Checksums: a frame the kernel produced on this host (e.g. across a veth
  * pair) may carry a partial TCP/UDP checksum (TP_STATUS_CSUMNOTREADY: the
- * checksum offload never ran); recv completes it, so the stack sees what a
- * real wire would carry.
+ * checksum offload never ran); recv completes it (IPv4 and IPv6), so the
+ * stack sees what a real wire would carry.
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -41,6 +41,7 @@
 #include "netsock/os.h"
 #include "platform/platform.h"
 #include "wire/bytes.h"
+#include "wire/ipv6.h"
 #include "wire/wire.h"
 
 /* Ring geometry: frames of a power-of-two size holding the header and a
@@ -103,11 +104,44 @@ static uint64_t packet_tx_ready(struct ns_dev *dev, uint64_t now_us)
     return plat_fd_tx_ready(p->fd, now_us);
 }
 
-/* Fill in the TCP or UDP checksum of an IPv4 packet whose checksum the
- * kernel left to an offload that never ran. Anything else is left alone
- * (the stack drops it if it is wrong). */
+/* Store the TCP or UDP checksum of l4 (l4_len bytes, pseudo-header sum
+ * `sum`) at its field (offset off). */
+static void store_csum(uint8_t *l4, uint32_t l4_len, uint32_t off, uint8_t proto, uint32_t sum)
+{
+    ns_wr16(l4 + off, 0);
+    uint16_t c = ns_csum_fold(ns_csum_add(sum, l4, l4_len));
+    if (proto == 17 && c == 0)
+        c = 0xffff; /* RFC 768, RFC 8200 §8.1: 0 means "no checksum" */
+    ns_wr16(l4 + off, c);
+}
+
+/* The checksum field's offset for a TCP/UDP header of l4_len bytes, or 0. */
+static uint32_t csum_field(uint8_t proto, uint32_t l4_len)
+{
+    if (proto == 6 && l4_len >= 20)
+        return 16;
+    if (proto == 17 && l4_len >= 8)
+        return 6;
+    return 0;
+}
+
+/* Fill in the TCP or UDP checksum of an IPv4 or IPv6 packet whose
+ * checksum the kernel left to an offload that never ran (IPv6: TCP or UDP
+ * right after the fixed header, as the kernel's own packets are).
+ * Anything else is left alone (the stack drops it if it is wrong). */
 static void finish_csum(uint8_t *frame, uint32_t len)
 {
+    if (len >= 14 + 40 && ns_rd16(frame + 12) == 0x86dd) {
+        uint8_t *ip = frame + 14;
+        uint32_t plen = ns_rd16(ip + 4), off;
+        if ((ip[0] >> 4) != 6 || 14 + 40 + plen > len || !(off = csum_field(ip[6], plen)))
+            return;
+        struct ns_ip6_addr src, dst;
+        memcpy(src.b, ip + 8, 16);
+        memcpy(dst.b, ip + 24, 16);
+        store_csum(ip + 40, plen, off, ip[6], ns_csum_pseudo6(&src, &dst, plen, ip[6]));
+        return;
+    }
     if (len < 14 + 20 || ns_rd16(frame + 12) != 0x0800)
         return;
     uint8_t *ip = frame + 14;
@@ -118,20 +152,11 @@ static void finish_csum(uint8_t *frame, uint32_t len)
     if (ns_rd16(ip + 6) & 0x3fff)
         return; /* a fragment: never has a partial checksum */
     uint8_t proto = ip[9];
-    uint32_t l4_len = total - ihl, off;
-    if (proto == 6 && l4_len >= 20)
-        off = 16;
-    else if (proto == 17 && l4_len >= 8)
-        off = 6;
-    else
+    uint32_t l4_len = total - ihl, off = csum_field(proto, l4_len);
+    if (!off)
         return;
-    uint8_t *l4 = ip + ihl;
-    ns_wr16(l4 + off, 0);
-    uint32_t sum = ns_csum_pseudo4(ns_rd32(ip + 12), ns_rd32(ip + 16), proto, (uint16_t)l4_len);
-    uint16_t c = ns_csum_fold(ns_csum_add(sum, l4, l4_len));
-    if (proto == 17 && c == 0)
-        c = 0xffff; /* RFC 768: 0 means "no checksum" */
-    ns_wr16(l4 + off, c);
+    store_csum(ip + ihl, l4_len, off, proto,
+               ns_csum_pseudo4(ns_rd32(ip + 12), ns_rd32(ip + 16), proto, (uint16_t)l4_len));
 }
 
 static struct ns_pbuf *packet_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us)

@@ -57,6 +57,7 @@ void ns_config_default(struct ns_config *cfg)
     cfg->arp_announce_num = 2;
     cfg->arp_announce_interval_us = 2000000;
     cfg->ip_reass_timeout_us = 30000000;
+    cfg->ip6_reass_timeout_us = 60000000;
     cfg->ip_reass_mem_max = 4u << 20;
     cfg->ip_reass_max_frags = 256;
     cfg->tcp_rto_min_us = 200000;
@@ -225,8 +226,16 @@ struct ns_dev *ns_if_dev(struct ns_stack *st, int ifindex)
 int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
                    unsigned prefix_len)
 {
-    if (af == AF_INET6)
-        return -EAFNOSUPPORT;
+    if (af == AF_INET6) {
+        if (!addr || prefix_len > 128)
+            return -EINVAL;
+        struct ns_iface *ifp = ns_iface_get(st, ifindex);
+        if (!ifp)
+            return -ENODEV;
+        struct ns_ip6_addr a;
+        memcpy(a.b, addr, 16);
+        return ip6_addr_add(st, ifp, &a, prefix_len, 0);
+    }
     if (af != AF_INET || !addr || prefix_len > 32)
         return -EINVAL;
     struct ns_iface *ifp = ns_iface_get(st, ifindex);
@@ -235,11 +244,65 @@ int ns_if_addr_add(struct ns_stack *st, int ifindex, int af, const void *addr,
     return ip4_addr_add(st, ifp, ntohl(((const struct in_addr *)addr)->s_addr), prefix_len);
 }
 
+int ns_if_ipv6_enable(struct ns_stack *st, int ifindex)
+{
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp)
+        return -ENODEV;
+    return ip6_enable(st, ifp, false);
+}
+
+int ns_if_addr_del(struct ns_stack *st, int ifindex, int af, const void *addr)
+{
+    if (af != AF_INET6)
+        return -EAFNOSUPPORT;
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp)
+        return -ENODEV;
+    if (!addr)
+        return -EINVAL;
+    struct ns_ip6_addr a;
+    memcpy(a.b, addr, 16);
+    return ip6_addr_del(st, ifp, &a);
+}
+
+/* ns_route_add for AF_INET6. */
+static int route6_add_public(struct ns_stack *st, const void *dst, unsigned prefix_len,
+                             const void *gw, int ifindex)
+{
+    if (!dst || prefix_len > 128)
+        return -EINVAL;
+    if (ifindex != 0 && !ns_iface_get(st, ifindex))
+        return -ENODEV;
+    struct ns_route6 r = {.prefix_len = (uint8_t)prefix_len, .ifindex = ifindex, .metric = 1024};
+    r.dst.family = AF_INET6;
+    memcpy(r.dst.u.b, dst, 16);
+    if (gw) {
+        memcpy(r.gw.u.b, gw, 16);
+        r.gw.family = AF_INET6;
+        if (ns_ip6_is_unspecified(&r.gw.u.ip6))
+            r.gw.family = AF_UNSPEC;
+    }
+    if (r.gw.family == AF_INET6 && !ns_ip6_is_link_local(&r.gw.u.ip6)) {
+        /* Linux: the gateway must be on-link by a route of its own. */
+        int gw_if;
+        struct ns_ip6_addr nh;
+        if (route6_lookup(st, &r.gw.u.ip6, ifindex, &gw_if, &nh) < 0 ||
+            !ns_ip6_eq(&nh, &r.gw.u.ip6))
+            return -ENETUNREACH;
+        if (ifindex == 0)
+            r.ifindex = gw_if;
+    } else if (ifindex == 0) {
+        return -EINVAL;
+    }
+    return route6_add(st, &r);
+}
+
 int ns_route_add(struct ns_stack *st, int af, const void *dst, unsigned prefix_len,
                  const void *gw, int ifindex)
 {
     if (af == AF_INET6)
-        return -EAFNOSUPPORT;
+        return route6_add_public(st, dst, prefix_len, gw, ifindex);
     if (af != AF_INET || !dst || prefix_len > 32)
         return -EINVAL;
     uint32_t d = ntohl(((const struct in_addr *)dst)->s_addr);
@@ -262,6 +325,11 @@ int ns_route_add(struct ns_stack *st, int af, const void *dst, unsigned prefix_l
 
 int ns_route_del(struct ns_stack *st, int af, const void *dst, unsigned prefix_len)
 {
+    if (af == AF_INET6 && dst && prefix_len <= 128) {
+        struct ns_addr d = {.family = AF_INET6};
+        memcpy(d.u.b, dst, 16);
+        return route6_del(st, &d, prefix_len, NULL, 0);
+    }
     if (af != AF_INET || !dst || prefix_len > 32)
         return -EINVAL;
     uint32_t d = ntohl(((const struct in_addr *)dst)->s_addr);

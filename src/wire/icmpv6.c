@@ -120,11 +120,14 @@ bool ns_icmp6_error_allowed(const uint8_t *pkt, size_t len, uint8_t type, uint8_
     }
     /* (e.1), (e.2): never about an ICMPv6 error or a Redirect. Find the
      * ICMPv6 header as Linux is_ineligible does: a packet whose chain
-     * cannot be walked, or whose ICMPv6 type byte is missing, is not
-     * answered, except a non-first fragment, whose type is unknowable. */
+     * cannot be walked is answered (ipv6_skip_exthdr failing makes it
+     * eligible: the Parameter Problems about a misplaced Hop-by-Hop header
+     * or an incomplete first fragment's chain are sent), one whose ICMPv6
+     * type byte is missing is not, except a non-first fragment, whose
+     * type is unknowable. */
     struct ns_ip6_ext_info w;
     if (ns_ip6_ext_walk(pkt, pkt_len, &w) < 0)
-        return false;
+        return true;
     if (w.fragment && w.frag.offset != 0)
         return true;
     if (w.upper == NS_IPPROTO_ICMPV6) {

@@ -438,8 +438,10 @@ size_t ns_icmp6_quote_len(size_t invoking_len, size_t hdrs_len);
 /* RFC 4443 §2.4 (e): may an error of type/code be sent about the invoking
  * packet pkt (len bytes from its IPv6 header, as received)? No when it is
  * itself an ICMPv6 error (e.1) or a Redirect (e.2; Linux is_ineligible
- * does answer Redirects), or its ICMPv6 type cannot be read (Linux: except
- * in a non-first fragment, which is answered); when it was sent to a
+ * does answer Redirects), or its ICMPv6 type byte is missing (Linux: except
+ * in a non-first fragment, which is answered; a chain that cannot be
+ * walked is answered, as is_ineligible answers when ipv6_skip_exthdr
+ * fails); when it was sent to a
  * multicast address (e.3) or as link-layer multicast or broadcast
  * (ll_multicast, e.4, e.5), except for a Packet Too Big and a Parameter
  * Problem code 2 (which ns_ip6_opts_process asks for to a multicast
