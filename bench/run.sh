@@ -17,11 +17,12 @@
 #
 # Knobs (environment): BENCH_PING_N (ICMP round trips, 200000),
 # BENCH_TCP_MB (MiB per bulk transfer, 1024), BENCH_RR_SECONDS (measured
-# per stack and row, 3), BENCH_CRR_SECONDS (3), BENCH_CONNS_N (connection
+# per stack and row, 3), BENCH_CRR_SECONDS (3), BENCH_SYNFLOOD_SECONDS (3), BENCH_CONNS_N (connection
 # counts, "1000 100000 1000000"; "1000 100000" takes ~25 s),
 # BENCH_CONNS_RR_SECONDS (1), and bench/tap.sh's BENCH_TAP_SECONDS (4),
 # BENCH_TAP_ROUNDS (2), BENCH_LOSS_SECONDS (10), BENCH_LOSS_LEVELS
-# ("0.1% 1% 5%"), BENCH_LOSS_DELAY (20ms).
+# ("0.1% 1% 5%"), BENCH_LOSS_DELAY (20ms), and bench/run_iperf3.sh's
+# BENCH_RUN_SECONDS (3), BENCH_RUN_ROUNDS (2).
 set -uo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.."
@@ -36,9 +37,12 @@ trap 'rm -f "$ROWS" "$TIMES"' EXIT
 export BENCH_TAP_SECONDS=${BENCH_TAP_SECONDS:-4}
 export BENCH_TAP_ROUNDS=${BENCH_TAP_ROUNDS:-2}
 export BENCH_LOSS_SECONDS=${BENCH_LOSS_SECONDS:-10}
+export BENCH_RUN_SECONDS=${BENCH_RUN_SECONDS:-3}
+export BENCH_RUN_ROUNDS=${BENCH_RUN_ROUNDS:-2}
 LOSS_LEVELS=${BENCH_LOSS_LEVELS-0.1% 1% 5%}
 RR_SECONDS=${BENCH_RR_SECONDS:-3}
 CRR_SECONDS=${BENCH_CRR_SECONDS:-3}
+SYNFLOOD_SECONDS=${BENCH_SYNFLOOD_SECONDS:-3}
 CONNS_N=${BENCH_CONNS_N:-1000 100000 1000000}
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -81,6 +85,9 @@ for cfg in "1 1" "64 1" "1 32" "64 32"; do
     group "tcp_rr_${1}b_${2}c" $((2 * RR_SECONDS + 5)) "$BUILD/bench_rr" "$1" "$2" "$RR_SECONDS"
 done
 group tcp_crr $((2 * CRR_SECONDS + 5)) "$BUILD/bench_crr" "$CRR_SECONDS"
+group tcp_synflood $((2 * SYNFLOOD_SECONDS + 5)) "$BUILD/bench_synflood" "$SYNFLOOD_SECONDS"
+# 4 measurements of RR_SECONDS (+0.5 s warm-up each) and 2 x 20,001 connections set up.
+group tcp_rr_epoll $((4 * RR_SECONDS + 20)) "$BUILD/bench_epoll_rr" "$RR_SECONDS"
 # ~165 s at a load average of 10 on 2 cores: Linux opens, idles and closes
 # 1M connections in ~130 of them (netsock's 1M row is skipped until its
 # idle connections fit in 60 % of MemAvailable).
@@ -90,6 +97,7 @@ group tcp_tap_bulk $((4 * BENCH_TAP_ROUNDS * BENCH_TAP_SECONDS + 15)) bench/tap.
 for loss in $LOSS_LEVELS; do
     group "tcp_loss_$loss" $((2 * BENCH_LOSS_SECONDS + 10)) bench/tap.sh "$BUILD" loss "$loss"
 done
+group run_iperf3 $((4 * BENCH_RUN_ROUNDS * (BENCH_RUN_SECONDS + 2) + 15)) bench/run_iperf3.sh "$BUILD"
 T_END=$(date +%s)
 
 # ---- the table and the JSON, from the rows -----------------------------------

@@ -1,21 +1,22 @@
 /* examples/epoll_loop.c — netsock inside the application's own epoll loop
  * ("bring your own loop", docs/links.md).
  *
- * A program that already has an event loop keeps it. netsock needs three
- * things from it, and nothing else (no thread, no driver, no signal):
+ * A program that already has an event loop keeps it. netsock gives it two
+ * OS descriptors, and needs nothing else (no thread, no driver, no signal,
+ * no timeout arithmetic):
  *
- *   1. the device's descriptor in the loop's set, for reading:
- *      ns_if_dev(st, ifindex)->ops->fd(dev); and for writing too while
- *      ns_if_tx_wait_writable(st, ifindex) says TCP waits for a full
- *      device queue to drain;
- *   2. a timeout no later than ns_stack_next_deadline(st) (the stack's
- *      timers: retransmission, delayed ACK, ARP, TIME_WAIT);
- *   3. ns_stack_poll(st, ns_clock_now_us()) after every wake-up: it reads
- *      the device, runs the protocols and fires due timers.
+ *   1. ns_stack_fd(sfd) (ns_stack_fd_new): readable when the stack must
+ *      be polled — its device has frames (or room, while TCP waits for a
+ *      full device queue), or its next deadline came (a timerfd inside);
+ *      ns_stack_fd_arm(sfd) before every sleep, and
+ *      ns_stack_poll(st, ns_clock_now_us()) when it was readable;
+ *   2. ns_epoll_fd(st, nep): readable exactly while the netsock epoll set
+ *      nep (the listener and the connections) has events; then
+ *      ns_epoll_wait(st, nep, ..., 0) says which.
  *
- * The sockets are non-blocking and checked with ns_poll(..., 0) after each
- * ns_stack_poll. No driver is installed (ns_loop is not used), so a call
- * that would block fails at once with EAGAIN instead of running a loop.
+ * The sockets are non-blocking. No driver is installed (ns_loop is not
+ * used), so a call that would block fails at once with EAGAIN instead of
+ * running a loop.
  *
  * This program: an HTTP server on netsock over a TAP device, serving up to
  * 64 connections at once, next to a descriptor of the application's own —
@@ -32,7 +33,7 @@
  *
  * It prints "ready: http://192.0.2.2:80/ on ns0" once it listens, and on
  * SIGINT/SIGTERM how many requests it served and how many loop wake-ups
- * came from the device, the stack's timers and the signalfd.
+ * came from the stack's descriptor, the sockets' and the signalfd.
  *
  * Usage: epoll_loop TAPNAME ADDRESS/PREFIX [PORT]
  * Exit status 0 after a signal, 1 when something cannot be set up, 2 on a
@@ -40,7 +41,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,6 +50,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <netsock/epoll.h>
 #include <netsock/netsock.h>
 #include <netsock/os.h>
 #include <netsock/socket.h>
@@ -66,7 +67,7 @@ struct conn {
 
 struct server {
     struct ns_stack *st;
-    int lfd;
+    int lfd, nep; /* the listener; the netsock epoll set (data.ptr: NULL or a conn) */
     struct conn conns[MAX_CONNS];
     unsigned long served;
 };
@@ -121,29 +122,27 @@ static void conn_write(struct server *s, struct conn *c)
     }
 }
 
-/* After ns_stack_poll: serve every socket that is ready, until none is
- * (an answer written may make room, an accept may find more). */
+/* Serve what the netsock epoll set reports ready (level-triggered: what
+ * is left is reported again, and its descriptor stays readable). */
 static void serve(struct server *s)
 {
-    for (int round = 0; round < 8; round++) {
-        struct pollfd pfd[1 + MAX_CONNS];
-        pfd[0] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
-        for (int i = 0; i < MAX_CONNS; i++) {
-            struct conn *c = &s->conns[i];
-            pfd[1 + i] = (struct pollfd){.fd = c->fd, .events = c->resp_len ? POLLOUT : POLLIN};
-        }
-        if (ns_poll(s->st, pfd, 1 + MAX_CONNS, 0) <= 0)
-            return;
-        for (int i = 0; i < MAX_CONNS; i++) {
-            struct conn *c = &s->conns[i];
-            if (c->fd < 0 || !pfd[1 + i].revents)
-                continue;
+    struct epoll_event evs[16];
+    int n = ns_epoll_wait(s->st, s->nep, evs, 16, 0);
+    for (int k = 0; k < n; k++) {
+        struct conn *c = evs[k].data.ptr;
+        if (c) {
             if (!c->resp_len)
                 conn_read(s, c);
-            if (c->fd >= 0 && c->resp_len)
+            if (c->fd >= 0 && c->resp_len) {
                 conn_write(s, c);
+                /* Room for the rest of the answer, not more input. */
+                struct epoll_event mod = {.events = EPOLLOUT, .data.ptr = c};
+                if (c->fd >= 0)
+                    ns_epoll_ctl(s->st, s->nep, EPOLL_CTL_MOD, c->fd, &mod);
+            }
+            continue;
         }
-        while (pfd[0].revents & POLLIN) {
+        for (;;) {
             int fd = ns_accept4(s->st, s->lfd, NULL, NULL, SOCK_NONBLOCK);
             if (fd < 0)
                 break;
@@ -155,20 +154,11 @@ static void serve(struct server *s)
                 continue;
             }
             s->conns[i] = (struct conn){.fd = fd};
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->conns[i]};
+            if (ns_epoll_ctl(s->st, s->nep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                conn_close(s, &s->conns[i]);
         }
     }
-}
-
-/* epoll_wait's timeout for a wake-up at wake_us: milliseconds, rounded up
- * (a timer then fires up to 1 ms late, never early); -1 for never. */
-static int timeout_ms(uint64_t wake_us, uint64_t now_us)
-{
-    if (wake_us == NS_TIME_NEVER)
-        return -1;
-    if (wake_us <= now_us)
-        return 0;
-    uint64_t ms = (wake_us - now_us + 999) / 1000;
-    return ms > 86400000u ? 86400000 : (int)ms;
 }
 
 int main(int argc, char **argv)
@@ -214,9 +204,18 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* The application's epoll set: the device (1), and its own signalfd. */
-    struct ns_dev *d = ns_if_dev(s.st, ifindex);
-    int dev_fd = d->ops->fd ? d->ops->fd(d) : -1;
+    /* netsock's own epoll set, and the two descriptors for ours. */
+    s.nep = ns_epoll_create1(s.st, 0);
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    struct ns_stack_fd *sfd = ns_stack_fd_new(s.st, &err);
+    if (s.nep < 0 || ns_epoll_ctl(s.st, s.nep, EPOLL_CTL_ADD, s.lfd, &lev) < 0 || !sfd) {
+        fprintf(stderr, "epoll_loop: netsock epoll: %s\n", strerror(sfd ? errno : -err));
+        return 1;
+    }
+    int stack_fd = ns_stack_fd(sfd), sock_fd = ns_epoll_fd(s.st, s.nep);
+
+    /* The application's epoll set: the stack's descriptor (1), the
+     * sockets' (2), and its own signalfd. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -224,9 +223,12 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     int sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event dev_ev = {.events = EPOLLIN, .data.fd = dev_fd};
+    struct epoll_event stack_ev = {.events = EPOLLIN, .data.fd = stack_fd};
+    struct epoll_event sock_ev = {.events = EPOLLIN, .data.fd = sock_fd};
     struct epoll_event sig_ev = {.events = EPOLLIN, .data.fd = sig_fd};
-    if (dev_fd < 0 || sig_fd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, dev_fd, &dev_ev) < 0 ||
+    if (sock_fd < 0 || sig_fd < 0 || ep < 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, stack_fd, &stack_ev) < 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, sock_fd, &sock_ev) < 0 ||
         epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &sig_ev) < 0) {
         perror("epoll_loop: epoll");
         return 1;
@@ -234,45 +236,47 @@ int main(int argc, char **argv)
     printf("ready: http://%s:%d/ on %s\n", addr_s, port, argv[1]);
     fflush(stdout);
 
-    unsigned long wake_dev = 0, wake_timer = 0, wake_signal = 0;
+    unsigned long wake_stack = 0, wake_sockets = 0, wake_signal = 0;
     bool stop = false;
     while (!stop) {
-        /* (1) also wait for writability while TCP waits for the device. */
-        uint32_t want = EPOLLIN | (ns_if_tx_wait_writable(s.st, ifindex) ? EPOLLOUT : 0u);
-        if (want != dev_ev.events) {
-            dev_ev.events = want;
-            epoll_ctl(ep, EPOLL_CTL_MOD, dev_fd, &dev_ev);
+        /* (1) the stack's descriptor: armed for its next deadline and for
+         * the device's writability when TCP waits for it. No timeout. */
+        if (ns_stack_fd_arm(sfd) < 0) {
+            perror("epoll_loop: arm");
+            return 1;
         }
-        /* (2) sleep no longer than the stack's next deadline. */
         struct epoll_event ev[8];
-        int n = epoll_wait(ep, ev, 8, timeout_ms(ns_stack_next_deadline(s.st), ns_clock_now_us()));
+        int n = epoll_wait(ep, ev, 8, -1);
         if (n < 0 && errno != EINTR) {
             perror("epoll_loop: epoll_wait");
             return 1;
         }
-        if (n == 0)
-            wake_timer++;
         for (int i = 0; i < n; i++) {
             if (ev[i].data.fd == sig_fd) {
                 struct signalfd_siginfo si;
                 if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                     stop = true;
                 wake_signal++;
+            } else if (ev[i].data.fd == stack_fd) {
+                /* let the stack catch up: frames in, timers, frames out */
+                ns_stack_poll(s.st, ns_clock_now_us());
+                wake_stack++;
             } else {
-                wake_dev++;
+                wake_sockets++;
             }
         }
-        /* (3) let the stack catch up: frames in, timers, frames out. */
-        ns_stack_poll(s.st, ns_clock_now_us());
+        /* (2) the sockets: whatever is ready now (O(ready)). */
         serve(&s);
     }
 
-    printf("served %lu requests; wake-ups: %lu device, %lu timer, %lu signal\n", s.served,
-           wake_dev, wake_timer, wake_signal);
+    printf("served %lu requests; wake-ups: %lu stack, %lu sockets, %lu signal\n", s.served,
+           wake_stack, wake_sockets, wake_signal);
     for (int i = 0; i < MAX_CONNS; i++)
         if (s.conns[i].fd >= 0)
             ns_close(s.st, s.conns[i].fd);
     ns_close(s.st, s.lfd);
+    ns_close(s.st, s.nep); /* closes sock_fd */
+    ns_stack_fd_free(sfd);
     close(ep);
     close(sig_fd);
     ns_stack_free(s.st); /* closes the TAP */

@@ -391,6 +391,13 @@ static inline struct tcpcb *tt_lookup(const struct tt *t)
     return tcp_lookup(tt_st(t), &key);
 }
 
+/* The syncache entry of the test's flow (a half-open connection), or NULL. */
+static inline struct syncache_entry *tt_syncache(const struct tt *t)
+{
+    struct ns_flow key = ns_flow_ip4(TT_OUR_IP, t->our_port, TT_PEER_IP, t->peer_port, IPPROTO_TCP);
+    return tcp_syncache_lookup(tt_st(t), &key);
+}
+
 static inline int tt_state(const struct tt *t, int fd) { return tt_tp(t, fd)->state; }
 
 static inline int tt_socket(struct tt *t)

@@ -3,6 +3,7 @@
  *   netsock demo [options]   simulated network demo (what `make demo` runs)
  *   netsock host|stat|cat|ping   host tools on a real link (docs/host.md)
  *   netsock perf             iperf3 client/server on a real link (docs/perf.md)
+ *   netsock run -- PROGRAM   an unmodified program on netsock (docs/run.md)
  *   netsock version | help [COMMAND]
  *
  * Each subcommand parses its own options (getopt_long, cli.h) and has a
@@ -25,11 +26,12 @@ static void usage(FILE *f)
             "            prints RTTs, changed counters and a pcap path\n"
             "  host      a user-space host on a real link serving echo, discard,\n"
             "            chargen and HTTP\n"
-            "  stat      sockets (-s: counters) of a running netsock host\n"
+            "  stat      sockets (-s: counters) of a running netsock host or run\n"
             "  cat       like nc: stdin to a TCP/UDP socket on a real link and back\n"
             "  ping      ping(8) from a netsock stack on a real link (tap, tun, packet)\n"
             "  perf      iperf3 client and server (TCP, UDP, -R, -P) on a real link,\n"
             "            interoperating with the real iperf3\n"
+            "  run       run an unmodified program with netsock as its network stack\n"
             "  version   print the version\n"
             "  help      this text; 'netsock help COMMAND' for a command's options\n"
             "\n"
@@ -43,6 +45,7 @@ static const struct {
 } commands[] = {
     {"demo", tool_demo}, {"host", tool_host}, {"stat", tool_stat},
     {"cat", tool_cat},   {"ping", tool_ping}, {"perf", tool_perf},
+    {"run", tool_run},
 };
 
 static int (*find_command(const char *name))(int, char **)
@@ -88,6 +91,6 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     return cli_usage_error("netsock", "unknown command '%s' (demo, host, stat, cat, ping, perf, "
-                                      "version, help)",
+                                      "run, version, help)",
                            cmd);
 }

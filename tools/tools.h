@@ -9,5 +9,6 @@ int tool_stat(int argc, char **argv); /* stat.c */
 int tool_cat(int argc, char **argv);  /* cat.c */
 int tool_ping(int argc, char **argv); /* ping.c */
 int tool_perf(int argc, char **argv); /* perf.c (perf_nojson.c without cJSON) */
+int tool_run(int argc, char **argv);  /* run.c */
 
 #endif

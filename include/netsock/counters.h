@@ -170,6 +170,16 @@
     X(tcp_drop_bcast, "TCP segments to a broadcast or multicast address")      \
     X(tcp_drop_listen_overflow, "SYNs dropped: listen queue full")             \
     X(tcp_drop_syn_fin, "SYNs with FIN set dropped by a listener")            \
+    X(tcp_drop_nomem, "SYNs or handshakes dropped: out of memory")            \
+    X(tcp_syncache_added, "half-open connections entered in the syncache")    \
+    X(tcp_syncache_dupsyn, "retransmitted SYNs answered from the syncache")   \
+    X(tcp_syncache_overflow, "SYNs finding the syncache bucket, syncache or half-open queue full") \
+    X(tcp_syncache_expired, "half-open connections expired, SYN,ACK retries run out (no RST sent)") \
+    X(tcp_syncache_reset, "half-open connections removed by the peer's RST")  \
+    X(tcp_syncache_icmp, "half-open connections removed by an ICMP error about their SYN,ACK") \
+    X(tcp_syncookies_sent, "SYN cookies sent")                                 \
+    X(tcp_syncookies_recv, "SYN cookies received valid: connections made from them") \
+    X(tcp_syncookies_failed, "ACKs to a listener whose SYN cookie was invalid") \
     X(tcp_drop_out_of_window, "TCP segments outside the receive window")       \
     X(tcp_drop_bad_ack, "TCP segments acknowledging unsent data")              \
     X(tcp_drop_rst_ignored, "TCP resets outside the window ignored")           \

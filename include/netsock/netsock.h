@@ -92,6 +92,15 @@ struct ns_config {
     uint64_t tcp_rto_min_us;   /* default 200 ms (Linux TCP_RTO_MIN; RFC 6298 says 1 s) */
     uint64_t tcp_msl_us;       /* TIME_WAIT lasts 2 MSL; default 30 s (Linux: 60 s TIME_WAIT) */
     uint32_t tcp_syn_retries;  /* default 6 (Linux tcp_syn_retries) */
+    uint32_t tcp_synack_retries; /* SYN,ACK retransmissions of a half-open connection (1 s,
+                                  doubling) before it silently expires; default 5 (Linux
+                                  tcp_synack_retries: gone 63 s after the SYN) */
+    uint32_t tcp_syncookies;   /* 1: answer with a SYN cookie (RFC 4987 §3.6) when the
+                                  syncache bucket, the syncache or the listener's half-open
+                                  queue (its backlog) is full; 2: always; 0: never (such SYNs
+                                  are dropped). Default 1 (Linux tcp_syncookies) */
+    uint32_t somaxconn;        /* listen() clamps its backlog to this; default 4096 (Linux
+                                  net.core.somaxconn); raise it for bigger accept queues */
     uint32_t tcp_retries2;     /* data retransmissions before ETIMEDOUT; default 15 */
     uint64_t tcp_delack_us;    /* delayed ACK timer; default 40 ms (Linux), RFC 1122 <= 500 ms */
     uint32_t tcp_rmem_default; /* initial receive buffer of a TCP socket; default 131072

@@ -64,6 +64,45 @@ struct ns_dev *ns_tun_open_flags(const char *name, unsigned flags, int *err);
  * mode). */
 struct ns_dev *ns_packet_open(const char *ifname, const uint8_t mac[6], int *err);
 
+/* ---- netsock readiness in the application's own loop ------------------------- */
+
+/* An OS descriptor (an eventfd) readable exactly while netsock epoll set
+ * epfd of st has events, i.e. while ns_epoll_wait(st, epfd, ..., 0)
+ * would return some: put it in your own epoll/libuv/glib loop next to
+ * kernel descriptors, and call ns_epoll_wait with timeout 0 when it is
+ * readable. It is the set's (the same number on every call), closed when
+ * the set is closed: do not close or read it yourself. The stack must
+ * still be polled (ns_stack_poll: its devices' descriptors, and
+ * ns_stack_next_deadline) for anything to change. Returns the descriptor
+ * or -1 with errno: EBADF, EINVAL (epfd is not an epoll set), ENOMEM,
+ * EMFILE. */
+int ns_epoll_fd(struct ns_stack *st, int epfd);
+
+/* The stack's "poll me now" descriptor: one OS descriptor (an epoll set
+ * of the kernel's) that becomes readable when st must be polled — one of
+ * its devices readable (or writable while TCP waits for a full device
+ * queue, ns_if_tx_wait_writable), or its next deadline
+ * (ns_stack_next_deadline, on CLOCK_MONOTONIC: use ns_clock_now_us as the
+ * stack's clock) reached. With it and ns_epoll_fd an application's own
+ * loop waits on netsock with two descriptors and no timeout of its own:
+ *
+ *     ns_stack_fd_arm(sfd);                 before every sleep
+ *     epoll_wait(app_ep, ...);              ns_stack_fd(sfd) and ns_epoll_fd(st, ep) in it
+ *     ns_stack_poll(st, ns_clock_now_us()); when the first was readable
+ *     ns_epoll_wait(st, ep, evs, n, 0);     when the second is
+ *
+ * Made after the stack's devices were added (ns_if_add): later ones are
+ * not watched. NULL with *err (-errno) on failure. */
+struct ns_stack_fd;
+struct ns_stack_fd *ns_stack_fd_new(struct ns_stack *st, int *err);
+/* The descriptor (the object's; do not close it). */
+int ns_stack_fd(const struct ns_stack_fd *s);
+/* Before sleeping on it: the timer at the stack's next deadline, device
+ * write interest as TCP needs it. 0 or -errno. */
+int ns_stack_fd_arm(struct ns_stack_fd *s);
+/* Close the descriptor and free the object (not the stack). */
+void ns_stack_fd_free(struct ns_stack_fd *s);
+
 /* ---- the real-time loop ---------------------------------------------------------
  * Drives stacks over real devices: polls each stack at its deadline or
  * when one of its devices' descriptors is readable, sleeping in epoll in

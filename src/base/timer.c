@@ -128,6 +128,7 @@ static void wheel_insert(struct ns_wheel *w, struct ns_timer *t)
     wheel_locate(w->now_us, t->expires_us, &level, &slot);
     list_append(&w->slot[level][slot], t);
     w->pending[level] |= (uint64_t)1 << slot;
+    w->reach_state = 0;
 }
 
 /* --- public API ---------------------------------------------------------- */
@@ -142,6 +143,7 @@ void ns_wheel_init(struct ns_wheel *w, uint64_t now_us)
             list_init(&w->slot[l][s]);
     }
     list_init(&w->expired);
+    w->reach_state = 0;
 }
 
 void ns_timer_init(struct ns_timer *t, ns_timer_fn fn)
@@ -164,8 +166,10 @@ void ns_timer_cancel(struct ns_wheel *w, struct ns_timer *t)
     unsigned level, slot;
     wheel_locate(w->now_us, e, &level, &slot);
     assert(w->pending[level] & ((uint64_t)1 << slot));
-    if (list_empty(&w->slot[level][slot]))
+    if (list_empty(&w->slot[level][slot])) {
         w->pending[level] &= ~((uint64_t)1 << slot);
+        w->reach_state = 0;
+    }
 }
 
 void ns_timer_arm(struct ns_wheel *w, struct ns_timer *t, uint64_t expires_us)
@@ -197,12 +201,23 @@ static bool wheel_next_slot(const struct ns_wheel *w, uint64_t *when)
     return found;
 }
 
-uint64_t ns_wheel_next(const struct ns_wheel *w)
+/* wheel_next_slot through the cache (invalidated by every change of a
+ * slot's occupancy and of the wheel time). */
+static bool wheel_next_cached(struct ns_wheel *w, uint64_t *when)
+{
+    if (w->reach_state == 0) {
+        w->reach_state = wheel_next_slot(w, &w->reach_cache) ? 1 : 2;
+    }
+    *when = w->reach_cache;
+    return w->reach_state == 1;
+}
+
+uint64_t ns_wheel_next(struct ns_wheel *w)
 {
     if (!list_empty(&w->expired))
         return w->now_us;
     uint64_t when;
-    return wheel_next_slot(w, &when) ? when : UINT64_MAX;
+    return wheel_next_cached(w, &when) ? when : UINT64_MAX;
 }
 
 /* Move the wheel time to `to`, which must not lie beyond the earliest reach
@@ -234,6 +249,7 @@ static void wheel_step(struct ns_wheel *w, uint64_t to)
         }
     }
     w->now_us = to;
+    w->reach_state = 0;
     while (!list_empty(&work)) {
         struct ns_timer *t = work.head.next;
         list_unlink(t);
@@ -265,7 +281,7 @@ uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx)
         now_us = w->now_us; /* time never runs backwards; still fire what is due */
     for (;;) {
         fired += wheel_fire_expired(w, now_us, ctx);
-        if (!wheel_next_slot(w, &next) || next > now_us)
+        if (!wheel_next_cached(w, &next) || next > now_us)
             break;
         /* next > wheel time, so every step moves time forward. */
         wheel_step(w, next);

@@ -45,6 +45,11 @@ struct ns_wheel {
     struct ns_timer_list slot[NS_WHEEL_LEVELS][NS_WHEEL_SLOTS];
     struct ns_timer_list expired;                      /* armed at/before now */
     uint64_t count;                                    /* pending timers */
+    /* The earliest reach time (wheel_next_slot) as last computed, kept
+     * until a slot's occupancy or the wheel time changes, so that asking
+     * for the next deadline again costs a test. */
+    uint64_t reach_cache;
+    uint8_t reach_state;                               /* 0 unknown, 1 reach_cache, 2 none */
 };
 
 /* Initialise an empty wheel at time now_us. The wheel holds pointers into
@@ -78,7 +83,7 @@ uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx);
  * UINT64_MAX when none is pending (a timer may also be pending at
  * UINT64_MAX itself: ns_wheel_count() tells them apart). Calling advance
  * at that time makes progress: either fires or cascades. */
-uint64_t ns_wheel_next(const struct ns_wheel *w);
+uint64_t ns_wheel_next(struct ns_wheel *w);
 
 static inline uint64_t ns_wheel_count(const struct ns_wheel *w) { return w->count; }
 

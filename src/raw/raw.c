@@ -311,7 +311,9 @@ static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struc
     struct ns_addr dst = ns_addr_ip4(inner->dst);
     for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
         if (so->family == AF_INET && so->flow.proto == inner->proto &&
-            (so->flags & SO_F_CONNECTED) &&
-            ns_addr_eq(&so->flow.remote, &dst) && (fatal || (so->flags & SO_F_RECVERR)))
+            (so->flags & SO_F_CONNECTED) && ns_addr_eq(&so->flow.remote, &dst) &&
+            (fatal || (so->flags & SO_F_RECVERR))) {
             so->so_error = err;
+            sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
+        }
 }

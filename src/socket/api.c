@@ -16,6 +16,8 @@
 
 #include "link/link.h"
 #include "net/net.h"
+#include "netsock/epoll.h"
+#include "socket/epoll.h"
 #include "socket/fdtable.h"
 #include "socket/sock.h"
 #include "wire/wire.h"
@@ -63,11 +65,42 @@ static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
 /* Let the owning loop run until something happens or the deadline. */
 static int sock_wait(struct ns_stack *st, uint64_t deadline)
 {
-    if (!st->fds->drive_fn)
-        return -EWOULDBLOCK;
-    if (st->now_us >= deadline)
-        return -EAGAIN;
-    return st->fds->drive_fn(st->fds->drive_ctx, deadline);
+    return fd_wait(st, deadline);
+}
+
+/* The deadline of a call that may block, found only once it has to wait:
+ * a call that completes at once (every non-blocking one that can) runs
+ * no loop and reads no clock. */
+struct call_deadline {
+    uint64_t timeo_us; /* SO_RCVTIMEO / SO_SNDTIMEO */
+    uint64_t at;
+    bool known;
+};
+
+/* Wait for the call. With a driver, the first time only brings the clock
+ * up to date (deadline_after, which may process what makes the call
+ * possible) and returns 0 so that the caller tries again before it really
+ * waits; without one nothing can have changed, and the wait fails at once
+ * (-EWOULDBLOCK) as before. */
+static int call_wait(struct ns_stack *st, struct call_deadline *d)
+{
+    if (!d->known) {
+        d->at = deadline_after(st, d->timeo_us);
+        d->known = true;
+        if (st->fds->drive_fn)
+            return 0;
+    }
+    return sock_wait(st, d->at);
+}
+
+/* After a call that may have taken fd's readiness (read, accepted,
+ * filled the send buffer): the epoll sets that hold it learn at once
+ * (ep_settle, for ns_epoll_fd). One test when fd is in no set. */
+static void settle(struct ns_stack *st, int fd)
+{
+    struct ns_sock *so = fd_get(st, fd);
+    if (so)
+        ep_settle_sock(st, so);
 }
 
 /* ---- socket, bind, connect ---------------------------------------------------- */
@@ -243,7 +276,7 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
     struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (addrlen_bad(addrlen))
         return ret_err(-EINVAL);
     if (so->family == AF_INET6)
@@ -305,7 +338,7 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (addrlen_bad(addrlen))
         return ret_err(-EINVAL);
     /* inet_dgram_connect: the family must be there; AF_UNSPEC (with any
@@ -354,7 +387,7 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
         if (w < 0)
             return ret_err(w);
         if (!(so = fd_get(st, fd)))
-            return ret_err(-EBADF);
+            return ret_err(fd_err(st, fd));
     }
 }
 
@@ -362,17 +395,18 @@ int ns_listen(struct ns_stack *st, int fd, int backlog)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (!so->ops->listen)
         return ret_err(-EOPNOTSUPP); /* inet_listen: only SOCK_STREAM listens */
     return ret_err(so->ops->listen(st, so, backlog));
 }
 
-int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+static int accept_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen,
+                     int flags)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return ret_err(-EINVAL);
     if (!so->ops->accept)
@@ -380,7 +414,7 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
     if (addr && (!addrlen || (int)*addrlen < 0))
         return ret_err(addrlen ? -EINVAL : -EFAULT);
     bool nonblock = so->flags & SO_F_NONBLOCK;
-    uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    struct call_deadline dl = {.timeo_us = so->rcvtimeo_us};
     for (;;) {
         /* Linux do_accept: the descriptor is secured before the protocol
          * hands over a connection, which then cannot fail to get it. */
@@ -401,12 +435,19 @@ int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *ad
         }
         if (rc != -EAGAIN || nonblock)
             return ret_err(rc);
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, &dl);
         if (w < 0)
             return ret_err(w);
         if (!(so = fd_get(st, fd)))
-            return ret_err(-EBADF);
+            return ret_err(fd_err(st, fd));
     }
+}
+
+int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    int rc = accept_do(st, fd, addr, addrlen, flags);
+    settle(st, fd);
+    return rc;
 }
 
 int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -492,7 +533,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return -EBADF;
+        return fd_err(st, fd);
     if (!msg)
         return -EFAULT;
     size_t len;
@@ -517,17 +558,17 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
 
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
                     so->sndtimeo_us == SOCK_TIMEO_NOWAIT;
-    uint64_t deadline = deadline_after(st, so->sndtimeo_us);
+    struct call_deadline dl = {.timeo_us = so->sndtimeo_us};
     if (so->type != SOCK_STREAM) {
         for (;;) {
             ssize_t n = so->ops->sendmsg(st, so, msg, len, flags);
             if (n != -EAGAIN || nonblock)
                 return n;
-            int w = sock_wait(st, deadline);
+            int w = call_wait(st, &dl);
             if (w < 0)
                 return w;
             if (!(so = fd_get(st, fd)))
-                return -EBADF;
+                return fd_err(st, fd);
         }
     }
     if ((rc = sock_send_ready(so)) < 0)
@@ -554,13 +595,13 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             break;
         if (nonblock && (sr == -EAGAIN || sr > 0))
             break;
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, &dl);
         if (w < 0) {
             sr = w;
             break;
         }
         if (!(so = fd_get(st, fd))) {
-            sr = -EBADF;
+            sr = fd_err(st, fd);
             break;
         }
         if (so->so_error) {
@@ -588,7 +629,7 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
     if (!msg)
-        return ret_errz(fd_get(st, fd) ? -EFAULT : -EBADF);
+        return ret_errz(fd_get(st, fd) ? -EFAULT : fd_err(st, fd));
     /* copy_msghdr_from_user: without a name the length does not matter;
      * a negative one is EINVAL (msg_check), a long one is cut to
      * sockaddr_storage, a zero one means "no address". */
@@ -596,14 +637,16 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     if (!m.msg_name)
         m.msg_namelen = 0;
     if ((int)m.msg_namelen < 0)
-        return ret_errz(fd_get(st, fd) ? -EINVAL : -EBADF);
+        return ret_errz(fd_get(st, fd) ? -EINVAL : fd_err(st, fd));
     if (m.msg_namelen > (socklen_t)sizeof(struct sockaddr_storage))
         m.msg_namelen = sizeof(struct sockaddr_storage);
     if (!m.msg_name || !m.msg_namelen) {
         m.msg_name = NULL;
         m.msg_namelen = 0;
     }
-    return ret_errz(do_sendmsg(st, fd, &m, flags));
+    ssize_t rc = do_sendmsg(st, fd, &m, flags);
+    settle(st, fd);
+    return ret_errz(rc);
 }
 
 ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
@@ -630,7 +673,9 @@ ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int 
     };
     if (!buf && len)
         return ret_errz(-EFAULT);
-    return ret_errz(do_sendmsg(st, fd, &msg, flags));
+    ssize_t rc = do_sendmsg(st, fd, &msg, flags);
+    settle(st, fd);
+    return ret_errz(rc);
 }
 
 ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int flags)
@@ -643,7 +688,7 @@ ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int fl
 /* MSG_WAITALL on a stream: keep reading until the buffer is full, the
  * stream ends, an error comes or the timeout passes (tcp_recvmsg). */
 static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int flags,
-                            uint64_t deadline)
+                            struct call_deadline *dl)
 {
     struct iov_cursor cur;
     if (iov_cursor_init(&cur, msg) < 0)
@@ -655,7 +700,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
     while (done < want) {
         struct ns_sock *so = fd_get(st, fd);
         if (!so) {
-            rc = -EBADF;
+            rc = fd_err(st, fd);
             break;
         }
         struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
@@ -674,7 +719,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
             so->so_error = 0;
             break;
         }
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, dl);
         if (w < 0) {
             rc = w;
             break;
@@ -689,7 +734,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return -EBADF;
+        return fd_err(st, fd);
     if (!msg)
         return -EFAULT;
     int rc = msg_check(msg, NULL);
@@ -702,9 +747,9 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
     /* sock_rcvtimeo: a zero (negative-set) timeout is non-blocking. */
     bool nonblock = (so->flags & SO_F_NONBLOCK) || (flags & MSG_DONTWAIT) ||
                     so->rcvtimeo_us == SOCK_TIMEO_NOWAIT;
-    uint64_t deadline = deadline_after(st, so->rcvtimeo_us);
+    struct call_deadline dl = {.timeo_us = so->rcvtimeo_us};
     if (so->type == SOCK_STREAM && (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nonblock)
-        return recv_waitall(st, fd, msg, flags, deadline);
+        return recv_waitall(st, fd, msg, flags, &dl);
     for (;;) {
         /* __skb_recv_udp / __skb_try_recv_datagram: a pending error is
          * reported before queued data. */
@@ -729,11 +774,11 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
          * never gets there and says EAGAIN. */
         if (so->flags & SO_F_SHUT_RD)
             return 0;
-        int w = sock_wait(st, deadline);
+        int w = call_wait(st, &dl);
         if (w < 0)
             return w;
         if (!(so = fd_get(st, fd)))
-            return -EBADF;
+            return fd_err(st, fd);
     }
 }
 
@@ -741,7 +786,9 @@ ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
 {
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
-    return ret_errz(do_recvmsg(st, fd, msg, flags));
+    ssize_t rc = do_recvmsg(st, fd, msg, flags);
+    settle(st, fd);
+    return ret_errz(rc);
 }
 
 ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
@@ -761,6 +808,7 @@ ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flag
         msg.msg_namelen = sizeof(name);
     }
     ssize_t rc = do_recvmsg(st, fd, &msg, flags);
+    settle(st, fd);
     if (rc < 0 || !src)
         return ret_errz(rc);
     if (!srclen)
@@ -786,18 +834,21 @@ int ns_shutdown(struct ns_stack *st, int fd, int how)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     /* inet_shutdown: how+1 must be 1..3. */
     if (how < SHUT_RD || how > SHUT_RDWR)
         return ret_err(-EINVAL);
-    return ret_err(so->ops->shutdown(st, so, how));
+    int rc = so->ops->shutdown(st, so, how);
+    sock_wake(st, so, SOCK_WAKE_ANY); /* inet_shutdown: sk_state_change, error or not */
+    return ret_err(rc);
 }
 
 int ns_close(struct ns_stack *st, int fd)
 {
-    struct ns_sock *so = fd_get(st, fd);
+    struct ns_sock *so = fd_get_any(st, fd);
     if (!so)
         return ret_err(-EBADF);
+    ep_forget(st, so); /* out of every epoll set that watches it */
     fd_free(st, fd);
     so->fd = -1;
     so->ops->close(st, so); /* frees so, now or when the protocol is done */
@@ -825,7 +876,7 @@ int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     return ret_err(put_name(so, &so->flow.local, so->flow.lport, addr, addrlen));
 }
 
@@ -833,7 +884,7 @@ int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     /* inet_getname: no peer port means not connected (UDP or raw
      * connected to port 0 included). */
     if (!(so->flags & SO_F_CONNECTED) || so->flow.rport == 0)
@@ -1170,7 +1221,7 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if ((int)optlen < 0)
         return ret_err(-EINVAL);
     if (level == SOL_SOCKET) {
@@ -1357,7 +1408,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
-        return ret_err(-EBADF);
+        return ret_err(fd_err(st, fd));
     if (level == so->flow.proto && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
     if (so->family == AF_INET6 && level != SOL_SOCKET)
@@ -1379,7 +1430,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
 
 int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
 {
-    struct ns_sock *so = fd_get(st, fd);
+    struct ns_sock *so = fd_get_any(st, fd); /* any descriptor, epoll sets too */
     if (!so)
         return ret_err(-EBADF);
     switch (cmd) {
@@ -1410,7 +1461,7 @@ static int poll_scan(struct ns_stack *st, struct pollfd *fds, nfds_t nfds)
         fds[i].revents = 0;
         if (fds[i].fd < 0)
             continue;
-        struct ns_sock *so = fd_get(st, fds[i].fd);
+        struct ns_sock *so = fd_get_any(st, fds[i].fd);
         if (!so) {
             fds[i].revents = POLLNVAL;
             ready++;
@@ -1431,16 +1482,34 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
     if (timeout_ms != 0 && st->fds->drive_fn)
         st->fds->drive_fn(st->fds->drive_ctx, 0); /* as deadline_after: a fresh clock */
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        int ready = poll_scan(st, fds, nfds);
-        if (ready || st->now_us >= deadline)
-            return ready;
-        int w = sock_wait(st, deadline);
-        if (w == -EWOULDBLOCK || w == -EAGAIN)
-            return 0;
-        if (w < 0)
-            return ret_err(w);
-    }
+    /* One look at every descriptor (poll(2) is O(nfds) per call); then,
+     * if nothing is ready, a private epoll set watches them and only the
+     * ones whose readiness changed are looked at again (socket/epoll.c). */
+    int ready = poll_scan(st, fds, nfds);
+    if (ready || st->now_us >= deadline)
+        return ready;
+    int rc = ep_poll_wait(st, fds, nfds, deadline);
+    if (rc == -EWOULDBLOCK || rc == -EAGAIN)
+        return 0;
+    return ret_err(rc);
+}
+
+/* ---- epoll (socket/epoll.c) ------------------------------------------------------------ */
+
+int ns_epoll_create1(struct ns_stack *st, int flags)
+{
+    return ret_err(ep_create(st, flags));
+}
+
+int ns_epoll_ctl(struct ns_stack *st, int epfd, int op, int fd, struct epoll_event *ev)
+{
+    return ret_err(ep_ctl(st, epfd, op, fd, ev));
+}
+
+int ns_epoll_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxevents,
+                  int timeout_ms)
+{
+    return ret_err(ep_wait(st, epfd, events, maxevents, timeout_ms));
 }
 
 /* ---- introspection --------------------------------------------------------------------------- */
@@ -1451,7 +1520,7 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
     int n = 0;
     for (int fd = 0; fd < t->cap; fd++) {
         struct ns_sock *so = t->fds[fd];
-        if (!so)
+        if (!so || ep_is_set(so))
             continue;
         if (n < max) {
             struct ns_sock_info *i = &out[n];

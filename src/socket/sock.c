@@ -299,9 +299,31 @@ int sock_send_ready(struct ns_sock *so)
     return 0;
 }
 
+void sock_wake_watchers(struct ns_stack *st, struct ns_sock *so, uint32_t key)
+{
+    for (struct ns_dlink *l = so->watchers.head, *next; l; l = next) {
+        next = l->next;
+        struct sock_watch *w = NS_CONTAINER_OF(l, struct sock_watch, link);
+        if (w->fn(st, w, key) && w->exclusive)
+            break;
+    }
+}
+
+void sock_watch_add(struct ns_sock *so, struct sock_watch *w)
+{
+    if (w->exclusive)
+        ns_dlist_push_tail(&so->watchers, &w->link);
+    else
+        ns_dlist_push_head(&so->watchers, &w->link);
+}
+
+void sock_watch_del(struct ns_sock *so, struct sock_watch *w)
+{
+    ns_dlist_remove(&so->watchers, &w->link);
+}
+
 bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
 {
-    (void)st;
     /* Linux charges the buffer's true size, not the payload, against
      * sk_rcvbuf: many tiny datagrams fill it long before rcvbuf bytes of
      * payload arrive. We charge the pbuf's storage the same way. */
@@ -315,6 +337,7 @@ bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb)
     }
     so->rx_mem += pb->cap;
     ns_pbuf_queue_push(&so->rxq, pb);
+    sock_wake(st, so, SOCK_WAKE_IN); /* sk_data_ready */
     return true;
 }
 
@@ -595,9 +618,11 @@ short sock_dgram_poll(struct ns_stack *st, struct ns_sock *so)
         m |= POLLHUP;
     if (so->rxq.head)
         m |= POLLIN;
+    if (m & POLLIN)
+        m |= POLLRDNORM;
     /* sock_writeable: sends complete at once here, so always writable,
      * even after shutdown(SHUT_WR) (Linux does not look at it). */
-    m |= POLLOUT;
+    m |= POLLOUT | POLLWRNORM | POLLWRBAND;
     return m;
 }
 

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "base/addr.h"
+#include "base/dlist.h"
 #include "base/stack.h"
 #include "net/net.h"
 #include "netsock/socket.h"
@@ -99,6 +100,38 @@ struct ns_sock_ops {
 #define SO_F_RECVHOPS6 0x08000000u    /* IPV6_RECVHOPLIMIT */
 #define SO_F_MC6_NOLOOP 0x10000000u   /* IPV6_MULTICAST_LOOP turned off */
 
+/* A writer found no room (a send said EAGAIN, or poll found the socket
+ * not writable): the next time the send buffer drains to the writable
+ * mark, tell the watchers (Linux SOCK_NOSPACE, sk_stream_write_space). */
+#define SO_F_NOSPACE 0x10000u
+
+/* ---- readiness pushed to watchers ---------------------------------------------
+ *
+ * A socket's watchers (Linux's socket wait queue) are told of every change
+ * that can make it readable, writable or in error: the protocols call
+ * sock_wake at the moment of the change (data queued, a state transition,
+ * an error, the accept queue growing, the send buffer draining), so
+ * nobody has to scan sockets to find the ready ones. The watchers are the
+ * items of epoll sets (socket/epoll.c), which queue themselves on their
+ * set's ready list; what a watcher reports is read from ops->poll when the
+ * set is waited on, never from the key. */
+
+/* What changed (sock_wake's key, a hint as Linux's wake-up keys): watchers
+ * whose events share no bit with it are not told. 0 is "anything". */
+#define SOCK_WAKE_ANY 0u
+#define SOCK_WAKE_IN (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND) /* sk_data_ready */
+#define SOCK_WAKE_OUT (POLLOUT | POLLWRNORM | POLLWRBAND)         /* sk_write_space */
+#define SOCK_WAKE_ERR POLLERR                                      /* sk_error_report */
+
+struct sock_watch {
+    struct ns_dlink link; /* on so->watchers */
+    bool exclusive;       /* EPOLLEXCLUSIVE: listed after the others */
+    /* Called by sock_wake. Returns true when it counts as a wake-up: the
+     * walk stops after the first exclusive watcher that returns true
+     * (Linux __wake_up_common with nr_exclusive 1). */
+    bool (*fn)(struct ns_stack *st, struct sock_watch *w, uint32_t key);
+};
+
 /* A socket. The protocol's object embeds it (TCP: struct tcpcb; UDP and
  * raw sockets are a bare struct ns_sock), so it lives as long as the
  * protocol needs it, which may be after its descriptor closed. */
@@ -147,6 +180,9 @@ struct ns_sock {
     struct ns_pbuf_queue rxq;
     uint32_t rx_mem;   /* bytes charged against rcvbuf (buffer sizes) */
     uint64_t rx_drops;
+
+    /* Who is told of readiness changes (sock_wake); exclusive ones last. */
+    struct ns_dlist watchers;
 
     /* Protocol hash links (udp/). */
     struct ns_sock *hnext;
@@ -323,6 +359,30 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
 /* A negative SO_RCVTIMEO/SO_SNDTIMEO: calls do not wait (Linux stores a
  * zero timeout, which getsockopt reports as {0, 0} like "forever"). */
 #define SOCK_TIMEO_NOWAIT UINT64_MAX
+
+/* Tell so's watchers that its readiness may have changed (key: what
+ * changed, SOCK_WAKE_*). Costs a test when nobody watches. Called from
+ * the state door of every protocol; must not be called while a watcher
+ * list is being walked for the same socket (watchers only queue). */
+void sock_wake_watchers(struct ns_stack *st, struct ns_sock *so, uint32_t key);
+static inline void sock_wake(struct ns_stack *st, struct ns_sock *so, uint32_t key)
+{
+    if (so && so->watchers.head)
+        sock_wake_watchers(st, so, key);
+}
+/* Add a watcher (exclusive ones after every other, as Linux
+ * add_wait_queue_exclusive) / take it off. */
+void sock_watch_add(struct ns_sock *so, struct sock_watch *w);
+void sock_watch_del(struct ns_sock *so, struct sock_watch *w);
+
+/* Linux sk_stream_is_writeable for a stream send buffer holding `queued`
+ * of `size` bytes: not full, and free space at least half of what is
+ * queued (sk_stream_wspace >= sk_stream_min_wspace: a third of the buffer
+ * free once it is in use). */
+static inline bool sock_stream_writeable(uint32_t queued, uint32_t size)
+{
+    return queued < size && size - queued >= queued / 2;
+}
 
 /* Linux default and limits for SO_RCVBUF / SO_SNDBUF (net.core.*). */
 #define SOCK_RMEM_DEFAULT 212992u

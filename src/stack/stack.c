@@ -63,6 +63,9 @@ void ns_config_default(struct ns_config *cfg)
     cfg->tcp_rto_min_us = 200000;
     cfg->tcp_msl_us = 30000000;
     cfg->tcp_syn_retries = 6;
+    cfg->tcp_synack_retries = 5;
+    cfg->tcp_syncookies = 1;
+    cfg->somaxconn = 4096;
     cfg->tcp_retries2 = 15;
     cfg->tcp_delack_us = 40000;
     cfg->tcp_rmem_default = 131072;

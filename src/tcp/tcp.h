@@ -13,6 +13,7 @@
  *                 (RFC 8985), RFC 6675 recovery, PRR (RFC 6937)
  *   tcp_txwait.c  waiting for a full device queue (transmit backpressure)
  *   tcp_mem.c     the stack-wide memory limit on TCP's buffers (Linux tcp_mem)
+ *   tcp_syncache.c half-open connections as small entries, SYN cookies
  *   tcp_usrreq.c  the socket operations: the only file socket/ calls
  *   cc/newreno.c  congestion control behind struct tcp_cc_ops
  *   cc/cubic.c    (CUBIC, the default), cc/hystart.c (RFC 9406 slow start)
@@ -35,6 +36,7 @@
 #include "socket/sock.h"
 #include "tcp/cc/hystart.h"
 #include "tcp/tcp_seq.h"
+#include "tcp/tcp_syncache.h"
 #include "wire/wire.h"
 
 /* RFC 9293 §3.3.2 states, ordered as FreeBSD tcp_fsm.h so that "has
@@ -158,9 +160,13 @@ struct tcpcb {
     /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
     struct tcpcb *listener;      /* for a child: its listener until accepted */
     struct tcpcb *qnext;         /* link in the listener's queues */
-    struct tcpcb *synq;          /* listener: embryonic children */
+    struct tcpcb *synq;          /* listener: embryonic children (tcpcbs in SYN-RECEIVED) */
     struct tcpcb *acceptq, *acceptq_tail;
+    /* synq_len: half-open connections, the syncache's entries for this
+     * listener and the tcpcbs on synq (Linux's request queue length). */
     uint32_t synq_len, acceptq_len, backlog;
+    bool cookie_sent;            /* listener: a SYN cookie was sent, at last_cookie_us */
+    uint64_t last_cookie_us;
 
     /* Send sequence space (RFC 9293 §3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2, snd_up;
@@ -279,6 +285,7 @@ struct tcpcb {
     /* Options (socket level) */
     uint64_t keep_idle_us, keep_intvl_us, user_timeout_us;
     uint32_t keep_cnt;
+    uint32_t notsent_lowat;      /* TCP_NOTSENT_LOWAT; 0: none (Linux's sysctl default, UINT_MAX) */
     int linger_zero;
 
     uint64_t created_us;
@@ -305,6 +312,7 @@ struct tcp_table {
      * isn_key (tcp_init): no draw from the stack's generator. */
     struct ns_sipkey conn_key;
     uint32_t port_offsets[256];  /* RFC 6056 Algorithm 4 table */
+    struct syncache syncache;    /* half-open connections (tcp_syncache.c) */
     /* RFC 5961 §7 stack-wide limiter (cfg.tcp_challenge_ack_limit): the
      * budget left in the current second. */
     uint32_t challenge_budget;
@@ -340,6 +348,19 @@ static inline const struct tcpcb *tcp_sk_const(const struct ns_sock *so)
 }
 
 /* tcp_subr.c */
+/* A child of listener l for flow f (local = our end), in CLOSED: the
+ * listener's buffers, options and socket settings inherited, what this
+ * stack offers on a SYN set (tcp_opts_init). NULL when out of memory. */
+struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f);
+/* The window a SYN,ACK from a child of l offers, its effective MSS
+ * being mss: the receive buffer's size (less under memory pressure,
+ * tcp_mem_syn_window), at most 65535 (RFC 7323 §2.2: never scaled). */
+uint16_t tcp_syn_window(const struct tcpcb *l, uint32_t mss);
+/* RFC 7323 §2.3: the window shift for a receive buffer of `cap` bytes
+ * (locked: SO_RCVBUF fixed it; else autotuning may grow it). */
+uint8_t tcp_wscale_for(const struct ns_stack *st, uint32_t cap, bool locked);
+/* The MSS to announce over device dev (NULL: none known, 1500 assumed). */
+uint16_t tcp_mss_for_dev(const struct ns_dev *dev);
 /* A new connection in CLOSED, its socket set up (sock_setup); `user`:
  * a descriptor will refer to it (tp->so set, on tcp_table.socks), else
  * it is a listener's child until accepted. NULL when out of memory. */
@@ -659,11 +680,34 @@ uint32_t tcp_mem_ring_take(struct tcpcb *tp, struct ns_ring *r, enum tcp_mem_use
                            uint32_t len, uint32_t max);
 /* Whether send() would take a byte now (POLLOUT): the memory side. */
 bool tcp_mem_snd_writable(struct tcpcb *tp);
+
+/* Bytes written and not sent yet (Linux write_seq - snd_nxt). */
+static inline uint32_t tcp_notsent(const struct tcpcb *tp)
+{
+    uint32_t sent = tp->snd_nxt - tp->snd_una;
+    return tp->sndbuf.len > sent ? tp->sndbuf.len - sent : 0;
+}
+
+/* Whether poll reports POLLOUT for an established stream (Linux
+ * __sk_stream_is_writeable with wake = 1): a third of the send buffer
+ * free, the stack-wide memory limit not holding it back, and with
+ * TCP_NOTSENT_LOWAT twice the unsent bytes below the mark. */
+bool tcp_stream_writable(struct tcpcb *tp);
+
+/* Linux tcp_check_space / sk_stream_write_space: a writer that found no
+ * room (SO_F_NOSPACE) is woken once tcp_stream_writable holds again —
+ * after an ACK freed buffer space, or after output sent unsent bytes
+ * under TCP_NOTSENT_LOWAT; not at every ACK. */
+void tcp_check_space(struct tcpcb *tp);
 /* The receive window the memory allows, given the buffer's free space:
  * all of it below pressure; under pressure what the ring's storage has
  * free plus 4 segments (Linux tcp_adjust_rcv_ssthresh: 4 * advmss), and
  * above cfg.tcp_mem_high only the storage's free room. */
 uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space);
+/* The window a new connection's SYN,ACK may offer with a receive
+ * buffer of cap bytes and an effective MSS of mss: tcp_mem_rcv_window
+ * for a ring that has no storage yet. */
+uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss);
 /* Under pressure, give back the storage of rings that are empty (Linux
  * sk_mem_reclaim); they allocate again on the next byte. */
 void tcp_mem_reclaim(struct tcpcb *tp);

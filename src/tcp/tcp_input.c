@@ -214,14 +214,32 @@ static void tcp_established(struct tcpcb *tp, const struct seg *s)
 
 /* ---- LISTEN (RFC 9293 §3.10.7.2) -------------------------------------------- */
 
-static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct seg *s)
+static void tcp_input_sync(struct tcpcb *tp, struct seg *s);
+
+/* A segment for listener l (RFC 9293 §3.10.7.2). Half-open connections
+ * live in the syncache (tcp_syncache.c) until the final ACK makes their
+ * tcpcb, which then processes that ACK as any SYN-RECEIVED would. */
+static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, struct seg *s)
 {
     const struct ns_tcp_repr *th = &s->th;
-    if (th->flags & NS_TCP_RST)
-        return; /* "first, check for a RST: ignore" */
+    if (th->flags & NS_TCP_RST) {
+        /* "first, check for a RST: ignore" — it may end a half-open one */
+        tcp_syncache_rst(st, l, &s->in, th);
+        return;
+    }
     if (th->flags & NS_TCP_ACK) {
-        /* "second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>" */
-        tcp_reset_for(st, &s->in, th, s->len);
+        /* "second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>" — unless it
+         * completes a handshake of the syncache or carries a valid cookie. */
+        bool reset = true;
+        struct tcpcb *tp = NULL;
+        if (!(th->flags & NS_TCP_SYN))
+            tp = tcp_syncache_ack(st, l, &s->in, th, &reset);
+        if (tp) {
+            tp->last_rx_us = st->now_us;
+            tcp_input_sync(tp, s);
+        } else if (reset) {
+            tcp_reset_for(st, &s->in, th, s->len);
+        }
         return;
     }
     if (!(th->flags & NS_TCP_SYN))
@@ -233,48 +251,16 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, const struct 
         NS_STAT_INC(st, tcp_drop_syn_fin);
         return;
     }
-    /* Linux: a SYN that would overflow the accept queue is dropped, and
-     * the peer's SYN retransmission tries again later. */
-    if (l->acceptq_len >= l->backlog + 1 || l->synq_len >= 2 * l->backlog + 16) {
+    /* Linux tcp_conn_request: a SYN that would overflow the accept queue
+     * (sk_acceptq_is_full: backlog + 1 wait) is dropped, cookies or not,
+     * and the peer's SYN retransmission tries again later. */
+    if (l->acceptq_len >= l->backlog + 1) {
         NS_STAT_INC(st, tcp_drop_listen_overflow);
         return;
     }
-    struct tcpcb *tp = tcp_new(st, false);
-    if (!tp)
-        return;
-    ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
-    ns_ring_set_cap(&tp->sndbuf, l->sndbuf.cap);
-    tp->flags |= l->flags & TF_BUF_LOCKS; /* SO_RCVBUF/SO_SNDBUF: no autotuning */
-    tcp_opts_init(tp); /* the window shift follows the inherited buffer */
-    tcp_syn_options(tp, th);
-    tp->flags |= l->flags & (TF_NODELAY | TF_CORK);
-    tp->keep_idle_us = l->keep_idle_us;
-    tp->keep_intvl_us = l->keep_intvl_us;
-    tp->keep_cnt = l->keep_cnt;
-    tp->user_timeout_us = l->user_timeout_us;
-    tp->user_mss = l->user_mss;
-    tp->sock.flow = s->in; /* the connection's 4-tuple */
-    tp->ts_offset = tcp_ts_offset(st, &tp->sock.flow);
     /* "third, check for a SYN": RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS
-     * chosen, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> sent. */
-    tp->irs = th->seq;
-    tp->rcv_nxt = th->seq + 1;
-    tp->rcv_adv = tp->rcv_nxt;
-    tcp_set_iss(tp);
-    tp->peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT;
-    tp->snd_wnd = th->win;
-    tp->snd_wl1 = th->seq;
-    tp->listener = l;
-    sock_inherit_family(&tp->sock, &l->sock);
-    tp->qnext = l->synq;
-    l->synq = tp;
-    l->synq_len++;
-    tcp_state_change(tp, TCPS_SYN_RECEIVED);
-    tcp_hash_insert(tp);
-    tp->mss = tcp_effective_mss(tp);
-    tp->cc->init(tp);
-    NS_STAT_INC(st, tcp_passive_opens);
-    tcp_output(tp);
+     * chosen, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> sent — by the syncache. */
+    tcp_syncache_syn(st, l, &s->in, th);
 }
 
 /* ---- SYN-SENT (RFC 9293 §3.10.7.3) -------------------------------------------- */
@@ -361,6 +347,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
         tp->snd_data += n;
         if (tp->sndbuf.len == 0)
             tcp_mem_reclaim(tp); /* under memory pressure: give the storage back */
+        tcp_check_space(tp);
     }
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
@@ -468,6 +455,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
                 l->acceptq = tp;
             l->acceptq_tail = tp;
             l->acceptq_len++;
+            sock_wake(st, l->so, SOCK_WAKE_IN); /* tcp_child_process: parent's sk_data_ready */
         }
         /* fall through to the ESTABLISHED processing of this ACK */
     }
@@ -604,6 +592,7 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
     uint32_t seq = s->th.seq;
     const uint8_t *data = s->data;
     uint32_t len = s->len;
+    uint32_t rcv_before = tp->rcv_nxt;
 
     if (seq == tp->rcv_nxt) {
         /* Every byte inside a window we advertised is taken, also past
@@ -651,6 +640,8 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
                 tcp_arm_delack(tp);
             }
         }
+        if (tp->rcv_nxt != rcv_before)
+            sock_wake(st, tp->so, SOCK_WAKE_IN); /* tcp_data_ready */
         return;
     }
     /* Out of order: keep it, and send a duplicate ACK at once (RFC 5681
@@ -1014,6 +1005,15 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
     /* The quoted segment's flow, seen from here (we sent it). */
     struct ns_flow out = ns_flow_ip4(inner->src, sport, inner->dst, dport, NS_IPPROTO_TCP);
     struct tcpcb *tp = tcp_lookup(st, &out);
+    if (!tp) {
+        /* A half-open connection's SYN,ACK? Linux tcp_v4_err gives up on
+         * a request for the errors that say the peer is unreachable. */
+        bool abort = type == NS_ICMP_PARAM_PROB || type == NS_ICMP_TIME_EXCEEDED ||
+                     (type == NS_ICMP_DEST_UNREACH &&
+                      (code == NS_ICMP_NET_UNREACH || code == NS_ICMP_HOST_UNREACH));
+        tcp_syncache_icmp(st, &out, seq, abort);
+        return;
+    }
     if (!tp || SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
         return;
     if (type == NS_ICMP_DEST_UNREACH && code == NS_ICMP_FRAG_NEEDED) {

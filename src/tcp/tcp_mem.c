@@ -153,6 +153,17 @@ uint32_t tcp_mem_rcv_window(const struct tcpcb *tp, uint32_t space)
     return room < space ? (uint32_t)room : space;
 }
 
+uint32_t tcp_mem_syn_window(struct ns_stack *st, uint32_t cap, uint32_t mss)
+{
+    if (!tcp_mem_pressure(st))
+        return cap;
+    /* As tcp_mem_rcv_window for a ring without storage yet. */
+    uint64_t room = cap < NS_RING_MIN_STORAGE ? cap : NS_RING_MIN_STORAGE;
+    if (st->tcp->mem_all.bytes - st->tcp->mem_ooo.bytes < st->cfg.tcp_mem_high)
+        room += 4ull * mss;
+    return room < cap ? (uint32_t)room : cap;
+}
+
 void tcp_mem_reclaim(struct tcpcb *tp)
 {
     if (!tcp_mem_pressure(tp->st))
@@ -173,4 +184,19 @@ void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out)
     out->tcp_ooo_bytes = t->mem_ooo.bytes;
     out->tcp_peak_bytes = t->mem_all.peak;
     out->tcp_pressure = t->mem_pressure;
+}
+
+bool tcp_stream_writable(struct tcpcb *tp)
+{
+    return sock_stream_writeable(tp->sndbuf.len, tp->sndbuf.cap) && tcp_mem_snd_writable(tp) &&
+           (!tp->notsent_lowat || ((uint64_t)tcp_notsent(tp) << 1) < tp->notsent_lowat);
+}
+
+void tcp_check_space(struct tcpcb *tp)
+{
+    struct ns_sock *so = tp->so;
+    if (!so || !(so->flags & SO_F_NOSPACE) || !tcp_stream_writable(tp))
+        return;
+    so->flags &= ~SO_F_NOSPACE;
+    sock_wake(tp->st, so, SOCK_WAKE_OUT);
 }

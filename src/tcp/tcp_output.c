@@ -587,6 +587,10 @@ int tcp_output(struct tcpcb *tp)
             d = TCP_RESOURCE_PROBE_US;
         ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
     }
+    /* Under TCP_NOTSENT_LOWAT, sending is what frees room for a writer
+     * (Linux checks after tcp_push_pending_frames in tcp_data_snd_check). */
+    if (tp->notsent_lowat && tp->snd_max != snd_max)
+        tcp_check_space(tp);
     return 0;
 }
 

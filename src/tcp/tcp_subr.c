@@ -54,8 +54,15 @@ int tcp_init(struct ns_stack *st)
     t->conn_key.k0 = ns_siphash(t->isn_key, "netsock conn-hash k0", 20);
     t->conn_key.k1 = ns_siphash(t->isn_key, "netsock conn-hash k1", 20);
     st->tcp = t;
+    int rc = tcp_syncache_init(st);
+    if (rc < 0) {
+        free(t->conn);
+        free(t);
+        st->tcp = NULL;
+        return rc;
+    }
     ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
-    int rc = sock_register(st, &tcp_protosw);
+    rc = sock_register(st, &tcp_protosw);
     return rc < 0 ? rc : sock_register(st, &tcp6_protosw);
 }
 
@@ -64,6 +71,7 @@ void tcp_destroy(struct ns_stack *st)
     struct tcp_table *t = st->tcp;
     if (!t)
         return;
+    tcp_syncache_destroy(st);
     /* Sockets were closed first (sock_destroy); what is left are orphans
      * (TIME_WAIT, closing) and unaccepted children: free them all. */
     for (uint32_t b = 0; b <= t->conn_mask; b++) {
@@ -84,6 +92,34 @@ void tcp_destroy(struct ns_stack *st)
     free(t->conn);
     free(t);
     st->tcp = NULL;
+}
+
+struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f)
+{
+    struct ns_stack *st = l->st;
+    struct tcpcb *tp = tcp_new(st, false);
+    if (!tp)
+        return NULL;
+    ns_ring_set_cap(&tp->rcvbuf, l->rcvbuf.cap);
+    ns_ring_set_cap(&tp->sndbuf, l->sndbuf.cap);
+    tp->flags |= l->flags & TF_BUF_LOCKS; /* SO_RCVBUF/SO_SNDBUF: no autotuning */
+    tcp_opts_init(tp); /* the window shift follows the inherited buffer */
+    tp->flags |= l->flags & (TF_NODELAY | TF_CORK);
+    tp->keep_idle_us = l->keep_idle_us;
+    tp->keep_intvl_us = l->keep_intvl_us;
+    tp->keep_cnt = l->keep_cnt;
+    tp->user_timeout_us = l->user_timeout_us;
+    tp->user_mss = l->user_mss;
+    tp->sock.flow = *f; /* the connection's 4-tuple */
+    sock_inherit_family(&tp->sock, &l->sock); /* AF_INET6 and its IPV6_* options */
+    tp->ts_offset = tcp_ts_offset(st, &tp->sock.flow);
+    return tp;
+}
+
+uint16_t tcp_syn_window(const struct tcpcb *l, uint32_t mss)
+{
+    uint32_t space = tcp_mem_syn_window(l->st, l->rcvbuf.cap, mss);
+    return (uint16_t)(space > 65535 ? 65535 : space);
 }
 
 struct tcpcb *tcp_new(struct ns_stack *st, bool user)
@@ -153,6 +189,10 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
     NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_addr_ntop(&f->local, a), f->lport,
            ns_addr_ntop(&f->remote, b), f->rport, tcp_state_names[tp->state], tcp_state_names[to]);
     tp->state = (uint8_t)to;
+    /* Every transition can change readiness (connected, end of stream,
+     * closed): Linux wakes at each of these (sk_state_change from
+     * tcp_finish_connect, tcp_fin, tcp_done, the FIN-WAIT-1 -> 2 step). */
+    sock_wake(st, tp->so, SOCK_WAKE_ANY);
 }
 
 /* ---- tables ------------------------------------------------------------------- */
@@ -436,8 +476,10 @@ void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct n
 
 void tcp_set_error(struct tcpcb *tp, int err)
 {
-    if (tp->so && err)
+    if (tp->so && err) {
         tp->so->so_error = err;
+        sock_wake(tp->st, tp->so, SOCK_WAKE_ERR); /* sk_error_report */
+    }
 }
 
 /* Remove an embryonic or unaccepted child from its listener's queues. */
@@ -507,13 +549,14 @@ struct ns_dev *tcp_route_dev(struct tcpcb *tp)
 
 /* RFC 9293 §3.7.1, RFC 6691: the MSS to announce is the route MTU less
  * the fixed IPv4 and TCP headers. */
-uint16_t tcp_mss_for_route(struct tcpcb *tp)
+uint16_t tcp_mss_for_dev(const struct ns_dev *dev)
 {
-    struct ns_dev *dev = tcp_route_dev(tp);
     uint32_t mtu = dev ? dev->mtu : 1500;
     uint32_t mss = mtu - NS_IP4_HLEN - NS_TCP_HLEN;
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }
+
+uint16_t tcp_mss_for_route(struct tcpcb *tp) { return tcp_mss_for_dev(tcp_route_dev(tp)); }
 
 uint32_t tcp_path_mtu(struct tcpcb *tp)
 {
@@ -548,6 +591,17 @@ void tcp_pmtu_check(struct tcpcb *tp)
         tp->mss = tcp_effective_mss(tp);
 }
 
+uint8_t tcp_wscale_for(const struct ns_stack *st, uint32_t cap, bool locked)
+{
+    uint32_t most = cap;
+    if (st->cfg.tcp_moderate_rcvbuf && !locked && st->cfg.tcp_rmem_max > most)
+        most = st->cfg.tcp_rmem_max;
+    uint8_t shift = 0;
+    while (shift < TCP_WSCALE_MAX && (most >> shift) > 65535u)
+        shift++;
+    return shift;
+}
+
 void tcp_opts_init(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
@@ -560,14 +614,7 @@ void tcp_opts_init(struct tcpcb *tp)
      * change later: tcp_rmem_max while autotuning may grow the buffer
      * (Linux tcp_select_initial_window sizes it from tcp_rmem[2]), the
      * buffer itself when SO_RCVBUF fixed it or autotuning is off. */
-    uint32_t most = tp->rcvbuf.cap;
-    if (st->cfg.tcp_moderate_rcvbuf && !(tp->flags & TF_RCVBUF_LOCK) &&
-        st->cfg.tcp_rmem_max > most)
-        most = st->cfg.tcp_rmem_max;
-    uint8_t shift = 0;
-    while (shift < TCP_WSCALE_MAX && (most >> shift) > 65535u)
-        shift++;
-    tp->req_rcv_wscale = shift;
+    tp->req_rcv_wscale = tcp_wscale_for(st, tp->rcvbuf.cap, tp->flags & TF_RCVBUF_LOCK);
     if (st->cfg.tcp_window_scaling)
         tp->flags |= TF_REQ_SCALE;
     if (st->cfg.tcp_timestamps)

@@ -98,7 +98,7 @@ static bool tcp_gave_up(struct tcpcb *tp)
         st->now_us - tp->rxt_start_us >= tp->user_timeout_us)
         return true;
     uint32_t limit = tp->state == TCPS_SYN_SENT ? st->cfg.tcp_syn_retries
-                     : tp->state == TCPS_SYN_RECEIVED ? TCP_SYNACK_RETRIES
+                     : tp->state == TCPS_SYN_RECEIVED ? st->cfg.tcp_synack_retries
                                                        : st->cfg.tcp_retries2;
     return tp->rxt_shift >= limit && !tp->user_timeout_us;
 }

@@ -53,11 +53,12 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     struct tcpcb *tp = TP(so);
     if (tp->state != TCPS_CLOSED && tp->state != TCPS_LISTEN)
         return -EINVAL; /* inet_listen: only from CLOSE or LISTEN */
-    /* Linux clamps to net.core.somaxconn (4096); negative means 0. */
+    /* Linux __sys_listen: clamped to net.core.somaxconn (cfg.somaxconn,
+     * 4096 by default); negative means 0. */
     if (backlog < 0)
         backlog = 0;
-    if (backlog > 4096)
-        backlog = 4096;
+    if ((uint32_t)backlog > st->cfg.somaxconn)
+        backlog = (int)st->cfg.somaxconn;
     tp->backlog = (uint32_t)backlog;
     if (tp->state == TCPS_LISTEN)
         return 0;
@@ -251,6 +252,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 }
 
 /* Linux tcp_sendmsg ignores a destination address: so do we. */
+
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
@@ -280,6 +282,23 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         return 0;
     tcp_sndbuf_expand(tp); /* room for ~2 cwnd unless SO_SNDBUF set (Linux) */
     uint32_t space = ns_ring_space(&tp->sndbuf);
+    if (tp->notsent_lowat) {
+        /* Linux tcp_stream_memory_free: no new segment's worth once the
+         * unsent bytes reach TCP_NOTSENT_LOWAT; below it, up to the mark
+         * or one segment (the skb being filled), whichever is more. */
+        uint32_t notsent = tcp_notsent(tp);
+        if (notsent >= tp->notsent_lowat) {
+            so->flags |= SO_F_NOSPACE;
+            return -EAGAIN;
+        }
+        uint32_t room = tp->notsent_lowat - notsent;
+        if (room < tp->mss)
+            room = tp->mss;
+        if (space > room)
+            space = room;
+    }
+    if (space < len)
+        so->flags |= SO_F_NOSPACE; /* tcp_sendmsg_locked, wait_for_space */
     if (space == 0)
         return -EAGAIN;
     /* The stack-wide memory limit (tcp_mem.c): above tcp_mem_high only
@@ -288,6 +307,8 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     uint32_t take = tcp_mem_ring_take(tp, &tp->sndbuf, TCP_MEM_SND, want, tp->sndbuf.cap);
     if (take < want)
         NS_STAT_INC(st, tcp_mem_snd_refused);
+    if (take < len)
+        so->flags |= SO_F_NOSPACE;
     if (take == 0)
         return -EAGAIN;
     space = take;
@@ -374,31 +395,45 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     return (ssize_t)done;
 }
 
+/* Linux tcp_poll, bit for bit: the listener's accept queue; HUP when
+ * shut both ways or closed (a fresh socket too); end of stream and
+ * SHUT_RD readable; once past the handshake, data readable, writable by
+ * sk_stream_is_writeable (a third of the send buffer free) or at once
+ * after shutdown(SHUT_WR) (a write fails with EPIPE instead of waiting),
+ * PRI while the urgent byte is unread; ERR for a pending error. */
 static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
 {
     (void)st;
     struct tcpcb *tp = TP(so);
     short m = 0;
     if (tp->state == TCPS_LISTEN)
-        return tp->acceptq ? POLLIN : 0;
-    if (so->so_error)
-        m |= POLLERR;
-    /* Linux tcp_poll: a connection that ended (reset, timeout) is shut
-     * both ways: readable (end of file) and writable (EPIPE) at once. */
+        return tp->acceptq ? POLLIN | POLLRDNORM : 0; /* inet_csk_listen_poll */
+    /* A connection that ended (reset, timeout) is shut both ways (tcp_done:
+     * SHUTDOWN_MASK): readable (end of file) and writable (EPIPE) at once. */
     bool rd_shut = TCPS_HAVERCVDFIN(tp->state) || (so->flags & SO_F_SHUT_RD) || tp->done;
-    bool wr_shut = (tp->flags & TF_NEEDFIN) || (so->flags & SO_F_SHUT_WR);
-    if (tp->done)
-        m |= POLLOUT;
-    /* tcp_poll: HUP when both directions are shut or the socket closed. */
+    bool wr_shut = (tp->flags & TF_NEEDFIN) || (so->flags & SO_F_SHUT_WR) || tp->done;
     if ((rd_shut && wr_shut) || tp->state == TCPS_CLOSED)
         m |= POLLHUP;
     if (rd_shut)
-        m |= POLLIN | POLLRDHUP;
-    if (tp->rcvbuf.len)
-        m |= POLLIN;
-    if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED && !wr_shut &&
-        ns_ring_space(&tp->sndbuf) > 0 && tcp_mem_snd_writable(tp))
-        m |= POLLOUT;
+        m |= POLLIN | POLLRDNORM | POLLRDHUP;
+    if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED) {
+        if (tp->rcvbuf.len)
+            m |= POLLIN | POLLRDNORM;
+        if (wr_shut) {
+            m |= POLLOUT | POLLWRNORM;
+        } else if (tcp_stream_writable(tp)) {
+            m |= POLLOUT | POLLWRNORM;
+        } else {
+            so->flags |= SO_F_NOSPACE; /* tell the watchers when it drains */
+        }
+        /* TCP_URG_VALID: the urgent byte (the one before the urgent
+         * pointer, RFC 6093) has arrived and is not read yet. */
+        uint32_t copied = tp->rcv_nxt - tp->rcvbuf.len;
+        if (tp->rcv_up_valid && SEQ_LEQ(tp->rcv_up, tp->rcv_nxt) && SEQ_LT(copied, tp->rcv_up))
+            m |= POLLPRI;
+    }
+    if (so->so_error)
+        m |= POLLERR;
     return m;
 }
 
@@ -445,6 +480,7 @@ static void tcp_close_listener(struct tcpcb *l)
 {
     /* Unaccepted connections die with their listener (Linux resets the
      * established ones; embryonic ones just vanish). */
+    tcp_syncache_purge(l->st, l);
     while (l->synq) {
         struct tcpcb *c = l->synq;
         tcp_close(c);
@@ -589,6 +625,11 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
             return -EINVAL;
         tp->keep_cnt = (uint32_t)v;
         return 0;
+    case TCP_NOTSENT_LOWAT:
+        /* Any value, as Linux (-1 is UINT_MAX, no mark); writers may
+         * go on when it rose. */
+        tp->notsent_lowat = (uint32_t)v;
+        return 0;
     case TCP_USER_TIMEOUT:
         if (v < 0)
             return -EINVAL;
@@ -607,6 +648,22 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     }
 }
 
+/* The state as Linux numbers it (include/net/tcp_states.h, netinet/tcp.h's
+ * TCP_ESTABLISHED .. TCP_CLOSING): what tcp_get_info puts in tcpi_state
+ * and what tools reading struct tcp_info compare it with. */
+static uint8_t tcp_linux_state(enum tcp_state s)
+{
+    static const uint8_t linux_state[] = {
+        [TCPS_CLOSED] = TCP_CLOSE,           [TCPS_LISTEN] = TCP_LISTEN,
+        [TCPS_SYN_SENT] = TCP_SYN_SENT,      [TCPS_SYN_RECEIVED] = TCP_SYN_RECV,
+        [TCPS_ESTABLISHED] = TCP_ESTABLISHED, [TCPS_CLOSE_WAIT] = TCP_CLOSE_WAIT,
+        [TCPS_FIN_WAIT_1] = TCP_FIN_WAIT1,   [TCPS_CLOSING] = TCP_CLOSING,
+        [TCPS_LAST_ACK] = TCP_LAST_ACK,      [TCPS_FIN_WAIT_2] = TCP_FIN_WAIT2,
+        [TCPS_TIME_WAIT] = TCP_TIME_WAIT,
+    };
+    return (unsigned)s < sizeof(linux_state) ? linux_state[s] : TCP_CLOSE;
+}
+
 static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
                           socklen_t *len)
 {
@@ -620,7 +677,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     if (name == TCP_INFO) {
         struct tcp_info ti;
         memset(&ti, 0, sizeof(ti));
-        ti.tcpi_state = (uint8_t)(tp->state == TCPS_ESTABLISHED ? TCP_ESTABLISHED : tp->state);
+        ti.tcpi_state = tcp_linux_state(tp->state);
         ti.tcpi_rto = (uint32_t)tp->rto_us;
         ti.tcpi_rtt = (uint32_t)tp->srtt_us;
         ti.tcpi_rttvar = (uint32_t)tp->rttvar_us;
@@ -660,6 +717,7 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     case TCP_KEEPIDLE: v = (int)(tp->keep_idle_us / 1000000u); break;
     case TCP_KEEPINTVL: v = (int)(tp->keep_intvl_us / 1000000u); break;
     case TCP_KEEPCNT: v = (int)tp->keep_cnt; break;
+    case TCP_NOTSENT_LOWAT: v = (int)tp->notsent_lowat; break;
     case TCP_USER_TIMEOUT: v = (int)(tp->user_timeout_us / 1000u); break;
     case TCP_QUICKACK: v = !!(tp->flags & TF_QUICKACK); break;
     default: return -ENOPROTOOPT;

@@ -471,8 +471,10 @@ static void udp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t co
         if (so->flow.lport == sport && (so->flags & SO_F_CONNECTED) &&
             ns_addr_eq(&so->flow.remote, &out.remote) && so->flow.rport == dport &&
             (ns_addr_is_any(&so->flow.local) || ns_addr_eq(&so->flow.local, &out.local))) {
-            if (fatal || (so->flags & SO_F_RECVERR))
+            if (fatal || (so->flags & SO_F_RECVERR)) {
                 so->so_error = err;
+                sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
+            }
             return;
         }
     }

@@ -10,6 +10,7 @@
 #   NETSOCK   the netsock binary
 #   TMP       a scratch directory: captures and logs; kept on failure
 #   in_ns CMD run CMD inside the namespace
+#   NSK_EXTRA_NS  add the names of more namespaces made: deleted at exit
 # Everything the test made (namespace, with every device in it, background
 # processes, captures) goes away on exit, whatever the exit path; on
 # failure the captures stay and their paths are printed.
@@ -28,6 +29,7 @@ NS=""
 TMP=""
 NSK_PIDS=()      # background processes to stop on exit
 NSK_CAPTURES=()  # "pid:file" of tcpdump captures
+NSK_EXTRA_NS=()  # more namespaces a test made (deleted after $NS)
 NSK_PASSED=0
 
 KERNEL_IP=192.0.2.1
@@ -76,7 +78,13 @@ nsk_cleanup() {
         # veth ends); a process still inside would keep it alive, and all of
         # ours were stopped above.
         ip netns del "$NS" 2>/dev/null
+        # Files a test put in /etc/netns/NS/ (`ip netns exec` mounts them
+        # over /etc: a resolv.conf for the namespace).
+        rm -rf "/etc/netns/$NS"
     fi
+    for p in "${NSK_EXTRA_NS[@]}"; do
+        ip netns del "$p" 2>/dev/null
+    done
     if [ -n "$TMP" ] && [ -d "$TMP" ]; then
         if [ "$NSK_PASSED" = 1 ] || [ "$rc" = 0 ] || [ "$rc" = 77 ]; then
             rm -rf "$TMP"

@@ -13,8 +13,8 @@
 #   - curl gets "hello from netsock..." with the request number, for
 #     several requests (epoll_loop: 40, 8 at a time);
 #   - SIGTERM ends the program with exit status 0 and it reports the
-#     requests served (epoll_loop: and wake-ups from its device and its
-#     own signalfd);
+#     requests served (epoll_loop: and wake-ups from the stack's
+#     descriptor, the sockets' and its own signalfd);
 #   - no sanitizer report.
 # Usage: test_examples_tap.sh BUILD_DIR (as root; exit 77 = skipped otherwise).
 . "$(dirname "$0")/lib.sh" "${1:-}"
@@ -97,6 +97,6 @@ run_example() {
 
 run_example tap_server 5 1
 run_example epoll_loop 40 8
-grep -q "wake-ups: [1-9][0-9]* device, [0-9]* timer, 1 signal" "$TMP/epoll_loop.log" ||
+grep -q "wake-ups: [1-9][0-9]* stack, [1-9][0-9]* sockets, 1 signal" "$TMP/epoll_loop.log" ||
     fail "epoll_loop: wake-ups not counted: $(tail -1 "$TMP/epoll_loop.log")"
 nsk_pass

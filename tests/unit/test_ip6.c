@@ -792,6 +792,52 @@ static void test_two_stacks(void **state)
     tb_free(b);
 }
 
+/* What a flood can fill is bounded: echo requests from many on-link
+ * sources that never answer NS make at most arp_unres_max neighbours
+ * being resolved (the budget ARP shares), the rest dropped and counted;
+ * NS with source link-layer addresses from many sources make at most
+ * arp_cache_max entries, the least recently used evicted. */
+static void test_neighbour_flood_bounds(void **state)
+{
+    (void)state;
+    addrs();
+    struct ns_config cfg;
+    tb_config(&cfg);
+    cfg.arp_unres_max = 4;
+    cfg.arp_cache_max = 8;
+    struct tb *tb = tb_new(&cfg, 0);
+    tb_add_if(tb, 1500, FR_IP(192, 0, 2, 1), 24);
+    assert_int_equal(ns_if_addr_add(tb->st, 1, AF_INET6, OURS.b, 64), 0);
+    static const uint8_t d[4] = {0};
+    struct ns_ip6_addr saved = PEER;
+    for (int i = 0; i < 10; i++) {
+        PEER.b[15] = (uint8_t)(0x20 + i);
+        peer_echo(tb, &OURS, (uint16_t)i, d, sizeof(d), 1);
+    }
+    assert_int_equal(nd_count(tb->st), 4);
+    assert_int_equal(CTR(tb, nd_unres_drop), 6);
+    tb_drain(tb, 1);
+    struct ns_ip6_addr sn = ns_ip6_solicited_node(&OURS);
+    uint8_t mac[6];
+    ns_ip6_mcast_mac(&sn, mac);
+    for (int i = 0; i < 20; i++) {
+        PEER.b[15] = (uint8_t)(0x80 + i);
+        size_t m = fr6_ns(g_msg, &PEER, &sn, &OURS, PEER_MAC);
+        size_t n = fr6_frame(g_frame, mac, PEER_MAC, &PEER, &sn, 255, 0, NULL, 0,
+                             NS_IPPROTO_ICMPV6, g_msg, m);
+        tb_rx(tb, 1, g_frame, n, 2);
+    }
+    assert_int_equal(nd_count(tb->st), 8);
+    assert_true(CTR(tb, nd_evict) >= 12);
+    PEER = saved;
+    for (uint64_t k = 3; k < 200; k += 1)
+        tb_poll(tb, k * US_S);
+    tb_drain(tb, 1);
+    assert_int_equal(nd_count(tb->st), 0);
+    tb_assert_pool_clean(tb);
+    tb_free(tb);
+}
+
 /* ::1 through the loopback: ping ourselves. */
 static void test_loopback(void **state)
 {
@@ -839,6 +885,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reassembly_bounds),
         cmocka_unit_test(test_dad_probe_and_ext_output),
         cmocka_unit_test(test_two_stacks),
+        cmocka_unit_test(test_neighbour_flood_bounds),
         cmocka_unit_test(test_loopback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,6 +174,46 @@ static void test_timer_wakes(void **state)
     ns_stack_free(st);
 }
 
+/* ns_stack_fd: the application's own loop sleeps on one descriptor and
+ * wakes when the stack's next deadline comes (the second gratuitous ARP,
+ * 20 ms after the first), polls the stack, and the announcement leaves;
+ * re-armed for a deadline that is not there, the descriptor is quiet. */
+static void test_stack_fd(void **state)
+{
+    (void)state;
+    struct ns_config cfg;
+    ns_config_default(&cfg);
+    cfg.arp_announce_interval_us = 20000;
+    cfg.arp_announce_num = 2;
+    struct ns_stack *st = ns_stack_new(&cfg, ns_clock_now_us());
+    struct ns_dev *q = ns_qdev_new("q0", NS_LINK_ETHER, NULL, 1500);
+    assert_int_equal(ns_if_add(st, q), 1);
+    int err = 0;
+    struct ns_stack_fd *sfd = ns_stack_fd_new(st, &err);
+    assert_non_null(sfd);
+    struct in_addr a = {.s_addr = htonl(0xc0000202)};
+    ns_stack_poll(st, ns_clock_now_us());
+    assert_int_equal(ns_if_addr_add(st, 1, AF_INET, &a, 24), 0);
+    assert_int_equal(ns_qdev_pending(q), 1);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7};
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, ns_stack_fd(sfd), &ev), 0);
+    assert_int_equal(ns_stack_fd_arm(sfd), 0);
+    int n = 0;
+    for (int i = 0; i < 100 && ns_qdev_pending(q) < 2; i++) {
+        n = epoll_wait(ep, &ev, 1, 2000); /* no timeout of the loop's own: the fd's */
+        assert_int_equal(n, 1);
+        ns_stack_poll(st, ns_clock_now_us());
+        assert_int_equal(ns_stack_fd_arm(sfd), 0);
+    }
+    assert_int_equal(ns_qdev_pending(q), 2);
+    if (ns_stack_next_deadline(st) == NS_TIME_NEVER)
+        assert_int_equal(epoll_wait(ep, &ev, 1, 50), 0);
+    close(ep);
+    ns_stack_fd_free(sfd);
+    ns_stack_free(st);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -183,6 +223,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_deadline_and_fd),
         cmocka_unit_test(test_blocking_call),
         cmocka_unit_test(test_timer_wakes),
+        cmocka_unit_test(test_stack_fd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

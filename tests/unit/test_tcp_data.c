@@ -370,6 +370,52 @@ static void test_tcp_maxseg(void **state)
     tt_free(t);
 }
 
+/* TCP_NOTSENT_LOWAT (Linux tcp_stream_memory_free): 0 (unset) by default;
+ * with a mark a send takes no more once the bytes not sent yet reach it
+ * (below it: up to the mark, or one segment), and POLLOUT waits until
+ * twice the unsent bytes are below it. The peer's window (1000 bytes)
+ * keeps the rest unsent. */
+static void test_notsent_lowat(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int fd = tt_open_active(t, 1000, 5000, 1000, 1460);
+    int v = -1;
+    socklen_t l = sizeof(v);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &l), 0);
+    assert_int_equal(v, 0);
+    tt_setint(t, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 2000);
+    l = sizeof(v);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &l), 0);
+    assert_int_equal(v, 2000);
+    static uint8_t b[8000];
+    assert_int_equal(ns_send(st, fd, b, sizeof(b), 0), 2000);
+    tseg_expect(t, .flags = TANY, .seq = 1001, .len = 1000);
+    tseg_expect_none(t);
+    /* 1000 unsent: a send may take a segment more, poll says not yet. */
+    assert_int_equal(tt_poll(t, fd, POLLOUT), 0);
+    assert_int_equal(ns_send(st, fd, b, sizeof(b), 0), 1460);
+    errno = 0;
+    assert_int_equal(ns_send(st, fd, b, sizeof(b), 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    /* 3460 written. The peer takes 1000 and offers 1200: 1260 unsent,
+     * below the mark but twice it is not: still no POLLOUT. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = 5001, .ack = 2001, .win = 1200);
+    tseg_expect(t, .flags = TANY, .seq = 2001, .len = 1200);
+    tseg_expect_none(t);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), 0);
+    /* 1200 more: 60 unsent, writable. */
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = 5001, .ack = 3201, .win = 1200);
+    tseg_expect(t, .flags = TANY, .seq = 3201, .len = 1200);
+    tseg_expect_none(t);
+    assert_int_equal(tt_poll(t, fd, POLLOUT), POLLOUT);
+    /* Unset again: the send buffer's room is the only bound. */
+    tt_setint(t, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0);
+    assert_true(ns_send(st, fd, b, sizeof(b), 0) > 2000);
+    tt_free(t);
+}
+
 static void test_nagle(void **state)
 {
     (void)state;
@@ -668,6 +714,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mss_default_536),
         cmocka_unit_test(test_tcp_maxseg),
         cmocka_unit_test(test_nagle),
+        cmocka_unit_test(test_notsent_lowat),
         cmocka_unit_test(test_nodelay_flushes_cork),
         cmocka_unit_test(test_sender_sws),
         cmocka_unit_test(test_sender_sws_half_window),

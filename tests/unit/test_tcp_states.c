@@ -286,6 +286,66 @@ static void test_simultaneous_close(void **state)
     tt_free(t);
 }
 
+/* TCP_INFO's tcpi_state is Linux's number for the state (TCP_ESTABLISHED
+ * .. TCP_CLOSING, netinet/tcp.h), as tcp_get_info reports it and iperf3
+ * and ss-style tools read it, in every state a socket can be seen in. */
+static void test_tcp_info_state(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    t->isn = ISS;
+    int fd = tt_socket(t);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_CLOSE);
+    tt_connect_start(t, fd);
+    tseg_expect(t, .flags = SYN, .seq = ISS);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_SYN_SENT);
+    tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = PISS + 1, .mss = 1460);
+    assert_int_equal(tt_state(t, fd), TCPS_SYN_RECEIVED);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_SYN_RECV);
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 1, .ack = ISS + 1);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_ESTABLISHED);
+    assert_int_equal(ns_shutdown(st, fd, SHUT_WR), 0);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 1);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_FIN_WAIT1);
+    tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 1, .ack = ISS + 2);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_FIN_WAIT2);
+    tseg_send(t, t->now + 100, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 2);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_TIME_WAIT);
+    tt_free(t);
+
+    /* The passive side: LISTEN, CLOSE-WAIT, LAST-ACK. */
+    t = tt_new();
+    st = tt_st(t);
+    int lfd = tt_listen(t, 4);
+    assert_int_equal(tt_info(t, lfd).tcpi_state, TCP_LISTEN);
+    tt_free(t);
+    t = tt_new();
+    st = tt_st(t);
+    fd = tt_open_passive(t, ISS, PISS, 65535, 1460);
+    tseg_send(t, t->now + 100, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 1, .ack = PISS + 2);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_CLOSE_WAIT);
+    assert_int_equal(ns_shutdown(st, fd, SHUT_WR), 0);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 2);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_LAST_ACK);
+    tt_free(t);
+
+    /* The FINs cross: CLOSING. */
+    t = tt_new();
+    st = tt_st(t);
+    fd = tt_open_active(t, ISS, PISS, 65535, 1460);
+    assert_int_equal(ns_shutdown(st, fd, SHUT_WR), 0);
+    tseg_expect(t, .flags = FIN | ACK, .seq = ISS + 1, .ack = PISS + 1);
+    tseg_send(t, t->now + 100, .flags = FIN | ACK, .seq = PISS + 1, .ack = ISS + 1);
+    tseg_expect(t, .flags = ACK, .seq = ISS + 2, .ack = PISS + 2);
+    assert_int_equal(tt_state(t, fd), TCPS_CLOSING);
+    assert_int_equal(tt_info(t, fd).tcpi_state, TCP_CLOSING);
+    tt_free(t);
+}
+
 static void test_half_close(void **state)
 {
     (void)state;
@@ -785,7 +845,9 @@ static void test_time_wait_reuse(void **state)
     tseg_send(t, t->now + 100, .flags = SYN, .seq = PISS + 100000, .mss = 1460);
     tseg_expect(t, .flags = SYN | ACK, .seq = 900000, .ack = PISS + 100001);
     assert_int_equal(TCTR(t, tcp_tw_reuse), 1);
-    assert_int_equal(tt_lookup(t)->state, TCPS_SYN_RECEIVED);
+    /* Half-open: a syncache entry, no tcpcb yet. */
+    assert_null(tt_lookup(t));
+    assert_non_null(tt_syncache(t));
     tseg_send(t, t->now + 100, .flags = ACK, .seq = PISS + 100001, .ack = 900001);
     fd = ns_accept(st, lfd, NULL, NULL);
     assert_true(fd >= 0);
@@ -1037,6 +1099,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_passive_states),
         cmocka_unit_test(test_simultaneous_close),
         cmocka_unit_test(test_half_close),
+        cmocka_unit_test(test_tcp_info_state),
         cmocka_unit_test(test_time_wait_refin),
         cmocka_unit_test(test_time_wait_answers),
         cmocka_unit_test(test_abort_linger_zero),
