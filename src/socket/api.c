@@ -200,17 +200,6 @@ static bool ip4_bindable(struct ns_stack *st, uint32_t a)
            ip4_is_broadcast(st, a) || ip4_is_multicast(a);
 }
 
-/* __ipv6_addr_needs_scope_id: link-local unicast, and multicast of
- * interface- or link-local scope (RFC 4291 §2.7), name an interface. */
-static bool in6_needs_scope(const struct ns_addr *a)
-{
-    if (a->family != AF_INET6)
-        return false;
-    if (a->u.b[0] == 0xfe && (a->u.b[1] & 0xc0) == 0x80)
-        return true;
-    return a->u.b[0] == 0xff && ((a->u.b[1] & 0x0f) == 1 || (a->u.b[1] & 0x0f) == 2);
-}
-
 /* The interface of a bind (__inet6_bind, rawv6_bind): a link-scoped
  * address takes the sockaddr's sin6_scope_id as the socket's interface
  * (kept even when the bind then fails, as Linux sets sk_bound_dev_if
@@ -219,7 +208,7 @@ static bool in6_needs_scope(const struct ns_addr *a)
 static int bind6_dev(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *a,
                      uint32_t scope)
 {
-    if (in6_needs_scope(a)) {
+    if (sock_in6_needs_scope(a)) {
         if (scope)
             so->bound_ifindex = (int)scope;
         if (!so->bound_ifindex)
@@ -232,8 +221,10 @@ static int bind6_dev(struct ns_stack *st, struct ns_sock *so, const struct ns_ad
 
 /* bind(2) on an AF_INET6 socket: Linux inet6_bind / __inet6_bind, and
  * rawv6_bind for raw sockets (IPv6 only: a v4-mapped address is
- * EADDRNOTAVAIL, a wrong family EINVAL). netsock has no IPv6 address of
- * its own yet: any specific IPv6 unicast address is EADDRNOTAVAIL. */
+ * EADDRNOTAVAIL, a wrong family EINVAL). A specific IPv6 unicast address
+ * must be one of the host's (not tentative), or ::1 (ipv6_chk_addr: the
+ * loopback always has it), else EADDRNOTAVAIL; raw sockets take none
+ * yet (they send no IPv6). */
 static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr *addr,
                  socklen_t addrlen)
 {
@@ -265,8 +256,8 @@ static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr 
     if (a.family == AF_INET6 && !ns_addr_is_any(&a)) {
         if ((rc = bind6_dev(st, so, &a, scope)) < 0)
             return rc;
-        if (!mcast)
-            return -EADDRNOTAVAIL; /* ipv6_chk_addr: no IPv6 address here */
+        if (!mcast && (raw || !(ns_ip6_is_loopback(&a.u.ip6) || ip6_is_local(st, &a.u.ip6))))
+            return -EADDRNOTAVAIL; /* ipv6_chk_addr */
     }
     return so->ops->bind(st, so, &a, port);
 }
@@ -302,9 +293,12 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
  * ip6_datagram_connect_v6_only, which takes no sockaddr_in) and
  * tcp_v6_connect. A sockaddr_in on a dual-stack datagram socket, or a
  * v4-mapped address, connects over IPv4; :: means this host (127.0.0.1
- * when bound to an IPv4 address, else ::1). IPv6 peers themselves have
- * no route yet: ENETUNREACH. */
-static int connect6_dst(const struct ns_sock *so, const struct sockaddr *addr, socklen_t len,
+ * when bound to an IPv4 address, else ::1). A link-scoped IPv6 peer
+ * binds the socket to its sin6_scope_id's interface (EINVAL when the
+ * socket is bound to another, or has none); an IPv6 peer of a socket
+ * bound to an IPv4 address is ENETUNREACH. Raw sockets send no IPv6
+ * yet: ENETUNREACH for them. */
+static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen_t len,
                         struct ns_addr *out, uint16_t *port)
 {
     if (addr->sa_family == AF_INET && so->type == SOCK_DGRAM) {
@@ -330,7 +324,20 @@ static int connect6_dst(const struct ns_sock *so, const struct sockaddr *addr, s
         return -ENETUNREACH; /* tcp_v6_connect: multicast */
     if (out->family == AF_INET)
         return (so->flags & SO_F_V6ONLY) ? -ENETUNREACH : 0;
-    return -ENETUNREACH; /* no IPv6 route (yet) */
+    if (so->type == SOCK_RAW)
+        return -ENETUNREACH; /* raw IPv6 output: not there yet */
+    if (sock_in6_needs_scope(out)) {
+        if (scope) {
+            if (so->bound_ifindex && so->bound_ifindex != (int)scope)
+                return -EINVAL;
+            so->bound_ifindex = (int)scope;
+        }
+        if (!so->bound_ifindex)
+            return -EINVAL; /* "connect to link-local address requires an interface" */
+    }
+    if (so->flow.local.family == AF_INET && !ns_addr_is_any(&so->flow.local))
+        return -ENETUNREACH; /* a v4-mapped source for an IPv6 peer */
+    return 0;
 }
 
 int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)

@@ -155,6 +155,15 @@ socklen_t sock_name(const struct ns_sock *so, const struct ns_addr *a, uint16_t 
     return sizeof(*sin);
 }
 
+bool sock_in6_needs_scope(const struct ns_addr *a)
+{
+    if (a->family != AF_INET6)
+        return false;
+    if (a->u.b[0] == 0xfe && (a->u.b[1] & 0xc0) == 0x80)
+        return true;
+    return a->u.b[0] == 0xff && ((a->u.b[1] & 0x0f) == 1 || (a->u.b[1] & 0x0f) == 2);
+}
+
 /* Linux SIN6_LEN_RFC2133: a sockaddr_in6 without sin6_scope_id. */
 #define LX_SIN6_LEN_RFC2133 24
 
@@ -250,8 +259,9 @@ int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
 }
 
 int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct ns_addr *addr,
-                      uint16_t *port)
+                      uint16_t *port, int *oif)
 {
+    *oif = so->bound_ifindex;
     if (!msg->msg_name)
         goto none;
     /* udpv6_sendmsg: the family must be there, then by family. */
@@ -273,16 +283,30 @@ int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct
     int rc = sock_parse_in6(msg->msg_name, msg->msg_namelen, -EINVAL, addr, port, &scope);
     if (rc < 0)
         return rc;
-    if (ns_addr_is_any(addr) && so->flow.local.family == AF_INET)
-        *addr = ns_addr_ip4(0); /* "this host" over IPv4, as udp_sendmsg takes 0.0.0.0 */
-    if (addr->family != AF_INET || (so->flags & SO_F_V6ONLY))
-        return -ENETUNREACH; /* IPv6 itself: no IPv6 route yet */
+    if (ns_addr_is_any(addr)) {
+        if (so->flow.local.family == AF_INET)
+            *addr = ns_addr_ip4(0); /* "this host" over IPv4, as udp_sendmsg takes 0.0.0.0 */
+        else
+            addr->u.b[15] = 1; /* udpv6_sendmsg: :: is ::1 (ipv6_addr_any, loopback) */
+    }
+    if (addr->family == AF_INET)
+        return (so->flags & SO_F_V6ONLY) ? -ENETUNREACH : 1;
+    /* A link-scoped destination's zone (RFC 4007 §6): the sockaddr's
+     * sin6_scope_id, else the bound interface (udpv6_sendmsg: a scope id
+     * other than the bound interface is EINVAL). */
+    if (scope && sock_in6_needs_scope(addr)) {
+        if (so->bound_ifindex && (int)scope != so->bound_ifindex)
+            return -EINVAL;
+        *oif = (int)scope;
+    }
+    /* An IPv6 destination from a socket bound to an IPv4 address:
+     * ip6_dst_lookup sees a v4-mapped source for an IPv6 destination. */
+    if (so->flow.local.family == AF_INET && !ns_addr_is_any(&so->flow.local))
+        return -ENETUNREACH;
     return 1;
 none:
     if (!(so->flags & SO_F_CONNECTED))
         return -EDESTADDRREQ;
-    if (so->flow.remote.family != AF_INET)
-        return -ENETUNREACH;
     return 0;
 }
 
@@ -545,7 +569,18 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     if (!pb)
         return -EAGAIN;
     const uint8_t *ip = pb->buf + pb->l3_off;
-    uint32_t src = ns_rd32(ip + 12), dst = ns_rd32(ip + 16);
+    /* Either version's header (RFC 8200 §3: the version nibble). */
+    bool v6 = (ip[0] >> 4) == 6;
+    struct ns_addr from, to;
+    if (v6) {
+        from = (struct ns_addr){.family = AF_INET6};
+        to = (struct ns_addr){.family = AF_INET6};
+        memcpy(from.u.b, ip + 8, 16);
+        memcpy(to.u.b, ip + 24, 16);
+    } else {
+        from = ns_addr_ip4(ns_rd32(ip + 12));
+        to = ns_addr_ip4(ns_rd32(ip + 16));
+    }
     const uint8_t *data = from_l3 ? ip : ns_pbuf_data(pb);
     size_t dlen = from_l3 ? pb->len + (size_t)(pb->off - pb->l3_off) : pb->len;
 
@@ -565,26 +600,37 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         msg->msg_flags |= MSG_TRUNC;
     if (msg->msg_name) {
         struct sockaddr_storage name;
-        struct ns_addr from = ns_addr_ip4(src);
         socklen_t len = sock_name(so, &from, from_l3 ? 0 : ns_rd16(pb->buf + pb->l4_off), &name);
         socklen_t n = msg->msg_namelen < len ? msg->msg_namelen : len;
         memcpy(msg->msg_name, &name, n);
         msg->msg_namelen = len;
     }
     size_t cused = 0;
-    /* ip6_datagram_recv_common_ctl: an IPv4 datagram on an AF_INET6
-     * socket gets IPV6_PKTINFO with its destination v4-mapped, before
-     * the IPv4 control messages (udpv6_recvmsg). */
+    /* ip6_datagram_recv_common_ctl: IPV6_PKTINFO first, its destination
+     * v4-mapped for an IPv4 datagram, before the IPv4 control messages
+     * (udpv6_recvmsg); an IPv6 datagram then brings the hop limit and the
+     * traffic class when asked (ip6_datagram_recv_specific_ctl), and no
+     * IPv4 ones. */
     if (so->family == AF_INET6 && (so->flags & SO_F_RECVPKTINFO6)) {
         struct in6_pktinfo pi6 = {.ipi6_ifindex = pb->ifindex};
-        struct ns_addr d = ns_addr_ip4(dst);
-        memcpy(&pi6.ipi6_addr, d.u.b, 16);
+        memcpy(&pi6.ipi6_addr, to.u.b, 16);
         put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_PKTINFO, &pi6, sizeof(pi6));
+    }
+    if (v6) {
+        if (so->flags & SO_F_RECVHOPS6) {
+            int hops = ip[7];
+            put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_HOPLIMIT, &hops, sizeof(hops));
+        }
+        if (so->flags & SO_F_RECVTCLASS6) {
+            int tc = (ip[0] & 0x0f) << 4 | ip[1] >> 4;
+            put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof(tc));
+        }
+        goto cmsg_done;
     }
     if (so->flags & SO_F_PKTINFO) {
         struct in_pktinfo pi = {.ipi_ifindex = (int)pb->ifindex};
-        pi.ipi_addr.s_addr = htonl(dst);
-        pi.ipi_spec_dst.s_addr = htonl(dst);
+        pi.ipi_addr.s_addr = htonl(ns_addr_to_ip4(&to));
+        pi.ipi_spec_dst.s_addr = pi.ipi_addr.s_addr;
         put_cmsg(msg, &cused, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
     }
     if (so->flags & SO_F_RECVTTL) {
@@ -595,6 +641,7 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         uint8_t tos = ip[1];
         put_cmsg(msg, &cused, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
     }
+cmsg_done:
     msg->msg_controllen = cused;
 
     if (!(flags & MSG_PEEK)) {
@@ -663,6 +710,41 @@ int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal)
         return EPROTO;
     }
     return 0;
+}
+
+int sock_icmp6_err(uint8_t type, uint8_t code, bool *fatal)
+{
+    /* Linux tab_unreach[] (net/ipv6/icmp.c), by RFC 4443 §3.1 code. */
+    static const struct {
+        uint8_t err, fatal;
+    } unreach[7] = {
+        {ENETUNREACH, 0},  /* 0 no route to destination */
+        {EACCES, 1},       /* 1 administratively prohibited */
+        {EHOSTUNREACH, 0}, /* 2 beyond the scope of the source address */
+        {EHOSTUNREACH, 0}, /* 3 address unreachable */
+        {ECONNREFUSED, 1}, /* 4 port unreachable */
+        {EACCES, 1},       /* 5 source address failed policy */
+        {EACCES, 1},       /* 6 reject route */
+    };
+    *fatal = false;
+    switch (type) {
+    case NS_ICMP6_DEST_UNREACH:
+        if (code >= 7) {
+            *fatal = true;
+            return EPROTO;
+        }
+        *fatal = unreach[code].fatal;
+        return unreach[code].err;
+    case NS_ICMP6_PACKET_TOO_BIG:
+        return EMSGSIZE;
+    case NS_ICMP6_TIME_EXCEEDED:
+        return EHOSTUNREACH;
+    case NS_ICMP6_PARAM_PROB:
+        *fatal = true;
+        return EPROTO;
+    default:
+        return 0;
+    }
 }
 
 int sock_dgram_shutdown(struct ns_stack *st, struct ns_sock *so, int how)

@@ -261,6 +261,9 @@ socklen_t sock_name(const struct ns_sock *so, const struct ns_addr *a, uint16_t 
  * sin6_family is not AF_INET6; else 0 with *addr (a v4-mapped address as
  * the AF_INET ns_addr, the rest as AF_INET6), *port (host order) and
  * *scope (0 for the short form). */
+/* __ipv6_addr_needs_scope_id: link-local unicast, and multicast of
+ * interface- or link-local scope (RFC 4291 §2.7), name an interface. */
+bool sock_in6_needs_scope(const struct ns_addr *a);
 int sock_parse_in6(const struct sockaddr *sa, socklen_t len, int wrong_family,
                    struct ns_addr *addr, uint16_t *port, uint32_t *scope);
 
@@ -311,11 +314,13 @@ int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
  * checks of Linux udpv6_sendmsg: 0 for none (NULL, or AF_UNSPEC: then
  * -EDESTADDRREQ unless connected), 1 with *addr and *port (a sockaddr_in
  * is taken as udp_sendmsg takes it, a v4-mapped sockaddr_in6 as its IPv4
- * address); -EINVAL for a short name or another family, -ENETUNREACH for
- * IPv4 through an IPV6_V6ONLY socket and for IPv6 destinations (netsock
- * has no IPv6 routes yet). */
+ * address, :: as ::1) and *oif the interface a link-scoped destination
+ * names (its scope id, else the bound interface); -EINVAL for a short
+ * name, another family or a scope id other than the bound interface,
+ * -ENETUNREACH for IPv4 through an IPV6_V6ONLY socket and for IPv6 from
+ * a socket bound to an IPv4 address. */
 int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct ns_addr *addr,
-                      uint16_t *port);
+                      uint16_t *port, int *oif);
 
 /* Just before a datagram is built (Linux sock_alloc_send_pskb): report
  * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */
@@ -400,5 +405,11 @@ static inline bool sock_stream_writeable(uint32_t queued, uint32_t size)
  * Linux treats it as "hard" (fatal: reported to a connected socket even
  * without IP_RECVERR). 0 for types that carry no error. */
 int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal);
+/* The same for an ICMPv6 error (RFC 4443 §3, Linux icmpv6_err_convert):
+ * Destination Unreachable by code (port unreachable ECONNREFUSED, fatal;
+ * no route ENETUNREACH; administratively prohibited EACCES, fatal;
+ * address unreachable EHOSTUNREACH), Packet Too Big EMSGSIZE, Time
+ * Exceeded EHOSTUNREACH, Parameter Problem EPROTO (fatal); 0 for others. */
+int sock_icmp6_err(uint8_t type, uint8_t code, bool *fatal);
 
 #endif
