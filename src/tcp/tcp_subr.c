@@ -28,7 +28,8 @@ const char *const tcp_state_names[] = {
 #define TCP_INITIAL_BUCKETS 256u
 
 /* TCP in the IP protocol table (net/net.h). */
-static const struct ip_protocol tcp_protocol = {.input4 = tcp_input, .err4 = tcp_icmp_err};
+static const struct ip_protocol tcp_protocol = {
+    .input4 = tcp_input, .err4 = tcp_icmp_err, .input6 = tcp_input6, .err6 = tcp_icmp6_err};
 
 int tcp_init(struct ns_stack *st)
 {
@@ -452,9 +453,25 @@ void tcp_respond(struct ns_stack *st, const struct ns_flow *f, uint32_t seq, uin
     if (flags & NS_TCP_RST)
         NS_STAT_INC(st, tcp_tx_rst);
     NS_STAT_INC(st, tcp_tx_segs);
+    tcp_ip_output(st, NULL, f, NULL, true, pb);
+}
+
+int tcp_ip_output(struct ns_stack *st, const struct ip_egress *eg, const struct ns_flow *f,
+                  const struct ns_sock *so, bool df, struct ns_pbuf *pb)
+{
+    if (f->remote.family == AF_INET6) {
+        bool hops = so && so->hops6 >= 0;
+        struct ip6_out o = {.src = f->local.u.ip6, .dst = f->remote.u.ip6,
+                            .proto = NS_IPPROTO_TCP,
+                            .hop_limit = hops ? (uint8_t)so->hops6 : 0, .hop_limit_set = hops,
+                            .tclass = so ? so->tclass : 0, .oif = so ? so->bound_ifindex : 0,
+                            .dontfrag = true};
+        return eg ? ip6_output_via(st, eg, &o, pb) : ip6_output(st, &o, pb);
+    }
     struct ip4_out o = {.src = ns_addr_to_ip4(&f->local), .dst = ns_addr_to_ip4(&f->remote),
-                        .proto = NS_IPPROTO_TCP, .df = true};
-    ip4_output(st, &o, pb);
+                        .proto = NS_IPPROTO_TCP, .df = df,
+                        .ttl = so ? so->ttl : 0, .tos = so ? so->tos : 0};
+    return eg ? ip4_output_via(st, eg, &o, pb) : ip4_output(st, &o, pb);
 }
 
 void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct ns_tcp_repr *th,
@@ -463,9 +480,14 @@ void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct n
     /* RFC 9293 §3.10.7.1: never answer a reset; never to a broadcast. */
     if (th->flags & NS_TCP_RST)
         return;
-    uint32_t dst = ns_addr_to_ip4(&in->local);
-    if (ip4_is_broadcast(st, dst) || ip4_is_multicast(dst))
-        return;
+    if (in->local.family == AF_INET6) {
+        if (ns_ip6_is_multicast(&in->local.u.ip6))
+            return;
+    } else {
+        uint32_t dst = ns_addr_to_ip4(&in->local);
+        if (ip4_is_broadcast(st, dst) || ip4_is_multicast(dst))
+            return;
+    }
     if (th->flags & NS_TCP_ACK) {
         tcp_respond(st, in, th->ack, 0, NS_TCP_RST, 0);
     } else {
@@ -556,17 +578,30 @@ uint16_t tcp_mss_for_dev(const struct ns_dev *dev)
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }
 
-uint16_t tcp_mss_for_route(struct tcpcb *tp) { return tcp_mss_for_dev(tcp_route_dev(tp)); }
+uint16_t tcp_mss_for_egress(struct ns_stack *st, const struct ip_egress *eg,
+                            const struct ns_addr *dst)
+{
+    if (!eg->v6)
+        return tcp_mss_for_dev(eg->ifp ? eg->ifp->dev : NULL);
+    uint32_t mtu = eg->ifp ? ip6_path_mtu(st, eg->ifp, &dst->u.ip6) : NS_IP6_MIN_MTU;
+    uint32_t mss = mtu - NS_IP6_HLEN - NS_TCP_HLEN;
+    return (uint16_t)(mss > 65475 ? 65475 : mss);
+}
+
+uint16_t tcp_mss_for_route(struct tcpcb *tp)
+{
+    return tcp_mss_for_egress(tp->st, tcp_egress(tp), &tp->sock.flow.remote);
+}
 
 uint32_t tcp_path_mtu(struct tcpcb *tp)
 {
-    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp) + NS_IP4_HLEN + NS_TCP_HLEN;
+    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp) + tcp_ip_hlen(&tp->sock.flow) + NS_TCP_HLEN;
     return tp->pmtu && tp->pmtu < mtu ? tp->pmtu : mtu;
 }
 
 uint16_t tcp_effective_mss(struct tcpcb *tp)
 {
-    uint32_t mss = tcp_path_mtu(tp) - NS_IP4_HLEN - NS_TCP_HLEN;
+    uint32_t mss = tcp_path_mtu(tp) - tcp_ip_hlen(&tp->sock.flow) - NS_TCP_HLEN;
     if (tp->peer_mss < mss)
         mss = tp->peer_mss;
     if (tp->user_mss && tp->user_mss < mss)

@@ -192,22 +192,36 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
         }
         return -EISCONN;
     }
-    uint32_t addr = ns_addr_to_ip4(to);
-    if (addr == 0)
-        addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
-    /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
-    if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
-        return -ENETUNREACH;
-    /* The egress, decided here and kept for the connection's segments;
-     * to an address of this host from that address itself. */
-    const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
-    if (eg->err)
-        return -ENETUNREACH;
-    uint32_t src = eg->local ? addr : eg->src;
-    if (!ns_addr_is_any(&so->flow.local))
-        src = ns_addr_to_ip4(&so->flow.local);
+    struct ns_addr peer, src;
+    if (to->family == AF_INET6) {
+        /* tcp_v6_connect (the socket layer refused multicast): the
+         * egress and the source address for it, none: EADDRNOTAVAIL. */
+        peer = *to;
+        const struct ip_egress *eg = ip6_egress(st, &so->egress, &peer.u.ip6, so->bound_ifindex);
+        if (eg->err)
+            return -ENETUNREACH;
+        src = ns_addr_is_any(&so->flow.local) ? ip_egress_src(eg) : so->flow.local;
+        if (ns_addr_is_any(&src))
+            return -EADDRNOTAVAIL;
+    } else {
+        uint32_t addr = ns_addr_to_ip4(to);
+        if (addr == 0)
+            addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
+        /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
+        if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
+            return -ENETUNREACH;
+        /* The egress, decided here and kept for the connection's segments;
+         * to an address of this host from that address itself. */
+        const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
+        if (eg->err)
+            return -ENETUNREACH;
+        peer = ns_addr_ip4(addr);
+        src = ns_addr_ip4(eg->local ? addr : eg->src);
+        if (!ns_addr_is_any(&so->flow.local))
+            src = so->flow.local;
+    }
     /* The connection's 4-tuple (the one copy: the socket's flow). */
-    struct ns_flow f = {.local = ns_addr_ip4(src), .remote = ns_addr_ip4(addr),
+    struct ns_flow f = {.local = src, .remote = peer,
                         .lport = so->flow.lport, .rport = port, .proto = so->flow.proto};
     if (so->flags & SO_F_BOUND) {
         if (tcp_lookup(st, &f))

@@ -27,6 +27,8 @@
 #include "netsock/netsock.h"
 #include "netsock/sim.h"
 #include "netsock/socket.h"
+#include "net/net.h"
+#include "tcp/tcp.h"
 #include "testutil.h"
 
 #define CHECK(cond) NS_ASSERT_SEED(cond)
@@ -268,6 +270,205 @@ static void test_udp_port_unreachable6(void **state)
     world_finish(&w);
 }
 
+
+/* ---- TCP ---------------------------------------------------------------------------- */
+
+/* Move `total` bytes from (sa, fa) to (sb, fb), both non-blocking, the
+ * simulation stepped between; every byte checked against fill(). True
+ * when all arrived before `limit_us` of virtual time. */
+static bool pump(struct world *w, struct ns_stack *sa, int fa, struct ns_stack *sb, int fb,
+                 size_t total, uint64_t limit_us)
+{
+    static uint8_t src[65536], got[65536];
+    size_t sent = 0, recvd = 0;
+    uint64_t end = ns_sim_now(w->sim) + limit_us;
+    while (recvd < total && ns_sim_now(w->sim) < end) {
+        while (sent < total) {
+            size_t n = total - sent < sizeof(src) ? total - sent : sizeof(src);
+            for (size_t i = 0; i < n; i++)
+                src[i] = (uint8_t)((sent + i) * 131u >> 3);
+            ssize_t k = ns_send(sa, fa, src, n, MSG_DONTWAIT);
+            if (k <= 0)
+                break;
+            sent += (size_t)k;
+        }
+        for (;;) {
+            ssize_t k = ns_recv(sb, fb, got, sizeof(got), MSG_DONTWAIT);
+            if (k <= 0)
+                break;
+            for (ssize_t i = 0; i < k; i++)
+                if (got[i] != (uint8_t)((recvd + (size_t)i) * 131u >> 3))
+                    return false;
+            recvd += (size_t)k;
+        }
+        ns_sim_run_for(w->sim, 1000);
+    }
+    return recvd == total;
+}
+
+static int mss_of(struct ns_stack *st, int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof(v);
+    CHECK(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_MAXSEG, &v, &len) == 0);
+    return v;
+}
+
+/* Listen, connect, accept over IPv6 between st_c and st_s (the same
+ * stack for ::1); the accepted socket's peer and the client's names are
+ * IPv6. Returns the client's fd, the server's in *srv. */
+static int tcp6_pair(struct world *w, struct ns_stack *st_c, struct ns_stack *st_s,
+                     const char *srv_addr, const char *cli_addr, int *srv)
+{
+    int l = ns_socket(st_s, AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in6 any = sa6("::", PORT), dst = sa6(srv_addr, PORT);
+    CHECK(ns_bind(st_s, l, (struct sockaddr *)&any, sizeof(any)) == 0);
+    CHECK(ns_listen(st_s, l, 8) == 0);
+    int c = ns_socket(st_c, AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    errno = 0;
+    CHECK(ns_connect(st_c, c, (struct sockaddr *)&dst, sizeof(dst)) == -1 && errno == EINPROGRESS);
+    struct sockaddr_in6 peer;
+    socklen_t plen = sizeof(peer);
+    int s = -1;
+    for (int i = 0; i < 1000 && s < 0; i++) {
+        ns_sim_run_for(w->sim, 1000);
+        plen = sizeof(peer);
+        s = ns_accept4(st_s, l, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK);
+    }
+    CHECK(s >= 0);
+    ns_sim_run_for(w->sim, 10000);
+    uint16_t cport = local_port(st_c, c);
+    CHECK(sa6_is(&peer, plen, cli_addr, cport));
+    struct sockaddr_in6 me;
+    socklen_t mlen = sizeof(me);
+    CHECK(ns_getsockname(st_c, c, (struct sockaddr *)&me, &mlen) == 0);
+    CHECK(sa6_is(&me, mlen, cli_addr, cport));
+    mlen = sizeof(me);
+    CHECK(ns_getpeername(st_c, c, (struct sockaddr *)&me, &mlen) == 0);
+    CHECK(sa6_is(&me, mlen, srv_addr, PORT));
+    mlen = sizeof(me);
+    CHECK(ns_getsockname(st_s, s, (struct sockaddr *)&me, &mlen) == 0);
+    CHECK(sa6_is(&me, mlen, srv_addr, PORT));
+    ns_close(st_s, l);
+    *srv = s;
+    return c;
+}
+
+/* TCP over [::1] inside one stack: the handshake, 1 MB each way, the
+ * names, an orderly close. */
+static void test_tcp_loopback6(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, ns_test_seed(64), NULL);
+    int s, c = tcp6_pair(&w, w.a, w.a, "::1", "::1", &s);
+    CHECK(pump(&w, w.a, c, w.a, s, 1 << 20, 60000000));
+    CHECK(pump(&w, w.a, s, w.a, c, 1 << 20, 60000000));
+    CHECK(ns_shutdown(w.a, c, SHUT_WR) == 0);
+    ns_sim_run_for(w.sim, 100000);
+    char b;
+    CHECK(ns_recv(w.a, s, &b, 1, MSG_DONTWAIT) == 0);
+    ns_close(w.a, c);
+    ns_close(w.a, s);
+    world_finish(&w);
+}
+
+/* Between two stacks over a link losing, reordering and duplicating
+ * frames: 2 MB each way arrive whole and in order (SACK, timestamps,
+ * window scaling negotiated as over IPv4); the MSS is 1500 - 60 - 12. */
+static void test_tcp_between_stacks_lossy(void **state)
+{
+    (void)state;
+    uint64_t seed = ns_test_seed(65);
+    for (uint64_t k = 0; k < 3; k++) {
+        struct ns_link_params p;
+        ns_link_params_default(&p);
+        p.rate_bps = 100000000;
+        p.delay_us = 2000;
+        p.loss = 0.02;
+        p.reorder = 0.02;
+        p.reorder_delay_us = 3000;
+        p.dup = 0.01;
+        struct world w;
+        world_init(&w, seed + k, &p);
+        int s, c = tcp6_pair(&w, w.a, w.b, "2001:db8::20", "2001:db8::10", &s);
+        CHECK(mss_of(w.a, c) == 1500 - 60 - 12);
+        CHECK(mss_of(w.b, s) == 1500 - 60 - 12);
+        CHECK(pump(&w, w.a, c, w.b, s, 2 << 20, 120000000));
+        CHECK(pump(&w, w.b, s, w.a, c, 2 << 20, 120000000));
+        ns_close(w.a, c);
+        ns_close(w.b, s);
+        world_finish(&w);
+    }
+}
+
+/* RFC 8201 §4-§5: a Packet Too Big about a segment in flight lowers the
+ * path MTU (never below 1280) and with it the connection's MSS; the
+ * transfer goes on, whole. The error is sent over the link by bob's
+ * stack, quoting alice's segment as a router would. */
+static void test_tcp_packet_too_big(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, ns_test_seed(66), NULL);
+    int s, c = tcp6_pair(&w, w.a, w.b, "2001:db8::20", "2001:db8::10", &s);
+    CHECK(pump(&w, w.a, c, w.b, s, 100000, 10000000));
+    CHECK(mss_of(w.a, c) == 1428);
+    /* The quote: alice's IPv6 header and the start of a TCP header at a
+     * sequence number inside the window (SND.UNA itself). */
+    uint8_t msg[8 + 40 + 20];
+    memset(msg, 0, sizeof(msg));
+    msg[0] = 2; /* Packet Too Big */
+    uint32_t mtu = htonl(1000); /* below the minimum: 1280 is used */
+    memcpy(msg + 4, &mtu, 4);
+    uint8_t *ip = msg + 8;
+    ip[0] = 0x60;
+    ip[5] = 20;
+    ip[6] = 6;
+    ip[7] = 64;
+    struct in6_addr a6, b6;
+    inet_pton(AF_INET6, "2001:db8::10", &a6);
+    inet_pton(AF_INET6, "2001:db8::20", &b6);
+    memcpy(ip + 8, &a6, 16);
+    memcpy(ip + 24, &b6, 16);
+    uint8_t *th = ip + 40;
+    uint16_t cport = htons(local_port(w.a, c)), sport = htons(PORT);
+    memcpy(th, &cport, 2);
+    memcpy(th + 2, &sport, 2);
+    /* Any sequence number from SND.UNA to SND.MAX is accepted: send data
+     * so that some is in flight, and quote SND.UNA. */
+    static uint8_t junk[200000];
+    CHECK(ns_send(w.a, c, junk, sizeof(junk), MSG_DONTWAIT) == (ssize_t)sizeof(junk));
+    ns_sim_run_for(w.sim, 100);
+    struct ns_ip6_addr aa, bb;
+    memcpy(aa.b, &a6, 16);
+    memcpy(bb.b, &b6, 16);
+    struct ns_flow f = ns_flow_ip6(&aa, ntohs(cport), &bb, PORT, NS_IPPROTO_TCP);
+    struct tcpcb *tp = tcp_lookup(w.a, &f);
+    CHECK(tp != NULL);
+    uint32_t seq = htonl(tp->snd_una);
+    memcpy(th + 4, &seq, 4);
+    th[12] = 0x50;
+    CHECK(icmp6_send(w.b, NULL, NULL, &aa, 0, msg, sizeof(msg)) == 0);
+    ns_sim_run_for(w.sim, 10000);
+    CHECK(mss_of(w.a, c) == 1280 - 60 - 12);
+    /* What was queued, then more, arrive whole. */
+    uint8_t buf[65536];
+    size_t got = 0;
+    for (int i = 0; i < 100000 && got < sizeof(junk); i++) {
+        ssize_t k = ns_recv(w.b, s, buf, sizeof(buf), MSG_DONTWAIT);
+        if (k > 0)
+            got += (size_t)k;
+        else
+            ns_sim_run_for(w.sim, 1000);
+    }
+    CHECK(got == sizeof(junk));
+    CHECK(pump(&w, w.a, c, w.b, s, 500000, 30000000));
+    ns_close(w.a, c);
+    ns_close(w.b, s);
+    world_finish(&w);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -276,6 +477,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_udp_loopback6),
         cmocka_unit_test(test_udp_between_stacks),
         cmocka_unit_test(test_udp_port_unreachable6),
+        cmocka_unit_test(test_tcp_loopback6),
+        cmocka_unit_test(test_tcp_between_stacks_lossy),
+        cmocka_unit_test(test_tcp_packet_too_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
