@@ -2864,10 +2864,8 @@ static void seq_block_forever(const struct api *a, struct trace *t)
  * What an AF_INET6 socket does over IPv4, where both worlds can be
  * compared on 127.0.0.1: dual stack (IPV6_V6ONLY off) with v4-mapped
  * addresses, sockaddr_in6 in and out, bind conflicts between the
- * families, the IPV6_* options and their errno. No sequence sends IPv6
- * itself: this machine may route it off the host, and netsock has no IPv6
- * routes yet (such destinations are ENETUNREACH there, see
- * docs/sockets.md). */
+ * families, the IPV6_* options and their errno. IPv6 itself goes only
+ * to ::1 (seq6_native_*, below): anything else might leave this host. */
 
 /* ::ffff:a.b.c.d (RFC 4291 §2.5.5.2) port, or any IPv6 address by text. */
 static struct sockaddr_in6 in6m(uint32_t v4, uint16_t port)
@@ -3583,6 +3581,110 @@ static void seq_tcp_poll_shut_wr(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, srv));
 }
 
+/* ---- native IPv6 over ::1 --------------------------------------------------------------
+ *
+ * UDP and TCP over IPv6 itself, on the loopback address both worlds have
+ * (Linux puts ::1 on lo). Names are sockaddr_in6 with ::1; ports are the
+ * kernel's or netsock's own choice and masked. */
+
+/* UDP on [::1]: bind, sendto, recvfrom's name, connect's names, ::
+ * meaning ::1, IPV6_RECVHOPLIMIT with IPV6_UNICAST_HOPS, a link-local
+ * peer without a scope (EINVAL), a closed port (ECONNREFUSED). */
+static void seq6_native_udp(const struct api *a, struct trace *t)
+{
+    int r = sock6(a, t, SOCK_DGRAM, 0), s = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    long rc = rec(t, "bind([::1]:0)", a->bind(a, r, SA(lo), sizeof(lo)));
+    expect(t, rc == 0, "::1 binds");
+    uint16_t port = name6(a, t, r, false, true);
+    struct sockaddr_in6 to = in6t("::1", port, 0);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    rec(t, "sendto([::1])", a->sendto(a, s, "six", 3, 0, SA(to), sizeof(to)));
+    name6(a, t, s, false, true);
+    wait_in(a, t, r);
+    char buf[16], ctl[128];
+    struct sockaddr_storage from;
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                       .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    rc = rec(t, "recvmsg", a->recvmsg(a, r, &m, 0));
+    out_sa(t, &from, m.msg_namelen, true);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        int v = 0;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        out(t, "cmsg level=%d type=%d value=%d", c->cmsg_level, c->cmsg_type, v);
+    }
+    struct sockaddr_in6 any = in6t("::", port, 0);
+    rec(t, "connect([::]:port)", a->connect(a, s, SA(any), sizeof(any)));
+    name6(a, t, s, true, true);
+    name6(a, t, s, false, true);
+    rec(t, "send", a->send(a, s, "again", 5, 0));
+    wait_in(a, t, r);
+    recv_str(a, t, r, 16, 0, "recv");
+    struct sockaddr_in6 ll = in6t("fe80::1", 9, 0);
+    rec(t, "connect(fe80::1, no scope)", a->connect(a, s, SA(ll), sizeof(ll)));
+    rec(t, "close", a->close(a, s));
+
+    uint16_t dead = closed_port(a, t);
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 d = in6t("::1", dead, 0);
+    rec(t, "connect([::1]:closed)", a->connect(a, u, SA(d), sizeof(d)));
+    rec(t, "send", a->send(a, u, "x", 1, 0));
+    poll1(a, t, u, POLLIN, 200);
+    rc = recv_str(a, t, u, 16, 0, "recv");
+    expect(t, rc == -1 && errno == ECONNREFUSED, "ICMPv6 port unreachable: ECONNREFUSED");
+    rec(t, "close", a->close(a, u));
+    rec(t, "close", a->close(a, r));
+}
+
+/* TCP on [::1]: a v6-only listener, connect, accept's name, data both
+ * ways, the names; a closed port refuses (ECONNREFUSED); a v4-mapped
+ * client does not reach the v6-only listener. */
+static void seq6_native_tcp(const struct api *a, struct trace *t)
+{
+    int l = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    rec(t, "bind([::1]:0)", a->bind(a, l, SA(lo), sizeof(lo)));
+    rec(t, "listen", a->listen(a, l, 4));
+    uint16_t port = name6(a, t, l, false, true);
+    int c = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 to = in6t("::1", port, 0);
+    long rc = rec(t, "connect([::1])", a->connect(a, c, SA(to), sizeof(to)));
+    expect(t, rc == 0, "TCP over ::1 connects");
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    int s = rec_fd(t, "accept", a->accept(a, l, SAW(peer), &plen));
+    out_sa(t, &peer, plen, true);
+    name6(a, t, c, false, true);
+    name6(a, t, c, true, true);
+    name6(a, t, s, false, true);
+    rec(t, "send(c)", a->send(a, c, "ping6", 5, 0));
+    wait_in(a, t, s);
+    recv_str(a, t, s, 16, 0, "recv(s)");
+    rec(t, "send(s)", a->send(a, s, "pong6", 5, 0));
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv(c)");
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+
+    int m = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 mapped = in6m(LO, port);
+    rc = rec(t, "connect(::ffff:127.0.0.1, v6-only listener)",
+             a->connect(a, m, SA(mapped), sizeof(mapped)));
+    expect(t, rc == -1 && errno == ECONNREFUSED, "a v6-only listener takes no IPv4");
+    rec(t, "close", a->close(a, m));
+    rec(t, "close", a->close(a, l));
+
+    uint16_t dead = closed_port(a, t);
+    int d = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 dd = in6t("::1", dead, 0);
+    rc = rec(t, "connect([::1]:closed)", a->connect(a, d, SA(dd), sizeof(dd)));
+    expect(t, rc == -1 && errno == ECONNREFUSED, "a closed port over IPv6: ECONNREFUSED");
+    rec(t, "close", a->close(a, d));
+}
+
 /* ---- epoll (netsock/epoll.h) ----------------------------------------------------------- */
 
 /* Registrations carry a tag as their data (descriptor numbers differ
@@ -4070,6 +4172,8 @@ static const struct seq seq_table[] = {
     SEQ(seq6_opts),
     SEQ(seq6_raw),
     SEQ(seq6_edges),
+    SEQ(seq6_native_udp),
+    SEQ(seq6_native_tcp),
     SEQ(seq_tcp_poll_shut_wr),
     SEQ(seq_epoll_args),
     SEQ(seq_epoll_udp_lt_et),
