@@ -215,6 +215,33 @@ static void udp_fill(struct ns_pbuf *pb, uint8_t *u, uint16_t sport, uint16_t dp
     }
 }
 
+/* The datagram of a send (either family), the socket bound first to an
+ * ephemeral port if it has none (inet_autobind): the payload gathered
+ * from msg, the header and checksum filled (udp_fill). NULL with *err
+ * (the bind's error, or -ENOBUFS). */
+static struct ns_pbuf *udp_build(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                                 size_t len, uint16_t dport, const struct ns_addr *src,
+                                 const struct ns_addr *dst, const struct ns_iface *ifp, int *err)
+{
+    if (!(so->flags & SO_F_BOUND)) {
+        struct ns_addr any = sock_any(so);
+        int rc = udp_bind_port(st, so, &any, 0);
+        if (rc < 0) {
+            *err = rc;
+            return NULL;
+        }
+    }
+    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(NS_UDP_HLEN + len));
+    if (!pb) {
+        *err = -ENOBUFS;
+        return NULL;
+    }
+    uint8_t *u = ns_pbuf_data(pb);
+    sock_iov_gather(msg, u + NS_UDP_HLEN, len);
+    udp_fill(pb, u, so->flow.lport, dport, (uint16_t)(NS_UDP_HLEN + len), src, dst, ifp);
+    return pb;
+}
+
 /* The IPv6 half of udpv6_sendmsg, from the route on (the destination
  * checked already): the egress (kept for the connected peer), the
  * source (the bound address, else the egress's; none: EADDRNOTAVAIL),
@@ -237,18 +264,9 @@ static ssize_t udp6_sendmsg(struct ns_stack *st, struct ns_sock *so, const struc
     int rc = sock_send_ready(so);
     if (rc < 0)
         return rc;
-    if (!(so->flags & SO_F_BOUND)) {
-        struct ns_addr any = sock_any(so);
-        rc = udp_bind_port(st, so, &any, 0);
-        if (rc < 0)
-            return rc;
-    }
-    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(NS_UDP_HLEN + len));
+    struct ns_pbuf *pb = udp_build(st, so, msg, len, dport, &src, dst, eg->ifp, &rc);
     if (!pb)
-        return -ENOBUFS;
-    uint8_t *u = ns_pbuf_data(pb);
-    sock_iov_gather(msg, u + NS_UDP_HLEN, len);
-    udp_fill(pb, u, so->flow.lport, dport, (uint16_t)(NS_UDP_HLEN + len), &src, dst, eg->ifp);
+        return rc;
     bool mc = ns_ip6_is_multicast(&dst->u.ip6);
     int hops = mc ? so->mc_hops6 : so->hops6;
     struct ip6_out o = {
@@ -321,21 +339,10 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     uint32_t local = ns_addr_to_ip4(&so->flow.local);
     if (local && !ip4_is_broadcast(st, local) && !ip4_is_multicast(local))
         src = local;
-    if (!(so->flags & SO_F_BOUND)) {
-        struct ns_addr any = sock_any(so);
-        rc = udp_bind_port(st, so, &any, 0);
-        if (rc < 0)
-            return rc;
-    }
-
-    struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, (uint32_t)(NS_UDP_HLEN + len));
-    if (!pb)
-        return -ENOBUFS;
-    uint8_t *u = ns_pbuf_data(pb);
-    sock_iov_gather(msg, u + NS_UDP_HLEN, len);
     struct ns_addr s_addr = ns_addr_ip4(src), d_addr = ns_addr_ip4(daddr);
-    udp_fill(pb, u, so->flow.lport, dport, (uint16_t)(NS_UDP_HLEN + len), &s_addr, &d_addr,
-             eg->ifp);
+    struct ns_pbuf *pb = udp_build(st, so, msg, len, dport, &s_addr, &d_addr, eg->ifp, &rc);
+    if (!pb)
+        return rc;
     struct ip4_out o = {
         .src = src,
         .dst = daddr,
