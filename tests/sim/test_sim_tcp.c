@@ -48,7 +48,9 @@
  * NETSOCK_TRACE=1 logs every stack's debug lines (TCP state changes),
  * NETSOCK_SIM_IPV6=1 runs every connection over IPv6 (2001:db8::10+i on
  * each host; the routed topology, which needs an IPv6 router netsock
- * does not have, is replaced by the two-host LAN). A
+ * does not have, is replaced by the two-host LAN); NETSOCK_SIM_IPV6=mixed
+ * makes the listeners dual-stack AF_INET6 sockets and sends every other
+ * connection to a wildcard listener over IPv4 from an AF_INET socket. A
  * failure prints the seed, the replay command, and re-runs the seed with
  * every device captured to /tmp/netsock-fail-<seed>/.
  */
@@ -165,6 +167,7 @@ struct listener {
     int backlog;
     int rcvbuf, sndbuf;
     bool nodelay;
+    bool wild;  /* bound to the wildcard */
 };
 
 struct pollent {
@@ -286,16 +289,19 @@ static void host_opts(struct scenario *sc, struct prng *optr, int i, struct ns_c
     sc->ts_mask |= (unsigned)ts << i;
 }
 
-/* NETSOCK_SIM_IPV6=1: the connections over IPv6. */
-static bool sim_ipv6(void)
+/* NETSOCK_SIM_IPV6: 1 the connections over IPv6, "mixed" both families
+ * (0 or unset: IPv4 only). */
+static int sim_ipv6_mode(void)
 {
     static int v = -1;
     if (v < 0) {
         const char *e = getenv("NETSOCK_SIM_IPV6");
-        v = e && *e && strcmp(e, "0") != 0;
+        v = !e || !*e || !strcmp(e, "0") ? 0 : !strcmp(e, "mixed") ? 2 : 1;
     }
     return v;
 }
+static bool sim_ipv6(void) { return sim_ipv6_mode() != 0; }
+static bool sim_mixed(void) { return sim_ipv6_mode() == 2; }
 
 /* 2001:db8::<n> */
 static struct in6_addr sim_addr6(uint32_t n)
@@ -311,13 +317,23 @@ static struct in6_addr sim_addr6(uint32_t n)
     return a;
 }
 
+static socklen_t sim_name_family(const struct scenario *sc, int h, uint16_t port, bool specific,
+                                 bool v6, struct sockaddr_storage *out);
+
 /* The name of host h's port in this run's family: its address, or the
  * wildcard when !specific. Returns the length. */
 static socklen_t sim_name(const struct scenario *sc, int h, uint16_t port, bool specific,
                           struct sockaddr_storage *out)
 {
+    return sim_name_family(sc, h, port, specific, sim_ipv6(), out);
+}
+
+/* The same in the family asked (v6 or IPv4). */
+static socklen_t sim_name_family(const struct scenario *sc, int h, uint16_t port, bool specific,
+                                 bool v6, struct sockaddr_storage *out)
+{
     memset(out, 0, sizeof(*out));
-    if (sim_ipv6()) {
+    if (v6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons(port);
@@ -528,7 +544,8 @@ static void make_listeners(struct scenario *sc)
             if (l->nodelay)
                 ns_setsockopt(st, l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
             struct sockaddr_storage ss;
-            socklen_t sl = sim_name(sc, h, l->port, !prng_chance(&sc->rng, 0.5), &ss);
+            l->wild = prng_chance(&sc->rng, 0.5);
+            socklen_t sl = sim_name(sc, h, l->port, !l->wild, &ss);
             assert_int_equal(ns_bind(st, l->fd, (struct sockaddr *)&ss, sl), 0);
             assert_int_equal(ns_listen(st, l->fd, l->backlog), 0);
         }
@@ -620,7 +637,11 @@ static void client_open(struct scenario *sc, struct conn *c)
     struct side *sd = &c->c;
     struct ns_stack *st = side_stack(sc, sd);
     sd->opened = true;
-    sd->fd = ns_socket(st, sim_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const struct listener *l = &sc->ls[c->listener];
+    /* Mixed: every other connection to a wildcard (dual-stack) listener
+     * comes over IPv4, from an AF_INET socket. */
+    bool v6 = sim_ipv6() && !(sim_mixed() && l->wild && (c->id & 1));
+    sd->fd = ns_socket(st, v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (sd->fd < 0) {
         failf(sc, "conn %d: socket: %s", c->id, strerror(errno));
         return;
@@ -639,9 +660,8 @@ static void client_open(struct scenario *sc, struct conn *c)
         ns_setsockopt(st, sd->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
         ns_setsockopt(st, sd->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
     }
-    const struct listener *l = &sc->ls[c->listener];
     struct sockaddr_storage dst;
-    socklen_t dl = sim_name(sc, l->host, l->port, true, &dst);
+    socklen_t dl = sim_name_family(sc, l->host, l->port, true, v6, &dst);
     int rc = ns_connect(st, sd->fd, (struct sockaddr *)&dst, dl);
     if (rc == 0) {
         sd->connected = true;
