@@ -296,7 +296,7 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
  * when bound to an IPv4 address, else ::1). A link-scoped IPv6 peer
  * binds the socket to its sin6_scope_id's interface (EINVAL when the
  * socket is bound to another, or has none); an IPv6 peer of a socket
- * bound to an IPv4 address is ENETUNREACH. Raw sockets send no IPv6
+ * bound to an IPv4 address is EAFNOSUPPORT. Raw sockets send no IPv6
  * yet: ENETUNREACH for them. */
 static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen_t len,
                         struct ns_addr *out, uint16_t *port)
@@ -336,7 +336,7 @@ static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen
             return -EINVAL; /* "connect to link-local address requires an interface" */
     }
     if (so->flow.local.family == AF_INET && !ns_addr_is_any(&so->flow.local))
-        return -ENETUNREACH; /* a v4-mapped source for an IPv6 peer */
+        return -EAFNOSUPPORT; /* a v4-mapped source for an IPv6 peer (Linux: the same) */
     return 0;
 }
 

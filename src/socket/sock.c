@@ -299,10 +299,10 @@ int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct
             return -EINVAL;
         *oif = (int)scope;
     }
-    /* An IPv6 destination from a socket bound to an IPv4 address:
-     * ip6_dst_lookup sees a v4-mapped source for an IPv6 destination. */
+    /* An IPv6 destination from a socket bound to an IPv4 address: Linux
+     * says EAFNOSUPPORT (udpv6_sendmsg, tcp_v6_connect). */
     if (so->flow.local.family == AF_INET && !ns_addr_is_any(&so->flow.local))
-        return -ENETUNREACH;
+        return -EAFNOSUPPORT;
     return 1;
 none:
     if (!(so->flags & SO_F_CONNECTED))

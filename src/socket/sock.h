@@ -317,8 +317,8 @@ int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
  * address, :: as ::1) and *oif the interface a link-scoped destination
  * names (its scope id, else the bound interface); -EINVAL for a short
  * name, another family or a scope id other than the bound interface,
- * -ENETUNREACH for IPv4 through an IPV6_V6ONLY socket and for IPv6 from
- * a socket bound to an IPv4 address. */
+ * -ENETUNREACH for IPv4 through an IPV6_V6ONLY socket, -EAFNOSUPPORT
+ * for IPv6 from a socket bound to an IPv4 address. */
 int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct ns_addr *addr,
                       uint16_t *port, int *oif);
 

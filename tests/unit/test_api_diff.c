@@ -3625,6 +3625,17 @@ static void seq6_native_udp(const struct api *a, struct trace *t)
     struct sockaddr_in6 ll = in6t("fe80::1", 9, 0);
     rec(t, "connect(fe80::1, no scope)", a->connect(a, s, SA(ll), sizeof(ll)));
     rec(t, "close", a->close(a, s));
+    /* A socket bound to an IPv4 address and an IPv6 peer. */
+    int vb = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 mlo = in6m(LO, 0);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, vb, SA(mlo), sizeof(mlo)));
+    rec(t, "sendto([::1]) from v4-bound", a->sendto(a, vb, "x", 1, 0, SA(to), sizeof(to)));
+    rec(t, "connect([::1]) from v4-bound", a->connect(a, vb, SA(to), sizeof(to)));
+    rec(t, "close", a->close(a, vb));
+    int ms = sock6(a, t, SOCK_STREAM, 0);
+    rec(t, "bind(::ffff:127.0.0.1) stream", a->bind(a, ms, SA(mlo), sizeof(mlo)));
+    rec(t, "connect([::1]) stream from v4-bound", a->connect(a, ms, SA(to), sizeof(to)));
+    rec(t, "close", a->close(a, ms));
 
     uint16_t dead = closed_port(a, t);
     int u = sock6(a, t, SOCK_DGRAM, 0);
