@@ -3637,6 +3637,39 @@ static void seq6_native_udp(const struct api *a, struct trace *t)
     rec(t, "connect([::1]) stream from v4-bound", a->connect(a, ms, SA(to), sizeof(to)));
     rec(t, "close", a->close(a, ms));
 
+    /* Sizes (a 16-bit payload length: 65527 bytes of data at most), the
+     * traffic class and the destination as control messages. */
+    int z = sock6(a, t, SOCK_DGRAM, 0);
+    SET(a, t, z, IPPROTO_IPV6, IPV6_TCLASS, 0x28);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 0);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+    static char big[65528];
+    rec(t, "sendto(65528)", a->sendto(a, z, big, 65528, 0, SA(to), sizeof(to)));
+    rec(t, "sendto(65527)", a->sendto(a, z, big, 65527, 0, SA(to), sizeof(to)));
+    wait_in(a, t, r);
+    static char rbig[65536];
+    struct iovec iov2 = {rbig, sizeof(rbig)};
+    struct msghdr m2 = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov2,
+                        .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    rec(t, "recvmsg(65527)", a->recvmsg(a, r, &m2, 0));
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m2); c; c = CMSG_NXTHDR(&m2, c)) {
+        if (c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            char ip[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &pi.ipi6_addr, ip, sizeof(ip));
+            out(t, "cmsg PKTINFO addr=%s", ip);
+            continue;
+        }
+        int v = 0;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        out(t, "cmsg level=%d type=%d value=%d", c->cmsg_level, c->cmsg_type, v);
+    }
+    struct sockaddr_in6 mc = in6t("ff02::1", 9, 0);
+    rec(t, "connect(ff02::1, no scope)", a->connect(a, z, SA(mc), sizeof(mc)));
+    rec(t, "close", a->close(a, z));
+
     uint16_t dead = closed_port(a, t);
     int u = sock6(a, t, SOCK_DGRAM, 0);
     struct sockaddr_in6 d = in6t("::1", dead, 0);
