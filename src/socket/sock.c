@@ -500,6 +500,7 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
 {
     out->ttl = 0;
     out->tos = -1;
+    out->has_pi6 = false;
     const char *base = msg->msg_control;
     size_t size = msg->msg_controllen, off = 0;
     /* for_each_cmsghdr: CMSG_FIRSTHDR, then __cmsg_nxthdr, each header
@@ -517,13 +518,13 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
             rc = cmsg_sol_ip(c, h.cmsg_len, h.cmsg_type, out);
         } else if (kind == SOCK_CMSG_UDP6 && h.cmsg_level == IPPROTO_IPV6 &&
                    h.cmsg_type == IPV6_PKTINFO) {
-            /* ip_cmsg_send(allow_ipv6): the source must be v4-mapped;
-             * checked, not applied (as IP_PKTINFO). */
-            struct in6_pktinfo pi6;
-            if (h.cmsg_len < CMSG_LEN(sizeof(pi6)))
+            /* Kept for the caller, who knows the destination's family:
+             * over IPv4 it must be v4-mapped (ip_cmsg_send(allow_ipv6)),
+             * over IPv6 a source of ours (ip6_datagram_send_ctl). */
+            if (h.cmsg_len < CMSG_LEN(sizeof(out->pi6)))
                 return -EINVAL;
-            memcpy(&pi6, CMSG_DATA(c), sizeof(pi6));
-            rc = IN6_IS_ADDR_V4MAPPED(&pi6.ipi6_addr) ? 0 : -EINVAL;
+            memcpy(&out->pi6, CMSG_DATA(c), sizeof(out->pi6));
+            out->has_pi6 = true;
         } else if ((kind == SOCK_CMSG_UDP || kind == SOCK_CMSG_UDP6) &&
                    h.cmsg_level == IPPROTO_UDP) {
             /* __udp_cmsg_send: UDP_SEGMENT only. netsock has no UDP GSO:

@@ -244,12 +244,29 @@ static struct ns_pbuf *udp_build(struct ns_stack *st, struct ns_sock *so, const 
 
 /* The IPv6 half of udpv6_sendmsg, from the route on (the destination
  * checked already): the egress (kept for the connected peer), the
- * source (the bound address, else the egress's; none: EADDRNOTAVAIL),
+ * source (IPV6_PKTINFO's, else the bound address, else the egress's;
+ * none: EADDRNOTAVAIL),
  * the size, a pending error, the autobind, then ip6_output_via with the
  * socket's IPV6_UNICAST_HOPS / IPV6_MULTICAST_HOPS and IPV6_TCLASS. */
 static ssize_t udp6_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
-                            size_t len, const struct ns_addr *dst, uint16_t dport, int oif)
+                            size_t len, const struct ns_addr *dst, uint16_t dport, int oif,
+                            const struct sock_cmsg *cm)
 {
+    /* ip6_datagram_send_ctl: IPV6_PKTINFO names the interface (another
+     * than the one the socket or the scope id says: EINVAL) and the
+     * source, which must be an address of ours (EINVAL). */
+    struct ns_addr pi_src = {.family = AF_INET6};
+    if (cm->has_pi6) {
+        int ifi = (int)cm->pi6.ipi6_ifindex;
+        if (ifi && oif && ifi != oif)
+            return -EINVAL;
+        if (ifi)
+            oif = ifi;
+        memcpy(pi_src.u.b, &cm->pi6.ipi6_addr, 16);
+        if (!ns_addr_is_any(&pi_src) &&
+            !(ns_ip6_is_loopback(&pi_src.u.ip6) || ip6_is_local(st, &pi_src.u.ip6)))
+            return -EINVAL;
+    }
     const struct ip_egress *eg = ip6_egress(st, &so->egress, &dst->u.ip6, oif);
     if (eg->err)
         return -ENETUNREACH;
@@ -257,6 +274,8 @@ static ssize_t udp6_sendmsg(struct ns_stack *st, struct ns_sock *so, const struc
     if (so->flow.local.family == AF_INET6 && !ns_addr_is_any(&so->flow.local) &&
         !ns_ip6_is_multicast(&so->flow.local.u.ip6))
         src = so->flow.local;
+    if (!ns_addr_is_any(&pi_src))
+        src = pi_src;
     if (ns_addr_is_any(&src))
         return -EADDRNOTAVAIL;
     if (len > UDP6_MAX_PAYLOAD)
@@ -320,7 +339,11 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     if (crc < 0)
         return crc;
     if (dst.family == AF_INET6)
-        return udp6_sendmsg(st, so, msg, len, &dst, dport, oif);
+        return udp6_sendmsg(st, so, msg, len, &dst, dport, oif, &cm);
+    /* ip_cmsg_send(allow_ipv6): IPV6_PKTINFO's source must be v4-mapped;
+     * checked, not applied (as IP_PKTINFO). */
+    if (cm.has_pi6 && !IN6_IS_ADDR_V4MAPPED(&cm.pi6.ipi6_addr))
+        return -EINVAL;
     daddr = ns_addr_to_ip4(&dst);
     daddr = udp_fix_dst(so, daddr);
     /* The egress: the connected peer's as decided before (unless routes

@@ -3666,6 +3666,35 @@ static void seq6_native_udp(const struct api *a, struct trace *t)
         memcpy(&v, CMSG_DATA(c), sizeof(v));
         out(t, "cmsg level=%d type=%d value=%d", c->cmsg_level, c->cmsg_type, v);
     }
+    /* IPV6_PKTINFO on an IPv6 datagram: a source of ours (::1) is taken,
+     * one that is not ours, or v4-mapped, is EINVAL; :: is no choice. */
+    union {
+        char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } pk;
+    memset(&pk, 0, sizeof(pk));
+    struct cmsghdr *ph = (struct cmsghdr *)(void *)pk.b;
+    ph->cmsg_level = IPPROTO_IPV6;
+    ph->cmsg_type = IPV6_PKTINFO;
+    ph->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+    struct iovec piov = {.iov_base = "pk6", .iov_len = 3};
+    struct msghdr pm = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &piov,
+                        .msg_iovlen = 1, .msg_control = pk.b, .msg_controllen = sizeof(pk.b)};
+    static const char *const srcs[] = {"::", "::1", "2001:db8::99", "::ffff:127.0.0.1"};
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        struct in6_pktinfo spi;
+        memset(&spi, 0, sizeof(spi));
+        inet_pton(AF_INET6, srcs[i], &spi.ipi6_addr);
+        memcpy(CMSG_DATA(ph), &spi, sizeof(spi));
+        char label[64];
+        snprintf(label, sizeof(label), "sendmsg(IPV6_PKTINFO %s)", srcs[i]);
+        if (rec(t, label, a->sendmsg(a, z, &pm, 0)) == 3) {
+            wait_in(a, t, r);
+            socklen_t fl = sizeof(from);
+            rec(t, "recvfrom", a->recvfrom(a, r, buf, sizeof(buf), 0, SAW(from), &fl));
+            out_sa(t, &from, fl, true);
+        }
+    }
     struct sockaddr_in6 mc = in6t("ff02::1", 9, 0);
     rec(t, "connect(ff02::1, no scope)", a->connect(a, z, SA(mc), sizeof(mc)));
     rec(t, "close", a->close(a, z));
