@@ -793,7 +793,7 @@ static int parse_opts(int argc, char **argv, struct cat_opts *o)
 static void print_json(const struct cat *c, int rc)
 {
     const struct cat_opts *o = c->o;
-    char local[32], peer[32];
+    char local[64], peer[64];
     fmt_sockaddr(local, sizeof(local), &c->local);
     fmt_sockaddr(peer, sizeof(peer), &c->peer);
     struct textbuf b = {0};

@@ -112,14 +112,27 @@ static void sock_extra_get(struct ns_stack *st, const struct ns_sock_info *s, st
 /* The address and port columns: ss -n prints a raw socket's protocol
  * number as its port, and an unconnected socket's peer as 0.0.0.0:*. */
 static void fmt_endpoint(char *addr, size_t alen, char *port, size_t plen,
-                         const struct sockaddr_in *a, int raw_proto)
+                         const union ns_sockaddr *a, int family, int raw_proto)
 {
-    struct in_addr any = {0};
-    inet_ntop(AF_INET, a->sin_family == AF_INET ? &a->sin_addr : &any, addr, (socklen_t)alen);
+    uint16_t p = 0;
+    if (family == AF_INET6) {
+        /* ss(8): "[::ffff:192.0.2.1]", "[::]" for the wildcard. */
+        char v6[INET6_ADDRSTRLEN];
+        struct in6_addr any = IN6ADDR_ANY_INIT;
+        bool set = a->sa.sa_family == AF_INET6;
+        inet_ntop(AF_INET6, set ? &a->sin6.sin6_addr : &any, v6, sizeof(v6));
+        snprintf(addr, alen, "[%s]", v6);
+        p = set ? ntohs(a->sin6.sin6_port) : 0;
+    } else {
+        struct in_addr any = {0};
+        bool set = a->sa.sa_family == AF_INET;
+        inet_ntop(AF_INET, set ? &a->sin.sin_addr : &any, addr, (socklen_t)alen);
+        p = set ? ntohs(a->sin.sin_port) : 0;
+    }
     if (raw_proto >= 0)
         snprintf(port, plen, "%d", raw_proto);
-    else if (a->sin_family == AF_INET && a->sin_port)
-        snprintf(port, plen, "%u", ntohs(a->sin_port));
+    else if (p)
+        snprintf(port, plen, "%u", p);
     else
         snprintf(port, plen, "*");
 }
@@ -231,9 +244,9 @@ static void reply_sockets(struct textbuf *b, struct ns_stack *st, const struct c
         snprintf(r->col[C_RECVQ], sizeof(r->col[0]), "%u", s->recv_q);
         snprintf(r->col[C_SENDQ], sizeof(r->col[0]), "%u", s->send_q);
         fmt_endpoint(r->col[C_LADDR], sizeof(r->col[0]), r->col[C_LPORT], sizeof(r->col[0]),
-                     &s->local, raw_proto);
+                     &s->local, s->family, raw_proto);
         fmt_endpoint(r->col[C_RADDR], sizeof(r->col[0]), r->col[C_RPORT], sizeof(r->col[0]),
-                     &s->remote, -1);
+                     &s->remote, s->family, -1);
         if (f->processes)
             snprintf(r->col[C_PROC], sizeof(r->col[0]), "users:((\"%.16s\",pid=%ld,fd=%d))",
                      program_invocation_short_name, (long)getpid(), s->fd);
@@ -333,7 +346,7 @@ static void reply_sockets_json(struct textbuf *b, struct ns_stack *st,
             continue;
         struct sock_extra x;
         sock_extra_get(st, s, &x);
-        char l[32], r[32];
+        char l[64], r[64];
         fmt_sockaddr(l, sizeof(l), &s->local);
         fmt_sockaddr(r, sizeof(r), &s->remote);
         tb_printf(b,

@@ -309,11 +309,11 @@ static void print_sockets(struct ns_stack *st)
            "Peer Address:Port", "Drops");
     for (int i = 0; i < n && i < 16; i++) {
         char l[32], r[32], a[16];
-        inet_ntop(AF_INET, &info[i].local.sin_addr, a, sizeof(a));
-        snprintf(l, sizeof(l), "%s:%u", a, ntohs(info[i].local.sin_port));
-        if (info[i].remote.sin_family == AF_INET) {
-            inet_ntop(AF_INET, &info[i].remote.sin_addr, a, sizeof(a));
-            snprintf(r, sizeof(r), "%s:%u", a, ntohs(info[i].remote.sin_port));
+        inet_ntop(AF_INET, &info[i].local.sin.sin_addr, a, sizeof(a));
+        snprintf(l, sizeof(l), "%s:%u", a, ntohs(info[i].local.sin.sin_port));
+        if (info[i].remote.sa.sa_family == AF_INET) {
+            inet_ntop(AF_INET, &info[i].remote.sin.sin_addr, a, sizeof(a));
+            snprintf(r, sizeof(r), "%s:%u", a, ntohs(info[i].remote.sin.sin_port));
         } else {
             snprintf(r, sizeof(r), "*:*");
         }

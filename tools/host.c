@@ -140,6 +140,7 @@ int tool_host(int argc, char **argv)
     if (link_host_open(&h, &lo) < 0)
         return CLI_EXIT_FAIL;
     int err = 0;
+    cfg.ipv6 = lo.n_addr6 > 0;
     struct services *svc = services_new(h.st, &cfg, &err);
     if (!svc) {
         link_host_close(&h);

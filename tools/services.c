@@ -96,7 +96,7 @@ struct listener {
 struct services {
     struct ns_stack *st;
     struct services_config cfg;
-    struct listener lis[8];
+    struct listener lis[16]; /* 7 sockets per family (IPv4, IPv6) */
     unsigned nlis;
     struct conn **conns;
     size_t nconns, conns_cap;
@@ -159,21 +159,38 @@ static uint64_t svc_rand(struct services *s)
     return s->rng * 2685821657736338717ull;
 }
 
-static int open_socket(struct services *s, unsigned svc, int type)
+/* A listener (TCP) or server socket (UDP) of service svc: IPv4 on
+ * cfg.addr, or (v6) IPv6 on [::] with IPV6_V6ONLY, beside the IPv4 one
+ * (Linux lets 0.0.0.0:P and a v6-only [::]:P coexist). */
+static int open_socket(struct services *s, unsigned svc, int type, bool v6)
 {
     struct ns_stack *st = s->st;
-    int fd = ns_socket(st, AF_INET, type | SOCK_NONBLOCK, 0);
+    int fd = ns_socket(st, v6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
     ns_setsockopt(st, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->cfg.port[svc])};
-    sin.sin_addr.s_addr = s->cfg.addr;
-    if (ns_bind(st, fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t sslen;
+    if (v6) {
+        ns_setsockopt(st, fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(s->cfg.port[svc]);
+        sslen = sizeof(*sin6);
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(s->cfg.port[svc]);
+        sin->sin_addr.s_addr = s->cfg.addr;
+        sslen = sizeof(*sin);
+    }
+    if (ns_bind(st, fd, (struct sockaddr *)&ss, sslen) < 0 ||
         (type == SOCK_STREAM && ns_listen(st, fd, s->cfg.backlog) < 0)) {
         int e = errno;
-        fprintf(stderr, "%s: %s port %u: %s\n", svc_names[svc],
-                type == SOCK_STREAM ? "tcp" : "udp", s->cfg.port[svc], strerror(e));
+        fprintf(stderr, "%s: %s%s port %u: %s\n", svc_names[svc],
+                type == SOCK_STREAM ? "tcp" : "udp", v6 ? "6" : "", s->cfg.port[svc], strerror(e));
         ns_close(st, fd);
         return -e;
     }
@@ -204,9 +221,12 @@ struct services *services_new(struct ns_stack *st, const struct services_config 
     for (unsigned svc = 0; svc < 4; svc++) {
         if (!(s->cfg.mask & (1u << svc)))
             continue;
-        int rc = open_socket(s, svc, SOCK_STREAM);
-        if (rc == 0 && svc != 3)
-            rc = open_socket(s, svc, SOCK_DGRAM);
+        int rc = 0;
+        for (int v6 = 0; v6 <= (s->cfg.ipv6 && s->cfg.addr == INADDR_ANY) && rc == 0; v6++) {
+            rc = open_socket(s, svc, SOCK_STREAM, v6);
+            if (rc == 0 && svc != 3)
+                rc = open_socket(s, svc, SOCK_DGRAM, v6);
+        }
         if (rc < 0) {
             *err = rc;
             services_free(s);
@@ -404,7 +424,7 @@ static char *index_page(struct services *s, size_t *len)
               "<th>Local Address:Port</th><th>Peer Address:Port</th></tr>\n",
               name, name);
     for (int i = 0; i < n; i++) {
-        char l[32], r[32];
+        char l[64], r[64];
         fmt_sockaddr(l, sizeof(l), &info[i].local);
         fmt_sockaddr(r, sizeof(r), &info[i].remote);
         const char *proto = fmt_netid(info[i].type);
@@ -1030,7 +1050,7 @@ static void accept_all(struct services *s, struct listener *l)
 static void udp_serve(struct services *s, struct listener *l)
 {
     for (int i = 0; i < UDP_BURST; i++) {
-        struct sockaddr_in peer;
+        struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         ssize_t n = ns_recvfrom(s->st, l->fd, s->scratch, 65536, 0, (struct sockaddr *)&peer,
                                 &plen);

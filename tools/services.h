@@ -46,6 +46,9 @@ struct services_config {
     /* A slow reader (--read-pause): every TCP connection stops reading for
      * pause_us once it has read pause_after bytes, then reads on; 0: never. */
     uint64_t pause_after, pause_us;
+    /* The host has IPv6 addresses: serve IPv6 too, on [::] (v6-only
+     * sockets beside the IPv4 ones; only when addr is INADDR_ANY). */
+    bool ipv6;
 };
 
 /* Fill cfg with the defaults above. */

@@ -48,18 +48,29 @@ static inline void tb_printf(struct textbuf *b, const char *fmt, ...)
     }
 }
 
-/* "A.B.C.D:PORT" as ss(8) prints it: "*:*" for no address (an
- * unconnected socket's peer), "A.B.C.D:*" for port 0. */
-static inline void fmt_sockaddr(char *out, size_t len, const struct sockaddr_in *a)
+/* "A.B.C.D:PORT" or "[IPV6]:PORT" as ss(8) prints it: "*:*" for no
+ * address (an unconnected socket's peer), ":*" for port 0. `sa` is a
+ * struct sockaddr_in or sockaddr_in6 (a union ns_sockaddr). */
+static inline void fmt_sockaddr(char *out, size_t len, const void *sa)
 {
-    char ip[INET_ADDRSTRLEN];
-    if (a->sin_family != AF_INET) {
+    char ip[INET6_ADDRSTRLEN];
+    const struct sockaddr_in *a = sa;
+    const struct sockaddr_in6 *a6 = sa;
+    uint16_t port;
+    if (a->sin_family == AF_INET) {
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else if (a->sin_family == AF_INET6) {
+        char v6[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &a6->sin6_addr, v6, sizeof(v6));
+        snprintf(ip, sizeof(ip), "[%.*s]", (int)sizeof(v6) - 3, v6);
+        port = ntohs(a6->sin6_port);
+    } else {
         snprintf(out, len, "*:*");
         return;
     }
-    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-    if (a->sin_port)
-        snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+    if (port)
+        snprintf(out, len, "%s:%u", ip, port);
     else
         snprintf(out, len, "%s:*", ip);
 }

@@ -90,12 +90,23 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx);
 
 /* ---- introspection (the data of `netsock stat`, like ss -uanp) -------------- */
 
+/* A socket address of either family, as the socket's own family shows
+ * it (getsockname): .sin for AF_INET sockets, .sin6 for AF_INET6 ones
+ * (an IPv4 peer of a dual-stack socket in its v4-mapped form);
+ * .sa.sa_family says which. */
+union ns_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+};
+
 struct ns_sock_info {
     int fd;
+    int family;                /* AF_INET, AF_INET6 */
     int type;                  /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
     int protocol;              /* IPPROTO_UDP, IPPROTO_ICMP, ... */
-    struct sockaddr_in local;  /* sin_port 0 / INADDR_ANY when unbound */
-    struct sockaddr_in remote; /* zero when not connected */
+    union ns_sockaddr local;   /* port 0 / the wildcard when unbound */
+    union ns_sockaddr remote;  /* all zero (family 0) when not connected */
     const char *state;         /* "UNCONN", "ESTAB", "LISTEN", ... as ss(8) */
     uint32_t recv_q;           /* bytes waiting to be read */
     uint32_t send_q;           /* bytes waiting to be sent */

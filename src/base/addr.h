@@ -136,6 +136,18 @@ static inline struct ns_flow ns_flow_ip4(uint32_t dst, uint16_t dport, uint32_t 
     return f;
 }
 
+/* The same for an IPv6 packet: from src:sport to dst:dport. */
+static inline struct ns_flow ns_flow_ip6(const struct ns_ip6_addr *dst, uint16_t dport,
+                                         const struct ns_ip6_addr *src, uint16_t sport,
+                                         uint8_t proto)
+{
+    struct ns_flow f = {.local = {.family = AF_INET6}, .remote = {.family = AF_INET6},
+                        .lport = dport, .rport = sport, .proto = proto};
+    f.local.u.ip6 = *dst;
+    f.remote.u.ip6 = *src;
+    return f;
+}
+
 /* The keyed hash of a flow: SipHash-2-4 (base/siphash.h) under `key`, a
  * secret of the stack's, so that nobody who does not know it can choose
  * flows that fall into one bucket of a table (hash flooding), and a

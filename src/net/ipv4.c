@@ -253,6 +253,7 @@ void ip4_egress_decide(struct ns_stack *st, uint32_t dst, struct ip_egress *eg)
     eg->gen = n->egress_gen;
     eg->dst = dst;
     eg->err = 0;
+    eg->v6 = false; /* a socket's kept egress may have been IPv6 */
     int ifindex;
     uint32_t nexthop;
     if (ip4_is_local(st, dst) || ip4_is_loopback(dst)) {

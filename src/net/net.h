@@ -281,7 +281,7 @@ void ip4_egress_decide(struct ns_stack *st, uint32_t dst, struct ip_egress *eg);
 static inline const struct ip_egress *ip4_egress(struct ns_stack *st, struct ip_egress *eg,
                                                  uint32_t dst)
 {
-    if (eg->gen != st->net->egress_gen || eg->dst != dst)
+    if (eg->gen != st->net->egress_gen || eg->dst != dst || eg->v6)
         ip4_egress_decide(st, dst, eg);
     return eg;
 }
@@ -651,6 +651,25 @@ static inline const struct ip_egress *ip6_egress(struct ns_stack *st, struct ip_
         memcmp(eg->dst6.b, dst->b, 16) != 0)
         ip6_egress_decide(st, dst, oif, eg);
     return eg;
+}
+/* The kept egress to dst of either family (ip4_egress or ip6_egress;
+ * oif only for IPv6, where it is the zone of a link-scoped destination). */
+static inline const struct ip_egress *ip_egress_for(struct ns_stack *st, struct ip_egress *eg,
+                                                    const struct ns_addr *dst, int oif)
+{
+    if (dst->family == AF_INET6)
+        return ip6_egress(st, eg, &dst->u.ip6, oif);
+    return ip4_egress(st, eg, ns_addr_to_ip4(dst));
+}
+/* The source an egress gives datagrams without one, as an ns_addr of
+ * the egress's family (:: when an IPv6 interface has no usable address). */
+static inline struct ns_addr ip_egress_src(const struct ip_egress *eg)
+{
+    if (!eg->v6)
+        return ns_addr_ip4(eg->src);
+    struct ns_addr a = {.family = AF_INET6};
+    a.u.ip6 = eg->src6;
+    return a;
 }
 /* Build the IPv6 header in front of pb's data (the upper-layer packet,
  * its checksum done or NS_PBUF_F_CSUM_PARTIAL), fragment to the path MTU

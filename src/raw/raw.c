@@ -9,6 +9,7 @@
  * and the checksum. RFC 1122 §3.2.1 for the header rules.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,17 +26,22 @@ static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struc
 static const struct ip_raw_tap raw_tap = {.deliver4 = raw_deliver, .err4 = raw_err};
 
 static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err);
+static struct ns_sock *raw6_create(struct ns_stack *st, int protocol, int *err);
 
-/* Raw sockets in the socket switch: any protocol but 0 (inet_create). */
+/* Raw sockets in the socket switch: any protocol but 0 (inet_create,
+ * inet6_create). */
 static const struct ns_protosw raw_protosw = {
     .family = AF_INET, .type = SOCK_RAW, .protocol = 0, .create = raw_create};
+static const struct ns_protosw raw6_protosw = {
+    .family = AF_INET6, .type = SOCK_RAW, .protocol = 0, .create = raw6_create};
 
 int raw_init(struct ns_stack *st)
 {
     st->raw = calloc(1, sizeof(*st->raw));
     if (!st->raw)
         return -ENOMEM;
-    return sock_register(st, &raw_protosw);
+    int rc = sock_register(st, &raw_protosw);
+    return rc < 0 ? rc : sock_register(st, &raw6_protosw);
 }
 
 void raw_destroy(struct ns_stack *st)
@@ -82,7 +88,7 @@ static int raw_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 {
     if (to->family == AF_UNSPEC) {
         so->flags &= ~SO_F_CONNECTED;
-        so->flow.remote = ns_addr_any(AF_INET);
+        so->flow.remote = sock_any(so);
         so->flow.rport = 0;
         return 0;
     }
@@ -177,6 +183,42 @@ static ssize_t raw_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     return rc < 0 ? rc : (ssize_t)len;
 }
 
+/* Linux SIN6_LEN_RFC2133. */
+#define RAW6_SIN6_LEN 24
+
+/* rawv6_sendmsg's checks, in its order: the length, MSG_OOB, the
+ * destination (a sockaddr_in6 of at least 24 bytes, family AF_INET6 or
+ * 0, its port the protocol: 0, the socket's own, or any under
+ * IPPROTO_RAW, at most 255), or the connected peer. Raw IPv6 sockets
+ * send IPv6 only, which has no route yet in netsock: ENETUNREACH after
+ * the checks. */
+static ssize_t raw6_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
+                            size_t len, int flags)
+{
+    (void)st;
+    if (len > INT_MAX)
+        return -EMSGSIZE;
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
+    if (msg->msg_name) {
+        struct sockaddr_in6 s6;
+        if (msg->msg_namelen < RAW6_SIN6_LEN)
+            return -EINVAL;
+        memset(&s6, 0, sizeof(s6));
+        memcpy(&s6, msg->msg_name, RAW6_SIN6_LEN);
+        if (s6.sin6_family && s6.sin6_family != AF_INET6)
+            return -EAFNOSUPPORT;
+        unsigned proto = ntohs(s6.sin6_port);
+        if (proto && proto != so->flow.proto && so->flow.proto != IPPROTO_RAW)
+            return -EINVAL;
+        if (proto > 255)
+            return -EINVAL;
+    } else if (!(so->flags & SO_F_CONNECTED)) {
+        return -EDESTADDRREQ;
+    }
+    return -ENETUNREACH;
+}
+
 static ssize_t raw_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
 {
     if (flags & MSG_OOB)
@@ -195,9 +237,23 @@ static const struct ns_sock_ops raw_sock_ops = {
     .state_name = sock_dgram_state,
 };
 
-static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
+/* The same for AF_INET6 sockets, sending through raw6_sendmsg. They
+ * receive nothing until netsock delivers IPv6. */
+static const struct ns_sock_ops raw6_sock_ops = {
+    .bind = raw_bind,
+    .connect = raw_connect,
+    .sendmsg = raw6_sendmsg,
+    .recvmsg = raw_recvmsg,
+    .poll = sock_dgram_poll,
+    .shutdown = sock_dgram_shutdown,
+    .close = raw_close,
+    .state_name = sock_dgram_state,
+};
+
+static struct ns_sock *raw_new(struct ns_stack *st, int protocol, const struct ns_sock_ops *ops,
+                               int *err)
 {
-    struct ns_sock *so = sock_dgram_new(st, SOCK_RAW, protocol, &raw_sock_ops, err);
+    struct ns_sock *so = sock_dgram_new(st, SOCK_RAW, protocol, ops, err);
     if (!so)
         return NULL;
     /* inet_create: a raw socket's "port" is its protocol; IPPROTO_RAW
@@ -209,12 +265,22 @@ static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
     return so;
 }
 
+static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err)
+{
+    return raw_new(st, protocol, &raw_sock_ops, err);
+}
+
+static struct ns_sock *raw6_create(struct ns_stack *st, int protocol, int *err)
+{
+    return raw_new(st, protocol, &raw6_sock_ops, err);
+}
+
 static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb)
 {
     bool any = false;
     struct ns_flow in = ns_flow_ip4(ip->dst, 0, ip->src, 0, ip->proto);
     for (struct ns_sock *so = st->raw->list; so; so = so->rnext) {
-        if (so->flow.proto != in.proto ||
+        if (so->family != AF_INET || so->flow.proto != in.proto ||
             (!ns_addr_is_any(&so->flow.local) && !ns_addr_eq(&so->flow.local, &in.local)) ||
             ((so->flags & SO_F_CONNECTED) && !ns_addr_eq(&so->flow.remote, &in.remote)))
             continue;
@@ -244,8 +310,9 @@ static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struc
      * (host unreachable: ARP never answered) only with IP_RECVERR. */
     struct ns_addr dst = ns_addr_ip4(inner->dst);
     for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
-        if (so->flow.proto == inner->proto && (so->flags & SO_F_CONNECTED) &&
-            ns_addr_eq(&so->flow.remote, &dst) && (fatal || (so->flags & SO_F_RECVERR))) {
+        if (so->family == AF_INET && so->flow.proto == inner->proto &&
+            (so->flags & SO_F_CONNECTED) && ns_addr_eq(&so->flow.remote, &dst) &&
+            (fatal || (so->flags & SO_F_RECVERR))) {
             so->so_error = err;
             sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
         }

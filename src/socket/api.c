@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "link/link.h"
 #include "net/net.h"
 #include "netsock/epoll.h"
 #include "socket/epoll.h"
@@ -142,6 +143,8 @@ int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
     struct ns_sock *so = sw->create(st, protocol, &err);
     if (!so)
         return ret_err(err);
+    if (domain == AF_INET6)
+        sock_family6_init(so);
     int fd = fd_alloc(st, so);
     if (fd < 0) {
         so->ops->close(st, so);
@@ -185,8 +188,78 @@ static int sock_autobind(struct ns_stack *st, struct ns_sock *so)
 {
     if (so->type != SOCK_DGRAM || (so->flags & SO_F_BOUND))
         return 0;
-    struct ns_addr any = ns_addr_any(AF_INET);
+    struct ns_addr any = sock_any(so);
     return so->ops->bind(st, so, &any, 0) < 0 ? -EAGAIN : 0;
+}
+
+/* inet_bind's address check: local, broadcast or multicast (or the
+ * wildcard). */
+static bool ip4_bindable(struct ns_stack *st, uint32_t a)
+{
+    return a == INADDR_ANY || ip4_is_local(st, a) || ip4_is_loopback(a) ||
+           ip4_is_broadcast(st, a) || ip4_is_multicast(a);
+}
+
+/* The interface of a bind (__inet6_bind, rawv6_bind): a link-scoped
+ * address takes the sockaddr's sin6_scope_id as the socket's interface
+ * (kept even when the bind then fails, as Linux sets sk_bound_dev_if
+ * first) and without one the socket must have one already (EINVAL); an
+ * interface the socket names that does not exist is ENODEV. */
+static int bind6_dev(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *a,
+                     uint32_t scope)
+{
+    if (sock_in6_needs_scope(a)) {
+        if (scope)
+            so->bound_ifindex = (int)scope;
+        if (!so->bound_ifindex)
+            return -EINVAL;
+    }
+    if (so->bound_ifindex && !ns_iface_get(st, so->bound_ifindex))
+        return -ENODEV;
+    return 0;
+}
+
+/* bind(2) on an AF_INET6 socket: Linux inet6_bind / __inet6_bind, and
+ * rawv6_bind for raw sockets (IPv6 only: a v4-mapped address is
+ * EADDRNOTAVAIL, a wrong family EINVAL). A specific IPv6 unicast address
+ * must be one of the host's (not tentative), or ::1 (ipv6_chk_addr: the
+ * loopback always has it), else EADDRNOTAVAIL; raw sockets take none
+ * yet (they send no IPv6). */
+static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr *addr,
+                 socklen_t addrlen)
+{
+    bool raw = so->type == SOCK_RAW;
+    struct ns_addr a;
+    uint16_t port;
+    uint32_t scope;
+    int rc = sock_parse_in6(addr, addrlen, raw ? -EINVAL : -EAFNOSUPPORT, &a, &port, &scope);
+    if (rc < 0)
+        return rc;
+    bool mcast = a.family == AF_INET6 && a.u.b[0] == 0xff;
+    if (raw) {
+        if (a.family == AF_INET)
+            return -EADDRNOTAVAIL;
+    } else {
+        if (mcast && so->type == SOCK_STREAM)
+            return -EINVAL;
+        if (so->flags & SO_F_BOUND)
+            return -EINVAL; /* active socket, or a double bind */
+        if (a.family == AF_INET) {
+            if (so->flags & SO_F_V6ONLY)
+                return -EINVAL; /* "makes no sense" */
+            if ((rc = bind6_dev(st, so, &a, 0)) < 0)
+                return rc;
+            if (!ip4_bindable(st, ns_addr_to_ip4(&a)))
+                return -EADDRNOTAVAIL;
+        }
+    }
+    if (a.family == AF_INET6 && !ns_addr_is_any(&a)) {
+        if ((rc = bind6_dev(st, so, &a, scope)) < 0)
+            return rc;
+        if (!mcast && (raw || !(ns_ip6_is_loopback(&a.u.ip6) || ip6_is_local(st, &a.u.ip6))))
+            return -EADDRNOTAVAIL; /* ipv6_chk_addr */
+    }
+    return so->ops->bind(st, so, &a, port);
 }
 
 int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -197,6 +270,8 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
         return ret_err(fd_err(st, fd));
     if (addrlen_bad(addrlen))
         return ret_err(-EINVAL);
+    if (so->family == AF_INET6)
+        return ret_err(bind6(st, so, addr, addrlen));
     int rc = sockaddr_in_check(addr, addrlen, false, &sin);
     if (rc == -EAFNOSUPPORT && addrlen >= (socklen_t)sizeof(sin) && sin.sin_family == AF_UNSPEC &&
         sin.sin_addr.s_addr == htonl(INADDR_ANY))
@@ -205,13 +280,64 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
         return ret_err(rc);
     uint32_t a = ntohl(sin.sin_addr.s_addr);
     /* inet_bind: local, broadcast or multicast addresses only. */
-    if (a != INADDR_ANY && !ip4_is_local(st, a) && !ip4_is_loopback(a) &&
-        !ip4_is_broadcast(st, a) && !ip4_is_multicast(a))
+    if (!ip4_bindable(st, a))
         return ret_err(-EADDRNOTAVAIL);
     if (so->type != SOCK_RAW && (so->flags & SO_F_BOUND))
         return ret_err(-EINVAL); /* already bound */
     struct ns_addr local = ns_addr_ip4(a);
     return ret_err(so->ops->bind(st, so, &local, ntohs(sin.sin_port)));
+}
+
+/* The peer of connect(2) on an AF_INET6 socket: Linux
+ * __ip6_datagram_connect (UDP and raw; raw through
+ * ip6_datagram_connect_v6_only, which takes no sockaddr_in) and
+ * tcp_v6_connect. A sockaddr_in on a dual-stack datagram socket, or a
+ * v4-mapped address, connects over IPv4; :: means this host (127.0.0.1
+ * when bound to an IPv4 address, else ::1). A link-scoped IPv6 peer
+ * binds the socket to its sin6_scope_id's interface (EINVAL when the
+ * socket is bound to another, or has none); an IPv6 peer of a socket
+ * bound to an IPv4 address is EAFNOSUPPORT. Raw sockets send no IPv6
+ * yet: ENETUNREACH for them. */
+static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen_t len,
+                        struct ns_addr *out, uint16_t *port)
+{
+    if (addr->sa_family == AF_INET && so->type == SOCK_DGRAM) {
+        if (so->flags & SO_F_V6ONLY)
+            return -EAFNOSUPPORT;
+        struct sockaddr_in sin;
+        int rc = sockaddr_in_check(addr, len, false, &sin);
+        *out = ns_addr_from_in(sin.sin_addr);
+        *port = ntohs(sin.sin_port);
+        return rc;
+    }
+    uint32_t scope;
+    int rc = sock_parse_in6(addr, len, -EAFNOSUPPORT, out, port, &scope);
+    if (rc < 0)
+        return rc;
+    if (ns_addr_is_any(out) && out->family == AF_INET6) {
+        if (so->flow.local.family == AF_INET)
+            *out = ns_addr_ip4(INADDR_LOOPBACK);
+        else
+            out->u.b[15] = 1; /* ::1 */
+    }
+    if (so->type == SOCK_STREAM && out->family == AF_INET6 && out->u.b[0] == 0xff)
+        return -ENETUNREACH; /* tcp_v6_connect: multicast */
+    if (out->family == AF_INET)
+        return (so->flags & SO_F_V6ONLY) ? -ENETUNREACH : 0;
+    if (so->type == SOCK_RAW)
+        return -ENETUNREACH; /* raw IPv6 output: not there yet */
+    if (sock_in6_needs_scope(out)) {
+        if (scope) {
+            if (so->bound_ifindex && so->bound_ifindex != (int)scope)
+                return -EINVAL;
+            so->bound_ifindex = (int)scope;
+        }
+        if (!so->bound_ifindex)
+            return -EINVAL; /* "connect to link-local address requires an interface" */
+    }
+    if (so->flow.local.family == AF_INET && !ns_addr_is_any(&so->flow.local))
+        return -EAFNOSUPPORT; /* a v4-mapped source for an IPv6 peer (Linux: the same) */
+    return 0;
 }
 
 int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -233,11 +359,18 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
     int rc = sock_autobind(st, so);
     if (rc < 0)
         return ret_err(rc);
-    rc = sockaddr_in_check(addr, addrlen, false, &sin);
+    struct ns_addr remote;
+    uint16_t rport;
+    if (so->family == AF_INET6) {
+        rc = connect6_dst(so, addr, addrlen, &remote, &rport);
+    } else {
+        rc = sockaddr_in_check(addr, addrlen, false, &sin);
+        remote = ns_addr_from_in(sin.sin_addr);
+        rport = ntohs(sin.sin_port);
+    }
     if (rc < 0)
         return ret_err(rc);
-    struct ns_addr remote = ns_addr_from_in(sin.sin_addr);
-    rc = so->ops->connect(st, so, &remote, ntohs(sin.sin_port));
+    rc = so->ops->connect(st, so, &remote, rport);
     if (rc != -EINPROGRESS || (so->flags & SO_F_NONBLOCK))
         return ret_err(rc);
     /* A blocking connect waits for the handshake (SO_SNDTIMEO bounds it:
@@ -299,12 +432,11 @@ static int accept_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen
         if (rc == 0) {
             int nfd = fd_alloc(st, child);
             if (addr) {
-                struct sockaddr_in peer = {.sin_family = AF_INET};
-                peer.sin_addr = ns_addr_to_in(&child->flow.remote);
-                peer.sin_port = htons(child->flow.rport);
-                socklen_t n = *addrlen < sizeof(peer) ? *addrlen : sizeof(peer);
+                struct sockaddr_storage peer;
+                socklen_t len = sock_name(child, &child->flow.remote, child->flow.rport, &peer);
+                socklen_t n = *addrlen < len ? *addrlen : len;
                 memcpy(addr, &peer, n);
-                *addrlen = sizeof(peer);
+                *addrlen = len;
             }
             return nfd;
         }
@@ -732,19 +864,18 @@ int ns_close(struct ns_stack *st, int fd)
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-static int put_name(const struct ns_addr *addr, uint16_t port, struct sockaddr *out,
-                    socklen_t *outlen)
+static int put_name(const struct ns_sock *so, const struct ns_addr *addr, uint16_t port,
+                    struct sockaddr *out, socklen_t *outlen)
 {
     if (!out || !outlen)
         return -EFAULT;
     if ((int)*outlen < 0)
         return -EINVAL;
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr = ns_addr_to_in(addr);
-    sin.sin_port = htons(port);
-    socklen_t n = *outlen < sizeof(sin) ? *outlen : sizeof(sin);
-    memcpy(out, &sin, n);
-    *outlen = sizeof(sin);
+    struct sockaddr_storage name;
+    socklen_t len = sock_name(so, addr, port, &name);
+    socklen_t n = *outlen < len ? *outlen : len;
+    memcpy(out, &name, n);
+    *outlen = len;
     return 0;
 }
 
@@ -753,7 +884,7 @@ int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
         return ret_err(fd_err(st, fd));
-    return ret_err(put_name(&so->flow.local, so->flow.lport, addr, addrlen));
+    return ret_err(put_name(so, &so->flow.local, so->flow.lport, addr, addrlen));
 }
 
 int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -765,7 +896,7 @@ int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
      * connected to port 0 included). */
     if (!(so->flags & SO_F_CONNECTED) || so->flow.rport == 0)
         return ret_err(-ENOTCONN);
-    return ret_err(put_name(&so->flow.remote, so->flow.rport, addr, addrlen));
+    return ret_err(put_name(so, &so->flow.remote, so->flow.rport, addr, addrlen));
 }
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -955,6 +1086,143 @@ static int setsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, cons
     }
 }
 
+/* Linux's numbers the C library's headers may lack: SOL_RAW, the raw
+ * ICMPv6 filter option (ICMPV6_FILTER, netinet/icmp6.h ICMP6_FILTER),
+ * IPV6_HDRINCL. */
+#define LX_SOL_RAW 255
+#define LX_ICMPV6_FILTER 1
+#define LX_IPV6_HDRINCL 36
+#define LX_ICMP6_FILTER_LEN 32 /* struct icmp6_filter */
+
+/* do_ipv6_setsockopt, the options netsock has (ipv6(7)); anything else is
+ * ENOPROTOOPT. As Linux, the value is an int read only when optlen
+ * holds one (shorter, or a NULL optval, reads as 0), and every option
+ * wants optlen >= sizeof(int) (EINVAL). */
+static int setsockopt_ip6(struct ns_stack *st, struct ns_sock *so, int name, const void *val,
+                          socklen_t len)
+{
+    int v = 0;
+    if (val && len >= (socklen_t)sizeof(int))
+        memcpy(&v, val, sizeof(int));
+    bool short_len = len < (socklen_t)sizeof(int);
+    bool stream = so->type == SOCK_STREAM;
+    uint32_t flag = 0;
+    switch (name) {
+    case IPV6_V6ONLY:
+        /* Only before the socket has a port (inet_num: raw sockets
+         * always have one, their protocol). */
+        if (short_len || (so->flags & SO_F_BOUND) || so->type == SOCK_RAW)
+            return -EINVAL;
+        flag = SO_F_V6ONLY;
+        break;
+    case IPV6_RECVPKTINFO: flag = SO_F_RECVPKTINFO6; break;
+    case IPV6_RECVTCLASS: flag = SO_F_RECVTCLASS6; break;
+    case IPV6_RECVHOPLIMIT: flag = SO_F_RECVHOPS6; break;
+    case IPV6_UNICAST_HOPS:
+        if (short_len || v < -1 || v > 255)
+            return -EINVAL;
+        so->hops6 = (int16_t)v;
+        return 0;
+    case IPV6_MULTICAST_HOPS:
+        if (stream)
+            return -ENOPROTOOPT;
+        if (short_len || v < -1 || v > 255)
+            return -EINVAL;
+        so->mc_hops6 = (int16_t)(v == -1 ? 1 : v);
+        return 0;
+    case IPV6_MULTICAST_LOOP:
+        if (short_len || (v != 0 && v != 1))
+            return -EINVAL;
+        set_flag(so, SO_F_MC6_NOLOOP, !v);
+        return 0;
+    case IPV6_MULTICAST_IF:
+        if (stream)
+            return -ENOPROTOOPT;
+        if (short_len)
+            return -EINVAL;
+        if (v) {
+            if (so->bound_ifindex && so->bound_ifindex != v)
+                return -EINVAL;
+            if (!ns_iface_get(st, v))
+                return -ENODEV;
+        }
+        so->mc_if6 = v;
+        return 0;
+    case IPV6_TCLASS:
+        if (short_len || v < -1 || v > 0xff)
+            return -EINVAL;
+        if (v == -1)
+            v = 0; /* RFC 3542 §6.5: the default traffic class is 0 */
+        if (stream) /* TCP owns the ECN bits (RFC 3168) */
+            v = (v & ~3) | (so->tclass & 3);
+        so->tclass = (uint8_t)v;
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+    if (short_len)
+        return -EINVAL;
+    set_flag(so, flag, v);
+    return 0;
+}
+
+/* do_rawv6_setsockopt: IPV6_CHECKSUM (an even offset, or negative for
+ * none; not at IPPROTO_IPV6 on ICMPv6 sockets, RFC 3542 §3.1, which must
+ * checksum) and IPV6_HDRINCL, at IPPROTO_IPV6 or SOL_RAW. */
+static int setsockopt_raw6(struct ns_sock *so, int level, int name, const void *val,
+                           socklen_t len)
+{
+    int v;
+    if (len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    if (!val)
+        return -EFAULT;
+    memcpy(&v, val, sizeof(v));
+    if (name == LX_IPV6_HDRINCL) {
+        set_flag(so, SO_F_HDRINCL, v);
+        return 0;
+    }
+    if (name != IPV6_CHECKSUM)
+        return -ENOPROTOOPT;
+    if (so->flow.proto == IPPROTO_ICMPV6 && level == IPPROTO_IPV6)
+        return -EINVAL;
+    if (v > 0 && (v & 1))
+        return -EINVAL;
+    so->csum_off6 = (int16_t)(v < 0 ? -1 : v);
+    return 0;
+}
+
+/* setsockopt on an AF_INET6 socket at a level other than SOL_SOCKET and
+ * the transport's own: rawv6_setsockopt (SOL_RAW, ICMP6_FILTER at
+ * IPPROTO_ICMPV6 on ICMPv6 sockets only, else EOPNOTSUPP) and
+ * ipv6_setsockopt (IPPROTO_IP goes to the IPv4 options except on raw
+ * sockets; any other level but IPPROTO_IPV6 is ENOPROTOOPT). */
+static int setsockopt_family6(struct ns_stack *st, struct ns_sock *so, int level, int name,
+                              const void *val, socklen_t len)
+{
+    if (so->type == SOCK_RAW) {
+        if (level == IPPROTO_ICMPV6) {
+            if (so->flow.proto != IPPROTO_ICMPV6)
+                return -EOPNOTSUPP;
+            if (name != LX_ICMPV6_FILTER)
+                return -ENOPROTOOPT;
+            size_t n = len < LX_ICMP6_FILTER_LEN ? len : LX_ICMP6_FILTER_LEN;
+            if (n && !val)
+                return -EFAULT;
+            memcpy(so->icmp6_filter, val, n);
+            return 0;
+        }
+        if (level == LX_SOL_RAW ||
+            (level == IPPROTO_IPV6 && (name == IPV6_CHECKSUM || name == LX_IPV6_HDRINCL)))
+            return setsockopt_raw6(so, level, name, val, len);
+    }
+    if (level == IPPROTO_IP && so->type != SOCK_RAW)
+        return setsockopt_ip(st, so, name, val, len);
+    if (level != IPPROTO_IPV6)
+        return -ENOPROTOOPT;
+    return setsockopt_ip6(st, so, name, val, len);
+}
+
 int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const void *optval,
                   socklen_t optlen)
 {
@@ -971,6 +1239,8 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
             so->ops->setsockopt(st, so, SOL_SOCKET, optname, optval, optlen);
         return ret_err(rc);
     }
+    if (so->family == AF_INET6 && !(level == so->flow.proto && so->type != SOCK_RAW))
+        return ret_err(setsockopt_family6(st, so, level, optname, optval, optlen));
     /* Linux ip_setsockopt: a level that is neither IP nor the
      * protocol's is ENOPROTOOPT. */
     if (level == IPPROTO_IP)
@@ -1016,7 +1286,7 @@ static int getsockopt_socket(struct ns_stack *st, struct ns_sock *so, int name, 
     switch (name) {
     case SO_TYPE: v = so->type; break;
     case SO_PROTOCOL: v = so->flow.proto; break;
-    case SO_DOMAIN: v = AF_INET; break;
+    case SO_DOMAIN: v = so->family; break;
     case SO_ERROR:
         v = so->so_error;
         so->so_error = 0;
@@ -1063,6 +1333,83 @@ static int getsockopt_ip(struct ns_stack *st, struct ns_sock *so, int name, void
     return put_opt(val, len, &v, sizeof(v));
 }
 
+/* An int option value out as do_ipv6_getsockopt copies it: the length
+ * read as an int and taken as unsigned (a negative one reads 4 bytes),
+ * at most sizeof(int). */
+static int put_int6(void *val, socklen_t *len, int v)
+{
+    if (!len)
+        return -EFAULT;
+    unsigned n = *len < sizeof(int) ? *len : (unsigned)sizeof(int);
+    if (n && !val)
+        return -EFAULT;
+    memcpy(val, &v, n);
+    *len = n;
+    return 0;
+}
+
+/* do_ipv6_getsockopt, for the options setsockopt_ip6 sets. */
+static int getsockopt_ip6(struct ns_stack *st, struct ns_sock *so, int name, void *val,
+                          socklen_t *len)
+{
+    int v;
+    switch (name) {
+    case IPV6_V6ONLY: v = !!(so->flags & SO_F_V6ONLY); break;
+    case IPV6_RECVPKTINFO: v = !!(so->flags & SO_F_RECVPKTINFO6); break;
+    case IPV6_RECVTCLASS: v = !!(so->flags & SO_F_RECVTCLASS6); break;
+    case IPV6_RECVHOPLIMIT: v = !!(so->flags & SO_F_RECVHOPS6); break;
+    /* -1: the interface's hop limit (devconf hop_limit, 64 as IPv4's). */
+    case IPV6_UNICAST_HOPS: v = so->hops6 >= 0 ? so->hops6 : st->cfg.ip_default_ttl; break;
+    case IPV6_MULTICAST_HOPS: v = so->mc_hops6; break;
+    case IPV6_MULTICAST_LOOP: v = !(so->flags & SO_F_MC6_NOLOOP); break;
+    case IPV6_MULTICAST_IF: v = so->mc_if6; break;
+    case IPV6_TCLASS: v = so->tclass; break;
+    default: return -ENOPROTOOPT;
+    }
+    return put_int6(val, len, v);
+}
+
+/* getsockopt on an AF_INET6 socket at a level other than SOL_SOCKET and
+ * the transport's own: rawv6_getsockopt, then ipv6_getsockopt (as
+ * setsockopt_family6). */
+static int getsockopt_family6(struct ns_stack *st, struct ns_sock *so, int level, int name,
+                              void *val, socklen_t *len)
+{
+    if (so->type == SOCK_RAW) {
+        if (level == IPPROTO_ICMPV6) {
+            if (so->flow.proto != IPPROTO_ICMPV6)
+                return -EOPNOTSUPP;
+            if (name != LX_ICMPV6_FILTER)
+                return -ENOPROTOOPT;
+            if (!len)
+                return -EFAULT;
+            if ((int)*len < 0)
+                return -EINVAL;
+            return put_opt(val, len, so->icmp6_filter, LX_ICMP6_FILTER_LEN);
+        }
+        if (level == LX_SOL_RAW ||
+            (level == IPPROTO_IPV6 && (name == IPV6_CHECKSUM || name == LX_IPV6_HDRINCL))) {
+            if (name == LX_IPV6_HDRINCL)
+                return put_int6(val, len, !!(so->flags & SO_F_HDRINCL));
+            if (name == IPV6_CHECKSUM)
+                return put_int6(val, len, so->csum_off6);
+            return len ? -ENOPROTOOPT : -EFAULT;
+        }
+    }
+    if (level == IPPROTO_IP && so->type != SOCK_RAW) {
+        if (!len)
+            return -EFAULT;
+        if ((int)*len < 0)
+            return -EINVAL;
+        return getsockopt_ip(st, so, name, val, len);
+    }
+    if (level != IPPROTO_IPV6)
+        return -ENOPROTOOPT;
+    if (!len)
+        return -EFAULT;
+    return getsockopt_ip6(st, so, name, val, len);
+}
+
 int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
                   socklen_t *optlen)
 {
@@ -1071,6 +1418,8 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
         return ret_err(fd_err(st, fd));
     if (level == so->flow.proto && so->type != SOCK_RAW && so->ops->getsockopt)
         return ret_err(so->ops->getsockopt(st, so, level, optname, optval, optlen));
+    if (so->family == AF_INET6 && level != SOL_SOCKET)
+        return ret_err(getsockopt_family6(st, so, level, optname, optval, optlen));
     /* udp_getsockopt / raw_getsockopt hand every other level to
      * ip_getsockopt, which refuses anything but SOL_IP with EOPNOTSUPP. */
     if (level != SOL_SOCKET && level != IPPROTO_IP)
@@ -1184,15 +1533,16 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
             struct ns_sock_info *i = &out[n];
             memset(i, 0, sizeof(*i));
             i->fd = fd;
+            i->family = so->family;
             i->type = so->type;
             i->protocol = so->flow.proto;
-            i->local.sin_family = AF_INET;
-            i->local.sin_addr = ns_addr_to_in(&so->flow.local);
-            i->local.sin_port = htons(so->type == SOCK_RAW ? 0 : so->flow.lport);
+            struct sockaddr_storage name;
+            socklen_t len = sock_name(so, &so->flow.local,
+                                      so->type == SOCK_RAW ? 0 : so->flow.lport, &name);
+            memcpy(&i->local, &name, len);
             if (so->flags & SO_F_CONNECTED) {
-                i->remote.sin_family = AF_INET;
-                i->remote.sin_addr = ns_addr_to_in(&so->flow.remote);
-                i->remote.sin_port = htons(so->flow.rport);
+                len = sock_name(so, &so->flow.remote, so->flow.rport, &name);
+                memcpy(&i->remote, &name, len);
             }
             i->state = so->ops->state_name ? so->ops->state_name(so) : "UNCONN";
             i->recv_q = (uint32_t)so->rxq.bytes;

@@ -80,6 +80,7 @@ void sock_setup(struct ns_stack *st, struct ns_sock *so, int type, int protocol,
 {
     so->fd = -1;
     so->type = type;
+    so->family = AF_INET;
     so->ops = ops;
     so->flow.local = so->flow.remote = ns_addr_any(AF_INET);
     so->flow.proto = (uint16_t)protocol;
@@ -106,6 +107,136 @@ struct ns_sock *sock_dgram_new(struct ns_stack *st, int type, int protocol,
     return so;
 }
 
+void sock_family6_init(struct ns_sock *so)
+{
+    so->family = AF_INET6;
+    so->flow.local = so->flow.remote = ns_addr_any(AF_INET6);
+    so->hops6 = -1;
+    so->mc_hops6 = 1; /* IPV6_DEFAULT_MCASTHOPS */
+    so->csum_off6 = -1;
+    /* rawv6_init_sk: ICMPv6 (RFC 4443 §2.3) is always checksummed, at 2. */
+    if (so->type == SOCK_RAW && so->flow.proto == IPPROTO_ICMPV6)
+        so->csum_off6 = 2;
+}
+
+void sock_inherit_family(struct ns_sock *child, const struct ns_sock *parent)
+{
+    child->family = parent->family;
+    child->flags |= parent->flags & (SO_F_V6ONLY | SO_F_RECVPKTINFO6 | SO_F_RECVTCLASS6 |
+                                     SO_F_RECVHOPS6 | SO_F_MC6_NOLOOP);
+    child->hops6 = parent->hops6;
+    child->mc_hops6 = parent->mc_hops6;
+    child->tclass = parent->tclass;
+    child->mc_if6 = parent->mc_if6;
+    child->csum_off6 = parent->csum_off6;
+}
+
+struct ns_addr sock_any(const struct ns_sock *so)
+{
+    return ns_addr_any(so->family == AF_INET6 ? AF_INET6 : AF_INET);
+}
+
+socklen_t sock_name(const struct ns_sock *so, const struct ns_addr *a, uint16_t port,
+                    struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (so->family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)out;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        /* An AF_INET ns_addr's bytes are already ::ffff:a.b.c.d. */
+        memcpy(&s6->sin6_addr, a->u.b, 16);
+        return sizeof(*s6);
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)out;
+    sin->sin_family = AF_INET;
+    sin->sin_addr = ns_addr_to_in(a);
+    sin->sin_port = htons(port);
+    return sizeof(*sin);
+}
+
+bool sock_in6_needs_scope(const struct ns_addr *a)
+{
+    if (a->family != AF_INET6)
+        return false;
+    if (a->u.b[0] == 0xfe && (a->u.b[1] & 0xc0) == 0x80)
+        return true;
+    return a->u.b[0] == 0xff && ((a->u.b[1] & 0x0f) == 1 || (a->u.b[1] & 0x0f) == 2);
+}
+
+/* Linux SIN6_LEN_RFC2133: a sockaddr_in6 without sin6_scope_id. */
+#define LX_SIN6_LEN_RFC2133 24
+
+int sock_parse_in6(const struct sockaddr *sa, socklen_t len, int wrong_family,
+                   struct ns_addr *addr, uint16_t *port, uint32_t *scope)
+{
+    struct sockaddr_in6 s6;
+    if (len < LX_SIN6_LEN_RFC2133)
+        return -EINVAL;
+    if (!sa)
+        return -EFAULT;
+    memset(&s6, 0, sizeof(s6));
+    memcpy(&s6, sa, len < (socklen_t)sizeof(s6) ? len : sizeof(s6));
+    if (s6.sin6_family != AF_INET6)
+        return wrong_family;
+    *addr = ns_addr_from_in6(&s6.sin6_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+        addr->family = AF_INET; /* the same bytes: an IPv4 address */
+    *port = ntohs(s6.sin6_port);
+    *scope = len >= (socklen_t)sizeof(s6) ? s6.sin6_scope_id : 0;
+    return 0;
+}
+
+/* What Linux keeps in sk_rcv_saddr for a bound address (host order): the
+ * IPv4 address; 0 for the wildcards; for a specific IPv6 address
+ * LOOPBACK4_IPV6, 127.0.0.6, which no IPv4 datagram is addressed to
+ * (__inet6_bind). */
+static uint32_t rcv_saddr4(const struct ns_addr *a)
+{
+    if (a->family == AF_INET)
+        return ns_addr_to_ip4(a);
+    return ns_addr_is_any(a) ? 0 : 0x7f000006u;
+}
+
+/* ipv6_addr_type as ipv6_rcv_saddr_equal needs it. */
+enum { ADDR6_MAPPED, ADDR6_ANY, ADDR6_OTHER };
+
+static int addr6_kind(const struct ns_addr *a)
+{
+    if (a->family == AF_INET)
+        return ADDR6_MAPPED;
+    return ns_addr_is_any(a) ? ADDR6_ANY : ADDR6_OTHER;
+}
+
+/* ipv4_rcv_saddr_equal with both wildcards matching. */
+static bool saddr4_equal(uint32_t a, uint32_t b, bool b_v6only)
+{
+    if (b_v6only)
+        return false;
+    return a == b || a == 0 || b == 0;
+}
+
+bool sock_bind_addr_clash(const struct ns_sock *so, const struct ns_addr *addr,
+                          const struct ns_sock *other)
+{
+    bool only1 = so->family == AF_INET6 && (so->flags & SO_F_V6ONLY);
+    bool only2 = other->family == AF_INET6 && (other->flags & SO_F_V6ONLY);
+    const struct ns_addr *a2 = &other->flow.local;
+    if (so->family != AF_INET6)
+        return saddr4_equal(rcv_saddr4(addr), rcv_saddr4(a2), only2);
+    /* ipv6_rcv_saddr_equal: an AF_INET peer counts as a mapped address. */
+    int t1 = addr6_kind(addr), t2 = other->family == AF_INET6 ? addr6_kind(a2) : ADDR6_MAPPED;
+    if (t1 == ADDR6_MAPPED && t2 == ADDR6_MAPPED)
+        return saddr4_equal(rcv_saddr4(addr), rcv_saddr4(a2), only2);
+    if (t1 == ADDR6_ANY && t2 == ADDR6_ANY)
+        return true;
+    if (t2 == ADDR6_ANY && !(only2 && t1 == ADDR6_MAPPED))
+        return true;
+    if (t1 == ADDR6_ANY && !(only1 && t2 == ADDR6_MAPPED))
+        return true;
+    return other->family == AF_INET6 && memcmp(addr->u.b, a2->u.b, 16) == 0;
+}
+
 void sock_dgram_free(struct ns_sock *so)
 {
     ns_pbuf_queue_purge(&so->rxq);
@@ -125,6 +256,58 @@ int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port)
     *addr = ns_addr_from_in(dst.sin_addr);
     *port = ntohs(dst.sin_port);
     return 1;
+}
+
+int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct ns_addr *addr,
+                      uint16_t *port, int *oif)
+{
+    *oif = so->bound_ifindex;
+    if (!msg->msg_name)
+        goto none;
+    /* udpv6_sendmsg: the family must be there, then by family. */
+    if (msg->msg_namelen < (socklen_t)sizeof(sa_family_t))
+        return -EINVAL;
+    sa_family_t fam;
+    memcpy(&fam, msg->msg_name, sizeof(fam));
+    if (fam == AF_INET) {
+        /* do_udp_sendmsg: udp_sendmsg takes the sockaddr_in as it is. */
+        if (so->flags & SO_F_V6ONLY)
+            return -ENETUNREACH;
+        return sock_msg_dst(msg, addr, port);
+    }
+    if (fam == AF_UNSPEC)
+        goto none;
+    if (fam != AF_INET6)
+        return -EINVAL;
+    uint32_t scope;
+    int rc = sock_parse_in6(msg->msg_name, msg->msg_namelen, -EINVAL, addr, port, &scope);
+    if (rc < 0)
+        return rc;
+    if (ns_addr_is_any(addr)) {
+        if (so->flow.local.family == AF_INET)
+            *addr = ns_addr_ip4(0); /* "this host" over IPv4, as udp_sendmsg takes 0.0.0.0 */
+        else
+            addr->u.b[15] = 1; /* udpv6_sendmsg: :: is ::1 (ipv6_addr_any, loopback) */
+    }
+    if (addr->family == AF_INET)
+        return (so->flags & SO_F_V6ONLY) ? -ENETUNREACH : 1;
+    /* A link-scoped destination's zone (RFC 4007 §6): the sockaddr's
+     * sin6_scope_id, else the bound interface (udpv6_sendmsg: a scope id
+     * other than the bound interface is EINVAL). */
+    if (scope && sock_in6_needs_scope(addr)) {
+        if (so->bound_ifindex && (int)scope != so->bound_ifindex)
+            return -EINVAL;
+        *oif = (int)scope;
+    }
+    /* An IPv6 destination from a socket bound to an IPv4 address: Linux
+     * says EAFNOSUPPORT (udpv6_sendmsg, tcp_v6_connect). */
+    if (so->flow.local.family == AF_INET && !ns_addr_is_any(&so->flow.local))
+        return -EAFNOSUPPORT;
+    return 1;
+none:
+    if (!(so->flags & SO_F_CONNECTED))
+        return -EDESTADDRREQ;
+    return 0;
 }
 
 int sock_send_ready(struct ns_sock *so)
@@ -317,6 +500,7 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
 {
     out->ttl = 0;
     out->tos = -1;
+    out->has_pi6 = false;
     const char *base = msg->msg_control;
     size_t size = msg->msg_controllen, off = 0;
     /* for_each_cmsghdr: CMSG_FIRSTHDR, then __cmsg_nxthdr, each header
@@ -332,7 +516,17 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
             rc = cmsg_sol_socket(c, h.cmsg_len, h.cmsg_type);
         } else if (kind != SOCK_CMSG_TCP && h.cmsg_level == IPPROTO_IP) {
             rc = cmsg_sol_ip(c, h.cmsg_len, h.cmsg_type, out);
-        } else if (kind == SOCK_CMSG_UDP && h.cmsg_level == IPPROTO_UDP) {
+        } else if (kind == SOCK_CMSG_UDP6 && h.cmsg_level == IPPROTO_IPV6 &&
+                   h.cmsg_type == IPV6_PKTINFO) {
+            /* Kept for the caller, who knows the destination's family:
+             * over IPv4 it must be v4-mapped (ip_cmsg_send(allow_ipv6)),
+             * over IPv6 a source of ours (ip6_datagram_send_ctl). */
+            if (h.cmsg_len < CMSG_LEN(sizeof(out->pi6)))
+                return -EINVAL;
+            memcpy(&out->pi6, CMSG_DATA(c), sizeof(out->pi6));
+            out->has_pi6 = true;
+        } else if ((kind == SOCK_CMSG_UDP || kind == SOCK_CMSG_UDP6) &&
+                   h.cmsg_level == IPPROTO_UDP) {
             /* __udp_cmsg_send: UDP_SEGMENT only. netsock has no UDP GSO:
              * a segment size of 0 (none) is all it takes. */
             uint16_t gso;
@@ -376,7 +570,18 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     if (!pb)
         return -EAGAIN;
     const uint8_t *ip = pb->buf + pb->l3_off;
-    uint32_t src = ns_rd32(ip + 12), dst = ns_rd32(ip + 16);
+    /* Either version's header (RFC 8200 §3: the version nibble). */
+    bool v6 = (ip[0] >> 4) == 6;
+    struct ns_addr from, to;
+    if (v6) {
+        from = (struct ns_addr){.family = AF_INET6};
+        to = (struct ns_addr){.family = AF_INET6};
+        memcpy(from.u.b, ip + 8, 16);
+        memcpy(to.u.b, ip + 24, 16);
+    } else {
+        from = ns_addr_ip4(ns_rd32(ip + 12));
+        to = ns_addr_ip4(ns_rd32(ip + 16));
+    }
     const uint8_t *data = from_l3 ? ip : ns_pbuf_data(pb);
     size_t dlen = from_l3 ? pb->len + (size_t)(pb->off - pb->l3_off) : pb->len;
 
@@ -395,19 +600,38 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     if (copied < dlen)
         msg->msg_flags |= MSG_TRUNC;
     if (msg->msg_name) {
-        struct sockaddr_in sin = {.sin_family = AF_INET};
-        sin.sin_addr.s_addr = htonl(src);
-        if (!from_l3)
-            sin.sin_port = htons(ns_rd16(pb->buf + pb->l4_off));
-        socklen_t n = msg->msg_namelen < sizeof(sin) ? msg->msg_namelen : sizeof(sin);
-        memcpy(msg->msg_name, &sin, n);
-        msg->msg_namelen = sizeof(sin);
+        struct sockaddr_storage name;
+        socklen_t len = sock_name(so, &from, from_l3 ? 0 : ns_rd16(pb->buf + pb->l4_off), &name);
+        socklen_t n = msg->msg_namelen < len ? msg->msg_namelen : len;
+        memcpy(msg->msg_name, &name, n);
+        msg->msg_namelen = len;
     }
     size_t cused = 0;
+    /* ip6_datagram_recv_common_ctl: IPV6_PKTINFO first, its destination
+     * v4-mapped for an IPv4 datagram, before the IPv4 control messages
+     * (udpv6_recvmsg); an IPv6 datagram then brings the hop limit and the
+     * traffic class when asked (ip6_datagram_recv_specific_ctl), and no
+     * IPv4 ones. */
+    if (so->family == AF_INET6 && (so->flags & SO_F_RECVPKTINFO6)) {
+        struct in6_pktinfo pi6 = {.ipi6_ifindex = pb->ifindex};
+        memcpy(&pi6.ipi6_addr, to.u.b, 16);
+        put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_PKTINFO, &pi6, sizeof(pi6));
+    }
+    if (v6) {
+        if (so->flags & SO_F_RECVHOPS6) {
+            int hops = ip[7];
+            put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_HOPLIMIT, &hops, sizeof(hops));
+        }
+        if (so->flags & SO_F_RECVTCLASS6) {
+            int tc = (ip[0] & 0x0f) << 4 | ip[1] >> 4;
+            put_cmsg(msg, &cused, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof(tc));
+        }
+        goto cmsg_done;
+    }
     if (so->flags & SO_F_PKTINFO) {
         struct in_pktinfo pi = {.ipi_ifindex = (int)pb->ifindex};
-        pi.ipi_addr.s_addr = htonl(dst);
-        pi.ipi_spec_dst.s_addr = htonl(dst);
+        pi.ipi_addr.s_addr = htonl(ns_addr_to_ip4(&to));
+        pi.ipi_spec_dst.s_addr = pi.ipi_addr.s_addr;
         put_cmsg(msg, &cused, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
     }
     if (so->flags & SO_F_RECVTTL) {
@@ -418,6 +642,7 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         uint8_t tos = ip[1];
         put_cmsg(msg, &cused, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
     }
+cmsg_done:
     msg->msg_controllen = cused;
 
     if (!(flags & MSG_PEEK)) {
@@ -486,6 +711,41 @@ int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal)
         return EPROTO;
     }
     return 0;
+}
+
+int sock_icmp6_err(uint8_t type, uint8_t code, bool *fatal)
+{
+    /* Linux tab_unreach[] (net/ipv6/icmp.c), by RFC 4443 §3.1 code. */
+    static const struct {
+        uint8_t err, fatal;
+    } unreach[7] = {
+        {ENETUNREACH, 0},  /* 0 no route to destination */
+        {EACCES, 1},       /* 1 administratively prohibited */
+        {EHOSTUNREACH, 0}, /* 2 beyond the scope of the source address */
+        {EHOSTUNREACH, 0}, /* 3 address unreachable */
+        {ECONNREFUSED, 1}, /* 4 port unreachable */
+        {EACCES, 1},       /* 5 source address failed policy */
+        {EACCES, 1},       /* 6 reject route */
+    };
+    *fatal = false;
+    switch (type) {
+    case NS_ICMP6_DEST_UNREACH:
+        if (code >= 7) {
+            *fatal = true;
+            return EPROTO;
+        }
+        *fatal = unreach[code].fatal;
+        return unreach[code].err;
+    case NS_ICMP6_PACKET_TOO_BIG:
+        return EMSGSIZE;
+    case NS_ICMP6_TIME_EXCEEDED:
+        return EHOSTUNREACH;
+    case NS_ICMP6_PARAM_PROB:
+        *fatal = true;
+        return EPROTO;
+    default:
+        return 0;
+    }
 }
 
 int sock_dgram_shutdown(struct ns_stack *st, struct ns_sock *so, int how)

@@ -93,10 +93,19 @@ struct ns_sock_ops {
  * reported how it ended (Linux SS_CONNECTING; SO_F_CONNECTED without it
  * is SS_CONNECTED). */
 #define SO_F_CONNECTING 0x8000u
+/* Bits 0x10000..0x800000 belong to the protocols (UDP's SO_F_USER_*);
+ * the socket layer's own flags sit below and above them. */
+/* IPv6 (AF_INET6 sockets only). */
+#define SO_F_V6ONLY 0x01000000u       /* IPV6_V6ONLY: no IPv4 through this socket */
+#define SO_F_RECVPKTINFO6 0x02000000u /* IPV6_RECVPKTINFO */
+#define SO_F_RECVTCLASS6 0x04000000u  /* IPV6_RECVTCLASS */
+#define SO_F_RECVHOPS6 0x08000000u    /* IPV6_RECVHOPLIMIT */
+#define SO_F_MC6_NOLOOP 0x10000000u   /* IPV6_MULTICAST_LOOP turned off */
+
 /* A writer found no room (a send said EAGAIN, or poll found the socket
  * not writable): the next time the send buffer drains to the writable
  * mark, tell the watchers (Linux SOCK_NOSPACE, sk_stream_write_space). */
-#define SO_F_NOSPACE 0x10000u
+#define SO_F_NOSPACE 0x20000000u
 
 /* ---- readiness pushed to watchers ---------------------------------------------
  *
@@ -131,6 +140,12 @@ struct sock_watch {
 struct ns_sock {
     int fd;            /* the descriptor (fdtable.h), -1 while it has none */
     int type;     /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
+    /* AF_INET or AF_INET6 (Linux sk_family): what its sockaddrs are. The
+     * flow's addresses are kept as the network sees them whatever the
+     * family: an IPv4 peer of an AF_INET6 socket is an AF_INET ns_addr
+     * (whose bytes are its v4-mapped form), an unbound AF_INET6 socket has
+     * the AF_INET6 wildcard. */
+    int family;
     const struct ns_sock_ops *ops;
     uint32_t flags;
     int so_error;      /* pending asynchronous error (positive errno), SO_ERROR */
@@ -154,6 +169,14 @@ struct ns_sock {
     int bound_ifindex; /* SO_BINDTODEVICE (0 = any) */
     uint32_t mark;     /* SO_MARK, stored and reported only */
     int priority;      /* SO_PRIORITY, stored and reported only */
+    /* IPv6 options (AF_INET6 sockets, ipv6(7)); IPv4 datagrams of a
+     * dual-stack socket use ttl and tos above, as Linux does. */
+    int16_t hops6;     /* IPV6_UNICAST_HOPS, -1: the default (64) */
+    int16_t mc_hops6;  /* IPV6_MULTICAST_HOPS (default 1) */
+    uint8_t tclass;    /* IPV6_TCLASS */
+    int mc_if6;        /* IPV6_MULTICAST_IF, an interface index or 0 */
+    int16_t csum_off6; /* raw: IPV6_CHECKSUM offset, -1: none (ICMPv6: 2) */
+    uint32_t icmp6_filter[8]; /* raw ICMPv6: ICMP6_FILTER, a set bit blocks the type */
 
     /* Datagram receive queue (UDP, raw): pbufs with l3_off/l4_off set. */
     struct ns_pbuf_queue rxq;
@@ -171,7 +194,7 @@ struct ns_sock {
 /* One kind of socket a protocol makes (Linux struct inet_protosw): the
  * protocol switch maps socket(family, type, protocol) to it. */
 struct ns_protosw {
-    int family;    /* AF_INET */
+    int family;    /* AF_INET, AF_INET6 */
     int type;      /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW */
     int protocol;  /* IPPROTO_TCP, IPPROTO_UDP, or 0: any protocol but 0 (raw) */
     /* A new socket of `protocol` (the one asked, or the entry's): the
@@ -215,6 +238,55 @@ void sock_setup(struct ns_stack *st, struct ns_sock *so, int type, int protocol,
  * *err on failure. */
 struct ns_sock *sock_dgram_new(struct ns_stack *st, int type, int protocol,
                                const struct ns_sock_ops *ops, int *err);
+/* A new socket of family AF_INET6 (ns_socket, after the protocol made
+ * it): the AF_INET6 wildcard in its flow, Linux inet6_create's defaults
+ * (IPV6_V6ONLY off, unicast hops -1, multicast hops 1, raw ICMPv6
+ * checksummed at offset 2). */
+void sock_family6_init(struct ns_sock *so);
+/* What a connection accepted on `parent` inherits of its family and
+ * IPv6 options (Linux tcp_v6_syn_recv_sock copying ipv6_pinfo). */
+void sock_inherit_family(struct ns_sock *child, const struct ns_sock *parent);
+/* The wildcard of the socket's family, for a socket that forgets its
+ * address (disconnect). */
+struct ns_addr sock_any(const struct ns_sock *so);
+
+/* An address as the socket's family shows it (getsockname, getpeername,
+ * accept, recvfrom): a sockaddr_in for AF_INET sockets; for AF_INET6 a
+ * sockaddr_in6, an IPv4 address in its v4-mapped form, the AF_INET6
+ * wildcard as ::, scope id 0 (no link-local addresses yet) and flow info
+ * 0. Returns the length of the whole address. */
+socklen_t sock_name(const struct ns_sock *so, const struct ns_addr *a, uint16_t port,
+                    struct sockaddr_storage *out);
+
+/* Parse a sockaddr_in6 for an AF_INET6 socket: -EINVAL when shorter than
+ * the RFC 2133 form (24 bytes, SIN6_LEN_RFC2133), `wrong_family` when
+ * sin6_family is not AF_INET6; else 0 with *addr (a v4-mapped address as
+ * the AF_INET ns_addr, the rest as AF_INET6), *port (host order) and
+ * *scope (0 for the short form). */
+/* __ipv6_addr_needs_scope_id: link-local unicast, and multicast of
+ * interface- or link-local scope (RFC 4291 §2.7), name an interface. */
+bool sock_in6_needs_scope(const struct ns_addr *a);
+int sock_parse_in6(const struct sockaddr *sa, socklen_t len, int wrong_family,
+                   struct ns_addr *addr, uint16_t *port, uint32_t *scope);
+
+/* Do two sockets binding one port clash in their addresses? Linux
+ * inet_rcv_saddr_equal with match_wildcard (ipv4_rcv_saddr_equal,
+ * ipv6_rcv_saddr_equal): `so` about to bind `addr`, `other` bound to its
+ * flow.local; families, IPV6_V6ONLY and the wildcard of each decide. */
+bool sock_bind_addr_clash(const struct ns_sock *so, const struct ns_addr *addr,
+                          const struct ns_sock *other);
+
+/* May a datagram or segment to the local address `dst` (of the
+ * packet's family) reach a socket bound to its wildcard? Not an IPv4
+ * one through an IPV6_V6ONLY socket, not IPv6 through an AF_INET one
+ * (Linux compute_score's ipv6_only_sock test). */
+static inline bool sock_family_accepts(const struct ns_sock *so, const struct ns_addr *dst)
+{
+    if (dst->family == AF_INET)
+        return !(so->family == AF_INET6 && (so->flags & SO_F_V6ONLY));
+    return so->family == AF_INET6;
+}
+
 /* Free a datagram socket and whatever its queue holds. */
 void sock_dgram_free(struct ns_sock *so);
 
@@ -240,6 +312,18 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
  * / -EAFNOSUPPORT (neither AF_INET nor AF_UNSPEC). */
 int sock_msg_dst(const struct msghdr *msg, struct ns_addr *addr, uint16_t *port);
 
+/* The destination of a sendmsg on an AF_INET6 UDP socket, as the first
+ * checks of Linux udpv6_sendmsg: 0 for none (NULL, or AF_UNSPEC: then
+ * -EDESTADDRREQ unless connected), 1 with *addr and *port (a sockaddr_in
+ * is taken as udp_sendmsg takes it, a v4-mapped sockaddr_in6 as its IPv4
+ * address, :: as ::1) and *oif the interface a link-scoped destination
+ * names (its scope id, else the bound interface); -EINVAL for a short
+ * name, another family or a scope id other than the bound interface,
+ * -ENETUNREACH for IPv4 through an IPV6_V6ONLY socket, -EAFNOSUPPORT
+ * for IPv6 from a socket bound to an IPv4 address. */
+int sock_msg_dst_udp6(const struct ns_sock *so, const struct msghdr *msg, struct ns_addr *addr,
+                      uint16_t *port, int *oif);
+
 /* Just before a datagram is built (Linux sock_alloc_send_pskb): report
  * and clear a pending error, or -EPIPE after shutdown(SHUT_WR); else 0. */
 int sock_send_ready(struct ns_sock *so);
@@ -259,6 +343,8 @@ void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
 struct sock_cmsg {
     int ttl;   /* IP_TTL for this datagram, 1..255; 0: the socket's */
     int tos;   /* IP_TOS for this datagram, 0..255; -1: the socket's */
+    bool has_pi6;            /* an IPV6_PKTINFO came (SOCK_CMSG_UDP6): */
+    struct in6_pktinfo pi6;  /* its source and interface, for the caller to check */
 };
 
 /* Whose rules sock_cmsg_send applies. */
@@ -266,6 +352,8 @@ enum sock_cmsg_kind {
     SOCK_CMSG_TCP, /* tcp_sendmsg_locked: sock_cmsg_send, SOL_SOCKET only */
     SOCK_CMSG_RAW, /* raw_sendmsg: ip_cmsg_send (SOL_SOCKET, SOL_IP) */
     SOCK_CMSG_UDP, /* udp_sendmsg: udp_cmsg_send (SOL_UDP), then ip_cmsg_send */
+    SOCK_CMSG_UDP6, /* the same from an AF_INET6 socket: ip_cmsg_send also takes
+                       SOL_IPV6 IPV6_PKTINFO with a v4-mapped address */
 };
 
 /* Check the control messages of a sendmsg as Linux does for `kind` and
@@ -321,5 +409,11 @@ static inline bool sock_stream_writeable(uint32_t queued, uint32_t size)
  * Linux treats it as "hard" (fatal: reported to a connected socket even
  * without IP_RECVERR). 0 for types that carry no error. */
 int sock_icmp_err(uint8_t type, uint8_t code, bool *fatal);
+/* The same for an ICMPv6 error (RFC 4443 §3, Linux icmpv6_err_convert):
+ * Destination Unreachable by code (port unreachable ECONNREFUSED, fatal;
+ * no route ENETUNREACH; administratively prohibited EACCES, fatal;
+ * address unreachable EHOSTUNREACH), Packet Too Big EMSGSIZE, Time
+ * Exceeded EHOSTUNREACH, Parameter Problem EPROTO (fatal); 0 for others. */
+int sock_icmp6_err(uint8_t type, uint8_t code, bool *fatal);
 
 #endif

@@ -95,6 +95,8 @@ extern const char *const tcp_state_names[];
 #define TF_NR_PARTIAL 0x8000000u /* NewReno: this recovery saw a partial ACK */
 #define TF_CORK_FLUSH 0x4000000u /* send what the cork holds (its 200 ms ceiling, TCP_NODELAY) */
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
+/* bind() named an address (Linux SOCK_BINDADDR_LOCK): a disconnect keeps it. */
+#define TF_BINDADDR_LOCK 0x10000000u
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)
@@ -359,6 +361,26 @@ uint16_t tcp_syn_window(const struct tcpcb *l, uint32_t mss);
 uint8_t tcp_wscale_for(const struct ns_stack *st, uint32_t cap, bool locked);
 /* The MSS to announce over device dev (NULL: none known, 1500 assumed). */
 uint16_t tcp_mss_for_dev(const struct ns_dev *dev);
+/* The MSS to announce to dst through egress eg (decided for dst): over
+ * IPv4 tcp_mss_for_dev; over IPv6 the path MTU (ip6_path_mtu: a Packet
+ * Too Big's, else the interface's IPv6 MTU) less 60 — the 40-byte IPv6
+ * header and TCP's 20 (RFC 8200 §5, RFC 6691). */
+uint16_t tcp_mss_for_egress(struct ns_stack *st, const struct ip_egress *eg,
+                            const struct ns_addr *dst);
+/* The fixed IP header of the flow's family: 20 (IPv4) or 40 (IPv6). */
+static inline uint32_t tcp_ip_hlen(const struct ns_flow *f)
+{
+    return f->remote.family == AF_INET6 ? NS_IP6_HLEN : NS_IP4_HLEN;
+}
+/* Send the TCP segment pb (header and checksum done) of flow f (local =
+ * our end, the source) through eg, decided for f->remote (NULL: decided
+ * for this segment alone), with socket so's options (NULL: defaults):
+ * over IPv4 IP_TTL, IP_TOS and DF per `df`; over IPv6 IPV6_UNICAST_HOPS,
+ * IPV6_TCLASS, the bound interface, and never fragmented (Linux
+ * ip6_xmit: larger than the path MTU is -EMSGSIZE). Consumes pb; the
+ * network layer's result (-EAGAIN as ip4_output_via). */
+int tcp_ip_output(struct ns_stack *st, const struct ip_egress *eg, const struct ns_flow *f,
+                  const struct ns_sock *so, bool df, struct ns_pbuf *pb);
 /* A new connection in CLOSED, its socket set up (sock_setup); `user`:
  * a descriptor will refer to it (tp->so set, on tcp_table.socks), else
  * it is a listener's child until accepted. NULL when out of memory. */
@@ -405,7 +427,8 @@ void tcp_close(struct tcpcb *tp);
 /* Report an error to the socket (SO_ERROR) if there is one. */
 void tcp_set_error(struct tcpcb *tp, int err);
 /* RFC 9293 §3.7.1, RFC 6691: the MSS to announce: the MTU of the
- * connection's route less the fixed IPv4 and TCP headers. */
+ * connection's route less the fixed IP and TCP headers
+ * (tcp_mss_for_egress). */
 uint16_t tcp_mss_for_route(struct tcpcb *tp);
 /* The MTU of the connection's path: the route's, or less as learned from
  * ICMP (tp->pmtu). */
@@ -419,7 +442,8 @@ void tcp_pmtu_check(struct tcpcb *tp);
  * routes, addresses or interfaces changed. */
 static inline const struct ip_egress *tcp_egress(struct tcpcb *tp)
 {
-    return ip4_egress(tp->st, &tp->sock.egress, ns_addr_to_ip4(&tp->sock.flow.remote));
+    return ip_egress_for(tp->st, &tp->sock.egress, &tp->sock.flow.remote,
+                         tp->sock.bound_ifindex);
 }
 /* The device the connection's segments leave through (the loopback for
  * our own addresses), or NULL without a route: its MTU and offloads. */
@@ -488,6 +512,13 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
 void tcp_input_pull(struct tcpcb *tp);
 void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code, uint32_t info,
                   const struct ns_ip4_repr *inner, const uint8_t *payload, size_t payload_len);
+/* An IPv6 segment for us (ip_protocol.input6) and ICMPv6 errors about
+ * ours (err6), as tcp_input and tcp_icmp_err. */
+void tcp_input6(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_repr *ip,
+                struct ns_pbuf *pb);
+void tcp_icmp6_err(struct ns_stack *st, const struct ns_ip6_addr *from, uint8_t type, uint8_t code,
+                   uint32_t info, const struct ns_ip6_repr *inner, const uint8_t *payload,
+                   size_t payload_len);
 
 /* tcp_output.c */
 int tcp_output(struct tcpcb *tp);
@@ -722,7 +753,7 @@ void tcp_mem_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 
 /* tcp_usrreq.c */
 extern const struct ns_sock_ops tcp_sock_ops;
-extern const struct ns_protosw tcp_protosw;
+extern const struct ns_protosw tcp_protosw, tcp6_protosw;
 /* Wake-ups are implicit: sockets are polled. Called when a child becomes
  * ready on a listener. */
 

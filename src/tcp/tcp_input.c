@@ -927,10 +927,30 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     tcp_output(tp);
 }
 
+static void tcp_rcv(struct ns_stack *st, struct ns_pbuf *pb, const struct ns_flow *in, bool multi);
+
 void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_repr *ip,
                struct ns_pbuf *pb)
 {
-    struct seg s = {.len = 0};
+    (void)ifp; /* checksum offload is per frame (NS_PBUF_F_CSUM_OK), see if_input */
+    struct ns_flow in = ns_flow_ip4(ip->dst, 0, ip->src, 0, NS_IPPROTO_TCP);
+    tcp_rcv(st, pb, &in, ip4_is_broadcast(st, ip->dst) || ip4_is_multicast(ip->dst));
+}
+
+void tcp_input6(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_repr *ip,
+                struct ns_pbuf *pb)
+{
+    (void)ifp;
+    struct ns_flow in = ns_flow_ip6(&ip->dst, 0, &ip->src, 0, NS_IPPROTO_TCP);
+    tcp_rcv(st, pb, &in, ns_ip6_is_multicast(&ip->dst));
+}
+
+/* A segment (pb at its TCP header) of either family, its flow's
+ * addresses in `in` (ports filled here); `multi`: sent to a broadcast or
+ * group address. Consumes pb. */
+static void tcp_rcv(struct ns_stack *st, struct ns_pbuf *pb, const struct ns_flow *in, bool multi)
+{
+    struct seg s = {.in = *in, .len = 0};
     NS_STAT_INC(st, tcp_rx_segs);
     switch (ns_tcp_parse(ns_pbuf_data(pb), pb->len, &s.th)) {
     case NS_WIRE_OK:
@@ -942,8 +962,8 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
         NS_STAT_INC(st, tcp_drop_bad_hlen);
         goto drop;
     }
-    (void)ifp; /* checksum offload is per frame (NS_PBUF_F_CSUM_OK), see if_input */
-    s.in = ns_flow_ip4(ip->dst, s.th.dport, ip->src, s.th.sport, NS_IPPROTO_TCP);
+    s.in.lport = s.th.dport;
+    s.in.rport = s.th.sport;
     /* RFC 9293 §3.1: the pseudo-header of the flow's family; a segment
      * with its checksum in place sums to -0. */
     if (!(pb->flags & NS_PBUF_F_CSUM_OK) &&
@@ -953,8 +973,7 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
         goto drop;
     }
     /* RFC 1122 §4.2.3.10: TCP is unicast only. */
-    if (ip4_is_broadcast(st, ip->dst) || ip4_is_multicast(ip->dst) ||
-        (pb->flags & NS_PBUF_F_L2_BCAST)) {
+    if (multi || (pb->flags & NS_PBUF_F_L2_BCAST)) {
         NS_STAT_INC(st, tcp_drop_bcast);
         goto drop;
     }
@@ -990,6 +1009,44 @@ void tcp_input(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip4_re
         tcp_input_sync(tp, &s);
 drop:
     ns_pbuf_free(pb);
+}
+
+/* The path MTU went down: a smaller MSS takes effect now, and what no
+ * longer fits is sent again (counted as tcp_pmtu_updates). */
+static void tcp_pmtu_shrunk(struct tcpcb *tp)
+{
+    uint16_t mss = tcp_effective_mss(tp);
+    if (mss >= tp->mss)
+        return;
+    tp->mss = mss;
+    NS_STAT_INC(tp->st, tcp_pmtu_updates);
+    if (tcp_sack_active(tp)) {
+        /* Resend what no longer fits (Linux tcp_simple_retransmit):
+         * the retransmission splits it to the new MSS. */
+        for (uint32_t i = 0; i < tp->sm.n; i++) {
+            struct tcp_sendrec *r = tcp_sm_at(tp, i);
+            if (r->end - r->start > tp->mss)
+                tcp_sm_mark_lost(tp, r);
+        }
+    } else {
+        tp->snd_nxt = tp->snd_una;
+    }
+    tcp_output(tp);
+}
+
+/* An ICMP error's errno for tp. Linux tcp_v4_err / tcp_v6_err: an error
+ * during the handshake aborts it; on an established connection it is
+ * only a soft error (RFC 5461), kept to be reported should the
+ * connection time out (tcp_timeout_error). */
+static void tcp_icmp_report(struct tcpcb *tp, int err)
+{
+    if (tp->state == TCPS_SYN_SENT || (tp->state == TCPS_SYN_RECEIVED && !tp->listener)) {
+        NS_STAT_INC(tp->st, tcp_attempt_fails);
+        tcp_set_error(tp, err);
+        tcp_close(tp);
+    } else {
+        tp->soft_error = err;
+    }
 }
 
 /* ICMP errors about our segments (RFC 1122 §4.2.3.9, RFC 5927 §4.1: the
@@ -1034,37 +1091,44 @@ void tcp_icmp_err(struct ns_stack *st, uint32_t from, uint8_t type, uint8_t code
         tp->pmtu = (uint16_t)mtu;
         tp->pmtu_locked = tp->pmtu_locked || lock;
         tp->pmtu_expires_us = st->now_us + TCP_PMTU_EXPIRES_US;
-        uint16_t mss = tcp_effective_mss(tp);
-        if (mss < tp->mss) {
-            tp->mss = mss;
-            NS_STAT_INC(st, tcp_pmtu_updates);
-            if (tcp_sack_active(tp)) {
-                /* Resend what no longer fits (Linux tcp_simple_retransmit):
-                 * the retransmission splits it to the new MSS. */
-                for (uint32_t i = 0; i < tp->sm.n; i++) {
-                    struct tcp_sendrec *r = tcp_sm_at(tp, i);
-                    if (r->end - r->start > tp->mss)
-                        tcp_sm_mark_lost(tp, r);
-                }
-            } else {
-                tp->snd_nxt = tp->snd_una;
-            }
-            tcp_output(tp);
-        }
+        tcp_pmtu_shrunk(tp);
         return;
     }
     bool fatal;
     int err = sock_icmp_err(type, code, &fatal);
-    if (!err)
+    if (err)
+        tcp_icmp_report(tp, err);
+}
+
+/* ICMPv6 errors about our segments (Linux tcp_v6_err): the same rules as
+ * tcp_icmp_err. A Packet Too Big's MTU the network layer has learned
+ * already (RFC 8201 §5.2, the path MTU cache): the connection's MSS
+ * follows it (RFC 8201 §5.4). */
+void tcp_icmp6_err(struct ns_stack *st, const struct ns_ip6_addr *from, uint8_t type, uint8_t code,
+                   uint32_t info, const struct ns_ip6_repr *inner, const uint8_t *payload,
+                   size_t payload_len)
+{
+    (void)from;
+    (void)info;
+    if (payload_len < 8)
         return;
-    /* Linux tcp_v4_err: an error during the handshake aborts it; on an
-     * established connection it is only a soft error (RFC 5461), kept to
-     * be reported should the connection time out (tcp_timeout_error). */
-    if (tp->state == TCPS_SYN_SENT || (tp->state == TCPS_SYN_RECEIVED && !tp->listener)) {
-        NS_STAT_INC(st, tcp_attempt_fails);
-        tcp_set_error(tp, err);
-        tcp_close(tp);
-    } else {
-        tp->soft_error = err;
+    uint16_t sport = ns_rd16(payload), dport = ns_rd16(payload + 2);
+    uint32_t seq = ns_rd32(payload + 4);
+    struct ns_flow out = ns_flow_ip6(&inner->src, sport, &inner->dst, dport, NS_IPPROTO_TCP);
+    bool fatal;
+    int err = sock_icmp6_err(type, code, &fatal);
+    struct tcpcb *tp = tcp_lookup(st, &out);
+    if (!tp) {
+        /* tcp_v6_err -> tcp_req_err: a hard error ends the request. */
+        tcp_syncache_icmp(st, &out, seq, err && fatal);
+        return;
     }
+    if (SEQ_LT(seq, tp->snd_una) || SEQ_GT(seq, tp->snd_max))
+        return;
+    if (type == NS_ICMP6_PACKET_TOO_BIG) {
+        tcp_pmtu_shrunk(tp);
+        return;
+    }
+    if (err)
+        tcp_icmp_report(tp, err);
 }

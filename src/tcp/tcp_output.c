@@ -58,8 +58,8 @@ static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
     if (SEQ_LT(seq, tp->snd_max))
         return mss;
     struct ns_dev *dev = tcp_route_dev(tp);
-    if (!dev || !(dev->offloads & NS_DEV_OFF_TSO))
-        return mss;
+    if (!dev || !(dev->offloads & NS_DEV_OFF_TSO) || tp->sock.flow.remote.family == AF_INET6)
+        return mss; /* no TSO6 (yet): IPv6 segments are cut here */
     uint32_t limit = dev->gso_max_size < NS_IP4_MAX_LEN ? dev->gso_max_size : NS_IP4_MAX_LEN;
     uint32_t hdrs = NS_IP4_HLEN + NS_TCP_HLEN + tcp_opts_hdr_len(tp) + tcp_sack_opt_len(tp);
     if (limit < hdrs + 2u * mss)
@@ -227,12 +227,8 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
-    struct ip4_out o = {.src = ns_addr_to_ip4(&f->local), .dst = ns_addr_to_ip4(&f->remote),
-                        .proto = NS_IPPROTO_TCP,
-                        .df = !tp->pmtu_locked,
-                        .ttl = tp->so ? tp->so->ttl : 0, .tos = tp->so ? tp->so->tos : 0};
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
-    int rc = ip4_output_via(st, tcp_egress(tp), &o, pb);
+    int rc = tcp_ip_output(st, tcp_egress(tp), f, tp->so, !tp->pmtu_locked, pb);
     if (rc == -EAGAIN)
         return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {

@@ -28,7 +28,8 @@ const char *const tcp_state_names[] = {
 #define TCP_INITIAL_BUCKETS 256u
 
 /* TCP in the IP protocol table (net/net.h). */
-static const struct ip_protocol tcp_protocol = {.input4 = tcp_input, .err4 = tcp_icmp_err};
+static const struct ip_protocol tcp_protocol = {
+    .input4 = tcp_input, .err4 = tcp_icmp_err, .input6 = tcp_input6, .err6 = tcp_icmp6_err};
 
 int tcp_init(struct ns_stack *st)
 {
@@ -62,7 +63,8 @@ int tcp_init(struct ns_stack *st)
         return rc;
     }
     ip_protocol_register(st, NS_IPPROTO_TCP, &tcp_protocol);
-    return sock_register(st, &tcp_protosw);
+    rc = sock_register(st, &tcp_protosw);
+    return rc < 0 ? rc : sock_register(st, &tcp6_protosw);
 }
 
 void tcp_destroy(struct ns_stack *st)
@@ -111,6 +113,7 @@ struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f)
     tp->user_timeout_us = l->user_timeout_us;
     tp->user_mss = l->user_mss;
     tp->sock.flow = *f; /* the connection's 4-tuple */
+    sock_inherit_family(&tp->sock, &l->sock); /* AF_INET6 and its IPV6_* options */
     tp->ts_offset = tcp_ts_offset(st, &tp->sock.flow);
     return tp;
 }
@@ -288,6 +291,8 @@ struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *lad
         const struct ns_flow *f = &tp->sock.flow;
         if (f->lport != lport)
             continue;
+        if (!sock_family_accepts(&tp->sock, laddr))
+            continue; /* an IPV6_V6ONLY listener takes no IPv4 SYN */
         if (ns_addr_eq(&f->local, laddr))
             return tp; /* an exact address beats the wildcard */
         if (ns_addr_is_any(&f->local) && !wild)
@@ -296,10 +301,17 @@ struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *lad
     return wild;
 }
 
-/* Do two local addresses overlap (either a wildcard, or the same)? */
-static bool addr_overlap(const struct ns_addr *a, const struct ns_addr *b)
+/* Would `self` binding laddr and `other` overlap in their addresses
+ * (Linux inet_rcv_saddr_equal: a wildcard, or the same, as families and
+ * IPV6_V6ONLY allow)? Without a socket of our own (an AF_INET
+ * connection's port search) the plain IPv4 rule. */
+static bool addr_overlap(const struct ns_sock *self, const struct ns_addr *laddr,
+                         const struct ns_sock *other)
 {
-    return ns_addr_is_any(a) || ns_addr_is_any(b) || ns_addr_eq(a, b);
+    if (self)
+        return sock_bind_addr_clash(self, laddr, other);
+    const struct ns_addr *a = &other->flow.local;
+    return ns_addr_is_any(a) || ns_addr_is_any(laddr) || ns_addr_eq(a, laddr);
 }
 
 /* Linux inet_csk_bind_conflict, simplified to what netsock has: a port is
@@ -314,7 +326,7 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
     for (struct tcpcb *tp = t->listen[lport & 255]; tp; tp = tp->hnext) {
         if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
             continue;
-        if (!addr_overlap(&tp->sock.flow.local, laddr))
+        if (!addr_overlap(self, laddr, &tp->sock))
             continue;
         if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
             continue;
@@ -324,7 +336,7 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
         for (struct tcpcb *tp = t->conn[b]; tp; tp = tp->hnext) {
             if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
                 continue;
-            if (!addr_overlap(&tp->sock.flow.local, laddr))
+            if (!addr_overlap(self, laddr, &tp->sock))
                 continue;
             if (my_flags & SO_F_REUSEADDR) {
                 if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
@@ -343,7 +355,7 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
             continue;
         if (tp->state != TCPS_CLOSED)
             continue; /* counted above */
-        if (!addr_overlap(&so->flow.local, laddr))
+        if (!addr_overlap(self, laddr, so))
             continue;
         if ((so->flags & my_flags & SO_F_REUSEADDR) || (so->flags & my_flags & SO_F_REUSEPORT))
             continue;
@@ -442,9 +454,25 @@ void tcp_respond(struct ns_stack *st, const struct ns_flow *f, uint32_t seq, uin
     if (flags & NS_TCP_RST)
         NS_STAT_INC(st, tcp_tx_rst);
     NS_STAT_INC(st, tcp_tx_segs);
+    tcp_ip_output(st, NULL, f, NULL, true, pb);
+}
+
+int tcp_ip_output(struct ns_stack *st, const struct ip_egress *eg, const struct ns_flow *f,
+                  const struct ns_sock *so, bool df, struct ns_pbuf *pb)
+{
+    if (f->remote.family == AF_INET6) {
+        bool hops = so && so->hops6 >= 0;
+        struct ip6_out o = {.src = f->local.u.ip6, .dst = f->remote.u.ip6,
+                            .proto = NS_IPPROTO_TCP,
+                            .hop_limit = hops ? (uint8_t)so->hops6 : 0, .hop_limit_set = hops,
+                            .tclass = so ? so->tclass : 0, .oif = so ? so->bound_ifindex : 0,
+                            .dontfrag = true};
+        return eg ? ip6_output_via(st, eg, &o, pb) : ip6_output(st, &o, pb);
+    }
     struct ip4_out o = {.src = ns_addr_to_ip4(&f->local), .dst = ns_addr_to_ip4(&f->remote),
-                        .proto = NS_IPPROTO_TCP, .df = true};
-    ip4_output(st, &o, pb);
+                        .proto = NS_IPPROTO_TCP, .df = df,
+                        .ttl = so ? so->ttl : 0, .tos = so ? so->tos : 0};
+    return eg ? ip4_output_via(st, eg, &o, pb) : ip4_output(st, &o, pb);
 }
 
 void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct ns_tcp_repr *th,
@@ -453,9 +481,14 @@ void tcp_reset_for(struct ns_stack *st, const struct ns_flow *in, const struct n
     /* RFC 9293 §3.10.7.1: never answer a reset; never to a broadcast. */
     if (th->flags & NS_TCP_RST)
         return;
-    uint32_t dst = ns_addr_to_ip4(&in->local);
-    if (ip4_is_broadcast(st, dst) || ip4_is_multicast(dst))
-        return;
+    if (in->local.family == AF_INET6) {
+        if (ns_ip6_is_multicast(&in->local.u.ip6))
+            return;
+    } else {
+        uint32_t dst = ns_addr_to_ip4(&in->local);
+        if (ip4_is_broadcast(st, dst) || ip4_is_multicast(dst))
+            return;
+    }
     if (th->flags & NS_TCP_ACK) {
         tcp_respond(st, in, th->ack, 0, NS_TCP_RST, 0);
     } else {
@@ -546,17 +579,30 @@ uint16_t tcp_mss_for_dev(const struct ns_dev *dev)
     return (uint16_t)(mss > 65495 ? 65495 : mss);
 }
 
-uint16_t tcp_mss_for_route(struct tcpcb *tp) { return tcp_mss_for_dev(tcp_route_dev(tp)); }
+uint16_t tcp_mss_for_egress(struct ns_stack *st, const struct ip_egress *eg,
+                            const struct ns_addr *dst)
+{
+    if (!eg->v6)
+        return tcp_mss_for_dev(eg->ifp ? eg->ifp->dev : NULL);
+    uint32_t mtu = eg->ifp ? ip6_path_mtu(st, eg->ifp, &dst->u.ip6) : NS_IP6_MIN_MTU;
+    uint32_t mss = mtu - NS_IP6_HLEN - NS_TCP_HLEN;
+    return (uint16_t)(mss > 65475 ? 65475 : mss);
+}
+
+uint16_t tcp_mss_for_route(struct tcpcb *tp)
+{
+    return tcp_mss_for_egress(tp->st, tcp_egress(tp), &tp->sock.flow.remote);
+}
 
 uint32_t tcp_path_mtu(struct tcpcb *tp)
 {
-    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp) + NS_IP4_HLEN + NS_TCP_HLEN;
+    uint32_t mtu = (uint32_t)tcp_mss_for_route(tp) + tcp_ip_hlen(&tp->sock.flow) + NS_TCP_HLEN;
     return tp->pmtu && tp->pmtu < mtu ? tp->pmtu : mtu;
 }
 
 uint16_t tcp_effective_mss(struct tcpcb *tp)
 {
-    uint32_t mss = tcp_path_mtu(tp) - NS_IP4_HLEN - NS_TCP_HLEN;
+    uint32_t mss = tcp_path_mtu(tp) - tcp_ip_hlen(&tp->sock.flow) - NS_TCP_HLEN;
     if (tp->peer_mss < mss)
         mss = tp->peer_mss;
     if (tp->user_mss && tp->user_mss < mss)

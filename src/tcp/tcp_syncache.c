@@ -157,8 +157,8 @@ struct synack {
 static uint16_t synack_mss(struct ns_stack *st, const struct tcpcb *l, const struct ns_flow *f,
                            struct ip_egress *eg)
 {
-    const struct ip_egress *e = ip4_egress(st, eg, ns_addr_to_ip4(&f->remote));
-    uint16_t mss = tcp_mss_for_dev(e->ifp ? e->ifp->dev : NULL);
+    const struct ip_egress *e = ip_egress_for(st, eg, &f->remote, l->sock.bound_ifindex);
+    uint16_t mss = tcp_mss_for_egress(st, e, &f->remote);
     if (l->user_mss && l->user_mss < mss)
         mss = l->user_mss;
     return mss;
@@ -220,10 +220,7 @@ static void synack_send(struct ns_stack *st, const struct tcpcb *l, const struct
     if (rexmit)
         NS_STAT_INC(st, tcp_retrans_segs);
     NS_STAT_INC(st, tcp_tx_segs);
-    struct ip4_out o = {.src = ns_addr_to_ip4(&f->local), .dst = ns_addr_to_ip4(&f->remote),
-                        .proto = NS_IPPROTO_TCP, .df = true,
-                        .ttl = l->so ? l->so->ttl : 0, .tos = l->so ? l->so->tos : 0};
-    ip4_output_via(st, &eg, &o, pb);
+    tcp_ip_output(st, &eg, f, l->so, true, pb);
 }
 
 /* The SYN,ACK of entry e, now. */

@@ -36,6 +36,8 @@ static int tcp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_add
     so->flow.local = *addr;
     so->flow.lport = port;
     so->flags |= SO_F_BOUND;
+    if (!ns_addr_is_any(addr))
+        TP(so)->flags |= TF_BINDADDR_LOCK;
     return 0;
 }
 
@@ -61,7 +63,7 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
     if (tp->state == TCPS_LISTEN)
         return 0;
     if (!(so->flags & SO_F_BOUND)) {
-        struct ns_addr any = ns_addr_any(AF_INET);
+        struct ns_addr any = sock_any(so);
         int rc = tcp_bind(st, so, &any, 0); /* listen() autobinds */
         if (rc < 0)
             return rc;
@@ -139,8 +141,14 @@ static void tcp_disconnect(struct tcpcb *tp)
     ns_ring_drop(&tp->rcvbuf, tp->rcvbuf.len);
     tcp_state_change(tp, TCPS_CLOSED);
     tp->done = tp->rcvd_fin = false;
-    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS | TF_BINDADDR_LOCK;
     so->flags &= ~(SO_F_CONNECTED | SO_F_CONNECTING | SO_F_SHUT_RD | SO_F_SHUT_WR);
+    /* tcp_disconnect: the peer is forgotten, and the local address
+     * unless bind() named it (inet_reset_saddr); the port stays. */
+    so->flow.remote = sock_any(so);
+    so->flow.rport = 0;
+    if (!(tp->flags & TF_BINDADDR_LOCK))
+        so->flow.local = sock_any(so);
 }
 
 static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_addr *to,
@@ -184,22 +192,36 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
         }
         return -EISCONN;
     }
-    uint32_t addr = ns_addr_to_ip4(to);
-    if (addr == 0)
-        addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
-    /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
-    if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
-        return -ENETUNREACH;
-    /* The egress, decided here and kept for the connection's segments;
-     * to an address of this host from that address itself. */
-    const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
-    if (eg->err)
-        return -ENETUNREACH;
-    uint32_t src = eg->local ? addr : eg->src;
-    if (!ns_addr_is_any(&so->flow.local))
-        src = ns_addr_to_ip4(&so->flow.local);
+    struct ns_addr peer, src;
+    if (to->family == AF_INET6) {
+        /* tcp_v6_connect (the socket layer refused multicast): the
+         * egress and the source address for it, none: EADDRNOTAVAIL. */
+        peer = *to;
+        const struct ip_egress *eg = ip6_egress(st, &so->egress, &peer.u.ip6, so->bound_ifindex);
+        if (eg->err)
+            return -ENETUNREACH;
+        src = ns_addr_is_any(&so->flow.local) ? ip_egress_src(eg) : so->flow.local;
+        if (ns_addr_is_any(&src))
+            return -EADDRNOTAVAIL;
+    } else {
+        uint32_t addr = ns_addr_to_ip4(to);
+        if (addr == 0)
+            addr = INADDR_LOOPBACK; /* Linux: connecting to 0.0.0.0 means this host */
+        /* tcp_v4_connect: no route, or a broadcast/multicast destination. */
+        if (ip4_is_broadcast(st, addr) || ip4_is_multicast(addr))
+            return -ENETUNREACH;
+        /* The egress, decided here and kept for the connection's segments;
+         * to an address of this host from that address itself. */
+        const struct ip_egress *eg = ip4_egress(st, &so->egress, addr);
+        if (eg->err)
+            return -ENETUNREACH;
+        peer = ns_addr_ip4(addr);
+        src = ns_addr_ip4(eg->local ? addr : eg->src);
+        if (!ns_addr_is_any(&so->flow.local))
+            src = so->flow.local;
+    }
     /* The connection's 4-tuple (the one copy: the socket's flow). */
-    struct ns_flow f = {.local = ns_addr_ip4(src), .remote = ns_addr_ip4(addr),
+    struct ns_flow f = {.local = src, .remote = peer,
                         .lport = so->flow.lport, .rport = port, .proto = so->flow.proto};
     if (so->flags & SO_F_BOUND) {
         if (tcp_lookup(st, &f))
@@ -228,7 +250,7 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
     tp->rcvd_fin = false;
     tp->done = false;
     tp->soft_error = 0;
-    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS;
+    tp->flags &= TF_NODELAY | TF_CORK | TF_KEEPALIVE | TF_BUF_LOCKS | TF_BINDADDR_LOCK;
     tcp_opts_init(tp); /* RFC 7323: WS and TSopt on our SYN, per the stack's switches */
     tp->ts_offset = tcp_ts_offset(st, &so->flow);
     tp->mss = tcp_mss_for_route(tp);
@@ -769,3 +791,5 @@ static struct ns_sock *tcp_create(struct ns_stack *st, int protocol, int *err)
 
 const struct ns_protosw tcp_protosw = {
     .family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .create = tcp_create};
+const struct ns_protosw tcp6_protosw = {
+    .family = AF_INET6, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .create = tcp_create};

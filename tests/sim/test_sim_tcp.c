@@ -45,7 +45,12 @@
  * replayed. NETSOCK_VERBOSE=1 prints a line per seed (and drop counters
  * on failure), NETSOCK_KEEP_GOING=1 goes on after a failure,
  * NETSOCK_DEBUG_CONN=<id> traces one connection's application events,
- * NETSOCK_TRACE=1 logs every stack's debug lines (TCP state changes). A
+ * NETSOCK_TRACE=1 logs every stack's debug lines (TCP state changes),
+ * NETSOCK_SIM_IPV6=1 runs every connection over IPv6 (2001:db8::10+i on
+ * each host; the routed topology, which needs an IPv6 router netsock
+ * does not have, is replaced by the two-host LAN); NETSOCK_SIM_IPV6=mixed
+ * makes the listeners dual-stack AF_INET6 sockets and sends every other
+ * connection to a wildcard listener over IPv4 from an AF_INET socket. A
  * failure prints the seed, the replay command, and re-runs the seed with
  * every device captured to /tmp/netsock-fail-<seed>/.
  */
@@ -162,6 +167,7 @@ struct listener {
     int backlog;
     int rcvbuf, sndbuf;
     bool nodelay;
+    bool wild;  /* bound to the wildcard */
 };
 
 struct pollent {
@@ -283,6 +289,82 @@ static void host_opts(struct scenario *sc, struct prng *optr, int i, struct ns_c
     sc->ts_mask |= (unsigned)ts << i;
 }
 
+/* NETSOCK_SIM_IPV6: 1 the connections over IPv6, "mixed" both families
+ * (0 or unset: IPv4 only). */
+static int sim_ipv6_mode(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("NETSOCK_SIM_IPV6");
+        v = !e || !*e || !strcmp(e, "0") ? 0 : !strcmp(e, "mixed") ? 2 : 1;
+    }
+    return v;
+}
+static bool sim_ipv6(void) { return sim_ipv6_mode() != 0; }
+static bool sim_mixed(void) { return sim_ipv6_mode() == 2; }
+
+/* 2001:db8::<n> */
+static struct in6_addr sim_addr6(uint32_t n)
+{
+    struct in6_addr a;
+    memset(&a, 0, sizeof(a));
+    a.s6_addr[0] = 0x20;
+    a.s6_addr[1] = 0x01;
+    a.s6_addr[2] = 0x0d;
+    a.s6_addr[3] = 0xb8;
+    uint32_t be = htonl(n);
+    memcpy(&a.s6_addr[12], &be, 4);
+    return a;
+}
+
+static socklen_t sim_name_family(const struct scenario *sc, int h, uint16_t port, bool specific,
+                                 bool v6, struct sockaddr_storage *out);
+
+/* The name of host h's port in this run's family: its address, or the
+ * wildcard when !specific. Returns the length. */
+static socklen_t sim_name(const struct scenario *sc, int h, uint16_t port, bool specific,
+                          struct sockaddr_storage *out)
+{
+    return sim_name_family(sc, h, port, specific, sim_ipv6(), out);
+}
+
+/* The same in the family asked (v6 or IPv4). */
+static socklen_t sim_name_family(const struct scenario *sc, int h, uint16_t port, bool specific,
+                                 bool v6, struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        if (specific)
+            s6->sin6_addr = sim_addr6(10 + (uint32_t)h);
+        return sizeof(*s6);
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    s4->sin_addr.s_addr = specific ? htonl(sc->addr[h]) : 0;
+    return sizeof(*s4);
+}
+
+/* A name's address as a host-order word (IPv6: its last 32 bits, which
+ * tell the hosts apart) and port. */
+static void sim_addr_port(const struct sockaddr_storage *ss, uint32_t *addr, uint16_t *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        uint32_t w;
+        memcpy(&w, &s6->sin6_addr.s6_addr[12], 4);
+        *addr = ntohl(w);
+        *port = ntohs(s6->sin6_port);
+        return;
+    }
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+    *addr = ntohl(s4->sin_addr.s_addr);
+    *port = ntohs(s4->sin_port);
+}
+
 static void build_topology(struct scenario *sc)
 {
     struct prng optr = {sc->seed * 0xd1342543de82ef95ull + 7};
@@ -302,6 +384,8 @@ static void build_topology(struct scenario *sc)
 
     uint64_t roll = prng_below(&sc->rng, 10);
     sc->topo = roll < 4 ? 0 : roll < 7 ? 1 : 2;
+    if (sim_ipv6() && sc->topo == 1)
+        sc->topo = 0; /* a host does not forward IPv6 */
     char name[16];
     if (sc->topo == 0 || sc->topo == 2) {
         sc->nhosts = sc->topo == 0 ? 2 : (int)prng_range(&sc->rng, 3, 5);
@@ -318,6 +402,10 @@ static void build_topology(struct scenario *sc)
             sc->addr[i] = 0xc0000200u + 10 + (uint32_t)i; /* 192.0.2.10+i */
             struct in_addr a = {htonl(sc->addr[i])};
             assert_int_equal(ns_if_addr_add(sc->hosts[i], ifi, AF_INET, &a, 24), 0);
+            if (sim_ipv6()) {
+                struct in6_addr a6 = sim_addr6(10 + (uint32_t)i);
+                assert_int_equal(ns_if_addr_add(sc->hosts[i], ifi, AF_INET6, &a6, 64), 0);
+            }
         }
         sc->nstacks = sc->nhosts;
     } else {
@@ -438,7 +526,7 @@ static void make_listeners(struct scenario *sc)
             l->sndbuf = prng_chance(&sc->rng, 0.2) ? (int)prng_range(&sc->rng, 2400, 16384) : 0;
             l->nodelay = prng_chance(&sc->rng, 0.5);
             struct ns_stack *st = sc->hosts[h];
-            l->fd = ns_socket(st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            l->fd = ns_socket(st, sim_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
             assert_true(l->fd >= 0);
             int one = 1;
             ns_setsockopt(st, l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -455,9 +543,10 @@ static void make_listeners(struct scenario *sc)
                 ns_setsockopt(st, l->fd, SOL_SOCKET, SO_SNDBUF, &l->sndbuf, sizeof(int));
             if (l->nodelay)
                 ns_setsockopt(st, l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(l->port)};
-            sin.sin_addr.s_addr = prng_chance(&sc->rng, 0.5) ? 0 : htonl(sc->addr[h]);
-            assert_int_equal(ns_bind(st, l->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+            struct sockaddr_storage ss;
+            l->wild = prng_chance(&sc->rng, 0.5);
+            socklen_t sl = sim_name(sc, h, l->port, !l->wild, &ss);
+            assert_int_equal(ns_bind(st, l->fd, (struct sockaddr *)&ss, sl), 0);
             assert_int_equal(ns_listen(st, l->fd, l->backlog), 0);
         }
     }
@@ -548,7 +637,11 @@ static void client_open(struct scenario *sc, struct conn *c)
     struct side *sd = &c->c;
     struct ns_stack *st = side_stack(sc, sd);
     sd->opened = true;
-    sd->fd = ns_socket(st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const struct listener *l = &sc->ls[c->listener];
+    /* Mixed: every other connection to a wildcard (dual-stack) listener
+     * comes over IPv4, from an AF_INET socket. */
+    bool v6 = sim_ipv6() && !(sim_mixed() && l->wild && (c->id & 1));
+    sd->fd = ns_socket(st, v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (sd->fd < 0) {
         failf(sc, "conn %d: socket: %s", c->id, strerror(errno));
         return;
@@ -567,21 +660,19 @@ static void client_open(struct scenario *sc, struct conn *c)
         ns_setsockopt(st, sd->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
         ns_setsockopt(st, sd->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
     }
-    const struct listener *l = &sc->ls[c->listener];
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(l->port)};
-    sin.sin_addr.s_addr = htonl(sc->addr[l->host]);
-    int rc = ns_connect(st, sd->fd, (struct sockaddr *)&sin, sizeof(sin));
+    struct sockaddr_storage dst;
+    socklen_t dl = sim_name_family(sc, l->host, l->port, true, v6, &dst);
+    int rc = ns_connect(st, sd->fd, (struct sockaddr *)&dst, dl);
     if (rc == 0) {
         sd->connected = true;
     } else if (errno != EINPROGRESS) {
         failf(sc, "conn %d: connect: %s", c->id, strerror(errno));
         return;
     }
-    struct sockaddr_in me;
+    struct sockaddr_storage me;
     socklen_t ml = sizeof(me);
     assert_int_equal(ns_getsockname(st, sd->fd, (struct sockaddr *)&me, &ml), 0);
-    c->caddr = ntohl(me.sin_addr.s_addr);
-    c->cport = ntohs(me.sin_port);
+    sim_addr_port(&me, &c->caddr, &c->cport);
 }
 
 /* Events this side wants now. */
@@ -767,7 +858,7 @@ static bool do_accepts(struct scenario *sc, int li)
     struct ns_stack *st = sc->hosts[l->host];
     bool progress = false;
     for (;;) {
-        struct sockaddr_in peer;
+        struct sockaddr_storage peer;
         socklen_t pl = sizeof(peer);
         int fd = ns_accept4(st, l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK);
         if (fd < 0) {
@@ -776,10 +867,12 @@ static bool do_accepts(struct scenario *sc, int li)
             return progress;
         }
         progress = true;
-        struct conn *c = conn_by_client(sc, ntohl(peer.sin_addr.s_addr), ntohs(peer.sin_port), li);
+        uint32_t paddr;
+        uint16_t pport;
+        sim_addr_port(&peer, &paddr, &pport);
+        struct conn *c = conn_by_client(sc, paddr, pport, li);
         if (!c) {
-            failf(sc, "listener %d accepted an unknown connection from port %u", li,
-                  ntohs(peer.sin_port));
+            failf(sc, "listener %d accepted an unknown connection from port %u", li, pport);
             ns_close(st, fd);
             return true;
         }

@@ -16,6 +16,9 @@
  *     makes p exactly the models' p. Random loss in both directions is
  *     covered by test_sim_tcp (correctness, not goodput).
  *
+ * NETSOCK_SIM_IPV6=1 runs the grid over IPv6 (2001:db8::10 -> ::20),
+ * the model's MSS and header sizes adjusted (ctest runs both).
+ *
  * The handshake runs on the clean link; then each run lasts WARMUP_US +
  * MEASURE_US of virtual time and its goodput is the application bytes bob
  * reads during the MEASURE_US window, in bit/s. The sender keeps its send
@@ -90,8 +93,11 @@
 #define PORT 5001
 #define SEC 1000000ull
 #define LINK_RATE_BPS 10000000ull /* the bottleneck: 10 Mbit/s */
-#define MSS_BYTES 1448.0          /* 1500 - 20 IP - 20 TCP - 12 TSopt */
-#define HDR_BYTES 66.0            /* 14 Ethernet + 20 IP + 32 TCP with TSopt */
+/* NETSOCK_SIM_IPV6=1: the transfer over IPv6, whose header is 20 bytes
+ * longer (RFC 8200 §3): the MSS 20 less, the headers 20 more. */
+static bool g_v6;
+#define MSS_BYTES (g_v6 ? 1428.0 : 1448.0) /* 1500 - 20|40 IP - 20 TCP - 12 TSopt */
+#define HDR_BYTES (g_v6 ? 86.0 : 66.0)     /* 14 Ethernet + 20|40 IP + 32 TCP with TSopt */
 #define WARMUP_US (2 * SEC)
 #define MEASURE_US (20 * SEC)
 #define APP_TICK_US 1000u         /* the applications act every millisecond */
@@ -262,21 +268,33 @@ static void run_cell(const struct cell *c, uint64_t seed, uint64_t measure_us, s
     struct in_addr a = {htonl(0xc000020au)}, b = {htonl(0xc0000214u)}; /* 192.0.2.10, .20 */
     assert_int_equal(ns_if_addr_add(alice, ai, AF_INET, &a, 24), 0);
     assert_int_equal(ns_if_addr_add(bob, bi, AF_INET, &b, 24), 0);
+    struct in6_addr a6, b6;
+    inet_pton(AF_INET6, "2001:db8::10", &a6);
+    inet_pton(AF_INET6, "2001:db8::20", &b6);
+    if (g_v6) {
+        assert_int_equal(ns_if_addr_add(alice, ai, AF_INET6, &a6, 64), 0);
+        assert_int_equal(ns_if_addr_add(bob, bi, AF_INET6, &b6, 64), 0);
+    }
     ns_sim_run_for(sim, 100000);
+    int fam = g_v6 ? AF_INET6 : AF_INET;
 
-    int lfd = ns_socket(bob, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int lfd = ns_socket(bob, fam, SOCK_STREAM | SOCK_NONBLOCK, 0);
     assert_true(lfd >= 0);
     set_int(bob, lfd, SOL_SOCKET, SO_RCVBUF, (int)BUF_BYTES);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(PORT)};
-    assert_int_equal(ns_bind(bob, lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
+    struct sockaddr *sa = g_v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
+    socklen_t salen = g_v6 ? sizeof(sin6) : sizeof(sin);
+    assert_int_equal(ns_bind(bob, lfd, sa, salen), 0);
     assert_int_equal(ns_listen(bob, lfd, 4), 0);
-    int cfd = ns_socket(alice, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int cfd = ns_socket(alice, fam, SOCK_STREAM | SOCK_NONBLOCK, 0);
     assert_true(cfd >= 0);
     set_int(alice, cfd, SOL_SOCKET, SO_SNDBUF, (int)BUF_BYTES);
 
     /* The handshake on the clean link; the impairments start with the data. */
     sin.sin_addr = b;
-    int rc = ns_connect(alice, cfd, (struct sockaddr *)&sin, sizeof(sin));
+    sin6.sin6_addr = b6;
+    int rc = ns_connect(alice, cfd, sa, salen);
     NS_ASSERT_SEED(rc == 0 || errno == EINPROGRESS);
     int sfd = -1;
     uint64_t limit = ns_sim_now(sim) + 5 * SEC;
@@ -459,6 +477,8 @@ int main(int argc, char **argv)
     (void)argc;
     ns_test_set_argv0(argv[0]);
     g_argv0 = argv[0];
+    const char *v6 = getenv("NETSOCK_SIM_IPV6");
+    g_v6 = v6 && *v6 && strcmp(v6, "0") != 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_loss_sweep),
     };

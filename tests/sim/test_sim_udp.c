@@ -726,7 +726,7 @@ static void test_rcvbuf_overflow_counted(void **state)
     CHECK(kept > 0 && dropped > 0 && kept + dropped == n);
     CHECK(info[0].fd == bfd && info[0].drops == dropped);
     CHECK(info[0].recv_q == kept * len);
-    CHECK(ntohs(info[0].local.sin_port) == UDP_PORT && strcmp(info[0].state, "UNCONN") == 0);
+    CHECK(ntohs(info[0].local.sin.sin_port) == UDP_PORT && strcmp(info[0].state, "UNCONN") == 0);
 
     struct rx_log log;
     rx_log_init(&log, n);
@@ -1174,6 +1174,80 @@ static void test_raw_icmp_ping_across_router(void **state)
     world_finish(&w);
 }
 
+/* A dual-stack socket (AF_INET6 on ::) across a router: it receives the
+ * IPv4 datagrams of its port from a v4-mapped source, answers to that
+ * name, connects to it; ns_sock_list shows it as AF_INET6 with the
+ * v4-mapped addresses getsockname gives; a port unreachable reaches it
+ * connected as ECONNREFUSED; a v6-only twin on another port takes no
+ * IPv4 at all (counted as no port, answered with port unreachable). */
+static void test_dual_stack_across_router(void **state)
+{
+    (void)state;
+    uint64_t seed = ns_test_seed(112);
+    struct world w;
+    build_routed(&w, seed, NULL, NULL);
+    struct ns_stack *a = w.h[0], *b = w.h[2];
+    int bfd = ns_socket(b, AF_INET6, SOCK_DGRAM, 0);
+    assert_true(bfd >= 0);
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(UDP_PORT)};
+    assert_int_equal(ns_bind(b, bfd, (struct sockaddr *)&any6, sizeof(any6)), 0);
+    int afd = udp_socket_bound(a, UDP_PORT + 1);
+    struct sockaddr_in to_b = sin_of(w.ip[2], UDP_PORT);
+    uint8_t buf[64] = "over ipv4";
+    CHECK(ns_sendto(a, afd, buf, 9, 0, (struct sockaddr *)&to_b, sizeof(to_b)) == 9);
+    ns_sim_run_for(w.sim, 100000);
+
+    struct sockaddr_in6 from;
+    socklen_t flen = sizeof(from);
+    memset(buf, 0, sizeof(buf));
+    CHECK(ns_recvfrom(b, bfd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen) == 9);
+    CHECK(flen == sizeof(from) && from.sin6_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&from.sin6_addr));
+    CHECK(memcmp(&from.sin6_addr.s6_addr[12], &w.ip[0], 4) == 0 && ntohs(from.sin6_port) == UDP_PORT + 1);
+    CHECK(ns_connect(b, bfd, (struct sockaddr *)&from, flen) == 0);
+    CHECK(ns_send(b, bfd, "back", 4, 0) == 4);
+    ns_sim_run_for(w.sim, 100000);
+    struct sockaddr_in src;
+    socklen_t slen = sizeof(src);
+    CHECK(ns_recvfrom(a, afd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&src, &slen) == 4);
+    CHECK(src.sin_addr.s_addr == w.ip[2].s_addr && ntohs(src.sin_port) == UDP_PORT);
+
+    struct ns_sock_info info[4];
+    CHECK(ns_sock_list(b, info, 4) == 1);
+    CHECK(info[0].family == AF_INET6 && info[0].local.sa.sa_family == AF_INET6);
+    CHECK(IN6_IS_ADDR_V4MAPPED(&info[0].local.sin6.sin6_addr) &&
+          memcmp(&info[0].local.sin6.sin6_addr.s6_addr[12], &w.ip[2], 4) == 0);
+    CHECK(ntohs(info[0].local.sin6.sin6_port) == UDP_PORT && strcmp(info[0].state, "ESTAB") == 0);
+    CHECK(info[0].remote.sa.sa_family == AF_INET6 &&
+          memcmp(&info[0].remote.sin6.sin6_addr.s6_addr[12], &w.ip[0], 4) == 0);
+    CHECK(ns_sock_list(a, info, 4) == 1 && info[0].family == AF_INET &&
+          info[0].local.sa.sa_family == AF_INET);
+
+    /* a's socket goes; b's next datagram draws a port unreachable. */
+    CHECK(ns_close(a, afd) == 0);
+    CHECK(ns_send(b, bfd, "gone", 4, 0) == 4);
+    ns_sim_run_for(w.sim, 100000);
+    errno = 0;
+    CHECK(ns_recv(b, bfd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == ECONNREFUSED);
+
+    int ofd = ns_socket(b, AF_INET6, SOCK_DGRAM, 0);
+    int one = 1;
+    CHECK(ns_setsockopt(b, ofd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0);
+    any6.sin6_port = htons(UDP_PORT + 2);
+    CHECK(ns_bind(b, ofd, (struct sockaddr *)&any6, sizeof(any6)) == 0);
+    uint64_t noport = ctr(b, NS_CTR_udp_drop_no_port);
+    afd = ns_socket(a, AF_INET, SOCK_DGRAM, 0);
+    to_b.sin_port = htons(UDP_PORT + 2);
+    CHECK(ns_sendto(a, afd, buf, 4, 0, (struct sockaddr *)&to_b, sizeof(to_b)) == 4);
+    ns_sim_run_for(w.sim, 100000);
+    CHECK(ctr(b, NS_CTR_udp_drop_no_port) == noport + 1);
+    errno = 0;
+    CHECK(ns_recv(b, ofd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
+    ns_close(a, afd);
+    ns_close(b, ofd);
+    ns_close(b, bfd);
+    world_finish(&w);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1191,6 +1265,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_many_hosts_on_a_hub),
         cmocka_unit_test(test_raw_icmp_ping_across_router),
         cmocka_unit_test(test_host_unreachable_needs_recverr),
+        cmocka_unit_test(test_dual_stack_across_router),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

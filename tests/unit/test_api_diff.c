@@ -76,6 +76,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/icmp6.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -2858,6 +2859,709 @@ static void seq_block_forever(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, s));
 }
 
+/* ---- IPv6 sockets (AF_INET6) ----------------------------------------------------------
+ *
+ * What an AF_INET6 socket does over IPv4, where both worlds can be
+ * compared on 127.0.0.1: dual stack (IPV6_V6ONLY off) with v4-mapped
+ * addresses, sockaddr_in6 in and out, bind conflicts between the
+ * families, the IPV6_* options and their errno. IPv6 itself goes only
+ * to ::1 (seq6_native_*, below): anything else might leave this host. */
+
+/* ::ffff:a.b.c.d (RFC 4291 §2.5.5.2) port, or any IPv6 address by text. */
+static struct sockaddr_in6 in6m(uint32_t v4, uint16_t port)
+{
+    struct sockaddr_in6 s;
+    memset(&s, 0, sizeof(s));
+    s.sin6_family = AF_INET6;
+    s.sin6_port = htons(port);
+    s.sin6_addr.s6_addr[10] = 0xff;
+    s.sin6_addr.s6_addr[11] = 0xff;
+    uint32_t n = htonl(v4);
+    memcpy(&s.sin6_addr.s6_addr[12], &n, 4);
+    return s;
+}
+
+static struct sockaddr_in6 in6t(const char *text, uint16_t port, uint32_t scope)
+{
+    struct sockaddr_in6 s;
+    memset(&s, 0, sizeof(s));
+    s.sin6_family = AF_INET6;
+    s.sin6_port = htons(port);
+    s.sin6_scope_id = scope;
+    inet_pton(AF_INET6, text, &s.sin6_addr);
+    return s;
+}
+
+/* Either family's address as the trace shows it: "[::ffff:127.0.0.1]:*
+ * flow=0 scope=0 len=28". */
+static void out_sa(struct trace *t, const void *sa, socklen_t len, bool mask_port)
+{
+    const struct sockaddr_in6 *s6 = sa;
+    if (s6->sin6_family != AF_INET6) {
+        out_sin(t, sa, len, mask_port);
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+    uint16_t p = ntohs(s6->sin6_port);
+    if (mask_port && p)
+        out(t, "[%s]:* flow=%u scope=%u len=%u", ip, ntohl(s6->sin6_flowinfo), s6->sin6_scope_id,
+            (unsigned)len);
+    else
+        out(t, "[%s]:%u flow=%u scope=%u len=%u", ip, p, ntohl(s6->sin6_flowinfo),
+            s6->sin6_scope_id, (unsigned)len);
+}
+
+/* getsockname / getpeername of either family; returns the port. */
+static uint16_t name6(const struct api *a, struct trace *t, int fd, bool peer, bool mask_port)
+{
+    struct sockaddr_storage s;
+    memset(&s, 0xa5, sizeof(s));
+    socklen_t len = sizeof(s);
+    int r = peer ? a->getpeername(a, fd, SAW(s), &len) : a->getsockname(a, fd, SAW(s), &len);
+    if (rec(t, peer ? "getpeername" : "getsockname", r) < 0)
+        return 0;
+    out_sa(t, &s, len, mask_port);
+    return ntohs(s.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&s)->sin6_port
+                                         : ((struct sockaddr_in *)(void *)&s)->sin_port);
+}
+
+static int sock6(const struct api *a, struct trace *t, int type, int proto)
+{
+    return rec_fd(t, type == SOCK_STREAM ? "socket(INET6,STREAM)"
+                     : type == SOCK_DGRAM ? "socket(INET6,DGRAM)" : "socket(INET6,RAW)",
+                  a->socket(a, AF_INET6, type, proto));
+}
+
+/* socket(AF_INET6, ...): the three types, what they say of themselves,
+ * the names of an unbound socket (:: port 0, 28 bytes). */
+static void seq6_socket(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    int s = sock6(a, t, SOCK_STREAM, 0);
+    int r = sock6(a, t, SOCK_RAW, IPPROTO_ICMPV6);
+    expect(t, u >= 0 && s >= 0 && r >= 0, "AF_INET6 datagram, stream and raw sockets open");
+    rec_fd(t, "socket(INET6,RAW,0)", a->socket(a, AF_INET6, SOCK_RAW, 0));
+    rec_fd(t, "socket(INET6,DGRAM,TCP)", a->socket(a, AF_INET6, SOCK_DGRAM, IPPROTO_TCP));
+    rec_fd(t, "socket(INET6,STREAM,UDP)", a->socket(a, AF_INET6, SOCK_STREAM, IPPROTO_UDP));
+    rec_fd(t, "socket(INET6,SEQPACKET)", a->socket(a, AF_INET6, SOCK_SEQPACKET, 0));
+    int fds[3] = {u, s, r};
+    for (int i = 0; i < 3; i++) {
+        GET(a, t, fds[i], SOL_SOCKET, SO_DOMAIN);
+        GET(a, t, fds[i], SOL_SOCKET, SO_TYPE);
+        GET(a, t, fds[i], SOL_SOCKET, SO_PROTOCOL);
+        name6(a, t, fds[i], false, false);
+        name6(a, t, fds[i], true, false);
+    }
+    /* A short buffer gets the first bytes, the length says 28. */
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len = 8;
+    rec(t, "getsockname(len 8)", a->getsockname(a, u, SAW(ss), &len));
+    out(t, "len=%u family=%u", (unsigned)len, ss.ss_family);
+    for (int i = 0; i < 3; i++)
+        rec(t, "close", a->close(a, fds[i]));
+}
+
+/* bind(2) on AF_INET6 sockets: lengths, families, v4-mapped addresses
+ * checked as IPv4's, scopes (__inet6_bind, rawv6_bind). */
+static void seq6_bind(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 lo = in6m(LO, 0), foreign = in6m(FOREIGN, 0);
+    struct sockaddr_in sin = in4(LO, 0);
+    rec(t, "bind(len 23)", a->bind(a, u, SA(lo), 23));
+    rec(t, "bind(sockaddr_in)", a->bind(a, u, SA(sin), sizeof(sin)));
+    struct sockaddr_in6 wrong = lo;
+    wrong.sin6_family = AF_INET;
+    long r = rec(t, "bind(family AF_INET, 28 bytes)", a->bind(a, u, SA(wrong), sizeof(wrong)));
+    expect(t, r == -1 && errno == EAFNOSUPPORT, "a sockaddr_in6 must say AF_INET6");
+    r = rec(t, "bind(::ffff:192.0.2.99)", a->bind(a, u, SA(foreign), sizeof(foreign)));
+    expect(t, r == -1 && errno == EADDRNOTAVAIL, "a foreign v4-mapped address: EADDRNOTAVAIL");
+    struct sockaddr_in6 doc = in6t("2001:db8::99", 0, 0), ll = in6t("fe80::99", 0, 0);
+    rec(t, "bind(2001:db8::99)", a->bind(a, u, SA(doc), sizeof(doc)));
+    rec(t, "bind(fe80::99, no scope)", a->bind(a, u, SA(ll), sizeof(ll)));
+    struct sockaddr_in6 mll = in6t("ff02::1", 0, 0);
+    rec(t, "bind(ff02::1, no scope)", a->bind(a, u, SA(mll), sizeof(mll)));
+    r = rec(t, "bind(::ffff:127.0.0.1:0, 24 bytes)", a->bind(a, u, SA(lo), 24));
+    expect(t, r == 0, "the RFC 2133 length (no scope id) binds");
+    name6(a, t, u, false, true);
+    rec(t, "bind again", a->bind(a, u, SA(foreign), sizeof(foreign)));
+    rec(t, "close", a->close(a, u));
+
+    /* A scope id names the socket's interface even when the bind fails:
+     * an interface that does not exist then fails every later bind. */
+    u = sock6(a, t, SOCK_DGRAM, 0);
+    ll.sin6_scope_id = 999;
+    rec(t, "bind(fe80::99%999)", a->bind(a, u, SA(ll), sizeof(ll)));
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, u, SA(lo), sizeof(lo)));
+    rec(t, "bind(ff02::1, no scope)", a->bind(a, u, SA(mll), sizeof(mll)));
+    struct sockaddr_in6 any6 = in6t("::", 0, 0);
+    rec(t, "bind(::)", a->bind(a, u, SA(any6), sizeof(any6)));
+    rec(t, "close", a->close(a, u));
+
+    /* A global multicast group binds a datagram socket, not a stream one. */
+    struct sockaddr_in6 mg = in6t("ff0e::1:2", 0, 0);
+    u = sock6(a, t, SOCK_DGRAM, 0);
+    rec(t, "bind(ff0e::1:2)", a->bind(a, u, SA(mg), sizeof(mg)));
+    name6(a, t, u, false, true);
+    rec(t, "close", a->close(a, u));
+    int s = sock6(a, t, SOCK_STREAM, 0);
+    rec(t, "bind(ff0e::1:2) stream", a->bind(a, s, SA(mg), sizeof(mg)));
+    struct sockaddr_in6 any = in6t("::", 0, 0);
+    rec(t, "bind(::)", a->bind(a, s, SA(any), sizeof(any)));
+    name6(a, t, s, false, true);
+    rec(t, "close", a->close(a, s));
+
+    /* Raw IPv6 sockets: IPv6 only; a wrong family is EINVAL; they rebind. */
+    int rw = sock6(a, t, SOCK_RAW, IPPROTO_ICMPV6);
+    rec(t, "raw bind(::ffff:127.0.0.1)", a->bind(a, rw, SA(lo), sizeof(lo)));
+    rec(t, "raw bind(family AF_INET)", a->bind(a, rw, SA(wrong), sizeof(wrong)));
+    rec(t, "raw bind(len 20)", a->bind(a, rw, SA(any), 20));
+    rec(t, "raw bind(2001:db8::99)", a->bind(a, rw, SA(doc), sizeof(doc)));
+    rec(t, "raw bind(::)", a->bind(a, rw, SA(any), sizeof(any)));
+    rec(t, "raw bind(::) again", a->bind(a, rw, SA(any), sizeof(any)));
+    name6(a, t, rw, false, false);
+    rec(t, "close", a->close(a, rw));
+}
+
+/* IPV6_V6ONLY: off by default; only before the socket has a port (raw
+ * sockets always have one); a v6-only socket refuses IPv4: bind to a
+ * v4-mapped address EINVAL, connect ENETUNREACH (sockaddr_in:
+ * EAFNOSUPPORT), sendto ENETUNREACH. */
+static void seq6_v6only(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    int v = GET(a, t, u, IPPROTO_IPV6, IPV6_V6ONLY);
+    expect(t, v == 0, "IPV6_V6ONLY is off by default");
+    short one = 1;
+    rec(t, "setsockopt(V6ONLY, 2 bytes)", a->setsockopt(a, u, IPPROTO_IPV6, IPV6_V6ONLY, &one, 2));
+    SET(a, t, u, IPPROTO_IPV6, IPV6_V6ONLY, 7);
+    GET(a, t, u, IPPROTO_IPV6, IPV6_V6ONLY);
+    struct sockaddr_in6 lo = in6m(LO, 0);
+    struct sockaddr_in sin = in4(LO, 9);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, u, SA(lo), sizeof(lo)));
+    struct sockaddr_in6 dst = in6m(LO, 9);
+    rec(t, "connect(::ffff:127.0.0.1:9)", a->connect(a, u, SA(dst), sizeof(dst)));
+    rec(t, "connect(sockaddr_in)", a->connect(a, u, SA(sin), sizeof(sin)));
+    rec(t, "sendto(::ffff:127.0.0.1:9)", a->sendto(a, u, "x", 1, 0, SA(dst), sizeof(dst)));
+    rec(t, "sendto(sockaddr_in)", a->sendto(a, u, "x", 1, 0, SA(sin), sizeof(sin)));
+    /* connect() autobound it: too late to change. */
+    name6(a, t, u, false, true);
+    SET(a, t, u, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    rec(t, "close", a->close(a, u));
+
+    int rw = sock6(a, t, SOCK_RAW, IPPROTO_ICMPV6);
+    SET(a, t, rw, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    rec(t, "close", a->close(a, rw));
+    int s = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    rec(t, "connect(::ffff:127.0.0.1:9)", a->connect(a, s, SA(dst), sizeof(dst)));
+    rec(t, "connect(sockaddr_in)", a->connect(a, s, SA(sin), sizeof(sin)));
+    rec(t, "close", a->close(a, s));
+}
+
+/* One socket of kind `k` bound to port (0: any), for the bind matrix. */
+enum bind_kind { BK_V4_ANY, BK_V4_LO, BK_V6_ANY, BK_V6_ANY_ONLY, BK_V6_MAPPED_LO, BK_V6_MAPPED_ANY,
+                 BK_COUNT };
+static const char *const bk_name[BK_COUNT] = {"0.0.0.0", "127.0.0.1", "::", "::(v6only)",
+                                              "::ffff:127.0.0.1", "::ffff:0.0.0.0"};
+
+static int bind_kind(const struct api *a, struct trace *t, int type, enum bind_kind k, uint16_t port,
+                     bool reuse, long *rc)
+{
+    bool v6 = k >= BK_V6_ANY;
+    int fd = rec_fd(t, v6 ? "socket(INET6)" : "socket(INET)", a->socket(a, v6 ? AF_INET6 : AF_INET, type, 0));
+    if (reuse)
+        SET(a, t, fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (k == BK_V6_ANY_ONLY)
+        SET(a, t, fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    char call[48];
+    snprintf(call, sizeof(call), "bind(%s)", bk_name[k]);
+    if (!v6) {
+        struct sockaddr_in s = in4(k == BK_V4_ANY ? INADDR_ANY : LO, port);
+        *rc = rec(t, call, a->bind(a, fd, SA(s), sizeof(s)));
+    } else {
+        struct sockaddr_in6 s = k == BK_V6_MAPPED_LO ? in6m(LO, port)
+                                : k == BK_V6_MAPPED_ANY ? in6m(INADDR_ANY, port)
+                                                        : in6t("::", port, 0);
+        *rc = rec(t, call, a->bind(a, fd, SA(s), sizeof(s)));
+    }
+    return fd;
+}
+
+/* inet_rcv_saddr_equal across the families: every pair of (first bound,
+ * second binding the same port) of IPv4 and IPv6 wildcards, v6-only and
+ * v4-mapped addresses, for UDP and TCP, then with SO_REUSEADDR on both
+ * (which lets UDP share and TCP too while nobody listens). */
+static void bind_matrix(const struct api *a, struct trace *t, int type, bool reuse)
+{
+    for (int i = 0; i < BK_COUNT; i++) {
+        for (int j = 0; j < BK_COUNT; j++) {
+            long r1, r2;
+            int f1 = bind_kind(a, t, type, (enum bind_kind)i, 0, reuse, &r1);
+            uint16_t port = name6(a, t, f1, false, true);
+            int f2 = bind_kind(a, t, type, (enum bind_kind)j, port, reuse, &r2);
+            (void)r1;
+            (void)r2;
+            rec(t, "close", a->close(a, f2));
+            rec(t, "close", a->close(a, f1));
+        }
+    }
+}
+
+static void seq6_bind_conflict_udp(const struct api *a, struct trace *t)
+{
+    bind_matrix(a, t, SOCK_DGRAM, false);
+}
+
+static void seq6_bind_conflict_tcp(const struct api *a, struct trace *t)
+{
+    bind_matrix(a, t, SOCK_STREAM, false);
+}
+
+static void seq6_bind_conflict_reuse(const struct api *a, struct trace *t)
+{
+    bind_matrix(a, t, SOCK_DGRAM, true);
+}
+
+/* A dual-stack UDP socket on :: talks IPv4 with v4-mapped names: the
+ * source of what it receives, IPV6_PKTINFO with the destination mapped
+ * (and ipi6_ifindex), replies by sockaddr_in6 and sockaddr_in, connect
+ * and the names it then has. */
+static void seq6_udp_dual(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 any = in6t("::", 0, 0);
+    rec(t, "bind(::)", a->bind(a, u, SA(any), sizeof(any)));
+    uint16_t port = name6(a, t, u, false, true);
+    uint16_t p4;
+    int c = udp_bound(a, t, LO, &p4);
+    sendto4(a, t, c, "hello", 5, LO, port);
+    wait_in(a, t, u);
+    struct sockaddr_storage from;
+    socklen_t flen = sizeof(from);
+    char buf[64];
+    long n = rec(t, "recvfrom", a->recvfrom(a, u, buf, sizeof(buf), 0, SAW(from), &flen));
+    out_sa(t, &from, flen, true);
+    expect(t, n == 5 && from.ss_family == AF_INET6, "an IPv4 datagram, from a v4-mapped sockaddr_in6");
+    /* Short name buffer: cut, the full length reported. */
+    sendto4(a, t, c, "again", 5, LO, port);
+    wait_in(a, t, u);
+    flen = 16;
+    memset(&from, 0, sizeof(from));
+    rec(t, "recvfrom(namelen 16)", a->recvfrom(a, u, buf, sizeof(buf), 0, SAW(from), &flen));
+    out(t, " flen=%u", (unsigned)flen);
+
+    SET(a, t, u, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+    GET(a, t, u, IPPROTO_IPV6, IPV6_RECVPKTINFO);
+    sendto4(a, t, c, "pktinfo", 7, LO, port);
+    wait_in(a, t, u);
+    union {
+        char b[256];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                       .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+    rec(t, "recvmsg", a->recvmsg(a, u, &m, 0));
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+        if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            char ip[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &pi.ipi6_addr, ip, sizeof(ip));
+            out(t, " IPV6_PKTINFO(%s, lo=%d, len=%zu)", ip,
+                pi.ipi6_ifindex == (a->is_linux ? 1 : NS_IF_MAX),
+                (size_t)cm->cmsg_len);
+        } else {
+            out(t, " cmsg(%d,%d)", cm->cmsg_level, cm->cmsg_type);
+        }
+    }
+
+    /* Replies: a v4-mapped sockaddr_in6, and a plain sockaddr_in. */
+    struct sockaddr_in6 back = in6m(LO, p4);
+    rec(t, "sendto(::ffff:127.0.0.1)", a->sendto(a, u, "r1", 2, 0, SA(back), sizeof(back)));
+    struct sockaddr_in back4 = in4(LO, p4);
+    rec(t, "sendto(sockaddr_in)", a->sendto(a, u, "r2", 2, 0, SA(back4), sizeof(back4)));
+    rec(t, "sendto(len 20)", a->sendto(a, u, "r3", 2, 0, SA(back), 20));
+    struct sockaddr_in6 odd = back;
+    odd.sin6_family = AF_UNIX;
+    rec(t, "sendto(AF_UNIX)", a->sendto(a, u, "r4", 2, 0, SA(odd), sizeof(odd)));
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv");
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv");
+    /* IPV6_PKTINFO on the way out: a v4-mapped source only. */
+    union {
+        char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } sc;
+    memset(&sc, 0, sizeof(sc));
+    struct cmsghdr *h = (struct cmsghdr *)(void *)sc.b;
+    h->cmsg_level = IPPROTO_IPV6;
+    h->cmsg_type = IPV6_PKTINFO;
+    h->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+    struct iovec siov = {.iov_base = "pk", .iov_len = 2};
+    struct msghdr sm = {.msg_name = &back, .msg_namelen = sizeof(back), .msg_iov = &siov,
+                        .msg_iovlen = 1, .msg_control = sc.b, .msg_controllen = sizeof(sc.b)};
+    rec(t, "sendmsg(IPV6_PKTINFO ::)", a->sendmsg(a, u, &sm, 0));
+    struct in6_pktinfo spi = {.ipi6_addr = in6m(LO, 0).sin6_addr};
+    memcpy(CMSG_DATA(h), &spi, sizeof(spi));
+    rec(t, "sendmsg(IPV6_PKTINFO ::ffff:127.0.0.1)", a->sendmsg(a, u, &sm, 0));
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv");
+
+    /* connect: a v4-mapped peer; the local address becomes v4-mapped too. */
+    rec(t, "connect(::ffff:127.0.0.1)", a->connect(a, u, SA(back), sizeof(back)));
+    name6(a, t, u, false, true);
+    name6(a, t, u, true, true);
+    rec(t, "send", a->send(a, u, "c1", 2, 0));
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv");
+    /* connect(AF_UNSPEC): back to :: (it was bound to ::) */
+    struct sockaddr_in6 un = in6t("::", 0, 0);
+    un.sin6_family = AF_UNSPEC;
+    rec(t, "connect(AF_UNSPEC)", a->connect(a, u, SA(un), sizeof(un)));
+    name6(a, t, u, false, true);
+    name6(a, t, u, true, true);
+    /* A sockaddr_in connects a dual-stack datagram socket as well. */
+    rec(t, "connect(sockaddr_in)", a->connect(a, u, SA(back4), sizeof(back4)));
+    name6(a, t, u, true, true);
+    rec(t, "close", a->close(a, u));
+    rec(t, "close", a->close(a, c));
+}
+
+/* The port unreachable an IPv4 datagram of a connected dual-stack socket
+ * draws is its ECONNREFUSED, as for an AF_INET one; a v6-only socket on
+ * :: does not take IPv4 (the datagram draws the port unreachable). */
+static void seq6_udp_refused(const struct api *a, struct trace *t)
+{
+    uint16_t dead = closed_port(a, t);
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 d = in6m(LO, dead);
+    rec(t, "connect", a->connect(a, u, SA(d), sizeof(d)));
+    rec(t, "send", a->send(a, u, "x", 1, 0));
+    poll1(a, t, u, POLLIN, 200);
+    long r = recv_str(a, t, u, 16, 0, "recv");
+    expect(t, r == -1 && errno == ECONNREFUSED, "dual stack: ECONNREFUSED");
+    rec(t, "close", a->close(a, u));
+
+    int o = sock6(a, t, SOCK_DGRAM, 0);
+    SET(a, t, o, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    struct sockaddr_in6 any = in6t("::", 0, 0);
+    rec(t, "bind(::)", a->bind(a, o, SA(any), sizeof(any)));
+    uint16_t port = name6(a, t, o, false, true);
+    int c = udp_socket(a, t);
+    struct sockaddr_in to = in4(LO, port);
+    rec(t, "connect", a->connect(a, c, SA(to), sizeof(to)));
+    rec(t, "send", a->send(a, c, "y", 1, 0));
+    poll1(a, t, c, POLLIN, 200);
+    r = recv_str(a, t, c, 16, 0, "recv");
+    expect(t, r == -1 && errno == ECONNREFUSED, "a v6-only socket does not take IPv4");
+    poll1(a, t, o, POLLIN, 0);
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, o));
+}
+
+/* TCP on a dual-stack listener: an IPv4 client is accepted with a
+ * v4-mapped name; an AF_INET6 client reaches an IPv4 listener through
+ * ::ffff:127.0.0.1; a v6-only listener refuses IPv4. */
+static void seq6_tcp_dual(const struct api *a, struct trace *t)
+{
+    int l = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 any = in6t("::", 0, 0);
+    rec(t, "bind(::)", a->bind(a, l, SA(any), sizeof(any)));
+    rec(t, "listen", a->listen(a, l, 4));
+    uint16_t port = name6(a, t, l, false, true);
+    int c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in d = in4(LO, port);
+    rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    int s = rec_fd(t, "accept", a->accept(a, l, SAW(peer), &plen));
+    out_sa(t, &peer, plen, true);
+    expect(t, peer.ss_family == AF_INET6, "accept names the IPv4 peer v4-mapped");
+    name6(a, t, s, false, true);
+    name6(a, t, s, true, true);
+    GET(a, t, s, SOL_SOCKET, SO_DOMAIN);
+    GET(a, t, s, IPPROTO_IPV6, IPV6_V6ONLY);
+    rec(t, "send", a->send(a, s, "dual", 4, 0));
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv");
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+
+    /* AF_INET6 client, IPv4 listener. */
+    uint16_t p4;
+    l = tcp_listener(a, t, &p4);
+    c = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 d6 = in6m(LO, p4);
+    rec(t, "connect(len 23)", a->connect(a, c, SA(d6), 23));
+    rec(t, "connect(sockaddr_in)", a->connect(a, c, SA(d), sizeof(d)));
+    long r = rec(t, "connect(::ffff:127.0.0.1)", a->connect(a, c, SA(d6), sizeof(d6)));
+    expect(t, r == 0, "an AF_INET6 socket connects over IPv4");
+    name6(a, t, c, false, true);
+    name6(a, t, c, true, true);
+    s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+
+    /* A v6-only listener on :: takes no IPv4 connection. */
+    l = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    rec(t, "bind(::)", a->bind(a, l, SA(any), sizeof(any)));
+    rec(t, "listen", a->listen(a, l, 4));
+    port = name6(a, t, l, false, true);
+    c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    d = in4(LO, port);
+    r = rec(t, "connect", a->connect(a, c, SA(d), sizeof(d)));
+    expect(t, r == -1 && errno == ECONNREFUSED, "v6-only listener: IPv4 refused");
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+}
+
+/* The IPV6_* options (ipv6(7)): defaults, ranges, lengths, the errno of
+ * each wrong value; IPPROTO_IP options on AF_INET6 sockets; levels. */
+static void seq6_opts(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    static const struct {
+        int name;
+        const char *call;
+    } ints[] = {
+        {IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"}, {IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"},
+        {IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"}, {IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"},
+        {IPV6_TCLASS, "IPV6_TCLASS"}, {IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
+        {IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"}, {IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
+        {IPV6_V6ONLY, "IPV6_V6ONLY"},
+    };
+    static const int vals[] = {-2, -1, 0, 1, 2, 64, 255, 256, 999};
+    for (size_t i = 0; i < ARRAY_LEN(ints); i++) {
+        char call[64];
+        snprintf(call, sizeof(call), "get(%s)", ints[i].call);
+        get_int(a, t, u, IPPROTO_IPV6, ints[i].name, call);
+        for (size_t k = 0; k < ARRAY_LEN(vals); k++) {
+            if (ints[i].name == IPV6_MULTICAST_IF && vals[k] > 1)
+                continue; /* interface numbers differ between the worlds but 999 */
+            snprintf(call, sizeof(call), "set(%s)", ints[i].call);
+            set_int(a, t, u, IPPROTO_IPV6, ints[i].name, vals[k], call);
+            snprintf(call, sizeof(call), "get(%s)", ints[i].call);
+            get_int(a, t, u, IPPROTO_IPV6, ints[i].name, call);
+        }
+        unsigned char byte = 1;
+        snprintf(call, sizeof(call), "set(%s, 1 byte)", ints[i].call);
+        rec(t, call, a->setsockopt(a, u, IPPROTO_IPV6, ints[i].name, &byte, 1));
+        int v = 5;
+        socklen_t len = 2;
+        snprintf(call, sizeof(call), "get(%s, len 2)", ints[i].call);
+        if (rec(t, call, a->getsockopt(a, u, IPPROTO_IPV6, ints[i].name, &v, &len)) == 0)
+            out(t, "len=%u", (unsigned)len);
+    }
+    set_int(a, t, u, IPPROTO_IPV6, IPV6_MULTICAST_IF, 999, "set(IPV6_MULTICAST_IF 999)");
+    set_int(a, t, u, IPPROTO_IPV6, 9999, 1, "set(IPV6 9999)");
+    get_int(a, t, u, IPPROTO_IPV6, 9999, "get(IPV6 9999)");
+    set_int(a, t, u, 999, 1, 1, "set(level 999)");
+    get_int(a, t, u, 999, 1, "get(level 999)");
+    /* The IPv4 options work on an AF_INET6 UDP socket (its IPv4 traffic). */
+    SET(a, t, u, IPPROTO_IP, IP_TTL, 9);
+    GET(a, t, u, IPPROTO_IP, IP_TTL);
+    rec(t, "close", a->close(a, u));
+
+    int s = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 3);
+    GET(a, t, s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_MULTICAST_IF, 0);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_TCLASS, 0xff);
+    GET(a, t, s, IPPROTO_IPV6, IPV6_TCLASS);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 7);
+    GET(a, t, s, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+    SET(a, t, s, IPPROTO_IP, IP_TOS, 0x10);
+    GET(a, t, s, IPPROTO_IP, IP_TOS);
+    GET(a, t, s, 999, 1);
+    rec(t, "close", a->close(a, s));
+
+    /* IPv6 options on an AF_INET socket. */
+    int v4 = udp_socket(a, t);
+    SET(a, t, v4, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 3);
+    GET(a, t, v4, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+    rec(t, "close", a->close(a, v4));
+}
+
+/* Raw IPv6 sockets: IPV6_CHECKSUM (ICMPv6 is checksummed at 2 and may
+ * not change that at IPPROTO_IPV6, RFC 3542 §3.1), ICMP6_FILTER (ICMPv6
+ * sockets only), no IPPROTO_IP options, and the checks of a send. */
+static void seq6_raw(const struct api *a, struct trace *t)
+{
+    int r = sock6(a, t, SOCK_RAW, IPPROTO_ICMPV6);
+    GET(a, t, r, IPPROTO_IPV6, IPV6_CHECKSUM);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_CHECKSUM, 4);
+    SET(a, t, r, SOL_RAW, IPV6_CHECKSUM, 4);
+    GET(a, t, r, IPPROTO_IPV6, IPV6_CHECKSUM);
+    SET(a, t, r, SOL_RAW, IPV6_CHECKSUM, 3);
+    SET(a, t, r, SOL_RAW, IPV6_CHECKSUM, -1);
+    GET(a, t, r, SOL_RAW, IPV6_CHECKSUM);
+    SET(a, t, r, SOL_RAW, 77, 1);
+    SET(a, t, r, IPPROTO_IP, IP_TTL, 5);
+    GET(a, t, r, IPPROTO_IP, IP_TTL);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 5);
+    GET(a, t, r, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+    struct icmp6_filter f;
+    memset(&f, 0xff, sizeof(f));
+    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+    rec(t, "set(ICMP6_FILTER)", a->setsockopt(a, r, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)));
+    struct icmp6_filter g;
+    memset(&g, 0, sizeof(g));
+    socklen_t len = sizeof(g);
+    rec(t, "get(ICMP6_FILTER)", a->getsockopt(a, r, IPPROTO_ICMPV6, ICMP6_FILTER, &g, &len));
+    out(t, "len=%u pass_reply=%d block_req=%d", (unsigned)len,
+        ICMP6_FILTER_WILLPASS(ICMP6_ECHO_REPLY, &g), ICMP6_FILTER_WILLBLOCK(ICMP6_ECHO_REQUEST, &g));
+    len = 4;
+    rec(t, "get(ICMP6_FILTER, len 4)", a->getsockopt(a, r, IPPROTO_ICMPV6, ICMP6_FILTER, &g, &len));
+    out(t, "len=%u", (unsigned)len);
+    len = (socklen_t)-1;
+    rec(t, "get(ICMP6_FILTER, len -1)", a->getsockopt(a, r, IPPROTO_ICMPV6, ICMP6_FILTER, &g, &len));
+    rec(t, "get(ICMPV6 7)", a->getsockopt(a, r, IPPROTO_ICMPV6, 7, &g, &len));
+    /* The checks of a send, before any route: length, family, protocol. */
+    struct sockaddr_in6 d = in6t("::", 0, 0);
+    rec(t, "sendto(len 20)", a->sendto(a, r, "x", 1, 0, SA(d), 20));
+    d.sin6_family = AF_INET;
+    rec(t, "sendto(AF_INET)", a->sendto(a, r, "x", 1, 0, SA(d), sizeof(d)));
+    d.sin6_family = AF_INET6;
+    d.sin6_port = htons(17);
+    rec(t, "sendto(port 17)", a->sendto(a, r, "x", 1, 0, SA(d), sizeof(d)));
+    rec(t, "send(unconnected)", a->send(a, r, "x", 1, 0));
+    rec(t, "sendto(MSG_OOB)", a->sendto(a, r, "x", 1, MSG_OOB, SA(d), sizeof(d)));
+    rec(t, "close", a->close(a, r));
+
+    int o = sock6(a, t, SOCK_RAW, IPPROTO_UDP);
+    GET(a, t, o, IPPROTO_IPV6, IPV6_CHECKSUM);
+    SET(a, t, o, IPPROTO_IPV6, IPV6_CHECKSUM, 6);
+    GET(a, t, o, IPPROTO_IPV6, IPV6_CHECKSUM);
+    rec(t, "set(ICMP6_FILTER) on UDP raw",
+        a->setsockopt(a, o, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)));
+    len = sizeof(g);
+    rec(t, "get(ICMP6_FILTER) on UDP raw", a->getsockopt(a, o, IPPROTO_ICMPV6, ICMP6_FILTER, &g, &len));
+    rec(t, "close", a->close(a, o));
+}
+
+/* The corners of a dual-stack socket's addresses: `::` as a destination
+ * of a socket bound to an IPv4 address means 127.0.0.1; connect(AF_UNSPEC)
+ * keeps what the user bound; TCP's disconnect; SO_REUSEADDR'd TCP
+ * listeners across the families; IP_TTL on the IPv4 datagrams of an
+ * AF_INET6 socket. */
+static void seq6_edges(const struct api *a, struct trace *t)
+{
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 lo = in6m(LO, 0);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, u, SA(lo), sizeof(lo)));
+    uint16_t port = name6(a, t, u, false, true);
+    struct sockaddr_in6 self = in6t("::", port, 0);
+    rec(t, "sendto([::]:own port)", a->sendto(a, u, "me", 2, 0, SA(self), sizeof(self)));
+    wait_in(a, t, u);
+    struct sockaddr_storage from;
+    socklen_t flen = sizeof(from);
+    char buf[32];
+    rec(t, "recvfrom", a->recvfrom(a, u, buf, sizeof(buf), 0, SAW(from), &flen));
+    out_sa(t, &from, flen, true);
+    rec(t, "connect([::]:own port)", a->connect(a, u, SA(self), sizeof(self)));
+    name6(a, t, u, true, true);
+    struct sockaddr_in6 un;
+    memset(&un, 0, sizeof(un));
+    un.sin6_family = AF_UNSPEC;
+    rec(t, "connect(AF_UNSPEC)", a->connect(a, u, SA(un), sizeof(un)));
+    name6(a, t, u, false, true);
+    /* (an implicit port is released with the peer: the port reads 0) */
+    int r6 = sock6(a, t, SOCK_DGRAM, 0);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, r6, SA(lo), sizeof(lo)));
+    uint16_t rport = name6(a, t, r6, false, true);
+    SET(a, t, r6, IPPROTO_IP, IP_RECVTTL, 1);
+    SET(a, t, u, IPPROTO_IP, IP_TTL, 33);
+    rec(t, "sendto(name, len 0)", a->sendto(a, u, "ttl", 3, 0, SA(self), 0));
+    struct sockaddr_in6 to_r = in6m(LO, rport);
+    rec(t, "sendto(::ffff:127.0.0.1:R)", a->sendto(a, u, "ttl", 3, 0, SA(to_r), sizeof(to_r)));
+    wait_in(a, t, r6);
+    union {
+        char b[128];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof(ctl.b)};
+    rec(t, "recvmsg", a->recvmsg(a, r6, &m, 0));
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+        int v = 0;
+        if (cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&v, CMSG_DATA(cm), sizeof(v));
+        out(t, " cmsg(%d,%d)=%d", cm->cmsg_level, cm->cmsg_type, v);
+    }
+    rec(t, "close", a->close(a, r6));
+    rec(t, "close", a->close(a, u));
+
+    /* TCP: connect over IPv4, then AF_UNSPEC. */
+    uint16_t p4;
+    int l = tcp_listener(a, t, &p4);
+    int c = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 d6 = in6m(LO, p4);
+    rec(t, "connect", a->connect(a, c, SA(d6), sizeof(d6)));
+    name6(a, t, c, false, true);
+    int s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+    rec(t, "connect(AF_UNSPEC)", a->connect(a, c, SA(un), sizeof(un)));
+    name6(a, t, c, true, true);
+    name6(a, t, c, false, true);
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l));
+
+    /* The same from AF_INET: 0.0.0.0 and the port after AF_UNSPEC; a
+     * bound address stays. */
+    l = tcp_listener(a, t, &p4);
+    for (int bound = 0; bound < 2; bound++) {
+        c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+        struct sockaddr_in b4 = in4(LO, 0);
+        if (bound)
+            rec(t, "bind(127.0.0.1:0)", a->bind(a, c, SA(b4), sizeof(b4)));
+        struct sockaddr_in d4 = in4(LO, p4);
+        rec(t, "connect", a->connect(a, c, SA(d4), sizeof(d4)));
+        s = rec_fd(t, "accept", a->accept(a, l, NULL, NULL));
+        rec(t, "connect(AF_UNSPEC)", a->connect(a, c, SA(un), sizeof(un)));
+        name6(a, t, c, false, true);
+        rec(t, "close", a->close(a, s));
+        rec(t, "close", a->close(a, c));
+    }
+    rec(t, "close", a->close(a, l));
+
+    /* Listening on both families on one port: v6-only makes room. */
+    int l4 = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in any4 = in4(INADDR_ANY, 0);
+    rec(t, "bind(0.0.0.0)", a->bind(a, l4, SA(any4), sizeof(any4)));
+    rec(t, "listen", a->listen(a, l4, 4));
+    port = name6(a, t, l4, false, true);
+    int l6 = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l6, SOL_SOCKET, SO_REUSEADDR, 1);
+    struct sockaddr_in6 any6 = in6t("::", port, 0);
+    rec(t, "bind([::]:P)", a->bind(a, l6, SA(any6), sizeof(any6)));
+    rec(t, "close", a->close(a, l6));
+    l6 = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l6, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    rec(t, "bind([::]:P) v6only", a->bind(a, l6, SA(any6), sizeof(any6)));
+    rec(t, "listen", a->listen(a, l6, 4));
+    c = rec_fd(t, "socket(STREAM)", a->socket(a, AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in to = in4(LO, port);
+    rec(t, "connect", a->connect(a, c, SA(to), sizeof(to)));
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    s = rec_fd(t, "accept(v4 listener)", a->accept(a, l4, SAW(peer), &plen));
+    out(t, " ");
+    out_sa(t, &peer, plen, true);
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, l6));
+    rec(t, "close", a->close(a, l4));
+}
+
 /* tcp_poll after shutdown(SHUT_WR): writable (a write fails at once
  * with EPIPE rather than blocking), and POLLRDNORM/POLLWRNORM reported
  * with POLLIN/POLLOUT when asked for. */
@@ -2875,6 +3579,183 @@ static void seq_tcp_poll_shut_wr(const struct api *a, struct trace *t)
     expect(t, r == -1 && errno == EPIPE, "and a send says EPIPE");
     rec(t, "close", a->close(a, c));
     rec(t, "close", a->close(a, srv));
+}
+
+/* ---- native IPv6 over ::1 --------------------------------------------------------------
+ *
+ * UDP and TCP over IPv6 itself, on the loopback address both worlds have
+ * (Linux puts ::1 on lo). Names are sockaddr_in6 with ::1; ports are the
+ * kernel's or netsock's own choice and masked. */
+
+/* UDP on [::1]: bind, sendto, recvfrom's name, connect's names, ::
+ * meaning ::1, IPV6_RECVHOPLIMIT with IPV6_UNICAST_HOPS, a link-local
+ * peer without a scope (EINVAL), a closed port (ECONNREFUSED). */
+static void seq6_native_udp(const struct api *a, struct trace *t)
+{
+    int r = sock6(a, t, SOCK_DGRAM, 0), s = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    long rc = rec(t, "bind([::1]:0)", a->bind(a, r, SA(lo), sizeof(lo)));
+    expect(t, rc == 0, "::1 binds");
+    uint16_t port = name6(a, t, r, false, true);
+    struct sockaddr_in6 to = in6t("::1", port, 0);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    rec(t, "sendto([::1])", a->sendto(a, s, "six", 3, 0, SA(to), sizeof(to)));
+    name6(a, t, s, false, true);
+    wait_in(a, t, r);
+    char buf[16], ctl[128];
+    struct sockaddr_storage from;
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                       .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    rc = rec(t, "recvmsg", a->recvmsg(a, r, &m, 0));
+    out_sa(t, &from, m.msg_namelen, true);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        int v = 0;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        out(t, "cmsg level=%d type=%d value=%d", c->cmsg_level, c->cmsg_type, v);
+    }
+    struct sockaddr_in6 any = in6t("::", port, 0);
+    rec(t, "connect([::]:port)", a->connect(a, s, SA(any), sizeof(any)));
+    name6(a, t, s, true, true);
+    name6(a, t, s, false, true);
+    rec(t, "send", a->send(a, s, "again", 5, 0));
+    wait_in(a, t, r);
+    recv_str(a, t, r, 16, 0, "recv");
+    struct sockaddr_in6 ll = in6t("fe80::1", 9, 0);
+    rec(t, "connect(fe80::1, no scope)", a->connect(a, s, SA(ll), sizeof(ll)));
+    rec(t, "close", a->close(a, s));
+    /* A socket bound to an IPv4 address and an IPv6 peer. */
+    int vb = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 mlo = in6m(LO, 0);
+    rec(t, "bind(::ffff:127.0.0.1)", a->bind(a, vb, SA(mlo), sizeof(mlo)));
+    rec(t, "sendto([::1]) from v4-bound", a->sendto(a, vb, "x", 1, 0, SA(to), sizeof(to)));
+    rec(t, "connect([::1]) from v4-bound", a->connect(a, vb, SA(to), sizeof(to)));
+    rec(t, "close", a->close(a, vb));
+    int ms = sock6(a, t, SOCK_STREAM, 0);
+    rec(t, "bind(::ffff:127.0.0.1) stream", a->bind(a, ms, SA(mlo), sizeof(mlo)));
+    rec(t, "connect([::1]) stream from v4-bound", a->connect(a, ms, SA(to), sizeof(to)));
+    rec(t, "close", a->close(a, ms));
+
+    /* Sizes (a 16-bit payload length: 65527 bytes of data at most), the
+     * traffic class and the destination as control messages. */
+    int z = sock6(a, t, SOCK_DGRAM, 0);
+    SET(a, t, z, IPPROTO_IPV6, IPV6_TCLASS, 0x28);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 0);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+    static char big[65528];
+    rec(t, "sendto(65528)", a->sendto(a, z, big, 65528, 0, SA(to), sizeof(to)));
+    rec(t, "sendto(65527)", a->sendto(a, z, big, 65527, 0, SA(to), sizeof(to)));
+    wait_in(a, t, r);
+    static char rbig[65536];
+    struct iovec iov2 = {rbig, sizeof(rbig)};
+    struct msghdr m2 = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov2,
+                        .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    rec(t, "recvmsg(65527)", a->recvmsg(a, r, &m2, 0));
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m2); c; c = CMSG_NXTHDR(&m2, c)) {
+        if (c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            char ip[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &pi.ipi6_addr, ip, sizeof(ip));
+            out(t, "cmsg PKTINFO addr=%s", ip);
+            continue;
+        }
+        int v = 0;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        out(t, "cmsg level=%d type=%d value=%d", c->cmsg_level, c->cmsg_type, v);
+    }
+    /* IPV6_PKTINFO on an IPv6 datagram: a source of ours (::1) is taken,
+     * one that is not ours, or v4-mapped, is EINVAL; :: is no choice. */
+    union {
+        char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } pk;
+    memset(&pk, 0, sizeof(pk));
+    struct cmsghdr *ph = (struct cmsghdr *)(void *)pk.b;
+    ph->cmsg_level = IPPROTO_IPV6;
+    ph->cmsg_type = IPV6_PKTINFO;
+    ph->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+    struct iovec piov = {.iov_base = "pk6", .iov_len = 3};
+    struct msghdr pm = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &piov,
+                        .msg_iovlen = 1, .msg_control = pk.b, .msg_controllen = sizeof(pk.b)};
+    static const char *const srcs[] = {"::", "::1", "2001:db8::99", "::ffff:127.0.0.1"};
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        struct in6_pktinfo spi;
+        memset(&spi, 0, sizeof(spi));
+        inet_pton(AF_INET6, srcs[i], &spi.ipi6_addr);
+        memcpy(CMSG_DATA(ph), &spi, sizeof(spi));
+        char label[64];
+        snprintf(label, sizeof(label), "sendmsg(IPV6_PKTINFO %s)", srcs[i]);
+        if (rec(t, label, a->sendmsg(a, z, &pm, 0)) == 3) {
+            wait_in(a, t, r);
+            socklen_t fl = sizeof(from);
+            rec(t, "recvfrom", a->recvfrom(a, r, buf, sizeof(buf), 0, SAW(from), &fl));
+            out_sa(t, &from, fl, true);
+        }
+    }
+    struct sockaddr_in6 mc = in6t("ff02::1", 9, 0);
+    rec(t, "connect(ff02::1, no scope)", a->connect(a, z, SA(mc), sizeof(mc)));
+    rec(t, "close", a->close(a, z));
+
+    uint16_t dead = closed_port(a, t);
+    int u = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 d = in6t("::1", dead, 0);
+    rec(t, "connect([::1]:closed)", a->connect(a, u, SA(d), sizeof(d)));
+    rec(t, "send", a->send(a, u, "x", 1, 0));
+    poll1(a, t, u, POLLIN, 200);
+    rc = recv_str(a, t, u, 16, 0, "recv");
+    expect(t, rc == -1 && errno == ECONNREFUSED, "ICMPv6 port unreachable: ECONNREFUSED");
+    rec(t, "close", a->close(a, u));
+    rec(t, "close", a->close(a, r));
+}
+
+/* TCP on [::1]: a v6-only listener, connect, accept's name, data both
+ * ways, the names; a closed port refuses (ECONNREFUSED); a v4-mapped
+ * client does not reach the v6-only listener. */
+static void seq6_native_tcp(const struct api *a, struct trace *t)
+{
+    int l = sock6(a, t, SOCK_STREAM, 0);
+    SET(a, t, l, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    rec(t, "bind([::1]:0)", a->bind(a, l, SA(lo), sizeof(lo)));
+    rec(t, "listen", a->listen(a, l, 4));
+    uint16_t port = name6(a, t, l, false, true);
+    int c = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 to = in6t("::1", port, 0);
+    long rc = rec(t, "connect([::1])", a->connect(a, c, SA(to), sizeof(to)));
+    expect(t, rc == 0, "TCP over ::1 connects");
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    int s = rec_fd(t, "accept", a->accept(a, l, SAW(peer), &plen));
+    out_sa(t, &peer, plen, true);
+    name6(a, t, c, false, true);
+    name6(a, t, c, true, true);
+    name6(a, t, s, false, true);
+    rec(t, "send(c)", a->send(a, c, "ping6", 5, 0));
+    wait_in(a, t, s);
+    recv_str(a, t, s, 16, 0, "recv(s)");
+    rec(t, "send(s)", a->send(a, s, "pong6", 5, 0));
+    wait_in(a, t, c);
+    recv_str(a, t, c, 16, 0, "recv(c)");
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, c));
+
+    int m = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 mapped = in6m(LO, port);
+    rc = rec(t, "connect(::ffff:127.0.0.1, v6-only listener)",
+             a->connect(a, m, SA(mapped), sizeof(mapped)));
+    expect(t, rc == -1 && errno == ECONNREFUSED, "a v6-only listener takes no IPv4");
+    rec(t, "close", a->close(a, m));
+    rec(t, "close", a->close(a, l));
+
+    uint16_t dead = closed_port(a, t);
+    int d = sock6(a, t, SOCK_STREAM, 0);
+    struct sockaddr_in6 dd = in6t("::1", dead, 0);
+    rc = rec(t, "connect([::1]:closed)", a->connect(a, d, SA(dd), sizeof(dd)));
+    expect(t, rc == -1 && errno == ECONNREFUSED, "a closed port over IPv6: ECONNREFUSED");
+    rec(t, "close", a->close(a, d));
 }
 
 /* ---- epoll (netsock/epoll.h) ----------------------------------------------------------- */
@@ -3352,6 +4233,20 @@ static const struct seq seq_table[] = {
     SEQ(seq_tcp_reset_established),
     SEQ(seq_tcp_reset_close_wait),
     SEQ(seq_block_forever),
+    SEQ(seq6_socket),
+    SEQ(seq6_bind),
+    SEQ(seq6_v6only),
+    SEQ(seq6_bind_conflict_udp),
+    SEQ(seq6_bind_conflict_tcp),
+    SEQ(seq6_bind_conflict_reuse),
+    SEQ(seq6_udp_dual),
+    SEQ(seq6_udp_refused),
+    SEQ(seq6_tcp_dual),
+    SEQ(seq6_opts),
+    SEQ(seq6_raw),
+    SEQ(seq6_edges),
+    SEQ(seq6_native_udp),
+    SEQ(seq6_native_tcp),
     SEQ(seq_tcp_poll_shut_wr),
     SEQ(seq_epoll_args),
     SEQ(seq_epoll_udp_lt_et),
