@@ -54,6 +54,7 @@ struct cat_opts {
     uint16_t src_port;
     bool src_port_given;
     const char *host;           /* connect: the peer; listen: the local address or NULL */
+    union ns_sockaddr addr;     /* host, parsed (AF_INET or AF_INET6; port 0) */
     uint16_t port_lo, port_hi;  /* -z: a range */
 };
 
@@ -68,7 +69,7 @@ struct cat {
     struct ns_loop *loop;
     int fd;              /* the netsock socket */
     bool udp, connected; /* !connected: UDP -l -k, replies go to the last sender */
-    struct sockaddr_in peer, local;
+    union ns_sockaddr peer, local;
     bool have_peer;
     uint8_t in[CAT_BUF]; /* stdin bytes not yet taken by the socket */
     size_t in_off, in_len;
@@ -212,7 +213,7 @@ static void cat_push(struct cat *c)
             n = ns_send(c->st, c->fd, c->in + c->in_off, c->in_len - c->in_off, MSG_DONTWAIT);
         else if (c->have_peer)
             n = ns_sendto(c->st, c->fd, c->in + c->in_off, c->in_len - c->in_off, MSG_DONTWAIT,
-                          (struct sockaddr *)&c->peer, sizeof(c->peer));
+                          &c->peer.sa, sizeof(c->peer));
         else
             return; /* UDP -l -k: nobody to send to yet */
         if (n < 0) {
@@ -286,12 +287,40 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
+/* The address of a (IPv4 or IPv6) as nc prints it, into buf. */
+static const char *addr_str(const union ns_sockaddr *a, char buf[INET6_ADDRSTRLEN])
+{
+    if (a->sa.sa_family == AF_INET6)
+        return inet_ntop(AF_INET6, &a->sin6.sin6_addr, buf, INET6_ADDRSTRLEN);
+    return inet_ntop(AF_INET, &a->sin.sin_addr, buf, INET6_ADDRSTRLEN);
+}
+
+static uint16_t addr_port(const union ns_sockaddr *a)
+{
+    return ntohs(a->sa.sa_family == AF_INET6 ? a->sin6.sin6_port : a->sin.sin_port);
+}
+
+/* a with port set; its length for the socket calls in *len. */
+static union ns_sockaddr addr_with_port(const union ns_sockaddr *a, uint16_t port, socklen_t *len)
+{
+    union ns_sockaddr r = *a;
+    if (r.sa.sa_family == AF_INET6) {
+        r.sin6.sin6_port = htons(port);
+        *len = sizeof(r.sin6);
+    } else {
+        r.sin.sin_family = AF_INET;
+        r.sin.sin_port = htons(port);
+        *len = sizeof(r.sin);
+    }
+    return r;
+}
+
 /* Socket to stdout until it would block. */
 static void cat_pull(struct cat *c)
 {
     static uint8_t buf[CAT_BUF];
     for (;;) {
-        struct sockaddr_in from;
+        union ns_sockaddr from;
         socklen_t flen = sizeof(from);
         ssize_t n = ns_recvfrom(c->st, c->fd, buf, sizeof(buf), MSG_DONTWAIT,
                                 (struct sockaddr *)&from, &flen);
@@ -417,8 +446,11 @@ static bool transfer(struct cat *c)
     }
     if (c->error) {
         if (c->udp && c->error == ECONNREFUSED)
+        {
+            char ip[INET6_ADDRSTRLEN];
             cat_fail(c, ST_REFUSED, "%s:%u (udp): %s (nothing listens there)",
-                     inet_ntoa(c->peer.sin_addr), ntohs(c->peer.sin_port), strerror(c->error));
+                     addr_str(&c->peer, ip), addr_port(&c->peer), strerror(c->error));
+        }
         else
             cat_fail(c, status_of(c->error), "%s", strerror(c->error));
         return false;
@@ -438,12 +470,12 @@ static bool transfer(struct cat *c)
 
 /* connect(2) with the -w timeout (0: as long as the stack tries). Returns
  * 0 or a positive errno. */
-static int connect_timeout(struct cat *c, int fd, const struct sockaddr_in *to)
+static int connect_timeout(struct cat *c, int fd, const union ns_sockaddr *to, socklen_t tolen)
 {
     if (c->o->wait_s <= 0)
-        return ns_connect(c->st, fd, (const struct sockaddr *)to, sizeof(*to)) < 0 ? errno : 0;
+        return ns_connect(c->st, fd, &to->sa, tolen) < 0 ? errno : 0;
     ns_fcntl(c->st, fd, F_SETFL, O_NONBLOCK);
-    if (ns_connect(c->st, fd, (const struct sockaddr *)to, sizeof(*to)) == 0)
+    if (ns_connect(c->st, fd, &to->sa, tolen) == 0)
         return 0;
     if (errno != EINPROGRESS)
         return errno;
@@ -461,7 +493,8 @@ static int connect_timeout(struct cat *c, int fd, const struct sockaddr_in *to)
 
 static int open_socket(struct cat *c)
 {
-    int fd = ns_socket(c->st, AF_INET, c->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    int family = c->o->host && c->o->addr.sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET;
+    int fd = ns_socket(c->st, family, c->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
     if (fd < 0)
         cat_fail(c, ST_ERROR, "socket: %s", strerror(errno));
     return fd;
@@ -474,8 +507,11 @@ static int bind_src_port(struct cat *c, int fd)
         return 0;
     int one = 1;
     ns_setsockopt(c->st, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(c->o->src_port)};
-    if (ns_bind(c->st, fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+    union ns_sockaddr any = {0};
+    any.sa.sa_family = c->o->addr.sa.sa_family;
+    socklen_t len;
+    union ns_sockaddr sin = addr_with_port(&any, c->o->src_port, &len);
+    if (ns_bind(c->st, fd, &sin.sa, len) < 0) {
         cat_fail(c, ST_ERROR, "bind to port %u: %s", c->o->src_port, strerror(errno));
         return -1;
     }
@@ -490,7 +526,7 @@ static void note_local(struct cat *c, int fd)
 
 /* One port of -z: TCP connects and closes; UDP sends one datagram and
  * waits for a port unreachable (nothing back means open, as nc says). */
-static bool scan_port(struct cat *c, struct in_addr host, uint16_t port)
+static bool scan_port(struct cat *c, uint16_t port)
 {
     const char *proto = c->udp ? "udp" : "tcp";
     int fd = open_socket(c);
@@ -499,8 +535,9 @@ static bool scan_port(struct cat *c, struct in_addr host, uint16_t port)
             ns_close(c->st, fd);
         return false;
     }
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = host, .sin_port = htons(port)};
-    int err = connect_timeout(c, fd, &to);
+    socklen_t tolen;
+    union ns_sockaddr to = addr_with_port(&c->o->addr, port, &tolen);
+    int err = connect_timeout(c, fd, &to, tolen);
     if (!err && c->udp) {
         ns_send(c->st, fd, "X", 1, MSG_DONTWAIT);
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -516,22 +553,20 @@ static bool scan_port(struct cat *c, struct in_addr host, uint16_t port)
                   c->scan_n++ ? ", " : "", port, err ? "false" : "true", err ? "\"" : "",
                   err ? (err == EINPROGRESS ? "timed out" : strerror(err)) : "null",
                   err ? "\"" : "");
+    const char *host = c->o->host;
     if (!err)
-        cat_verbose(c, "Connection to %s %u port [%s/*] succeeded!", inet_ntoa(host), port,
-                    proto);
+        cat_verbose(c, "Connection to %s %u port [%s/*] succeeded!", host, port, proto);
     else if (err == EINPROGRESS)
-        cat_verbose(c, "%s: connect to %s port %u (%s) timed out: %s", prog, inet_ntoa(host),
-                    port, proto, strerror(err));
+        cat_verbose(c, "%s: connect to %s port %u (%s) timed out: %s", prog, host, port, proto,
+                    strerror(err));
     else
-        cat_verbose(c, "%s: connect to %s port %u (%s) failed: %s", prog, inet_ntoa(host), port,
-                    proto, strerror(err));
+        cat_verbose(c, "%s: connect to %s port %u (%s) failed: %s", prog, host, port, proto,
+                    strerror(err));
     return !err;
 }
 
 static int run_scan(struct cat *c)
 {
-    struct in_addr host;
-    inet_pton(AF_INET, c->o->host, &host);
     bool any = false;
     for (unsigned port = c->o->port_lo; port <= c->o->port_hi; port++) {
         if (ns_loop_stopped(c->loop)) {
@@ -539,7 +574,7 @@ static int run_scan(struct cat *c)
             snprintf(c->message, sizeof(c->message), "interrupted");
             return CLI_EXIT_FAIL;
         }
-        any |= scan_port(c, host, (uint16_t)port);
+        any |= scan_port(c, (uint16_t)port);
     }
     if (!any) {
         c->status = ST_REFUSED;
@@ -551,8 +586,8 @@ static int run_scan(struct cat *c)
 static int run_connect(struct cat *c)
 {
     const char *proto = c->udp ? "udp" : "tcp";
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(c->o->port_lo)};
-    inet_pton(AF_INET, c->o->host, &to.sin_addr);
+    socklen_t tolen;
+    union ns_sockaddr to = addr_with_port(&c->o->addr, c->o->port_lo, &tolen);
     int fd = open_socket(c);
     if (fd < 0)
         return CLI_EXIT_FAIL;
@@ -560,7 +595,7 @@ static int run_connect(struct cat *c)
         ns_close(c->st, fd);
         return CLI_EXIT_FAIL;
     }
-    int err = connect_timeout(c, fd, &to);
+    int err = connect_timeout(c, fd, &to, tolen);
     if (err) {
         if (err == EINPROGRESS)
             cat_fail(c, ST_TIMEOUT, "connect to %s port %u (%s) timed out: %s", c->o->host,
@@ -584,15 +619,14 @@ static int run_connect(struct cat *c)
 static int run_listen(struct cat *c)
 {
     const struct cat_opts *o = c->o;
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(o->port_lo)};
-    if (o->host)
-        inet_pton(AF_INET, o->host, &sin.sin_addr);
+    socklen_t sinlen;
+    union ns_sockaddr sin = addr_with_port(&o->addr, o->port_lo, &sinlen);
     int lfd = open_socket(c);
     if (lfd < 0)
         return CLI_EXIT_FAIL;
     int one = 1;
     ns_setsockopt(c->st, lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ns_bind(c->st, lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+    if (ns_bind(c->st, lfd, &sin.sa, sinlen) < 0 ||
         (!c->udp && ns_listen(c->st, lfd, 1) < 0)) {
         cat_fail(c, ST_ERROR, "bind %s port %u: %s", o->host ? o->host : "0.0.0.0", o->port_lo,
                  strerror(errno));
@@ -600,8 +634,9 @@ static int run_listen(struct cat *c)
         return CLI_EXIT_FAIL;
     }
     note_local(c, lfd);
-    cat_verbose(c, "%s on %s %u", c->udp ? "Bound" : "Listening", inet_ntoa(c->local.sin_addr),
-                ntohs(c->local.sin_port));
+    char ip[INET6_ADDRSTRLEN];
+    cat_verbose(c, "%s on %s %u", c->udp ? "Bound" : "Listening", addr_str(&c->local, ip),
+                addr_port(&c->local));
     int rc = CLI_EXIT_OK;
     if (c->udp) {
         /* The first datagram names the peer; without -k it is the only one. */
@@ -621,10 +656,10 @@ static int run_listen(struct cat *c)
             return CLI_EXIT_FAIL;
         }
         c->conns = 1;
-        cat_verbose(c, "Connection received on %s %u", inet_ntoa(c->peer.sin_addr),
-                    ntohs(c->peer.sin_port));
+        cat_verbose(c, "Connection received on %s %u", addr_str(&c->peer, ip),
+                    addr_port(&c->peer));
         if (!o->keep) {
-            ns_connect(c->st, lfd, (struct sockaddr *)&c->peer, sizeof(c->peer));
+            ns_connect(c->st, lfd, &c->peer.sa, sizeof(c->peer));
             c->connected = true;
         }
         rc = transfer(c) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -633,9 +668,9 @@ static int run_listen(struct cat *c)
         return rc;
     }
     for (;;) {
-        struct sockaddr_in peer;
+        union ns_sockaddr peer;
         socklen_t plen = sizeof(peer);
-        int cfd = ns_accept(c->st, lfd, (struct sockaddr *)&peer, &plen);
+        int cfd = ns_accept(c->st, lfd, &peer.sa, &plen);
         if (cfd < 0) {
             if (errno == EINTR || ns_loop_stopped(c->loop)) {
                 if (!c->conns)
@@ -651,8 +686,7 @@ static int run_listen(struct cat *c)
         c->peer = peer;
         c->have_peer = c->connected = true;
         c->conns++;
-        cat_verbose(c, "Connection received on %s %u", inet_ntoa(peer.sin_addr),
-                    ntohs(peer.sin_port));
+        cat_verbose(c, "Connection received on %s %u", addr_str(&peer, ip), addr_port(&peer));
         bool ok = transfer(c);
         ns_close(c->st, cfd);
         c->fd = -1;
@@ -752,7 +786,6 @@ static int parse_opts(int argc, char **argv, struct cat_opts *o)
         return cli_usage_error(prog, "-k needs -l");
     if (o->scan && o->listen)
         return cli_usage_error(prog, "-z and -l exclude each other");
-    struct in_addr a;
     if (o->listen) {
         /* -l [ADDR] PORT, or -l -p PORT (as Debian's nc). */
         if (npos > 2)
@@ -760,7 +793,7 @@ static int parse_opts(int argc, char **argv, struct cat_opts *o)
         if (npos == 0 && !o->src_port_given)
             return cli_usage_error(prog, "-l needs a port to listen on");
         if (npos == 2) {
-            if (cli_ipv4(prog, "listen address", pos[0], &a) < 0)
+            if (cli_ip(prog, "listen address", pos[0], &o->addr) < 0)
                 return CLI_EXIT_USAGE;
             o->host = pos[0];
         }
@@ -779,7 +812,7 @@ static int parse_opts(int argc, char **argv, struct cat_opts *o)
                                    npos ? pos[0] : "");
         if (npos > 2)
             return cli_usage_error(prog, "unexpected argument '%s'", pos[2]);
-        if (cli_ipv4(prog, "host", pos[0], &a) < 0)
+        if (cli_ip(prog, "host", pos[0], &o->addr) < 0)
             return CLI_EXIT_USAGE;
         o->host = pos[0];
         if (parse_ports(pos[1], o->scan, 1, o) < 0)
@@ -799,7 +832,7 @@ static void print_json(const struct cat *c, int rc)
     struct textbuf b = {0};
     tb_printf(&b, "{\"mode\": \"%s\", \"protocol\": \"%s\", \"local\": ",
               o->scan ? "scan" : o->listen ? "listen" : "connect", o->udp ? "udp" : "tcp");
-    if (c->local.sin_family == AF_INET)
+    if (c->local.sa.sa_family == AF_INET || c->local.sa.sa_family == AF_INET6)
         tb_printf(&b, "\"%s\"", local);
     else
         tb_printf(&b, "null");

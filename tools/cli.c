@@ -90,6 +90,21 @@ int cli_ipv4(const char *prog, const char *opt, const char *v, struct in_addr *o
     return 0;
 }
 
+int cli_ip(const char *prog, const char *opt, const char *v, union ns_sockaddr *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (v && inet_pton(AF_INET, v, &out->sin.sin_addr) == 1) {
+        out->sin.sin_family = AF_INET;
+        return 0;
+    }
+    if (v && inet_pton(AF_INET6, v, &out->sin6.sin6_addr) == 1) {
+        out->sin6.sin6_family = AF_INET6;
+        return 0;
+    }
+    return cli_bad_value(prog, opt, v,
+                         "an IPv4 address A.B.C.D or an IPv6 address (names are not resolved)");
+}
+
 int cli_getopt_error(const char *prog, int c, char **argv, const char *shortopts)
 {
     /* glibc has moved optind past a long option, and past a bundle of

@@ -19,6 +19,7 @@
 
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netsock/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,9 @@ int cli_port(const char *prog, const char *opt, const char *v, int lo, uint16_t 
 
 /* A dotted-quad IPv4 address (no names: nothing is resolved). */
 int cli_ipv4(const char *prog, const char *opt, const char *v, struct in_addr *out);
+/* An IPv4 or IPv6 address in numeric form into out (family set, port 0),
+ * or the usage error (CLI_EXIT_USAGE's caller returns it) as cli_ipv4. */
+int cli_ip(const char *prog, const char *opt, const char *v, union ns_sockaddr *out);
 
 /* The option getopt_long could not take, as the user typed it: "-x" for
  * a short option (also inside a bundle such as "-qx"), "--bogus" for a

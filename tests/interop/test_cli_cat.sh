@@ -12,7 +12,9 @@
 #      unreachable, -w idle with data unsent, Ctrl-C mid-transfer;
 #      0 for a clean transfer and for -w idle after everything was sent;
 #   4. the progress line on a terminal (script(1)), none on a file;
-#   5. --json is valid JSON with the bytes and the status.
+#   5. --json is valid JSON with the bytes and the status;
+#   6. IPv6: connect to [2001:db8::1] with nc's -v words, and -l on
+#      2001:db8::2, a megabyte each way intact.
 # Usage: test_cli_cat.sh BUILD_DIR (as root; exit 77 = skipped otherwise).
 . "$(dirname "$0")/lib.sh" "${1:-}"
 for tool in nc socat python3 script sha256sum; do
@@ -159,4 +161,34 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=
 nc_cat j3 --json -z "$KERNEL_IP" 5012-5013
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mode"]=="scan" and [p["port"] for p in d["scan"]]==[5012,5013] and not any(p["open"] for p in d["scan"]), d' "$TMP/j3.err" ||
     fail "--json -z: $(cat "$TMP/j3.err")"
+
+log "IPv6: connect and -l, as nc -6"
+in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=0 "net.ipv6.conf.$TAP.disable_ipv6=0" \
+    "net.ipv6.conf.$TAP.accept_dad=0"
+in_ns ip -6 addr add 2001:db8::1/64 dev "$TAP" nodad
+CAT=("$NETSOCK" cat --link "tap:$TAP" --addr "$NETSOCK_IP/24" --addr 2001:db8::2/64)
+bg_server s6 nc -6 -l 2001:db8::1 5020
+head -c 1048576 /dev/urandom >"$TMP/c6.in"
+nc_cat c6 -v 2001:db8::1 5020
+wait "$SRV" || true
+[ "$rc" = 0 ] || fail "IPv6 connect: exit status $rc: $(cat "$TMP/c6.err")"
+cmp -s "$TMP/c6.in" "$TMP/s6.srv" || fail "IPv6 connect: nc received something else"
+want="Connection to 2001:db8::1 5020 port [tcp/*] succeeded!"
+[ "$(cat "$TMP/c6.err")" = "$want" ] || fail "IPv6 -v: '$(cat "$TMP/c6.err")', want '$want'"
+( nc_cat l6 -lv 2001:db8::2 6006; echo "$rc" >"$TMP/l6.rc" ) &
+l6=$!
+for _ in $(seq 50); do
+    in_ns ping -6 -c1 -W1 2001:db8::2 >/dev/null 2>&1 && break
+    sleep 0.1
+done
+sleep 0.5
+head -c 1048576 /dev/urandom >"$TMP/l6.send"
+in_ns timeout 20 socat -u "OPEN:$TMP/l6.send" "TCP6:[2001:db8::2]:6006,sourceport=47006"
+wait "$l6"
+[ "$(cat "$TMP/l6.rc")" = 0 ] || fail "IPv6 -l: exit status $(cat "$TMP/l6.rc"): $(cat "$TMP/l6.err")"
+cmp -s "$TMP/l6.send" "$TMP/l6.out" || fail "IPv6 -l: netsock cat wrote something else"
+grep -q "^Listening on 2001:db8::2 6006$" "$TMP/l6.err" || fail "IPv6 -l -v: '$(cat "$TMP/l6.err")'"
+grep -q "^Connection received on 2001:db8::1 47006$" "$TMP/l6.err" ||
+    fail "IPv6 -l -v: '$(cat "$TMP/l6.err")'"
+echo "   1 MiB each way over IPv6; -v lines as nc -6"
 nsk_pass

@@ -160,7 +160,7 @@ usage_error "netsock cat: invalid port value '99999': expected a port number fro
 usage_error "netsock cat: invalid port value '0': expected a port number from 1 to 65535" cat "${LINK[@]}" 192.0.2.1 0
 usage_error "netsock cat: invalid port value '1-5': expected one port from 1 to 65535 \(ranges only with -z\)" cat "${LINK[@]}" 192.0.2.1 1-5
 usage_error "netsock cat: invalid port range value '5-3': expected LO-HI with LO <= HI" cat "${LINK[@]}" -z 192.0.2.1 5-3
-usage_error "netsock cat: invalid host value '1.2.3.x': expected an IPv4 address A.B.C.D \(names are not resolved\)" cat "${LINK[@]}" 1.2.3.x 80
+usage_error "netsock cat: invalid host value '1.2.3.x': expected an IPv4 address A.B.C.D or an IPv6 address \(names are not resolved\)" cat "${LINK[@]}" 1.2.3.x 80
 usage_error "netsock cat: invalid -w value 'abc': expected a number of seconds from 0.001 to 2147483" cat "${LINK[@]}" -w abc 192.0.2.1 80
 usage_error "netsock cat: invalid -w value '0': .*" cat "${LINK[@]}" -w 0 192.0.2.1 80
 usage_error "netsock cat: invalid -q value 'abc': expected a number of seconds from -1 to 2147483" cat "${LINK[@]}" -q abc 192.0.2.1 80
