@@ -114,17 +114,23 @@ bool ns_ring_set_cap(struct ns_ring *r, uint32_t cap)
     return true;
 }
 
-bool ns_ring_reserve(struct ns_ring *r)
+/* Storage of `size` bytes for a ring that has none. False when the
+ * allocation failed; the ring is then unchanged. */
+static bool ring_first_storage(struct ns_ring *r, uint32_t size)
 {
-    if (r->buf)
-        return true;
-    uint32_t size = r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE;
     r->buf = ring_alloc(r, size);
     if (!r->buf)
         return false;
     ring_resized(r, size);
     r->head = 0;
     return true;
+}
+
+bool ns_ring_reserve(struct ns_ring *r)
+{
+    if (r->buf)
+        return true;
+    return ring_first_storage(r, r->cap < NS_RING_MIN_STORAGE ? r->cap : NS_RING_MIN_STORAGE);
 }
 
 void ns_ring_free(struct ns_ring *r)
@@ -142,15 +148,7 @@ static bool ring_grow(struct ns_ring *r, uint32_t need)
     if (need <= r->size)
         return true;
     uint32_t size = ring_size_for(r, need);
-    if (!r->buf) {
-        r->buf = ring_alloc(r, size);
-        if (!r->buf)
-            return false;
-        ring_resized(r, size);
-        r->head = 0;
-        return true;
-    }
-    return ring_repack(r, size);
+    return r->buf ? ring_repack(r, size) : ring_first_storage(r, size);
 }
 
 uint32_t ns_ring_write(struct ns_ring *r, const void *data, uint32_t len)
