@@ -1173,11 +1173,9 @@ static int setsockopt_raw6(struct ns_sock *so, int level, int name, const void *
                            socklen_t len)
 {
     int v;
-    if (len < (socklen_t)sizeof(int))
-        return -EINVAL;
-    if (!val)
-        return -EFAULT;
-    memcpy(&v, val, sizeof(v));
+    int rc = sock_optval_int(val, len, &v);
+    if (rc < 0)
+        return rc;
     if (name == LX_IPV6_HDRINCL) {
         set_flag(so, SO_F_HDRINCL, v);
         return 0;

@@ -16,10 +16,12 @@
 #ifndef NS_SOCKET_SOCK_H
 #define NS_SOCKET_SOCK_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -383,6 +385,20 @@ static inline void sock_wake(struct ns_stack *st, struct ns_sock *so, uint32_t k
  * add_wait_queue_exclusive) / take it off. */
 void sock_watch_add(struct ns_sock *so, struct sock_watch *w);
 void sock_watch_del(struct ns_sock *so, struct sock_watch *w);
+
+/* An int option value as Linux's tcp and rawv6 setsockopt read it:
+ * -EINVAL when optlen is shorter than an int, then -EFAULT for no buffer;
+ * 0 with the value in *out. (The socket-level options check the buffer
+ * first: get_int_opt in api.c.) */
+static inline int sock_optval_int(const void *val, socklen_t len, int *out)
+{
+    if (len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    if (!val)
+        return -EFAULT;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
 
 /* Linux sk_stream_is_writeable for a stream send buffer holding `queued`
  * of `size` bytes: not full, and free space at least half of what is

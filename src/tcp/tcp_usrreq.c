@@ -597,11 +597,9 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
         return 0;
     }
     int v;
-    if (len < (socklen_t)sizeof(int))
-        return -EINVAL;
-    if (!val)
-        return -EFAULT;
-    memcpy(&v, val, sizeof(v));
+    int rc = sock_optval_int(val, len, &v);
+    if (rc < 0)
+        return rc;
     switch (name) {
     case TCP_NODELAY:
         tp->flags = v ? tp->flags | TF_NODELAY : tp->flags & ~TF_NODELAY;
