@@ -493,7 +493,7 @@ static int connect_timeout(struct cat *c, int fd, const union ns_sockaddr *to, s
 
 static int open_socket(struct cat *c)
 {
-    int family = c->o->host && c->o->addr.sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET;
+    int family = c->o->addr.sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET;
     int fd = ns_socket(c->st, family, c->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
     if (fd < 0)
         cat_fail(c, ST_ERROR, "socket: %s", strerror(errno));
