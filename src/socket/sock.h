@@ -108,6 +108,7 @@ struct ns_sock_ops {
  * not writable): the next time the send buffer drains to the writable
  * mark, tell the watchers (Linux SOCK_NOSPACE, sk_stream_write_space). */
 #define SO_F_NOSPACE 0x20000000u
+#define SO_F_OOBINLINE 0x40000000u /* SO_OOBINLINE: TCP's urgent byte stays in the stream */
 
 /* ---- readiness pushed to watchers ---------------------------------------------
  *

@@ -97,11 +97,19 @@ extern const char *const tcp_state_names[];
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
 /* bind() named an address (Linux SOCK_BINDADDR_LOCK): a disconnect keeps it. */
 #define TF_BINDADDR_LOCK 0x10000000u
+/* Urgent mode (RFC 9293 §3.8.5, Linux tcp_urg_mode): a send with MSG_OOB
+ * set SND.UP; segments below it carry URG until SND.UNA reaches it. */
+#define TF_URG 0x20000000u
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)
 
 struct tcpcb;
+
+/* tcpcb.urg_state (Linux's TCP_URG_* in urg_data): no urgent data; a
+ * pointer came, its byte not yet; the byte is here, unread (POLLPRI);
+ * read apart with MSG_OOB (the mark stays until the stream passes it). */
+enum { TCP_URG_NONE, TCP_URG_NOTYET, TCP_URG_VALID, TCP_URG_READ };
 
 /* Congestion control (STYLE §4: cc/ behind an ops table). */
 enum tcp_cc_signal { CC_DUPACK3, CC_RTO };
@@ -175,11 +183,17 @@ struct tcpcb {
     uint32_t snd_data;           /* sequence number of sndbuf's first byte */
     uint32_t snd_sml;            /* end of the last small segment sent (Nagle, Minshall) */
     /* Receive sequence space. */
-    uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
+    uint32_t irs, rcv_nxt, rcv_adv;
     /* The most window we offer for now (Linux rcv_ssthresh): the SYN's
      * window at first, grown as data arrives (tcp_rcv_grow_window). */
     uint32_t rcv_ssthresh;
-    bool rcv_up_valid;
+    /* Urgent data received (RFC 9293 §3.8.5, RFC 6093, as Linux
+     * tcp_check_urg/tcp_urg): the sequence number of the urgent byte (the
+     * one before the urgent pointer), what is known of it (TCP_URG_*) and,
+     * once it arrived, the byte itself. */
+    uint32_t urg_seq;
+    uint8_t urg_state;
+    uint8_t urg_byte;
     /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
      * we offer on our SYN, and what the peer's SYN offered. */
     uint8_t snd_wscale, rcv_wscale;
@@ -542,6 +556,19 @@ void tcp_send_ack_now(struct tcpcb *tp);
  * the receiver-side rules ask for one (Linux tcp_cleanup_rbuf), then
  * whatever else is due (tcp_output). */
 void tcp_rcvd(struct tcpcb *tp);
+
+/* The sequence number of the first byte the application has not read
+ * (Linux copied_seq): RCV.NXT less what the ring holds and the FIN. */
+uint32_t tcp_copied_seq(const struct tcpcb *tp);
+
+/* RFC 9293 §3.10.7.4 "sixth, check the URG bit", as Linux tcp_urg: a
+ * segment at `seq` whose in-window payload `data`/`len` (trimmed to the
+ * window, starting at `start`) arrived with urgent pointer `up` (the
+ * sequence number after the urgent byte: RFC 6093 §3); urg says whether
+ * the URG flag was set. Records the newest urgent byte and captures it
+ * from whichever segment carries it. */
+void tcp_urg(struct tcpcb *tp, bool urg, uint32_t up, uint32_t start, const uint8_t *data,
+             uint32_t len);
 /* A keepalive probe: SEG.SEQ = SND.UNA - 1, no data (RFC 1122 §4.2.3.6). */
 void tcp_send_keepalive(struct tcpcb *tp);
 uint32_t tcp_flight_size(const struct tcpcb *tp);

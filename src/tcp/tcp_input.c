@@ -352,6 +352,8 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
         tp->snd_nxt = tp->snd_una;
+    if ((tp->flags & TF_URG) && SEQ_GEQ(ack, tp->snd_up))
+        tp->flags &= ~TF_URG; /* the urgent byte arrived: urgent mode ends */
 
     if (tcp_sack_active(tp)) {
         /* The scoreboard drives recovery and the window (tcp_rec_ack). */
@@ -669,6 +671,44 @@ static void tcp_process_data(struct tcpcb *tp, const struct seg *s, bool *fin)
  *    RCV.NXT, an old SYN — is answered with an ACK of what was received,
  *    bare ACKs and SYNs at most once per 500 ms (tcp_oow_ack_limited),
  *    and restarts the timer when it carries an ACK or failed PAWS. */
+/* Linux tcp_check_urg: a new urgent pointer (one past the urgent byte,
+ * RFC 6093 §3 and Linux's default tcp_stdurg=0). */
+static void tcp_check_urg(struct tcpcb *tp, uint32_t up)
+{
+    uint32_t ptr = up - 1; /* the urgent byte */
+    uint32_t copied = tcp_copied_seq(tp);
+    if (SEQ_GT(copied, ptr))
+        return; /* already seen and read */
+    if (SEQ_LT(ptr, tp->rcv_nxt))
+        return; /* do not replay a pointer into data already received */
+    if (tp->urg_state != TCP_URG_NONE && SEQ_LEQ(ptr, tp->urg_seq))
+        return; /* the same pointer again, or an older one */
+    /* The byte just read was the old urgent byte, kept out of the stream
+     * but not passed yet: step over it, as a read would have. */
+    if (tp->urg_state != TCP_URG_NONE && tp->urg_seq == copied && tp->so &&
+        !(tp->so->flags & SO_F_OOBINLINE) && copied != tp->rcv_nxt && tp->rcvbuf.len)
+        ns_ring_drop(&tp->rcvbuf, 1);
+    tp->urg_state = TCP_URG_NOTYET;
+    tp->urg_seq = ptr;
+}
+
+void tcp_urg(struct tcpcb *tp, bool urg, uint32_t up, uint32_t start, const uint8_t *data,
+             uint32_t len)
+{
+    if (urg)
+        tcp_check_urg(tp, up);
+    /* Is the urgent byte in this segment? (Out of order too: the byte is
+     * taken from whichever segment holds it.) */
+    if (tp->urg_state == TCP_URG_NOTYET) {
+        uint32_t off = tp->urg_seq - start;
+        if (off < len) {
+            tp->urg_byte = data[off];
+            tp->urg_state = TCP_URG_VALID;
+            sock_wake(tp->st, tp->so, SOCK_WAKE_IN); /* POLLPRI (sk_data_ready) */
+        }
+    }
+}
+
 static void tcp_input_time_wait(struct tcpcb *tp, const struct seg *s)
 {
     struct ns_stack *st = tp->st;
@@ -847,6 +887,10 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
         return;
     }
 
+    /* The urgent pointer counts from the segment's own first byte, which
+     * the trimming below may move. */
+    uint32_t urg_up = th->seq + th->urp;
+
     /* Trim data already received (duplicate) and data beyond the window. */
     if (SEQ_LT(th->seq, tp->rcv_nxt)) {
         uint32_t dup = tp->rcv_nxt - th->seq;
@@ -875,16 +919,9 @@ static void tcp_input_sync(struct tcpcb *tp, struct seg *s)
     if (!tcp_process_ack(tp, s))
         return;
 
-    /* "sixth, check the URG bit": RFC 6093 — urgent data stays inline
-     * in the stream; only the pointer is tracked. */
-    if ((th->flags & NS_TCP_URG) && TCPS_HAVEESTABLISHED(tp->state) &&
-        !TCPS_HAVERCVDFIN(tp->state)) {
-        uint32_t up = th->seq + th->urp;
-        if (!tp->rcv_up_valid || SEQ_GT(up, tp->rcv_up)) {
-            tp->rcv_up = up;
-            tp->rcv_up_valid = true;
-        }
-    }
+    /* "sixth, check the URG bit" */
+    if (TCPS_HAVEESTABLISHED(tp->state) && !TCPS_HAVERCVDFIN(tp->state))
+        tcp_urg(tp, th->flags & NS_TCP_URG, urg_up, th->seq, s->data, s->len);
 
     /* "seventh, process the segment text" in ESTABLISHED, FIN-WAIT-1/2. */
     if (s->len > 0) {

@@ -55,8 +55,8 @@ uint32_t tcp_cur_mss(const struct tcpcb *tp)
  * what the peer is missing, segment by segment. */
 static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
 {
-    if (SEQ_LT(seq, tp->snd_max))
-        return mss;
+    if (SEQ_LT(seq, tp->snd_max) || (tp->flags & TF_URG))
+        return mss; /* urgent mode: each segment carries its own pointer */
     struct ns_dev *dev = tcp_route_dev(tp);
     if (!dev || !(dev->offloads & NS_DEV_OFF_TSO) || tp->sock.flow.remote.family == AF_INET6)
         return mss; /* no TSO6 (yet): IPv6 segments are cut here */
@@ -178,6 +178,19 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (flags & NS_TCP_ACK) {
         th.ack = tp->rcv_nxt;
         tp->last_ack_sent = tp->rcv_nxt; /* RFC 7323 §4.3 Last.ACK.sent */
+    }
+    /* RFC 9293 §3.8.5, as Linux __tcp_transmit_skb: in urgent mode every
+     * segment that starts below SND.UP carries URG and the pointer from
+     * its first byte (RFC 6093 §3: to the byte after the urgent one),
+     * 0xFFFF while SND.UP lies beyond what a 16-bit field reaches. */
+    if ((tp->flags & TF_URG) && !syn && SEQ_LT(seq, tp->snd_up)) {
+        if (tp->snd_up - seq <= 0xFFFF) {
+            th.flags |= NS_TCP_URG;
+            th.urp = (uint16_t)(tp->snd_up - seq);
+        } else if (SEQ_GT(seq + 0xFFFF, tp->snd_nxt)) {
+            th.flags |= NS_TCP_URG;
+            th.urp = 0xFFFF;
+        }
     }
     uint8_t shift = syn ? 0 : tp->rcv_wscale;
     th.win = tcp_select_window(tp, syn);
@@ -372,6 +385,8 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         bool last = off + len == tp->sndbuf.len;
         if (len >= mss)
             send = true;
+        else if (tp->flags & TF_URG)
+            send = true; /* Linux tcp_nagle_test: urgent mode passes Nagle and the cork */
         else if ((tp->flags & TF_CORK) && !(tp->flags & TF_CORK_FLUSH))
             send = false;
         /* RFC 896 / RFC 1122 §4.2.3.4: with data outstanding, hold a

@@ -114,6 +114,7 @@ struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f)
     tp->user_mss = l->user_mss;
     tp->sock.flow = *f; /* the connection's 4-tuple */
     sock_inherit_family(&tp->sock, &l->sock); /* AF_INET6 and its IPV6_* options */
+    tp->sock.flags |= l->sock.flags & SO_F_OOBINLINE; /* sk_clone: SOCK_URGINLINE */
     tp->ts_offset = tcp_ts_offset(st, &tp->sock.flow);
     return tp;
 }

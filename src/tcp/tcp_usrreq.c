@@ -270,7 +270,6 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
-    (void)flags;
     struct tcpcb *tp = TP(so);
     switch (tp->state) {
     case TCPS_ESTABLISHED:
@@ -341,8 +340,54 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     }
     if (done == 0)
         return -ENOBUFS;
+    if (flags & MSG_OOB) {
+        /* Linux tcp_mark_urg: the last byte written is urgent; SND.UP
+         * points past it (RFC 6093 §3) and urgent mode lasts until it is
+         * acknowledged (tcp_clean_rtx_queue). */
+        tp->snd_up = tp->snd_data + tp->sndbuf.len;
+        tp->flags |= TF_URG;
+    }
     tcp_output(tp);
     return (ssize_t)done;
+}
+
+uint32_t tcp_copied_seq(const struct tcpcb *tp)
+{
+    return tp->rcv_nxt - tp->rcvbuf.len - (tp->rcvd_fin || TCPS_HAVERCVDFIN(tp->state));
+}
+
+/* Linux tcp_recv_urg: recv(MSG_OOB) reads the urgent byte kept out of
+ * the stream, once (MSG_PEEK leaves it); never waits. */
+static ssize_t tcp_recv_urg(struct tcpcb *tp, struct msghdr *msg, int flags)
+{
+    struct ns_sock *so = &tp->sock;
+    if ((so->flags & SO_F_OOBINLINE) || tp->urg_state == TCP_URG_NONE ||
+        tp->urg_state == TCP_URG_READ)
+        return -EINVAL;
+    if (tp->state == TCPS_CLOSED && !(tp->rcvd_fin || TCPS_HAVERCVDFIN(tp->state)))
+        return -ENOTCONN;
+    if (tp->urg_state == TCP_URG_VALID) {
+        if (!(flags & MSG_PEEK))
+            tp->urg_state = TCP_URG_READ;
+        msg->msg_flags |= MSG_OOB;
+        size_t room = 0;
+        for (size_t i = 0; i < msg->msg_iovlen && !room; i++)
+            if (msg->msg_iov[i].iov_len) {
+                room = 1;
+                if (!(flags & MSG_TRUNC)) {
+                    if (!msg->msg_iov[i].iov_base)
+                        return -EFAULT;
+                    memcpy(msg->msg_iov[i].iov_base, &tp->urg_byte, 1);
+                }
+            }
+        if (!room)
+            msg->msg_flags |= MSG_TRUNC;
+        return (ssize_t)room;
+    }
+    if (tp->state == TCPS_CLOSED || (so->flags & SO_F_SHUT_RD) || tp->rcvd_fin ||
+        TCPS_HAVERCVDFIN(tp->state))
+        return 0;
+    return -EAGAIN;
 }
 
 static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
@@ -351,19 +396,37 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     struct tcpcb *tp = TP(so);
     if (tp->state == TCPS_LISTEN)
         return -ENOTCONN;
-    /* tcp_recv_urg: urgent data stays in the stream here (RFC 6093, as
-     * with SO_OOBINLINE), so there is never any to read apart: EINVAL. */
-    if (flags & MSG_OOB)
-        return -EINVAL;
     msg->msg_flags = 0;
     msg->msg_controllen = 0;
     if (msg->msg_name)
         msg->msg_namelen = 0;
+    if (flags & MSG_OOB)
+        return tcp_recv_urg(tp, msg, flags);
     size_t want = 0;
     for (size_t i = 0; i < msg->msg_iovlen; i++)
         want += msg->msg_iov[i].iov_len;
-    if (tp->rcvbuf.len == 0 || want == 0) {
-        if (want == 0 && tp->rcvbuf.len)
+    /* Linux tcp_recvmsg_locked at the urgent mark: a read stops before
+     * the urgent byte; one that starts at it steps over it (unless
+     * SO_OOBINLINE), the byte being read apart with MSG_OOB. */
+    uint32_t skip = 0, avail = tp->rcvbuf.len;
+    if (tp->urg_state != TCP_URG_NONE) {
+        uint32_t off = tp->urg_seq - tcp_copied_seq(tp);
+        if (off == 0 && avail && !(so->flags & SO_F_OOBINLINE))
+            skip = 1;
+        else if (off && off < avail)
+            avail = off;
+    }
+    if (skip && avail == 1 && want && !(flags & MSG_PEEK)) {
+        /* Only the urgent byte is left: passing it ends the mark. */
+        ns_ring_drop(&tp->rcvbuf, 1);
+        tp->urg_state = TCP_URG_NONE;
+        skip = 0;
+        avail = 0;
+        if (tp->rcvbuf.len == 0)
+            tcp_mem_reclaim(tp);
+    }
+    if (avail - skip == 0 || want == 0) {
+        if (want == 0 && avail - skip)
             return 0;
         /* tcp_recvmsg: once the FIN came (SOCK_DONE), end of stream, also
          * after a reset that followed it (its error stays for SO_ERROR). */
@@ -376,9 +439,10 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         return -EAGAIN;
     }
     size_t done = 0;
-    for (size_t i = 0; i < msg->msg_iovlen && done < tp->rcvbuf.len; i++) {
+    avail -= skip;
+    for (size_t i = 0; i < msg->msg_iovlen && done < avail; i++) {
         size_t len = msg->msg_iov[i].iov_len;
-        uint32_t n = len < tp->rcvbuf.len - done ? (uint32_t)len : (uint32_t)(tp->rcvbuf.len - done);
+        uint32_t n = len < avail - done ? (uint32_t)len : (uint32_t)(avail - done);
         if (!(flags & MSG_TRUNC) && n) {
             /* tcp_recvmsg_locked: a copy that faults ends the read, EFAULT
              * if nothing was copied; MSG_TRUNC copies nothing. */
@@ -387,12 +451,14 @@ static ssize_t tcp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
                     return -EFAULT;
                 break;
             }
-            n = ns_ring_peek(&tp->rcvbuf, (uint32_t)done, msg->msg_iov[i].iov_base, n);
+            n = ns_ring_peek(&tp->rcvbuf, skip + (uint32_t)done, msg->msg_iov[i].iov_base, n);
         }
         done += n;
     }
     if (!(flags & MSG_PEEK)) {
-        ns_ring_drop(&tp->rcvbuf, (uint32_t)done);
+        ns_ring_drop(&tp->rcvbuf, skip + (uint32_t)done);
+        if (tp->urg_state != TCP_URG_NONE && SEQ_GT(tcp_copied_seq(tp), tp->urg_seq))
+            tp->urg_state = TCP_URG_NONE; /* read past the mark */
         /* Dynamic right-sizing: maybe grow the buffer to what the
          * application reads per RTT (Linux tcp_rcv_space_adjust). */
         tcp_rcv_space_adjust(tp);
@@ -431,7 +497,13 @@ static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
     if (rd_shut)
         m |= POLLIN | POLLRDNORM | POLLRDHUP;
     if (tp->state != TCPS_SYN_SENT && tp->state != TCPS_SYN_RECEIVED) {
-        if (tp->rcvbuf.len)
+        /* An urgent byte kept out of the stream at the read position
+         * does not make the socket readable by itself. */
+        uint32_t target = 1;
+        if (tp->urg_state != TCP_URG_NONE && tp->urg_seq == tcp_copied_seq(tp) &&
+            !(so->flags & SO_F_OOBINLINE))
+            target = 2;
+        if (tp->rcvbuf.len >= target)
             m |= POLLIN | POLLRDNORM;
         if (wr_shut) {
             m |= POLLOUT | POLLWRNORM;
@@ -442,8 +514,7 @@ static short tcp_poll(struct ns_stack *st, struct ns_sock *so)
         }
         /* TCP_URG_VALID: the urgent byte (the one before the urgent
          * pointer, RFC 6093) has arrived and is not read yet. */
-        uint32_t copied = tp->rcv_nxt - tp->rcvbuf.len;
-        if (tp->rcv_up_valid && SEQ_LEQ(tp->rcv_up, tp->rcv_nxt) && SEQ_LT(copied, tp->rcv_up))
+        if (tp->urg_state == TCP_URG_VALID)
             m |= POLLPRI;
     }
     if (so->so_error)

@@ -2334,6 +2334,91 @@ static int tcp_pair(const struct api *a, struct trace *t, int *srv)
     return c;
 }
 
+/* recvmsg showing the data and msg_flags (MSG_OOB on the urgent byte,
+ * MSG_TRUNC when there was no room for it). */
+static ssize_t recv_flags(const struct api *a, struct trace *t, int fd, size_t cap, int flags,
+                          const char *call)
+{
+    char buf[64];
+    memset(buf, 0, sizeof(buf));
+    struct iovec iov = {.iov_base = buf, .iov_len = cap < sizeof(buf) ? cap : sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t r = rec(t, call, a->recvmsg(a, fd, &m, flags));
+    if (r >= 0)
+        out(t, "data=\"%.*s\" msg_flags=%#x", (int)r, buf, (unsigned)m.msg_flags);
+    return r;
+}
+
+/* TCP urgent data (RFC 9293 §3.8.5, RFC 6093) as Linux: send(MSG_OOB)
+ * makes the last byte urgent; the receiver reads up to the mark, takes
+ * the byte apart with recv(MSG_OOB) once (MSG_PEEK leaves it), sees
+ * POLLPRI (and EPOLLPRI) while it waits, and a read that starts at the
+ * mark steps over it; with SO_OOBINLINE the byte stays in the stream and
+ * reads still stop before it. */
+static void seq_tcp_urgent(const struct api *a, struct trace *t)
+{
+    int srv, c = tcp_pair(a, t, &srv);
+    const short ev = POLLIN | POLLPRI | POLLRDNORM;
+    int ep = rec_fd(t, "epoll_create1", a->epoll_create1(a, 0));
+    struct epoll_event e = {.events = EPOLLPRI | EPOLLET, .data.u64 = 1};
+    rec(t, "epoll_ctl(ADD, PRI|ET)", a->epoll_ctl(a, ep, EPOLL_CTL_ADD, srv, &e));
+    rec(t, "send(abX, MSG_OOB)", a->send(a, c, "abX", 3, MSG_OOB));
+    wait_in(a, t, srv);
+    struct epoll_event evs[4];
+    long n = rec(t, "epoll_wait", a->epoll_wait(a, ep, evs, 4, 100));
+    expect(t, n == 1 && (evs[0].events & EPOLLPRI), "urgent data: EPOLLPRI");
+    rec(t, "epoll_wait(again)", a->epoll_wait(a, ep, evs, 4, 0));
+    short r = poll1(a, t, srv, ev, 0);
+    expect(t, (r & POLLPRI) && (r & POLLIN), "data and the urgent byte: IN|PRI");
+    n = recv_flags(a, t, srv, 8, MSG_DONTWAIT, "recv: up to the mark");
+    expect(t, n == 2, "a read stops before the urgent byte");
+    r = poll1(a, t, srv, ev, 0);
+    expect(t, r == POLLPRI, "only the urgent byte is left: PRI, not IN");
+    recv_flags(a, t, srv, 0, MSG_OOB | MSG_PEEK, "recv(MSG_OOB|MSG_PEEK, 0 bytes)");
+    recv_flags(a, t, srv, 8, MSG_OOB | MSG_PEEK, "recv(MSG_OOB|MSG_PEEK)");
+    n = recv_flags(a, t, srv, 8, MSG_OOB, "recv(MSG_OOB)");
+    expect(t, n == 1, "the urgent byte, read apart");
+    n = recv_flags(a, t, srv, 8, MSG_OOB, "recv(MSG_OOB) again");
+    expect(t, n == -1 && errno == EINVAL, "read once: EINVAL");
+    poll1(a, t, srv, ev, 0);
+    recv_flags(a, t, srv, 8, MSG_DONTWAIT, "recv at the mark");
+    rec(t, "send(cd)", a->send(a, c, "cd", 2, 0));
+    wait_in(a, t, srv);
+    n = recv_flags(a, t, srv, 8, MSG_DONTWAIT, "recv: past the mark");
+    expect(t, n == 2, "the urgent byte is not in the stream");
+
+    /* Read past without MSG_OOB: the byte is gone. */
+    rec(t, "send(eY, MSG_OOB)", a->send(a, c, "eY", 2, MSG_OOB));
+    wait_in(a, t, srv);
+    recv_flags(a, t, srv, 1, MSG_DONTWAIT, "recv(1)");
+    n = recv_flags(a, t, srv, 8, MSG_DONTWAIT, "recv: over the urgent byte");
+    expect(t, n == -1 && errno == EAGAIN, "stepped over; nothing else");
+    recv_flags(a, t, srv, 8, MSG_OOB, "recv(MSG_OOB) after passing it");
+    poll1(a, t, srv, ev, 0);
+
+    /* SO_OOBINLINE. */
+    SET(a, t, srv, SOL_SOCKET, SO_OOBINLINE, 1);
+    GET(a, t, srv, SOL_SOCKET, SO_OOBINLINE);
+    rec(t, "send(fgZ, MSG_OOB)", a->send(a, c, "fgZ", 3, MSG_OOB));
+    wait_in(a, t, srv);
+    rec(t, "epoll_wait(inline)", a->epoll_wait(a, ep, evs, 4, 100));
+    poll1(a, t, srv, ev, 0);
+    n = recv_flags(a, t, srv, 8, MSG_DONTWAIT, "recv(inline): up to the mark");
+    expect(t, n == 2, "inline too, a read stops before the urgent byte");
+    recv_flags(a, t, srv, 8, MSG_OOB, "recv(MSG_OOB, inline)");
+    r = poll1(a, t, srv, ev, 0);
+    expect(t, (r & POLLPRI) && (r & POLLIN), "inline: the byte is data, PRI until read");
+    n = recv_flags(a, t, srv, 8, MSG_DONTWAIT, "recv(inline): the urgent byte");
+    expect(t, n == 1, "inline: the urgent byte in the stream");
+    r = poll1(a, t, srv, ev, 0);
+    expect(t, r == 0, "read: nothing");
+    /* An empty send with MSG_OOB marks nothing. */
+    rec(t, "send(0, MSG_OOB)", a->send(a, c, "", 0, MSG_OOB));
+    rec(t, "close", a->close(a, ep));
+    rec(t, "close", a->close(a, c));
+    rec(t, "close", a->close(a, srv));
+}
+
 enum { UIO_MAXIOV_LINUX = 1024 };
 
 /* copy_msghdr_from_user: more than UIO_MAXIOV (1024) iovecs is EMSGSIZE,
@@ -4232,6 +4317,7 @@ static const struct seq seq_table[] = {
     SEQ(seq_tcp_refused_then_aborted),
     SEQ(seq_tcp_reset_established),
     SEQ(seq_tcp_reset_close_wait),
+    SEQ(seq_tcp_urgent),
     SEQ(seq_block_forever),
     SEQ(seq6_socket),
     SEQ(seq6_bind),

@@ -279,25 +279,113 @@ static void test_out_of_order_fin(void **state)
     tt_free(t);
 }
 
+/* Read one byte with MSG_OOB: the urgent byte, or the errno. */
+static int recv_oob(struct tt *t, int fd, int flags)
+{
+    uint8_t b = 0;
+    ssize_t r = ns_recv(tt_st(t), fd, &b, 1, MSG_OOB | flags);
+    return r == 1 ? b : -errno;
+}
+
+/* RFC 9293 §3.8.5 with RFC 6093 §3 (as Linux tcp_check_urg/tcp_urg):
+ * the urgent pointer points one past the urgent byte; that byte is kept
+ * out of the stream and read with MSG_OOB; a later pointer replaces an
+ * earlier one, an older or repeated one is ignored. */
+static void test_urgent_receive(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    struct ns_stack *st = tt_st(t);
+    /* urp 3 at P: the urgent byte is P + 2. */
+    tseg_send(t, t->now + 1000, .flags = ACK | PSH | URG, .seq = P, .ack = A, .len = 10, .urp = 3);
+    struct tcpcb *tp = tt_tp(t, fd);
+    assert_int_equal(tp->urg_state, TCP_URG_VALID);
+    assert_int_equal(tp->urg_seq, P + 2);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLPRI};
+    assert_int_equal(ns_poll(st, &pfd, 1, 0), 1);
+    assert_int_equal(pfd.revents, POLLIN | POLLPRI);
+    /* Reads stop at the mark and step over the byte. */
+    tt_read_pat(t, fd, P, 2);
+    assert_int_equal(recv_oob(t, fd, MSG_PEEK), tt_pat(P + 2));
+    assert_int_equal(recv_oob(t, fd, 0), tt_pat(P + 2));
+    assert_int_equal(recv_oob(t, fd, 0), -EINVAL);
+    tt_read_pat(t, fd, P + 3, 7);
+    /* The urgent byte not yet here (urp beyond the segment): no PRI
+     * until the segment that carries it arrives, out of order too. */
+    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 10, .ack = A, .len = 5, .urp = 9);
+    assert_int_equal(tp->urg_state, TCP_URG_NOTYET);
+    assert_int_equal(tp->urg_seq, P + 18);
+    assert_int_equal(recv_oob(t, fd, 0), -EAGAIN);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P + 16, .ack = A, .len = 4);
+    assert_int_equal(tp->urg_state, TCP_URG_VALID);
+    assert_int_equal(tp->urg_byte, tt_pat(P + 18));
+    /* An older pointer changes nothing. */
+    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 15, .ack = A, .len = 1, .urp = 1);
+    assert_int_equal(tp->urg_seq, P + 18);
+    tt_read_pat(t, fd, P + 10, 8); /* the gap filled: up to the mark */
+    /* Reading on without MSG_OOB steps over the byte: it is lost. */
+    tt_read_pat(t, fd, P + 19, 1);
+    assert_int_equal(tp->urg_state, TCP_URG_NONE);
+    assert_int_equal(recv_oob(t, fd, 0), -EINVAL);
+    tb_drain(t->tb, 1);
+    tt_free(t);
+}
+
+/* SO_OOBINLINE: the urgent byte stays in the stream (RFC 6093 §4's
+ * advice), POLLPRI until it is read, reads still stop before it. */
 static void test_urgent_inline(void **state)
 {
     (void)state;
     int fd;
     struct tt *t = estab(&fd);
-    /* RFC 6093: the urgent pointer is tracked, the byte stays in the stream. */
+    tt_setint(t, fd, SOL_SOCKET, SO_OOBINLINE, 1);
     tseg_send(t, t->now + 1000, .flags = ACK | PSH | URG, .seq = P, .ack = A, .len = 10, .urp = 3);
-    tseg_send(t, t->now + 1000, .flags = ACK | PSH, .seq = P + 10, .ack = A, .len = 10);
-    struct tcpcb *tp = tt_tp(t, fd);
-    assert_true(tp->rcv_up_valid);
-    assert_int_equal(tp->rcv_up, P + 3);
-    /* A later urgent pointer moves it forward, an earlier one does not. */
-    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 20, .ack = A, .len = 5, .urp = 4);
-    assert_int_equal(tp->rcv_up, P + 24);
-    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 25, .ack = A, .urp = 0xffff - 100);
-    tseg_send(t, t->now + 1000, .flags = ACK | URG, .seq = P + 25, .ack = A, .len = 1, .urp = 1);
-    assert_int_equal(tp->rcv_up, P + 25 + 0xffff - 100);
-    tt_read_pat(t, fd, P, 26);
+    assert_int_equal(recv_oob(t, fd, 0), -EINVAL);
+    tt_read_pat(t, fd, P, 2);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLPRI};
+    assert_int_equal(ns_poll(tt_st(t), &pfd, 1, 0), 1);
+    assert_int_equal(pfd.revents, POLLIN | POLLPRI);
+    tt_read_pat(t, fd, P + 2, 8);
+    assert_int_equal(tt_tp(t, fd)->urg_state, TCP_URG_NONE);
     tb_drain(t->tb, 1);
+    tt_free(t);
+}
+
+/* send(MSG_OOB) as Linux tcp_mark_urg and __tcp_transmit_skb: the last
+ * byte written is urgent; segments starting below SND.UP carry URG with
+ * the pointer one past that byte, whatever Nagle would hold; once it is
+ * acknowledged, urgent mode ends. */
+static void test_urgent_send(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    uint8_t b[3000];
+    for (uint32_t i = 0; i < sizeof(b); i++)
+        b[i] = tt_pat(A + i);
+    assert_int_equal(ns_send(tt_st(t), fd, b, sizeof(b), MSG_OOB), (ssize_t)sizeof(b));
+    /* The pointer is counted from each segment's own first byte. */
+    tseg_expect(t, .flags = ACK | URG, .seq = A, .len = 1460, .urp = 3000, .pat = true);
+    tseg_expect(t, .flags = ACK | URG, .seq = A + 1460, .len = 1460, .urp = 1540, .pat = true);
+    tseg_expect(t, .flags = ACK | PSH | URG, .seq = A + 2920, .len = 80, .urp = 80, .pat = true);
+    tseg_expect_none(t);
+    /* A small write with a small segment outstanding: Nagle would hold
+     * it, urgent mode sends it (past SND.UP: no URG). */
+    tt_write(t, fd, A + 3000, 10);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3000, .len = 10, .urp = 0, .pat = true);
+    tseg_expect_none(t);
+    struct tcpcb *tp = tt_tp(t, fd);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 2920);
+    assert_true(tp->flags & TF_URG);
+    tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 3010);
+    assert_false(tp->flags & TF_URG);
+    /* Urgent mode over, Nagle is back: with 10 bytes unacknowledged a
+     * small write waits. */
+    tt_write(t, fd, A + 3010, 10);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3010, .len = 10, .urp = 0, .pat = true);
+    tt_write(t, fd, A + 3020, 10);
+    tseg_expect_none(t);
     tt_free(t);
 }
 
@@ -708,7 +796,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_window_update_doubles),
         cmocka_unit_test(test_fin_with_data),
         cmocka_unit_test(test_out_of_order_fin),
+        cmocka_unit_test(test_urgent_receive),
         cmocka_unit_test(test_urgent_inline),
+        cmocka_unit_test(test_urgent_send),
         cmocka_unit_test(test_psh_on_last_segment),
         cmocka_unit_test(test_mss_option_from_route_mtu),
         cmocka_unit_test(test_mss_default_536),
