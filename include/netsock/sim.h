@@ -93,6 +93,30 @@ void ns_sim_run_for(struct ns_sim *sim, uint64_t dt_us);
 bool ns_sim_run_while(struct ns_sim *sim, bool (*pred)(void *ctx), void *ctx,
                       uint64_t limit_us);
 
+/* ---- one wait over several hosts ------------------------------------------------
+ *
+ * A program in the simulator often plays several hosts at once (a client
+ * on one, its server on another); ns_poll and ns_epoll_wait each wait on
+ * one stack's descriptors. ns_sim_poll waits on descriptors of any hosts
+ * of `sim` together, like poll(2): an epoll set is a descriptor too, so a
+ * program with one set per host waits on all of them in one call. */
+struct ns_sim_pollfd {
+    struct ns_stack *st; /* the host the descriptor belongs to */
+    int fd;              /* a netsock descriptor of st; negative: ignored (revents 0) */
+    short events;        /* as struct pollfd */
+    short revents;
+};
+
+/* Fill each entry's revents as ns_poll would (POLLNVAL for a descriptor
+ * its host does not have; POLLERR and POLLHUP always) and return how many
+ * entries have any; while none has, run the simulation (every host) event
+ * by event until one has or timeout_ms (virtual milliseconds; negative:
+ * none) has passed, then return 0. Costs O(nfds) per simulation event.
+ * Returns -1 with errno EFAULT (fds NULL with nfds > 0), EINVAL (an
+ * entry's host is not one of sim's) or EDEADLK (no timeout and nothing
+ * pending on any host: the wait could never end). */
+int ns_sim_poll(struct ns_sim *sim, struct ns_sim_pollfd *fds, size_t nfds, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

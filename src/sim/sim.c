@@ -7,6 +7,7 @@
  * flight on links towards it). Time jumps there; every host due is polled
  * in creation order. Nothing here reads a real clock. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,4 +208,56 @@ bool ns_sim_run_while(struct ns_sim *sim, bool (*pred)(void *ctx), void *ctx, ui
         }
     }
     return true;
+}
+
+/* ---- one wait over several hosts ---------------------------------------------------------- */
+
+static bool sim_has_host(const struct ns_sim *sim, const struct ns_stack *st)
+{
+    for (unsigned i = 0; i < sim->n_hosts; i++)
+        if (sim->hosts[i] == st)
+            return true;
+    return false;
+}
+
+/* One look at every entry (ns_poll without a timeout never drives the
+ * simulation); returns how many have events. */
+static int sim_poll_scan(struct ns_sim_pollfd *fds, size_t nfds)
+{
+    int ready = 0;
+    for (size_t i = 0; i < nfds; i++) {
+        struct pollfd p = {.fd = fds[i].fd, .events = fds[i].events};
+        if (fds[i].fd >= 0)
+            ns_poll(fds[i].st, &p, 1, 0);
+        fds[i].revents = p.revents;
+        ready += p.revents != 0;
+    }
+    return ready;
+}
+
+int ns_sim_poll(struct ns_sim *sim, struct ns_sim_pollfd *fds, size_t nfds, int timeout_ms)
+{
+    if (!sim || (nfds && !fds)) {
+        errno = EFAULT;
+        return -1;
+    }
+    for (size_t i = 0; i < nfds; i++)
+        if (!sim_has_host(sim, fds[i].st)) {
+            errno = EINVAL;
+            return -1;
+        }
+    uint64_t deadline =
+        timeout_ms < 0 ? NS_TIME_NEVER : sim->now_us + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        int ready = sim_poll_scan(fds, nfds);
+        if (ready || sim->now_us >= deadline)
+            return ready;
+        if (!ns_sim_step(sim, deadline)) {
+            if (deadline == NS_TIME_NEVER) {
+                errno = EDEADLK; /* nothing pending anywhere: it would hang forever */
+                return -1;
+            }
+            ns_sim_run_until(sim, deadline);
+        }
+    }
 }
