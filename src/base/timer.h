@@ -45,9 +45,10 @@ struct ns_wheel {
     struct ns_timer_list slot[NS_WHEEL_LEVELS][NS_WHEEL_SLOTS];
     struct ns_timer_list expired;                      /* armed at/before now */
     uint64_t count;                                    /* pending timers */
-    /* The earliest reach time (wheel_next_slot) as last computed, kept
-     * until a slot's occupancy or the wheel time changes, so that asking
-     * for the next deadline again costs a test. */
+    /* The earliest reach time (wheel_next_slot), kept up to date when a
+     * slot becomes occupied and dropped only when the earliest slot
+     * empties or the wheel time moves, so that asking for the next
+     * deadline again costs a test. */
     uint64_t reach_cache;
     uint8_t reach_state;                               /* 0 unknown, 1 reach_cache, 2 none */
 };
