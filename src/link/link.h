@@ -65,6 +65,14 @@ struct link_state {
     int lo_ifindex;             /* the loopback interface (127.0.0.0/8) */
     int tx_refused_ifindex;     /* interface of the last -EAGAIN from if_xmit */
     unsigned tx_wait_ifaces;    /* interfaces with senders waiting (ns_tx_wait) */
+    /* The earliest next_deadline of the devices with deadline events
+     * (netsock/dev.h), kept until one of them may have moved: the stack
+     * called into a device, or a device said so (dev_deadline_stale, which
+     * is what their deadline_stale points to). polled_ifaces counts the
+     * devices without deadline events, asked on every link_next_deadline. */
+    uint64_t dev_deadline;
+    bool dev_deadline_stale;
+    unsigned polled_ifaces;
     /* Who takes received frames, by ethertype (link_proto_register). */
     struct {
         uint16_t ethertype;

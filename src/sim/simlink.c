@@ -91,6 +91,7 @@ static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_
     d->time_us = time_us;
     d->frame = fr;
     fr->refcnt++;
+    ns_dev_deadline_changed(&p->dev); /* another host's send: the port's stack must look again */
     if (!p->rx_tail || p->rx_tail->time_us <= time_us) {
         d->next = NULL;
         if (p->rx_tail)
@@ -124,6 +125,8 @@ static struct sim_delivery *port_pop(struct sim_port *p)
 static void port_purge(struct sim_port *p)
 {
     struct sim_delivery *d;
+    if (p->rx_head)
+        ns_dev_deadline_changed(&p->dev);
     while ((d = port_pop(p))) {
         frame_put(d->frame);
         free(d);
@@ -241,6 +244,9 @@ static void simport_close(struct ns_dev *dev)
     struct sim_port *p = (struct sim_port *)dev;
     port_purge(p);
     p->attached = false; /* stays `taken`: a port is handed out once */
+    /* Its wrapper and stack are going away with it: nothing to tell. */
+    p->dev.upper = NULL;
+    p->dev.deadline_stale = NULL;
     link_unref(p->link);
 }
 
@@ -286,6 +292,7 @@ struct ns_simlink *ns_simlink_new(const char *name, unsigned nports,
         p->index = i;
         p->dev.ops = &simport_ops;
         p->dev.link = NS_LINK_ETHER;
+        p->dev.deadline_events = true; /* port_enqueue and port_purge say so */
         snprintf(devname, sizeof(devname), "%s.%u", link->name, i);
         memcpy(p->dev.name, devname, sizeof(p->dev.name) - 1);
         p->dev.name[sizeof(p->dev.name) - 1] = '\0';
