@@ -10,7 +10,9 @@
  * says when the serializer will have made room for it. Frames in flight are stored as
  * refcounted byte blobs (struct sim_frame), one per copy, shared by all
  * destination ports: the receiving stack's pool is only known when it
- * calls recv, which copies the blob into a pbuf from that pool.
+ * calls recv, which copies the blob into a pbuf from that pool. A blob
+ * holds its deliveries too, one per port of the link, so a frame in
+ * flight is one allocation.
  *
  * Memory: ports are embedded in the link. A handed-out port holds a
  * reference on the link, as does the simulation until ns_simlink_free();
@@ -34,19 +36,22 @@
 #define ETH_HLEN 14u
 #define MTU_UNLIMITED 65535u /* the dev->mtu we advertise for params.mtu == 0 */
 
-/* One copy of a frame in flight, shared by its destination ports. */
-struct sim_frame {
-    uint32_t refcnt;
-    uint32_t len;
-    uint8_t data[];
-};
-
 /* A frame due at one port at one time; the port's queue is sorted by
  * time_us, FIFO among equal times (as struct ns_frameq). */
 struct sim_delivery {
     struct sim_delivery *next;
     uint64_t time_us;
     struct sim_frame *frame;
+};
+
+/* One copy of a frame in flight, shared by its destination ports: its
+ * deliveries (dl[j] for port j; the sender's own unused) and then its
+ * bytes, in one block freed with the last delivery. */
+struct sim_frame {
+    uint32_t refcnt; /* deliveries queued */
+    uint32_t len;
+    uint8_t *data;   /* after dl[] */
+    struct sim_delivery dl[];
 };
 
 struct sim_port {
@@ -82,12 +87,11 @@ static void frame_put(struct sim_frame *fr)
         free(fr);
 }
 
-/* Insert (time_us, fr) into port p's receive queue, taking a reference. */
-static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_us)
+/* Insert delivery d of fr, due at time_us, into port p's receive queue,
+ * taking a reference. */
+static void port_enqueue(struct sim_port *p, struct sim_frame *fr, struct sim_delivery *d,
+                         uint64_t time_us)
 {
-    struct sim_delivery *d = malloc(sizeof(*d));
-    if (!d)
-        return -ENOMEM;
     d->time_us = time_us;
     d->frame = fr;
     fr->refcnt++;
@@ -99,7 +103,7 @@ static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_
         else
             p->rx_head = d;
         p->rx_tail = d;
-        return 0;
+        return;
     }
     /* Out of order (a reordered frame's successors): before the first
      * delivery due strictly later; the tail is, so the walk terminates. */
@@ -108,7 +112,6 @@ static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_
         link = &(*link)->next;
     d->next = *link;
     *link = d;
-    return 0;
 }
 
 static struct sim_delivery *port_pop(struct sim_port *p)
@@ -127,10 +130,8 @@ static void port_purge(struct sim_port *p)
     struct sim_delivery *d;
     if (p->rx_head)
         ns_dev_deadline_changed(&p->dev);
-    while ((d = port_pop(p))) {
+    while ((d = port_pop(p)))
         frame_put(d->frame);
-        free(d);
-    }
 }
 
 static void link_unref(struct ns_simlink *link)
@@ -171,13 +172,15 @@ static int simport_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
         goto drop;
 
     for (unsigned c = 0; c < v.count; c++) {
-        struct sim_frame *fr = malloc(sizeof(*fr) + pb->len);
+        size_t dl_bytes = link->nports * sizeof(struct sim_delivery);
+        struct sim_frame *fr = malloc(sizeof(*fr) + dl_bytes + pb->len);
         if (!fr) {
             p->stats.delivered--; /* this copy never reaches the wire */
             continue;
         }
         fr->refcnt = 1; /* ours, dropped below */
         fr->len = pb->len;
+        fr->data = (uint8_t *)fr->dl + dl_bytes;
         memcpy(fr->data, ns_pbuf_data(pb), pb->len);
         if (v.flags & NS_IMPAIR_CORRUPT)
             ns_impair_flip(fr->data, v.corrupt_bit);
@@ -185,8 +188,7 @@ static int simport_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
             struct sim_port *dst = &link->ports[j];
             if (j == p->index || !dst->attached)
                 continue; /* a hub does not echo; unplugged ports get nothing */
-            if (port_enqueue(dst, fr, v.arrival_us[c]) < 0)
-                dst->dev.stats.rx_drop++;
+            port_enqueue(dst, fr, &fr->dl[j], v.arrival_us[c]);
         }
         frame_put(fr);
     }
@@ -212,7 +214,6 @@ static struct ns_pbuf *simport_recv(struct ns_dev *dev, struct ns_pbuf_pool *poo
         return NULL; /* pool empty: the frame stays queued */
     port_pop(p);
     frame_put(d->frame);
-    free(d);
     dev->stats.rx_frames++;
     dev->stats.rx_bytes += pb->len;
     return pb;
