@@ -290,6 +290,15 @@ static uint32_t fin_seq(const struct tcpcb *tp) { return tp->snd_data + tp->sndb
  * outside the congestion window (fast retransmit, RFC 5681 §3.2). */
 static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 {
+    /* Nothing can go, by the rules below: synchronized (no SYN), nothing
+     * unsent at SND.NXT, no ACK owed, no FIN to send. The common case,
+     * after an ACK came in and after tcp_output's loop sent the last
+     * segment, answered before any of the work. */
+    if (!one_from_una && TCPS_HAVEESTABLISHED(tp->state) &&
+        !(tp->flags & (TF_ACKNOW | TF_NEEDFIN)) &&
+        (SEQ_GT(tp->snd_nxt, tp->snd_data) ? tp->snd_nxt - tp->snd_data : 0) >= tp->sndbuf.len)
+        return false;
+
     struct ns_stack *st = tp->st;
     uint32_t mss = tcp_cur_mss(tp);
     uint8_t flags = tcp_outflags[tp->state];
