@@ -193,9 +193,31 @@ void ns_timer_cancel(struct ns_wheel *w, struct ns_timer *t)
     }
 }
 
+/* The list a pending timer with expiry e sits on at the wheel's time. */
+static struct ns_timer_list *wheel_list_of(struct ns_wheel *w, uint64_t e)
+{
+    if (e <= w->now_us)
+        return &w->expired;
+    unsigned level, slot;
+    wheel_locate(w->now_us, e, &level, &slot);
+    return &w->slot[level][slot];
+}
+
 void ns_timer_arm(struct ns_wheel *w, struct ns_timer *t, uint64_t expires_us)
 {
     assert(t->fn != NULL);
+    /* Re-armed into the list it is on, as its last timer: unlinking and
+     * appending it again would put it back where it is, so only the
+     * expiry changes (as Linux mod_timer when the bucket stays). TCP
+     * re-arms its retransmission, probe and delayed-ACK timers for about
+     * the same time on every segment. */
+    if (ns_timer_pending(t)) {
+        struct ns_timer_list *l = wheel_list_of(w, t->expires_us);
+        if (t->next == &l->head && wheel_list_of(w, expires_us) == l) {
+            t->expires_us = expires_us;
+            return;
+        }
+    }
     ns_timer_cancel(w, t);
     t->expires_us = expires_us;
     wheel_insert(w, t);
@@ -233,7 +255,8 @@ static bool wheel_next_cached(struct ns_wheel *w, uint64_t *when)
     return w->reach_state == 1;
 }
 
-uint64_t ns_wheel_next(struct ns_wheel *w)
+/* ns_wheel_next when its cached answer does not do (timer.h). */
+uint64_t ns_wheel_next_compute(struct ns_wheel *w)
 {
     if (!list_empty(&w->expired))
         return w->now_us;

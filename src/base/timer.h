@@ -79,12 +79,19 @@ static inline bool ns_timer_pending(const struct ns_timer *t) { return t->prev !
  * the number fired. */
 uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx);
 
-/* A lower bound on the earliest pending expiry (exact when that timer sits
+/* ns_wheel_next: a lower bound on the earliest pending expiry (exact when that timer sits
  * in the lowest level; the wheel's time when a timer is already due), or
  * UINT64_MAX when none is pending (a timer may also be pending at
  * UINT64_MAX itself: ns_wheel_count() tells them apart). Calling advance
  * at that time makes progress: either fires or cascades. */
-uint64_t ns_wheel_next(struct ns_wheel *w);
+uint64_t ns_wheel_next_compute(struct ns_wheel *w);
+static inline uint64_t ns_wheel_next(struct ns_wheel *w)
+{
+    /* The cached answer, when nothing is due and it is known. */
+    if (w->expired.head.next == &w->expired.head && w->reach_state != 0)
+        return w->reach_state == 1 ? w->reach_cache : UINT64_MAX;
+    return ns_wheel_next_compute(w);
+}
 
 static inline uint64_t ns_wheel_count(const struct ns_wheel *w) { return w->count; }
 

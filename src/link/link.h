@@ -111,7 +111,14 @@ int link_lo_ifindex(const struct ns_stack *st);
 int link_poll(struct ns_stack *st);
 /* The earliest time a device needs a poll (its own deadline, or when it
  * will take frames for waiting senders), or NS_TIME_NEVER. */
-uint64_t link_next_deadline(struct ns_stack *st);
+uint64_t link_next_deadline_compute(struct ns_stack *st);
+static inline uint64_t link_next_deadline(struct ns_stack *st)
+{
+    const struct link_state *l = st->link;
+    if (!l->dev_deadline_stale && !l->polled_ifaces && !l->tx_wait_ifaces)
+        return l->dev_deadline; /* kept, and nothing else to ask */
+    return link_next_deadline_compute(st);
+}
 
 /* One frame received on ifp: counted, offload flags applied, handed to
  * the protocol it carries. Consumes pb. */

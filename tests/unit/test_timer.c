@@ -584,6 +584,37 @@ static void test_next_lower_bound_progress(void **state)
     fx_done(&fx);
 }
 
+/* Re-arming a timer that is the last of its slot, for an expiry in the
+ * same slot, only changes its expiry (ns_timer_arm's shortcut); re-arming
+ * one that is not the last moves it behind the others. The fixture checks
+ * every firing against (expiry, arm order), so either done wrong shows. */
+static void test_rearm_in_place(void **state)
+{
+    (void)state;
+    struct fixture fx;
+    struct tt a, b, c, d;
+    fx_init(&fx, 1 << 12, 8);
+    tt_init(&fx, &a, 1);
+    tt_init(&fx, &b, 2);
+    tt_init(&fx, &c, 3);
+    tt_init(&fx, &d, 4);
+    uint64_t t0 = fx.w->now_us;
+    fx_arm(&fx, &a, t0 + 100); /* level 1: slots of 64 us */
+    fx_arm(&fx, &b, t0 + 100);
+    fx_arm(&fx, &a, t0 + 100); /* not the last: goes behind b */
+    fx_arm(&fx, &c, t0 + 150);
+    fx_arm(&fx, &c, t0 + 160); /* the last, same slot: in place */
+    fx_arm(&fx, &d, t0 + 160); /* after c among equals */
+    fx_advance(&fx, t0 + 200);
+    assert_int_equal(fx.nfired, 4);
+    assert_int_equal(fx.order[0], 2);
+    assert_int_equal(fx.order[1], 1);
+    assert_int_equal(fx.order[2], 3);
+    assert_int_equal(fx.order[3], 4);
+    assert_int_equal(c.fired_at, t0 + 160);
+    fx_done(&fx);
+}
+
 /* The reach time of a timer with expiry e at wheel time now, by the
  * placement rule of base/timer.c (its slot's start), or now when due. */
 static uint64_t reach_of(uint64_t now, uint64_t e)
@@ -876,6 +907,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_big_jump),
         cmocka_unit_test(test_small_steps),
         cmocka_unit_test(test_next_lower_bound_progress),
+        cmocka_unit_test(test_rearm_in_place),
         cmocka_unit_test(test_next_cached_exact),
         cmocka_unit_test(test_next_cached_no_late_fire),
         cmocka_unit_test(test_near_uint64_max),
