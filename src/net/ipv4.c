@@ -371,11 +371,16 @@ drop:
     ns_pbuf_free(pb);
 }
 
-/* Deliver a complete datagram (pb at the IPv4 header) to its protocol. */
-static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+/* Deliver a complete datagram (pb at the IPv4 header) to its protocol.
+ * `parsed`: its header as ip4_input parsed it, or NULL for a datagram
+ * that reassembly put together (parsed here). */
+static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb,
+                        const struct ns_ip4_repr *parsed)
 {
     struct ns_ip4_repr ip;
-    if (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, false) < 0) {
+    if (parsed)
+        ip = *parsed;
+    else if (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, false) < 0) {
         NS_STAT_INC(st, ip_drop_bad_len);
         ns_pbuf_free(pb);
         return;
@@ -446,10 +451,11 @@ void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
         (ifp->loopback && ip4_is_loopback(ip.dst))) {
         if (ip.mf || ip.frag_off) {
             pb = ip4_reass(st, pb);
-            if (!pb)
-                return;
+            if (pb)
+                ip4_deliver(st, ifp, pb, NULL);
+            return;
         }
-        ip4_deliver(st, ifp, pb);
+        ip4_deliver(st, ifp, pb, &ip);
         return;
     }
     if (ip4_is_multicast(ip.dst) || !st->cfg.ip_forward) {
