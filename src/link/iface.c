@@ -234,10 +234,11 @@ uint64_t link_next_deadline_compute(struct ns_stack *st)
     struct ns_iface *ifp;
     if (l->dev_deadline_stale) {
         uint64_t next = NS_TIME_NEVER;
-        for (int i = 0; (ifp = if_next(l, &i));) {
-            if (!ifp->dev->deadline_events)
+        for (uint32_t m = l->used; m; m &= m - 1) {
+            struct ns_dev *dev = l->ifaces[__builtin_ctz(m)].dev;
+            if (!dev->deadline_events)
                 continue;
-            uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
+            uint64_t d = dev->ops->next_deadline(dev);
             if (d < next)
                 next = d;
         }
