@@ -33,6 +33,11 @@ bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
 {
     if (ip4_is_limited_bcast(addr))
         return true;
+    /* A directed broadcast has every host bit set, and only prefixes of
+     * 30 bits or less have one: its two lowest bits are ones. Most
+     * unicast addresses are told apart here, without the scan. */
+    if ((addr & 3) != 3)
+        return false;
     for (uint32_t m = st->net->addr4_ifs; m; m &= m - 1) {
         const struct ip4_ifstate *is = &st->net->ifs[__builtin_ctz(m)];
         for (unsigned k = 0; k < is->n_addr4; k++) {
