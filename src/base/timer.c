@@ -323,6 +323,10 @@ uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx)
     uint64_t fired = 0;
     uint64_t next;
 
+    /* Time has not moved and nothing is due: every slot lies after the
+     * wheel's time, so there is nothing to fire or to step. */
+    if (now_us <= w->now_us && list_empty(&w->expired))
+        return 0;
     if (now_us < w->now_us)
         now_us = w->now_us; /* time never runs backwards; still fire what is due */
     for (;;) {
