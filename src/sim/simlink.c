@@ -12,7 +12,9 @@
  * destination ports: the receiving stack's pool is only known when it
  * calls recv, which copies the blob into a pbuf from that pool. A blob
  * holds its deliveries too, one per port of the link, so a frame in
- * flight is one allocation.
+ * flight is one allocation; blobs of frames up to SIM_FRAME_POOLED bytes
+ * are of one size per link, and up to SIM_FRAME_SPARES freed ones are kept
+ * for the next frames (a few KiB per link).
  *
  * Memory: ports are embedded in the link. A handed-out port holds a
  * reference on the link, as does the simulation until ns_simlink_free();
@@ -35,6 +37,8 @@
 
 #define ETH_HLEN 14u
 #define MTU_UNLIMITED 65535u /* the dev->mtu we advertise for params.mtu == 0 */
+#define SIM_FRAME_POOLED 1536u /* frames up to this long use the link's blob size */
+#define SIM_FRAME_SPARES 8u    /* freed blobs of that size a link keeps */
 
 /* A frame due at one port at one time; the port's queue is sorted by
  * time_us, FIFO among equal times (as struct ns_frameq). */
@@ -50,6 +54,9 @@ struct sim_delivery {
 struct sim_frame {
     uint32_t refcnt; /* deliveries queued */
     uint32_t len;
+    bool pooled;     /* of the link's pooled size: kept as a spare when freed */
+    struct ns_simlink *link;
+    struct sim_frame *next_spare;
     uint8_t *data;   /* after dl[] */
     struct sim_delivery dl[];
 };
@@ -74,6 +81,8 @@ struct ns_simlink {
     unsigned nports;
     unsigned refs; /* 1 for the simulation until ns_simlink_free, +1 per attached port */
     bool dead;     /* ns_simlink_free was called */
+    struct sim_frame *spare; /* freed pooled blobs, SIM_FRAME_SPARES at most */
+    unsigned nspare;
     struct sim_port ports[];
 };
 
@@ -81,10 +90,41 @@ static const struct ns_dev_ops simport_ops;
 
 /* ---- frames and deliveries ------------------------------------------------ */
 
+/* A blob for a frame of len bytes with its deliveries, refcnt 1 (the
+ * caller's), or NULL. */
+static struct sim_frame *frame_new(struct ns_simlink *link, uint32_t len)
+{
+    size_t dl_bytes = link->nports * sizeof(struct sim_delivery);
+    bool pooled = len <= SIM_FRAME_POOLED;
+    struct sim_frame *fr = pooled ? link->spare : NULL;
+    if (fr) {
+        link->spare = fr->next_spare;
+        link->nspare--;
+    } else {
+        fr = malloc(sizeof(*fr) + dl_bytes + (pooled ? SIM_FRAME_POOLED : len));
+        if (!fr)
+            return NULL;
+    }
+    fr->refcnt = 1;
+    fr->len = len;
+    fr->pooled = pooled;
+    fr->link = link;
+    fr->data = (uint8_t *)fr->dl + dl_bytes;
+    return fr;
+}
+
 static void frame_put(struct sim_frame *fr)
 {
-    if (--fr->refcnt == 0)
-        free(fr);
+    if (--fr->refcnt)
+        return;
+    struct ns_simlink *link = fr->link;
+    if (fr->pooled && link->nspare < SIM_FRAME_SPARES) {
+        fr->next_spare = link->spare;
+        link->spare = fr;
+        link->nspare++;
+        return;
+    }
+    free(fr);
 }
 
 /* Insert delivery d of fr, due at time_us, into port p's receive queue,
@@ -136,8 +176,14 @@ static void port_purge(struct sim_port *p)
 
 static void link_unref(struct ns_simlink *link)
 {
-    if (--link->refs == 0)
-        free(link);
+    if (--link->refs)
+        return;
+    while (link->spare) { /* no frame is left in flight: only spares */
+        struct sim_frame *fr = link->spare;
+        link->spare = fr->next_spare;
+        free(fr);
+    }
+    free(link);
 }
 
 /* ---- port device ops ------------------------------------------------------ */
@@ -172,15 +218,11 @@ static int simport_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
         goto drop;
 
     for (unsigned c = 0; c < v.count; c++) {
-        size_t dl_bytes = link->nports * sizeof(struct sim_delivery);
-        struct sim_frame *fr = malloc(sizeof(*fr) + dl_bytes + pb->len);
+        struct sim_frame *fr = frame_new(link, pb->len); /* our reference, dropped below */
         if (!fr) {
             p->stats.delivered--; /* this copy never reaches the wire */
             continue;
         }
-        fr->refcnt = 1; /* ours, dropped below */
-        fr->len = pb->len;
-        fr->data = (uint8_t *)fr->dl + dl_bytes;
         memcpy(fr->data, ns_pbuf_data(pb), pb->len);
         if (v.flags & NS_IMPAIR_CORRUPT)
             ns_impair_flip(fr->data, v.corrupt_bit);
