@@ -104,7 +104,31 @@ struct ns_dev {
     uint32_t offloads;  /* NS_DEV_OFF_* the device performs */
     uint32_t gso_max_size; /* NS_DEV_OFF_TSO: largest GSO packet xmit takes (IP header on) */
     struct ns_dev_stats stats;
+    /* Deadline events (docs/links.md "Deadline events"). A device sets
+     * deadline_events when its next_deadline changes only inside the
+     * stack's calls into it (xmit, recv, tick) or with a call of
+     * ns_dev_deadline_changed() it makes itself (a frame put on its queue
+     * by another host or by the program); the stack then keeps its
+     * devices' earliest deadline instead of asking each of them on every
+     * ns_stack_next_deadline. A device that leaves it false is asked every
+     * time. `upper` is the wrapper that holds this device (set by the
+     * wrapper); `deadline_stale` belongs to the stack that owns the device
+     * (set while it is an interface). */
+    bool deadline_events;
+    struct ns_dev *upper;
+    bool *deadline_stale;
 };
+
+/* For device implementations: dev's next_deadline may have moved outside
+ * the stack's calls into it. Tells the stack that owns dev (through the
+ * wrappers around it); harmless for a device no stack owns. */
+static inline void ns_dev_deadline_changed(struct ns_dev *dev)
+{
+    while (dev->upper)
+        dev = dev->upper;
+    if (dev->deadline_stale)
+        *dev->deadline_stale = true;
+}
 
 /* Offloads a device may offer (docs/links.md "Offloads"). The stack hands
  * a device only work it offers: a frame with NS_PBUF_F_CSUM_PARTIAL only

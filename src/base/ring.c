@@ -171,7 +171,8 @@ uint32_t ns_ring_write_max(struct ns_ring *r, const void *data, uint32_t len, ui
     uint32_t tail = (r->head + r->len) % r->size;
     uint32_t first = r->size - tail < n ? r->size - tail : n;
     memcpy(r->buf + tail, data, first);
-    memcpy(r->buf, (const uint8_t *)data + first, n - first);
+    if (n > first) /* wrapped */
+        memcpy(r->buf, (const uint8_t *)data + first, n - first);
     r->len += n;
     return n;
 }
@@ -184,7 +185,8 @@ uint32_t ns_ring_peek(const struct ns_ring *r, uint32_t off, void *out, uint32_t
     uint32_t start = (r->head + off) % r->size;
     uint32_t first = r->size - start < n ? r->size - start : n;
     memcpy(out, r->buf + start, first);
-    memcpy((uint8_t *)out + first, r->buf, n - first);
+    if (n > first) /* wrapped */
+        memcpy((uint8_t *)out + first, r->buf, n - first);
     return n;
 }
 

@@ -27,7 +27,9 @@
  *   (now with the bits below 6L+6 cleared) | s << 6L
  * which is <= every expiry in it; ns_wheel_next() is the least of these (or
  * the wheel time when `expired` is non-empty), exact for level 0, whose
- * slots each hold a single expiry.
+ * slots each hold a single expiry. Every reach time of a level is below
+ * every reach time of the levels above it, so the least is the first
+ * occupied slot of the lowest occupied level.
  *
  * Advance to `target` loops: fire everything on `expired` (callbacks may
  * add to it), then step the wheel time to ns_wheel_next() if that is
@@ -117,7 +119,15 @@ static void wheel_locate(uint64_t now, uint64_t e, unsigned *level, unsigned *sl
     assert(*slot > level_digit(now, *level));
 }
 
-/* Put t (not on any list) where placement says, at the tail. */
+/* The time slot `slot` of level `level` is reached (see file header). */
+static uint64_t slot_reach(uint64_t now, unsigned level, unsigned slot)
+{
+    return level_base(now, level) | (uint64_t)slot << level_shift(level);
+}
+
+/* Put t (not on any list) where placement says, at the tail. A slot that
+ * becomes occupied moves the cached earliest reach time only if it is
+ * earlier, so the cache is updated rather than dropped. */
 static void wheel_insert(struct ns_wheel *w, struct ns_timer *t)
 {
     if (t->expires_us <= w->now_us) {
@@ -127,8 +137,16 @@ static void wheel_insert(struct ns_wheel *w, struct ns_timer *t)
     unsigned level, slot;
     wheel_locate(w->now_us, t->expires_us, &level, &slot);
     list_append(&w->slot[level][slot], t);
-    w->pending[level] |= (uint64_t)1 << slot;
-    w->reach_state = 0;
+    uint64_t bit = (uint64_t)1 << slot;
+    if (w->pending[level] & bit)
+        return; /* the slot was occupied: no reach time changes */
+    w->pending[level] |= bit;
+    if (w->reach_state != 0) {
+        uint64_t reach = slot_reach(w->now_us, level, slot);
+        if (w->reach_state == 2 || reach < w->reach_cache)
+            w->reach_cache = reach;
+        w->reach_state = 1;
+    }
 }
 
 /* --- public API ---------------------------------------------------------- */
@@ -168,37 +186,62 @@ void ns_timer_cancel(struct ns_wheel *w, struct ns_timer *t)
     assert(w->pending[level] & ((uint64_t)1 << slot));
     if (list_empty(&w->slot[level][slot])) {
         w->pending[level] &= ~((uint64_t)1 << slot);
-        w->reach_state = 0;
+        /* Only the earliest slot emptying moves the earliest reach time
+         * (reach times of distinct slots differ). */
+        if (w->reach_state == 1 && slot_reach(w->now_us, level, slot) <= w->reach_cache)
+            w->reach_state = 0;
     }
+}
+
+/* The list a pending timer with expiry e sits on at the wheel's time. */
+static struct ns_timer_list *wheel_list_of(struct ns_wheel *w, uint64_t e)
+{
+    if (e <= w->now_us)
+        return &w->expired;
+    unsigned level, slot;
+    wheel_locate(w->now_us, e, &level, &slot);
+    return &w->slot[level][slot];
 }
 
 void ns_timer_arm(struct ns_wheel *w, struct ns_timer *t, uint64_t expires_us)
 {
     assert(t->fn != NULL);
+    /* Re-armed into the list it is on, as its last timer: unlinking and
+     * appending it again would put it back where it is, so only the
+     * expiry changes (as Linux mod_timer when the bucket stays). TCP
+     * re-arms its retransmission, probe and delayed-ACK timers for about
+     * the same time on every segment. */
+    if (ns_timer_pending(t)) {
+        struct ns_timer_list *l = wheel_list_of(w, t->expires_us);
+        if (t->next == &l->head && wheel_list_of(w, expires_us) == l) {
+            t->expires_us = expires_us;
+            return;
+        }
+    }
     ns_timer_cancel(w, t);
     t->expires_us = expires_us;
     wheel_insert(w, t);
     w->count++;
 }
 
-/* The earliest reach time among occupied slots, if any (see file header). */
+/* The earliest reach time among occupied slots, if any (see file header):
+ * the first occupied slot of the lowest occupied level. Every reach time
+ * at level L is below ((now >> (6L+6)) + 1) << (6L+6), and every one at
+ * level L+1 is at least that (its slot lies after now's digit there), so
+ * no higher level can hold an earlier one. */
 static bool wheel_next_slot(const struct ns_wheel *w, uint64_t *when)
 {
-    bool found = false;
-    uint64_t best = UINT64_MAX;
     for (unsigned l = 0; l < NS_WHEEL_LEVELS; l++) {
         if (!w->pending[l])
             continue;
         unsigned slot = (unsigned)__builtin_ctzll(w->pending[l]);
         assert(slot > level_digit(w->now_us, l));
-        uint64_t reach = level_base(w->now_us, l) | (uint64_t)slot << level_shift(l);
-        assert(reach > w->now_us);
-        if (!found || reach < best)
-            best = reach;
-        found = true;
+        *when = slot_reach(w->now_us, l, slot);
+        assert(*when > w->now_us);
+        return true;
     }
-    *when = best;
-    return found;
+    *when = UINT64_MAX;
+    return false;
 }
 
 /* wheel_next_slot through the cache (invalidated by every change of a
@@ -212,7 +255,8 @@ static bool wheel_next_cached(struct ns_wheel *w, uint64_t *when)
     return w->reach_state == 1;
 }
 
-uint64_t ns_wheel_next(struct ns_wheel *w)
+/* ns_wheel_next when its cached answer does not do (timer.h). */
+uint64_t ns_wheel_next_compute(struct ns_wheel *w)
 {
     if (!list_empty(&w->expired))
         return w->now_us;
@@ -233,6 +277,8 @@ static void wheel_step(struct ns_wheel *w, uint64_t to)
     struct ns_timer_list work;
 
     assert(to >= w->now_us);
+    if (to == w->now_us)
+        return; /* nothing is passed over, and the cache still holds */
     list_init(&work);
     for (unsigned l = 0; l < NS_WHEEL_LEVELS; l++) {
         if (!w->pending[l])
@@ -277,6 +323,10 @@ uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx)
     uint64_t fired = 0;
     uint64_t next;
 
+    /* Time has not moved and nothing is due: every slot lies after the
+     * wheel's time, so there is nothing to fire or to step. */
+    if (now_us <= w->now_us && list_empty(&w->expired))
+        return 0;
     if (now_us < w->now_us)
         now_us = w->now_us; /* time never runs backwards; still fire what is due */
     for (;;) {

@@ -45,9 +45,10 @@ struct ns_wheel {
     struct ns_timer_list slot[NS_WHEEL_LEVELS][NS_WHEEL_SLOTS];
     struct ns_timer_list expired;                      /* armed at/before now */
     uint64_t count;                                    /* pending timers */
-    /* The earliest reach time (wheel_next_slot) as last computed, kept
-     * until a slot's occupancy or the wheel time changes, so that asking
-     * for the next deadline again costs a test. */
+    /* The earliest reach time (wheel_next_slot), kept up to date when a
+     * slot becomes occupied and dropped only when the earliest slot
+     * empties or the wheel time moves, so that asking for the next
+     * deadline again costs a test. */
     uint64_t reach_cache;
     uint8_t reach_state;                               /* 0 unknown, 1 reach_cache, 2 none */
 };
@@ -78,12 +79,19 @@ static inline bool ns_timer_pending(const struct ns_timer *t) { return t->prev !
  * the number fired. */
 uint64_t ns_wheel_advance(struct ns_wheel *w, uint64_t now_us, void *ctx);
 
-/* A lower bound on the earliest pending expiry (exact when that timer sits
+/* ns_wheel_next: a lower bound on the earliest pending expiry (exact when that timer sits
  * in the lowest level; the wheel's time when a timer is already due), or
  * UINT64_MAX when none is pending (a timer may also be pending at
  * UINT64_MAX itself: ns_wheel_count() tells them apart). Calling advance
  * at that time makes progress: either fires or cascades. */
-uint64_t ns_wheel_next(struct ns_wheel *w);
+uint64_t ns_wheel_next_compute(struct ns_wheel *w);
+static inline uint64_t ns_wheel_next(struct ns_wheel *w)
+{
+    /* The cached answer, when nothing is due and it is known. */
+    if (w->expired.head.next == &w->expired.head && w->reach_state != 0)
+        return w->reach_state == 1 ? w->reach_cache : UINT64_MAX;
+    return ns_wheel_next_compute(w);
+}
 
 static inline uint64_t ns_wheel_count(const struct ns_wheel *w) { return w->count; }
 

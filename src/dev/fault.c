@@ -257,6 +257,12 @@ struct ns_dev *ns_fault_wrap(struct ns_dev *inner, const struct ns_link_params *
     f->dev.ops = &fault_ops;
     memset(&f->dev.stats, 0, sizeof(f->dev.stats));
     f->inner = inner;
+    /* Its deadline is the inner device's or its own queue's, which moves
+     * only in xmit and tick: deadline events as the inner device has them,
+     * passed up from it. */
+    f->dev.upper = NULL;
+    f->dev.deadline_stale = NULL;
+    inner->upper = &f->dev;
     f->l2_hlen = inner->link == NS_LINK_ETHER ? 14u : 0u;
     if (tx) {
         /* Faults per wire frame: the stack must send MSS-sized segments. */

@@ -15,6 +15,13 @@ void ns_link_params_default(struct ns_link_params *p)
     p->mtu = 1500;
 }
 
+/* ns_rng_chance without the call for an impairment that is off (the
+ * common case): a probability of 0 or less draws nothing there either. */
+static inline bool chance(struct ns_rng *rng, double p)
+{
+    return !(p <= 0.0) && ns_rng_chance(rng, p);
+}
+
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 /* Bytes still waiting for (or in) serialization when the serializer is busy
@@ -95,13 +102,13 @@ int ns_impair_frame(const struct ns_link_params *p, struct ns_rng *rng, struct n
         depart_us = serialize(d, p->rate_bps, len, now_us);
     }
 
-    if (ns_rng_chance(rng, p->loss)) {
+    if (chance(rng, p->loss)) {
         v->flags |= NS_IMPAIR_LOST;
         st->lost++;
         return 0;
     }
 
-    if (len && ns_rng_chance(rng, p->corrupt)) {
+    if (len && chance(rng, p->corrupt)) {
         /* Only bits after the link header: a real NIC's FCS check would
          * discard a frame with a damaged header; the point of corruption is
          * to exercise the IP and transport checksums. */
@@ -120,7 +127,7 @@ int ns_impair_frame(const struct ns_link_params *p, struct ns_rng *rng, struct n
     if (arrival < d->last_arrival_us)
         arrival = d->last_arrival_us;
 
-    if (ns_rng_chance(rng, p->reorder)) {
+    if (chance(rng, p->reorder)) {
         /* Held back; not the new FIFO floor, so later frames overtake it. */
         arrival = sat_add(arrival, p->reorder_delay_us);
         v->flags |= NS_IMPAIR_REORDERED;
@@ -131,7 +138,7 @@ int ns_impair_frame(const struct ns_link_params *p, struct ns_rng *rng, struct n
 
     v->count = 1;
     v->arrival_us[0] = arrival;
-    if (ns_rng_chance(rng, p->dup)) {
+    if (chance(rng, p->dup)) {
         v->count = 2;
         v->arrival_us[1] = arrival;
         v->flags |= NS_IMPAIR_DUPLICATED;

@@ -412,6 +412,11 @@ struct ns_dev *ns_pcap_wrap_opts(struct ns_dev *inner, const char *path,
     p->dev.ops = &pcap_ops;
     memset(&p->dev.stats, 0, sizeof(p->dev.stats));
     p->inner = inner;
+    /* Its deadline is the inner device's: deadline events as the inner
+     * device has them, passed up from it. */
+    p->dev.upper = NULL;
+    p->dev.deadline_stale = NULL;
+    inner->upper = &p->dev;
     *err = 0;
     return &p->dev;
 }

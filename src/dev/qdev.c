@@ -158,6 +158,7 @@ struct ns_dev *ns_qdev_new(const char *name, enum ns_link_type link, const uint8
     q->dev.link = link;
     q->dev.mtu = mtu;
     memcpy(q->dev.hwaddr, mac ? mac : default_mac, 6);
+    q->dev.deadline_events = true; /* ns_qdev_inject says so */
     return &q->dev;
 }
 
@@ -168,7 +169,10 @@ int ns_qdev_inject(struct ns_dev *qdev, const void *frame, size_t len)
         return -EINVAL;
     if (len > UINT32_MAX)
         return -EMSGSIZE;
-    return qlist_push_copy(&q->rx, frame, (uint32_t)len);
+    int rc = qlist_push_copy(&q->rx, frame, (uint32_t)len);
+    if (rc == 0)
+        ns_dev_deadline_changed(qdev); /* due now */
+    return rc;
 }
 
 long ns_qdev_take(struct ns_dev *qdev, void *buf, size_t cap)

@@ -37,6 +37,7 @@ void link_destroy(struct ns_stack *st)
         return;
     struct ns_iface *ifp;
     for (int i = 0; (ifp = if_next(l, &i));) {
+        ifp->dev->deadline_stale = NULL; /* it may still queue or purge while closing */
         ns_dev_close(ifp->dev);
         ifp->dev = NULL;
         ifp->index = 0;
@@ -83,6 +84,10 @@ int link_if_add(struct ns_stack *st, struct ns_dev *dev, bool loopback)
         ifp->index = i + 1;
         ifp->dev = dev;
         ifp->loopback = loopback;
+        dev->deadline_stale = &l->dev_deadline_stale;
+        l->dev_deadline_stale = true;
+        if (!dev->deadline_events)
+            l->polled_ifaces++;
         if (loopback)
             l->lo_ifindex = ifp->index;
         else
@@ -202,12 +207,15 @@ int link_poll(struct ns_stack *st)
     struct ns_iface *ifp;
     for (int i = 0; (ifp = if_next(l, &i));) {
         struct ns_dev *dev = ifp->dev;
-        if (dev->ops->tick)
+        if (dev->ops->tick) {
             dev->ops->tick(dev, st->now_us);
+            l->dev_deadline_stale = true;
+        }
         for (int n = 0; n < NS_POLL_BUDGET; n++) {
             struct ns_pbuf *pb = dev->ops->recv(dev, st->pool, st->now_us);
             if (!pb)
                 break;
+            l->dev_deadline_stale = true; /* its queue moved */
             if_input(st, ifp, pb);
             frames++;
         }
@@ -219,19 +227,37 @@ int link_poll(struct ns_stack *st)
     return frames;
 }
 
-uint64_t link_next_deadline(struct ns_stack *st)
+/* link_next_deadline when the kept answer does not do (link.h). */
+uint64_t link_next_deadline_compute(struct ns_stack *st)
 {
     struct link_state *l = st->link;
-    uint64_t next = NS_TIME_NEVER;
     struct ns_iface *ifp;
+    if (l->dev_deadline_stale) {
+        uint64_t next = NS_TIME_NEVER;
+        for (uint32_t m = l->used; m; m &= m - 1) {
+            struct ns_dev *dev = l->ifaces[__builtin_ctz(m)].dev;
+            if (!dev->deadline_events)
+                continue;
+            uint64_t d = dev->ops->next_deadline(dev);
+            if (d < next)
+                next = d;
+        }
+        l->dev_deadline = next;
+        l->dev_deadline_stale = false;
+    }
+    uint64_t next = l->dev_deadline;
+    if (!l->polled_ifaces && !l->tx_wait_ifaces)
+        return next;
     for (int i = 0; (ifp = if_next(l, &i));) {
-        uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
-        if (d < next)
-            next = d;
+        if (!ifp->dev->deadline_events) {
+            uint64_t d = ifp->dev->ops->next_deadline(ifp->dev);
+            if (d < next)
+                next = d;
+        }
         if (ifp->txw.head) {
             /* Senders wait: when the device has room (NS_TIME_NEVER: its
              * descriptor will say, ns_if_tx_wait_writable). */
-            d = if_tx_ready_at(st, ifp);
+            uint64_t d = if_tx_ready_at(st, ifp);
             if (d < next)
                 next = d;
         }
@@ -281,6 +307,7 @@ int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     }
     bool defer = pb->flags & NS_PBUF_F_TX_DEFER;
     int rc = dev->ops->xmit(dev, pb, st->now_us);
+    st->link->dev_deadline_stale = true; /* a device may queue to itself (loopback, delays) */
     if (rc == -EAGAIN && !dev->ops->tx_ready)
         defer = false; /* a device that cannot say when it is ready: a drop */
     if (rc == -EAGAIN) {

@@ -65,6 +65,14 @@ struct link_state {
     int lo_ifindex;             /* the loopback interface (127.0.0.0/8) */
     int tx_refused_ifindex;     /* interface of the last -EAGAIN from if_xmit */
     unsigned tx_wait_ifaces;    /* interfaces with senders waiting (ns_tx_wait) */
+    /* The earliest next_deadline of the devices with deadline events
+     * (netsock/dev.h), kept until one of them may have moved: the stack
+     * called into a device, or a device said so (dev_deadline_stale, which
+     * is what their deadline_stale points to). polled_ifaces counts the
+     * devices without deadline events, asked on every link_next_deadline. */
+    uint64_t dev_deadline;
+    bool dev_deadline_stale;
+    unsigned polled_ifaces;
     /* Who takes received frames, by ethertype (link_proto_register). */
     struct {
         uint16_t ethertype;
@@ -103,7 +111,14 @@ int link_lo_ifindex(const struct ns_stack *st);
 int link_poll(struct ns_stack *st);
 /* The earliest time a device needs a poll (its own deadline, or when it
  * will take frames for waiting senders), or NS_TIME_NEVER. */
-uint64_t link_next_deadline(struct ns_stack *st);
+uint64_t link_next_deadline_compute(struct ns_stack *st);
+static inline uint64_t link_next_deadline(struct ns_stack *st)
+{
+    const struct link_state *l = st->link;
+    if (!l->dev_deadline_stale && !l->polled_ifaces && !l->tx_wait_ifaces)
+        return l->dev_deadline; /* kept, and nothing else to ask */
+    return link_next_deadline_compute(st);
+}
 
 /* One frame received on ifp: counted, offload flags applied, handed to
  * the protocol it carries. Consumes pb. */

@@ -33,6 +33,11 @@ bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
 {
     if (ip4_is_limited_bcast(addr))
         return true;
+    /* A directed broadcast has every host bit set, and only prefixes of
+     * 30 bits or less have one: its two lowest bits are ones. Most
+     * unicast addresses are told apart here, without the scan. */
+    if ((addr & 3) != 3)
+        return false;
     for (uint32_t m = st->net->addr4_ifs; m; m &= m - 1) {
         const struct ip4_ifstate *is = &st->net->ifs[__builtin_ctz(m)];
         for (unsigned k = 0; k < is->n_addr4; k++) {
@@ -371,11 +376,16 @@ drop:
     ns_pbuf_free(pb);
 }
 
-/* Deliver a complete datagram (pb at the IPv4 header) to its protocol. */
-static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
+/* Deliver a complete datagram (pb at the IPv4 header) to its protocol.
+ * `parsed`: its header as ip4_input parsed it, or NULL for a datagram
+ * that reassembly put together (parsed here). */
+static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb,
+                        const struct ns_ip4_repr *parsed)
 {
     struct ns_ip4_repr ip;
-    if (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, false) < 0) {
+    if (parsed)
+        ip = *parsed;
+    else if (ns_ip4_parse(ns_pbuf_data(pb), pb->len, &ip, false) < 0) {
         NS_STAT_INC(st, ip_drop_bad_len);
         ns_pbuf_free(pb);
         return;
@@ -446,10 +456,11 @@ void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
         (ifp->loopback && ip4_is_loopback(ip.dst))) {
         if (ip.mf || ip.frag_off) {
             pb = ip4_reass(st, pb);
-            if (!pb)
-                return;
+            if (pb)
+                ip4_deliver(st, ifp, pb, NULL);
+            return;
         }
-        ip4_deliver(st, ifp, pb);
+        ip4_deliver(st, ifp, pb, &ip);
         return;
     }
     if (ip4_is_multicast(ip.dst) || !st->cfg.ip_forward) {

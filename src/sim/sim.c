@@ -159,7 +159,15 @@ static void sim_log_stuck(struct ns_sim *sim, uint64_t t_us)
 
 bool ns_sim_step(struct ns_sim *sim, uint64_t limit_us)
 {
-    uint64_t next = ns_sim_next_deadline(sim);
+    /* Each host's deadline, asked once: until a host is polled in this
+     * step nothing can have moved another's, so the answers hold. */
+    uint64_t due[SIM_MAX_HOSTS];
+    uint64_t next = NS_TIME_NEVER;
+    for (unsigned i = 0; i < sim->n_hosts; i++) {
+        due[i] = ns_stack_next_deadline(sim->hosts[i]);
+        if (due[i] < next)
+            next = due[i];
+    }
     if (next == NS_TIME_NEVER || next > limit_us)
         return false;
     if (next <= sim->now_us) {
@@ -175,12 +183,16 @@ bool ns_sim_step(struct ns_sim *sim, uint64_t limit_us)
         sim->stuck_steps = 0;
     }
     sim->now_us = next;
+    bool polled = false;
     for (unsigned i = 0; i < sim->n_hosts; i++) {
         struct ns_stack *st = sim->hosts[i];
-        if (ns_stack_next_deadline(st) <= next)
+        /* A host polled before may have sent to this one: ask again. */
+        if ((polled ? ns_stack_next_deadline(st) : due[i]) <= next) {
             ns_stack_poll(st, next);
-        else
+            polled = true;
+        } else {
             ns_stack_set_clock(st, next); /* nothing due: only the clock moves */
+        }
     }
     return true;
 }

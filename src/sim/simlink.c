@@ -10,7 +10,11 @@
  * says when the serializer will have made room for it. Frames in flight are stored as
  * refcounted byte blobs (struct sim_frame), one per copy, shared by all
  * destination ports: the receiving stack's pool is only known when it
- * calls recv, which copies the blob into a pbuf from that pool.
+ * calls recv, which copies the blob into a pbuf from that pool. A blob
+ * holds its deliveries too, one per port of the link, so a frame in
+ * flight is one allocation; blobs of frames up to SIM_FRAME_POOLED bytes
+ * are of one size per link, and up to SIM_FRAME_SPARES freed ones are kept
+ * for the next frames (a few KiB per link).
  *
  * Memory: ports are embedded in the link. A handed-out port holds a
  * reference on the link, as does the simulation until ns_simlink_free();
@@ -33,13 +37,8 @@
 
 #define ETH_HLEN 14u
 #define MTU_UNLIMITED 65535u /* the dev->mtu we advertise for params.mtu == 0 */
-
-/* One copy of a frame in flight, shared by its destination ports. */
-struct sim_frame {
-    uint32_t refcnt;
-    uint32_t len;
-    uint8_t data[];
-};
+#define SIM_FRAME_POOLED 1536u /* frames up to this long use the link's blob size */
+#define SIM_FRAME_SPARES 8u    /* freed blobs of that size a link keeps */
 
 /* A frame due at one port at one time; the port's queue is sorted by
  * time_us, FIFO among equal times (as struct ns_frameq). */
@@ -47,6 +46,19 @@ struct sim_delivery {
     struct sim_delivery *next;
     uint64_t time_us;
     struct sim_frame *frame;
+};
+
+/* One copy of a frame in flight, shared by its destination ports: its
+ * deliveries (dl[j] for port j; the sender's own unused) and then its
+ * bytes, in one block freed with the last delivery. */
+struct sim_frame {
+    uint32_t refcnt; /* deliveries queued */
+    uint32_t len;
+    bool pooled;     /* of the link's pooled size: kept as a spare when freed */
+    struct ns_simlink *link;
+    struct sim_frame *next_spare;
+    uint8_t *data;   /* after dl[] */
+    struct sim_delivery dl[];
 };
 
 struct sim_port {
@@ -69,6 +81,8 @@ struct ns_simlink {
     unsigned nports;
     unsigned refs; /* 1 for the simulation until ns_simlink_free, +1 per attached port */
     bool dead;     /* ns_simlink_free was called */
+    struct sim_frame *spare; /* freed pooled blobs, SIM_FRAME_SPARES at most */
+    unsigned nspare;
     struct sim_port ports[];
 };
 
@@ -76,21 +90,52 @@ static const struct ns_dev_ops simport_ops;
 
 /* ---- frames and deliveries ------------------------------------------------ */
 
-static void frame_put(struct sim_frame *fr)
+/* A blob for a frame of len bytes with its deliveries, refcnt 1 (the
+ * caller's), or NULL. */
+static struct sim_frame *frame_new(struct ns_simlink *link, uint32_t len)
 {
-    if (--fr->refcnt == 0)
-        free(fr);
+    size_t dl_bytes = link->nports * sizeof(struct sim_delivery);
+    bool pooled = len <= SIM_FRAME_POOLED;
+    struct sim_frame *fr = pooled ? link->spare : NULL;
+    if (fr) {
+        link->spare = fr->next_spare;
+        link->nspare--;
+    } else {
+        fr = malloc(sizeof(*fr) + dl_bytes + (pooled ? SIM_FRAME_POOLED : len));
+        if (!fr)
+            return NULL;
+    }
+    fr->refcnt = 1;
+    fr->len = len;
+    fr->pooled = pooled;
+    fr->link = link;
+    fr->data = (uint8_t *)fr->dl + dl_bytes;
+    return fr;
 }
 
-/* Insert (time_us, fr) into port p's receive queue, taking a reference. */
-static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_us)
+static void frame_put(struct sim_frame *fr)
 {
-    struct sim_delivery *d = malloc(sizeof(*d));
-    if (!d)
-        return -ENOMEM;
+    if (--fr->refcnt)
+        return;
+    struct ns_simlink *link = fr->link;
+    if (fr->pooled && link->nspare < SIM_FRAME_SPARES) {
+        fr->next_spare = link->spare;
+        link->spare = fr;
+        link->nspare++;
+        return;
+    }
+    free(fr);
+}
+
+/* Insert delivery d of fr, due at time_us, into port p's receive queue,
+ * taking a reference. */
+static void port_enqueue(struct sim_port *p, struct sim_frame *fr, struct sim_delivery *d,
+                         uint64_t time_us)
+{
     d->time_us = time_us;
     d->frame = fr;
     fr->refcnt++;
+    ns_dev_deadline_changed(&p->dev); /* another host's send: the port's stack must look again */
     if (!p->rx_tail || p->rx_tail->time_us <= time_us) {
         d->next = NULL;
         if (p->rx_tail)
@@ -98,7 +143,7 @@ static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_
         else
             p->rx_head = d;
         p->rx_tail = d;
-        return 0;
+        return;
     }
     /* Out of order (a reordered frame's successors): before the first
      * delivery due strictly later; the tail is, so the walk terminates. */
@@ -107,7 +152,6 @@ static int port_enqueue(struct sim_port *p, struct sim_frame *fr, uint64_t time_
         link = &(*link)->next;
     d->next = *link;
     *link = d;
-    return 0;
 }
 
 static struct sim_delivery *port_pop(struct sim_port *p)
@@ -124,16 +168,22 @@ static struct sim_delivery *port_pop(struct sim_port *p)
 static void port_purge(struct sim_port *p)
 {
     struct sim_delivery *d;
-    while ((d = port_pop(p))) {
+    if (p->rx_head)
+        ns_dev_deadline_changed(&p->dev);
+    while ((d = port_pop(p)))
         frame_put(d->frame);
-        free(d);
-    }
 }
 
 static void link_unref(struct ns_simlink *link)
 {
-    if (--link->refs == 0)
-        free(link);
+    if (--link->refs)
+        return;
+    while (link->spare) { /* no frame is left in flight: only spares */
+        struct sim_frame *fr = link->spare;
+        link->spare = fr->next_spare;
+        free(fr);
+    }
+    free(link);
 }
 
 /* ---- port device ops ------------------------------------------------------ */
@@ -168,13 +218,11 @@ static int simport_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
         goto drop;
 
     for (unsigned c = 0; c < v.count; c++) {
-        struct sim_frame *fr = malloc(sizeof(*fr) + pb->len);
+        struct sim_frame *fr = frame_new(link, pb->len); /* our reference, dropped below */
         if (!fr) {
             p->stats.delivered--; /* this copy never reaches the wire */
             continue;
         }
-        fr->refcnt = 1; /* ours, dropped below */
-        fr->len = pb->len;
         memcpy(fr->data, ns_pbuf_data(pb), pb->len);
         if (v.flags & NS_IMPAIR_CORRUPT)
             ns_impair_flip(fr->data, v.corrupt_bit);
@@ -182,8 +230,7 @@ static int simport_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
             struct sim_port *dst = &link->ports[j];
             if (j == p->index || !dst->attached)
                 continue; /* a hub does not echo; unplugged ports get nothing */
-            if (port_enqueue(dst, fr, v.arrival_us[c]) < 0)
-                dst->dev.stats.rx_drop++;
+            port_enqueue(dst, fr, &fr->dl[j], v.arrival_us[c]);
         }
         frame_put(fr);
     }
@@ -209,7 +256,6 @@ static struct ns_pbuf *simport_recv(struct ns_dev *dev, struct ns_pbuf_pool *poo
         return NULL; /* pool empty: the frame stays queued */
     port_pop(p);
     frame_put(d->frame);
-    free(d);
     dev->stats.rx_frames++;
     dev->stats.rx_bytes += pb->len;
     return pb;
@@ -241,6 +287,9 @@ static void simport_close(struct ns_dev *dev)
     struct sim_port *p = (struct sim_port *)dev;
     port_purge(p);
     p->attached = false; /* stays `taken`: a port is handed out once */
+    /* Its wrapper and stack are going away with it: nothing to tell. */
+    p->dev.upper = NULL;
+    p->dev.deadline_stale = NULL;
     link_unref(p->link);
 }
 
@@ -286,6 +335,7 @@ struct ns_simlink *ns_simlink_new(const char *name, unsigned nports,
         p->index = i;
         p->dev.ops = &simport_ops;
         p->dev.link = NS_LINK_ETHER;
+        p->dev.deadline_events = true; /* port_enqueue and port_purge say so */
         snprintf(devname, sizeof(devname), "%s.%u", link->name, i);
         memcpy(p->dev.name, devname, sizeof(p->dev.name) - 1);
         p->dev.name[sizeof(p->dev.name) - 1] = '\0';

@@ -298,11 +298,25 @@ void tcp_send_keepalive(struct tcpcb *tp)
 /* Sequence number our FIN occupies (once the user has closed). */
 static uint32_t fin_seq(const struct tcpcb *tp) { return tp->snd_data + tp->sndbuf.len; }
 
+/* Nothing can go by tcp_output_one's rules: synchronized (no SYN),
+ * nothing unsent at SND.NXT, no ACK owed, no FIN to send. The common case
+ * after an ACK came in, after a read, and once tcp_output's loop has sent
+ * the last segment. */
+static bool tcp_nothing_to_send(const struct tcpcb *tp)
+{
+    uint32_t off = SEQ_GT(tp->snd_nxt, tp->snd_data) ? tp->snd_nxt - tp->snd_data : 0;
+    return TCPS_HAVEESTABLISHED(tp->state) && !(tp->flags & (TF_ACKNOW | TF_NEEDFIN)) &&
+           off >= tp->sndbuf.len;
+}
+
 /* Send one segment if the rules allow; returns true when one was sent.
  * `one_from_una`: a retransmission of the first unacknowledged segment,
  * outside the congestion window (fast retransmit, RFC 5681 §3.2). */
 static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
 {
+    if (!one_from_una && tcp_nothing_to_send(tp))
+        return false; /* answered before any of the work below */
+
     struct ns_stack *st = tp->st;
     uint32_t mss = tcp_cur_mss(tp);
     uint8_t flags = tcp_outflags[tp->state];
@@ -564,6 +578,10 @@ int tcp_output(struct tcpcb *tp)
     bool sack = tcp_sack_active(tp);
     uint32_t snd_max = tp->snd_max;
     tp->xmit_nobufs = false;
+    /* Nothing new to send and nothing lost to resend: every rule below
+     * needs data unsent or a segment sent now. */
+    if (tcp_nothing_to_send(tp) && (!sack || !tcp_sm_next_lost(tp)))
+        return 0;
     for (int i = 0; i < 1024; i++) {
         if (sack && tcp_output_lost(tp))
             continue;

@@ -86,7 +86,17 @@ static inline uint64_t sum_words(uint64_t acc, const uint8_t *p, size_t len)
         /* The tail starts at an even offset, so its pairing into words is
          * unchanged. */
         uint8_t tail[8] = {0};
-        memcpy(tail, p, len);
+        size_t off = 0; /* in fixed-size pieces: a copy of 1..7 bytes costs a loop */
+        if (len & 4) {
+            memcpy(tail, p, 4);
+            off = 4;
+        }
+        if (len & 2) {
+            memcpy(tail + off, p + off, 2);
+            off += 2;
+        }
+        if (len & 1)
+            tail[off] = p[off];
         acc = add64(acc, load64(tail));
     }
     return acc;

@@ -187,6 +187,33 @@ static void test_malformed_ipv4_dropped_and_counted(void **state)
     tb_free(tb);
 }
 
+/* ip4_is_broadcast: the limited broadcast and each address's directed
+ * broadcast (all host bits set), none for /31 and /32 (RFC 3021); the
+ * quick test on the two lowest bits must not hide any of them. */
+static void test_directed_broadcasts(void **state)
+{
+    (void)state;
+    struct tb *tb = host_bench(1500); /* 192.0.2.1/24 */
+    struct { uint32_t a; unsigned plen; } addrs[] = {
+        {FR_IP(198, 18, 0, 1), 30}, {FR_IP(198, 18, 1, 9), 29}, {FR_IP(198, 18, 2, 4), 31},
+        {FR_IP(198, 18, 3, 7), 32}};
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        struct in_addr in = {.s_addr = htonl(addrs[i].a)};
+        assert_int_equal(ns_if_addr_add(tb->st, 1, AF_INET, &in, addrs[i].plen), 0);
+    }
+    static const struct { uint32_t a; bool bcast; } cases[] = {
+        {0xffffffffu, true},           {FR_IP(192, 0, 2, 255), true},
+        {FR_IP(192, 0, 2, 254), false}, {FR_IP(192, 0, 2, 127), false},
+        {FR_IP(198, 18, 0, 3), true},  {FR_IP(198, 18, 0, 2), false},
+        {FR_IP(198, 18, 0, 7), false}, {FR_IP(198, 18, 1, 15), true},
+        {FR_IP(198, 18, 1, 11), false}, {FR_IP(198, 18, 2, 5), false},
+        {FR_IP(198, 18, 3, 7), false}, {FR_IP(198, 18, 3, 255), false},
+        {FR_IP(127, 255, 255, 255), true}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(ip4_is_broadcast(tb->st, cases[i].a), cases[i].bcast);
+    tb_free(tb);
+}
+
 static void test_ethernet_padding_trimmed(void **state)
 {
     (void)state;
@@ -638,6 +665,7 @@ int main(int argc, char **argv)
     ns_test_set_argv0(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malformed_ipv4_dropped_and_counted),
+        cmocka_unit_test(test_directed_broadcasts),
         cmocka_unit_test(test_ethernet_padding_trimmed),
         cmocka_unit_test(test_options_skipped),
         cmocka_unit_test(test_unknown_protocol_gets_protocol_unreachable),

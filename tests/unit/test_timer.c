@@ -584,6 +584,123 @@ static void test_next_lower_bound_progress(void **state)
     fx_done(&fx);
 }
 
+/* Re-arming a timer that is the last of its slot, for an expiry in the
+ * same slot, only changes its expiry (ns_timer_arm's shortcut); re-arming
+ * one that is not the last moves it behind the others. The fixture checks
+ * every firing against (expiry, arm order), so either done wrong shows. */
+static void test_rearm_in_place(void **state)
+{
+    (void)state;
+    struct fixture fx;
+    struct tt a, b, c, d;
+    fx_init(&fx, 1 << 12, 8);
+    tt_init(&fx, &a, 1);
+    tt_init(&fx, &b, 2);
+    tt_init(&fx, &c, 3);
+    tt_init(&fx, &d, 4);
+    uint64_t t0 = fx.w->now_us;
+    fx_arm(&fx, &a, t0 + 100); /* level 1: slots of 64 us */
+    fx_arm(&fx, &b, t0 + 100);
+    fx_arm(&fx, &a, t0 + 100); /* not the last: goes behind b */
+    fx_arm(&fx, &c, t0 + 150);
+    fx_arm(&fx, &c, t0 + 160); /* the last, same slot: in place */
+    fx_arm(&fx, &d, t0 + 160); /* after c among equals */
+    fx_advance(&fx, t0 + 200);
+    assert_int_equal(fx.nfired, 4);
+    assert_int_equal(fx.order[0], 2);
+    assert_int_equal(fx.order[1], 1);
+    assert_int_equal(fx.order[2], 3);
+    assert_int_equal(fx.order[3], 4);
+    assert_int_equal(c.fired_at, t0 + 160);
+    fx_done(&fx);
+}
+
+/* The reach time of a timer with expiry e at wheel time now, by the
+ * placement rule of base/timer.c (its slot's start), or now when due. */
+static uint64_t reach_of(uint64_t now, uint64_t e)
+{
+    if (e <= now)
+        return now;
+    unsigned shift = (63u - (unsigned)__builtin_clzll(e ^ now)) / 6 * 6;
+    unsigned above = shift + 6;
+    uint64_t base = above >= 64 ? 0 : now >> above << above;
+    return base | ((e >> shift) & 63) << shift;
+}
+
+/* ns_wheel_next keeps its answer between calls and updates it on arm and
+ * cancel: after every single arm or cancel it must equal the least reach
+ * time of the timers pending, computed here from scratch. A cached answer
+ * left stale by an arm of an earlier timer would be later than that (the
+ * timer would fire late); one left stale by the cancel of the earliest
+ * would be earlier (an advance that does nothing). */
+static void test_next_cached_exact(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    struct fixture fx;
+    struct tt *x = calloc(N, sizeof(*x));
+    struct ns_rng rng;
+    assert_non_null(x);
+    ns_rng_seed(&rng, ns_test_seed(12));
+    fx_init(&fx, 5000, 0);
+    fx.seeded = true;
+    for (uint32_t i = 0; i < N; i++)
+        tt_init(&fx, &x[i], i);
+    for (int round = 0; round < 20000; round++) {
+        uint32_t j = (uint32_t)ns_rng_below(&rng, N);
+        uint64_t now = fx.w->now_us;
+        switch (ns_rng_below(&rng, 6)) {
+        case 0:
+        case 1:
+            fx_cancel(&fx, &x[j]);
+            break;
+        case 2:
+            fx_advance(&fx, now + ns_rng_below(&rng, 1u << ns_rng_below(&rng, 20)));
+            break;
+        default:
+            fx_arm(&fx, &x[j], now + 1 + ns_rng_below(&rng, 1ull << (1 + ns_rng_below(&rng, 40))));
+            break;
+        }
+        now = fx.w->now_us;
+        uint64_t want = UINT64_MAX;
+        for (uint32_t i = 0; i < N; i++)
+            if (ns_timer_pending(&x[i].t)) {
+                uint64_t r = reach_of(now, x[i].t.expires_us);
+                if (r < want)
+                    want = r;
+            }
+        NS_ASSERT_SEED(ns_wheel_next(fx.w) == want);
+    }
+    free(x);
+    fx_done(&fx);
+}
+
+/* Virtual time makes "late" exact: with the answer for a timer far away
+ * cached, a timer armed nearer fires at its own expiry, not at the far
+ * one's; cancelled again, the wheel's next time goes back to the far one. */
+static void test_next_cached_no_late_fire(void **state)
+{
+    (void)state;
+    struct fixture fx;
+    struct tt far, near;
+    fx_init(&fx, 1000, 0);
+    tt_init(&fx, &far, 1);
+    tt_init(&fx, &near, 2);
+    fx_arm(&fx, &far, 1000 + 5000000);
+    uint64_t far_next = ns_wheel_next(fx.w);
+    assert_true(far_next > 1000 + 20); /* near: level 0, where next is exact */
+    fx_arm(&fx, &near, 1000 + 20);
+    assert_int_equal(ns_wheel_next(fx.w), 1000 + 20);
+    fx_cancel(&fx, &near);
+    assert_int_equal(ns_wheel_next(fx.w), far_next);
+    fx_arm(&fx, &near, 1000 + 20);
+    while (!near.fired)
+        fx_advance(&fx, ns_wheel_next(fx.w));
+    assert_int_equal(near.fired_at, 1000 + 20);
+    assert_int_equal(far.fired, 0);
+    fx_done(&fx);
+}
+
 static void test_near_uint64_max(void **state)
 {
     (void)state;
@@ -790,6 +907,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_big_jump),
         cmocka_unit_test(test_small_steps),
         cmocka_unit_test(test_next_lower_bound_progress),
+        cmocka_unit_test(test_rearm_in_place),
+        cmocka_unit_test(test_next_cached_exact),
+        cmocka_unit_test(test_next_cached_no_late_fire),
         cmocka_unit_test(test_near_uint64_max),
         cmocka_unit_test(test_random_order_vs_sorted),
         cmocka_unit_test(test_scale_million),
