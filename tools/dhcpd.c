@@ -541,10 +541,17 @@ static int on_discover(struct dhcpd_server *s, const struct dhcp_msg *m,
     return reply(s, m, DHCPOFFER, dhcpd_lease_addr(s, (unsigned)i), true, r);
 }
 
-/* Bind slot i to the client and ACK it. */
+/* Bind slot i to the client and ACK it. A client has one address on the
+ * network: another slot it held (an INIT-REBOOT to a new address) is
+ * given up. */
 static int bind_ack(struct dhcpd_server *s, int i, const struct client_key *k,
                     const struct dhcp_msg *m, uint64_t now_us, struct dhcpd_reply *r)
 {
+    for (unsigned j = 0; j < s->cfg.pool_size; j++)
+        if ((int)j != i && s->leases[j].state != DHCPD_DECLINED && lease_is(&s->leases[j], k)) {
+            s->leases[j].state = DHCPD_FREE;
+            s->leases[j].key_len = 0;
+        }
     slot_take(s, i, k, m, DHCPD_BOUND, now_us + (uint64_t)s->cfg.lease_s * 1000000u);
     return reply(s, m, DHCPACK, dhcpd_lease_addr(s, (unsigned)i), true, r);
 }

@@ -469,6 +469,18 @@ static void test_request_cases(void **state)
     struct dhcp_msg a = feed(&s, &m, 0, &r);
     assert_int_equal(a.type, DHCPACK);
     assert_int_equal(a.yiaddr, IP(10, 0, 2, 25));
+    /* The same client moving to another address gives up the first. */
+    msg_start(&m, DHCPREQUEST, 2, 3, 0, 0);
+    opt32(&m, DHO_REQUESTED_IP, IP(10, 0, 2, 26));
+    msg_end(&m);
+    assert_int_equal(feed(&s, &m, 0, &r).yiaddr, IP(10, 0, 2, 26));
+    assert_int_equal(s.leases[10].state, DHCPD_FREE);
+    assert_int_equal(s.leases[10].key_len, 0);
+    assert_int_equal(s.leases[11].state, DHCPD_BOUND);
+    msg_start(&m, DHCPREQUEST, 2, 3, 0, 0);
+    opt32(&m, DHO_REQUESTED_IP, IP(10, 0, 2, 25));
+    msg_end(&m);
+    assert_int_equal(feed(&s, &m, 0, &r).yiaddr, IP(10, 0, 2, 25));
     /* ... but not to another client, nor an address off the pool. */
     msg_start(&m, DHCPREQUEST, 3, 4, 0, 0);
     opt32(&m, DHO_REQUESTED_IP, IP(10, 0, 2, 25));
