@@ -715,6 +715,51 @@ int dhcpd_fd(const struct dhcpd *d) { return d->fd; }
 
 const struct dhcpd_server *dhcpd_server_of(const struct dhcpd *d) { return &d->srv; }
 
+/* Room for the control messages of one datagram: IP_PKTINFO and more. */
+union dgram_ctl {
+    char buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + 64];
+    struct cmsghdr align;
+};
+
+/* Make *msg describe one datagram of len bytes at buf, to or from *sin,
+ * with ctl as its control buffer: for a send (send_ifindex > 0) holding
+ * exactly one IP_PKTINFO that names the interface, for a receive
+ * (send_ifindex 0) all of ctl. */
+static void dgram_msg(struct msghdr *msg, struct iovec *iov, struct sockaddr_in *sin, void *buf,
+                      size_t len, union dgram_ctl *ctl, int send_ifindex)
+{
+    memset(ctl, 0, sizeof(*ctl));
+    iov->iov_base = buf;
+    iov->iov_len = len;
+    *msg = (struct msghdr){
+        .msg_name = sin,
+        .msg_namelen = sizeof(*sin),
+        .msg_iov = iov,
+        .msg_iovlen = 1,
+        .msg_control = ctl->buf,
+        .msg_controllen = send_ifindex ? CMSG_SPACE(sizeof(struct in_pktinfo)) : sizeof(ctl->buf),
+    };
+    if (send_ifindex) {
+        struct cmsghdr *cm = CMSG_FIRSTHDR(msg);
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi = {.ipi_ifindex = send_ifindex};
+        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+    }
+}
+
+/* The IP_PKTINFO of a received datagram into *out: true when it came. */
+static bool dgram_pktinfo(struct msghdr *msg, struct in_pktinfo *out)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm))
+        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+            memcpy(out, CMSG_DATA(cm), sizeof(*out));
+            return true;
+        }
+    return false;
+}
+
 /* Send r out of the served interface: IP_PKTINFO names it, so that the
  * limited broadcast leaves there whatever the routes say; a unicast to a
  * client without an address first tells the neighbour cache its MAC. */
@@ -726,26 +771,10 @@ static void send_reply(struct dhcpd *d, struct dhcpd_reply *r)
         return;
     }
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(r->dport), .sin_addr = dst};
-    union {
-        char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    struct iovec iov = {.iov_base = r->buf, .iov_len = r->len};
-    struct msghdr msg = {
-        .msg_name = &to,
-        .msg_namelen = sizeof(to),
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = ctl.buf,
-        .msg_controllen = sizeof(ctl.buf),
-    };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = IPPROTO_IP;
-    cm->cmsg_type = IP_PKTINFO;
-    cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-    struct in_pktinfo pi = {.ipi_ifindex = d->ifindex};
-    memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+    union dgram_ctl ctl;
+    struct iovec iov;
+    struct msghdr msg;
+    dgram_msg(&msg, &iov, &to, r->buf, r->len, &ctl, d->ifindex);
     if (ns_sendmsg(d->st, d->fd, &msg, 0) < 0)
         d->srv.stats.tx_errors++;
 }
@@ -755,32 +784,17 @@ int dhcpd_service(struct dhcpd *d)
     int n = 0;
     for (;;) {
         uint8_t buf[1500];
-        union {
-            char buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + 64];
-            struct cmsghdr align;
-        } ctl;
+        union dgram_ctl ctl;
         struct sockaddr_in from;
-        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-        struct msghdr msg = {
-            .msg_name = &from,
-            .msg_namelen = sizeof(from),
-            .msg_iov = &iov,
-            .msg_iovlen = 1,
-            .msg_control = ctl.buf,
-            .msg_controllen = sizeof(ctl.buf),
-        };
+        struct iovec iov;
+        struct msghdr msg;
+        dgram_msg(&msg, &iov, &from, buf, sizeof(buf), &ctl, 0);
         ssize_t len = ns_recvmsg(d->st, d->fd, &msg, 0);
         if (len < 0)
             return n; /* EAGAIN: all read */
         n++;
-        int ifindex = 0;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-            if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
-                struct in_pktinfo pi;
-                memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-                ifindex = pi.ipi_ifindex;
-            }
-        if (ifindex != d->ifindex) {
+        struct in_pktinfo pi;
+        if (!dgram_pktinfo(&msg, &pi) || pi.ipi_ifindex != d->ifindex) {
             d->srv.stats.drop_other_iface++;
             continue;
         }

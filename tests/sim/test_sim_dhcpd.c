@@ -114,21 +114,10 @@ static void client_send(struct world *w, const uint8_t *b, size_t len, uint32_t 
 {
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(DHCP_SERVER_PORT),
                              .sin_addr.s_addr = htonl(dst)};
-    union {
-        char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    struct iovec iov = {.iov_base = (void *)(uintptr_t)b, .iov_len = len};
-    struct msghdr msg = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
-                         .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf)};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = IPPROTO_IP;
-    cm->cmsg_type = IP_PKTINFO;
-    cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-    struct in_pktinfo pi = {.ipi_ifindex = w->if_c};
-    memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+    union dgram_ctl ctl;
+    struct iovec iov;
+    struct msghdr msg;
+    dgram_msg(&msg, &iov, &to, (void *)(uintptr_t)b, len, &ctl, w->if_c);
     assert_int_equal(ns_sendmsg(w->cli, w->cfd, &msg, 0), (ssize_t)len);
     ns_sim_run_for(w->sim, 10000);
     assert_int_equal(dhcpd_service(w->d), 1);
@@ -140,15 +129,11 @@ static void client_send(struct world *w, const uint8_t *b, size_t len, uint32_t 
 static struct dhcp_msg client_recv(struct world *w, uint32_t *from, uint32_t *to)
 {
     uint8_t buf[1500];
-    union {
-        char buf[256];
-        struct cmsghdr align;
-    } ctl;
+    union dgram_ctl ctl;
     struct sockaddr_in src;
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr msg = {.msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov,
-                         .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf)};
+    struct iovec iov;
+    struct msghdr msg;
+    dgram_msg(&msg, &iov, &src, buf, sizeof(buf), &ctl, 0);
     struct dhcp_msg m;
     memset(&m, 0, sizeof(m));
     ssize_t n = ns_recvmsg(w->cli, w->cfd, &msg, 0);
@@ -157,12 +142,10 @@ static struct dhcp_msg client_recv(struct world *w, uint32_t *from, uint32_t *to
     assert_int_equal(dhcp_parse(buf, (size_t)n, &m), 0);
     *from = ntohl(src.sin_addr.s_addr);
     assert_int_equal(ntohs(src.sin_port), DHCP_SERVER_PORT);
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
-            struct in_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-            *to = ntohl(pi.ipi_addr.s_addr);
-        }
+    struct in_pktinfo pi;
+    assert_true(dgram_pktinfo(&msg, &pi));
+    assert_int_equal(pi.ipi_ifindex, w->if_c);
+    *to = ntohl(pi.ipi_addr.s_addr);
     return m;
 }
 
