@@ -32,10 +32,11 @@ TAP=${TAP:0:15}
 
 # udhcpc's script: record what the server gave, and apply it as a
 # distribution's script would (address, default route, MTU).
+# The record appears whole (written aside, then renamed) and only once
+# the configuration is applied: the test waits for it.
 cat >"$TMP/apply.sh" <<'EOF'
 #!/bin/sh
 out=$DHCP_OUT.$1
-env | grep -E '^(interface|ip|mask|subnet|router|dns|mtu|lease|serverid)=' | sort >"$out"
 case $1 in
 bound|renew)
     ip addr flush dev "$interface"
@@ -47,6 +48,8 @@ deconfig)
     ip addr flush dev "$interface"
     ;;
 esac
+env | grep -E '^(interface|ip|mask|subnet|router|dns|mtu|lease|serverid)=' | sort >"$out.part"
+mv "$out.part" "$out"
 exit 0
 EOF
 chmod +x "$TMP/apply.sh"
