@@ -14,7 +14,7 @@
  *   - a reply unicast to a client that has no address (RFC 2131 §4.1, no
  *     broadcast bit) reaches its MAC without ARP: ns_neigh_set;
  *   - once cli has its address, a RENEWING request is answered by unicast.
- * And ns_neigh_set's refusals.
+ * And the refusals: IP_PKTINFO naming no interface (ENODEV), ns_neigh_set's.
  *
  * Replay a failure: NETSOCK_SEED=<seed> build-test/tests/test_sim_dhcpd
  */
@@ -200,6 +200,18 @@ static void test_exchange_over_udp(void **state)
     assert_int_equal(ack.ciaddr, IP(192, 0, 2, 15));
     assert_int_equal(ack.lease_time, 86400);
     assert_int_equal(to, IP(192, 0, 2, 15));
+
+    /* IP_PKTINFO naming an interface that does not exist: ENODEV, as Linux. */
+    {
+        struct sockaddr_in bc = {.sin_family = AF_INET, .sin_port = htons(67),
+                                 .sin_addr.s_addr = htonl(0xffffffffu)};
+        union dgram_ctl ctl;
+        struct iovec iov;
+        struct msghdr msg;
+        dgram_msg(&msg, &iov, &bc, b, 300, &ctl, 9);
+        assert_int_equal(ns_sendmsg(w.cli, w.cfd, &msg, 0), -1);
+        assert_int_equal(errno, ENODEV);
+    }
 
     /* Garbage to port 67 is counted, not answered. */
     memset(b, 0xee, sizeof(b));
