@@ -1,6 +1,6 @@
 /* preload/preload.c — the interposition library of `netsock run`: loaded
  * into a program with LD_PRELOAD, it defines the socket calls in place of
- * glibc's and makes AF_INET sockets netsock's.
+ * glibc's and makes AF_INET and AF_INET6 sockets netsock's.
  *
  * Read first: preload/run_proto.h (what a netsock descriptor is, and the
  * requests), docs/run.md (the design and its limits).
@@ -535,10 +535,6 @@ int socket(int domain, int type, int protocol)
 {
     if (!active || (domain != AF_INET && domain != AF_INET6))
         return REAL(socket)(domain, type, protocol);
-    if (domain == AF_INET6) {
-        errno = EAFNOSUPPORT; /* as a kernel without IPv6 */
-        return -1;
-    }
     struct call k = {.op = RUN_OP_SOCKET, .arg = {domain, type, protocol}, .send_fd = -1,
                      .recv_flags = (type & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0};
     if (call(&k) < 0)
@@ -650,7 +646,8 @@ int accept4(int fd, __SOCKADDR_ARG addr_arg, socklen_t *alen, int flags)
         if (flags & SOCK_NONBLOCK)
             REAL(fcntl)(nfd, F_SETFL, O_RDWR | O_NONBLOCK);
         kind_set(nfd, RUN_KIND_STREAM);
-        if (put_addr(addr, alen, &rec.peer, sizeof(rec.peer)) < 0) {
+        size_t plen = rec.peerlen <= sizeof(rec.peer) ? rec.peerlen : sizeof(rec.peer);
+        if (put_addr(addr, alen, &rec.peer, plen) < 0) {
             REAL(close)(nfd);
             return -1;
         }
@@ -679,7 +676,8 @@ static int connect_stream(int fd, uint64_t id, const struct sockaddr *addr, sock
         /* A connect that failed before: Linux lets the socket try again.
          * A new socket takes the old one's place. */
         int fdfl = REAL(fcntl)(fd, F_GETFD);
-        int nfd = socket(AF_INET, SOCK_STREAM | (fdfl >= 0 && (fdfl & FD_CLOEXEC) ? SOCK_CLOEXEC : 0) |
+        int domain = k.rep.arg[0] == AF_INET6 ? AF_INET6 : AF_INET;
+        int nfd = socket(domain, SOCK_STREAM | (fdfl >= 0 && (fdfl & FD_CLOEXEC) ? SOCK_CLOEXEC : 0) |
                                       (nonblock ? SOCK_NONBLOCK : 0), 0);
         if (nfd < 0)
             return -1;
@@ -956,9 +954,10 @@ static ssize_t dgram_recvmsg(int fd, struct msghdr *msg, int flags)
             errno = EINVAL;
             return -1;
         }
-        size_t n = msg->msg_namelen < sizeof(h.from) ? msg->msg_namelen : sizeof(h.from);
+        size_t flen = h.fromlen <= sizeof(h.from) ? h.fromlen : sizeof(h.from);
+        size_t n = msg->msg_namelen < flen ? msg->msg_namelen : flen;
         memcpy(msg->msg_name, &h.from, n);
-        msg->msg_namelen = sizeof(h.from);
+        msg->msg_namelen = (socklen_t)flen;
     }
     size_t cl = h.controllen < sizeof(h.control) ? h.controllen : sizeof(h.control);
     if (msg->msg_control && msg->msg_controllen) {

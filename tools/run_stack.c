@@ -93,6 +93,7 @@ struct sock {
     uint32_t slot;
     enum sock_state state;
     int type;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW */
+    int domain;        /* AF_INET or AF_INET6 */
     int nsfd;          /* the stack's descriptor */
     int end;           /* our end of the pair */
     bool registered;   /* end is in the epoll set */
@@ -114,7 +115,8 @@ struct sock {
     uint64_t wait_deadline;
     struct sock *handoff; /* S_LISTENING: an accepted connection waiting for room */
     int handoff_prog;     /* ... and its program end */
-    struct sockaddr_in handoff_peer;
+    struct sockaddr_in6 handoff_peer; /* a sockaddr_in or sockaddr_in6 */
+    socklen_t handoff_peerlen;
     uint8_t *dgram;       /* S_DGRAM: one message waiting for room in the pair */
     size_t dgram_len;
     bool ts, tsns;        /* SO_TIMESTAMP, SO_TIMESTAMPNS */
@@ -130,8 +132,10 @@ struct dead {
     uint64_t id;
     int error;
     int type;
+    int domain;
     bool has_peer;
-    struct sockaddr_in local, peer;
+    struct sockaddr_in6 local, peer; /* sockaddr_in or sockaddr_in6 */
+    socklen_t local_len, peer_len;
 };
 
 struct run_stack {
@@ -293,11 +297,13 @@ static void dead_add(struct run_stack *rs, struct sock *s)
     d->id = s->id;
     d->error = s->error;
     d->type = s->type;
+    d->domain = s->domain;
     if (s->nsfd >= 0) {
-        socklen_t len = sizeof(d->local);
-        ns_getsockname(rs->st, s->nsfd, (struct sockaddr *)&d->local, &len);
-        len = sizeof(d->peer);
-        d->has_peer = ns_getpeername(rs->st, s->nsfd, (struct sockaddr *)&d->peer, &len) == 0;
+        d->local_len = sizeof(d->local);
+        if (ns_getsockname(rs->st, s->nsfd, (struct sockaddr *)&d->local, &d->local_len) < 0)
+            d->local_len = 0;
+        d->peer_len = sizeof(d->peer);
+        d->has_peer = ns_getpeername(rs->st, s->nsfd, (struct sockaddr *)&d->peer, &d->peer_len) == 0;
     }
 }
 
@@ -637,6 +643,7 @@ static void dgram_to_prog(struct run_stack *rs, struct sock *s)
             n = 0;
         } else {
             h->controllen = (uint32_t)m.msg_controllen;
+            h->fromlen = m.msg_namelen;
             if (s->ts || s->tsns) {
                 /* SO_TIMESTAMP(NS): the time the datagram left the stack
                  * for the program (the stack keeps no arrival times). */
@@ -706,7 +713,7 @@ static bool dgram_from_prog(struct run_stack *rs, struct sock *s, uint32_t event
 static bool handoff_send(struct run_stack *rs, struct sock *l)
 {
     struct sock *c = l->handoff;
-    struct run_accept rec = {.id = c->id, .peer = l->handoff_peer};
+    struct run_accept rec = {.id = c->id, .peer = l->handoff_peer, .peerlen = l->handoff_peerlen};
     struct iovec iov = {&rec, sizeof(rec)};
     union {
         struct cmsghdr h;
@@ -743,7 +750,7 @@ static void listener_accept(struct run_stack *rs, struct sock *l)
     for (int i = 0; i < 64; i++) {
         if (l->handoff && !handoff_send(rs, l))
             break;
-        struct sockaddr_in peer;
+        struct sockaddr_in6 peer;
         socklen_t plen = sizeof(peer);
         int fd = ns_accept4(rs->st, l->nsfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK);
         if (fd < 0)
@@ -761,12 +768,14 @@ static void listener_accept(struct run_stack *rs, struct sock *l)
         }
         set_sndbuf(prog, RUN_PAIR_SNDBUF);
         c->type = SOCK_STREAM;
+        c->domain = l->domain;
         c->nsfd = fd;
         c->end = ours;
         c->state = S_CONNECTED;
         l->handoff = c;
         l->handoff_prog = prog;
         l->handoff_peer = peer;
+        l->handoff_peerlen = plen;
     }
     if (l->handoff)
         handoff_send(rs, l);
@@ -822,13 +831,13 @@ static void op_socket(struct req_ctx *q)
 {
     struct run_stack *rs = q->rs;
     int domain = q->req->arg[0], type = q->req->arg[1], proto = q->req->arg[2];
-    if (domain != AF_INET) {
+    if (domain != AF_INET && domain != AF_INET6) {
         errno = EAFNOSUPPORT;
         req_reply(q, -1, NULL, 0);
         return;
     }
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int nsfd = ns_socket(rs->st, AF_INET, type | SOCK_NONBLOCK, proto);
+    int nsfd = ns_socket(rs->st, domain, type | SOCK_NONBLOCK, proto);
     if (nsfd < 0) {
         req_reply(q, -1, NULL, 0);
         return;
@@ -848,6 +857,7 @@ static void op_socket(struct req_ctx *q)
         return;
     }
     s->type = base;
+    s->domain = domain;
     s->nsfd = nsfd;
     s->end = ours;
     if (stream) {
@@ -1130,7 +1140,7 @@ static void op_dead(struct req_ctx *q, struct dead *d)
     case RUN_OP_GETSOCKOPT:
         if (req->arg[0] == SOL_SOCKET &&
             (req->arg[1] == SO_ERROR || req->arg[1] == SO_TYPE || req->arg[1] == SO_DOMAIN)) {
-            v = req->arg[1] == SO_ERROR ? d->error : req->arg[1] == SO_TYPE ? d->type : AF_INET;
+            v = req->arg[1] == SO_ERROR ? d->error : req->arg[1] == SO_TYPE ? d->type : d->domain;
             if (req->arg[1] == SO_ERROR)
                 d->error = 0;
             req_reply(q, 0, &v, sizeof(v));
@@ -1138,11 +1148,11 @@ static void op_dead(struct req_ctx *q, struct dead *d)
         }
         break;
     case RUN_OP_GETSOCKNAME:
-        req_reply(q, 0, &d->local, sizeof(d->local));
+        req_reply(q, 0, &d->local, d->local_len);
         return;
     case RUN_OP_GETPEERNAME:
         if (d->has_peer) {
-            req_reply(q, 0, &d->peer, sizeof(d->peer));
+            req_reply(q, 0, &d->peer, d->peer_len);
             return;
         }
         break;
@@ -1151,9 +1161,9 @@ static void op_dead(struct req_ctx *q, struct dead *d)
         return;
     case RUN_OP_CONNECT:
         /* Linux lets a socket whose connect failed connect again: the
-         * library makes a new one in its place (ESTALE says so). */
-        errno = ESTALE;
-        req_reply(q, -1, NULL, 0);
+         * library makes a new one in its place (ESTALE says so), of the
+         * family arg[0] says. */
+        reply(q->rs, q->c, req->seq, -1, ESTALE, NULL, 0, -1, 0, d->domain);
         return;
     case RUN_OP_SHUTDOWN:
     case RUN_OP_SENDMSG:
