@@ -97,6 +97,9 @@ extern const char *const tcp_state_names[];
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
 /* bind() named an address (Linux SOCK_BINDADDR_LOCK): a disconnect keeps it. */
 #define TF_BINDADDR_LOCK 0x10000000u
+/* The send being queued said MSG_MORE: its tcp_output holds a tail
+ * smaller than a segment as TCP_CORK does (set only around that call). */
+#define TF_MORE 0x20000000u
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)

@@ -372,7 +372,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         bool last = off + len == tp->sndbuf.len;
         if (len >= mss)
             send = true;
-        else if ((tp->flags & TF_CORK) && !(tp->flags & TF_CORK_FLUSH))
+        else if ((tp->flags & (TF_CORK | TF_MORE)) && !(tp->flags & TF_CORK_FLUSH))
             send = false;
         /* RFC 896 / RFC 1122 §4.2.3.4: with data outstanding, hold a
          * small segment until the ACK comes (unless TCP_NODELAY). As

@@ -270,7 +270,6 @@ static int tcp_connect(struct ns_stack *st, struct ns_sock *so, const struct ns_
 static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                            size_t len, int flags)
 {
-    (void)flags;
     struct tcpcb *tp = TP(so);
     switch (tp->state) {
     case TCPS_ESTABLISHED:
@@ -341,7 +340,15 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     }
     if (done == 0)
         return -ENOBUFS;
+    /* Linux tcp_push: after a send with MSG_MORE, push as under TCP_CORK
+     * (whole segments go, a smaller tail waits). What sends the tail is
+     * what would for TCP_NODELAY off: the next send without MSG_MORE, an
+     * ACK that Nagle's rule lets it follow, or with nothing in flight the
+     * persist timer after max(RTO, 200 ms) (tcp_check_probe_timer). */
+    if (flags & MSG_MORE)
+        tp->flags |= TF_MORE;
     tcp_output(tp);
+    tp->flags &= ~TF_MORE;
     return (ssize_t)done;
 }
 

@@ -469,6 +469,63 @@ static void test_nodelay_flushes_cork(void **state)
     tt_free(t);
 }
 
+/* Send n pattern bytes for sequence numbers seq.. with these send flags. */
+static void write_flags(struct tt *t, int fd, uint32_t seq, uint32_t n, int flags)
+{
+    uint8_t b[4096];
+    assert_true(n <= sizeof(b));
+    for (uint32_t i = 0; i < n; i++)
+        b[i] = tt_pat(seq + i);
+    assert_int_equal(ns_send(tt_st(t), fd, b, n, flags), (ssize_t)n);
+}
+
+/* Linux tcp_sendmsg with MSG_MORE (tcp_push with TCP_NAGLE_CORK): the
+ * send's whole segments go, its smaller tail waits for the next send
+ * without MSG_MORE; a tail nothing follows goes after max(RTO, 200 ms),
+ * as TCP_CORK's (tcp_check_probe_timer). Without the flag the same
+ * sends are segments of their own (the idle-Nagle case). */
+static void test_msg_more(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    /* A header with MSG_MORE, then its body: one segment. */
+    write_flags(t, fd, A, 100, MSG_MORE);
+    tseg_expect_none(t);
+    tt_at(t, t->now + 10 * US_MS);
+    tseg_expect_none(t);
+    write_flags(t, fd, A + 100, 300, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 400, .pat = true);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 400);
+    /* The same two sends without MSG_MORE on an idle connection: the
+     * first leaves at once (Nagle holds the second behind it). */
+    write_flags(t, fd, A + 400, 100, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 400, .len = 100, .pat = true);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 500);
+    /* 3000 bytes with MSG_MORE: two whole segments, 80 held; the next
+     * send without it sends them with its own bytes. */
+    write_flags(t, fd, A + 500, 3000, MSG_MORE);
+    tseg_expect(t, .flags = ACK, .seq = A + 500, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A + 1960, .len = 1460);
+    tseg_expect_none(t);
+    write_flags(t, fd, A + 3500, 20, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3420, .len = 100, .pat = true);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 3520);
+    /* A tail nobody follows: out after 200 ms; the flag does not stay
+     * (the next plain send goes at once). */
+    uint64_t w = t->now;
+    write_flags(t, fd, A + 3520, 50, MSG_MORE);
+    tseg_expect_none(t);
+    assert_int_equal(tt_next_tx(t, w + US_S), w + 200 * US_MS);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3520, .len = 50, .pat = true);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 3570);
+    write_flags(t, fd, A + 3570, 10, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3570, .len = 10, .pat = true);
+    tt_free(t);
+}
+
 static void test_sender_sws(void **state)
 {
     (void)state;
@@ -716,6 +773,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_nagle),
         cmocka_unit_test(test_notsent_lowat),
         cmocka_unit_test(test_nodelay_flushes_cork),
+        cmocka_unit_test(test_msg_more),
         cmocka_unit_test(test_sender_sws),
         cmocka_unit_test(test_sender_sws_half_window),
         cmocka_unit_test(test_delayed_ack_one_segment),
