@@ -123,6 +123,8 @@ struct sock {
     bool gone;            /* retired: freed at the end of the batch (reap) */
     struct sock *next_gone;
     int inq;              /* TCP_INQ: the library adds its control message */
+    bool more;            /* the program's sends say MSG_MORE (RUN_OP_MORE) */
+    bool more_held;       /* TCP took bytes with MSG_MORE and none since without it */
     uint64_t bytes_in;    /* program -> net, taken by TCP */
     uint64_t bytes_out;   /* net -> program */
 };
@@ -528,7 +530,9 @@ static bool to_tcp(struct run_stack *rs, struct sock *s, const uint8_t *p, uint3
         s->in_len = 0;
         return true;
     }
-    ssize_t k = ns_send(rs->st, s->nsfd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t k = ns_send(rs->st, s->nsfd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL | (s->more ? MSG_MORE : 0));
+    if (k > 0)
+        s->more_held = s->more;
     if (k < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             /* The connection is gone (reset, or it ended): what the
@@ -766,7 +770,17 @@ static void listener_accept(struct run_stack *rs, struct sock *l)
                 sock_free(rs, c);
             break;
         }
-        set_sndbuf(prog, RUN_PAIR_SNDBUF);
+        /* The listener's options are the connection's (the stack copies
+         * its own; these are ours), the pair sized for the inherited
+         * TCP_NOTSENT_LOWAT as connect_done sizes it. */
+        unsigned int lowat = 0;
+        socklen_t ll = sizeof(lowat);
+        if (ns_getsockopt(rs->st, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &ll) < 0)
+            lowat = 0;
+        set_sndbuf(prog, run_pair_sndbuf(lowat));
+        c->inq = l->inq;
+        c->ts = l->ts;
+        c->tsns = l->tsns;
         c->type = SOCK_STREAM;
         c->domain = l->domain;
         c->nsfd = fd;
@@ -1010,6 +1024,12 @@ static void op_getsockopt(struct req_ctx *q, struct sock *s)
         len = len < sizeof(v) ? len : (socklen_t)sizeof(v);
         memcpy(buf, &v, len);
     } else if (level == IPPROTO_TCP && name == TCP_INFO && s->type == SOCK_STREAM) {
+        /* What the program wrote before asking is TCP's, as on Linux. */
+        if (s->state == S_CONNECTED && !prog_to_net(rs, s)) {
+            errno = ENOTCONN; /* cannot happen for a live socket: it was just found */
+            req_reply(q, -1, NULL, 0);
+            return;
+        }
         r = tcp_info_get(rs, s, buf, &len);
     } else {
         r = ns_getsockopt(rs->st, s->nsfd, level, name, buf, &len);
@@ -1049,6 +1069,41 @@ static void op_setsockopt(struct req_ctx *q, struct sock *s)
     }
     int r = ns_setsockopt(rs->st, s->nsfd, level, name, q->req->len ? q->data : NULL, q->req->len);
     req_reply(q, r, NULL, 0);
+}
+
+/* RUN_OP_MORE: the program's sends begin (arg 1) or stop (0) saying
+ * MSG_MORE. What it wrote before goes to TCP first with the flags it was
+ * written with. When they stop, the first send without the flag is in the
+ * pair already: it goes to TCP without MSG_MORE and pushes what was held;
+ * if TCP took everything before (we read the pair meanwhile), what it
+ * holds is pushed as Linux's next send would (TCP_CORK off does that,
+ * and changes nothing else when the program has not corked). */
+static void op_more(struct req_ctx *q, struct sock *s)
+{
+    struct run_stack *rs = q->rs;
+    bool more = q->req->arg[0] != 0;
+    if (s->type != SOCK_STREAM) {
+        req_reply(q, 0, NULL, 0);
+        return;
+    }
+    if (s->state == S_CONNECTED && more != s->more) {
+        s->more = false;
+        if (more && !prog_to_net(rs, s)) {
+            req_reply(q, 0, NULL, 0); /* gone meanwhile: nothing to hold */
+            return;
+        }
+        s->more = more;
+        if (!more && prog_to_net(rs, s) && s->more_held && !s->in_len) {
+            int cork = 0;
+            socklen_t cl = sizeof(cork);
+            if (ns_getsockopt(rs->st, s->nsfd, IPPROTO_TCP, TCP_CORK, &cork, &cl) == 0 && !cork)
+                ns_setsockopt(rs->st, s->nsfd, IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork));
+            s->more_held = false;
+        }
+    } else {
+        s->more = more;
+    }
+    req_reply(q, 0, NULL, 0);
 }
 
 static void op_shutdown(struct req_ctx *q, struct sock *s)
@@ -1233,6 +1288,9 @@ static void handle_request(struct req_ctx *q)
         r = s->error;
         s->error = 0;
         req_reply(q, r, NULL, 0);
+        break;
+    case RUN_OP_MORE:
+        op_more(q, s);
         break;
     default:
         errno = EINVAL;

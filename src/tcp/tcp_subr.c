@@ -112,6 +112,8 @@ struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f)
     tp->keep_cnt = l->keep_cnt;
     tp->user_timeout_us = l->user_timeout_us;
     tp->user_mss = l->user_mss;
+    tp->notsent_lowat = l->notsent_lowat;
+    tp->cc = l->cc; /* TCP_CONGESTION (Linux tcp_ca_openreq_child) */
     tp->sock.flow = *f; /* the connection's 4-tuple */
     sock_inherit_family(&tp->sock, &l->sock); /* AF_INET6 and its IPV6_* options */
     tp->ts_offset = tcp_ts_offset(st, &tp->sock.flow);

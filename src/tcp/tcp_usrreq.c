@@ -108,6 +108,13 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
         nso->flags |= SO_F_NONBLOCK;
     nso->ttl = so->ttl;
     nso->tos = so->tos;
+    nso->rcvtimeo_us = so->rcvtimeo_us;
+    nso->sndtimeo_us = so->sndtimeo_us;
+    nso->rcvlowat = so->rcvlowat;
+    nso->linger_onoff = so->linger_onoff;
+    nso->linger_s = so->linger_s;
+    nso->mark = so->mark;
+    nso->priority = so->priority;
     if (so->flags & SO_F_KEEPALIVE) {
         /* The connection was established before it had a socket, so its
          * keepalive timer (RFC 1122 §4.2.3.6) starts now. */
