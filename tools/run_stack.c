@@ -962,11 +962,11 @@ static void op_connect(struct req_ctx *q, struct sock *s)
     req_reply(q, -1, NULL, 0);
 }
 
-/* TCP_INFO: the stack's struct (the fields up to tcpi_total_retrans, as
- * glibc declares it) and, after them, what the server itself knows of
- * Linux's longer struct: the bytes acknowledged and received, the bytes
- * not sent yet (approximately: what TCP holds beyond one segment per
- * unacknowledged one). */
+/* TCP_INFO: the stack's, in Linux's layout (ns_getsockopt fills it from
+ * the connection's state), with the byte counts made exact beyond 4 GiB:
+ * the stack counts them from 32-bit sequence numbers, we in 64 bits —
+ * acknowledged is what TCP took from us less what it still holds,
+ * received what we passed to the program plus what TCP still holds. */
 static int tcp_info_get(struct run_stack *rs, struct sock *s, void *val, socklen_t *len)
 {
     struct tcp_info ti;
@@ -981,11 +981,12 @@ static int tcp_info_get(struct run_stack *rs, struct sock *s, void *val, socklen
         for (int i = 0; i < got && i < cnt; i++) {
             if (list[i].fd != s->nsfd)
                 continue;
-            uint64_t inflight = (uint64_t)ti.tcpi_unacked * ti.tcpi_snd_mss;
+            /* What was sent beyond what was acknowledged: small, so its
+             * 32-bit difference is right even when the counts wrapped. */
+            uint32_t flight = (uint32_t)(ti.tcpi_bytes_sent - ti.tcpi_bytes_acked);
             ti.tcpi_bytes_acked = s->bytes_in > list[i].send_q ? s->bytes_in - list[i].send_q : 0;
             ti.tcpi_bytes_received = s->bytes_out + list[i].recv_q;
-            ti.tcpi_notsent_bytes = list[i].send_q > inflight ? (uint32_t)(list[i].send_q - inflight) : 0;
-            ti.tcpi_bytes_sent = ti.tcpi_bytes_acked + inflight;
+            ti.tcpi_bytes_sent = ti.tcpi_bytes_acked + flight;
             break;
         }
         free(list);

@@ -297,6 +297,10 @@ struct tcpcb {
     /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
     struct ns_tx_waiter txw;
     bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
+
+    /* TCP_INFO's segment counts (Linux tcpi_segs_in/out, data_segs_in/out):
+     * wire segments, a GSO packet counting as the segments it stands for. */
+    uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
 };
 
 /* ---- per-stack TCP state --------------------------------------------------- */

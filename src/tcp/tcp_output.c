@@ -228,9 +228,13 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
+    uint32_t nsegs = pb->gso_size && len > pb->gso_size ? (len + pb->gso_size - 1) / pb->gso_size : 1;
     int rc = tcp_ip_output(st, tcp_egress(tp), f, tp->so, !tp->pmtu_locked, pb);
     if (rc == -EAGAIN)
         return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
+    tp->segs_out += nsegs; /* Linux tcp_transmit_skb: tcp_skb_pcount */
+    if (len)
+        tp->data_segs_out += nsegs;
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {
         NS_STAT_INC(st, tcp_retrans_segs);
         tp->total_retrans++;

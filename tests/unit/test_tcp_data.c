@@ -526,6 +526,55 @@ static void test_msg_more(void **state)
     tt_free(t);
 }
 
+/* A 32- or 64-bit field of Linux's struct tcp_info (linux/tcp.h) at byte
+ * offset off, past what glibc's struct declares. */
+static uint64_t tcpi_at(const uint8_t *ti, size_t off, size_t size)
+{
+    uint64_t v64 = 0;
+    uint32_t v32 = 0;
+    if (size == 8)
+        memcpy(&v64, ti + off, 8);
+    else
+        memcpy(&v32, ti + off, 4);
+    return size == 8 ? v64 : v32;
+}
+
+/* TCP_INFO fills Linux's whole layout (232 bytes) from the connection:
+ * the bytes and segments each way, what is unsent, the peer's window. */
+static void test_tcp_info_counts(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd); /* SYN and ACK out, SYN,ACK in */
+    tt_write(t, fd, A, 3000);
+    tseg_expect(t, .flags = ACK, .seq = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A + 1460, .len = 1460);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 2920, .len = 80);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 2920, .win = 30000, .len = 100);
+    uint8_t ti[232];
+    socklen_t l = sizeof(ti);
+    assert_int_equal(ns_getsockopt(tt_st(t), fd, IPPROTO_TCP, TCP_INFO, ti, &l), 0);
+    assert_int_equal(l, 232);
+    assert_int_equal(tcpi_at(ti, 120, 8), 2920); /* tcpi_bytes_acked */
+    assert_int_equal(tcpi_at(ti, 128, 8), 100);  /* tcpi_bytes_received */
+    assert_int_equal(tcpi_at(ti, 136, 4), 5);    /* tcpi_segs_out: SYN, ACK, 3 of data */
+    assert_int_equal(tcpi_at(ti, 140, 4), 2);    /* tcpi_segs_in: SYN,ACK and the ACK */
+    assert_int_equal(tcpi_at(ti, 144, 4), 0);    /* tcpi_notsent_bytes */
+    assert_int_equal(tcpi_at(ti, 152, 4), 1);    /* tcpi_data_segs_in */
+    assert_int_equal(tcpi_at(ti, 156, 4), 3);    /* tcpi_data_segs_out */
+    assert_int_equal(tcpi_at(ti, 200, 8), 3000); /* tcpi_bytes_sent */
+    assert_int_equal(tcpi_at(ti, 228, 4), 30000); /* tcpi_snd_wnd */
+    struct tcp_info g;
+    memcpy(&g, ti, sizeof(g));
+    assert_int_equal(g.tcpi_unacked, 1);
+    assert_int_equal(g.tcpi_pmtu, 1500);
+    /* A caller with glibc's struct gets glibc's part. */
+    l = sizeof(g);
+    assert_int_equal(ns_getsockopt(tt_st(t), fd, IPPROTO_TCP, TCP_INFO, &g, &l), 0);
+    assert_int_equal(l, sizeof(g));
+    tt_free(t);
+}
+
 static void test_sender_sws(void **state)
 {
     (void)state;
@@ -774,6 +823,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_notsent_lowat),
         cmocka_unit_test(test_nodelay_flushes_cork),
         cmocka_unit_test(test_msg_more),
+        cmocka_unit_test(test_tcp_info_counts),
         cmocka_unit_test(test_sender_sws),
         cmocka_unit_test(test_sender_sws_half_window),
         cmocka_unit_test(test_delayed_ack_one_segment),
