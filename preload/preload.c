@@ -60,6 +60,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -136,6 +137,9 @@ static int (*real_fcntl)(int, int, ...);
 static int (*real_fcntl64)(int, int, ...);
 static int (*real_ioctl)(int, unsigned long, ...);
 static int (*real_close_range)(unsigned int, unsigned int, int);
+static ssize_t (*real_sendfile)(int, int, off_t *, size_t);
+static ssize_t (*real_sendfile64)(int, int, off64_t *, size_t);
+static ssize_t (*real_splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
 
 /* ---- state --------------------------------------------------------------------------------- */
 
@@ -1402,6 +1406,38 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         return stream_sendmsg(fd, &m, flags);
     }
     return REAL(sendmsg)(fd, msg, flags);
+}
+
+/* sendfile and splice into a netsock TCP socket: the kernel moves the
+ * bytes into the pair. Linux pushes at the end of a sendfile (and of a
+ * splice without SPLICE_F_MORE), so after a send with MSG_MORE — a
+ * header before a file's body — the stack hears that the sends stopped
+ * saying it, as after a write. */
+static void stream_push_after(int fd, bool more)
+{
+    if (!more && (bits_get(fd) & FD_MORE) && kind_get(fd) == RUN_KIND_STREAM)
+        stream_more(fd, false);
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+    ssize_t r = REAL(sendfile)(out, in, off, n);
+    stream_push_after(out, false);
+    return r;
+}
+
+ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+    ssize_t r = REAL(sendfile64)(out, in, off, n);
+    stream_push_after(out, false);
+    return r;
+}
+
+ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags)
+{
+    ssize_t r = REAL(splice)(in, off_in, out, off_out, len, flags);
+    stream_push_after(out, flags & SPLICE_F_MORE);
+    return r;
 }
 
 int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)

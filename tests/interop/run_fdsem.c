@@ -946,6 +946,20 @@ static void t_more(void)
     say("write 2 (no flags)", write(s, "jk", 2));
     say("  unsent", notsent(s));
     say("  echoed", read_n(s, buf, 5));
+    /* A header with MSG_MORE, the body by sendfile: the end of a
+     * sendfile pushes (Linux do_sendfile without SPLICE_F_MORE). */
+    char path[] = "/tmp/run_fdsem_moreXXXXXX";
+    int f = mkstemp(path);
+    unlink(path);
+    if (f < 0 || write(f, "body!", 5) != 5)
+        die("temporary file");
+    say("send 3 with MSG_MORE, then", send(s, "hdr", 3, MSG_MORE));
+    off_t off = 0;
+    say("  sendfile 5", sendfile(s, f, &off, 5));
+    say("  unsent", notsent(s));
+    say("  echoed", read_n(s, buf, 8));
+    printf("  data: %.8s\n", buf);
+    close(f);
     close(s);
 }
 

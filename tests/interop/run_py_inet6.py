@@ -11,7 +11,9 @@ for `netsock run` (tests/interop/test_run_inet6.sh).
      connects to it over IPv4: prints its peer and own address as Python
      reports them (::ffff:a.b.c.d) and the body's SHA-256 again; with
      IPV6_V6ONLY 1 the same connect fails (ENETUNREACH, as Linux);
-  3. an AF_INET6 UDP socket exchanges a datagram with the kernel's echo
+  3. getaddrinfo(AF_UNSPEC) of a name with both records: the IPv6
+     address first, then the IPv4 one;
+     an AF_INET6 UDP socket exchanges a datagram with the kernel's echo
      at NAME6:UDP_PORT: prints the sender's address family and whether the
      bytes came back;
   4. an AF_INET6 listener on [::]:LISTEN_PORT (dual stack) prints
@@ -69,6 +71,10 @@ def main():
             print("v6only connect to a mapped address: connected")
         except OSError as e:
             print("v6only connect to a mapped address:", errno.errorcode.get(e.errno, e.errno))
+
+    # AF_UNSPEC on a stack with IPv6 addresses: AAAA first, then A.
+    ai = socket.getaddrinfo("dual.example", http_port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    print("getaddrinfo dual.example AF_UNSPEC", " ".join(x[4][0] for x in ai))
 
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
         u.settimeout(10)

@@ -11,7 +11,8 @@
 #   2. run_py_inet6.py: getaddrinfo(AF_INET6) of an /etc/hosts name, an
 #      AF_INET6 socket downloading over IPv6, AI_V4MAPPED and a dual-stack
 #      socket connecting to a v4-mapped address over IPv4 (and the same
-#      with IPV6_V6ONLY refused, as Linux), an AF_INET6 UDP socket, and an
+#      with IPV6_V6ONLY refused, as Linux), getaddrinfo(AF_UNSPEC) giving
+#      AAAA then A, an AF_INET6 UDP socket, and an
 #      AF_INET6 listener on [::] that kernel clients reach over IPv6 and
 #      over IPv4 (its peers: 2001:db8::1 and ::ffff:192.0.2.1);
 #   3. socat listening on [::] under netsock (dual stack, a child per
@@ -35,7 +36,8 @@ in_ns sysctl -qw net.ipv6.conf.default.accept_dad=0
 run_link
 in_ns ip -6 addr add "$K6/64" dev "$RUN_TAP" nodad
 mkdir -p "/etc/netns/$NS"
-printf '127.0.0.1 localhost\n%s web6.example\n%s web4.example\n' "$K6" "$KERNEL_IP" \
+printf '127.0.0.1 localhost\n%s web6.example\n%s web4.example\n%s dual.example\n%s dual.example\n' \
+    "$K6" "$KERNEL_IP" "$K6" "$KERNEL_IP" \
     >"/etc/netns/$NS/hosts"
 mkdir "$TMP/www"
 head -c 20000000 /dev/urandom >"$TMP/www/blob"
@@ -95,6 +97,7 @@ getaddrinfo web4.example AI_V4MAPPED ::ffff:$KERNEL_IP
 mapped peer ::ffff:$KERNEL_IP local ::ffff:$NETSOCK_IP
 mapped get HTTP/1.0 200 OK $want 20000000
 v6only connect to a mapped address: ENETUNREACH
+getaddrinfo dual.example AF_UNSPEC $K6 $KERNEL_IP
 udp6 echo 4 $K6 True
 listening
 accepted $K6 ::ffff:$KERNEL_IP
