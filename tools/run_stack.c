@@ -1027,7 +1027,7 @@ static void op_getsockopt(struct req_ctx *q, struct sock *s)
     } else if (level == IPPROTO_TCP && name == TCP_INFO && s->type == SOCK_STREAM) {
         /* What the program wrote before asking is TCP's, as on Linux. */
         if (s->state == S_CONNECTED && !prog_to_net(rs, s)) {
-            errno = ENOTCONN; /* cannot happen for a live socket: it was just found */
+            errno = ENOTCONN; /* it went meanwhile (the program closed it unread: reset) */
             req_reply(q, -1, NULL, 0);
             return;
         }
