@@ -575,6 +575,59 @@ static void test_tcp_info_counts(void **state)
     tt_free(t);
 }
 
+/* Linux sk_clone_lock, tcp_create_openreq_child, tcp_ca_openreq_child:
+ * a connection accepted from a listener has the listener's options. */
+static void test_accept_inherits(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int lfd = tt_listen(t, 8);
+    tt_setint(t, lfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 5000);
+    tt_setint(t, lfd, IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+    tt_setint(t, lfd, SOL_SOCKET, SO_PRIORITY, 4);
+    tt_setint(t, lfd, SOL_SOCKET, SO_RCVLOWAT, 10);
+    assert_int_equal(ns_setsockopt(st, lfd, IPPROTO_TCP, TCP_CONGESTION, "newreno", 7), 0);
+    struct timeval tv = {1, 250000};
+    assert_int_equal(ns_setsockopt(st, lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    tv.tv_sec = 3;
+    assert_int_equal(ns_setsockopt(st, lfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+    struct linger lg = {1, 9};
+    assert_int_equal(ns_setsockopt(st, lfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .win = 65535, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = P, .mss = 1460);
+    tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A, .win = 65535);
+    int fd = ns_accept(st, lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    int v = -1;
+    socklen_t l = sizeof(v);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &l), 0);
+    assert_int_equal(v, 5000);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &l), 0);
+    assert_int_equal(v, 3000);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_PRIORITY, &v, &l), 0);
+    assert_int_equal(v, 4);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l), 0);
+    assert_int_equal(v, 10);
+    char cc[16] = {0};
+    l = sizeof(cc);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_CONGESTION, cc, &l), 0);
+    assert_string_equal(cc, "newreno");
+    memset(&tv, 0, sizeof(tv));
+    l = sizeof(tv);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l), 0);
+    assert_true(tv.tv_sec == 1 && tv.tv_usec == 250000);
+    l = sizeof(tv);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l), 0);
+    assert_true(tv.tv_sec == 3 && tv.tv_usec == 250000);
+    memset(&lg, 0, sizeof(lg));
+    l = sizeof(lg);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_LINGER, &lg, &l), 0);
+    assert_true(lg.l_onoff == 1 && lg.l_linger == 9);
+    tt_free(t);
+}
+
 static void test_sender_sws(void **state)
 {
     (void)state;
@@ -824,6 +877,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_nodelay_flushes_cork),
         cmocka_unit_test(test_msg_more),
         cmocka_unit_test(test_tcp_info_counts),
+        cmocka_unit_test(test_accept_inherits),
         cmocka_unit_test(test_sender_sws),
         cmocka_unit_test(test_sender_sws_half_window),
         cmocka_unit_test(test_delayed_ack_one_segment),
