@@ -1,6 +1,6 @@
 /* preload/preload.c — the interposition library of `netsock run`: loaded
  * into a program with LD_PRELOAD, it defines the socket calls in place of
- * glibc's and makes AF_INET sockets netsock's.
+ * glibc's and makes AF_INET and AF_INET6 sockets netsock's.
  *
  * Read first: preload/run_proto.h (what a netsock descriptor is, and the
  * requests), docs/run.md (the design and its limits).
@@ -60,6 +60,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -136,6 +137,9 @@ static int (*real_fcntl)(int, int, ...);
 static int (*real_fcntl64)(int, int, ...);
 static int (*real_ioctl)(int, unsigned long, ...);
 static int (*real_close_range)(unsigned int, unsigned int, int);
+static ssize_t (*real_sendfile)(int, int, off_t *, size_t);
+static ssize_t (*real_sendfile64)(int, int, off64_t *, size_t);
+static ssize_t (*real_splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
 
 /* ---- state --------------------------------------------------------------------------------- */
 
@@ -144,7 +148,12 @@ static char ctl_name[64];     /* the control socket's abstract name, no NUL */
 static char name_prefix[72];  /* "netsock-run-PID/": our sockets' names begin so */
 static size_t name_prefix_len;
 static _Atomic unsigned char fdkind[FDTAB_MAX]; /* RUN_KIND_* of netsock descriptors, else 0 */
-static _Atomic unsigned char fdinq[FDTAB_MAX];  /* TCP_INQ is on (its cmsg on recvmsg) */
+/* Per-descriptor state of a netsock TCP socket the library acts on. */
+#define FD_INQ 0x01    /* TCP_INQ is on: recvmsg adds TCP_CM_INQ (put_inq) */
+#define FD_TS 0x02     /* SO_TIMESTAMP: recvmsg adds SCM_TIMESTAMP (put_stamp) */
+#define FD_TSNS 0x04   /* SO_TIMESTAMPNS: ... SCM_TIMESTAMPNS */
+#define FD_MORE 0x08   /* the last send said MSG_MORE (the stack was told: RUN_OP_MORE) */
+static _Atomic unsigned char fdbits[FDTAB_MAX];
 
 PRELOAD_HIDDEN bool preload_active(void) { return active; }
 
@@ -157,20 +166,26 @@ static void kind_set(int fd, unsigned char k)
 {
     if (fd >= 0 && fd < FDTAB_MAX) {
         if (atomic_load_explicit(&fdkind[fd], memory_order_relaxed) != k)
-            atomic_store_explicit(&fdinq[fd], 0, memory_order_relaxed);
+            atomic_store_explicit(&fdbits[fd], 0, memory_order_relaxed);
         atomic_store_explicit(&fdkind[fd], k, memory_order_relaxed);
     }
 }
 
-static bool inq_get(int fd)
+static unsigned bits_get(int fd)
 {
-    return fd >= 0 && fd < FDTAB_MAX && atomic_load_explicit(&fdinq[fd], memory_order_relaxed);
+    return fd >= 0 && fd < FDTAB_MAX ? atomic_load_explicit(&fdbits[fd], memory_order_relaxed) : 0;
 }
 
-static void inq_set(int fd, bool on)
+static void bits_put(int fd, unsigned bits)
 {
     if (fd >= 0 && fd < FDTAB_MAX)
-        atomic_store_explicit(&fdinq[fd], on, memory_order_relaxed);
+        atomic_store_explicit(&fdbits[fd], (unsigned char)bits, memory_order_relaxed);
+}
+
+/* Turn `bit` on or off for fd. */
+static void bit_set(int fd, unsigned bit, bool on)
+{
+    bits_put(fd, on ? bits_get(fd) | bit : bits_get(fd) & ~bit);
 }
 
 /* dup and its kin: fd2 is now what fd is. */
@@ -178,7 +193,7 @@ static void kind_copy(int fd2, int fd)
 {
     kind_set(fd2, 0);
     kind_set(fd2, kind_get(fd));
-    inq_set(fd2, inq_get(fd));
+    bits_put(fd2, bits_get(fd));
 }
 
 /* What fd is, from its name: RUN_KIND_* with *id, or 0 for a descriptor
@@ -531,14 +546,25 @@ __attribute__((constructor)) static void preload_init(void)
 
 /* ---- socket, bind, listen, accept, connect ---------------------------------------------------- */
 
+/* The options the library keeps on the program's end of the pair (where
+ * a blocking call blocks) go from descriptor `from` to `to`: a listener's
+ * new pair takes them from the stream it replaces, an accepted
+ * connection from its listener (Linux sk_clone_lock copies them). */
+static void end_opts_copy(int to, int from)
+{
+    static const int names[] = {SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVLOWAT};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct timeval v;
+        socklen_t l = sizeof(v);
+        if (REAL(getsockopt)(from, SOL_SOCKET, names[i], &v, &l) == 0)
+            REAL(setsockopt)(to, SOL_SOCKET, names[i], &v, l);
+    }
+}
+
 int socket(int domain, int type, int protocol)
 {
     if (!active || (domain != AF_INET && domain != AF_INET6))
         return REAL(socket)(domain, type, protocol);
-    if (domain == AF_INET6) {
-        errno = EAFNOSUPPORT; /* as a kernel without IPv6 */
-        return -1;
-    }
     struct call k = {.op = RUN_OP_SOCKET, .arg = {domain, type, protocol}, .send_fd = -1,
                      .recv_flags = (type & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0};
     if (call(&k) < 0)
@@ -592,8 +618,12 @@ int listen(int fd, int backlog)
         int fdfl = REAL(fcntl)(fd, F_GETFD);
         if (fl >= 0 && (fl & O_NONBLOCK))
             REAL(fcntl)(k.fd, F_SETFL, O_RDWR | O_NONBLOCK);
-        if (REAL(dup3)(k.fd, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0)
+        end_opts_copy(k.fd, fd);
+        unsigned bits = bits_get(fd);
+        if (REAL(dup3)(k.fd, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0) {
             kind_set(fd, RUN_KIND_LISTEN);
+            bits_put(fd, bits & (FD_INQ | FD_TS | FD_TSNS)); /* for what it accepts */
+        }
         REAL(close)(k.fd);
     }
     return r;
@@ -650,7 +680,10 @@ int accept4(int fd, __SOCKADDR_ARG addr_arg, socklen_t *alen, int flags)
         if (flags & SOCK_NONBLOCK)
             REAL(fcntl)(nfd, F_SETFL, O_RDWR | O_NONBLOCK);
         kind_set(nfd, RUN_KIND_STREAM);
-        if (put_addr(addr, alen, &rec.peer, sizeof(rec.peer)) < 0) {
+        end_opts_copy(nfd, fd);
+        bits_put(nfd, bits_get(fd) & (FD_INQ | FD_TS | FD_TSNS));
+        size_t plen = rec.peerlen <= sizeof(rec.peer) ? rec.peerlen : sizeof(rec.peer);
+        if (put_addr(addr, alen, &rec.peer, plen) < 0) {
             REAL(close)(nfd);
             return -1;
         }
@@ -679,7 +712,8 @@ static int connect_stream(int fd, uint64_t id, const struct sockaddr *addr, sock
         /* A connect that failed before: Linux lets the socket try again.
          * A new socket takes the old one's place. */
         int fdfl = REAL(fcntl)(fd, F_GETFD);
-        int nfd = socket(AF_INET, SOCK_STREAM | (fdfl >= 0 && (fdfl & FD_CLOEXEC) ? SOCK_CLOEXEC : 0) |
+        int domain = k.rep.arg[0] == AF_INET6 ? AF_INET6 : AF_INET;
+        int nfd = socket(domain, SOCK_STREAM | (fdfl >= 0 && (fdfl & FD_CLOEXEC) ? SOCK_CLOEXEC : 0) |
                                       (nonblock ? SOCK_NONBLOCK : 0), 0);
         if (nfd < 0)
             return -1;
@@ -827,7 +861,15 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     if (r == 0 && level == IPPROTO_TCP && name == TCP_INQ && len >= sizeof(int)) {
         int on;
         memcpy(&on, val, sizeof(on));
-        inq_set(fd, on != 0); /* recvmsg adds TCP_CM_INQ (put_inq) */
+        bit_set(fd, FD_INQ, on != 0); /* recvmsg adds TCP_CM_INQ (put_inq) */
+    }
+    if (r == 0 && level == SOL_SOCKET && (name == SO_TIMESTAMP || name == SO_TIMESTAMPNS) &&
+        len >= sizeof(int)) {
+        int on;
+        memcpy(&on, val, sizeof(on));
+        /* sock_set_timestamp: one replaces the other. */
+        bit_set(fd, FD_TS, name == SO_TIMESTAMP && on);
+        bit_set(fd, FD_TSNS, name == SO_TIMESTAMPNS && on);
     }
     if (r == 0 && level == SOL_SOCKET &&
         (name == SO_RCVTIMEO || name == SO_SNDTIMEO || name == SO_RCVLOWAT)) {
@@ -893,12 +935,35 @@ static ssize_t stream_epipe(int fd, int flags)
     return -1;
 }
 
+/* MSG_MORE changed on fd's sends: tell the stack (RUN_OP_MORE), which
+ * passes it to TCP with the bytes in between. Errors are not the send's:
+ * the bytes go anyway, only their segments differ. */
+static void stream_more(int fd, bool more)
+{
+    uint64_t id;
+    bit_set(fd, FD_MORE, more);
+    if (classify(fd, &id) == RUN_KIND_STREAM) {
+        int saved = errno;
+        simple(RUN_OP_MORE, id, more, 0, NULL, 0);
+        errno = saved;
+    }
+}
+
 /* write/send/sendmsg on a netsock TCP socket: the kernel's, with
  * MSG_NOSIGNAL so that EPIPE comes back to us first. MSG_OOB: sent as
- * ordinary data (netsock sends no urgent data). */
+ * ordinary data (netsock sends no urgent data). MSG_MORE: the stack is
+ * told before the first send with it, and after the first without it
+ * (once its bytes are in the pair), so TCP holds a small tail as Linux
+ * tcp_sendmsg does; sends that keep the flag (or keep without it) cost
+ * nothing more. */
 static ssize_t stream_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    ssize_t r = REAL(sendmsg)(fd, msg, (flags & ~MSG_OOB) | MSG_NOSIGNAL);
+    bool more = flags & MSG_MORE, was = bits_get(fd) & FD_MORE;
+    if (more && !was)
+        stream_more(fd, true);
+    ssize_t r = REAL(sendmsg)(fd, msg, (flags & ~(MSG_OOB | MSG_MORE)) | MSG_NOSIGNAL);
+    if (!more && was)
+        stream_more(fd, false);
     if (r < 0 && errno == EPIPE)
         return stream_epipe(fd, flags);
     if (r < 0 && errno == ENOTSOCK)
@@ -956,9 +1021,10 @@ static ssize_t dgram_recvmsg(int fd, struct msghdr *msg, int flags)
             errno = EINVAL;
             return -1;
         }
-        size_t n = msg->msg_namelen < sizeof(h.from) ? msg->msg_namelen : sizeof(h.from);
+        size_t flen = h.fromlen <= sizeof(h.from) ? h.fromlen : sizeof(h.from);
+        size_t n = msg->msg_namelen < flen ? msg->msg_namelen : flen;
         memcpy(msg->msg_name, &h.from, n);
-        msg->msg_namelen = sizeof(h.from);
+        msg->msg_namelen = (socklen_t)flen;
     }
     size_t cl = h.controllen < sizeof(h.control) ? h.controllen : sizeof(h.control);
     if (msg->msg_control && msg->msg_controllen) {
@@ -1166,6 +1232,25 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
     return recvfrom(fd, buf, len, flags, addr, alen);
 }
 
+/* Append one control message after what msg->msg_control holds (cap:
+ * the buffer's size); MSG_CTRUNC when it does not fit, as put_cmsg(). */
+static void put_cmsg(struct msghdr *msg, size_t cap, int level, int type, const void *data, size_t len)
+{
+    size_t used = msg->msg_control ? CMSG_ALIGN(msg->msg_controllen) : 0;
+    if (!msg->msg_control || used > cap || cap - used < CMSG_SPACE(len)) {
+        if (cap)
+            msg->msg_flags |= MSG_CTRUNC;
+        return;
+    }
+    struct cmsghdr *c = (struct cmsghdr *)(void *)((uint8_t *)msg->msg_control + used);
+    memset(c, 0, CMSG_SPACE(len));
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), data, len);
+    msg->msg_controllen = used + CMSG_SPACE(len);
+}
+
 /* TCP_INQ's control message after a receive (Linux tcp_recvmsg with
  * tcp_inq_hint): the bytes left to read — those in the pair; TCP moves
  * what it holds into the pair as it arrives, up to the pair's 4 MiB —
@@ -1181,19 +1266,22 @@ static void put_inq(int fd, struct msghdr *msg, size_t cap)
         if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))
             inq = 1;
     }
-    size_t used = msg->msg_control ? CMSG_ALIGN(msg->msg_controllen) : 0;
-    if (!msg->msg_control || used > cap || cap - used < CMSG_SPACE(sizeof(int))) {
-        if (cap)
-            msg->msg_flags |= MSG_CTRUNC;
-        return;
+    put_cmsg(msg, cap, IPPROTO_TCP, TCP_CM_INQ, &inq, sizeof(inq));
+}
+
+/* SO_TIMESTAMP(NS) on a TCP socket: Linux tcp_recv_timestamp adds the
+ * receive time of the data read; ours is the time of the read (the
+ * stack keeps no arrival times), before TCP_CM_INQ as Linux orders them. */
+static void put_stamp(int fd, struct msghdr *msg, size_t cap)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (bits_get(fd) & FD_TSNS) {
+        put_cmsg(msg, cap, SOL_SOCKET, SCM_TIMESTAMPNS, &now, sizeof(now));
+    } else {
+        struct timeval tv = {now.tv_sec, now.tv_nsec / 1000};
+        put_cmsg(msg, cap, SOL_SOCKET, SCM_TIMESTAMP, &tv, sizeof(tv));
     }
-    struct cmsghdr *c = (struct cmsghdr *)(void *)((uint8_t *)msg->msg_control + used);
-    memset(c, 0, CMSG_SPACE(sizeof(int)));
-    c->cmsg_level = IPPROTO_TCP;
-    c->cmsg_type = TCP_CM_INQ;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &inq, sizeof(inq));
-    msg->msg_controllen = used + CMSG_SPACE(sizeof(int));
 }
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -1209,7 +1297,9 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
         msg->msg_name = name;
         if (r >= 0 && name)
             msg->msg_namelen = 0;
-        if (r >= 0 && inq_get(fd))
+        if (r > 0 && (bits_get(fd) & (FD_TS | FD_TSNS)))
+            put_stamp(fd, msg, cap);
+        if (r >= 0 && (bits_get(fd) & FD_INQ))
             put_inq(fd, msg, cap);
         if (r == 0 && !(flags & MSG_PEEK)) {
             size_t want = 0;
@@ -1316,6 +1406,38 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         return stream_sendmsg(fd, &m, flags);
     }
     return REAL(sendmsg)(fd, msg, flags);
+}
+
+/* sendfile and splice into a netsock TCP socket: the kernel moves the
+ * bytes into the pair. Linux pushes at the end of a sendfile (and of a
+ * splice without SPLICE_F_MORE), so after a send with MSG_MORE — a
+ * header before a file's body — the stack hears that the sends stopped
+ * saying it, as after a write. */
+static void stream_push_after(int fd, bool more)
+{
+    if (!more && (bits_get(fd) & FD_MORE) && kind_get(fd) == RUN_KIND_STREAM)
+        stream_more(fd, false);
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+    ssize_t r = REAL(sendfile)(out, in, off, n);
+    stream_push_after(out, false);
+    return r;
+}
+
+ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+    ssize_t r = REAL(sendfile64)(out, in, off, n);
+    stream_push_after(out, false);
+    return r;
+}
+
+ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags)
+{
+    ssize_t r = REAL(splice)(in, off_in, out, off_out, len, flags);
+    stream_push_after(out, flags & SPLICE_F_MORE);
+    return r;
 }
 
 int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "run_proto.h"
 
 #define RES_MAX_ADDRS 64 /* addresses kept from one answer (glibc keeps all that fit its buffer) */
 #define RES_MAX_NS 3       /* MAXNS */
@@ -629,6 +630,36 @@ static int gai_types(const char *service, const struct addrinfo *h, struct gai_t
     return n;
 }
 
+/* Entries for every address of r (AF_INET ones as v4-mapped AF_INET6 when
+ * `mapped`), one per socket type, appended to the list at *head. 0 or
+ * EAI_MEMORY (the list then freed). */
+static int gai_append(struct addrinfo **head, const struct res_result *r, bool mapped,
+                      const struct gai_type *types, int nt)
+{
+    struct addrinfo **tail = head;
+    while (*tail)
+        tail = &(*tail)->ai_next;
+    for (int i = 0; i < r->n; i++) {
+        unsigned char m[16] = {[10] = 0xff, [11] = 0xff};
+        bool map = mapped && r->family == AF_INET;
+        if (map)
+            memcpy(m + 12, r->addr[i], 4);
+        for (int t = 0; t < nt; t++) {
+            struct addrinfo *ai = ai_new(map ? AF_INET6 : r->family, map ? m : r->addr[i],
+                                         (uint16_t)types[t].port, types[t].socktype,
+                                         types[t].protocol);
+            if (!ai) {
+                freeaddrinfo(*head);
+                *head = NULL;
+                return EAI_MEMORY;
+            }
+            *tail = ai;
+            tail = &ai->ai_next;
+        }
+    }
+    return 0;
+}
+
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res)
 {
@@ -654,6 +685,7 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 
     struct res_result r;
     memset(&r, 0, sizeof(r));
+    struct addrinfo *head4 = NULL; /* what an A lookup added beside AAAA's */
     unsigned char a[16];
     if (!node) {
         bool v6 = h.ai_family == AF_INET6;
@@ -683,23 +715,47 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     } else if (h.ai_flags & AI_NUMERICHOST) {
         return EAI_NONAME;
     } else {
-        int e = lookup(node, h.ai_family == AF_INET6 ? AF_INET6 : AF_INET, &r);
+        /* By name. AF_INET6: AAAA records, and with AI_V4MAPPED the A
+         * records as v4-mapped addresses when there are none (with AI_ALL
+         * too), as glibc. AF_UNSPEC: A records, and first AAAA ones when
+         * the stack has IPv6 addresses (what AI_ADDRCONFIG asks; RFC 6724
+         * puts a global IPv6 destination first). */
+        struct res_result r4;
+        memset(&r4, 0, sizeof(r4));
+        int e;
+        if (h.ai_family == AF_INET6) {
+            e = lookup(node, AF_INET6, &r);
+            if ((h.ai_flags & AI_V4MAPPED) && (e || (h.ai_flags & AI_ALL)) &&
+                lookup(node, AF_INET, &r4) == 0)
+                e = 0;
+        } else if (h.ai_family == AF_UNSPEC && getenv(RUN_ENV_INET6)) {
+            int e6 = lookup(node, AF_INET6, &r);
+            int e4 = lookup(node, AF_INET, &r4);
+            e = e6 && e4 ? e4 : 0;
+        } else {
+            e = lookup(node, AF_INET, &r);
+        }
         if (e)
             return e;
+        if (!r.canon[0])
+            memcpy(r.canon, r4.canon, sizeof(r.canon));
+        /* v4-mapped for AF_INET6; AF_UNSPEC keeps them AF_INET. */
+        int e2 = gai_append(&head4, &r4, h.ai_family == AF_INET6, types, nt);
+        if (e2)
+            return e2;
     }
 
     struct addrinfo *head = NULL, **tail = &head;
-    for (int i = 0; i < r.n; i++) {
-        for (int t = 0; t < nt; t++) {
-            struct addrinfo *ai = ai_new(r.family, r.addr[i], (uint16_t)types[t].port,
-                                         types[t].socktype, types[t].protocol);
-            if (!ai) {
-                freeaddrinfo(head);
-                return EAI_MEMORY;
-            }
-            *tail = ai;
-            tail = &ai->ai_next;
-        }
+    if (gai_append(&head, &r, false, types, nt)) {
+        freeaddrinfo(head4);
+        return EAI_MEMORY;
+    }
+    for (tail = &head; *tail; tail = &(*tail)->ai_next)
+        ;
+    *tail = head4;
+    if (!head) {
+        *res = NULL;
+        return EAI_NONAME;
     }
     if (head && (h.ai_flags & AI_CANONNAME)) {
         head->ai_canonname = strdup(r.canon[0] ? r.canon : node);

@@ -34,9 +34,13 @@
 #define NS_RUN_PROTO_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define RUN_ENV_CTL "NETSOCK_RUN_CTL"
+/* Set (to "1") when the stack has IPv6 addresses: getaddrinfo(AF_UNSPEC)
+ * then asks for AAAA records too. */
+#define RUN_ENV_INET6 "NETSOCK_RUN_INET6"
 #define RUN_NAME_PREFIX "netsock-run-"
 
 #define RUN_KIND_STREAM 't'
@@ -65,6 +69,11 @@ enum run_op {
                           name, control, payload */
     RUN_OP_ERROR,      /* take the socket's pending error (0: none): at the
                           end of a stream, or EPIPE, the program asks why */
+    RUN_OP_MORE,       /* arg[0]: 1 when the program's sends on this TCP
+                          socket now say MSG_MORE, 0 when they stop (sent
+                          after the data of the first send without it): the
+                          stack passes MSG_MORE to TCP with the bytes
+                          between */
     RUN_OP__COUNT
 };
 
@@ -104,10 +113,15 @@ struct run_rep {
     int32_t arg[2];
 };
 
-/* One accepted connection on a listener's pair (with its descriptor). */
+/* One accepted connection on a listener's pair (with its descriptor).
+ * The peer's address is a sockaddr_in or, on an AF_INET6 listener, a
+ * sockaddr_in6 (an IPv4 peer of a dual-stack one: v4-mapped), peerlen
+ * bytes of it. */
 struct run_accept {
     uint64_t id;
-    struct sockaddr_in peer;
+    struct sockaddr_in6 peer;
+    uint32_t peerlen;
+    uint32_t pad;
 };
 
 /* The header of one datagram on a UDP socket's pair, stack to program;
@@ -118,10 +132,12 @@ struct run_accept {
 struct run_dgram {
     uint32_t len;        /* payload bytes */
     int32_t err;
-    struct sockaddr_in from;
-    uint32_t controllen; /* bytes used in control[] */
-    uint32_t pad;
+    struct sockaddr_in6 from; /* a sockaddr_in or sockaddr_in6, fromlen bytes */
+    uint32_t fromlen;
+    uint32_t controllen;      /* bytes used in control[] */
+    uint32_t pad;             /* control[] at a multiple of 8 */
     uint8_t control[RUN_DGRAM_CONTROL_MAX]; /* cmsgs, as recvmsg(2) returns them */
 };
+_Static_assert(offsetof(struct run_dgram, control) % 8 == 0, "cmsgs need 8-byte alignment");
 
 #endif

@@ -60,19 +60,19 @@ static void usage(FILE *f)
             "                   -- PROGRAM [ARGS...]\n"
             "\n"
             "Run PROGRAM (and whatever it starts) with netsock as its network stack: its\n"
-            "AF_INET sockets are netsock's, on the given link; AF_UNIX and AF_NETLINK\n"
-            "sockets stay the kernel's. The exit status is PROGRAM's.\n"
+            "AF_INET and AF_INET6 sockets are netsock's, on the given link; AF_UNIX and\n"
+            "AF_NETLINK sockets stay the kernel's. The exit status is PROGRAM's.\n"
             "\n"
             "  --drain SECONDS    after the program is gone, how long TCP may still take\n"
             "                     to have its last data acknowledged (default %d)\n"
             "  -q, --quiet        print nothing but errors\n"
             "  -h, --help         this text\n"
             "%s"
-            "  --addr may be given up to %d times (IPv4; IPv6 is refused until the stack\n"
-            "  has it).\n"
+            "  --addr may be given up to %d times with IPv4 addresses and %d times with\n"
+            "  IPv6 prefixes (2001:db8::2/64); the first IPv4 one is required.\n"
             "\n"
             "'netsock stat' shows the stack's sockets, as for 'netsock host'.\n",
-            RUN_DRAIN_DEFAULT_S, link_usage(), RUN_ADDR_MAX);
+            RUN_DRAIN_DEFAULT_S, link_usage(), RUN_ADDR_MAX, LINK_ADDR6_MAX);
 }
 
 /* ---- signals: a self-pipe on the loop ---- */
@@ -253,12 +253,8 @@ int tool_run(int argc, char **argv)
     int c;
     cli_getopt_reset();
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-        if (c == LINK_OPT_ADDR) {
-            if (strchr(optarg, ':')) {
-                fprintf(stderr, "%s: --addr %s: IPv6 is not in the stack yet (only IPv4 "
-                                "addresses)\n", prog, optarg);
-                return CLI_EXIT_USAGE;
-            }
+        if (c == LINK_OPT_ADDR && !strchr(optarg, ':')) {
+            /* IPv4: several (link_opt keeps one); IPv6 prefixes: link_opt's. */
             if (n_addrs == RUN_ADDR_MAX)
                 return cli_usage_error(prog, "--addr given more than %d times", RUN_ADDR_MAX);
             struct link_opts tmp = {0};
@@ -367,6 +363,10 @@ int tool_run(int argc, char **argv)
         goto out;
 
     cloexec_ours(inherited, max_inherit);
+    if (lo.n_addr6)
+        setenv(RUN_ENV_INET6, "1", 1); /* getaddrinfo asks for AAAA records too */
+    else
+        unsetenv(RUN_ENV_INET6);
     err = spawn(argv + optind, preload, run_stack_ctl_name(srv), &orig_mask, &nofile, &rst.child);
     if (err < 0) {
         fprintf(stderr, "%s: cannot start %s: %s\n", prog, argv[optind], strerror(-err));

@@ -93,6 +93,7 @@ struct sock {
     uint32_t slot;
     enum sock_state state;
     int type;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW */
+    int domain;        /* AF_INET or AF_INET6 */
     int nsfd;          /* the stack's descriptor */
     int end;           /* our end of the pair */
     bool registered;   /* end is in the epoll set */
@@ -114,13 +115,16 @@ struct sock {
     uint64_t wait_deadline;
     struct sock *handoff; /* S_LISTENING: an accepted connection waiting for room */
     int handoff_prog;     /* ... and its program end */
-    struct sockaddr_in handoff_peer;
+    struct sockaddr_in6 handoff_peer; /* a sockaddr_in or sockaddr_in6 */
+    socklen_t handoff_peerlen;
     uint8_t *dgram;       /* S_DGRAM: one message waiting for room in the pair */
     size_t dgram_len;
     bool ts, tsns;        /* SO_TIMESTAMP, SO_TIMESTAMPNS */
     bool gone;            /* retired: freed at the end of the batch (reap) */
     struct sock *next_gone;
     int inq;              /* TCP_INQ: the library adds its control message */
+    bool more;            /* the program's sends say MSG_MORE (RUN_OP_MORE) */
+    bool more_held;       /* TCP took bytes with MSG_MORE and none since without it */
     uint64_t bytes_in;    /* program -> net, taken by TCP */
     uint64_t bytes_out;   /* net -> program */
 };
@@ -130,8 +134,10 @@ struct dead {
     uint64_t id;
     int error;
     int type;
+    int domain;
     bool has_peer;
-    struct sockaddr_in local, peer;
+    struct sockaddr_in6 local, peer; /* sockaddr_in or sockaddr_in6 */
+    socklen_t local_len, peer_len;
 };
 
 struct run_stack {
@@ -293,11 +299,13 @@ static void dead_add(struct run_stack *rs, struct sock *s)
     d->id = s->id;
     d->error = s->error;
     d->type = s->type;
+    d->domain = s->domain;
     if (s->nsfd >= 0) {
-        socklen_t len = sizeof(d->local);
-        ns_getsockname(rs->st, s->nsfd, (struct sockaddr *)&d->local, &len);
-        len = sizeof(d->peer);
-        d->has_peer = ns_getpeername(rs->st, s->nsfd, (struct sockaddr *)&d->peer, &len) == 0;
+        d->local_len = sizeof(d->local);
+        if (ns_getsockname(rs->st, s->nsfd, (struct sockaddr *)&d->local, &d->local_len) < 0)
+            d->local_len = 0;
+        d->peer_len = sizeof(d->peer);
+        d->has_peer = ns_getpeername(rs->st, s->nsfd, (struct sockaddr *)&d->peer, &d->peer_len) == 0;
     }
 }
 
@@ -522,7 +530,9 @@ static bool to_tcp(struct run_stack *rs, struct sock *s, const uint8_t *p, uint3
         s->in_len = 0;
         return true;
     }
-    ssize_t k = ns_send(rs->st, s->nsfd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t k = ns_send(rs->st, s->nsfd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL | (s->more ? MSG_MORE : 0));
+    if (k > 0)
+        s->more_held = s->more;
     if (k < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             /* The connection is gone (reset, or it ended): what the
@@ -637,6 +647,7 @@ static void dgram_to_prog(struct run_stack *rs, struct sock *s)
             n = 0;
         } else {
             h->controllen = (uint32_t)m.msg_controllen;
+            h->fromlen = m.msg_namelen;
             if (s->ts || s->tsns) {
                 /* SO_TIMESTAMP(NS): the time the datagram left the stack
                  * for the program (the stack keeps no arrival times). */
@@ -706,7 +717,7 @@ static bool dgram_from_prog(struct run_stack *rs, struct sock *s, uint32_t event
 static bool handoff_send(struct run_stack *rs, struct sock *l)
 {
     struct sock *c = l->handoff;
-    struct run_accept rec = {.id = c->id, .peer = l->handoff_peer};
+    struct run_accept rec = {.id = c->id, .peer = l->handoff_peer, .peerlen = l->handoff_peerlen};
     struct iovec iov = {&rec, sizeof(rec)};
     union {
         struct cmsghdr h;
@@ -743,7 +754,7 @@ static void listener_accept(struct run_stack *rs, struct sock *l)
     for (int i = 0; i < 64; i++) {
         if (l->handoff && !handoff_send(rs, l))
             break;
-        struct sockaddr_in peer;
+        struct sockaddr_in6 peer;
         socklen_t plen = sizeof(peer);
         int fd = ns_accept4(rs->st, l->nsfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK);
         if (fd < 0)
@@ -759,14 +770,26 @@ static void listener_accept(struct run_stack *rs, struct sock *l)
                 sock_free(rs, c);
             break;
         }
-        set_sndbuf(prog, RUN_PAIR_SNDBUF);
+        /* The listener's options are the connection's (the stack copies
+         * its own; these are ours), the pair sized for the inherited
+         * TCP_NOTSENT_LOWAT as connect_done sizes it. */
+        unsigned int lowat = 0;
+        socklen_t ll = sizeof(lowat);
+        if (ns_getsockopt(rs->st, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &ll) < 0)
+            lowat = 0;
+        set_sndbuf(prog, run_pair_sndbuf(lowat));
+        c->inq = l->inq;
+        c->ts = l->ts;
+        c->tsns = l->tsns;
         c->type = SOCK_STREAM;
+        c->domain = l->domain;
         c->nsfd = fd;
         c->end = ours;
         c->state = S_CONNECTED;
         l->handoff = c;
         l->handoff_prog = prog;
         l->handoff_peer = peer;
+        l->handoff_peerlen = plen;
     }
     if (l->handoff)
         handoff_send(rs, l);
@@ -822,13 +845,13 @@ static void op_socket(struct req_ctx *q)
 {
     struct run_stack *rs = q->rs;
     int domain = q->req->arg[0], type = q->req->arg[1], proto = q->req->arg[2];
-    if (domain != AF_INET) {
+    if (domain != AF_INET && domain != AF_INET6) {
         errno = EAFNOSUPPORT;
         req_reply(q, -1, NULL, 0);
         return;
     }
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int nsfd = ns_socket(rs->st, AF_INET, type | SOCK_NONBLOCK, proto);
+    int nsfd = ns_socket(rs->st, domain, type | SOCK_NONBLOCK, proto);
     if (nsfd < 0) {
         req_reply(q, -1, NULL, 0);
         return;
@@ -848,6 +871,7 @@ static void op_socket(struct req_ctx *q)
         return;
     }
     s->type = base;
+    s->domain = domain;
     s->nsfd = nsfd;
     s->end = ours;
     if (stream) {
@@ -938,11 +962,11 @@ static void op_connect(struct req_ctx *q, struct sock *s)
     req_reply(q, -1, NULL, 0);
 }
 
-/* TCP_INFO: the stack's struct (the fields up to tcpi_total_retrans, as
- * glibc declares it) and, after them, what the server itself knows of
- * Linux's longer struct: the bytes acknowledged and received, the bytes
- * not sent yet (approximately: what TCP holds beyond one segment per
- * unacknowledged one). */
+/* TCP_INFO: the stack's, in Linux's layout (ns_getsockopt fills it from
+ * the connection's state), with the byte counts made exact beyond 4 GiB:
+ * the stack counts them from 32-bit sequence numbers, we in 64 bits —
+ * acknowledged is what TCP took from us less what it still holds,
+ * received what we passed to the program plus what TCP still holds. */
 static int tcp_info_get(struct run_stack *rs, struct sock *s, void *val, socklen_t *len)
 {
     struct tcp_info ti;
@@ -957,11 +981,12 @@ static int tcp_info_get(struct run_stack *rs, struct sock *s, void *val, socklen
         for (int i = 0; i < got && i < cnt; i++) {
             if (list[i].fd != s->nsfd)
                 continue;
-            uint64_t inflight = (uint64_t)ti.tcpi_unacked * ti.tcpi_snd_mss;
+            /* What was sent beyond what was acknowledged: small, so its
+             * 32-bit difference is right even when the counts wrapped. */
+            uint32_t flight = (uint32_t)(ti.tcpi_bytes_sent - ti.tcpi_bytes_acked);
             ti.tcpi_bytes_acked = s->bytes_in > list[i].send_q ? s->bytes_in - list[i].send_q : 0;
             ti.tcpi_bytes_received = s->bytes_out + list[i].recv_q;
-            ti.tcpi_notsent_bytes = list[i].send_q > inflight ? (uint32_t)(list[i].send_q - inflight) : 0;
-            ti.tcpi_bytes_sent = ti.tcpi_bytes_acked + inflight;
+            ti.tcpi_bytes_sent = ti.tcpi_bytes_acked + flight;
             break;
         }
         free(list);
@@ -1000,6 +1025,12 @@ static void op_getsockopt(struct req_ctx *q, struct sock *s)
         len = len < sizeof(v) ? len : (socklen_t)sizeof(v);
         memcpy(buf, &v, len);
     } else if (level == IPPROTO_TCP && name == TCP_INFO && s->type == SOCK_STREAM) {
+        /* What the program wrote before asking is TCP's, as on Linux. */
+        if (s->state == S_CONNECTED && !prog_to_net(rs, s)) {
+            errno = ENOTCONN; /* it went meanwhile (the program closed it unread: reset) */
+            req_reply(q, -1, NULL, 0);
+            return;
+        }
         r = tcp_info_get(rs, s, buf, &len);
     } else {
         r = ns_getsockopt(rs->st, s->nsfd, level, name, buf, &len);
@@ -1039,6 +1070,41 @@ static void op_setsockopt(struct req_ctx *q, struct sock *s)
     }
     int r = ns_setsockopt(rs->st, s->nsfd, level, name, q->req->len ? q->data : NULL, q->req->len);
     req_reply(q, r, NULL, 0);
+}
+
+/* RUN_OP_MORE: the program's sends begin (arg 1) or stop (0) saying
+ * MSG_MORE. What it wrote before goes to TCP first with the flags it was
+ * written with. When they stop, the first send without the flag is in the
+ * pair already: it goes to TCP without MSG_MORE and pushes what was held;
+ * if TCP took everything before (we read the pair meanwhile), what it
+ * holds is pushed as Linux's next send would (TCP_CORK off does that,
+ * and changes nothing else when the program has not corked). */
+static void op_more(struct req_ctx *q, struct sock *s)
+{
+    struct run_stack *rs = q->rs;
+    bool more = q->req->arg[0] != 0;
+    if (s->type != SOCK_STREAM) {
+        req_reply(q, 0, NULL, 0);
+        return;
+    }
+    if (s->state == S_CONNECTED && more != s->more) {
+        s->more = false;
+        if (more && !prog_to_net(rs, s)) {
+            req_reply(q, 0, NULL, 0); /* gone meanwhile: nothing to hold */
+            return;
+        }
+        s->more = more;
+        if (!more && prog_to_net(rs, s) && s->more_held && !s->in_len) {
+            int cork = 0;
+            socklen_t cl = sizeof(cork);
+            if (ns_getsockopt(rs->st, s->nsfd, IPPROTO_TCP, TCP_CORK, &cork, &cl) == 0 && !cork)
+                ns_setsockopt(rs->st, s->nsfd, IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork));
+            s->more_held = false;
+        }
+    } else {
+        s->more = more;
+    }
+    req_reply(q, 0, NULL, 0);
 }
 
 static void op_shutdown(struct req_ctx *q, struct sock *s)
@@ -1130,7 +1196,7 @@ static void op_dead(struct req_ctx *q, struct dead *d)
     case RUN_OP_GETSOCKOPT:
         if (req->arg[0] == SOL_SOCKET &&
             (req->arg[1] == SO_ERROR || req->arg[1] == SO_TYPE || req->arg[1] == SO_DOMAIN)) {
-            v = req->arg[1] == SO_ERROR ? d->error : req->arg[1] == SO_TYPE ? d->type : AF_INET;
+            v = req->arg[1] == SO_ERROR ? d->error : req->arg[1] == SO_TYPE ? d->type : d->domain;
             if (req->arg[1] == SO_ERROR)
                 d->error = 0;
             req_reply(q, 0, &v, sizeof(v));
@@ -1138,11 +1204,11 @@ static void op_dead(struct req_ctx *q, struct dead *d)
         }
         break;
     case RUN_OP_GETSOCKNAME:
-        req_reply(q, 0, &d->local, sizeof(d->local));
+        req_reply(q, 0, &d->local, d->local_len);
         return;
     case RUN_OP_GETPEERNAME:
         if (d->has_peer) {
-            req_reply(q, 0, &d->peer, sizeof(d->peer));
+            req_reply(q, 0, &d->peer, d->peer_len);
             return;
         }
         break;
@@ -1151,9 +1217,9 @@ static void op_dead(struct req_ctx *q, struct dead *d)
         return;
     case RUN_OP_CONNECT:
         /* Linux lets a socket whose connect failed connect again: the
-         * library makes a new one in its place (ESTALE says so). */
-        errno = ESTALE;
-        req_reply(q, -1, NULL, 0);
+         * library makes a new one in its place (ESTALE says so), of the
+         * family arg[0] says. */
+        reply(q->rs, q->c, req->seq, -1, ESTALE, NULL, 0, -1, 0, d->domain);
         return;
     case RUN_OP_SHUTDOWN:
     case RUN_OP_SENDMSG:
@@ -1223,6 +1289,9 @@ static void handle_request(struct req_ctx *q)
         r = s->error;
         s->error = 0;
         req_reply(q, r, NULL, 0);
+        break;
+    case RUN_OP_MORE:
+        op_more(q, s);
         break;
     default:
         errno = EINVAL;

@@ -99,7 +99,10 @@ extern const char *const tcp_state_names[];
 #define TF_BINDADDR_LOCK 0x10000000u
 /* Urgent mode (RFC 9293 §3.8.5, Linux tcp_urg_mode): a send with MSG_OOB
  * set SND.UP; segments below it carry URG until SND.UNA reaches it. */
-#define TF_URG 0x20000000u
+#define TF_URG 0x40000000u
+/* The send being queued said MSG_MORE: its tcp_output holds a tail
+ * smaller than a segment as TCP_CORK does (set only around that call). */
+#define TF_MORE 0x20000000u
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)
@@ -308,6 +311,10 @@ struct tcpcb {
     /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
     struct ns_tx_waiter txw;
     bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
+
+    /* TCP_INFO's segment counts (Linux tcpi_segs_in/out, data_segs_in/out):
+     * wire segments, a GSO packet counting as the segments it stands for. */
+    uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
 };
 
 /* ---- per-stack TCP state --------------------------------------------------- */

@@ -1036,6 +1036,11 @@ static void tcp_rcv(struct ns_stack *st, struct ns_pbuf *pb, const struct ns_flo
         goto drop;
     }
     tp->last_rx_us = st->now_us;
+    /* Linux tcp_segs_in: a GRO packet counts its segments. */
+    uint32_t nsegs = pb->gso_size && s.len > pb->gso_size ? (s.len + pb->gso_size - 1) / pb->gso_size : 1;
+    tp->segs_in += nsegs;
+    if (s.len)
+        tp->data_segs_in += nsegs;
     tp->keep_probes = 0;
     tp->persist_unanswered = 0;
     if (tp->state == TCPS_SYN_SENT)

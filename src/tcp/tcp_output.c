@@ -241,9 +241,13 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
     pb->flags |= NS_PBUF_F_TX_DEFER; /* a full device queue refuses it, not drops it */
+    uint32_t nsegs = pb->gso_size && len > pb->gso_size ? (len + pb->gso_size - 1) / pb->gso_size : 1;
     int rc = tcp_ip_output(st, tcp_egress(tp), f, tp->so, !tp->pmtu_locked, pb);
     if (rc == -EAGAIN)
         return tcp_tx_refused(tp, flags); /* nothing was sent (tcp_txwait.c) */
+    tp->segs_out += nsegs; /* Linux tcp_transmit_skb: tcp_skb_pcount */
+    if (len)
+        tp->data_segs_out += nsegs;
     if (SEQ_LT(seq, tp->snd_max) && (len || (flags & (NS_TCP_SYN | NS_TCP_FIN)))) {
         NS_STAT_INC(st, tcp_retrans_segs);
         tp->total_retrans++;
@@ -401,7 +405,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
             send = true;
         else if (tp->flags & TF_URG)
             send = true; /* Linux tcp_nagle_test: urgent mode passes Nagle and the cork */
-        else if ((tp->flags & TF_CORK) && !(tp->flags & TF_CORK_FLUSH))
+        else if ((tp->flags & (TF_CORK | TF_MORE)) && !(tp->flags & TF_CORK_FLUSH))
             send = false;
         /* RFC 896 / RFC 1122 §4.2.3.4: with data outstanding, hold a
          * small segment until the ACK comes (unless TCP_NODELAY). As

@@ -112,6 +112,9 @@ struct tcpcb *tcp_child_new(struct tcpcb *l, const struct ns_flow *f)
     tp->keep_cnt = l->keep_cnt;
     tp->user_timeout_us = l->user_timeout_us;
     tp->user_mss = l->user_mss;
+    tp->notsent_lowat = l->notsent_lowat;
+    tp->segs_in = 1; /* the SYN (Linux tcp_create_openreq_child) */
+    tp->cc = l->cc; /* TCP_CONGESTION (Linux tcp_ca_openreq_child) */
     tp->sock.flow = *f; /* the connection's 4-tuple */
     sock_inherit_family(&tp->sock, &l->sock); /* AF_INET6 and its IPV6_* options */
     tp->sock.flags |= l->sock.flags & SO_F_OOBINLINE; /* sk_clone: SOCK_URGINLINE */

@@ -108,6 +108,13 @@ static int tcp_accept(struct ns_stack *st, struct ns_sock *so, int flags, struct
         nso->flags |= SO_F_NONBLOCK;
     nso->ttl = so->ttl;
     nso->tos = so->tos;
+    nso->rcvtimeo_us = so->rcvtimeo_us;
+    nso->sndtimeo_us = so->sndtimeo_us;
+    nso->rcvlowat = so->rcvlowat;
+    nso->linger_onoff = so->linger_onoff;
+    nso->linger_s = so->linger_s;
+    nso->mark = so->mark;
+    nso->priority = so->priority;
     if (so->flags & SO_F_KEEPALIVE) {
         /* The connection was established before it had a socket, so its
          * keepalive timer (RFC 1122 §4.2.3.6) starts now. */
@@ -347,7 +354,15 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
         tp->snd_up = tp->snd_data + tp->sndbuf.len;
         tp->flags |= TF_URG;
     }
+    /* Linux tcp_push: after a send with MSG_MORE, push as under TCP_CORK
+     * (whole segments go, a smaller tail waits). What sends the tail is
+     * what would for TCP_NODELAY off: the next send without MSG_MORE, an
+     * ACK that Nagle's rule lets it follow, or with nothing in flight the
+     * persist timer after max(RTO, 200 ms) (tcp_check_probe_timer). */
+    if (flags & MSG_MORE)
+        tp->flags |= TF_MORE;
     tcp_output(tp);
+    tp->flags &= ~TF_MORE;
     return (ssize_t)done;
 }
 
@@ -747,6 +762,104 @@ static uint8_t tcp_linux_state(enum tcp_state s)
     return (unsigned)s < sizeof(linux_state) ? linux_state[s] : TCP_CLOSE;
 }
 
+/* Linux's struct tcp_info (linux/tcp.h, as of 6.1): glibc's netinet/tcp.h
+ * declares it only up to tcpi_total_retrans; what follows is the rest of
+ * the kernel's layout, which iperf3 and ss-style tools read. */
+struct tcp_info_linux {
+    struct tcp_info base;
+    uint64_t pacing_rate, max_pacing_rate;
+    uint64_t bytes_acked, bytes_received;     /* RFC 4898 tcpEStatsAppHCThruOctets{Acked,Received} */
+    uint32_t segs_out, segs_in;
+    uint32_t notsent_bytes, min_rtt;
+    uint32_t data_segs_in, data_segs_out;
+    uint64_t delivery_rate;
+    uint64_t busy_time, rwnd_limited, sndbuf_limited;
+    uint32_t delivered, delivered_ce;
+    uint64_t bytes_sent, bytes_retrans;
+    uint32_t dsack_dups, reord_seen;
+    uint32_t rcv_ooopack, snd_wnd;
+};
+_Static_assert(sizeof(struct tcp_info) == 104, "glibc's struct tcp_info ends at tcpi_total_retrans");
+_Static_assert(sizeof(struct tcp_info_linux) == 232, "Linux 6.1's struct tcp_info");
+
+/* Linux tcp_get_info from the connection's state. What netsock keeps no
+ * state for stays 0: tcpi_delivery_rate, tcpi_delivered(_ce), the
+ * busy/limited times, tcpi_bytes_retrans, tcpi_dsack_dups,
+ * tcpi_rcv_ooopack, the last-data times. tcpi_bytes_acked/received come
+ * from the sequence numbers (exact up to 4 GiB each way; they wrap after
+ * that), tcpi_bytes_sent is the new data sent (retransmissions not
+ * counted), tcpi_min_rtt RACK's minimum RTT or else the latest sample
+ * (netsock keeps no windowed minimum), tcpi_pacing_rate what Linux would pace at (netsock does not
+ * pace: tcpi_max_pacing_rate is "no limit"). */
+static void tcp_get_info(struct tcpcb *tp, struct tcp_info_linux *x)
+{
+    struct tcp_info *ti = &x->base;
+    memset(x, 0, sizeof(*x));
+    ti->tcpi_state = tcp_linux_state(tp->state);
+    /* Linux's TCP_CA_Open, Disorder, Recovery, Loss. */
+    ti->tcpi_ca_state = (tp->flags & TF_LOSS) ? 4 : (tp->flags & TF_FASTRECOVERY) ? 3
+                        : (tp->dupacks || tp->sacked_bytes) ? 1 : 0;
+    ti->tcpi_retransmits = (uint8_t)tp->rxt_shift;
+    ti->tcpi_probes = (uint8_t)tp->persist_unanswered;
+    ti->tcpi_backoff = (uint8_t)tp->rxt_shift;
+    if (tcp_ts_on(tp))
+        ti->tcpi_options |= TCPI_OPT_TIMESTAMPS;
+    if ((tp->flags & TF_REQ_SACK) && (tp->flags & TF_RCVD_SACK))
+        ti->tcpi_options |= TCPI_OPT_SACK;
+    if (tcp_ws_on(tp)) {
+        ti->tcpi_options |= TCPI_OPT_WSCALE;
+        ti->tcpi_snd_wscale = tp->snd_wscale & 15;
+        ti->tcpi_rcv_wscale = tp->rcv_wscale & 15;
+    }
+    ti->tcpi_rto = (uint32_t)tp->rto_us;
+    ti->tcpi_ato = TCP_DELACK_US;
+    uint32_t mss = tp->mss ? tp->mss : 1;
+    ti->tcpi_snd_mss = tp->mss;
+    ti->tcpi_rcv_mss = tp->peer_mss;
+    ti->tcpi_unacked = (tp->snd_max - tp->snd_una + mss - 1) / mss;
+    ti->tcpi_sacked = tp->sacked_bytes / mss;
+    ti->tcpi_lost = tp->lost_bytes / mss;
+    ti->tcpi_retrans = tp->retrans_bytes / mss;
+    if (tp->last_rx_us && tp->st->now_us >= tp->last_rx_us)
+        ti->tcpi_last_ack_recv = (uint32_t)((tp->st->now_us - tp->last_rx_us) / 1000u);
+    ti->tcpi_pmtu = tcp_path_mtu(tp);
+    ti->tcpi_rcv_ssthresh = tp->rcv_ssthresh;
+    ti->tcpi_rtt = (uint32_t)tp->srtt_us;
+    ti->tcpi_rttvar = (uint32_t)tp->rttvar_us;
+    ti->tcpi_snd_ssthresh = tp->ssthresh == UINT32_MAX ? 0x7fffffff : tp->ssthresh / mss;
+    ti->tcpi_snd_cwnd = tp->mss ? tp->cwnd / tp->mss : 0;
+    ti->tcpi_advmss = tcp_mss_for_route(tp);
+    ti->tcpi_reordering = 3; /* Linux's tcp_reordering: netsock keeps no estimate */
+    ti->tcpi_rcv_rtt = (uint32_t)tp->rcv_rtt_us;
+    ti->tcpi_rcv_space = tp->rcvq_space; /* autotuning's bytes read per RTT, as Linux */
+    ti->tcpi_total_retrans = tp->total_retrans;
+
+    /* tcp_update_pacing_rate: cwnd per RTT, 200 % in slow start (below
+     * half ssthresh), else 120 %. */
+    if (tp->srtt_us && tp->mss) {
+        uint64_t ratio = tp->cwnd < tp->ssthresh / 2 ? 200 : 120;
+        x->pacing_rate = (uint64_t)tp->cwnd * 1000000u / tp->srtt_us * ratio / 100;
+    }
+    x->max_pacing_rate = UINT64_MAX;
+    bool synced = TCPS_HAVEESTABLISHED(tp->state);
+    if (synced) {
+        x->bytes_acked = tp->snd_una - tp->iss - 1u;      /* the SYN is not data; a FIN is counted */
+        x->bytes_received = tp->rcv_nxt - tp->irs - 1u;
+        x->bytes_sent = tp->snd_max - tp->iss - 1u;
+    }
+    x->segs_out = tp->segs_out;
+    x->segs_in = tp->segs_in;
+    x->data_segs_out = tp->data_segs_out;
+    x->data_segs_in = tp->data_segs_in;
+    x->notsent_bytes = tcp_notsent(tp);
+    /* RACK's minimum when it measured one (SACK recovery keeps it), else
+     * the latest RTT sample; Linux's ~0U before any. */
+    x->min_rtt = tp->rack_min_rtt_us ? (uint32_t)tp->rack_min_rtt_us
+                 : tp->rtt_samples ? tp->last_rtt_us : UINT32_MAX;
+    x->reord_seen = tp->rack_reord ? 1 : 0;
+    x->snd_wnd = tp->snd_wnd;
+}
+
 static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, int name, void *val,
                           socklen_t *len)
 {
@@ -758,27 +871,9 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     if ((int)*len < 0)
         return -EINVAL;
     if (name == TCP_INFO) {
-        struct tcp_info ti;
-        memset(&ti, 0, sizeof(ti));
-        ti.tcpi_state = tcp_linux_state(tp->state);
-        ti.tcpi_rto = (uint32_t)tp->rto_us;
-        ti.tcpi_rtt = (uint32_t)tp->srtt_us;
-        ti.tcpi_rttvar = (uint32_t)tp->rttvar_us;
-        ti.tcpi_snd_mss = tp->mss;
-        ti.tcpi_rcv_mss = tp->peer_mss;
-        ti.tcpi_snd_cwnd = tp->mss ? tp->cwnd / tp->mss : 0;
-        ti.tcpi_snd_ssthresh = tp->ssthresh == UINT32_MAX ? 0x7fffffff : tp->ssthresh / tp->mss;
-        ti.tcpi_total_retrans = tp->total_retrans;
-        if (tcp_ts_on(tp))
-            ti.tcpi_options |= TCPI_OPT_TIMESTAMPS;
-        if (tcp_ws_on(tp)) {
-            ti.tcpi_options |= TCPI_OPT_WSCALE;
-            ti.tcpi_snd_wscale = tp->snd_wscale & 15;
-            ti.tcpi_rcv_wscale = tp->rcv_wscale & 15;
-        }
-        ti.tcpi_retransmits = (uint8_t)tp->rxt_shift;
-        ti.tcpi_unacked = tp->mss ? (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss : 0;
-        ti.tcpi_rcv_space = tp->rcvq_space; /* autotuning's bytes read per RTT, as Linux */
+        /* As Linux do_tcp_getsockopt: up to the caller's length. */
+        struct tcp_info_linux ti;
+        tcp_get_info(tp, &ti);
         socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
         memcpy(val, &ti, n);
         *len = n;

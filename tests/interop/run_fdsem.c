@@ -806,6 +806,163 @@ static void t_listen(void)
     close(l);
 }
 
+/* An int option of fd, printed as "  NAME: VALUE" (or its error). */
+static void show_int(int fd, int level, int name, const char *what)
+{
+    int v = -1;
+    socklen_t l = sizeof(v);
+    char line[96];
+    snprintf(line, sizeof(line), "  %s", what);
+    say(line, getsockopt(fd, level, name, &v, &l) < 0 ? -1 : v);
+}
+
+/* Linux copies the listener into each connection it accepts
+ * (sk_clone_lock, tcp_create_openreq_child): the options set on the
+ * listener are the accepted socket's. */
+static void t_inherit(void)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1, v;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(l, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    v = 77;
+    setsockopt(l, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
+    v = 11;
+    setsockopt(l, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
+    v = 5;
+    setsockopt(l, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
+    setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    v = 12345;
+    setsockopt(l, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+    v = 4321;
+    setsockopt(l, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
+    setsockopt(l, IPPROTO_TCP, TCP_INQ, &one, sizeof(one));
+    v = 65536;
+    setsockopt(l, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+    v = 98304;
+    setsockopt(l, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+    struct timeval tv = {1, 500000};
+    setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    tv.tv_sec = 2;
+    setsockopt(l, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct linger lg = {1, 7};
+    setsockopt(l, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    v = 0x20;
+    setsockopt(l, IPPROTO_IP, IP_TOS, &v, sizeof(v));
+    v = 33;
+    setsockopt(l, IPPROTO_IP, IP_TTL, &v, sizeof(v));
+    setsockopt(l, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one));
+    say("listener with options", bind(l, (struct sockaddr *)&lo, sizeof(lo)) == 0 && listen(l, 4) == 0);
+    socklen_t ll = sizeof(lo);
+    getsockname(l, (struct sockaddr *)&lo, &ll);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&lo, sizeof(lo));
+    int a = accept(l, NULL, NULL);
+    say("accepted", a >= 0);
+    show_int(a, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE");
+    show_int(a, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
+    show_int(a, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE");
+    show_int(a, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL");
+    show_int(a, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT");
+    show_int(a, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY");
+    show_int(a, IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
+    show_int(a, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT");
+    show_int(a, IPPROTO_TCP, TCP_INQ, "TCP_INQ");
+    show_int(a, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF");
+    show_int(a, SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF");
+    show_int(a, IPPROTO_IP, IP_TOS, "IP_TOS");
+    show_int(a, IPPROTO_IP, IP_TTL, "IP_TTL");
+    show_int(a, SOL_SOCKET, SO_TIMESTAMP, "SO_TIMESTAMP");
+    socklen_t tl = sizeof(tv);
+    getsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, &tl);
+    printf("  SO_RCVTIMEO: %ld.%06ld\n", (long)tv.tv_sec, (long)tv.tv_usec);
+    tl = sizeof(tv);
+    getsockopt(a, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl);
+    printf("  SO_SNDTIMEO: %ld.%06ld\n", (long)tv.tv_sec, (long)tv.tv_usec);
+    tl = sizeof(lg);
+    getsockopt(a, SOL_SOCKET, SO_LINGER, &lg, &tl);
+    printf("  SO_LINGER: %d %d\n", lg.l_onoff, lg.l_linger);
+    /* They act, not only read back: the accepted socket's receive times
+     * out after the inherited 1.5 s, and TCP_INQ's message comes. */
+    char buf[8];
+    say("  recv with nothing sent (times out)", recv(a, buf, sizeof(buf), 0));
+    send(c, "xyz", 3, 0);
+    wait_for(a, POLLIN);
+    /* Its control messages: SO_TIMESTAMP's, then TCP_INQ's. */
+    union {
+        struct cmsghdr h;
+        char b[256];
+    } cm;
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+                       .msg_controllen = sizeof(cm.b)};
+    say("  recvmsg", recvmsg(a, &m, 0));
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        int inq = -1;
+        if (h->cmsg_level == IPPROTO_TCP && h->cmsg_type == TCP_CM_INQ)
+            memcpy(&inq, CMSG_DATA(h), sizeof(inq));
+        printf("    cmsg level %d type %d length %zu%s%d\n", h->cmsg_level, h->cmsg_type,
+               (size_t)h->cmsg_len, inq >= 0 ? " inq " : " ", inq >= 0 ? inq : 0);
+    }
+    close(a);
+    close(c);
+    close(l);
+}
+
+/* Linux's tcpi_notsent_bytes (linux/tcp.h's struct tcp_info, past the end
+ * of glibc's): bytes written that TCP has not sent. */
+#define TCPI_NOTSENT_OFF 144
+static long notsent(int s)
+{
+    uint8_t ti[232];
+    socklen_t l = sizeof(ti);
+    uint32_t v;
+    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, ti, &l) < 0 || l < TCPI_NOTSENT_OFF + 4)
+        return -1;
+    memcpy(&v, ti + TCPI_NOTSENT_OFF, sizeof(v));
+    return v;
+}
+
+/* MSG_MORE (tcp_sendmsg, tcp_push): the bytes of a send with it wait
+ * (unsent) for the next send without it, which sends both. (Segment by
+ * segment: test_tcp_data's test_msg_more.) */
+static void t_more(void)
+{
+    /* Nothing in flight first: the server's "hello" acknowledges the
+     * command (else its ACK, coming after the send, would let Nagle send
+     * the held bytes, on Linux as on netsock, but at a time that differs). */
+    int s = conn('S', 0);
+    char buf[8];
+    say("hello read", read_n(s, buf, 5));
+    say("send 3 with MSG_MORE", send(s, "abc", 3, MSG_MORE));
+    say("  unsent", notsent(s));
+    say("send 3 without", send(s, "def", 3, 0));
+    say("  unsent", notsent(s));
+    say("  echoed", read_n(s, buf, 6));
+    printf("  data: %.6s\n", buf);
+    say("send 3 with MSG_MORE again", send(s, "ghi", 3, MSG_MORE));
+    say("  unsent", notsent(s));
+    say("write 2 (no flags)", write(s, "jk", 2));
+    say("  unsent", notsent(s));
+    say("  echoed", read_n(s, buf, 5));
+    /* A header with MSG_MORE, the body by sendfile: the end of a
+     * sendfile pushes (Linux do_sendfile without SPLICE_F_MORE). */
+    char path[] = "/tmp/run_fdsem_moreXXXXXX";
+    int f = mkstemp(path);
+    unlink(path);
+    if (f < 0 || write(f, "body!", 5) != 5)
+        die("temporary file");
+    say("send 3 with MSG_MORE, then", send(s, "hdr", 3, MSG_MORE));
+    off_t off = 0;
+    say("  sendfile 5", sendfile(s, f, &off, 5));
+    say("  unsent", notsent(s));
+    say("  echoed", read_n(s, buf, 8));
+    printf("  data: %.8s\n", buf);
+    close(f);
+    close(s);
+}
+
 static void t_fork(void)
 {
     int s = conn('E', 0);
@@ -1002,7 +1159,8 @@ int main(int argc, char **argv)
     } tests[] = {{"socket", t_socket},   {"connect", t_connect}, {"dup", t_dup},
                  {"mix", t_mix},         {"threads", t_threads}, {"signals", t_signals},
                  {"data", t_data},       {"reset", t_reset},     {"options", t_options},
-                 {"listen", t_listen},   {"fork", t_fork},       {"udp", t_udp},
+                 {"listen", t_listen},   {"inherit", t_inherit}, {"more", t_more},
+                 {"fork", t_fork},       {"udp", t_udp},
                  {"passthrough", t_passthrough}};
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         if (only && strcmp(only, tests[i].name))

@@ -16,6 +16,11 @@
 #      numeric and passive addresses, then a connection by name. The
 #      server's log shows every query came from netsock's address, over
 #      UDP and over TCP — none from the kernel's.
+#   3. run_py_tcpinfo.py: after 2 MiB through the kernel's echo server,
+#      getsockopt(TCP_INFO) in Linux's whole layout says what `netsock stat
+#      --json` says of the same connection (rtt, rttvar, rto, cwnd, mss,
+#      ssthresh, retransmissions), and bytes, segments, min_rtt, pmtu and
+#      the peer's window fit the transfer.
 #
 # Usage: test_run_python.sh BUILD_DIR (as root; exit 77 = skipped otherwise).
 . "$(dirname "$0")/lib.sh" "${1:-}"
@@ -71,6 +76,12 @@ grep -q "^threads ok 8, served 8, pipe seen$" "$TMP/py.out" || fail "$(cat "$TMP
 conns=$(run_tcp_conns "$TMP/py.log")
 [ "$conns" = 16 ] || fail "the stack carried $conns TCP connections, want 16 (8 each way)"
 echo "   $(tail -n 1 "$TMP/py.out"); 16 connections through netsock"
+
+log "TCP_INFO in Linux's layout, the same as netsock stat says of the connection"
+run_fg tcpinfo -- "$PY" "$HERE/run_py_tcpinfo.py" "$NETSOCK" tcpinfo "$KERNEL_IP" 7001
+[ "$RUN_RC" = 0 ] || fail "$(cat "$TMP/tcpinfo.out") $(tail -5 "$TMP/tcpinfo.log")"
+grep -q "^tcp_info ok" "$TMP/tcpinfo.out" || fail "$(cat "$TMP/tcpinfo.out")"
+echo "   $(cat "$TMP/tcpinfo.out")"
 
 log "getaddrinfo through netsock to a DNS server on the kernel's side"
 mkdir -p "/etc/netns/$NS"

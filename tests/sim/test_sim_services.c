@@ -821,7 +821,7 @@ static void test_ctl_replies(void **state)
     free(t);
     t = ctl_reply(w.srv, w.svc, "sockets -tie", &len);
     NS_ASSERT_SEED(t && strstr(t, " ino:0 sk:") && strstr(t, " <->\n") &&
-                   strstr(t, "\t ts cubic"));
+                   strstr(t, "\t ts sack cubic"));
     free(t);
     t = ctl_reply(w.srv, w.svc, "sockets -tx", &len);
     NS_ASSERT_SEED(t && !strncmp(t, "error: unknown flag 'x'", 23));

@@ -557,6 +557,165 @@ static void test_nodelay_flushes_cork(void **state)
     tt_free(t);
 }
 
+/* Send n pattern bytes for sequence numbers seq.. with these send flags. */
+static void write_flags(struct tt *t, int fd, uint32_t seq, uint32_t n, int flags)
+{
+    uint8_t b[4096];
+    assert_true(n <= sizeof(b));
+    for (uint32_t i = 0; i < n; i++)
+        b[i] = tt_pat(seq + i);
+    assert_int_equal(ns_send(tt_st(t), fd, b, n, flags), (ssize_t)n);
+}
+
+/* Linux tcp_sendmsg with MSG_MORE (tcp_push with TCP_NAGLE_CORK): the
+ * send's whole segments go, its smaller tail waits for the next send
+ * without MSG_MORE; a tail nothing follows goes after max(RTO, 200 ms),
+ * as TCP_CORK's (tcp_check_probe_timer). Without the flag the same
+ * sends are segments of their own (the idle-Nagle case). */
+static void test_msg_more(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd);
+    /* A header with MSG_MORE, then its body: one segment. */
+    write_flags(t, fd, A, 100, MSG_MORE);
+    tseg_expect_none(t);
+    tt_at(t, t->now + 10 * US_MS);
+    tseg_expect_none(t);
+    write_flags(t, fd, A + 100, 300, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A, .len = 400, .pat = true);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 400);
+    /* The same two sends without MSG_MORE on an idle connection: the
+     * first leaves at once (Nagle holds the second behind it). */
+    write_flags(t, fd, A + 400, 100, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 400, .len = 100, .pat = true);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 500);
+    /* 3000 bytes with MSG_MORE: two whole segments, 80 held; the next
+     * send without it sends them with its own bytes. */
+    write_flags(t, fd, A + 500, 3000, MSG_MORE);
+    tseg_expect(t, .flags = ACK, .seq = A + 500, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A + 1960, .len = 1460);
+    tseg_expect_none(t);
+    write_flags(t, fd, A + 3500, 20, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3420, .len = 100, .pat = true);
+    tseg_expect_none(t);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 3520);
+    /* A tail nobody follows: out after 200 ms; the flag does not stay
+     * (the next plain send goes at once). */
+    uint64_t w = t->now;
+    write_flags(t, fd, A + 3520, 50, MSG_MORE);
+    tseg_expect_none(t);
+    assert_int_equal(tt_next_tx(t, w + US_S), w + 200 * US_MS);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3520, .len = 50, .pat = true);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 3570);
+    write_flags(t, fd, A + 3570, 10, 0);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 3570, .len = 10, .pat = true);
+    tt_free(t);
+}
+
+/* A 32- or 64-bit field of Linux's struct tcp_info (linux/tcp.h) at byte
+ * offset off, past what glibc's struct declares. */
+static uint64_t tcpi_at(const uint8_t *ti, size_t off, size_t size)
+{
+    uint64_t v64 = 0;
+    uint32_t v32 = 0;
+    if (size == 8)
+        memcpy(&v64, ti + off, 8);
+    else
+        memcpy(&v32, ti + off, 4);
+    return size == 8 ? v64 : v32;
+}
+
+/* TCP_INFO fills Linux's whole layout (232 bytes) from the connection:
+ * the bytes and segments each way, what is unsent, the peer's window. */
+static void test_tcp_info_counts(void **state)
+{
+    (void)state;
+    int fd;
+    struct tt *t = estab(&fd); /* SYN and ACK out, SYN,ACK in */
+    tt_write(t, fd, A, 3000);
+    tseg_expect(t, .flags = ACK, .seq = A, .len = 1460);
+    tseg_expect(t, .flags = ACK, .seq = A + 1460, .len = 1460);
+    tseg_expect(t, .flags = ACK | PSH, .seq = A + 2920, .len = 80);
+    tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = A + 2920, .win = 30000, .len = 100);
+    uint8_t ti[232];
+    socklen_t l = sizeof(ti);
+    assert_int_equal(ns_getsockopt(tt_st(t), fd, IPPROTO_TCP, TCP_INFO, ti, &l), 0);
+    assert_int_equal(l, 232);
+    assert_int_equal(tcpi_at(ti, 120, 8), 2920); /* tcpi_bytes_acked */
+    assert_int_equal(tcpi_at(ti, 128, 8), 100);  /* tcpi_bytes_received */
+    assert_int_equal(tcpi_at(ti, 136, 4), 5);    /* tcpi_segs_out: SYN, ACK, 3 of data */
+    assert_int_equal(tcpi_at(ti, 140, 4), 2);    /* tcpi_segs_in: SYN,ACK and the ACK */
+    assert_int_equal(tcpi_at(ti, 144, 4), 0);    /* tcpi_notsent_bytes */
+    assert_int_equal(tcpi_at(ti, 152, 4), 1);    /* tcpi_data_segs_in */
+    assert_int_equal(tcpi_at(ti, 156, 4), 3);    /* tcpi_data_segs_out */
+    assert_int_equal(tcpi_at(ti, 200, 8), 3000); /* tcpi_bytes_sent */
+    assert_int_equal(tcpi_at(ti, 228, 4), 30000); /* tcpi_snd_wnd */
+    struct tcp_info g;
+    memcpy(&g, ti, sizeof(g));
+    assert_int_equal(g.tcpi_unacked, 1);
+    assert_int_equal(g.tcpi_pmtu, 1500);
+    /* A caller with glibc's struct gets glibc's part. */
+    l = sizeof(g);
+    assert_int_equal(ns_getsockopt(tt_st(t), fd, IPPROTO_TCP, TCP_INFO, &g, &l), 0);
+    assert_int_equal(l, sizeof(g));
+    tt_free(t);
+}
+
+/* Linux sk_clone_lock, tcp_create_openreq_child, tcp_ca_openreq_child:
+ * a connection accepted from a listener has the listener's options. */
+static void test_accept_inherits(void **state)
+{
+    (void)state;
+    struct tt *t = tt_new();
+    struct ns_stack *st = tt_st(t);
+    int lfd = tt_listen(t, 8);
+    tt_setint(t, lfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, 5000);
+    tt_setint(t, lfd, IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+    tt_setint(t, lfd, SOL_SOCKET, SO_PRIORITY, 4);
+    tt_setint(t, lfd, SOL_SOCKET, SO_RCVLOWAT, 10);
+    assert_int_equal(ns_setsockopt(st, lfd, IPPROTO_TCP, TCP_CONGESTION, "newreno", 7), 0);
+    struct timeval tv = {1, 250000};
+    assert_int_equal(ns_setsockopt(st, lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    tv.tv_sec = 3;
+    assert_int_equal(ns_setsockopt(st, lfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+    struct linger lg = {1, 9};
+    assert_int_equal(ns_setsockopt(st, lfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    t->isn = ISS;
+    tseg_send(t, t->now, .flags = SYN, .seq = PISS, .win = 65535, .mss = 1460);
+    tseg_expect(t, .flags = SYN | ACK, .seq = ISS, .ack = P, .mss = 1460);
+    tseg_send(t, t->now, .flags = ACK, .seq = P, .ack = A, .win = 65535);
+    int fd = ns_accept(st, lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    int v = -1;
+    socklen_t l = sizeof(v);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &l), 0);
+    assert_int_equal(v, 5000);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &l), 0);
+    assert_int_equal(v, 3000);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_PRIORITY, &v, &l), 0);
+    assert_int_equal(v, 4);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l), 0);
+    assert_int_equal(v, 10);
+    char cc[16] = {0};
+    l = sizeof(cc);
+    assert_int_equal(ns_getsockopt(st, fd, IPPROTO_TCP, TCP_CONGESTION, cc, &l), 0);
+    assert_string_equal(cc, "newreno");
+    memset(&tv, 0, sizeof(tv));
+    l = sizeof(tv);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l), 0);
+    assert_true(tv.tv_sec == 1 && tv.tv_usec == 250000);
+    l = sizeof(tv);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l), 0);
+    assert_true(tv.tv_sec == 3 && tv.tv_usec == 250000);
+    memset(&lg, 0, sizeof(lg));
+    l = sizeof(lg);
+    assert_int_equal(ns_getsockopt(st, fd, SOL_SOCKET, SO_LINGER, &lg, &l), 0);
+    assert_true(lg.l_onoff == 1 && lg.l_linger == 9);
+    tt_free(t);
+}
+
 static void test_sender_sws(void **state)
 {
     (void)state;
@@ -806,6 +965,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_nagle),
         cmocka_unit_test(test_notsent_lowat),
         cmocka_unit_test(test_nodelay_flushes_cork),
+        cmocka_unit_test(test_msg_more),
+        cmocka_unit_test(test_tcp_info_counts),
+        cmocka_unit_test(test_accept_inherits),
         cmocka_unit_test(test_sender_sws),
         cmocka_unit_test(test_sender_sws_half_window),
         cmocka_unit_test(test_delayed_ack_one_segment),
