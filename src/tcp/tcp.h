@@ -269,9 +269,11 @@ struct tcpcb {
     uint32_t prr_delivered, prr_out, recover_fs;
     uint8_t rexmt_mode;          /* what t_rexmt does when it fires: TCPT_* */
 
-    /* Timers (all on the stack's wheel). */
-    struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
-    struct ns_timer t_rack;      /* RFC 8985 §6.3 reordering timer */
+    /* Timers (tcp_timer.c): the deadline of each TT_* timer that is on
+     * (a bit of t_on), and one wheel entry at the earliest of them. */
+    struct ns_timer t_entry;
+    uint64_t t_at[6];
+    uint8_t t_on;
     uint32_t persist_shift;
     uint32_t persist_unanswered; /* window probes since the peer last sent anything */
     bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
@@ -568,8 +570,28 @@ static inline bool tcp_tx_waiting(struct tcpcb *tp, bool rexmit_una)
 }
 
 /* tcp_timer.c */
+/* A connection's timers. */
+enum tcp_timer_kind {
+    TT_REXMT,   /* retransmission (RFC 6298), or the tail loss probe (rexmt_mode) */
+    TT_PERSIST, /* zero-window probe (RFC 9293 §3.8.6.1), cork ceiling, resource probe */
+    TT_KEEP,    /* keep-alive (RFC 1122 §4.2.3.6) */
+    TT_DELACK,  /* delayed ACK (RFC 1122 §4.2.3.2) */
+    TT_2MSL,    /* TIME_WAIT (RFC 9293 §3.6.1), an orphan's FIN_WAIT_2 timeout */
+    TT_RACK,    /* RFC 8985 §6.3 reordering timer */
+    TT_NKINDS
+};
+/* Set up the timers (all off) / turn them all off. */
 void tcp_timers_init(struct tcpcb *tp);
 void tcp_timers_cancel(struct tcpcb *tp);
+/* Turn timer `kind` on at `at` (us; at or before now: due at the next
+ * advance of the wheel), moving it if it was on. */
+void tcp_timer_arm(struct tcpcb *tp, unsigned kind, uint64_t at);
+/* Turn timer `kind` off; harmless when it is. */
+void tcp_timer_cancel(struct tcpcb *tp, unsigned kind);
+static inline bool tcp_timer_pending(const struct tcpcb *tp, unsigned kind)
+{
+    return (tp->t_on >> kind) & 1u;
+}
 void tcp_arm_rexmt(struct tcpcb *tp);
 void tcp_arm_keep(struct tcpcb *tp);
 void tcp_arm_delack(struct tcpcb *tp);
