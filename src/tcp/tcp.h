@@ -143,6 +143,10 @@ struct tcp_sendmap {
 };
 
 struct tcpcb {
+    /* Laid out for size (issue 14: a million of these): within each
+     * group the 8-byte fields first, the 4-byte ones in even numbers, the
+     * narrow fields of every group together at the end; no holes. */
+
     /* The connection's socket, embedded (socket/sock.h): its addresses and
      * ports are the connection's 4-tuple, the one copy of it. */
     struct ns_sock sock;
@@ -150,9 +154,6 @@ struct tcpcb {
     /* &sock while a descriptor refers to it; NULL while embryonic (not yet
      * accepted) or orphaned (closed by the user, still finishing). */
     struct ns_sock *so;
-    uint8_t state;
-    uint32_t flags;
-
     struct tcpcb *hnext;         /* 4-tuple or listener hash chain */
     /* While a descriptor refers to it: on tcp_table.socks. */
     struct ns_dlink sock_link;
@@ -162,11 +163,12 @@ struct tcpcb {
     struct tcpcb *qnext;         /* link in the listener's queues */
     struct tcpcb *synq;          /* listener: embryonic children (tcpcbs in SYN-RECEIVED) */
     struct tcpcb *acceptq, *acceptq_tail;
+    uint64_t last_cookie_us;     /* listener: when a SYN cookie was last sent (cookie_sent) */
     /* synq_len: half-open connections, the syncache's entries for this
      * listener and the tcpcbs on synq (Linux's request queue length). */
     uint32_t synq_len, acceptq_len, backlog;
-    bool cookie_sent;            /* listener: a SYN cookie was sent, at last_cookie_us */
-    uint64_t last_cookie_us;
+
+    uint32_t flags;
 
     /* Send sequence space (RFC 9293 §3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2, snd_up;
@@ -179,26 +181,13 @@ struct tcpcb {
     /* The most window we offer for now (Linux rcv_ssthresh): the SYN's
      * window at first, grown as data arrives (tcp_rcv_grow_window). */
     uint32_t rcv_ssthresh;
-    bool rcv_up_valid;
-    /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
-     * we offer on our SYN, and what the peer's SYN offered. */
-    uint8_t snd_wscale, rcv_wscale;
-    uint8_t req_rcv_wscale, peer_wscale;
     /* RFC 7323 §3-§5 timestamps (when TF_REQ_TSTMP and TF_RCVD_TSTMP). */
     uint32_t ts_offset;          /* TSval = ms clock + ts_offset (§5.4: random per connection) */
     uint32_t ts_recent;          /* TS.Recent: the TSval to echo */
-    uint64_t ts_recent_age_us;   /* when ts_recent was set (PAWS 24-day rule, §5.5) */
     uint32_t last_ack_sent;      /* Last.ACK.sent (§4.3) */
-
-    uint16_t mss;                /* bytes per segment we send (effective SMSS) */
-    uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
-    uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
-    /* Path MTU from ICMP "fragmentation needed" (RFC 1191), for this
-     * connection only (docs/tcp.md): 0 = none; locked: reported below
-     * TCP_MIN_PMTU, so segments go without DF; forgotten at expires_us. */
-    uint16_t pmtu;
-    bool pmtu_locked;
-    uint64_t pmtu_expires_us;
+    uint32_t rack_end_seq;       /* RACK.end_seq (RFC 8985 §6) */
+    uint64_t ts_recent_age_us;   /* when ts_recent was set (PAWS 24-day rule, §5.5) */
+    uint64_t pmtu_expires_us;    /* see pmtu below */
 
     struct ns_ring sndbuf;
     struct ns_ring rcvbuf;
@@ -208,96 +197,113 @@ struct tcpcb {
     /* On the stack's list of connections holding out-of-order data
      * (tcp_table.ooo), stalest first: tcp_reass.c. */
     struct ns_dlink ooo_link;
-    bool ooo_listed;
     /* Receive-buffer autotuning (tcp_rcv_space_adjust): bytes the
      * application read in the last measured RTT, and where and when the
      * current measurement began (rcvq_time_us 0: not yet). */
-    uint32_t rcvq_space, rcvq_seq;
     uint64_t rcvq_time_us;
     uint64_t rcv_rtt_us;         /* receiver's RTT from echoed timestamps (0: none) */
+    uint32_t rcvq_space, rcvq_seq;
 
     /* RFC 6298 round-trip estimation. */
     uint64_t srtt_us, rttvar_us, rto_us;
-    uint32_t rtt_seq;
     uint64_t rtt_start_us;
+    uint64_t rxt_start_us;       /* when the oldest unacked data was first sent */
+    uint32_t rtt_seq;
     uint32_t last_rtt_us;        /* the latest RTT sample (tcp_rtt_sample) ... */
     uint32_t rtt_samples;        /* ... and how many there have been */
     uint32_t rxt_shift;          /* consecutive timeouts (backoff exponent) */
-    uint64_t rxt_start_us;       /* when the oldest unacked data was first sent */
     uint32_t total_retrans;
     uint32_t dupacks;
 
     /* Congestion control. */
     const struct tcp_cc_ops *cc;
+    uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
     uint32_t cwnd, ssthresh, recover;
     uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
-    uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
     struct tcp_hystart hystart;  /* RFC 9406 slow start (cc/hystart.c) */
 
     /* RFC 2018 receiver: the blocks to report, most recent first, and a
      * pending RFC 2883 D-SACK block (sent once, first). */
     struct ns_tcp_sack_block rcv_sack[NS_TCP_MAX_SACK];
-    uint8_t rcv_nsack;
-    bool rcv_dsack_valid;
     struct ns_tcp_sack_block rcv_dsack;
+    uint32_t lost_hint;          /* no unretransmitted lost record starts below this */
 
     /* Sender scoreboard (RFC 6675 §3) and its byte counts: pipe =
      * (SND.MAX - SND.UNA) - sacked - lost + retrans (tcp_pipe). */
     struct tcp_sendmap sm;
     uint32_t sacked_bytes, lost_bytes, retrans_bytes;
-    uint32_t lost_hint;          /* no unretransmitted lost record starts below this */
     uint32_t sm_rexmit_high;     /* no record above this was ever retransmitted */
     /* RACK (RFC 8985 §6). */
     uint64_t rack_xmit_us;       /* RACK.xmit_ts: latest send time among delivered */
-    uint32_t rack_end_seq;       /* RACK.end_seq */
     uint64_t rack_rtt_us;        /* RACK.rtt */
     uint64_t rack_min_rtt_us;    /* RACK.min_RTT (0: none yet) */
     uint32_t rack_fack;          /* RACK.fack: highest end delivered (from ISS: tcp_set_iss) */
-    bool rack_valid;             /* RACK.xmit_ts/end_seq hold a delivered segment */
-    bool rack_reord;             /* RACK.reordering_seen */
-    uint8_t rack_reo_mult;       /* RACK.reo_wnd_mult */
-    uint8_t rack_reo_persist;    /* RACK.reo_wnd_persist */
     uint32_t rack_dsack_round;   /* RACK.dsack_round (valid when rack_dsack_round_on) */
-    bool rack_dsack_round_on;
     uint32_t tlp_end_seq;        /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
     /* Undoing a recovery that D-SACKs prove spurious (RFC 3708 §3, as
      * Linux tcp_try_undo_dsack): the window before it, where it began,
      * and retransmissions not yet reported as duplicates. */
     uint32_t prior_cwnd, prior_ssthresh, undo_marker, undo_retrans;
-    bool undo_valid;
     /* PRR (RFC 6937 §3). */
     uint32_t prr_delivered, prr_out, recover_fs;
-    uint8_t rexmt_mode;          /* what t_rexmt does when it fires: TCPT_* */
 
     /* Timers (tcp_timer.c): the deadline of each TT_* timer that is on
      * (a bit of t_on), and one wheel entry at the earliest of them. */
     struct ns_timer t_entry;
     uint64_t t_at[6];
-    uint8_t t_on;
+    uint64_t last_rx_us, last_tx_us;
     uint32_t persist_shift;
     uint32_t persist_unanswered; /* window probes since the peer last sent anything */
-    bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
-    bool rcvd_fin;               /* the peer's FIN arrived (reads find end of file for good) */
-    bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
     int soft_error;              /* ICMP error since data was last acked (Linux sk_err_soft) */
     uint32_t keep_probes;
-    uint64_t last_rx_us, last_tx_us;
-    uint32_t delack_segs;        /* full-sized segments since the last ACK */
 
     /* Options (socket level) */
     uint64_t keep_idle_us, keep_intvl_us, user_timeout_us;
     uint32_t keep_cnt;
     uint32_t notsent_lowat;      /* TCP_NOTSENT_LOWAT; 0: none (Linux's sysctl default, UINT_MAX) */
     int linger_zero;
+    uint32_t delack_segs;        /* full-sized segments since the last ACK */
 
     uint64_t created_us;
     uint64_t last_oow_ack_us;    /* last ACK to an unacceptable segment or challenge ACK */
 
     /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
     struct ns_tx_waiter txw;
+
+    uint16_t mss;                /* bytes per segment we send (effective SMSS) */
+    uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
+    uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
+    /* Path MTU from ICMP "fragmentation needed" (RFC 1191), for this
+     * connection only (docs/tcp.md): 0 = none; locked: reported below
+     * TCP_MIN_PMTU, so segments go without DF; forgotten at
+     * pmtu_expires_us. */
+    uint16_t pmtu;
+    bool pmtu_locked;
+
+    /* The narrow fields, together. */
+    uint8_t state;
+    bool cookie_sent;            /* listener: a SYN cookie was sent, at last_cookie_us */
+    bool rcv_up_valid;
+    /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
+     * we offer on our SYN, and what the peer's SYN offered. */
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t req_rcv_wscale, peer_wscale;
+    bool ooo_listed;             /* on tcp_table.ooo */
+    uint8_t rcv_nsack;           /* rcv_sack's blocks */
+    bool rcv_dsack_valid;        /* rcv_dsack is pending */
+    bool rack_valid;             /* RACK.xmit_ts/end_seq hold a delivered segment */
+    bool rack_reord;             /* RACK.reordering_seen */
+    uint8_t rack_reo_mult;       /* RACK.reo_wnd_mult */
+    uint8_t rack_reo_persist;    /* RACK.reo_wnd_persist */
+    bool rack_dsack_round_on;
+    bool undo_valid;
+    uint8_t rexmt_mode;          /* what TT_REXMT does when it fires: TCPT_* */
+    uint8_t t_on;                /* the TT_* timers that are on (bits) */
+    bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
+    bool rcvd_fin;               /* the peer's FIN arrived (reads find end of file for good) */
+    bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
     bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
 };
-
 /* ---- per-stack TCP state --------------------------------------------------- */
 
 struct tcp_table {
@@ -328,6 +334,10 @@ struct tcp_table {
     /* Connections holding out-of-order data, the one longest without
      * in-order progress first: the order they are pruned in. */
     struct ns_dlist ooo;
+    /* Spare scoreboard arrays of TCP_SM_FIRST_CAP records, linked through
+     * their first bytes (tcp_sm_free). */
+    void *sm_spare;
+    uint32_t sm_nspare;
     /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
      * instead of the RFC 6528 value, so unit tests can place ISNs where
      * they need them (e.g. just below 2^32). Never set outside tests: a
@@ -648,7 +658,16 @@ void tcp_sack_fill(struct tcpcb *tp, struct ns_tcp_repr *th);
 uint32_t tcp_sack_opt_len(const struct tcpcb *tp);
 
 /* tcp_sack.c — sender scoreboard */
+/* Give the scoreboard back (to the stack's spares when it has its first
+ * size); the byte counts are zeroed. Called when the last record leaves
+ * and when the connection no longer sends. */
 void tcp_sm_free(struct tcpcb *tp);
+/* Free the stack's spare scoreboard arrays (tcp_destroy). */
+void tcp_sm_spares_free(struct tcp_table *t);
+/* Records in a scoreboard's first array, and such arrays kept spare per
+ * stack (tcp_sm_free). */
+#define TCP_SM_FIRST_CAP 16u
+#define TCP_SM_SPARES 16u
 /* A segment [seq, seq+len) (FIN included in len when fin) went out now. */
 void tcp_sm_sent(struct tcpcb *tp, uint32_t seq, uint32_t len, bool fin);
 /* Records wholly below `ack` leave (RACK sees them delivered); a record

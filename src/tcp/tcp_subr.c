@@ -91,6 +91,7 @@ void tcp_destroy(struct ns_stack *st)
            t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
     assert(!t->socks.head && "a TCP socket outlived the descriptor table");
     tcp_mem_destroy(t);
+    tcp_sm_spares_free(t);
     free(t->conn);
     free(t);
     st->tcp = NULL;
