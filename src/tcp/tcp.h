@@ -308,6 +308,10 @@ struct tcpcb {
 
 struct tcp_table {
     struct tcpcb **conn;         /* 4-tuple hash */
+    /* While the table doubles (tcp_subr.c conn_grow): the old table, whose
+     * buckets below conn_moved have been moved into conn; NULL otherwise. */
+    struct tcpcb **conn_old;
+    uint32_t conn_old_mask, conn_moved;
     /* Every connection a descriptor refers to (tcp_port_in_use looks at
      * the ones bound but not connected or listening). */
     struct ns_dlist socks;
@@ -404,6 +408,11 @@ void tcp_free(struct tcpcb *tp);
 void tcp_state_change(struct tcpcb *tp, enum tcp_state to);
 void tcp_hash_insert(struct tcpcb *tp);
 void tcp_hash_remove(struct tcpcb *tp);
+/* Chains of the old table a doubling moves per insertion or removal. */
+#define TCP_HASH_MIGRATE 8u
+/* Walk every connection in the 4-tuple hash: tp NULL and *pos 0 for the
+ * first; NULL after the last. The table must not change during the walk. */
+struct tcpcb *tcp_hash_next(const struct tcp_table *t, uint32_t *pos, struct tcpcb *tp);
 /* The connection of flow `key` (local = our end), or NULL. */
 struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key);
 /* The listener for segments to laddr:lport: one bound to laddr itself
