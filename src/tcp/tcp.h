@@ -161,14 +161,8 @@ struct tcpcb {
     /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
     struct tcpcb *listener;      /* for a child: its listener until accepted */
     struct tcpcb *qnext;         /* link in the listener's queues */
-    struct tcpcb *synq;          /* listener: embryonic children (tcpcbs in SYN-RECEIVED) */
-    struct tcpcb *acceptq, *acceptq_tail;
-    uint64_t last_cookie_us;     /* listener: when a SYN cookie was last sent (cookie_sent) */
-    /* synq_len: half-open connections, the syncache's entries for this
-     * listener and the tcpcbs on synq (Linux's request queue length). */
-    uint32_t synq_len, acceptq_len, backlog;
-
     uint32_t flags;
+    uint32_t rack_fack;          /* RACK.fack (RFC 8985 §6): highest end delivered (from ISS: tcp_set_iss) */
 
     /* Send sequence space (RFC 9293 §3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2, snd_up;
@@ -234,18 +228,37 @@ struct tcpcb {
     uint32_t sacked_bytes, lost_bytes, retrans_bytes;
     uint32_t sm_rexmit_high;     /* no record above this was ever retransmitted */
     /* RACK (RFC 8985 §6). */
-    uint64_t rack_xmit_us;       /* RACK.xmit_ts: latest send time among delivered */
-    uint64_t rack_rtt_us;        /* RACK.rtt */
     uint64_t rack_min_rtt_us;    /* RACK.min_RTT (0: none yet) */
-    uint32_t rack_fack;          /* RACK.fack: highest end delivered (from ISS: tcp_set_iss) */
-    uint32_t rack_dsack_round;   /* RACK.dsack_round (valid when rack_dsack_round_on) */
-    uint32_t tlp_end_seq;        /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
-    /* Undoing a recovery that D-SACKs prove spurious (RFC 3708 §3, as
-     * Linux tcp_try_undo_dsack): the window before it, where it began,
-     * and retransmissions not yet reported as duplicates. */
-    uint32_t prior_cwnd, prior_ssthresh, undo_marker, undo_retrans;
-    /* PRR (RFC 6937 §3). */
-    uint32_t prr_delivered, prr_out, recover_fs;
+    /* A listener never sends data and a connection has no queues of
+     * children: the two share these bytes. Zeroed when the socket starts
+     * listening (tcp_listen) and when it stops (tcp_state_change). */
+    union {
+        struct {
+            /* Listening sockets: embryonic (SYN_RECEIVED) and ready
+             * connections. */
+            struct tcpcb *synq;      /* embryonic children (tcpcbs in SYN-RECEIVED) */
+            struct tcpcb *acceptq, *acceptq_tail;
+            uint64_t last_cookie_us; /* when a SYN cookie was last sent (cookie_sent) */
+            /* synq_len: half-open connections, the syncache's entries for
+             * this listener and the tcpcbs on synq (Linux's request queue
+             * length). */
+            uint32_t synq_len, acceptq_len, backlog;
+            bool cookie_sent;        /* a SYN cookie was sent, at last_cookie_us */
+        };
+        struct {
+            uint64_t rack_xmit_us;     /* RACK.xmit_ts: latest send time among delivered */
+            uint64_t rack_rtt_us;      /* RACK.rtt */
+            uint32_t rack_dsack_round; /* RACK.dsack_round (valid when rack_dsack_round_on) */
+            uint32_t tlp_end_seq;      /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
+            /* Undoing a recovery that D-SACKs prove spurious (RFC 3708
+             * §3, as Linux tcp_try_undo_dsack): the window before it,
+             * where it began, and retransmissions not yet reported as
+             * duplicates. */
+            uint32_t prior_cwnd, prior_ssthresh, undo_marker, undo_retrans;
+            /* PRR (RFC 6937 §3). */
+            uint32_t prr_delivered, prr_out, recover_fs;
+        };
+    };
 
     /* Timers (tcp_timer.c): the deadline of each TT_* timer that is on
      * (a bit of t_on), and one wheel entry at the earliest of them. */
@@ -282,7 +295,6 @@ struct tcpcb {
 
     /* The narrow fields, together. */
     uint8_t state;
-    bool cookie_sent;            /* listener: a SYN cookie was sent, at last_cookie_us */
     bool rcv_up_valid;
     /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
      * we offer on our SYN, and what the peer's SYN offered. */
@@ -304,6 +316,16 @@ struct tcpcb {
     bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
     bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
 };
+/* Zero the bytes a listener's queues share with a connection's recovery
+ * state (the union in struct tcpcb, which ends where t_entry begins). */
+static inline void tcp_shared_clear(struct tcpcb *tp)
+{
+    _Static_assert(offsetof(struct tcpcb, synq) == offsetof(struct tcpcb, rack_xmit_us),
+                   "the listener's queues and the recovery state share bytes");
+    memset((char *)tp + offsetof(struct tcpcb, synq), 0,
+           offsetof(struct tcpcb, t_entry) - offsetof(struct tcpcb, synq));
+}
+
 /* ---- per-stack TCP state --------------------------------------------------- */
 
 struct tcp_table {

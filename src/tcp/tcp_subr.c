@@ -194,6 +194,8 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
     char a[48], b[48];
     NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_addr_ntop(&f->local, a), f->lport,
            ns_addr_ntop(&f->remote, b), f->rport, tcp_state_names[tp->state], tcp_state_names[to]);
+    if (tp->state == TCPS_LISTEN)
+        tcp_shared_clear(tp); /* its queues are drained: a fresh recovery state */
     tp->state = (uint8_t)to;
     /* Every transition can change readiness (connected, end of stream,
      * closed): Linux wakes at each of these (sk_state_change from

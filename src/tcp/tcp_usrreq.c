@@ -59,6 +59,8 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
         backlog = 0;
     if ((uint32_t)backlog > st->cfg.somaxconn)
         backlog = (int)st->cfg.somaxconn;
+    if (tp->state == TCPS_CLOSED)
+        tcp_shared_clear(tp); /* empty queues in place of any recovery state */
     tp->backlog = (uint32_t)backlog;
     if (tp->state == TCPS_LISTEN)
         return 0;
