@@ -141,6 +141,8 @@ struct sock_watch {
  * raw sockets are a bare struct ns_sock), so it lives as long as the
  * protocol needs it, which may be after its descriptor closed. */
 struct ns_sock {
+    /* Laid out without holes (a TCP control block embeds it: issue 14). */
+    const struct ns_sock_ops *ops;
     int fd;            /* the descriptor (fdtable.h), -1 while it has none */
     int type;     /* SOCK_DGRAM, SOCK_RAW, SOCK_STREAM */
     /* AF_INET or AF_INET6 (Linux sk_family): what its sockaddrs are. The
@@ -149,41 +151,42 @@ struct ns_sock {
      * (whose bytes are its v4-mapped form), an unbound AF_INET6 socket has
      * the AF_INET6 wildcard. */
     int family;
-    const struct ns_sock_ops *ops;
     uint32_t flags;
     int so_error;      /* pending asynchronous error (positive errno), SO_ERROR */
+
+    uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
+    uint32_t sndbuf;
+    int rcvlowat;      /* SO_RCVLOWAT, stored and reported only (UDP ignores it) */
+    int linger_onoff, linger_s;
+    int bound_ifindex; /* SO_BINDTODEVICE (0 = any) */
+    uint32_t mark;     /* SO_MARK, stored and reported only */
+    int priority;      /* SO_PRIORITY, stored and reported only */
+    int mc_if6;        /* IPV6_MULTICAST_IF, an interface index or 0 */
+    uint32_t rx_mem;   /* datagrams: bytes charged against rcvbuf (buffer sizes) */
 
     /* Local and remote address and port, and the protocol (IPPROTO_*):
      * wildcards until bound or connected. For TCP the connection's
      * 4-tuple, kept here only (the control block embeds this socket). */
     struct ns_flow flow;
+
+    /* IPv6 options (AF_INET6 sockets, ipv6(7)); IPv4 datagrams of a
+     * dual-stack socket use ttl and tos below, as Linux does. */
+    int16_t hops6;     /* IPV6_UNICAST_HOPS, -1: the default (64) */
+    int16_t mc_hops6;  /* IPV6_MULTICAST_HOPS (default 1) */
+    int16_t csum_off6; /* raw: IPV6_CHECKSUM offset, -1: none (ICMPv6: 2) */
+    uint8_t tclass;    /* IPV6_TCLASS */
+    uint8_t ttl;       /* IP_TTL; 0 = stack default */
+    uint8_t tos;       /* IP_TOS */
+
     /* Where its datagrams to flow.remote (or the last destination) leave,
      * decided once per generation of the routes (net/net.h ip4_egress). */
     struct ip_egress egress;
 
-    uint32_t rcvbuf;   /* SO_RCVBUF, bytes (as Linux: twice what was asked) */
-    uint32_t sndbuf;
     uint64_t rcvtimeo_us; /* 0 = block forever; SOCK_TIMEO_NOWAIT = never wait */
     uint64_t sndtimeo_us;
-    int rcvlowat;      /* SO_RCVLOWAT, stored and reported only (UDP ignores it) */
-    int linger_onoff, linger_s;
-    uint8_t ttl;       /* IP_TTL; 0 = stack default */
-    uint8_t tos;       /* IP_TOS */
-    int bound_ifindex; /* SO_BINDTODEVICE (0 = any) */
-    uint32_t mark;     /* SO_MARK, stored and reported only */
-    int priority;      /* SO_PRIORITY, stored and reported only */
-    /* IPv6 options (AF_INET6 sockets, ipv6(7)); IPv4 datagrams of a
-     * dual-stack socket use ttl and tos above, as Linux does. */
-    int16_t hops6;     /* IPV6_UNICAST_HOPS, -1: the default (64) */
-    int16_t mc_hops6;  /* IPV6_MULTICAST_HOPS (default 1) */
-    uint8_t tclass;    /* IPV6_TCLASS */
-    int mc_if6;        /* IPV6_MULTICAST_IF, an interface index or 0 */
-    int16_t csum_off6; /* raw: IPV6_CHECKSUM offset, -1: none (ICMPv6: 2) */
-    uint32_t icmp6_filter[8]; /* raw ICMPv6: ICMP6_FILTER, a set bit blocks the type */
 
     /* Datagram receive queue (UDP, raw): pbufs with l3_off/l4_off set. */
     struct ns_pbuf_queue rxq;
-    uint32_t rx_mem;   /* bytes charged against rcvbuf (buffer sizes) */
     uint64_t rx_drops;
 
     /* Who is told of readiness changes (sock_wake); exclusive ones last. */
@@ -192,6 +195,7 @@ struct ns_sock {
     /* Protocol hash links (udp/). */
     struct ns_sock *hnext;
     struct ns_sock *rnext; /* raw socket list */
+    uint32_t icmp6_filter[8]; /* raw ICMPv6: ICMP6_FILTER, a set bit blocks the type */
 };
 
 /* One kind of socket a protocol makes (Linux struct inet_protosw): the

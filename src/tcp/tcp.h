@@ -154,6 +154,10 @@ struct tcp_sendmap {
 };
 
 struct tcpcb {
+    /* Laid out for size (issue 14: a million of these): within each
+     * group the 8-byte fields first, the 4-byte ones in even numbers, the
+     * narrow fields of every group together at the end; no holes. */
+
     /* The connection's socket, embedded (socket/sock.h): its addresses and
      * ports are the connection's 4-tuple, the one copy of it. */
     struct ns_sock sock;
@@ -161,9 +165,6 @@ struct tcpcb {
     /* &sock while a descriptor refers to it; NULL while embryonic (not yet
      * accepted) or orphaned (closed by the user, still finishing). */
     struct ns_sock *so;
-    uint8_t state;
-    uint32_t flags;
-
     struct tcpcb *hnext;         /* 4-tuple or listener hash chain */
     /* While a descriptor refers to it: on tcp_table.socks. */
     struct ns_dlink sock_link;
@@ -171,13 +172,8 @@ struct tcpcb {
     /* Listening sockets: embryonic (SYN_RECEIVED) and ready connections. */
     struct tcpcb *listener;      /* for a child: its listener until accepted */
     struct tcpcb *qnext;         /* link in the listener's queues */
-    struct tcpcb *synq;          /* listener: embryonic children (tcpcbs in SYN-RECEIVED) */
-    struct tcpcb *acceptq, *acceptq_tail;
-    /* synq_len: half-open connections, the syncache's entries for this
-     * listener and the tcpcbs on synq (Linux's request queue length). */
-    uint32_t synq_len, acceptq_len, backlog;
-    bool cookie_sent;            /* listener: a SYN cookie was sent, at last_cookie_us */
-    uint64_t last_cookie_us;
+    uint32_t flags;
+    uint32_t rack_fack;          /* RACK.fack (RFC 8985 §6): highest end delivered (from ISS: tcp_set_iss) */
 
     /* Send sequence space (RFC 9293 §3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2, snd_up;
@@ -192,30 +188,16 @@ struct tcpcb {
     uint32_t rcv_ssthresh;
     /* Urgent data received (RFC 9293 §3.8.5, RFC 6093, as Linux
      * tcp_check_urg/tcp_urg): the sequence number of the urgent byte (the
-     * one before the urgent pointer), what is known of it (TCP_URG_*) and,
-     * once it arrived, the byte itself. */
+     * one before the urgent pointer); what is known of it and the byte
+     * itself are urg_state (TCP_URG_*) and urg_byte below. */
     uint32_t urg_seq;
-    uint8_t urg_state;
-    uint8_t urg_byte;
-    /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
-     * we offer on our SYN, and what the peer's SYN offered. */
-    uint8_t snd_wscale, rcv_wscale;
-    uint8_t req_rcv_wscale, peer_wscale;
     /* RFC 7323 §3-§5 timestamps (when TF_REQ_TSTMP and TF_RCVD_TSTMP). */
     uint32_t ts_offset;          /* TSval = ms clock + ts_offset (§5.4: random per connection) */
     uint32_t ts_recent;          /* TS.Recent: the TSval to echo */
-    uint64_t ts_recent_age_us;   /* when ts_recent was set (PAWS 24-day rule, §5.5) */
     uint32_t last_ack_sent;      /* Last.ACK.sent (§4.3) */
-
-    uint16_t mss;                /* bytes per segment we send (effective SMSS) */
-    uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
-    uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
-    /* Path MTU from ICMP "fragmentation needed" (RFC 1191), for this
-     * connection only (docs/tcp.md): 0 = none; locked: reported below
-     * TCP_MIN_PMTU, so segments go without DF; forgotten at expires_us. */
-    uint16_t pmtu;
-    bool pmtu_locked;
-    uint64_t pmtu_expires_us;
+    uint32_t rack_end_seq;       /* RACK.end_seq (RFC 8985 §6) */
+    uint64_t ts_recent_age_us;   /* when ts_recent was set (PAWS 24-day rule, §5.5) */
+    uint64_t pmtu_expires_us;    /* see pmtu below */
 
     struct ns_ring sndbuf;
     struct ns_ring rcvbuf;
@@ -225,102 +207,154 @@ struct tcpcb {
     /* On the stack's list of connections holding out-of-order data
      * (tcp_table.ooo), stalest first: tcp_reass.c. */
     struct ns_dlink ooo_link;
-    bool ooo_listed;
     /* Receive-buffer autotuning (tcp_rcv_space_adjust): bytes the
      * application read in the last measured RTT, and where and when the
      * current measurement began (rcvq_time_us 0: not yet). */
-    uint32_t rcvq_space, rcvq_seq;
     uint64_t rcvq_time_us;
     uint64_t rcv_rtt_us;         /* receiver's RTT from echoed timestamps (0: none) */
+    uint32_t rcvq_space, rcvq_seq;
 
     /* RFC 6298 round-trip estimation. */
     uint64_t srtt_us, rttvar_us, rto_us;
-    uint32_t rtt_seq;
     uint64_t rtt_start_us;
+    uint64_t rxt_start_us;       /* when the oldest unacked data was first sent */
+    uint32_t rtt_seq;
     uint32_t last_rtt_us;        /* the latest RTT sample (tcp_rtt_sample) ... */
     uint32_t rtt_samples;        /* ... and how many there have been */
     uint32_t rxt_shift;          /* consecutive timeouts (backoff exponent) */
-    uint64_t rxt_start_us;       /* when the oldest unacked data was first sent */
     uint32_t total_retrans;
     uint32_t dupacks;
 
     /* Congestion control. */
     const struct tcp_cc_ops *cc;
+    uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
     uint32_t cwnd, ssthresh, recover;
     uint32_t bytes_acked;        /* for congestion avoidance (RFC 5681 §3.1 ABC) */
-    uint64_t cc_priv[6];         /* the algorithm's own state (cc/cubic.c) */
     struct tcp_hystart hystart;  /* RFC 9406 slow start (cc/hystart.c) */
 
     /* RFC 2018 receiver: the blocks to report, most recent first, and a
      * pending RFC 2883 D-SACK block (sent once, first). */
     struct ns_tcp_sack_block rcv_sack[NS_TCP_MAX_SACK];
-    uint8_t rcv_nsack;
-    bool rcv_dsack_valid;
     struct ns_tcp_sack_block rcv_dsack;
+    uint32_t lost_hint;          /* no unretransmitted lost record starts below this */
 
     /* Sender scoreboard (RFC 6675 §3) and its byte counts: pipe =
      * (SND.MAX - SND.UNA) - sacked - lost + retrans (tcp_pipe). */
     struct tcp_sendmap sm;
     uint32_t sacked_bytes, lost_bytes, retrans_bytes;
-    uint32_t lost_hint;          /* no unretransmitted lost record starts below this */
     uint32_t sm_rexmit_high;     /* no record above this was ever retransmitted */
     /* RACK (RFC 8985 §6). */
-    uint64_t rack_xmit_us;       /* RACK.xmit_ts: latest send time among delivered */
-    uint32_t rack_end_seq;       /* RACK.end_seq */
-    uint64_t rack_rtt_us;        /* RACK.rtt */
     uint64_t rack_min_rtt_us;    /* RACK.min_RTT (0: none yet) */
-    uint32_t rack_fack;          /* RACK.fack: highest end delivered (from ISS: tcp_set_iss) */
-    bool rack_valid;             /* RACK.xmit_ts/end_seq hold a delivered segment */
-    bool rack_reord;             /* RACK.reordering_seen */
-    uint8_t rack_reo_mult;       /* RACK.reo_wnd_mult */
-    uint8_t rack_reo_persist;    /* RACK.reo_wnd_persist */
-    uint32_t rack_dsack_round;   /* RACK.dsack_round (valid when rack_dsack_round_on) */
-    bool rack_dsack_round_on;
-    uint32_t tlp_end_seq;        /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
-    /* Undoing a recovery that D-SACKs prove spurious (RFC 3708 §3, as
-     * Linux tcp_try_undo_dsack): the window before it, where it began,
-     * and retransmissions not yet reported as duplicates. */
-    uint32_t prior_cwnd, prior_ssthresh, undo_marker, undo_retrans;
-    bool undo_valid;
-    /* PRR (RFC 6937 §3). */
-    uint32_t prr_delivered, prr_out, recover_fs;
-    uint8_t rexmt_mode;          /* what t_rexmt does when it fires: TCPT_* */
+    /* A listener never sends data and a connection has no queues of
+     * children: the two share these bytes. Zeroed when the socket starts
+     * listening (tcp_listen) and when it stops (tcp_state_change). */
+    union {
+        struct {
+            /* Listening sockets: embryonic (SYN_RECEIVED) and ready
+             * connections. */
+            struct tcpcb *synq;      /* embryonic children (tcpcbs in SYN-RECEIVED) */
+            struct tcpcb *acceptq, *acceptq_tail;
+            uint64_t last_cookie_us; /* when a SYN cookie was last sent (cookie_sent) */
+            /* synq_len: half-open connections, the syncache's entries for
+             * this listener and the tcpcbs on synq (Linux's request queue
+             * length). */
+            uint32_t synq_len, acceptq_len, backlog;
+            bool cookie_sent;        /* a SYN cookie was sent, at last_cookie_us */
+        };
+        struct {
+            uint64_t rack_xmit_us;     /* RACK.xmit_ts: latest send time among delivered */
+            uint64_t rack_rtt_us;      /* RACK.rtt */
+            uint32_t rack_dsack_round; /* RACK.dsack_round (valid when rack_dsack_round_on) */
+            uint32_t tlp_end_seq;      /* RFC 8985 §7: TLP.end_seq (when TF_TLP) */
+            /* Undoing a recovery that D-SACKs prove spurious (RFC 3708
+             * §3, as Linux tcp_try_undo_dsack): the window before it,
+             * where it began, and retransmissions not yet reported as
+             * duplicates. */
+            uint32_t prior_cwnd, prior_ssthresh, undo_marker, undo_retrans;
+            /* PRR (RFC 6937 §3). */
+            uint32_t prr_delivered, prr_out, recover_fs;
+        };
+    };
 
-    /* Timers (all on the stack's wheel). */
-    struct ns_timer t_rexmt, t_persist, t_keep, t_delack, t_2msl;
-    struct ns_timer t_rack;      /* RFC 8985 §6.3 reordering timer */
+    /* Timers (tcp_timer.c): the deadline of each TT_* timer that is on
+     * (a bit of t_on), and one wheel entry at the earliest of them. */
+    struct ns_timer t_entry;
+    uint64_t t_at[6];
+    uint64_t last_rx_us, last_tx_us;
     uint32_t persist_shift;
     uint32_t persist_unanswered; /* window probes since the peer last sent anything */
-    bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
-    bool rcvd_fin;               /* the peer's FIN arrived (reads find end of file for good) */
-    bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
     int soft_error;              /* ICMP error since data was last acked (Linux sk_err_soft) */
     uint32_t keep_probes;
-    uint64_t last_rx_us, last_tx_us;
-    uint32_t delack_segs;        /* full-sized segments since the last ACK */
 
     /* Options (socket level) */
     uint64_t keep_idle_us, keep_intvl_us, user_timeout_us;
     uint32_t keep_cnt;
     uint32_t notsent_lowat;      /* TCP_NOTSENT_LOWAT; 0: none (Linux's sysctl default, UINT_MAX) */
     int linger_zero;
+    uint32_t delack_segs;        /* full-sized segments since the last ACK */
 
     uint64_t created_us;
     uint64_t last_oow_ack_us;    /* last ACK to an unacceptable segment or challenge ACK */
 
     /* Transmit backpressure (tcp_txwait.c): waiting for a full device. */
     struct ns_tx_waiter txw;
+
+    uint16_t mss;                /* bytes per segment we send (effective SMSS) */
+    uint16_t peer_mss;           /* from the peer's MSS option (536 when absent) */
+    uint16_t user_mss;           /* TCP_MAXSEG (0 = none) */
+    /* Path MTU from ICMP "fragmentation needed" (RFC 1191), for this
+     * connection only (docs/tcp.md): 0 = none; locked: reported below
+     * TCP_MIN_PMTU, so segments go without DF; forgotten at
+     * pmtu_expires_us. */
+    uint16_t pmtu;
+    bool pmtu_locked;
+
+    /* The narrow fields, together. */
+    uint8_t state;
+    uint8_t urg_state;           /* TCP_URG_* */
+    uint8_t urg_byte;            /* the urgent byte, once TCP_URG_VALID */
+    /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
+     * we offer on our SYN, and what the peer's SYN offered. */
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t req_rcv_wscale, peer_wscale;
+    bool ooo_listed;             /* on tcp_table.ooo */
+    uint8_t rcv_nsack;           /* rcv_sack's blocks */
+    bool rcv_dsack_valid;        /* rcv_dsack is pending */
+    bool rack_valid;             /* RACK.xmit_ts/end_seq hold a delivered segment */
+    bool rack_reord;             /* RACK.reordering_seen */
+    uint8_t rack_reo_mult;       /* RACK.reo_wnd_mult */
+    uint8_t rack_reo_persist;    /* RACK.reo_wnd_persist */
+    bool rack_dsack_round_on;
+    bool undo_valid;
+    uint8_t rexmt_mode;          /* what TT_REXMT does when it fires: TCPT_* */
+    uint8_t t_on;                /* the TT_* timers that are on (bits) */
+    bool xmit_nobufs;            /* the last segment tcp_output_one tried had no packet buffer */
+    bool rcvd_fin;               /* the peer's FIN arrived (reads find end of file for good) */
+    bool done;                   /* the connection (or attempt) ended: both ways shut (Linux tcp_done) */
     bool txw_rexmit;             /* a retransmission of SND.UNA waits too */
 
     /* TCP_INFO's segment counts (Linux tcpi_segs_in/out, data_segs_in/out):
      * wire segments, a GSO packet counting as the segments it stands for. */
     uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
 };
+/* Zero the bytes a listener's queues share with a connection's recovery
+ * state (the union in struct tcpcb, which ends where t_entry begins). */
+static inline void tcp_shared_clear(struct tcpcb *tp)
+{
+    _Static_assert(offsetof(struct tcpcb, synq) == offsetof(struct tcpcb, rack_xmit_us),
+                   "the listener's queues and the recovery state share bytes");
+    memset((char *)tp + offsetof(struct tcpcb, synq), 0,
+           offsetof(struct tcpcb, t_entry) - offsetof(struct tcpcb, synq));
+}
 
 /* ---- per-stack TCP state --------------------------------------------------- */
 
 struct tcp_table {
     struct tcpcb **conn;         /* 4-tuple hash */
+    /* While the table doubles (tcp_subr.c conn_grow): the old table, whose
+     * buckets below conn_moved have been moved into conn; NULL otherwise. */
+    struct tcpcb **conn_old;
+    uint32_t conn_old_mask, conn_moved;
     /* Every connection a descriptor refers to (tcp_port_in_use looks at
      * the ones bound but not connected or listening). */
     struct ns_dlist socks;
@@ -347,6 +381,10 @@ struct tcp_table {
     /* Connections holding out-of-order data, the one longest without
      * in-order progress first: the order they are pruned in. */
     struct ns_dlist ooo;
+    /* Spare scoreboard arrays of TCP_SM_FIRST_CAP records, linked through
+     * their first bytes (tcp_sm_free). */
+    void *sm_spare;
+    uint32_t sm_nspare;
     /* TEST-ONLY: when set, tcp_new_isn() returns isn_hook(st, isn_hook_ctx)
      * instead of the RFC 6528 value, so unit tests can place ISNs where
      * they need them (e.g. just below 2^32). Never set outside tests: a
@@ -413,6 +451,11 @@ void tcp_free(struct tcpcb *tp);
 void tcp_state_change(struct tcpcb *tp, enum tcp_state to);
 void tcp_hash_insert(struct tcpcb *tp);
 void tcp_hash_remove(struct tcpcb *tp);
+/* Chains of the old table a doubling moves per insertion or removal. */
+#define TCP_HASH_MIGRATE 8u
+/* Walk every connection in the 4-tuple hash: tp NULL and *pos 0 for the
+ * first; NULL after the last. The table must not change during the walk. */
+struct tcpcb *tcp_hash_next(const struct tcp_table *t, uint32_t *pos, struct tcpcb *tp);
 /* The connection of flow `key` (local = our end), or NULL. */
 struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key);
 /* The listener for segments to laddr:lport: one bound to laddr itself
@@ -602,8 +645,28 @@ static inline bool tcp_tx_waiting(struct tcpcb *tp, bool rexmit_una)
 }
 
 /* tcp_timer.c */
+/* A connection's timers. */
+enum tcp_timer_kind {
+    TT_REXMT,   /* retransmission (RFC 6298), or the tail loss probe (rexmt_mode) */
+    TT_PERSIST, /* zero-window probe (RFC 9293 §3.8.6.1), cork ceiling, resource probe */
+    TT_KEEP,    /* keep-alive (RFC 1122 §4.2.3.6) */
+    TT_DELACK,  /* delayed ACK (RFC 1122 §4.2.3.2) */
+    TT_2MSL,    /* TIME_WAIT (RFC 9293 §3.6.1), an orphan's FIN_WAIT_2 timeout */
+    TT_RACK,    /* RFC 8985 §6.3 reordering timer */
+    TT_NKINDS
+};
+/* Set up the timers (all off) / turn them all off. */
 void tcp_timers_init(struct tcpcb *tp);
 void tcp_timers_cancel(struct tcpcb *tp);
+/* Turn timer `kind` on at `at` (us; at or before now: due at the next
+ * advance of the wheel), moving it if it was on. */
+void tcp_timer_arm(struct tcpcb *tp, unsigned kind, uint64_t at);
+/* Turn timer `kind` off; harmless when it is. */
+void tcp_timer_cancel(struct tcpcb *tp, unsigned kind);
+static inline bool tcp_timer_pending(const struct tcpcb *tp, unsigned kind)
+{
+    return (tp->t_on >> kind) & 1u;
+}
 void tcp_arm_rexmt(struct tcpcb *tp);
 void tcp_arm_keep(struct tcpcb *tp);
 void tcp_arm_delack(struct tcpcb *tp);
@@ -660,7 +723,16 @@ void tcp_sack_fill(struct tcpcb *tp, struct ns_tcp_repr *th);
 uint32_t tcp_sack_opt_len(const struct tcpcb *tp);
 
 /* tcp_sack.c — sender scoreboard */
+/* Give the scoreboard back (to the stack's spares when it has its first
+ * size); the byte counts are zeroed. Called when the last record leaves
+ * and when the connection no longer sends. */
 void tcp_sm_free(struct tcpcb *tp);
+/* Free the stack's spare scoreboard arrays (tcp_destroy). */
+void tcp_sm_spares_free(struct tcp_table *t);
+/* Records in a scoreboard's first array, and such arrays kept spare per
+ * stack (tcp_sm_free). */
+#define TCP_SM_FIRST_CAP 16u
+#define TCP_SM_SPARES 16u
 /* A segment [seq, seq+len) (FIN included in len when fin) went out now. */
 void tcp_sm_sent(struct tcpcb *tp, uint32_t seq, uint32_t len, bool fin);
 /* Records wholly below `ack` leave (RACK sees them delivered); a record

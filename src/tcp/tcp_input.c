@@ -305,7 +305,7 @@ static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
             tcp_rtt_sample(tp, st->now_us - tp->rtt_start_us);
         tp->flags &= ~TF_RTT_TIMING;
         tp->rxt_shift = 0;
-        ns_timer_cancel(&st->wheel, &tp->t_rexmt);
+        tcp_timer_cancel(tp, TT_REXMT);
         tcp_established(tp, s);
         tp->flags |= TF_ACKNOW;
         tcp_output(tp);
@@ -389,7 +389,7 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
      * (NewReno recovery keeps it running from the partial ACK's
      * retransmission instead). */
     if (tp->snd_una == tp->snd_max)
-        ns_timer_cancel(&st->wheel, &tp->t_rexmt);
+        tcp_timer_cancel(tp, TT_REXMT);
     else if (!(tp->flags & TF_FASTRECOVERY) || tcp_sack_active(tp))
         tcp_arm_rexmt(tp);
 }
@@ -505,14 +505,14 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
         if (win > tp->max_sndwnd)
             tp->max_sndwnd = win;
         if (opened) {
-            ns_timer_cancel(&st->wheel, &tp->t_persist);
+            tcp_timer_cancel(tp, TT_PERSIST);
             tp->persist_shift = 0;
             /* RFC 9293 §3.8.6.1: the window reopened; a probe byte the
              * peer did not take is sent again with what follows it, now,
              * rather than after a retransmission timeout (FreeBSD sets
              * SND.NXT back to SND.UNA when it starts persisting). */
             tp->snd_nxt = tp->snd_una;
-            if (tp->snd_una != tp->snd_max && !ns_timer_pending(&tp->t_rexmt))
+            if (tp->snd_una != tp->snd_max && !tcp_timer_pending(tp, TT_REXMT))
                 tcp_arm_rexmt(tp);
         }
     }
@@ -523,7 +523,7 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
             tcp_state_change(tp, TCPS_FIN_WAIT_2);
             /* Linux tcp_fin_timeout: an orphan does not wait forever. */
             if (!tp->so)
-                ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + TCP_FIN_TIMEOUT_US);
+                tcp_timer_arm(tp, TT_2MSL, st->now_us + TCP_FIN_TIMEOUT_US);
         }
         break;
     case TCPS_CLOSING:
@@ -546,7 +546,6 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
 
 static void tcp_process_fin(struct tcpcb *tp)
 {
-    struct ns_stack *st = tp->st;
     /* "If the FIN bit is set, signal the user 'connection closing' ...
      * advance RCV.NXT over the FIN, and send an acknowledgment." */
     tp->rcv_nxt++;
@@ -565,7 +564,7 @@ static void tcp_process_fin(struct tcpcb *tp)
             tcp_state_change(tp, TCPS_CLOSING);
         break;
     case TCPS_FIN_WAIT_2:
-        ns_timer_cancel(&st->wheel, &tp->t_2msl);
+        tcp_timer_cancel(tp, TT_2MSL);
         tcp_enter_time_wait(tp);
         break;
     default:
@@ -721,7 +720,7 @@ static void tcp_input_time_wait(struct tcpcb *tp, const struct seg *s)
             tcp_close(tp);
             return;
         }
-        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+        tcp_timer_arm(tp, TT_2MSL, st->now_us + 2 * st->cfg.tcp_msl_us);
         if (tcp_ts_on(tp) && th->has_ts) {
             tp->ts_recent = th->ts_val;
             tp->ts_recent_age_us = st->now_us;
@@ -737,7 +736,7 @@ static void tcp_input_time_wait(struct tcpcb *tp, const struct seg *s)
     else
         NS_STAT_INC(st, tcp_drop_time_wait);
     if (paws_reject || (th->flags & NS_TCP_ACK))
-        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+        tcp_timer_arm(tp, TT_2MSL, st->now_us + 2 * st->cfg.tcp_msl_us);
     if (!tcp_oow_ack_limited(tp, s))
         tcp_send_ack_now(tp);
 }

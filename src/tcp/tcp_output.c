@@ -236,7 +236,7 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
     if (flags & NS_TCP_ACK) {
         tp->flags &= ~(TF_ACKNOW | TF_DELACK);
         tp->delack_segs = 0;
-        ns_timer_cancel(&st->wheel, &tp->t_delack);
+        tcp_timer_cancel(tp, TT_DELACK);
     }
     if (SEQ_GT(tp->rcv_nxt + win, tp->rcv_adv))
         tp->rcv_adv = tp->rcv_nxt + win;
@@ -479,8 +479,8 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
     if (SEQ_GT(tp->snd_nxt, tp->snd_max))
         tp->snd_max = tp->snd_nxt;
     /* RFC 6298 §5.1: keep a retransmission timer running while data is out. */
-    if (end != seq && !ns_timer_pending(&tp->t_rexmt) && !probe) {
-        ns_timer_cancel(&st->wheel, &tp->t_persist);
+    if (end != seq && !tcp_timer_pending(tp, TT_REXMT) && !probe) {
+        tcp_timer_cancel(tp, TT_PERSIST);
         tcp_arm_rexmt(tp);
     }
     return !one_from_una;
@@ -532,7 +532,7 @@ static bool tcp_output_lost(struct tcpcb *tp)
     if (tcp_resend(tp, seq, len, fin) == -EAGAIN)
         return false; /* a full device: tried again when it has room */
     tcp_rec_sent(tp, len + fin, true);
-    if (!ns_timer_pending(&tp->t_rexmt))
+    if (!tcp_timer_pending(tp, TT_REXMT))
         tcp_arm_rexmt(tp);
     return true;
 }
@@ -601,9 +601,9 @@ int tcp_output(struct tcpcb *tp)
      * timer (tcp_timer_persist). */
     if ((tp->flags & TF_CORK) && tp->state >= TCPS_ESTABLISHED && tp->snd_wnd &&
         tp->snd_una == tp->snd_max && tp->sndbuf.len > tp->snd_nxt - tp->snd_data &&
-        !ns_timer_pending(&tp->t_persist)) {
+        !tcp_timer_pending(tp, TT_PERSIST)) {
         uint64_t d = tp->rto_us < TCP_CORK_CEILING_US ? TCP_CORK_CEILING_US : tp->rto_us;
-        ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
+        tcp_timer_arm(tp, TT_PERSIST, st->now_us + d);
     }
     /* Data waiting, nothing in flight and no timer armed: whatever held
      * it back — a zero window (probe it, RFC 9293 §3.8.6.1), a window
@@ -612,13 +612,13 @@ int tcp_output(struct tcpcb *tp)
      * timer tries again, so nothing waits forever (Linux
      * tcp_check_probe_timer). */
     if (tp->state >= TCPS_ESTABLISHED && tp->snd_una == tp->snd_max &&
-        tp->sndbuf.len > tp->snd_nxt - tp->snd_data && !ns_timer_pending(&tp->t_rexmt) &&
-        !ns_timer_pending(&tp->t_persist)) {
+        tp->sndbuf.len > tp->snd_nxt - tp->snd_data && !tcp_timer_pending(tp, TT_REXMT) &&
+        !tcp_timer_pending(tp, TT_PERSIST)) {
         tp->persist_shift = 0;
         uint64_t d = tp->rto_us < TCP_PERSIST_MIN_US ? TCP_PERSIST_MIN_US : tp->rto_us;
         if (tp->xmit_nobufs && tp->snd_wnd != 0)
             d = TCP_RESOURCE_PROBE_US;
-        ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
+        tcp_timer_arm(tp, TT_PERSIST, st->now_us + d);
     }
     /* Under TCP_NOTSENT_LOWAT, sending is what frees room for a writer
      * (Linux checks after tcp_push_pending_frames in tcp_data_snd_check). */

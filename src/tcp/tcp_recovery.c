@@ -167,9 +167,9 @@ static void rec_detect(struct tcpcb *tp, uint32_t prior_una, int64_t delivered)
     if (tp->sacked_bytes || tp->lost_bytes || (tp->flags & (TF_FASTRECOVERY | TF_LOSS | TF_TLP))) {
         uint64_t timeout = rack_detect_loss(tp);
         if (timeout)
-            ns_timer_arm(&st->wheel, &tp->t_rack, st->now_us + timeout);
+            tcp_timer_arm(tp, TT_RACK, st->now_us + timeout);
         else
-            ns_timer_cancel(&st->wheel, &tp->t_rack);
+            tcp_timer_cancel(tp, TT_RACK);
     }
     if (tp->flags & TF_FASTRECOVERY) {
         if (SEQ_GEQ(tp->snd_una, tp->recover))
@@ -322,7 +322,7 @@ void tcp_rec_rto(struct tcpcb *tp)
     tp->flags &= ~(TF_FASTRECOVERY | TF_PRR_FORCE | TF_TLP | TF_TLP_RETRANS);
     tp->flags |= TF_LOSS;
     tp->recover = tp->snd_max;
-    ns_timer_cancel(&tp->st->wheel, &tp->t_rack);
+    tcp_timer_cancel(tp, TT_RACK);
 }
 
 void tcp_tlp_arm(struct tcpcb *tp)

@@ -122,11 +122,35 @@ void tcp_sack_fill(struct tcpcb *tp, struct ns_tcp_repr *th)
 
 /* ---- sender scoreboard ------------------------------------------------------------ */
 
+/* The scoreboard exists only while data is in flight: it is allocated
+ * with the first record and given back when the last one leaves
+ * (tcp_sm_ack), so an idle connection holds none of it. An array of the
+ * first size (TCP_SM_FIRST_CAP records) goes to the stack's spares
+ * (tcp_table.sm_spare, at most TCP_SM_SPARES), which the next scoreboard
+ * takes: request/response does not pay a malloc/free pair per message. */
 void tcp_sm_free(struct tcpcb *tp)
 {
-    free(tp->sm.rec);
+    struct tcp_table *t = tp->st->tcp;
+    struct tcp_sendrec *rec = tp->sm.rec;
+    if (rec && tp->sm.cap == TCP_SM_FIRST_CAP && t->sm_nspare < TCP_SM_SPARES) {
+        memcpy(rec, &t->sm_spare, sizeof(void *)); /* the next spare */
+        t->sm_spare = rec;
+        t->sm_nspare++;
+    } else {
+        free(rec);
+    }
     memset(&tp->sm, 0, sizeof(tp->sm));
     tp->sacked_bytes = tp->lost_bytes = tp->retrans_bytes = 0;
+}
+
+void tcp_sm_spares_free(struct tcp_table *t)
+{
+    while (t->sm_spare) {
+        void *b = t->sm_spare;
+        memcpy(&t->sm_spare, b, sizeof(void *));
+        free(b);
+    }
+    t->sm_nspare = 0;
 }
 
 /* Room for `need` records; false when memory ran out. */
@@ -135,10 +159,18 @@ static bool sm_reserve(struct tcpcb *tp, uint32_t need)
     struct tcp_sendmap *sm = &tp->sm;
     if (need <= sm->cap)
         return true;
-    uint32_t cap = sm->cap ? sm->cap : 16;
+    uint32_t cap = sm->cap ? sm->cap : TCP_SM_FIRST_CAP;
     while (cap < need)
         cap *= 2;
-    struct tcp_sendrec *rec = malloc(cap * sizeof(*rec));
+    struct tcp_table *t = tp->st->tcp;
+    struct tcp_sendrec *rec;
+    if (cap == TCP_SM_FIRST_CAP && t->sm_spare) {
+        rec = t->sm_spare;
+        memcpy(&t->sm_spare, rec, sizeof(void *));
+        t->sm_nspare--;
+    } else {
+        rec = malloc(cap * sizeof(*rec));
+    }
     if (!rec)
         return false;
     for (uint32_t i = 0; i < sm->n; i++)
@@ -272,8 +304,8 @@ void tcp_sm_ack(struct tcpcb *tp, uint32_t ack)
         }
         break;
     }
-    if (sm->n == 0)
-        tp->sacked_bytes = tp->lost_bytes = tp->retrans_bytes = 0;
+    if (sm->n == 0 && sm->rec)
+        tcp_sm_free(tp); /* nothing in flight: no scoreboard (the counts are zeroed) */
     if (SEQ_LT(tp->lost_hint, ack))
         tp->lost_hint = ack;
 }

@@ -27,6 +27,8 @@ const char *const tcp_state_names[] = {
 
 #define TCP_INITIAL_BUCKETS 256u
 
+static void conn_migrate(struct tcp_table *t, uint32_t buckets);
+
 /* TCP in the IP protocol table (net/net.h). */
 static const struct ip_protocol tcp_protocol = {
     .input4 = tcp_input, .err4 = tcp_icmp_err, .input6 = tcp_input6, .err6 = tcp_icmp6_err};
@@ -75,6 +77,7 @@ void tcp_destroy(struct ns_stack *st)
     tcp_syncache_destroy(st);
     /* Sockets were closed first (sock_destroy); what is left are orphans
      * (TIME_WAIT, closing) and unaccepted children: free them all. */
+    conn_migrate(t, UINT32_MAX);
     for (uint32_t b = 0; b <= t->conn_mask; b++) {
         while (t->conn[b]) {
             struct tcpcb *tp = t->conn[b];
@@ -91,6 +94,7 @@ void tcp_destroy(struct ns_stack *st)
            t->mem_ooo.bytes == 0 && !t->ooo.head && "TCP memory accounting leaked");
     assert(!t->socks.head && "a TCP socket outlived the descriptor table");
     tcp_mem_destroy(t);
+    tcp_sm_spares_free(t);
     free(t->conn);
     free(t);
     st->tcp = NULL;
@@ -194,6 +198,8 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
     char a[48], b[48];
     NS_LOG(st, NS_LOG_DEBUG, "tcp %s:%u > %s:%u %s -> %s", ns_addr_ntop(&f->local, a), f->lport,
            ns_addr_ntop(&f->remote, b), f->rport, tcp_state_names[tp->state], tcp_state_names[to]);
+    if (tp->state == TCPS_LISTEN)
+        tcp_shared_clear(tp); /* its queues are drained: a fresh recovery state */
     tp->state = (uint8_t)to;
     /* Every transition can change readiness (connected, end of stream,
      * closed): Linux wakes at each of these (sk_state_change from
@@ -203,35 +209,62 @@ void tcp_state_change(struct tcpcb *tp, enum tcp_state to)
 
 /* ---- tables ------------------------------------------------------------------- */
 
-/* The bucket of a flow: keyed with the stack's secret (ns_flow_hash), so
+/* The hash of a flow: keyed with the stack's secret (ns_flow_hash), so
  * that nobody can pick 4-tuples that all land in one chain. Which bucket
  * a connection is in decides nothing that reaches the wire. */
 static uint32_t conn_hash(const struct tcp_table *t, const struct ns_flow *f)
 {
-    return (uint32_t)ns_flow_hash(&t->conn_key, f) & t->conn_mask;
+    return (uint32_t)ns_flow_hash(&t->conn_key, f);
+}
+
+/* The chain a connection of hash h is on: the old table's while its
+ * bucket there has not been moved yet, else the table's. */
+static struct tcpcb **conn_chain(struct tcp_table *t, uint32_t h)
+{
+    if (t->conn_old && (h & t->conn_old_mask) >= t->conn_moved)
+        return &t->conn_old[h & t->conn_old_mask];
+    return &t->conn[h & t->conn_mask];
+}
+
+/* Move up to `buckets` of the old table's chains into the table; the old
+ * table is freed once empty. */
+static void conn_migrate(struct tcp_table *t, uint32_t buckets)
+{
+    while (t->conn_old && buckets--) {
+        for (struct tcpcb *tp = t->conn_old[t->conn_moved], *next; tp; tp = next) {
+            next = tp->hnext;
+            struct tcpcb **b = &t->conn[conn_hash(t, &tp->sock.flow) & t->conn_mask];
+            tp->hnext = *b;
+            *b = tp;
+        }
+        t->conn_old[t->conn_moved] = NULL;
+        if (++t->conn_moved > t->conn_old_mask) {
+            free(t->conn_old);
+            t->conn_old = NULL;
+            t->conn_old_mask = t->conn_moved = 0;
+        }
+    }
 }
 
 /* Double the table when it holds more connections than buckets, so chains
- * stay short at a million connections (DESIGN.md: O(1) demultiplexing). */
+ * stay short at a million connections (DESIGN.md: O(1) demultiplexing).
+ * Incrementally (as Redis's dict and Linux's rhashtable do): the old
+ * table stays and every insertion or removal moves TCP_HASH_MIGRATE of
+ * its chains, so no connection set-up pays for rehashing a million; the
+ * old table is empty long before the next doubling is due (that takes as
+ * many insertions as the old table had buckets). */
 static void conn_grow(struct tcp_table *t)
 {
+    conn_migrate(t, UINT32_MAX); /* a doubling still running: finish it */
     uint32_t nb = (t->conn_mask + 1) * 2;
     struct tcpcb **n = calloc(nb, sizeof(*n));
     if (!n)
         return; /* keep the old table: longer chains, still correct */
-    uint32_t old_mask = t->conn_mask;
-    struct tcpcb **old = t->conn;
+    t->conn_old = t->conn;
+    t->conn_old_mask = t->conn_mask;
+    t->conn_moved = 0;
     t->conn = n;
     t->conn_mask = nb - 1;
-    for (uint32_t b = 0; b <= old_mask; b++) {
-        for (struct tcpcb *tp = old[b], *next; tp; tp = next) {
-            next = tp->hnext;
-            uint32_t h = conn_hash(t, &tp->sock.flow);
-            tp->hnext = n[h];
-            n[h] = tp;
-        }
-    }
-    free(old);
 }
 
 void tcp_hash_insert(struct tcpcb *tp)
@@ -239,17 +272,19 @@ void tcp_hash_insert(struct tcpcb *tp)
     struct tcp_table *t = tp->st->tcp;
     if (t->nconn >= t->conn_mask + 1)
         conn_grow(t);
-    uint32_t h = conn_hash(t, &tp->sock.flow);
-    tp->hnext = t->conn[h];
-    t->conn[h] = tp;
+    conn_migrate(t, TCP_HASH_MIGRATE);
+    struct tcpcb **b = conn_chain(t, conn_hash(t, &tp->sock.flow));
+    tp->hnext = *b;
+    *b = tp;
     t->nconn++;
 }
 
 void tcp_hash_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
-    uint32_t h = conn_hash(t, &tp->sock.flow);
-    for (struct tcpcb **pp = &t->conn[h]; *pp; pp = &(*pp)->hnext) {
+    conn_migrate(t, TCP_HASH_MIGRATE);
+    for (struct tcpcb **pp = conn_chain(t, conn_hash(t, &tp->sock.flow)); *pp;
+         pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
             tp->hnext = NULL;
@@ -262,9 +297,24 @@ void tcp_hash_remove(struct tcpcb *tp)
 struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key)
 {
     struct tcp_table *t = st->tcp;
-    for (struct tcpcb *tp = t->conn[conn_hash(t, key)]; tp; tp = tp->hnext)
+    for (struct tcpcb *tp = *conn_chain(t, conn_hash(t, key)); tp; tp = tp->hnext)
         if (ns_flow_eq(&tp->sock.flow, key))
             return tp;
+    return NULL;
+}
+
+struct tcpcb *tcp_hash_next(const struct tcp_table *t, uint32_t *pos, struct tcpcb *tp)
+{
+    if (tp && tp->hnext)
+        return tp->hnext;
+    uint32_t nconn = t->conn_mask + 1;
+    uint32_t total = nconn + (t->conn_old ? t->conn_old_mask + 1 : 0);
+    while (*pos < total) {
+        uint32_t b = (*pos)++;
+        struct tcpcb *first = b < nconn ? t->conn[b] : t->conn_old[b - nconn];
+        if (first)
+            return first;
+    }
     return NULL;
 }
 
@@ -336,20 +386,19 @@ bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t 
             continue;
         return true;
     }
-    for (uint32_t b = 0; b <= t->conn_mask; b++) {
-        for (struct tcpcb *tp = t->conn[b]; tp; tp = tp->hnext) {
-            if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
+    uint32_t pos = 0;
+    for (struct tcpcb *tp = tcp_hash_next(t, &pos, NULL); tp; tp = tcp_hash_next(t, &pos, tp)) {
+        if (tp->sock.flow.lport != lport || (tp->so && tp->so == self))
+            continue;
+        if (!addr_overlap(self, laddr, &tp->sock))
+            continue;
+        if (my_flags & SO_F_REUSEADDR) {
+            if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
                 continue;
-            if (!addr_overlap(self, laddr, &tp->sock))
-                continue;
-            if (my_flags & SO_F_REUSEADDR) {
-                if (!tp->so || (tp->so->flags & SO_F_REUSEADDR))
-                    continue;
-            }
-            if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
-                continue;
-            return true;
         }
+        if (tp->so && (tp->so->flags & my_flags & SO_F_REUSEPORT))
+            continue;
+        return true;
     }
     /* Bound but idle sockets (bind() without listen/connect). */
     for (struct ns_dlink *k = t->socks.head; k; k = k->next) {

@@ -1,4 +1,18 @@
-/* tcp/tcp_timer.c — TCP's timers, all on the stack's timer wheel.
+/* tcp/tcp_timer.c — TCP's timers: one entry on the stack's timer wheel
+ * per connection, armed for the earliest of its six deadlines.
+ *
+ * A connection has six timers (TT_REXMT ... TT_RACK, tcp.h), each either
+ * off or due at a time of its own (tp->t_at, bits of tp->t_on). The
+ * wheel holds one entry for the connection (tp->t_entry), pending at the
+ * earliest deadline of the timers that are on, and not pending when none
+ * is: arming or cancelling a timer moves the entry only when the earliest
+ * deadline changes (as Linux's inet_csk keeps one icsk_retransmit_timer
+ * for the retransmission, probe and loss-probe timeouts, here for all
+ * six). When the entry fires, the timer due earliest (the lowest TT_ of
+ * those due together) is turned off, the entry re-armed for the rest, and
+ * then that timer's handler runs; another one also due fires next, in the
+ * same advance of the wheel. 192 bytes of wheel entries a connection
+ * become 32 and 49 of deadlines and bits.
  *
  * Read first: RFC 6298 (RTO computation, Karn's algorithm, backoff),
  * RFC 9293 §3.8.1 and §3.10.8 (timeouts), §3.8.6.1 (zero-window probing),
@@ -10,11 +24,51 @@
 
 #include "tcp/tcp.h"
 
-static struct tcpcb *tp_of(struct ns_timer *t, size_t off)
+/* Put the wheel entry at the earliest deadline of the timers that are
+ * on, or off the wheel when none is. */
+static void tcp_timer_sync(struct tcpcb *tp)
 {
-    return (struct tcpcb *)(void *)((char *)t - off);
+    struct ns_wheel *w = &tp->st->wheel;
+    unsigned on = tp->t_on;
+    if (on == 0) {
+        ns_timer_cancel(w, &tp->t_entry);
+        return;
+    }
+    uint64_t at = UINT64_MAX;
+    while (on) {
+        unsigned k = (unsigned)__builtin_ctz(on);
+        on &= on - 1;
+        if (tp->t_at[k] < at)
+            at = tp->t_at[k];
+    }
+    if (!ns_timer_pending(&tp->t_entry) || tp->t_entry.expires_us != at)
+        ns_timer_arm(w, &tp->t_entry, at);
 }
-#define TP_OF(t, member) tp_of((t), offsetof(struct tcpcb, member))
+
+void tcp_timer_arm(struct tcpcb *tp, unsigned kind, uint64_t at)
+{
+    unsigned bit = 1u << kind;
+    uint64_t cur = ns_timer_pending(&tp->t_entry) ? tp->t_entry.expires_us : UINT64_MAX;
+    bool was_first = (tp->t_on & bit) && tp->t_at[kind] == cur;
+    tp->t_at[kind] = at;
+    tp->t_on |= (uint8_t)bit;
+    if (at < cur)
+        ns_timer_arm(&tp->st->wheel, &tp->t_entry, at);
+    else if (was_first && at != cur)
+        tcp_timer_sync(tp); /* it was the earliest and moved later */
+}
+
+void tcp_timer_cancel(struct tcpcb *tp, unsigned kind)
+{
+    unsigned bit = 1u << kind;
+    if (!(tp->t_on & bit))
+        return;
+    tp->t_on &= (uint8_t)~bit;
+    if (tp->t_on == 0)
+        ns_timer_cancel(&tp->st->wheel, &tp->t_entry);
+    else if (tp->t_at[kind] == tp->t_entry.expires_us)
+        tcp_timer_sync(tp);
+}
 
 static uint64_t rto_backed_off(const struct tcpcb *tp)
 {
@@ -40,7 +94,7 @@ uint64_t tcp_rto_deadline_since(const struct tcpcb *tp, uint64_t since)
 void tcp_arm_rexmt(struct tcpcb *tp)
 {
     tp->rexmt_mode = TCPT_RTO;
-    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, tcp_rto_deadline(tp));
+    tcp_timer_arm(tp, TT_REXMT, tcp_rto_deadline(tp));
 }
 
 /* RFC 8985 §7.2: the probe timeout takes the retransmission timer's
@@ -48,19 +102,19 @@ void tcp_arm_rexmt(struct tcpcb *tp)
 void tcp_arm_tlp(struct tcpcb *tp, uint64_t at)
 {
     tp->rexmt_mode = TCPT_TLP;
-    ns_timer_arm(&tp->st->wheel, &tp->t_rexmt, at);
+    tcp_timer_arm(tp, TT_REXMT, at);
 }
 
 void tcp_arm_keep(struct tcpcb *tp)
 {
     if (tp->flags & TF_KEEPALIVE)
-        ns_timer_arm(&tp->st->wheel, &tp->t_keep, tp->last_rx_us + tp->keep_idle_us);
+        tcp_timer_arm(tp, TT_KEEP, tp->last_rx_us + tp->keep_idle_us);
 }
 
 void tcp_arm_delack(struct tcpcb *tp)
 {
-    if (!ns_timer_pending(&tp->t_delack))
-        ns_timer_arm(&tp->st->wheel, &tp->t_delack, tp->st->now_us + tp->st->cfg.tcp_delack_us);
+    if (!tcp_timer_pending(tp, TT_DELACK))
+        tcp_timer_arm(tp, TT_DELACK, tp->st->now_us + tp->st->cfg.tcp_delack_us);
 }
 
 /* RFC 6298 §2.2-2.4: SRTT, RTTVAR and RTO from a measurement R. */
@@ -127,11 +181,9 @@ static bool tcp_zero_window_alive(const struct tcpcb *tp)
     return st->now_us - tp->last_rx_us <= 2ull * TCP_RTO_MAX_US;
 }
 
-static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
+static void tcp_timer_rexmt(struct tcpcb *tp)
 {
-    struct ns_stack *st = ctx;
-    struct tcpcb *tp = TP_OF(t, t_rexmt);
-    (void)now_us;
+    struct ns_stack *st = tp->st;
     if (tp->snd_una == tp->snd_max)
         return; /* nothing outstanding */
     if (tp->rexmt_mode == TCPT_TLP) {
@@ -163,11 +215,9 @@ static void tcp_timer_rexmt(void *ctx, struct ns_timer *t, uint64_t now_us)
     tcp_output(tp);
 }
 
-static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
+static void tcp_timer_persist(struct tcpcb *tp)
 {
-    struct ns_stack *st = ctx;
-    struct tcpcb *tp = TP_OF(t, t_persist);
-    (void)now_us;
+    struct ns_stack *st = tp->st;
     if (tp->snd_wnd != 0 && (tp->flags & TF_CORK) && tp->sndbuf.len) {
         /* The cork's ceiling (tcp_output): send what it held. */
         tp->flags |= TF_CORK_FLUSH;
@@ -177,7 +227,7 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
     }
     /* Data in flight has the retransmission timer (Linux tcp_probe_timer
      * stops when packets are out); only a probe byte of ours may be. */
-    if (tp->sndbuf.len == 0 || tp->state == TCPS_CLOSED || ns_timer_pending(&tp->t_rexmt))
+    if (tp->sndbuf.len == 0 || tp->state == TCPS_CLOSED || tcp_timer_pending(tp, TT_REXMT))
         return;
     if (tp->snd_wnd != 0) {
         /* The window is open but tcp_output held the data back with
@@ -190,8 +240,8 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
         tcp_output(tp);
         tp->flags &= ~TF_PROBE;
         if (tp->snd_una == tp->snd_max && tp->sndbuf.len > tp->snd_nxt - tp->snd_data &&
-            !ns_timer_pending(&tp->t_persist) && !ns_timer_pending(&tp->t_rexmt))
-            ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + TCP_RESOURCE_PROBE_US);
+            !tcp_timer_pending(tp, TT_PERSIST) && !tcp_timer_pending(tp, TT_REXMT))
+            tcp_timer_arm(tp, TT_PERSIST, st->now_us + TCP_RESOURCE_PROBE_US);
         return;
     }
     if (tp->user_timeout_us && tp->rxt_start_us &&
@@ -234,18 +284,18 @@ static void tcp_timer_persist(void *ctx, struct ns_timer *t, uint64_t now_us)
             d = TCP_PERSIST_MAX_US;
     }
     if (tp->snd_wnd == 0 && tp->state != TCPS_CLOSED)
-        ns_timer_arm(&st->wheel, &tp->t_persist, st->now_us + d);
+        tcp_timer_arm(tp, TT_PERSIST, st->now_us + d);
 }
 
-static void tcp_timer_keep(void *ctx, struct ns_timer *t, uint64_t now_us)
+static void tcp_timer_keep(struct tcpcb *tp)
 {
-    struct ns_stack *st = ctx;
-    struct tcpcb *tp = TP_OF(t, t_keep);
+    struct ns_stack *st = tp->st;
+    uint64_t now_us = st->now_us;
     if (!(tp->flags & TF_KEEPALIVE) || !TCPS_HAVEESTABLISHED(tp->state) ||
         tp->state == TCPS_TIME_WAIT)
         return;
     if (now_us - tp->last_rx_us < tp->keep_idle_us && tp->keep_probes == 0) {
-        ns_timer_arm(&st->wheel, t, tp->last_rx_us + tp->keep_idle_us);
+        tcp_timer_arm(tp, TT_KEEP, tp->last_rx_us + tp->keep_idle_us);
         return;
     }
     if (tp->keep_probes >= tp->keep_cnt) {
@@ -258,14 +308,12 @@ static void tcp_timer_keep(void *ctx, struct ns_timer *t, uint64_t now_us)
     tp->keep_probes++;
     NS_STAT_INC(st, tcp_keepalive_probes);
     tcp_send_keepalive(tp);
-    ns_timer_arm(&st->wheel, t, now_us + tp->keep_intvl_us);
+    tcp_timer_arm(tp, TT_KEEP, now_us + tp->keep_intvl_us);
 }
 
-static void tcp_timer_delack(void *ctx, struct ns_timer *t, uint64_t now_us)
+static void tcp_timer_delack(struct tcpcb *tp)
 {
-    struct ns_stack *st = ctx;
-    struct tcpcb *tp = TP_OF(t, t_delack);
-    (void)now_us;
+    struct ns_stack *st = tp->st;
     if (!(tp->flags & TF_DELACK))
         return;
     NS_STAT_INC(st, tcp_delayed_acks);
@@ -273,18 +321,8 @@ static void tcp_timer_delack(void *ctx, struct ns_timer *t, uint64_t now_us)
     tcp_output(tp);
 }
 
-static void tcp_timer_rack(void *ctx, struct ns_timer *t, uint64_t now_us)
+static void tcp_timer_2msl(struct tcpcb *tp)
 {
-    (void)ctx;
-    (void)now_us;
-    tcp_rack_timeout(TP_OF(t, t_rack));
-}
-
-static void tcp_timer_2msl(void *ctx, struct ns_timer *t, uint64_t now_us)
-{
-    struct tcpcb *tp = TP_OF(t, t_2msl);
-    (void)ctx;
-    (void)now_us;
     /* TIME_WAIT over (RFC 9293 §3.10.8), or an orphan stuck in FIN_WAIT_2
      * (Linux tcp_fin_timeout). */
     tcp_close(tp);
@@ -294,11 +332,11 @@ void tcp_enter_time_wait(struct tcpcb *tp)
 {
     struct ns_stack *st = tp->st;
     tcp_state_change(tp, TCPS_TIME_WAIT);
-    ns_timer_cancel(&st->wheel, &tp->t_rexmt);
-    ns_timer_cancel(&st->wheel, &tp->t_persist);
-    ns_timer_cancel(&st->wheel, &tp->t_keep);
-    ns_timer_cancel(&st->wheel, &tp->t_delack);
-    ns_timer_cancel(&st->wheel, &tp->t_rack);
+    tcp_timer_cancel(tp, TT_REXMT);
+    tcp_timer_cancel(tp, TT_PERSIST);
+    tcp_timer_cancel(tp, TT_KEEP);
+    tcp_timer_cancel(tp, TT_DELACK);
+    tcp_timer_cancel(tp, TT_RACK);
     /* Nothing more is sent, and nothing more arrives but a FIN again:
      * keep the 4-tuple, not the buffers (Linux keeps a small
      * tcp_timewait_sock). Unread data stays readable. */
@@ -306,26 +344,50 @@ void tcp_enter_time_wait(struct tcpcb *tp)
     ns_ring_free(&tp->sndbuf);
     if (tp->rcvbuf.len == 0)
         ns_ring_free(&tp->rcvbuf);
-    ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + 2 * st->cfg.tcp_msl_us);
+    tcp_timer_arm(tp, TT_2MSL, st->now_us + 2 * st->cfg.tcp_msl_us);
+}
+
+/* The connection's wheel entry fired: run the timer due earliest. */
+static void tcp_timer_fire(void *ctx, struct ns_timer *t, uint64_t now_us)
+{
+    struct tcpcb *tp = NS_CONTAINER_OF(t, struct tcpcb, t_entry);
+    (void)ctx;
+    unsigned due = TT_NKINDS;
+    uint64_t at = UINT64_MAX;
+    for (unsigned on = tp->t_on; on; on &= on - 1) {
+        unsigned k = (unsigned)__builtin_ctz(on);
+        if (tp->t_at[k] <= now_us && tp->t_at[k] < at) {
+            at = tp->t_at[k];
+            due = k;
+        }
+    }
+    if (due == TT_NKINDS) {
+        tcp_timer_sync(tp);
+        return;
+    }
+    /* Off, and the entry re-armed for the others, before the handler
+     * runs: it may arm timers again, or free the connection. */
+    tp->t_on &= (uint8_t)~(1u << due);
+    tcp_timer_sync(tp);
+    switch (due) {
+    case TT_REXMT: tcp_timer_rexmt(tp); break;
+    case TT_PERSIST: tcp_timer_persist(tp); break;
+    case TT_KEEP: tcp_timer_keep(tp); break;
+    case TT_DELACK: tcp_timer_delack(tp); break;
+    case TT_2MSL: tcp_timer_2msl(tp); break;
+    case TT_RACK: tcp_rack_timeout(tp); break;
+    default: break;
+    }
 }
 
 void tcp_timers_init(struct tcpcb *tp)
 {
-    ns_timer_init(&tp->t_rexmt, tcp_timer_rexmt);
-    ns_timer_init(&tp->t_persist, tcp_timer_persist);
-    ns_timer_init(&tp->t_keep, tcp_timer_keep);
-    ns_timer_init(&tp->t_delack, tcp_timer_delack);
-    ns_timer_init(&tp->t_2msl, tcp_timer_2msl);
-    ns_timer_init(&tp->t_rack, tcp_timer_rack);
+    ns_timer_init(&tp->t_entry, tcp_timer_fire);
+    tp->t_on = 0;
 }
 
 void tcp_timers_cancel(struct tcpcb *tp)
 {
-    struct ns_wheel *w = &tp->st->wheel;
-    ns_timer_cancel(w, &tp->t_rexmt);
-    ns_timer_cancel(w, &tp->t_persist);
-    ns_timer_cancel(w, &tp->t_keep);
-    ns_timer_cancel(w, &tp->t_delack);
-    ns_timer_cancel(w, &tp->t_2msl);
-    ns_timer_cancel(w, &tp->t_rack);
+    tp->t_on = 0;
+    ns_timer_cancel(&tp->st->wheel, &tp->t_entry);
 }

@@ -59,6 +59,8 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
         backlog = 0;
     if ((uint32_t)backlog > st->cfg.somaxconn)
         backlog = (int)st->cfg.somaxconn;
+    if (tp->state == TCPS_CLOSED)
+        tcp_shared_clear(tp); /* empty queues in place of any recovery state */
     tp->backlog = (uint32_t)backlog;
     if (tp->state == TCPS_LISTEN)
         return 0;
@@ -624,7 +626,7 @@ static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
     if (!(tp->flags & TF_NEEDFIN)) {
         tcp_usr_fin(tp);
     } else if (tp->state == TCPS_FIN_WAIT_2) {
-        ns_timer_arm(&st->wheel, &tp->t_2msl, st->now_us + TCP_FIN_TIMEOUT_US);
+        tcp_timer_arm(tp, TT_2MSL, st->now_us + TCP_FIN_TIMEOUT_US);
     }
 }
 
@@ -654,7 +656,7 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
                     tcp_arm_keep(tp);
             } else {
                 tp->flags &= ~TF_KEEPALIVE;
-                ns_timer_cancel(&tp->st->wheel, &tp->t_keep);
+                tcp_timer_cancel(tp, TT_KEEP);
             }
         }
         return 0;

@@ -842,7 +842,7 @@ static void test_wraparound_both_ways(void **state)
     tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = I + 1, .ack = I + 1 + 3000);
     assert_int_equal(tt_tp(t, fd)->snd_una, I + 3001);
     assert_int_equal(tt_tp(t, fd)->sndbuf.len, 0);
-    assert_false(ns_timer_pending(&tt_tp(t, fd)->t_rexmt));
+    assert_false(tcp_timer_pending(tt_tp(t, fd), TT_REXMT));
     /* The peer's data across 2^32, one segment out of order. */
     tseg_send(t, t->now + 1000, .flags = ACK, .seq = I + 1 + 1000, .ack = I + 3001, .len = 1000);
     tseg_expect(t, .flags = ACK, .ack = I + 1);

@@ -286,7 +286,7 @@ static void test_small_window_override(void **state)
     assert_int_equal(tt_next_tx(t, t0 + 100 * US_S), t0 + 200 * US_MS);
     tseg_expect(t, .flags = TANY, .seq = una, .len = 500, .pat = true);
     tseg_expect_none(t);
-    assert_true(ns_timer_pending(&tt_tp(t, fd)->t_rexmt));
+    assert_true(tcp_timer_pending(tt_tp(t, fd), TT_REXMT));
     /* The peer takes it and opens the window: the rest flows at once. */
     tseg_send(t, t->now + 10 * US_MS, .flags = ACK, .seq = P, .ack = una + 500, .win = 65535);
     tseg_expect(t, .seq = una + 500, .len = MSS, .pat = true);
