@@ -395,6 +395,21 @@ int ep_ctl(struct ns_stack *st, int epfd, int op, int fd, const struct epoll_eve
     }
 }
 
+/* Events are left after a wait took its share (level-triggered ones go
+ * back on the list, or more than it asked for): the next call asleep in
+ * ns_epoll_wait on this set gets to look too, as Linux's ep_done_scan
+ * wakes the set's wait queue. One test when nobody waits. */
+static void ep_wake_waiter(struct ns_stack *st, struct ep_set *ep)
+{
+    for (struct ns_dlink *l = ep->sock.watchers.head; l; l = l->next) {
+        if (ep_item_of(l))
+            continue;
+        struct sock_watch *w = NS_CONTAINER_OF(l, struct sock_watch, link);
+        if (w->fn(st, w, EPOLLIN))
+            break; /* one not woken yet is woken */
+    }
+}
+
 /* Report up to `max` ready items (Linux ep_send_events). */
 static int ep_send_events(struct ns_stack *st, struct ep_set *ep, struct epoll_event *out,
                           int max)
@@ -430,6 +445,8 @@ static int ep_send_events(struct ns_stack *st, struct ep_set *ep, struct epoll_e
     ep_notify_sync(ep);
     if (!ep->ready.head)
         ep_settle(st, &ep->sock, 1); /* the sets holding this one: nothing here now */
+    else if (n && ep->sock.watchers.head)
+        ep_wake_waiter(st, ep);
     return n;
 }
 

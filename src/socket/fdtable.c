@@ -56,13 +56,19 @@ int fd_err(struct ns_stack *st, int fd)
     return fd_get_any(st, fd) ? -ENOTSOCK : -EBADF;
 }
 
-/* A waiter's watcher: the socket it waits on changed. */
+/* A waiter's watcher: the socket it waits on changed. It counts as a
+ * wake-up (sock_wake_watchers) only for a waiter not woken yet: the
+ * waiters on an epoll set are exclusive, so one change wakes one
+ * ns_epoll_wait, the next change the next one (Linux's epoll_wait waits
+ * exclusively: ep_poll). */
 static bool waiter_wake(struct ns_stack *st, struct sock_watch *sw, uint32_t key)
 {
     (void)st;
     struct fd_waiter *w = NS_CONTAINER_OF(sw, struct fd_waiter, watch);
     if (key && w->events && !(key & w->events))
         return false; /* a change it does not wait for (keys are hints: ANY wakes all) */
+    if (w->woken)
+        return false;
     w->woken = true;
     if (w->parked)
         pthread_cond_signal(&w->cv);
@@ -88,6 +94,7 @@ static int waiter_pin(struct ns_stack *st, struct ns_sock *so, struct fd_waiter 
         t->cap_closing = cap;
     }
     t->n_waiting++;
+    w->watch.exclusive = ep_is_set(so);
     sock_watch_add(so, &w->watch);
     return 0;
 }

@@ -15,7 +15,9 @@
  *   closed only when it returns: the peer sees the FIN then); close of a
  *   listener does not wake a blocked accept, which takes the next
  *   connection; shutdown of a listener wakes it with EINVAL; close of an
- *   epoll set does not wake its ns_epoll_wait;
+ *   epoll set does not wake its ns_epoll_wait; of two threads in
+ *   epoll_wait on one set, one event wakes one (edge-triggered), or both
+ *   (level-triggered: the first one's wait wakes the next);
  * - ns_loop_stop wakes a sleeping call with EINTR; a call's timeout
  *   (SO_RCVTIMEO) passes while it sleeps.
  *
@@ -648,6 +650,56 @@ static void seq_close_epoll(struct api *a, struct seen *out)
     a->close(a, l);
 }
 
+/* How many of the calls have returned, once one has (and a pause for
+ * any other the same change wakes). */
+static int calls_returned(struct call *k, int n)
+{
+    for (int i = 0; i < 10000; i++) {
+        int done = 0;
+        for (int j = 0; j < n; j++)
+            done += atomic_load(&k[j].done);
+        if (done)
+            break;
+        sleep_ms(1);
+    }
+    sleep_ms(20);
+    int done = 0;
+    for (int j = 0; j < n; j++)
+        done += atomic_load(&k[j].done);
+    return done;
+}
+
+/* Two threads in epoll_wait on one set; one byte arrives. Edge-triggered:
+ * one of them returns (epoll_wait waits exclusively), the other with the
+ * next byte. Level-triggered: the event stays, and the first one's wait
+ * wakes the second (Linux ep_done_scan). */
+static void seq_epoll_two_waiters(struct api *a, struct seen *out, uint32_t et)
+{
+    int l, c, s;
+    tcp_pair(a, &l, &c, &s);
+    int ep = a->epoll_create(a);
+    struct epoll_event ev = {.events = EPOLLIN | et, .data.fd = 7};
+    assert_int_equal(a->epoll_ctl(a, ep, EPOLL_CTL_ADD, c, &ev), 0);
+    struct call k[2];
+    call_start(&k[0], a, CALL_EPOLL_WAIT, ep);
+    call_start(&k[1], a, CALL_EPOLL_WAIT, ep);
+    seen_add(out, "send %zd ", a->send(a, s, "1", 1));
+    seen_add(out, "returned %d ", calls_returned(k, 2));
+    if (!(atomic_load(&k[0].done) && atomic_load(&k[1].done)))
+        seen_add(out, "send %zd ", a->send(a, s, "2", 1));
+    for (int i = 0; i < 2; i++) {
+        call_join(&k[i]);
+        seen_add(out, "wait %ld data %d ", k[i].rc, (int)k[i].data[0]);
+    }
+    a->close(a, ep);
+    a->close(a, c);
+    a->close(a, s);
+    a->close(a, l);
+}
+
+static void seq_epoll_two_et(struct api *a, struct seen *out) { seq_epoll_two_waiters(a, out, EPOLLET); }
+static void seq_epoll_two_lt(struct api *a, struct seen *out) { seq_epoll_two_waiters(a, out, 0); }
+
 static void run_both(void (*seq)(struct api *, struct seen *), const char *name)
 {
     struct seen ks = {{0}}, ns = {{0}};
@@ -670,6 +722,8 @@ static void test_close_keeps_recv(void **state) { (void)state; run_both(seq_clos
 static void test_close_keeps_accept(void **state) { (void)state; run_both(seq_close_accept, "close accept"); }
 static void test_shutdown_wakes_accept(void **state) { (void)state; run_both(seq_shutdown_accept, "shutdown accept"); }
 static void test_close_keeps_epoll_wait(void **state) { (void)state; run_both(seq_close_epoll, "close epoll"); }
+static void test_epoll_two_waiters_et(void **state) { (void)state; run_both(seq_epoll_two_et, "epoll 2 ET"); }
+static void test_epoll_two_waiters_lt(void **state) { (void)state; run_both(seq_epoll_two_lt, "epoll 2 LT"); }
 
 /* ---- the loop's side ------------------------------------------------------------------ */
 
@@ -730,6 +784,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_keeps_accept),
         cmocka_unit_test(test_shutdown_wakes_accept),
         cmocka_unit_test(test_close_keeps_epoll_wait),
+        cmocka_unit_test(test_epoll_two_waiters_et),
+        cmocka_unit_test(test_epoll_two_waiters_lt),
         cmocka_unit_test(test_stop_wakes),
         cmocka_unit_test(test_timeout_while_asleep),
     };
