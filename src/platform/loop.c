@@ -40,9 +40,10 @@
  * sleeps on its own condition variable until the socket it waits on
  * changes (the stack's state door wakes it, under the stack lock) or its
  * deadline passes. A call from another thread may have queued frames
- * (the loopback) or armed a timer earlier than the loop's sleep: at its
- * end loop_kick writes the loop's eventfd when the stack's next deadline
- * is before the time the loop sleeps until.
+ * (the loopback) or armed a timer earlier than the loop's sleep, or
+ * found a device's queue full: at its end loop_kick writes the loop's
+ * eventfd when the stack's next deadline is before the time the loop
+ * sleeps until, or a device it does not watch for room must be.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -71,6 +72,7 @@ struct watch {
     struct ns_stack *st; /* WATCH_DEV: the stack and interface of the device */
     int ifindex;
     bool dead; /* removed while events for it may still be in hand */
+    atomic_bool out; /* WATCH_DEV: EPOLLOUT is in `events` (read by loop_kick) */
     ns_loop_fd_fn cb;
     void *ctx;
     struct watch *next; /* in loop->watches */
@@ -82,6 +84,10 @@ struct ns_loop {
     int epfd;
     struct ns_stack **stacks;
     size_t n_stacks, cap_stacks;
+    /* The device watches of every stack, in one array made by
+     * ns_loop_add (before other threads come: loop_kick reads it). */
+    struct watch **devs;
+    size_t n_devs;
     struct watch *watches; /* every registration, dead ones until swept */
     unsigned depth;        /* nesting of run_once (a callback may block) */
     atomic_bool stop;      /* ns_loop_stop may come from any thread */
@@ -161,6 +167,7 @@ void ns_loop_free(struct ns_loop *loop)
     close(loop->epfd);
     pthread_mutex_destroy(&loop->run_mu);
     free(loop->stacks);
+    free(loop->devs);
     free(loop);
 }
 
@@ -279,7 +286,15 @@ static void loop_kick(void *ctx, struct ns_stack *st)
     uint64_t until = atomic_load(&loop->sleep_until);
     if (until == 0 || loop_is_owner(loop))
         return;
-    if (ns_stack_next_deadline(st) < until && !atomic_exchange(&loop->kicked, true))
+    bool wake = ns_stack_next_deadline(st) < until;
+    /* A send that found a device's queue full: the loop must watch its
+     * descriptor for room (watch_writable), which it does not yet. */
+    for (size_t i = 0; i < loop->n_devs && !wake; i++) {
+        struct watch *w = loop->devs[i];
+        if (w->st == st && !atomic_load(&w->out) && ns_if_tx_wait_writable(st, w->ifindex))
+            wake = true;
+    }
+    if (wake && !atomic_exchange(&loop->kicked, true))
         loop_wake(loop);
 }
 
@@ -298,6 +313,10 @@ int ns_loop_add(struct ns_loop *loop, struct ns_stack *st)
         loop->stacks = s;
         loop->cap_stacks = cap;
     }
+    struct watch **devs = realloc(loop->devs, (loop->n_devs + NS_IF_MAX) * sizeof(*devs));
+    if (!devs)
+        return -ENOMEM;
+    loop->devs = devs;
     /* Register each device descriptor; undo on failure. */
     struct watch *added[NS_IF_MAX];
     int n_added = 0, err = 0;
@@ -322,6 +341,8 @@ int ns_loop_add(struct ns_loop *loop, struct ns_stack *st)
         }
         added[n_added++] = w;
     }
+    for (int k = 0; k < n_added; k++)
+        loop->devs[loop->n_devs++] = added[k];
     loop->stacks[loop->n_stacks++] = st;
     ns_stack_set_driver(st, loop_drive, loop);
     fd_threads_enable(st, loop_block, loop_kick);
@@ -395,8 +416,10 @@ static void watch_writable(struct ns_loop *loop)
         if (want == w->events)
             continue;
         struct epoll_event ev = {.events = want, .data.ptr = w};
-        if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) == 0)
+        if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) == 0) {
             w->events = want;
+            atomic_store(&w->out, tx_wait);
+        }
     }
 }
 

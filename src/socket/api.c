@@ -679,7 +679,6 @@ static ssize_t sendto_do(struct ns_stack *st, int fd, const void *buf, size_t le
     return ret_errz(rc);
 }
 
-
 /* ---- receive ------------------------------------------------------------------------ */
 
 /* MSG_WAITALL on a stream: keep reading until the buffer is full, the
@@ -812,7 +811,6 @@ static ssize_t recvfrom_do(struct ns_stack *st, int fd, void *buf, size_t len, i
     *srclen = (socklen_t)klen; /* the length before truncation (POSIX) */
     return ret_errz(rc);
 }
-
 
 /* ---- shutdown, close ---------------------------------------------------------------- */
 
