@@ -10,7 +10,9 @@
  * - what wakes a call blocked in another thread, and what does not, each
  *   sequence run once on the kernel's sockets and once on netsock's with
  *   the same code (struct api), and the results compared: shutdown
- *   (SHUT_RD, SHUT_RDWR) wakes a blocked recv with 0; close does not wake
+ *   (SHUT_RD, SHUT_RDWR) wakes a blocked recv with 0 (on an unconnected
+ *   UDP socket too, though shutdown itself says ENOTCONN), SHUT_WR a
+ *   send blocked on full buffers (it returns what it queued); close does not wake
  *   it (the data sent afterwards is what it returns, and the socket is
  *   closed only when it returns: the peer sees the FIN then); close of a
  *   listener does not wake a blocked accept, which takes the next
@@ -397,7 +399,7 @@ static const struct api netsock_api = {
 };
 
 /* A blocking call on a thread of its own. */
-enum call_kind { CALL_RECV, CALL_ACCEPT, CALL_EPOLL_WAIT };
+enum call_kind { CALL_RECV, CALL_ACCEPT, CALL_EPOLL_WAIT, CALL_SEND_BIG };
 struct call {
     struct api *api;
     enum call_kind kind;
@@ -422,6 +424,12 @@ static void *call_main(void *arg)
     case CALL_ACCEPT:
         c->rc = c->api->accept(c->api, c->fd);
         break;
+    case CALL_SEND_BIG: {
+        /* More than both buffers hold: blocks once they are full. */
+        static char big[8 << 20];
+        c->rc = c->api->send(c->api, c->fd, big, sizeof(big));
+        break;
+    }
     case CALL_EPOLL_WAIT:
         c->rc = c->api->epoll_wait(c->api, c->fd, &ev, 1, -1);
         if (c->rc == 1)
@@ -700,6 +708,43 @@ static void seq_epoll_two_waiters(struct api *a, struct seen *out, uint32_t et)
 static void seq_epoll_two_et(struct api *a, struct seen *out) { seq_epoll_two_waiters(a, out, EPOLLET); }
 static void seq_epoll_two_lt(struct api *a, struct seen *out) { seq_epoll_two_waiters(a, out, 0); }
 
+/* UDP: recv blocked on an unconnected socket; shutdown(SHUT_RD) says
+ * ENOTCONN but sets the shutdown and wakes the receive, which returns 0
+ * (Linux inet_shutdown: "wake up other listeners, even on unconnected
+ * UDP sockets"). */
+static void seq_udp_shutdown(struct api *a, struct seen *out)
+{
+    int u = a->socket(a, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = loopback(0);
+    assert_int_equal(a->bind(a, u, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct call k;
+    call_start(&k, a, CALL_RECV, u);
+    int rc = a->shutdown(a, u, SHUT_RD);
+    seen_add(out, "shutdown %d errno %d ", rc, rc < 0 ? errno : 0);
+    call_join(&k);
+    seen_add(out, "recv %ld errno %d", k.rc, k.err);
+    a->close(a, u);
+}
+
+/* A send blocked on full buffers (the peer reads nothing); shutdown(SHUT_WR)
+ * from another thread: the send returns what it had queued. */
+static void seq_shutdown_send(struct api *a, struct seen *out)
+{
+    int l, c, s;
+    tcp_pair(a, &l, &c, &s);
+    struct call k;
+    call_start(&k, a, CALL_SEND_BIG, c);
+    seen_add(out, "shutdown %d ", a->shutdown(a, c, SHUT_WR));
+    call_join(&k);
+    seen_add(out, "send queued some %d errno %d ", k.rc > 0, k.err);
+    char b[4];
+    seen_add(out, "send again %zd ", a->send(a, c, b, 1));
+    seen_add(out, "errno %d", errno);
+    a->close(a, c);
+    a->close(a, s);
+    a->close(a, l);
+}
+
 static void run_both(void (*seq)(struct api *, struct seen *), const char *name)
 {
     struct seen ks = {{0}}, ns = {{0}};
@@ -722,6 +767,8 @@ static void test_close_keeps_recv(void **state) { (void)state; run_both(seq_clos
 static void test_close_keeps_accept(void **state) { (void)state; run_both(seq_close_accept, "close accept"); }
 static void test_shutdown_wakes_accept(void **state) { (void)state; run_both(seq_shutdown_accept, "shutdown accept"); }
 static void test_close_keeps_epoll_wait(void **state) { (void)state; run_both(seq_close_epoll, "close epoll"); }
+static void test_udp_shutdown_wakes_recv(void **state) { (void)state; run_both(seq_udp_shutdown, "udp shutdown"); }
+static void test_shutdown_wakes_send(void **state) { (void)state; run_both(seq_shutdown_send, "shutdown send"); }
 static void test_epoll_two_waiters_et(void **state) { (void)state; run_both(seq_epoll_two_et, "epoll 2 ET"); }
 static void test_epoll_two_waiters_lt(void **state) { (void)state; run_both(seq_epoll_two_lt, "epoll 2 LT"); }
 
@@ -784,6 +831,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_keeps_accept),
         cmocka_unit_test(test_shutdown_wakes_accept),
         cmocka_unit_test(test_close_keeps_epoll_wait),
+        cmocka_unit_test(test_udp_shutdown_wakes_recv),
+        cmocka_unit_test(test_shutdown_wakes_send),
         cmocka_unit_test(test_epoll_two_waiters_et),
         cmocka_unit_test(test_epoll_two_waiters_lt),
         cmocka_unit_test(test_stop_wakes),
