@@ -121,7 +121,8 @@ void ns_stack_fd_free(struct ns_stack_fd *s);
 struct ns_loop;
 
 struct ns_loop *ns_loop_new(void);
-/* Free the loop (not the stacks). */
+/* Free the loop (not the stacks). A stack added to it may be freed
+ * before or after; after, it makes no more calls but ns_stack_free. */
 void ns_loop_free(struct ns_loop *loop);
 
 /* Add a stack: its devices' descriptors join the loop's epoll set (add

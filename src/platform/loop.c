@@ -154,7 +154,8 @@ void ns_loop_free(struct ns_loop *loop)
     if (!loop)
         return;
     /* The stacks are not touched: they may already be gone. A stack that
-     * outlives its loop must not make blocking calls any more. */
+     * outlives its loop may only be freed (ns_stack_free): its calls would
+     * tell the loop of them (loop_kick). */
     for (struct watch *w = loop->watches; w; w = w->next)
         w->dead = true;
     sweep(loop);

@@ -25,6 +25,13 @@ void fd_destroy(struct ns_stack *st)
     struct fd_table *t = st->fds;
     if (!t)
         return;
+    /* The stack is going: no other thread uses it, and its loop may be
+     * gone already (ns_loop_free before ns_stack_free): the closes below
+     * take no lock and tell no driver. */
+    t->threads = false;
+    t->kick_fn = NULL;
+    t->block_fn = NULL;
+    t->drive_fn = NULL;
     for (int fd = 0; fd < t->cap; fd++)
         if (t->fds[fd])
             ns_close(st, fd);
