@@ -88,6 +88,8 @@ group tcp_crr $((2 * CRR_SECONDS + 5)) "$BUILD/bench_crr" "$CRR_SECONDS"
 group tcp_synflood $((2 * SYNFLOOD_SECONDS + 5)) "$BUILD/bench_synflood" "$SYNFLOOD_SECONDS"
 # 4 measurements of RR_SECONDS (+0.5 s warm-up each) and 2 x 20,001 connections set up.
 group tcp_rr_epoll $((4 * RR_SECONDS + 20)) "$BUILD/bench_epoll_rr" "$RR_SECONDS"
+# netsock and Linux, 1 then 2 threads, twice each: 4 x RR_SECONDS measured.
+group stacks_2_threads $((4 * RR_SECONDS + 10)) "$BUILD/bench_threads" "$RR_SECONDS"
 # ~165 s at a load average of 10 on 2 cores: Linux opens, idles and closes
 # 1M connections in ~130 of them (netsock's 1M row is skipped until its
 # idle connections fit in 60 % of MemAvailable).

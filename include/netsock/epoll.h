@@ -14,8 +14,9 @@
  * set's ready list at the moment it can become ready, so ns_epoll_wait
  * costs O(ready descriptors), not O(registered ones).
  *
- * Threading: as every netsock call (netsock/socket.h), the thread that
- * drives the stack.
+ * Threading: as every netsock socket call (netsock/socket.h): any thread
+ * for a stack on an ns_loop whose ns_loop_run runs on a thread, else the
+ * one thread that uses the stack.
  */
 #ifndef NETSOCK_EPOLL_H
 #define NETSOCK_EPOLL_H

@@ -10,7 +10,10 @@
  * - A driver loop calls ns_stack_poll() at least by the time
  *   ns_stack_next_deadline() returns, and whenever a device has input.
  * - Threading: one thread drives a given stack (and its loop). Different
- *   stacks may be driven by different threads.
+ *   stacks may be driven by different threads. The socket calls of a
+ *   stack on an ns_loop may come from any thread (netsock/socket.h); the
+ *   calls here (interfaces, addresses, routes, counters) come from the
+ *   loop's thread, or before other threads use the stack.
  *
  * Errors: functions here return 0 or a non-negative value on success and a
  * negative errno (-EINVAL, -ENOMEM, ...) on failure. The BSD socket API

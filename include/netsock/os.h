@@ -108,12 +108,21 @@ void ns_stack_fd_free(struct ns_stack_fd *s);
  * when one of its devices' descriptors is readable, sleeping in epoll in
  * between. ns_loop_add() installs the loop as the stack's driver, so
  * blocking socket calls (ns_recv, ns_accept, ns_poll with a timeout)
- * run the loop until they can complete. One thread runs a loop. */
+ * run the loop until they can complete.
+ *
+ * Threads (docs/architecture.md "Threads"): one thread at a time runs a
+ * loop. While a thread is in ns_loop_run, the socket calls on its stacks
+ * may come from any other thread: a blocking one sleeps until the loop's
+ * thread makes it ready, its timeout passes or the loop stops (EINTR).
+ * Make the loop, its stacks (ns_loop_add) and its descriptors before
+ * other threads use them; descriptor callbacks run on the loop's thread
+ * with no lock held, and may make any call. */
 
 struct ns_loop;
 
 struct ns_loop *ns_loop_new(void);
-/* Free the loop (not the stacks). */
+/* Free the loop (not the stacks). A stack added to it may be freed
+ * before or after; after, it makes no more calls but ns_stack_free. */
 void ns_loop_free(struct ns_loop *loop);
 
 /* Add a stack: its devices' descriptors join the loop's epoll set (add
@@ -136,7 +145,8 @@ int ns_loop_run_once(struct ns_loop *loop, uint64_t deadline_us);
 /* Run until stopped (ns_loop_stop, or a caught signal). Returns 0. */
 int ns_loop_run(struct ns_loop *loop);
 
-/* Make ns_loop_run return (safe from a callback). */
+/* Make ns_loop_run return (safe from a callback and from any thread:
+ * wakes the loop, and the calls asleep on its stacks, with EINTR). */
 void ns_loop_stop(struct ns_loop *loop);
 
 /* Catch SIGINT and SIGTERM: the loop stops at the next wake-up instead of

@@ -20,8 +20,15 @@
  * that can never complete because no event is pending anywhere fails with
  * EDEADLK rather than hanging.
  *
- * Threading: one thread drives a given stack and makes every call on its
- * sockets. Different stacks may live on different threads.
+ * Threading: a stack added to an ns_loop (netsock/os.h) whose
+ * ns_loop_run() runs on one thread may be used from any number of other
+ * threads: every call here is safe from any thread, a blocking call on
+ * another thread sleeps until the loop's thread makes it ready or its
+ * timeout passes, shutdown() in one thread wakes a receive blocked in
+ * another and close() does not, as on Linux (docs/architecture.md
+ * "Threads"). Any other stack (a simulator host, a stack on no loop) is
+ * used by one thread at a time. Different stacks may live on different
+ * threads and share nothing.
  */
 #ifndef NETSOCK_SOCKET_H
 #define NETSOCK_SOCKET_H

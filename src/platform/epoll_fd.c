@@ -28,6 +28,7 @@
 #include "netsock/dev.h"
 #include "netsock/os.h"
 #include "socket/epoll.h"
+#include "socket/fdtable.h"
 
 struct epoll_os_fd {
     int efd;
@@ -70,16 +71,19 @@ int ns_epoll_fd(struct ns_stack *st, int epfd)
         return -1;
     }
     void *old = NULL;
+    fd_lock(st); /* the set is the stack's (docs/architecture.md "Threads") */
     int rc = ep_set_notifier(st, epfd, epoll_fd_notify, o, &old);
+    int efd = rc == 1 ? ((struct epoll_os_fd *)old)->efd : o->efd; /* 1: the set's, made before */
+    fd_unlock(st);
     if (rc != 0) {
         close(o->efd);
         free(o);
         if (rc == 1)
-            return ((struct epoll_os_fd *)old)->efd; /* the set's, made before */
+            return efd;
         errno = -rc;
         return -1;
     }
-    return o->efd;
+    return efd;
 }
 
 /* ---- the stack's "poll me now" descriptor ------------------------------------ */
@@ -137,7 +141,10 @@ int ns_stack_fd_arm(struct ns_stack_fd *s)
     for (int i = 1; i <= NS_IF_MAX; i++) {
         if (s->dev_fd[i] < 0)
             continue;
-        uint32_t want = EPOLLIN | (ns_if_tx_wait_writable(s->st, i) ? EPOLLOUT : 0u);
+        fd_lock(s->st);
+        bool tx_wait = ns_if_tx_wait_writable(s->st, i);
+        fd_unlock(s->st);
+        uint32_t want = EPOLLIN | (tx_wait ? EPOLLOUT : 0u);
         if (want == s->dev_events[i])
             continue;
         struct epoll_event ev = {.events = want, .data.fd = s->dev_fd[i]};
@@ -152,7 +159,9 @@ int ns_stack_fd_arm(struct ns_stack_fd *s)
     if (read(s->tfd, &expired, sizeof(expired)) < 0) {
         /* EAGAIN: it had not fired */
     }
+    fd_lock(s->st);
     uint64_t d = ns_stack_next_deadline(s->st);
+    fd_unlock(s->st);
     struct itimerspec its = {0};
     if (d != NS_TIME_NEVER) {
         if (d == 0)

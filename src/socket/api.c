@@ -51,10 +51,9 @@ void ns_stack_set_driver(struct ns_stack *st, ns_drive_fn fn, void *ctx)
  * clock is the time of its last poll, which over a real link can be long
  * ago: the driver brings it up to date first (a drive with deadline 0
  * processes what is due and returns without waiting). */
-static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
+static uint64_t deadline_after(struct ns_stack *st, struct ns_sock *so, uint64_t timeo_us)
 {
-    if (st->fds->drive_fn)
-        st->fds->drive_fn(st->fds->drive_ctx, 0);
+    fd_refresh(st, so);
     if (timeo_us == SOCK_TIMEO_NOWAIT)
         return st->now_us;
     if (timeo_us == 0 || st->now_us > NS_TIME_NEVER - timeo_us)
@@ -62,11 +61,16 @@ static uint64_t deadline_after(struct ns_stack *st, uint64_t timeo_us)
     return st->now_us + timeo_us;
 }
 
-/* Let the owning loop run until something happens or the deadline. */
-static int sock_wait(struct ns_stack *st, uint64_t deadline)
+/* Let the owning loop run until something happens or the deadline (or
+ * sleep until so changes for `events`, when another thread runs it). */
+static int sock_wait(struct ns_stack *st, struct ns_sock *so, uint32_t events, uint64_t deadline)
 {
-    return fd_wait(st, deadline);
+    return fd_wait(st, so, events, deadline);
 }
+
+/* What wakes a blocked receive, accept or send (sock_wake keys). */
+#define WAIT_IN (SOCK_WAKE_IN | POLLERR | POLLHUP | POLLRDHUP)
+#define WAIT_OUT (SOCK_WAKE_OUT | POLLERR | POLLHUP)
 
 /* The deadline of a call that may block, found only once it has to wait:
  * a call that completes at once (every non-blocking one that can) runs
@@ -82,15 +86,16 @@ struct call_deadline {
  * possible) and returns 0 so that the caller tries again before it really
  * waits; without one nothing can have changed, and the wait fails at once
  * (-EWOULDBLOCK) as before. */
-static int call_wait(struct ns_stack *st, struct call_deadline *d)
+static int call_wait(struct ns_stack *st, struct ns_sock *so, uint32_t events,
+                     struct call_deadline *d)
 {
     if (!d->known) {
-        d->at = deadline_after(st, d->timeo_us);
+        d->at = deadline_after(st, so, d->timeo_us);
         d->known = true;
         if (st->fds->drive_fn)
             return 0;
     }
-    return sock_wait(st, d->at);
+    return sock_wait(st, so, events, d->at);
 }
 
 /* After a call that may have taken fd's readiness (read, accepted,
@@ -114,7 +119,7 @@ static void settle(struct ns_stack *st, int fd)
 #define LINUX_AF_MAX 46
 #define LINUX_IPPROTO_MAX 263
 
-int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
+static int socket_do(struct ns_stack *st, int domain, int type, int protocol)
 {
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     int base = type & LINUX_SOCK_TYPE_MASK;
@@ -262,7 +267,7 @@ static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr 
     return so->ops->bind(st, so, &a, port);
 }
 
-int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
+static int bind_do(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
@@ -340,7 +345,8 @@ static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen
     return 0;
 }
 
-int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
+static int connect_do(struct ns_stack *st, int fd, const struct sockaddr *addr,
+                      socklen_t addrlen)
 {
     struct ns_sock *so = fd_get(st, fd);
     struct sockaddr_in sin;
@@ -375,7 +381,7 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
         return ret_err(rc);
     /* A blocking connect waits for the handshake (SO_SNDTIMEO bounds it:
      * then EINPROGRESS, as Linux inet_wait_for_connect). */
-    uint64_t deadline = deadline_after(st, so->sndtimeo_us);
+    uint64_t deadline = deadline_after(st, so, so->sndtimeo_us);
     for (;;) {
         short m = so->ops->poll(st, so);
         if (so->so_error || (m & (POLLOUT | POLLHUP)))
@@ -388,17 +394,15 @@ int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen
         }
         if (m & (POLLOUT | POLLHUP))
             return (m & POLLOUT) ? 0 : ret_err(-ECONNREFUSED);
-        int w = sock_wait(st, deadline);
+        int w = sock_wait(st, so, WAIT_OUT, deadline);
         if (w == -EAGAIN)
             return ret_err(-EINPROGRESS);
         if (w < 0)
             return ret_err(w);
-        if (!(so = fd_get(st, fd)))
-            return ret_err(fd_err(st, fd));
     }
 }
 
-int ns_listen(struct ns_stack *st, int fd, int backlog)
+static int listen_do(struct ns_stack *st, int fd, int backlog)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -442,24 +446,20 @@ static int accept_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen
         }
         if (rc != -EAGAIN || nonblock)
             return ret_err(rc);
-        int w = call_wait(st, &dl);
+        /* so is pinned while the call waits (a close from another
+         * thread leaves it to this call, as Linux's accept holds its file). */
+        int w = call_wait(st, so, WAIT_IN, &dl);
         if (w < 0)
             return ret_err(w);
-        if (!(so = fd_get(st, fd)))
-            return ret_err(fd_err(st, fd));
     }
 }
 
-int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+static int accept4_do(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen,
+                      int flags)
 {
     int rc = accept_do(st, fd, addr, addrlen, flags);
     settle(st, fd);
     return rc;
-}
-
-int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
-{
-    return ns_accept4(st, fd, addr, addrlen, 0);
 }
 
 /* ---- send ------------------------------------------------------------------------- */
@@ -571,11 +571,9 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             ssize_t n = so->ops->sendmsg(st, so, msg, len, flags);
             if (n != -EAGAIN || nonblock)
                 return n;
-            int w = call_wait(st, &dl);
+            int w = call_wait(st, so, WAIT_OUT, &dl);
             if (w < 0)
                 return w;
-            if (!(so = fd_get(st, fd)))
-                return fd_err(st, fd);
         }
     }
     if ((rc = sock_send_ready(so)) < 0)
@@ -602,13 +600,9 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
             break;
         if (nonblock && (sr == -EAGAIN || sr > 0))
             break;
-        int w = call_wait(st, &dl);
+        int w = call_wait(st, so, WAIT_OUT, &dl);
         if (w < 0) {
             sr = w;
-            break;
-        }
-        if (!(so = fd_get(st, fd))) {
-            sr = fd_err(st, fd);
             break;
         }
         if (so->so_error) {
@@ -631,7 +625,7 @@ static ssize_t do_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg,
  * even the descriptor is looked at. */
 #define LINUX_MSG_CMSG_COMPAT 0x80000000u
 
-ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
+static ssize_t sendmsg_do(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
 {
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
@@ -656,8 +650,8 @@ ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int fl
     return ret_errz(rc);
 }
 
-ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
-                  const struct sockaddr *dest, socklen_t destlen)
+static ssize_t sendto_do(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
+                         const struct sockaddr *dest, socklen_t destlen)
 {
     /* import_ubuf: one call moves at most MAX_RW_COUNT bytes, so a UDP
      * send of SIZE_MAX is EMSGSIZE. No object is larger than SSIZE_MAX
@@ -685,17 +679,12 @@ ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int 
     return ret_errz(rc);
 }
 
-ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int flags)
-{
-    return ns_sendto(st, fd, buf, len, flags, NULL, 0);
-}
-
 /* ---- receive ------------------------------------------------------------------------ */
 
 /* MSG_WAITALL on a stream: keep reading until the buffer is full, the
  * stream ends, an error comes or the timeout passes (tcp_recvmsg). */
-static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int flags,
-                            struct call_deadline *dl)
+static ssize_t recv_waitall(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg,
+                            int flags, struct call_deadline *dl)
 {
     struct iov_cursor cur;
     if (iov_cursor_init(&cur, msg) < 0)
@@ -705,11 +694,6 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
         want += msg->msg_iov[i].iov_len;
     ssize_t rc = 0;
     while (done < want) {
-        struct ns_sock *so = fd_get(st, fd);
-        if (!so) {
-            rc = fd_err(st, fd);
-            break;
-        }
         struct msghdr part = {.msg_iov = cur.iov + cur.idx, .msg_iovlen = cur.n - cur.idx};
         rc = so->ops->recvmsg(st, so, &part, flags & ~MSG_WAITALL);
         if (rc > 0) {
@@ -726,7 +710,7 @@ static ssize_t recv_waitall(struct ns_stack *st, int fd, struct msghdr *msg, int
             so->so_error = 0;
             break;
         }
-        int w = call_wait(st, dl);
+        int w = call_wait(st, so, WAIT_IN, dl);
         if (w < 0) {
             rc = w;
             break;
@@ -756,7 +740,7 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
                     so->rcvtimeo_us == SOCK_TIMEO_NOWAIT;
     struct call_deadline dl = {.timeo_us = so->rcvtimeo_us};
     if (so->type == SOCK_STREAM && (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nonblock)
-        return recv_waitall(st, fd, msg, flags, &dl);
+        return recv_waitall(st, so, msg, flags, &dl);
     for (;;) {
         /* __skb_recv_udp / __skb_try_recv_datagram: a pending error is
          * reported before queued data. */
@@ -781,15 +765,13 @@ static ssize_t do_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int f
          * never gets there and says EAGAIN. */
         if (so->flags & SO_F_SHUT_RD)
             return 0;
-        int w = call_wait(st, &dl);
+        int w = call_wait(st, so, WAIT_IN, &dl);
         if (w < 0)
             return w;
-        if (!(so = fd_get(st, fd)))
-            return fd_err(st, fd);
     }
 }
 
-ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
+static ssize_t recvmsg_do(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
 {
     if ((unsigned)flags & LINUX_MSG_CMSG_COMPAT)
         return ret_errz(-EINVAL);
@@ -798,8 +780,8 @@ ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
     return ret_errz(rc);
 }
 
-ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
-                    struct sockaddr *src, socklen_t *srclen)
+static ssize_t recvfrom_do(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
+                           struct sockaddr *src, socklen_t *srclen)
 {
     /* __sys_recvfrom: the address goes to a buffer of the stack's own and
      * is copied out after the receive (move_addr_to_user): an address
@@ -830,14 +812,9 @@ ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flag
     return ret_errz(rc);
 }
 
-ssize_t ns_recv(struct ns_stack *st, int fd, void *buf, size_t len, int flags)
-{
-    return ns_recvfrom(st, fd, buf, len, flags, NULL, NULL);
-}
-
 /* ---- shutdown, close ---------------------------------------------------------------- */
 
-int ns_shutdown(struct ns_stack *st, int fd, int how)
+static int shutdown_do(struct ns_stack *st, int fd, int how)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -850,7 +827,7 @@ int ns_shutdown(struct ns_stack *st, int fd, int how)
     return ret_err(rc);
 }
 
-int ns_close(struct ns_stack *st, int fd)
+static int close_do(struct ns_stack *st, int fd)
 {
     struct ns_sock *so = fd_get_any(st, fd);
     if (!so)
@@ -858,6 +835,14 @@ int ns_close(struct ns_stack *st, int fd)
     ep_forget(st, so); /* out of every epoll set that watches it */
     fd_free(st, fd);
     so->fd = -1;
+    /* Calls blocked in other threads have it pinned (their waiters are
+     * its only watchers now): Linux's close() takes the descriptor away
+     * but the file lives until those calls return, and does not wake
+     * them; the last of them closes it (fd_call_done). */
+    if (so->watchers.head) {
+        fd_close_defer(st, so);
+        return 0;
+    }
     so->ops->close(st, so); /* frees so, now or when the protocol is done */
     return 0;
 }
@@ -879,7 +864,8 @@ static int put_name(const struct ns_sock *so, const struct ns_addr *addr, uint16
     return 0;
 }
 
-int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+static int getsockname_do(struct ns_stack *st, int fd, struct sockaddr *addr,
+                          socklen_t *addrlen)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -887,7 +873,8 @@ int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t
     return ret_err(put_name(so, &so->flow.local, so->flow.lport, addr, addrlen));
 }
 
-int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+static int getpeername_do(struct ns_stack *st, int fd, struct sockaddr *addr,
+                          socklen_t *addrlen)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -1222,8 +1209,8 @@ static int setsockopt_family6(struct ns_stack *st, struct ns_sock *so, int level
     return setsockopt_ip6(st, so, name, val, len);
 }
 
-int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const void *optval,
-                  socklen_t optlen)
+static int setsockopt_do(struct ns_stack *st, int fd, int level, int optname,
+                         const void *optval, socklen_t optlen)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -1409,8 +1396,8 @@ static int getsockopt_family6(struct ns_stack *st, struct ns_sock *so, int level
     return getsockopt_ip6(st, so, name, val, len);
 }
 
-int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
-                  socklen_t *optlen)
+static int getsockopt_do(struct ns_stack *st, int fd, int level, int optname, void *optval,
+                         socklen_t *optlen)
 {
     struct ns_sock *so = fd_get(st, fd);
     if (!so)
@@ -1434,7 +1421,7 @@ int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *opt
     return ret_err(getsockopt_ip(st, so, optname, optval, optlen));
 }
 
-int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
+static int fcntl_do(struct ns_stack *st, int fd, int cmd, va_list ap)
 {
     struct ns_sock *so = fd_get_any(st, fd); /* any descriptor, epoll sets too */
     if (!so)
@@ -1443,10 +1430,7 @@ int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
     case F_GETFL:
         return O_RDWR | ((so->flags & SO_F_NONBLOCK) ? O_NONBLOCK : 0);
     case F_SETFL: {
-        va_list ap;
-        va_start(ap, cmd);
         int fl = va_arg(ap, int);
-        va_end(ap);
         set_flag(so, SO_F_NONBLOCK, fl & O_NONBLOCK);
         return 0;
     }
@@ -1481,12 +1465,12 @@ static int poll_scan(struct ns_stack *st, struct pollfd *fds, nfds_t nfds)
     return ready;
 }
 
-int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
+static int poll_do(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
     if (nfds && !fds)
         return ret_err(-EFAULT);
-    if (timeout_ms != 0 && st->fds->drive_fn)
-        st->fds->drive_fn(st->fds->drive_ctx, 0); /* as deadline_after: a fresh clock */
+    if (timeout_ms != 0)
+        fd_refresh(st, NULL); /* as deadline_after: a fresh clock */
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
     /* One look at every descriptor (poll(2) is O(nfds) per call); then,
      * if nothing is ready, a private epoll set watches them and only the
@@ -1502,25 +1486,11 @@ int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms
 
 /* ---- epoll (socket/epoll.c) ------------------------------------------------------------ */
 
-int ns_epoll_create1(struct ns_stack *st, int flags)
-{
-    return ret_err(ep_create(st, flags));
-}
-
-int ns_epoll_ctl(struct ns_stack *st, int epfd, int op, int fd, struct epoll_event *ev)
-{
-    return ret_err(ep_ctl(st, epfd, op, fd, ev));
-}
-
-int ns_epoll_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxevents,
-                  int timeout_ms)
-{
-    return ret_err(ep_wait(st, epfd, events, maxevents, timeout_ms));
-}
+/* The calls themselves are in "the thread edge" below. */
 
 /* ---- introspection --------------------------------------------------------------------------- */
 
-int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
+static int sock_list_do(struct ns_stack *st, struct ns_sock_info *out, int max)
 {
     struct fd_table *t = st->fds;
     int n = 0;
@@ -1552,4 +1522,207 @@ int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
         n++;
     }
     return n;
+}
+
+/* ---- the thread edge ----------------------------------------------------------------
+ *
+ * Every public call is the function above it with the stack lock around
+ * (docs/architecture.md "Threads"): taken here once, let go of only
+ * while a call waits (fd_wait, fd_refresh, which pin the socket waited
+ * on) and at the end (fd_call_done, which also closes the sockets closed
+ * while calls waited on them, and tells a loop sleeping on another
+ * thread that it may have work). No lock is taken when the stack is not
+ * shared between threads (a simulator host, a stack on no ns_loop): then
+ * this costs two tests per call. ns_accept, ns_send, ns_recv go through
+ * ns_accept4, ns_sendto, ns_recvfrom. */
+
+int ns_socket(struct ns_stack *st, int domain, int type, int protocol)
+{
+    fd_lock(st);
+    int rc = socket_do(st, domain, type, protocol);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    fd_lock(st);
+    int rc = bind_do(st, fd, addr, addrlen);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_connect(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    fd_lock(st);
+    int rc = connect_do(st, fd, addr, addrlen);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_listen(struct ns_stack *st, int fd, int backlog)
+{
+    fd_lock(st);
+    int rc = listen_do(st, fd, backlog);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_accept4(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    fd_lock(st);
+    int rc = accept4_do(st, fd, addr, addrlen, flags);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_accept(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    return ns_accept4(st, fd, addr, addrlen, 0);
+}
+
+ssize_t ns_sendmsg(struct ns_stack *st, int fd, const struct msghdr *msg, int flags)
+{
+    fd_lock(st);
+    ssize_t rc = sendmsg_do(st, fd, msg, flags);
+    fd_call_done(st);
+    return rc;
+}
+
+ssize_t ns_sendto(struct ns_stack *st, int fd, const void *buf, size_t len, int flags,
+                  const struct sockaddr *dest, socklen_t destlen)
+{
+    fd_lock(st);
+    ssize_t rc = sendto_do(st, fd, buf, len, flags, dest, destlen);
+    fd_call_done(st);
+    return rc;
+}
+
+ssize_t ns_send(struct ns_stack *st, int fd, const void *buf, size_t len, int flags)
+{
+    return ns_sendto(st, fd, buf, len, flags, NULL, 0);
+}
+
+ssize_t ns_recvmsg(struct ns_stack *st, int fd, struct msghdr *msg, int flags)
+{
+    fd_lock(st);
+    ssize_t rc = recvmsg_do(st, fd, msg, flags);
+    fd_call_done(st);
+    return rc;
+}
+
+ssize_t ns_recvfrom(struct ns_stack *st, int fd, void *buf, size_t len, int flags,
+                    struct sockaddr *src, socklen_t *srclen)
+{
+    fd_lock(st);
+    ssize_t rc = recvfrom_do(st, fd, buf, len, flags, src, srclen);
+    fd_call_done(st);
+    return rc;
+}
+
+ssize_t ns_recv(struct ns_stack *st, int fd, void *buf, size_t len, int flags)
+{
+    return ns_recvfrom(st, fd, buf, len, flags, NULL, NULL);
+}
+
+int ns_shutdown(struct ns_stack *st, int fd, int how)
+{
+    fd_lock(st);
+    int rc = shutdown_do(st, fd, how);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_close(struct ns_stack *st, int fd)
+{
+    fd_lock(st);
+    int rc = close_do(st, fd);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_getsockname(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    fd_lock(st);
+    int rc = getsockname_do(st, fd, addr, addrlen);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_getpeername(struct ns_stack *st, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    fd_lock(st);
+    int rc = getpeername_do(st, fd, addr, addrlen);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const void *optval,
+                  socklen_t optlen)
+{
+    fd_lock(st);
+    int rc = setsockopt_do(st, fd, level, optname, optval, optlen);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
+                  socklen_t *optlen)
+{
+    fd_lock(st);
+    int rc = getsockopt_do(st, fd, level, optname, optval, optlen);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    fd_lock(st);
+    int rc = fcntl_do(st, fd, cmd, ap);
+    fd_call_done(st);
+    va_end(ap);
+    return rc;
+}
+
+int ns_poll(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+    fd_lock(st);
+    int rc = poll_do(st, fds, nfds, timeout_ms);
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_epoll_create1(struct ns_stack *st, int flags)
+{
+    fd_lock(st);
+    int rc = ret_err(ep_create(st, flags));
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_epoll_ctl(struct ns_stack *st, int epfd, int op, int fd, struct epoll_event *ev)
+{
+    fd_lock(st);
+    int rc = ret_err(ep_ctl(st, epfd, op, fd, ev));
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_epoll_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxevents,
+                  int timeout_ms)
+{
+    fd_lock(st);
+    int rc = ret_err(ep_wait(st, epfd, events, maxevents, timeout_ms));
+    fd_call_done(st);
+    return rc;
+}
+
+int ns_sock_list(struct ns_stack *st, struct ns_sock_info *out, int max)
+{
+    fd_lock(st);
+    int rc = sock_list_do(st, out, max);
+    fd_call_done(st);
+    return rc;
 }

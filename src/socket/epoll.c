@@ -23,8 +23,12 @@
  * - a set's own readiness (poll on it, or a set inside another) is
  *   "some item on its ready list is really ready" (__ep_eventpoll_poll).
  *
- * Threads: one thread runs everything (include/netsock/socket.h); the
- * ready list is where a lock will go (docs/architecture.md).
+ * Threads: everything here runs under the stack lock (socket/fdtable.h,
+ * docs/architecture.md "Threads"); a thread blocked in ns_epoll_wait or
+ * ns_poll waits with a watcher of its own (an fd_waiter) on the set's
+ * embedded socket, which the wake-up of the sets that watch this one
+ * (sock_wake on ep->sock) reaches too. So a socket's and a set's
+ * watchers are items and waiters: ep_item_of tells them apart.
  */
 #include <errno.h>
 #include <limits.h>
@@ -72,6 +76,16 @@ struct ep_item {
 static struct ep_set *ep_of(struct ns_sock *so)
 {
     return NS_CONTAINER_OF(so, struct ep_set, sock);
+}
+
+static bool ep_item_wake(struct ns_stack *st, struct sock_watch *w, uint32_t key);
+
+/* The item behind a watcher of a socket or set, or NULL for a blocked
+ * call's waiter (socket/fdtable.h). */
+static struct ep_item *ep_item_of(struct ns_dlink *l)
+{
+    struct sock_watch *w = NS_CONTAINER_OF(l, struct sock_watch, link);
+    return w->fn == ep_item_wake ? NS_CONTAINER_OF(w, struct ep_item, w) : NULL;
 }
 
 /* Tell the notifier when whether the set has events changed. */
@@ -204,8 +218,13 @@ static struct ep_set *ep_set_new(void)
 void ep_forget(struct ns_stack *st, struct ns_sock *so)
 {
     (void)st;
-    while (so->watchers.head)
-        ep_item_free(NS_CONTAINER_OF(so->watchers.head, struct ep_item, w.link));
+    /* Blocked calls' waiters stay: they pin the object (ns_close). */
+    for (struct ns_dlink *l = so->watchers.head, *next; l; l = next) {
+        next = l->next;
+        struct ep_item *it = ep_item_of(l);
+        if (it)
+            ep_item_free(it);
+    }
 }
 
 /* Queue the item if its target is ready now, and tell whoever waits
@@ -241,8 +260,8 @@ static struct ep_item *ep_item_new(struct ep_set *ep, struct ns_sock *target, in
 static struct ep_item *ep_find(struct ep_set *ep, struct ns_sock *target, int fd)
 {
     for (struct ns_dlink *l = target->watchers.head; l; l = l->next) {
-        struct ep_item *it = NS_CONTAINER_OF(l, struct ep_item, w.link);
-        if (it->ep == ep && it->fd == fd)
+        struct ep_item *it = ep_item_of(l);
+        if (it && it->ep == ep && it->fd == fd)
             return it;
     }
     return NULL;
@@ -281,8 +300,8 @@ static int ep_depth_up(struct ep_set *ep)
 {
     int result = 0;
     for (struct ns_dlink *l = ep->sock.watchers.head; l; l = l->next) {
-        struct ep_item *it = NS_CONTAINER_OF(l, struct ep_item, w.link);
-        if (it->ep->private)
+        struct ep_item *it = ep_item_of(l);
+        if (!it || it->ep->private)
             continue;
         int d = ep_depth_up(it->ep) + 1;
         if (d > result)
@@ -376,6 +395,21 @@ int ep_ctl(struct ns_stack *st, int epfd, int op, int fd, const struct epoll_eve
     }
 }
 
+/* Events are left after a wait took its share (level-triggered ones go
+ * back on the list, or more than it asked for): the next call asleep in
+ * ns_epoll_wait on this set gets to look too, as Linux's ep_done_scan
+ * wakes the set's wait queue. One test when nobody waits. */
+static void ep_wake_waiter(struct ns_stack *st, struct ep_set *ep)
+{
+    for (struct ns_dlink *l = ep->sock.watchers.head; l; l = l->next) {
+        if (ep_item_of(l))
+            continue;
+        struct sock_watch *w = NS_CONTAINER_OF(l, struct sock_watch, link);
+        if (w->fn(st, w, EPOLLIN))
+            break; /* one not woken yet is woken */
+    }
+}
+
 /* Report up to `max` ready items (Linux ep_send_events). */
 static int ep_send_events(struct ns_stack *st, struct ep_set *ep, struct epoll_event *out,
                           int max)
@@ -411,6 +445,8 @@ static int ep_send_events(struct ns_stack *st, struct ep_set *ep, struct epoll_e
     ep_notify_sync(ep);
     if (!ep->ready.head)
         ep_settle(st, &ep->sock, 1); /* the sets holding this one: nothing here now */
+    else if (n && ep->sock.watchers.head)
+        ep_wake_waiter(st, ep);
     return n;
 }
 
@@ -433,22 +469,20 @@ int ep_wait(struct ns_stack *st, int epfd, struct epoll_event *events, int maxev
         return n;
     /* Blocking: from here this call waits in the set (an exclusive
      * registration's wake-up may pick it). Bring the clock up to date (as
-     * every call that may wait), then drive the loop until an item is
-     * reported or the time is up. Whoever runs meanwhile may close the
-     * set: then it is gone (EBADF, as a closed descriptor). */
+     * every call that may wait), then drive the loop (or sleep while
+     * another thread drives it) until an item is reported or the time is
+     * up. The set is pinned while this call waits: closed meanwhile (by
+     * another thread, or a callback the loop ran), it goes when the call
+     * returns, and the wait goes on until then, as Linux's epoll_wait
+     * holds its file. */
     ep->waiters++;
-    if (st->fds->drive_fn)
-        st->fds->drive_fn(st->fds->drive_ctx, 0);
-    if (fd_get_any(st, epfd) != eso)
-        return -EBADF;
+    fd_refresh(st, &ep->sock);
     uint64_t deadline = timeout_ms < 0 ? NS_TIME_NEVER : st->now_us + (uint64_t)timeout_ms * 1000u;
     for (;;) {
         n = ep_send_events(st, ep, events, maxevents);
         if (n)
             break;
-        int w = fd_wait(st, deadline);
-        if (fd_get_any(st, epfd) != eso)
-            return -EBADF;
+        int w = fd_wait(st, &ep->sock, EPOLLIN, deadline);
         if (w == -EWOULDBLOCK || w == -EAGAIN) {
             n = ep_send_events(st, ep, events, maxevents);
             break;
@@ -488,7 +522,9 @@ void ep_settle(struct ns_stack *st, struct ns_sock *so, int depth)
         return;
     for (struct ns_dlink *l = so->watchers.head, *next; l; l = next) {
         next = l->next;
-        struct ep_item *it = NS_CONTAINER_OF(l, struct ep_item, w.link);
+        struct ep_item *it = ep_item_of(l);
+        if (!it)
+            continue;
         struct ep_set *ep = it->ep;
         if (!it->ready || ep->private || ep_item_poll(st, it, 0))
             continue;
@@ -515,7 +551,7 @@ int ep_poll_wait(struct ns_stack *st, struct pollfd *fds, nfds_t nfds, uint64_t 
     }
     int ready = 0;
     while (rc == 0 && ready == 0) {
-        int w = fd_wait(st, deadline);
+        int w = fd_wait(st, &ep->sock, 0, deadline);
         if (w < 0) {
             rc = w;
             break;

@@ -10,7 +10,14 @@
 int fd_init(struct ns_stack *st)
 {
     st->fds = calloc(1, sizeof(*st->fds));
-    return st->fds ? 0 : -ENOMEM;
+    if (!st->fds)
+        return -ENOMEM;
+    if (pthread_mutex_init(&st->fds->lock, NULL) != 0) {
+        free(st->fds);
+        st->fds = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 void fd_destroy(struct ns_stack *st)
@@ -18,12 +25,21 @@ void fd_destroy(struct ns_stack *st)
     struct fd_table *t = st->fds;
     if (!t)
         return;
+    /* The stack is going: no other thread uses it, and its loop may be
+     * gone already (ns_loop_free before ns_stack_free): the closes below
+     * take no lock and tell no driver. */
+    t->threads = false;
+    t->kick_fn = NULL;
+    t->block_fn = NULL;
+    t->drive_fn = NULL;
     for (int fd = 0; fd < t->cap; fd++)
         if (t->fds[fd])
             ns_close(st, fd);
     free(t->fds);
     free(t->used);
     free(t->full);
+    free(t->closing);
+    pthread_mutex_destroy(&t->lock);
     free(t);
     st->fds = NULL;
 }
@@ -47,14 +63,172 @@ int fd_err(struct ns_stack *st, int fd)
     return fd_get_any(st, fd) ? -ENOTSOCK : -EBADF;
 }
 
-int fd_wait(struct ns_stack *st, uint64_t deadline)
+/* A waiter's watcher: the socket it waits on changed. It counts as a
+ * wake-up (sock_wake_watchers) only for a waiter not woken yet: the
+ * waiters on an epoll set are exclusive, so one change wakes one
+ * ns_epoll_wait, the next change the next one (Linux's epoll_wait waits
+ * exclusively: ep_poll). */
+static bool waiter_wake(struct ns_stack *st, struct sock_watch *sw, uint32_t key)
+{
+    (void)st;
+    struct fd_waiter *w = NS_CONTAINER_OF(sw, struct fd_waiter, watch);
+    if (key && w->events && !(key & w->events))
+        return false; /* a change it does not wait for (keys are hints: ANY wakes all) */
+    if (w->woken)
+        return false;
+    w->woken = true;
+    if (w->parked)
+        pthread_cond_signal(&w->cv);
+    return true;
+}
+
+/* Pin so (may be NULL) for a wait: 0, or -ENOMEM when the room its
+ * close may need (fd_close_defer) cannot be made. */
+static int waiter_pin(struct ns_stack *st, struct ns_sock *so, struct fd_waiter *w,
+                      uint32_t events)
+{
+    struct fd_table *t = st->fds;
+    *w = (struct fd_waiter){.events = events};
+    w->watch.fn = waiter_wake;
+    if (!so)
+        return 0;
+    if (t->n_waiting >= t->cap_closing) {
+        int cap = t->cap_closing ? t->cap_closing * 2 : 8;
+        struct ns_sock **c = realloc(t->closing, (size_t)cap * sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        t->closing = c;
+        t->cap_closing = cap;
+    }
+    t->n_waiting++;
+    w->watch.exclusive = ep_is_set(so);
+    sock_watch_add(so, &w->watch);
+    return 0;
+}
+
+static void waiter_unpin(struct ns_stack *st, struct ns_sock *so, struct fd_waiter *w)
+{
+    if (!so)
+        return;
+    st->fds->n_waiting--;
+    sock_watch_del(so, &w->watch);
+}
+
+int fd_wait(struct ns_stack *st, struct ns_sock *so, uint32_t events, uint64_t deadline)
 {
     struct fd_table *t = st->fds;
     if (!t->drive_fn)
         return -EWOULDBLOCK;
     if (st->now_us >= deadline)
         return -EAGAIN;
-    return t->drive_fn(t->drive_ctx, deadline);
+    struct fd_waiter w;
+    int rc = waiter_pin(st, so, &w, events);
+    if (rc < 0)
+        return rc;
+    if (t->block_fn) {
+        rc = t->block_fn(t->drive_ctx, st, &w, deadline);
+    } else {
+        /* The driver runs application code (descriptor callbacks) that
+         * may make calls on this stack: never with the lock held. */
+        fd_unlock(st);
+        rc = t->drive_fn(t->drive_ctx, deadline);
+        fd_lock(st);
+    }
+    waiter_unpin(st, so, &w);
+    return rc;
+}
+
+void fd_refresh(struct ns_stack *st, struct ns_sock *so)
+{
+    struct fd_table *t = st->fds;
+    if (!t->drive_fn)
+        return;
+    struct fd_waiter w;
+    if (waiter_pin(st, so, &w, 0) < 0)
+        return; /* no room to pin it: the clock stays as it is */
+    fd_unlock(st);
+    t->drive_fn(t->drive_ctx, 0);
+    fd_lock(st);
+    waiter_unpin(st, so, &w);
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+
+void fd_threads_enable(struct ns_stack *st, fd_block_fn block_fn, fd_kick_fn kick_fn)
+{
+    struct fd_table *t = st->fds;
+    t->block_fn = block_fn;
+    t->kick_fn = kick_fn;
+    t->threads = true;
+}
+
+int fd_park(struct ns_stack *st, struct fd_waiter *w, const struct timespec *until)
+{
+    struct fd_table *t = st->fds;
+    if (w->woken)
+        return 0;
+    /* The condition variable times out on the clock `until` is on (the
+     * driver's: it maps the stack's clock to CLOCK_MONOTONIC). */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    w->parked = true;
+    ns_dlist_push_tail(&t->parked, &w->plink);
+    int rc = 0;
+    while (!w->woken) {
+        int e = until ? pthread_cond_timedwait(&w->cv, &t->lock, until)
+                      : pthread_cond_wait(&w->cv, &t->lock);
+        if (e == ETIMEDOUT && !w->woken) {
+            rc = -EAGAIN;
+            break;
+        }
+    }
+    ns_dlist_remove(&t->parked, &w->plink);
+    w->parked = false;
+    pthread_cond_destroy(&w->cv);
+    return rc;
+}
+
+void fd_wake_parked(struct ns_stack *st)
+{
+    struct fd_table *t = st->fds;
+    fd_lock(st);
+    for (struct ns_dlink *l = t->parked.head; l; l = l->next) {
+        struct fd_waiter *w = NS_CONTAINER_OF(l, struct fd_waiter, plink);
+        w->woken = true;
+        pthread_cond_signal(&w->cv);
+    }
+    fd_unlock(st);
+}
+
+void fd_close_defer(struct ns_stack *st, struct ns_sock *so)
+{
+    struct fd_table *t = st->fds;
+    t->closing[t->n_closing++] = so; /* room made by waiter_pin */
+}
+
+void fd_call_done_slow(struct ns_stack *st)
+{
+    struct fd_table *t = st->fds;
+    /* Closed while calls waited on them: once none has one pinned (its
+     * waiters are its only watchers after ns_close took it out of every
+     * epoll set), its protocol closes it. */
+    for (int i = 0; i < t->n_closing;) {
+        struct ns_sock *so = t->closing[i];
+        if (so->watchers.head) {
+            i++;
+            continue;
+        }
+        t->closing[i] = t->closing[--t->n_closing];
+        so->ops->close(st, so);
+    }
+    if (t->threads) {
+        if (t->kick_fn)
+            t->kick_fn(t->drive_ctx, st);
+        pthread_mutex_unlock(&t->lock);
+    }
 }
 
 /* The lowest free descriptor, or -1 when every slot is in use: from
