@@ -112,6 +112,11 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
 
 /* Allocate a new pbuf holding a copy of pb's data (same headroom). */
 struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *pb);
+/* The same from another pool: a copy of pb's data and metadata (offload
+ * fields, flags, header offsets) in a buffer of `pool`, or NULL when that
+ * pool has none. Only reads pb, so a frame can move to a pool of another
+ * owner (platform/iothread.c hands frames between threads this way). */
+struct ns_pbuf *ns_pbuf_clone_to(struct ns_pbuf_pool *pool, const struct ns_pbuf *pb);
 
 /* Add one reference. */
 static inline struct ns_pbuf *ns_pbuf_ref(struct ns_pbuf *pb) { pb->refcnt++; return pb; }

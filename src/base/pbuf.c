@@ -128,9 +128,11 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
     return pb;
 }
 
-struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src)
+struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src) { return ns_pbuf_clone_to(src->pool, src); }
+
+struct ns_pbuf *ns_pbuf_clone_to(struct ns_pbuf_pool *pool, const struct ns_pbuf *src)
 {
-    struct ns_pbuf *pb = ns_pbuf_alloc(src->pool, src->off, src->len);
+    struct ns_pbuf *pb = ns_pbuf_alloc(pool, src->off, src->len);
     if (!pb)
         return NULL;
     memcpy(ns_pbuf_data(pb), ns_pbuf_data(src), src->len);
