@@ -569,12 +569,12 @@ void link_print_counters(struct ns_stack *st, FILE *f)
             print_fault_stats(f, dev->name, "rx", &rx);
         struct ns_iothread_stats io;
         ns_iothread_stats(dev, &io);
-        if (io.wake_stack || io.wake_io || io.rx_ring_full || io.tx_ring_full)
+        if (io.wake_stack || io.wake_io || io.rx_wait_buf || io.tx_ring_full)
             fprintf(f,
                     "    %s io-thread: %" PRIu64 " stack wake-ups, %" PRIu64
-                    " io wake-ups, rx ring full %" PRIu64 " times, %" PRIu64
-                    " tx refused (ring full), %" PRIu64 " rx dropped (no buffer)\n",
-                    dev->name, io.wake_stack, io.wake_io, io.rx_ring_full, io.tx_ring_full,
-                    io.rx_nobuf);
+                    " io wake-ups, waited for a receive buffer %" PRIu64 " times, %" PRIu64
+                    " tx refused (ring full), pool short %" PRIu64 " times\n",
+                    dev->name, io.wake_stack, io.wake_io, io.rx_wait_buf, io.tx_ring_full,
+                    io.fill_nobuf);
     }
 }

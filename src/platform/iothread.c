@@ -12,27 +12,34 @@
  *                 close), the stack's pbuf pool, dev.stats;
  *   I/O thread    the inner device (every one of its ops), io_pool (a
  *                 pbuf pool of its own: pools are not thread-safe).
- * Four single-producer single-consumer rings (platform/spsc.h) carry
+ * Five single-producer single-consumer rings (platform/spsc.h) carry
  * pbuf pointers between them; no lock anywhere:
- *   rx       I/O -> stack  frames read, in io_pool buffers;
- *   rx_ret   stack -> I/O  the same buffers, copied into the stack's pool,
- *                          to be freed by their owner;
+ *   fill_small, fill_big  stack -> I/O  empty buffers of the stack's pool
+ *                         (NS_PBUF_SIZE pooled ones; heap ones for a
+ *                         64 KiB GSO packet), allocated on its thread;
+ *   rx       I/O -> stack  frames read, in those buffers: the I/O thread
+ *                          reads a frame into io_pool (the inner device's
+ *                          recv), copies it into a fill buffer its size
+ *                          and frees its own; the stack takes the frame
+ *                          as it is;
  *   tx       stack -> I/O  frames to send, in the stack's buffers;
  *   tx_done  I/O -> stack  the same, sent (copied into io_pool first) or
  *                          dropped, with the inner xmit's result in
  *                          time_us, to be counted and freed by their owner.
- * So each frame is copied once between pools: on the stack's side when
- * received, on the I/O side when sent. Ownership moves with the pointer
- * (release on push, acquire on pop).
+ * So each frame is copied once between pools, and always on the I/O
+ * thread: the stack's thread only moves pointers. Ownership moves with
+ * the pointer (release on push, acquire on pop).
  *
- * Bounds: at most IOT_RX_RING received frames and IOT_TX_RING frames to
- * send are in flight (credits: the producer counts what it handed over
- * and not yet got back, so the return rings can never overflow). io_pool
- * holds 2 * IOT_RX_RING + 16 buffers of NS_PBUF_SIZE and at most
- * IOT_HEAP_MAX bytes of large (GSO) frames; the I/O thread stops reading
- * while the next frame might not fit, so the kernel keeps it (its own
- * queue and its own drops, as with a slow reader) rather than we drop it.
- * Memory: ~1.1 MiB of pool plus up to 8 MiB of GSO frames.
+ * Bounds: IOT_FILL_SMALL + IOT_FILL_BIG empty or received buffers of the
+ * stack's pool are lent out at a time (at most 2.2 MiB: the big ones count
+ * against the pool's heap limit), so the rx ring, as large as both, never
+ * overflows; when no buffer of the right size is there the I/O thread
+ * holds its one frame and stops reading until the stack lends more, so
+ * the kernel keeps what follows (its own queue and its own drops, as with
+ * a slow reader). At most IOT_TX_RING frames to send are in flight
+ * (credits: the stack counts what it handed over and did not get back, so
+ * tx_done never overflows). io_pool holds IOT_POOL_BUFS buffers and room
+ * for two GSO packets: the frame held and the copy of one being sent.
  *
  * Wake-ups, both with the same "flag, then recheck" protocol so that none
  * is lost and a busy consumer costs no system call:
@@ -65,24 +72,27 @@
 #include "netsock/os.h"
 #include "platform/spsc.h"
 
-#define IOT_RX_RING 256u
+#define IOT_FILL_SMALL 224u /* pooled buffers lent to the I/O thread */
+#define IOT_FILL_BIG 32u    /* heap buffers for GSO packets lent to it */
+#define IOT_RX_RING 256u    /* >= IOT_FILL_SMALL + IOT_FILL_BIG */
 #define IOT_TX_RING 256u
-#define IOT_POOL_BUFS (2u * IOT_RX_RING + 16u)
+#define IOT_POOL_BUFS 16u
 /* The largest frame a device hands over: a 64 KiB GSO packet with its
  * headroom and a VLAN-tagged Ethernet header. */
 #define IOT_FRAME_MAX (NS_PBUF_HEADROOM + 65535u + 18u)
-#define IOT_HEAP_MAX (8u << 20)
+#define IOT_HEAP_MAX (3u * IOT_FRAME_MAX)
+_Static_assert(IOT_RX_RING >= IOT_FILL_SMALL + IOT_FILL_BIG, "rx ring holds every lent buffer");
 /* Frames read per turn before the I/O thread looks at its other work. */
 #define IOT_RX_BATCH 64u
 
 #define IO_WANT_TX 0x1u   /* sleeping: a frame to send wakes it */
-#define IO_WANT_ROOM 0x2u /* sleeping with the rx ring full: a returned buffer wakes it */
+#define IO_WANT_FILL 0x2u /* sleeping with a frame and no buffer for it: a lent one wakes it */
 
 struct iot_dev {
     struct ns_dev dev; /* first: a struct ns_dev * is a struct iot_dev * */
     struct ns_dev *inner;
     struct ns_pbuf_pool *io_pool;
-    struct spsc_ring rx, rx_ret, tx, tx_done;
+    struct spsc_ring fill_small, fill_big, rx, tx, tx_done;
     int wake_rd, wake_wr; /* pipe, I/O -> stack; wake_rd is ops->fd */
     int io_evfd;          /* eventfd, stack -> I/O */
     pthread_t thread;
@@ -95,14 +105,15 @@ struct iot_dev {
 
     /* Stack thread only. */
     uint32_t tx_credit_used; /* frames pushed to tx and not back from tx_done */
-    uint64_t rx_nobuf, tx_ring_full;
+    uint32_t lent_small, lent_big; /* buffers in fill rings, the I/O thread's hands, rx */
+    uint64_t fill_nobuf, tx_ring_full;
 
     /* I/O thread only. */
-    uint32_t rx_credit_used; /* frames pushed to rx and not back from rx_ret */
+    struct ns_pbuf *held;    /* a frame read (io_pool) that waits for a fill buffer */
     bool tx_blocked;         /* the inner device refused: wait for POLLOUT */
 
     /* Written by the I/O thread, read by the stack's (relaxed). */
-    _Atomic uint64_t rx_ring_full, wake_stack_n, wake_io_n;
+    _Atomic uint64_t rx_wait_buf, wake_stack_n, wake_io_n;
     _Atomic uint64_t inner_rx_drop, inner_tx_drop, inner_tx_busy;
 };
 
@@ -138,15 +149,10 @@ static void wake_io(struct iot_dev *d, uint32_t what)
 
 /* ---- the I/O thread ------------------------------------------------------ */
 
-/* Room to read one more frame: a credit, and heap for a GSO packet while
- * keeping another one's worth for the copy io_transmit makes. */
-static bool rx_room(struct iot_dev *d)
+/* The fill ring whose buffers fit frame pb. */
+static struct spsc_ring *fill_for(struct iot_dev *d, const struct ns_pbuf *pb)
 {
-    if (d->rx_credit_used >= IOT_RX_RING)
-        return false;
-    struct ns_pbuf_pool_stats ps;
-    ns_pbuf_pool_stats(d->io_pool, &ps);
-    return ps.heap_bytes + 2u * IOT_FRAME_MAX <= IOT_HEAP_MAX;
+    return (uint64_t)pb->off + pb->len <= NS_PBUF_SIZE ? &d->fill_small : &d->fill_big;
 }
 
 /* Send what the stack queued, until the inner device refuses. True when
@@ -176,20 +182,25 @@ static bool io_transmit(struct iot_dev *d)
     return moved;
 }
 
-/* Read up to a batch of frames into the rx ring. True when some came. */
+/* Read up to a batch of frames, each copied into a buffer the stack lent,
+ * into the rx ring. True when some came. */
 static bool io_receive(struct iot_dev *d)
 {
     unsigned n = 0;
     while (n < IOT_RX_BATCH) {
-        if (!rx_room(d)) {
-            atomic_fetch_add_explicit(&d->rx_ring_full, 1, memory_order_relaxed);
+        if (!d->held)
+            d->held = d->inner->ops->recv(d->inner, d->io_pool, ns_clock_now_us());
+        if (!d->held)
             break;
+        struct ns_pbuf *pb = spsc_pop(fill_for(d, d->held));
+        if (!pb) {
+            atomic_fetch_add_explicit(&d->rx_wait_buf, 1, memory_order_relaxed);
+            break; /* the frame waits in d->held, the next ones in the kernel */
         }
-        struct ns_pbuf *pb = d->inner->ops->recv(d->inner, d->io_pool, ns_clock_now_us());
-        if (!pb)
-            break;
-        spsc_push(&d->rx, pb); /* never full: credits */
-        d->rx_credit_used++;
+        ns_pbuf_copy(pb, d->held); /* fits: fill_for */
+        ns_pbuf_free(d->held);
+        d->held = NULL;
+        spsc_push(&d->rx, pb); /* never full: no more buffers are lent */
         n++;
     }
     if (n)
@@ -211,26 +222,19 @@ static void *io_main(void *arg)
     struct iot_dev *d = arg;
     int fd = d->inner->ops->fd(d->inner);
     while (!atomic_load(&d->stop)) {
-        struct ns_pbuf *pb;
-        bool moved = false;
-        while ((pb = spsc_pop(&d->rx_ret))) {
-            ns_pbuf_free(pb);
-            d->rx_credit_used--;
-            moved = true;
-        }
-        moved |= io_transmit(d);
+        bool moved = io_transmit(d);
         moved |= io_receive(d);
         io_publish(d);
         if (moved)
             continue; /* the device may have more: sleep only when idle */
 
         /* Say what wakes us, then look once more (wake_io pairs). */
-        bool room = rx_room(d);
-        uint32_t want = IO_WANT_TX | (room ? 0u : IO_WANT_ROOM);
+        bool room = !d->held;
+        uint32_t want = IO_WANT_TX | (room ? 0u : IO_WANT_FILL);
         atomic_store(&d->io_want, want);
         atomic_thread_fence(memory_order_seq_cst);
-        if ((!d->tx_blocked && !spsc_empty(&d->tx)) || (!room && !spsc_empty(&d->rx_ret)) ||
-            atomic_load(&d->stop)) {
+        if ((!d->tx_blocked && !spsc_empty(&d->tx)) ||
+            (!room && !spsc_empty(fill_for(d, d->held))) || atomic_load(&d->stop)) {
             atomic_store(&d->io_want, 0u);
             continue;
         }
@@ -280,50 +284,75 @@ static int iot_xmit(struct ns_dev *dev, struct ns_pbuf *pb, uint64_t now_us)
     return 0; /* queued: counted when the I/O thread is done with it */
 }
 
-/* The next received frame, copied into the stack's pool; NULL when the
- * rx ring is empty (and the descriptor no longer readable). */
+/* Lend the I/O thread empty buffers of the stack's pool up to the
+ * IOT_FILL_* counts, and wake it if it waits for one. */
+static void refill(struct iot_dev *d, struct ns_pbuf_pool *pool)
+{
+    bool lent = false;
+    while (d->lent_small < IOT_FILL_SMALL) {
+        struct ns_pbuf *pb = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, NS_PBUF_SIZE - NS_PBUF_HEADROOM);
+        if (!pb)
+            goto nobuf;
+        spsc_push(&d->fill_small, pb); /* never full: counted */
+        d->lent_small++;
+        lent = true;
+    }
+    while (d->lent_big < IOT_FILL_BIG) {
+        struct ns_pbuf *pb = ns_pbuf_alloc(pool, NS_PBUF_HEADROOM, IOT_FRAME_MAX - NS_PBUF_HEADROOM);
+        if (!pb)
+            goto nobuf;
+        spsc_push(&d->fill_big, pb);
+        d->lent_big++;
+        lent = true;
+    }
+    goto done;
+nobuf:
+    /* The pool is empty (or its heap limit reached): the I/O thread waits
+     * with what it has; the stack lends more at its next poll. */
+    d->fill_nobuf++;
+done:
+    if (lent)
+        wake_io(d, IO_WANT_FILL);
+}
+
+/* The next received frame (in a buffer of `pool` lent earlier), or NULL
+ * when the rx ring is empty (and the descriptor no longer readable). */
 static struct ns_pbuf *iot_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, uint64_t now_us)
 {
     struct iot_dev *d = (struct iot_dev *)dev;
     (void)now_us;
     drain_tx_done(d);
-    dev->stats.rx_drop = d->rx_nobuf + atomic_load_explicit(&d->inner_rx_drop,
-                                                            memory_order_relaxed);
-    for (;;) {
-        struct ns_pbuf *src = spsc_pop(&d->rx);
-        if (!src) {
-            /* Nothing: consume the wake-up, then look again, since the I/O
-             * thread may have pushed in between (it writes again only once
-             * the flag is clear). */
-            atomic_store(&d->stack_signalled, false);
-            atomic_thread_fence(memory_order_seq_cst);
-            char buf[16];
-            while (read(d->wake_rd, buf, sizeof(buf)) > 0) {
-            }
-            src = spsc_pop(&d->rx);
-            if (!src)
-                return NULL;
-            /* More may follow that our next poll must see. */
-            atomic_store(&d->stack_signalled, true);
-            char b = 1;
-            if (write(d->wake_wr, &b, 1) < 0) {
-                /* Full pipe: already readable. */
-            }
+    dev->stats.rx_drop = atomic_load_explicit(&d->inner_rx_drop, memory_order_relaxed);
+    struct ns_pbuf *pb = spsc_pop(&d->rx);
+    if (!pb) {
+        refill(d, pool);
+        /* Nothing: consume the wake-up, then look again, since the I/O
+         * thread may have pushed in between (it writes again only once
+         * the flag is clear). */
+        atomic_store(&d->stack_signalled, false);
+        atomic_thread_fence(memory_order_seq_cst);
+        char buf[16];
+        while (read(d->wake_rd, buf, sizeof(buf)) > 0) {
         }
-        struct ns_pbuf *pb = ns_pbuf_clone_to(pool, src);
-        spsc_push(&d->rx_ret, src); /* never full: credits */
-        wake_io(d, IO_WANT_ROOM);
-        if (!pb) {
-            /* The stack's pool is empty: dropped, as TAP itself drops (a
-             * frame left in the ring would keep the loop spinning). */
-            d->rx_nobuf++;
-            dev->stats.rx_drop++;
-            continue;
+        pb = spsc_pop(&d->rx);
+        if (!pb)
+            return NULL;
+        /* More may follow that our next poll must see. */
+        atomic_store(&d->stack_signalled, true);
+        char b = 1;
+        if (write(d->wake_wr, &b, 1) < 0) {
+            /* Full pipe: already readable. */
         }
-        dev->stats.rx_frames++;
-        dev->stats.rx_bytes += pb->len;
-        return pb;
     }
+    if (pb->flags & NS_PBUF_F_HEAP)
+        d->lent_big--;
+    else
+        d->lent_small--;
+    if (d->lent_small < IOT_FILL_SMALL / 2 || d->lent_big < IOT_FILL_BIG / 2)
+        refill(d, pool); /* in batches: one wake-up for many */
+    dev->stats.rx_frames++;
+    dev->stats.rx_bytes += pb->len;
+    return pb;
 }
 
 static uint64_t iot_next_deadline(struct ns_dev *dev)
@@ -369,12 +398,16 @@ static void iot_close(struct ns_dev *dev)
     drain_tx_done(d);
     while ((pb = spsc_pop(&d->rx)))
         ns_pbuf_free(pb);
-    while ((pb = spsc_pop(&d->rx_ret)))
+    while ((pb = spsc_pop(&d->fill_small)))
         ns_pbuf_free(pb);
+    while ((pb = spsc_pop(&d->fill_big)))
+        ns_pbuf_free(pb);
+    ns_pbuf_free(d->held);
     ns_dev_close(d->inner);
     ns_pbuf_pool_free(d->io_pool);
     spsc_destroy(&d->rx);
-    spsc_destroy(&d->rx_ret);
+    spsc_destroy(&d->fill_small);
+    spsc_destroy(&d->fill_big);
     spsc_destroy(&d->tx);
     spsc_destroy(&d->tx_done);
     if (d->wake_rd >= 0)
@@ -426,7 +459,8 @@ struct ns_dev *ns_iothread_wrap(struct ns_dev *inner, int *err)
     }
     if (!*err) {
         d->io_pool = ns_pbuf_pool_new(IOT_POOL_BUFS, IOT_HEAP_MAX);
-        if (!d->io_pool || spsc_init(&d->rx, IOT_RX_RING) || spsc_init(&d->rx_ret, IOT_RX_RING) ||
+        if (!d->io_pool || spsc_init(&d->rx, IOT_RX_RING) ||
+            spsc_init(&d->fill_small, IOT_RX_RING) || spsc_init(&d->fill_big, IOT_RX_RING) ||
             spsc_init(&d->tx, IOT_TX_RING) || spsc_init(&d->tx_done, IOT_TX_RING))
             *err = -ENOMEM;
     }
@@ -464,9 +498,9 @@ void ns_iothread_stats(const struct ns_dev *dev, struct ns_iothread_stats *out)
     if (!dev || dev->ops != &iot_ops)
         return;
     const struct iot_dev *d = (const struct iot_dev *)dev;
-    out->rx_ring_full = atomic_load_explicit(&d->rx_ring_full, memory_order_relaxed);
+    out->rx_wait_buf = atomic_load_explicit(&d->rx_wait_buf, memory_order_relaxed);
     out->tx_ring_full = d->tx_ring_full;
-    out->rx_nobuf = d->rx_nobuf;
+    out->fill_nobuf = d->fill_nobuf;
     out->wake_stack = atomic_load_explicit(&d->wake_stack_n, memory_order_relaxed);
     out->wake_io = atomic_load_explicit(&d->wake_io_n, memory_order_relaxed);
     out->inner_rx_drop = atomic_load_explicit(&d->inner_rx_drop, memory_order_relaxed);

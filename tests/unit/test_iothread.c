@@ -371,7 +371,7 @@ static void test_bulk_both_ways(void **state)
     ns_iothread_stats(p.io, &io);
     assert_true(io.inner_tx_busy > 0); /* the small socket refused the I/O thread */
     assert_int_equal(io.inner_tx_drop, 0);
-    assert_int_equal(io.rx_nobuf, 0);
+    assert_int_equal(io.fill_nobuf, 0);
     assert_int_equal(p.io->stats.tx_drop, 0);
     assert_int_equal(p.io->stats.rx_drop, 0);
     assert_int_equal(p.io->stats.tx_busy, io.tx_ring_full);
