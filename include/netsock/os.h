@@ -74,8 +74,8 @@ struct ns_dev *ns_packet_open(const char *ifname, const uint8_t mac[6], int *err
  * readable when frames wait or transmit room came back, so ns_loop and
  * ns_stack_fd drive it as any device. Backpressure: a full transmit ring
  * (256 frames) refuses with -EAGAIN (stats.tx_busy); the stack lends the
- * I/O thread 224 empty pool buffers and 32 of 64 KiB for GSO packets
- * (2.2 MiB of the stack's heap limit), and without one the I/O thread
+ * I/O thread 224 empty pool buffers and 64 of 64 KiB for GSO packets
+ * (4.2 MiB of the stack's heap limit), and without one the I/O thread
  * stops reading, so frames wait in the kernel's queue. The
  * wrapper owns inner from then on and closes it (after stopping the
  * thread) on close. Only the stack's thread may use the wrapper (as any

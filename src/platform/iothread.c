@@ -31,7 +31,7 @@
  * the pointer (release on push, acquire on pop).
  *
  * Bounds: IOT_FILL_SMALL + IOT_FILL_BIG empty or received buffers of the
- * stack's pool are lent out at a time (at most 2.2 MiB: the big ones count
+ * stack's pool are lent out at a time (at most 4.6 MiB: the big ones count
  * against the pool's heap limit), so the rx ring, as large as both, never
  * overflows; when no buffer of the right size is there the I/O thread
  * holds its one frame and stops reading until the stack lends more, so
@@ -73,8 +73,8 @@
 #include "platform/spsc.h"
 
 #define IOT_FILL_SMALL 224u /* pooled buffers lent to the I/O thread */
-#define IOT_FILL_BIG 32u    /* heap buffers for GSO packets lent to it */
-#define IOT_RX_RING 256u    /* >= IOT_FILL_SMALL + IOT_FILL_BIG */
+#define IOT_FILL_BIG 64u    /* heap buffers for GSO packets lent to it */
+#define IOT_RX_RING 512u    /* >= IOT_FILL_SMALL + IOT_FILL_BIG */
 #define IOT_TX_RING 256u
 #define IOT_POOL_BUFS 16u
 /* The largest frame a device hands over: a 64 KiB GSO packet with its
@@ -348,7 +348,7 @@ static struct ns_pbuf *iot_recv(struct ns_dev *dev, struct ns_pbuf_pool *pool, u
         d->lent_big--;
     else
         d->lent_small--;
-    if (d->lent_small < IOT_FILL_SMALL / 2 || d->lent_big < IOT_FILL_BIG / 2)
+    if (d->lent_small < IOT_FILL_SMALL * 3 / 4 || d->lent_big < IOT_FILL_BIG * 3 / 4)
         refill(d, pool); /* in batches: one wake-up for many */
     dev->stats.rx_frames++;
     dev->stats.rx_bytes += pb->len;
