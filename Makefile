@@ -40,7 +40,7 @@ test-build: bootstrap
 # The tests that share a stack between threads, built with clang's
 # ThreadSanitizer in a tree of their own (TSan and ASan do not mix): any
 # data race it reports fails the run (halt_on_error).
-TSAN_TESTS := test_threads
+TSAN_TESTS := test_threads test_iothread
 tsan: bootstrap
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DNS_TSAN=ON >/dev/null

@@ -95,7 +95,7 @@ group stacks_2_threads $((4 * RR_SECONDS + 10)) "$BUILD/bench_threads" "$RR_SECO
 # idle connections fit in 60 % of MemAvailable).
 # shellcheck disable=SC2086 # CONNS_N is a list of numbers
 group tcp_conns 210 "$BUILD/bench_conns" $CONNS_N
-group tcp_tap_bulk $((4 * BENCH_TAP_ROUNDS * BENCH_TAP_SECONDS + 15)) bench/tap.sh "$BUILD" bulk
+group tcp_tap_bulk $((8 * BENCH_TAP_ROUNDS * BENCH_TAP_SECONDS + 25)) bench/tap.sh "$BUILD" bulk
 for loss in $LOSS_LEVELS; do
     group "tcp_loss_$loss" $((2 * BENCH_LOSS_SECONDS + 10)) bench/tap.sh "$BUILD" loss "$loss"
 done

@@ -9,13 +9,15 @@
 #   kernel 198.51.100.1 ──────────veth─────────── kernel 198.51.100.2
 #                                                 (bench_stream discard, chargen)
 #
-# bulk: two rows, Gbit/s. The kernel sends into `netsock host`'s discard
+# bulk: four rows, Gbit/s. The kernel sends into `netsock host`'s discard
 #   service (kernel -> netsock), and reads its chargen service (netsock ->
 #   kernel), with bench_stream (a timed sender / receiver, see
 #   bench_stream.c). The Linux column is the same bench_stream against the
 #   kernel in namespace B over a veth pair. The two take turns,
 #   BENCH_TAP_ROUNDS rounds of BENCH_TAP_SECONDS per transfer; a row gives
-#   the mean.
+#   the mean. Then the same two with `netsock host --io-thread` (the TAP's
+#   reads and writes on a thread of their own, docs/links.md "I/O
+#   thread") against fresh veth runs.
 # loss LOSS: one row, Mbit/s. `netsock host --impair
 #   loss=LOSS,delay=BENCH_LOSS_DELAY` impairs both directions of netsock's
 #   link, so whichever side sends, data and ACKs cross the same impairment.
@@ -47,6 +49,8 @@ progress() { echo "   $*" >&2; }
 
 TITLE_RX="TCP bulk over TAP, kernel sends, netsock receives (host discard): Gbit/s (Linux: kernel to kernel over veth)"
 TITLE_TX="TCP bulk over TAP, netsock sends (host chargen), kernel receives: Gbit/s (Linux: kernel to kernel over veth)"
+TITLE_IO_RX="TCP bulk over TAP with --io-thread, kernel sends, netsock receives: Gbit/s (Linux: kernel to kernel over veth)"
+TITLE_IO_TX="TCP bulk over TAP with --io-thread, netsock sends, kernel receives: Gbit/s (Linux: kernel to kernel over veth)"
 LOSS_ID="tcp_loss_$(echo "$LOSS" | tr -d % | tr . _)pct"
 LOSS_TITLE="TCP goodput, loss $LOSS and $LOSS_DELAY delay each way (netsock --impair, both directions): Mbit/s, netsock sending vs kernel sending"
 
@@ -58,6 +62,10 @@ remaining_rows() {
             row tcp_tap_kernel_to_netsock "$TITLE_RX" higher gbit_s "$1" "$1"
         [ -n "${ROW_DONE[tcp_tap_netsock_to_kernel]:-}" ] ||
             row tcp_tap_netsock_to_kernel "$TITLE_TX" higher gbit_s "$1" "$1"
+        [ -n "${ROW_DONE[tcp_tap_iothread_kernel_to_netsock]:-}" ] ||
+            row tcp_tap_iothread_kernel_to_netsock "$TITLE_IO_RX" higher gbit_s "$1" "$1"
+        [ -n "${ROW_DONE[tcp_tap_iothread_netsock_to_kernel]:-}" ] ||
+            row tcp_tap_iothread_netsock_to_kernel "$TITLE_IO_TX" higher gbit_s "$1" "$1"
     else
         [ -n "${ROW_DONE[$LOSS_ID]:-}" ] || row "$LOSS_ID" "$LOSS_TITLE" higher mbit_s "$1" "$1"
     fi
@@ -111,13 +119,16 @@ wait_reachable() {
     fail "$1 does not answer ping"
 }
 
-# start_host [IMPAIR]: netsock host on the TAP (discard, chargen), the
-# kernel's side of it configured, and netsock answering.
+# start_host [IMPAIR [OPTION...]]: netsock host on the TAP (discard,
+# chargen) with those options, the kernel's side of it configured, and
+# netsock answering. Sets HOST.
 start_host() {
     local impair=()
     [ -n "${1:-}" ] && impair=(--impair "$1")
+    shift || true
     nsk_netsock_bg host host --link "tap:$TAP" --addr "$NETSOCK_IP/24" --name nsbench \
-        --serve discard,chargen "${impair[@]}"
+        --serve discard,chargen "${impair[@]}" "$@"
+    HOST=$NSK_LAST_PID
     nsk_wait_dev "$TAP"
     nsk_kernel_side "$TAP"
     wait_reachable "$NETSOCK_IP"
@@ -185,6 +196,11 @@ if [ "$PART" = bulk ]; then
     start_host ""
     bulk_row tcp_tap_kernel_to_netsock "$TITLE_RX" send 9
     bulk_row tcp_tap_netsock_to_kernel "$TITLE_TX" recv 19
+    nsk_stop "$HOST"
+    nsk_wait_dev_gone "$TAP" || fail "$TAP still there after netsock stopped"
+    start_host "" --io-thread
+    bulk_row tcp_tap_iothread_kernel_to_netsock "$TITLE_IO_RX" send 9
+    bulk_row tcp_tap_iothread_netsock_to_kernel "$TITLE_IO_TX" recv 19
 else
     start_host "loss=$LOSS,delay=$LOSS_DELAY,seed=$LOSS_SEED"
     ns=$(stream recv "$NETSOCK_IP" 19 "$LOSS_SECONDS")

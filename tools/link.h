@@ -5,7 +5,7 @@
  *   --addr A.B.C.D/PREFIX   --gw A.B.C.D   --mac XX:XX:XX:XX:XX:XX
  *   --impair loss=1%,delay=20ms,jitter=1ms,reorder=1%,dup=0.1%,corrupt=0.1%,
  *            rate=100mbit,queue=64k,seed=7       (both directions)
- *   --pcap FILE   --name NAME   --offload on|off   --verbose
+ *   --pcap FILE   --name NAME   --offload on|off   --io-thread   --verbose
  *   --tcp-mem LOW,PRESSURE,HIGH   (the stack-wide TCP memory limit, as
  *            net.ipv4.tcp_mem but in bytes: 96M,128M,192M by default)
  */
@@ -37,6 +37,7 @@ struct link_opts {
     const char *tcp_mem; /* optional "LOW,PRESSURE,HIGH": cfg.tcp_mem_* (sizes, k/M/G) */
     bool verbose;       /* log stack events to stderr */
     bool autoconf;      /* IPv6 autoconfiguration on the interface (ns_if_autoconf) */
+    bool io_thread;     /* the device's reads and writes on a thread of their own */
 };
 
 /* ---- parsing with getopt_long ----
@@ -75,6 +76,7 @@ enum {
     LINK_OPT_VERBOSE,
     LINK_OPT_TCP_MEM,
     LINK_OPT_AUTOCONF,
+    LINK_OPT_IO_THREAD,
 };
 
 #define LINK_LONG_OPTIONS                                                                         \
@@ -88,7 +90,8 @@ enum {
         {"offload", required_argument, NULL, LINK_OPT_OFFLOAD},                                   \
         {"verbose", no_argument, NULL, LINK_OPT_VERBOSE},                                         \
         {"tcp-mem", required_argument, NULL, LINK_OPT_TCP_MEM},                                   \
-        {"autoconf", no_argument, NULL, LINK_OPT_AUTOCONF}
+        {"autoconf", no_argument, NULL, LINK_OPT_AUTOCONF},                                       \
+        {"io-thread", no_argument, NULL, LINK_OPT_IO_THREAD}
 
 /* Take one option code from getopt_long: 1 when it was a link option (its
  * value, in `arg`, checked and stored), 0 when it is not one, -1 after

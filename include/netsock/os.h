@@ -64,6 +64,45 @@ struct ns_dev *ns_tun_open_flags(const char *name, unsigned flags, int *err);
  * mode). */
 struct ns_dev *ns_packet_open(const char *ifname, const uint8_t mac[6], int *err);
 
+/* ---- device I/O on a thread of its own ----------------------------------------
+ * Wrap a device driven by its descriptor (TAP, TUN, AF_PACKET) so that its
+ * reads and writes run on a thread the wrapper starts: the stack's thread
+ * then only moves frames through lock-free rings (the one copy each
+ * way is the I/O thread's), while the system calls run on another core (docs/links.md "I/O thread").
+ * The wrapper offers the inner device's link type, MTU, MAC address and
+ * offloads; its descriptor (ops->fd) is a pipe the I/O thread makes
+ * readable when frames wait or transmit room came back, so ns_loop and
+ * ns_stack_fd drive it as any device. Backpressure: a full transmit ring
+ * (256 frames) refuses with -EAGAIN (stats.tx_busy); the stack lends the
+ * I/O thread 224 empty pool buffers and 64 of 64 KiB for GSO packets
+ * (4.2 MiB of the stack's heap limit), and without one the I/O thread
+ * stops reading, so frames wait in the kernel's queue. The
+ * wrapper owns inner from then on and closes it (after stopping the
+ * thread) on close. Only the stack's thread may use the wrapper (as any
+ * device); the inner device is the I/O thread's alone.
+ * Returns the device, or NULL with *err: -EINVAL (inner has no descriptor
+ * or has deadlines of its own, as a fault wrapper does: wrap the OS device
+ * itself and put pcap / fault wrappers on top), -ENOMEM, or why a pipe,
+ * eventfd or thread could not be made; inner is then still the caller's. */
+struct ns_dev *ns_iothread_wrap(struct ns_dev *inner, int *err);
+
+/* What the I/O thread of a device made by ns_iothread_wrap has counted
+ * (all zero for another device). Call from the stack's thread. */
+struct ns_iothread_stats {
+    uint64_t rx_wait_buf;   /* times the I/O thread stopped reading: no empty buffer of
+                               the stack's was lent to it; frames waited in the kernel */
+    uint64_t tx_ring_full;  /* frames refused with -EAGAIN: the transmit ring was full
+                               (also in stats.tx_busy) */
+    uint64_t fill_nobuf;    /* times the stack's pool could not lend buffers (empty or at
+                               its heap limit): the I/O thread waits, nothing is dropped */
+    uint64_t wake_stack;    /* wake-ups of the stack's thread (pipe writes) */
+    uint64_t wake_io;       /* wake-ups of the I/O thread by the stack (eventfd) */
+    uint64_t inner_rx_drop; /* the inner device's own counters, as the I/O thread */
+    uint64_t inner_tx_drop; /*   last published them (rx_drop is in stats.rx_drop, */
+    uint64_t inner_tx_busy; /*   tx_drop in stats.tx_drop) */
+};
+void ns_iothread_stats(const struct ns_dev *dev, struct ns_iothread_stats *out);
+
 /* ---- netsock readiness in the application's own loop ------------------------- */
 
 /* An OS descriptor (an eventfd) readable exactly while netsock epoll set

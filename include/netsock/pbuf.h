@@ -112,6 +112,16 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
 
 /* Allocate a new pbuf holding a copy of pb's data (same headroom). */
 struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *pb);
+/* The same from another pool: a copy of pb's data and metadata (offload
+ * fields, flags, header offsets) in a buffer of `pool`, or NULL when that
+ * pool has none. Only reads pb, so a frame can move to a pool of another
+ * owner (platform/iothread.c hands frames between threads this way). */
+struct ns_pbuf *ns_pbuf_clone_to(struct ns_pbuf_pool *pool, const struct ns_pbuf *pb);
+/* Make pb a copy of src (data at the same headroom, metadata as
+ * ns_pbuf_clone); pb keeps its own storage, pool, reference count and
+ * queue link. Returns 0, or -1 when src's headroom and data do not fit in
+ * pb's storage (pb unchanged). */
+int ns_pbuf_copy(struct ns_pbuf *pb, const struct ns_pbuf *src);
 
 /* Add one reference. */
 static inline struct ns_pbuf *ns_pbuf_ref(struct ns_pbuf *pb) { pb->refcnt++; return pb; }

@@ -128,11 +128,22 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
     return pb;
 }
 
-struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src)
+struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src) { return ns_pbuf_clone_to(src->pool, src); }
+
+struct ns_pbuf *ns_pbuf_clone_to(struct ns_pbuf_pool *pool, const struct ns_pbuf *src)
 {
-    struct ns_pbuf *pb = ns_pbuf_alloc(src->pool, src->off, src->len);
-    if (!pb)
-        return NULL;
+    struct ns_pbuf *pb = ns_pbuf_alloc(pool, src->off, src->len);
+    if (pb)
+        ns_pbuf_copy(pb, src); /* fits: allocated for it */
+    return pb;
+}
+
+int ns_pbuf_copy(struct ns_pbuf *pb, const struct ns_pbuf *src)
+{
+    if ((uint64_t)src->off + src->len > pb->cap)
+        return -1;
+    pb->off = src->off;
+    pb->len = src->len;
     memcpy(ns_pbuf_data(pb), ns_pbuf_data(src), src->len);
     pb->ifindex = src->ifindex;
     /* Same headroom, so header offsets carry over. */
@@ -144,7 +155,7 @@ struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src)
     pb->gso_size = src->gso_size;
     pb->gso_type = src->gso_type;
     pb->time_us = src->time_us;
-    return pb;
+    return 0;
 }
 
 void ns_pbuf_free(struct ns_pbuf *pb)

@@ -304,6 +304,52 @@ static void test_heap_bounded(void **state)
 }
 
 /* --- clone --------------------------------------------------------------- */
+/* A clone into another pool (platform/iothread.c moves frames between the
+ * pools of two threads): the copy is the other pool's, with the offload
+ * metadata at the same offsets; the source's pool is not touched. */
+static void test_clone_to_another_pool(void **state)
+{
+    (void)state;
+    struct ns_pbuf_pool *a = ns_pbuf_pool_new(1, 1 << 17), *b = ns_pbuf_pool_new(1, 1 << 17);
+    assert_non_null(a);
+    assert_non_null(b);
+    uint8_t big[3000];
+    fill(big, sizeof(big), 5);
+    struct ns_pbuf *src = ns_pbuf_from(a, big, sizeof(big)); /* heap: beyond NS_PBUF_SIZE */
+    assert_non_null(src);
+    ns_pbuf_csum_partial(src, 34, 16);
+    src->gso_size = 1448;
+    src->gso_type = NS_GSO_TCPV4;
+    struct ns_pbuf *cl = ns_pbuf_clone_to(b, src);
+    assert_non_null(cl);
+    assert_ptr_equal(cl->pool, b);
+    assert_true(cl->flags & NS_PBUF_F_HEAP);
+    assert_true(cl->flags & NS_PBUF_F_CSUM_PARTIAL);
+    assert_int_equal(cl->csum_start, src->csum_start);
+    assert_int_equal(cl->csum_offset, 16);
+    assert_int_equal(cl->gso_size, 1448);
+    assert_int_equal(cl->gso_type, NS_GSO_TCPV4);
+    assert_memory_equal(ns_pbuf_data(cl), big, sizeof(big));
+    assert_int_equal(stats(b).heap_bytes, NS_PBUF_HEADROOM + sizeof(big));
+    assert_int_equal(stats(a).heap_bytes, NS_PBUF_HEADROOM + sizeof(big));
+    ns_pbuf_free(src);
+    assert_int_equal(stats(a).heap_bytes, 0);
+    /* A small one takes b's only pooled buffer; then b is empty. */
+    src = ns_pbuf_from(a, big, 100);
+    struct ns_pbuf *small = ns_pbuf_clone_to(b, src);
+    assert_non_null(small);
+    assert_int_equal(stats(b).pool_free, 0);
+    assert_int_equal(stats(a).pool_free, 0);
+    assert_null(ns_pbuf_clone_to(b, src));
+    assert_int_equal(stats(b).alloc_fail, 1);
+    assert_int_equal(stats(a).alloc_fail, 0);
+    ns_pbuf_free(small);
+    ns_pbuf_free(src);
+    ns_pbuf_free(cl);
+    pool_done(a);
+    pool_done(b);
+}
+
 
 static void test_clone(void **state)
 {
@@ -495,6 +541,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_push_pull_trim_put),
         cmocka_unit_test(test_heap_bounded),
         cmocka_unit_test(test_clone),
+        cmocka_unit_test(test_clone_to_another_pool),
         cmocka_unit_test(test_queue_fifo),
         cmocka_unit_test(test_queue_purge_and_chain),
         cmocka_unit_test(test_empty_pool),
