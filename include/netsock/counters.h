@@ -152,6 +152,9 @@
     /* raw sockets */                                                           \
     X(raw_delivered, "IPv4 packets copied to raw sockets")                      \
     X(raw_drop_rcvbuf, "raw socket copies dropped: receive buffer full")       \
+    X(raw6_delivered, "IPv6 datagrams copied to raw sockets")                   \
+    X(raw6_drop_bad_csum, "raw IPv6 copies dropped: IPV6_CHECKSUM did not verify") \
+    X(raw6_tx, "IPv6 datagrams sent from raw sockets")                          \
     /* TCP (names after the TCP-MIB and Linux netstat -s) */                    \
     X(tcp_active_opens, "TCP connections started by connect()")                \
     X(tcp_passive_opens, "TCP connections accepted from a listener's SYN")     \

@@ -112,6 +112,10 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
 
 /* Allocate a new pbuf holding a copy of pb's data (same headroom). */
 struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *pb);
+/* The same, the copy also holding the bytes from buffer offset `from`
+ * (<= pb->off) up to the data: headers already pulled off, e.g. the IPv6
+ * header at l3_off in front of a datagram handed up at its upper layer. */
+struct ns_pbuf *ns_pbuf_clone_from(const struct ns_pbuf *pb, uint32_t from);
 
 /* Add one reference. */
 static inline struct ns_pbuf *ns_pbuf_ref(struct ns_pbuf *pb) { pb->refcnt++; return pb; }

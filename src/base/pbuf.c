@@ -130,10 +130,18 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
 
 struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src)
 {
-    struct ns_pbuf *pb = ns_pbuf_alloc(src->pool, src->off, src->len);
+    return ns_pbuf_clone_from(src, src->off);
+}
+
+struct ns_pbuf *ns_pbuf_clone_from(const struct ns_pbuf *src, uint32_t from)
+{
+    assert(from <= src->off);
+    uint32_t pre = src->off - from;
+    struct ns_pbuf *pb = ns_pbuf_alloc(src->pool, from, pre + src->len);
     if (!pb)
         return NULL;
-    memcpy(ns_pbuf_data(pb), ns_pbuf_data(src), src->len);
+    memcpy(ns_pbuf_data(pb), src->buf + from, pre + src->len);
+    ns_pbuf_pull(pb, pre);
     pb->ifindex = src->ifindex;
     /* Same headroom, so header offsets carry over. */
     pb->l3_off = src->l3_off;

@@ -493,6 +493,16 @@ static int ip6_send_packet(struct ns_stack *st, struct ns_iface *ifp,
     return ip6_fragment(st, ifp, nexthop, pb, mtu);
 }
 
+int ip6_send_packet_via(struct ns_stack *st, const struct ip_egress *eg, struct ns_pbuf *pb)
+{
+    if (eg->err || !eg->ifp) {
+        NS_STAT_INC(st, ip6_drop_no_route);
+        ns_pbuf_free(pb);
+        return eg->err ? eg->err : -ENETUNREACH;
+    }
+    return ip6_link_output(st, eg->ifp, &eg->nexthop6, pb);
+}
+
 int ip6_output(struct ns_stack *st, const struct ip6_out *o, struct ns_pbuf *pb)
 {
     struct ip_egress eg;

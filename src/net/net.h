@@ -679,6 +679,11 @@ static inline struct ns_addr ip_egress_src(const struct ip_egress *eg)
  * -EAGAIN as ip4_output_via. */
 int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct ip6_out *o,
                    struct ns_pbuf *pb);
+/* Send pb, a whole IPv6 packet its sender wrote (pb at the IPv6 header;
+ * raw IPV6_HDRINCL, Linux rawv6_send_hdrinc), as it is — no field filled
+ * in, never fragmented — out of eg's interface to its next hop. Consumes
+ * pb. 0, eg->err (-ENETUNREACH), or the link's error. */
+int ip6_send_packet_via(struct ns_stack *st, const struct ip_egress *eg, struct ns_pbuf *pb);
 /* ip6_output_via with an egress decided for this datagram alone. */
 int ip6_output(struct ns_stack *st, const struct ip6_out *o, struct ns_pbuf *pb);
 /* The MTU for datagrams to dst leaving by ifp: the path MTU learned

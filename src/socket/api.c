@@ -223,8 +223,8 @@ static int bind6_dev(struct ns_stack *st, struct ns_sock *so, const struct ns_ad
  * rawv6_bind for raw sockets (IPv6 only: a v4-mapped address is
  * EADDRNOTAVAIL, a wrong family EINVAL). A specific IPv6 unicast address
  * must be one of the host's (not tentative), or ::1 (ipv6_chk_addr: the
- * loopback always has it), else EADDRNOTAVAIL; raw sockets take none
- * yet (they send no IPv6). */
+ * loopback always has it), else EADDRNOTAVAIL; a connected raw socket
+ * may not rebind (EINVAL). */
 static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr *addr,
                  socklen_t addrlen)
 {
@@ -239,6 +239,8 @@ static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr 
     if (raw) {
         if (a.family == AF_INET)
             return -EADDRNOTAVAIL;
+        if (so->flags & SO_F_CONNECTED)
+            return -EINVAL; /* rawv6_bind: sk_state != TCP_CLOSE */
     } else {
         if (mcast && so->type == SOCK_STREAM)
             return -EINVAL;
@@ -256,7 +258,7 @@ static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr 
     if (a.family == AF_INET6 && !ns_addr_is_any(&a)) {
         if ((rc = bind6_dev(st, so, &a, scope)) < 0)
             return rc;
-        if (!mcast && (raw || !(ns_ip6_is_loopback(&a.u.ip6) || ip6_is_local(st, &a.u.ip6))))
+        if (!mcast && !(ns_ip6_is_loopback(&a.u.ip6) || ip6_is_local(st, &a.u.ip6)))
             return -EADDRNOTAVAIL; /* ipv6_chk_addr */
     }
     return so->ops->bind(st, so, &a, port);
@@ -296,8 +298,7 @@ int ns_bind(struct ns_stack *st, int fd, const struct sockaddr *addr, socklen_t 
  * when bound to an IPv4 address, else ::1). A link-scoped IPv6 peer
  * binds the socket to its sin6_scope_id's interface (EINVAL when the
  * socket is bound to another, or has none); an IPv6 peer of a socket
- * bound to an IPv4 address is EAFNOSUPPORT. Raw sockets send no IPv6
- * yet: ENETUNREACH for them. */
+ * bound to an IPv4 address is EAFNOSUPPORT. */
 static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen_t len,
                         struct ns_addr *out, uint16_t *port)
 {
@@ -324,8 +325,6 @@ static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen
         return -ENETUNREACH; /* tcp_v6_connect: multicast */
     if (out->family == AF_INET)
         return (so->flags & SO_F_V6ONLY) ? -ENETUNREACH : 0;
-    if (so->type == SOCK_RAW)
-        return -ENETUNREACH; /* raw IPv6 output: not there yet */
     if (sock_in6_needs_scope(out)) {
         if (scope) {
             if (so->bound_ifindex && so->bound_ifindex != (int)scope)
