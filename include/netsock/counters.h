@@ -87,6 +87,7 @@
     X(icmp_err_suppressed, "ICMP errors not sent: RFC 1122 3.2.2 forbids")       \
     /* IPv6 */                                                                  \
     X(ip6_rx, "IPv6 packets received on an interface with IPv6 on")             \
+    X(ip6_rx_gso, "IPv6 GSO packets received (a TSO6 peer's large TCP segments)") \
     X(ip6_tx, "IPv6 packets sent (after fragmentation)")                        \
     X(ip6_delivered, "IPv6 datagrams delivered to a protocol")                  \
     X(ip6_drop_disabled, "IPv6 packets on an interface without IPv6 (dropped)") \

@@ -82,6 +82,7 @@ struct ns_pbuf {
 
 /* GSO packet types (gso_type). */
 #define NS_GSO_TCPV4 1u /* TCP over IPv4 */
+#define NS_GSO_TCPV6 2u /* TCP over IPv6 (no extension headers) */
 
 struct ns_pbuf_pool_stats {
     uint32_t pool_total;     /* pooled buffers created */
