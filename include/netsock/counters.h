@@ -119,6 +119,7 @@
     X(icmp6_rx, "ICMPv6 messages received")                                     \
     X(icmp6_tx, "ICMPv6 messages sent")                                         \
     X(icmp6_rx_echo, "ICMPv6 echo requests received")                           \
+    X(icmp6_rx_echo_reply, "ICMPv6 Echo Replies received (for raw ICMPv6 sockets: ping -6)") \
     X(icmp6_tx_echo_reply, "ICMPv6 echo replies sent")                          \
     X(icmp6_rx_err, "ICMPv6 errors received")                                   \
     X(icmp6_tx_err, "ICMPv6 errors sent")                                       \

@@ -700,7 +700,7 @@ uint32_t ip6_flow_label(struct ns_stack *st, const struct ns_ip6_addr *src,
  * NDP's NS/NA in the type table (ip6_init). */
 void icmp6_init(struct ns_stack *st);
 /* Take ICMPv6 messages of `type` (replacing any handler; NULL removes
- * it). Echo Request, the errors and NS/NA are registered by this layer;
+ * it). Echo Request and Reply, the errors and NS/NA are registered by this layer;
  * RS, RA, Redirect and MLD are free for autoconfiguration. */
 void icmp6_register(struct ns_stack *st, uint8_t type, icmp6_handler_fn fn);
 /* Send an ICMPv6 error about orig (the invoking packet, pb at its IPv6
