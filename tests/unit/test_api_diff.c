@@ -3795,6 +3795,31 @@ static void seq6_raw_send(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, q));
 }
 
+/* IPV6_HDRINCL (implied by IPPROTO_RAW, inet6_create): the buffer is the
+ * whole packet, sent as written (rawv6_send_hdrinc): shorter than an IPv6
+ * header is EINVAL; a packet of protocol 253 from ::1 to ::1 with hop
+ * limit 9 reaches a raw socket of 253 as written (its hop limit, its
+ * payload). */
+static void seq6_raw_hdrincl(const struct api *a, struct trace *t)
+{
+    int h = sock6(a, t, SOCK_RAW, IPPROTO_RAW), q = sock6(a, t, SOCK_RAW, 253);
+    GET(a, t, h, IPPROTO_IPV6, 36 /* IPV6_HDRINCL */);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    rec(t, "bind(q, [::1])", a->bind(a, q, SA(lo), sizeof(lo)));
+    SET(a, t, q, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    uint8_t pkt[40 + 12] = {0x60, 0, 0, 0, 0, 12, 253, 9};
+    pkt[8 + 15] = 1;
+    pkt[24 + 15] = 1;
+    memcpy(pkt + 40, "N6hdrincl!!!", 12);
+    rec(t, "sendto(39 bytes)", a->sendto(a, h, pkt, 39, 0, SA(lo), sizeof(lo)));
+    long rc = rec(t, "sendto(whole packet)", a->sendto(a, h, pkt, sizeof(pkt), 0, SA(lo), sizeof(lo)));
+    expect(t, rc == (long)sizeof(pkt), "the packet is sent as written");
+    expect(t, recv6_matching(a, t, q, 1, 500, proto253_ours, proto253_show) == 1,
+           "the raw socket of its protocol gets it");
+    rec(t, "close", a->close(a, h));
+    rec(t, "close", a->close(a, q));
+}
+
 /* IPV6_HOPLIMIT and IPV6_TCLASS control messages on UDP datagrams over
  * IPv6 (ip6_datagram_send_ctl), an IPv4 control message there ignored,
  * an unknown IPv6 one EINVAL, and IPV6_HOPLIMIT on a datagram that goes
@@ -4523,6 +4548,7 @@ static const struct seq seq_table[] = {
     SEQ(seq6_native_tcp),
     SEQ(seq6_raw_echo),
     SEQ(seq6_raw_send),
+    SEQ(seq6_raw_hdrincl),
     SEQ(seq6_udp_cmsg),
     SEQ(seq_tcp_poll_shut_wr),
     SEQ(seq_epoll_args),
