@@ -484,9 +484,13 @@ static void on_icmp_error(struct ping_state *p, const struct ns_ip4_repr *ip,
  * answered ARP): every request still waiting was held for it. */
 static void on_local_error(struct ping_state *p, int err)
 {
-    const char *what = err == EHOSTUNREACH ? "Destination Host Unreachable"
-                       : err == ENETUNREACH ? "Destination Net Unreachable"
-                                            : strerror(err);
+    /* iputils' words: ping's for IPv4, ping -6's (print_icmp) for IPv6. */
+    const char *what = p->v6 ? (err == EHOSTUNREACH   ? "Destination unreachable: Address unreachable"
+                                : err == ENETUNREACH ? "Destination unreachable: No route"
+                                                     : strerror(err))
+                       : err == EHOSTUNREACH ? "Destination Host Unreachable"
+                       : err == ENETUNREACH  ? "Destination Net Unreachable"
+                                             : strerror(err);
     long first = p->transmitted - (long)PING_SEQ_SPACE / 2;
     for (long n = first > 0 ? first : 1; n <= p->transmitted; n++) {
         uint16_t seq = (uint16_t)n;
@@ -971,10 +975,15 @@ static int open_sockets6(struct ping_state *p, struct link_host *h)
         fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
         return -1;
     }
+    /* The probe socket hears nothing but its errors: IPV6_RECVERR, so that
+     * a neighbour that never answers neighbour discovery (a soft error)
+     * is reported, as with IP_RECVERR over IPv4. */
     struct icmp6_filter f;
     ICMP6_FILTER_SETBLOCKALL(&f);
-    if (ns_setsockopt(h->st, p->probe_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0) {
-        fprintf(stderr, "%s: setsockopt(ICMP6_FILTER): %s\n", prog, strerror(errno));
+    int on = 1;
+    if (ns_setsockopt(h->st, p->probe_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
+        ns_setsockopt(h->st, p->probe_fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on)) < 0) {
+        fprintf(stderr, "%s: setsockopt: %s\n", prog, strerror(errno));
         return -1;
     }
     ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);

@@ -165,6 +165,9 @@ static void icmp6_notify(struct ns_stack *st, const struct ns_ip6_addr *from, ui
     const struct ip_protocol *p = st->net->protocols[w.upper];
     if (p && p->err6)
         p->err6(st, from, type, code, info, &inner, qpkt + w.upper_off, qlen - w.upper_off);
+    const struct ip_raw_tap *tap = st->net->raw_tap;
+    if (tap && tap->err6)
+        tap->err6(st, type, code, &inner);
 }
 
 void icmp6_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t type, uint8_t code,

@@ -168,6 +168,9 @@ struct ip_raw_tap {
      * ip_protocol.input6. Not consumed; true when a raw socket took it.
      * NULL: no IPv6 raw sockets. */
     bool (*deliver6)(struct ns_stack *st, const struct ns_ip6_repr *ip, const struct ns_pbuf *pb);
+    /* An ICMPv6 error (or the stack's own, neighbour discovery failing)
+     * quoting `inner`, next_hdr its upper layer. */
+    void (*err6)(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip6_repr *inner);
 };
 
 /* ---- the egress decision ------------------------------------------------------------------ */

@@ -22,10 +22,11 @@
 static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const struct ns_pbuf *pb);
 static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner);
 static bool raw6_deliver(struct ns_stack *st, const struct ns_ip6_repr *ip, const struct ns_pbuf *pb);
+static void raw6_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip6_repr *inner);
 
 /* What the network layer calls while raw sockets exist. */
 static const struct ip_raw_tap raw_tap = {
-    .deliver4 = raw_deliver, .err4 = raw_err, .deliver6 = raw6_deliver};
+    .deliver4 = raw_deliver, .err4 = raw_err, .deliver6 = raw6_deliver, .err6 = raw6_err};
 
 static struct ns_sock *raw_create(struct ns_stack *st, int protocol, int *err);
 static struct ns_sock *raw6_create(struct ns_stack *st, int protocol, int *err);
@@ -511,4 +512,26 @@ static bool raw6_deliver(struct ns_stack *st, const struct ns_ip6_repr *ip, cons
             NS_STAT_INC(st, raw_drop_rcvbuf);
     }
     return any;
+}
+
+/* Linux rawv6_err: an ICMPv6 error about a datagram of a raw IPv6
+ * socket reaches it as SO_ERROR when it is connected to the quoted
+ * destination and the error is hard (icmpv6_err_convert), or a soft one
+ * (address unreachable: neighbour discovery gave up) with IPV6_RECVERR;
+ * netsock has no error queue to put the message in. */
+static void raw6_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip6_repr *inner)
+{
+    bool fatal;
+    int err = sock_icmp6_err(type, code, &fatal);
+    if (!err)
+        return;
+    struct ns_addr dst = {.family = AF_INET6};
+    dst.u.ip6 = inner->dst;
+    for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
+        if (so->family == AF_INET6 && so->flow.proto == inner->next_hdr &&
+            (so->flags & SO_F_CONNECTED) && ns_addr_eq(&so->flow.remote, &dst) &&
+            (fatal || (so->flags & SO_F_RECVERR6))) {
+            so->so_error = err;
+            sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
+        }
 }

@@ -1117,6 +1117,7 @@ static int setsockopt_ip6(struct ns_stack *st, struct ns_sock *so, int name, con
     case IPV6_RECVPKTINFO: flag = SO_F_RECVPKTINFO6; break;
     case IPV6_RECVTCLASS: flag = SO_F_RECVTCLASS6; break;
     case IPV6_RECVHOPLIMIT: flag = SO_F_RECVHOPS6; break;
+    case IPV6_RECVERR: flag = SO_F_RECVERR6; break;
     case IPV6_UNICAST_HOPS:
         if (short_len || v < -1 || v > 255)
             return -EINVAL;
@@ -1355,6 +1356,7 @@ static int getsockopt_ip6(struct ns_stack *st, struct ns_sock *so, int name, voi
     case IPV6_RECVPKTINFO: v = !!(so->flags & SO_F_RECVPKTINFO6); break;
     case IPV6_RECVTCLASS: v = !!(so->flags & SO_F_RECVTCLASS6); break;
     case IPV6_RECVHOPLIMIT: v = !!(so->flags & SO_F_RECVHOPS6); break;
+    case IPV6_RECVERR: v = !!(so->flags & SO_F_RECVERR6); break;
     /* -1: the interface's hop limit (devconf hop_limit, 64 as IPv4's). */
     case IPV6_UNICAST_HOPS: v = so->hops6 >= 0 ? so->hops6 : st->cfg.ip_default_ttl; break;
     case IPV6_MULTICAST_HOPS: v = so->mc_hops6; break;

@@ -103,6 +103,7 @@ struct ns_sock_ops {
 #define SO_F_RECVTCLASS6 0x04000000u  /* IPV6_RECVTCLASS */
 #define SO_F_RECVHOPS6 0x08000000u    /* IPV6_RECVHOPLIMIT */
 #define SO_F_MC6_NOLOOP 0x10000000u   /* IPV6_MULTICAST_LOOP turned off */
+#define SO_F_RECVERR6 0x40000000u     /* IPV6_RECVERR: soft ICMPv6 errors too (raw; no queue) */
 
 /* A writer found no room (a send said EAGAIN, or poll found the socket
  * not writable): the next time the send buffer drains to the writable

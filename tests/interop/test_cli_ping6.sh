@@ -9,7 +9,10 @@
 #      run with replies chosen by the IPv6 literal alone (-c3 -i0.2) and
 #      with -6, bundled -qc2, 1452 bytes (a full 1500-byte packet), 8000
 #      bytes (fragmented both ways), -s 8 (no timing), -t 5 (the hop
-#      limit on the wire), -p ab12, -I with the source address;
+#      limit on the wire), -p ab12, -I with the source address; a
+#      neighbour that never answers neighbour discovery ("From A
+#      icmp_seq=N Destination unreachable: Address unreachable", "+3
+#      errors", exit 1; error lines masked: the kernel rate-limits its own);
 #   2. no route (2001:db8:1::1, off-link with no router): both print
 #      "connect: Network is unreachable", exit 2; -4 with an IPv6
 #      literal is a usage error (exit 2);
@@ -140,6 +143,28 @@ PY
 np n-if -c1 -I "$N6" "$K6"
 kp k-if -c1 -I "$K6" "$K6"
 same_as_iputils "-I address" n-if k-if
+
+log "a neighbour that never answers neighbour discovery: Address unreachable"
+# mask_errors FILE: mask, and drop what the kernel's rate limit on its
+# own ICMPv6 errors makes vary between iputils' runs (how many error
+# lines, the error count, the pipe line), as test_cli_ping.sh does.
+mask_errors() {
+    mask "$1" | sed -E -e 's/, \+[0-9]+ errors//' -e '/^pipe [0-9]+$/d' \
+        -e '/packets transmitted/,$ {/^$/d}' \
+        -e '/Destination unreachable: Address unreachable$/d' | uniq
+}
+np n-unreach -c 3 -i 0.5 2001:db8::99
+kp k-unreach -c 3 -i 0.5 2001:db8::99
+if ! diff <(mask_errors "$TMP/n-unreach.out") <(mask_errors "$TMP/k-unreach.out") >"$TMP/n-unreach.diff"; then
+    cat "$TMP/n-unreach.diff" >&2
+    fail "unreachable: netsock ping's output differs from iputils'"
+fi
+[ "$rc" = 1 ] && [ "$krc" = 1 ] || fail "unreachable: exit status $rc (iputils $krc), want 1"
+grep -q "^From $N6 icmp_seq=3 Destination unreachable: Address unreachable$" "$TMP/n-unreach.out" ||
+    fail "no 'From $N6 icmp_seq=3 Destination unreachable: Address unreachable'"
+grep -q "^3 packets transmitted, 0 received, +3 errors, 100% packet loss" "$TMP/n-unreach.out" ||
+    fail "unreachable: summary '$(grep transmitted "$TMP/n-unreach.out")'"
+echo "   unreachable: as iputils (error lines masked), exit status 1"
 
 log "no route, -4 with an IPv6 literal"
 np n-noroute -c 1 2001:db8:1::1

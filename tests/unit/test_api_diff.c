@@ -3336,7 +3336,7 @@ static void seq6_opts(const struct api *a, struct trace *t)
         {IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"}, {IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"},
         {IPV6_TCLASS, "IPV6_TCLASS"}, {IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
         {IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"}, {IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
-        {IPV6_V6ONLY, "IPV6_V6ONLY"},
+        {IPV6_V6ONLY, "IPV6_V6ONLY"}, {IPV6_RECVERR, "IPV6_RECVERR"},
     };
     static const int vals[] = {-2, -1, 0, 1, 2, 64, 255, 256, 999};
     for (size_t i = 0; i < ARRAY_LEN(ints); i++) {
