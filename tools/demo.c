@@ -63,6 +63,20 @@ struct pinger {
     double rtt_min, rtt_max, rtt_sum, rtt_sum2;
 };
 
+/* A reply came after rtt_us: count it in the statistics; its RTT in ms. */
+static double pinger_rtt(struct pinger *p, uint64_t rtt_us)
+{
+    double ms = (double)rtt_us / 1000.0;
+    p->received++;
+    p->rtt_sum += ms;
+    p->rtt_sum2 += ms * ms;
+    if (p->received == 1 || ms < p->rtt_min)
+        p->rtt_min = ms;
+    if (ms > p->rtt_max)
+        p->rtt_max = ms;
+    return ms;
+}
+
 /* One datagram read from the raw ICMP socket: IPv4 header + ICMP. */
 static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
@@ -83,14 +97,7 @@ static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64
             return;
         }
         p->answered[i] = true;
-        double ms = (double)(now_us - p->sent_at[i]) / 1000.0;
-        p->received++;
-        p->rtt_sum += ms;
-        p->rtt_sum2 += ms * ms;
-        if (p->received == 1 || ms < p->rtt_min)
-            p->rtt_min = ms;
-        if (ms > p->rtt_max)
-            p->rtt_max = ms;
+        double ms = pinger_rtt(p, now_us - p->sent_at[i]);
         printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms\n", ic.payload_len + 8, from,
                ic.seq, ip.ttl, ms);
         return;
@@ -129,14 +136,7 @@ static void ping_handle6(struct pinger *p, const uint8_t *m, size_t len,
         if (ns_rd16(m + 4) != p->id || seq == 0 || seq > p->transmitted || p->answered[seq - 1])
             return;
         p->answered[seq - 1] = true;
-        double ms = (double)(now_us - p->sent_at[seq - 1]) / 1000.0;
-        p->received++;
-        p->rtt_sum += ms;
-        p->rtt_sum2 += ms * ms;
-        if (p->received == 1 || ms < p->rtt_min)
-            p->rtt_min = ms;
-        if (ms > p->rtt_max)
-            p->rtt_max = ms;
+        double ms = pinger_rtt(p, now_us - p->sent_at[seq - 1]);
         /* ping -6 prints the hop limit as "ttl=". */
         printf("%zu bytes from %s: icmp_seq=%u ttl=%d time=%.3f ms\n", len, from, seq, hops, ms);
         return;

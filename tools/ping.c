@@ -928,72 +928,48 @@ static int bind_source(struct ping_state *p, struct link_host *h)
     return 0;
 }
 
-/* The IPv4 sockets, as ping(8): IP_RECVERR on the probe socket, so that
- * a neighbour that never answers ARP (a soft error) is reported; the
- * source (-I); the probe connected first (no route is an error before
- * anything is sent); IP_TTL (-t). 0, or -1 after the message. */
-static int open_sockets4(struct ping_state *p, struct link_host *h)
+/* The options of the two sockets before they are bound. IPv4, as
+ * ping(8): IP_RECVERR on the probe socket, so that a neighbour that never
+ * answers ARP (a soft error) is reported. IPv6, as ping -6 (iputils
+ * ping6_run): ICMP6_FILTER passing the Echo Reply and the errors and
+ * IPV6_RECVHOPLIMIT (for "ttl=") on the main socket; the probe hears
+ * nothing but its errors (all blocked, IPV6_RECVERR: a neighbour that
+ * never answers neighbour discovery is reported the same way). */
+static int socket_opts(struct ping_state *p, struct ns_stack *st)
 {
-    const struct ping_opts *o = p->o;
-    p->fd = ns_socket(h->st, AF_INET, SOCK_RAW, IPPROTO_ICMP);
-    p->probe_fd = ns_socket(h->st, AF_INET, SOCK_RAW, IPPROTO_ICMP);
-    if (p->fd < 0 || p->probe_fd < 0) {
-        fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
-        return -1;
-    }
     int one = 1;
-    if (ns_setsockopt(h->st, p->probe_fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0) {
-        fprintf(stderr, "%s: IP_RECVERR: %s\n", prog, strerror(errno));
-        return -1;
-    }
-    if (bind_source(p, h) < 0)
-        return -1;
-    struct sockaddr_storage to;
-    socklen_t tolen = dest_name(p, &to);
-    if (ns_connect(h->st, p->probe_fd, (struct sockaddr *)&to, tolen) < 0) {
-        fprintf(stderr, "%s: connect: %s\n", prog, strerror(errno));
-        return -1;
-    }
-    if (o->ttl && ns_setsockopt(h->st, p->fd, IPPROTO_IP, IP_TTL, &o->ttl, sizeof(o->ttl)) < 0) {
-        fprintf(stderr, "%s: IP_TTL: %s\n", prog, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* The IPv6 sockets, as ping -6 (iputils ping6_run): ICMP6_FILTER passing
- * the Echo Reply and the errors, IPV6_RECVHOPLIMIT for "ttl=", the
- * source (-I), the probe socket (which hears nothing: all blocked)
- * connected first for the route check, IPV6_UNICAST_HOPS and
- * IPV6_MULTICAST_HOPS (-t). 0, or -1 after the message. */
-static int open_sockets6(struct ping_state *p, struct link_host *h)
-{
-    const struct ping_opts *o = p->o;
-    p->fd = ns_socket(h->st, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
-    p->probe_fd = ns_socket(h->st, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
-    if (p->fd < 0 || p->probe_fd < 0) {
-        fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
-        return -1;
-    }
-    /* The probe socket hears nothing but its errors: IPV6_RECVERR, so that
-     * a neighbour that never answers neighbour discovery (a soft error)
-     * is reported, as with IP_RECVERR over IPv4. */
+    if (!p->v6)
+        return ns_setsockopt(st, p->probe_fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
     struct icmp6_filter f;
     ICMP6_FILTER_SETBLOCKALL(&f);
-    int on = 1;
-    if (ns_setsockopt(h->st, p->probe_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
-        ns_setsockopt(h->st, p->probe_fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on)) < 0) {
-        fprintf(stderr, "%s: setsockopt: %s\n", prog, strerror(errno));
+    if (ns_setsockopt(st, p->probe_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
+        ns_setsockopt(st, p->probe_fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0)
         return -1;
-    }
     ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
     ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
     ICMP6_FILTER_SETPASS(ICMP6_PACKET_TOO_BIG, &f);
     ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
     ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &f);
-    int one = 1;
-    if (ns_setsockopt(h->st, p->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
-        ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one)) < 0) {
+    if (ns_setsockopt(st, p->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0)
+        return -1;
+    return ns_setsockopt(st, p->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+}
+
+/* The raw sockets of the destination's family: their options, the source
+ * (-I), the probe connected first (as ping(8): no route is an error
+ * before anything is sent), the TTL or hop limit (-t). 0, or -1 after
+ * the message. */
+static int open_sockets(struct ping_state *p, struct link_host *h)
+{
+    const struct ping_opts *o = p->o;
+    int family = p->v6 ? AF_INET6 : AF_INET, proto = p->v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+    p->fd = ns_socket(h->st, family, SOCK_RAW, proto);
+    p->probe_fd = ns_socket(h->st, family, SOCK_RAW, proto);
+    if (p->fd < 0 || p->probe_fd < 0) {
+        fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+        return -1;
+    }
+    if (socket_opts(p, h->st) < 0) {
         fprintf(stderr, "%s: setsockopt: %s\n", prog, strerror(errno));
         return -1;
     }
@@ -1005,11 +981,17 @@ static int open_sockets6(struct ping_state *p, struct link_host *h)
         fprintf(stderr, "%s: connect: %s\n", prog, strerror(errno));
         return -1;
     }
-    if (o->ttl &&
-        (ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &o->ttl, sizeof(o->ttl)) < 0 ||
-         ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &o->ttl,
-                       sizeof(o->ttl)) < 0)) {
-        fprintf(stderr, "%s: can't set unicast hop limit: %s\n", prog, strerror(errno));
+    if (!o->ttl)
+        return 0;
+    int rc = p->v6
+                 ? ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &o->ttl,
+                                 sizeof(o->ttl)) |
+                       ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &o->ttl,
+                                     sizeof(o->ttl))
+                 : ns_setsockopt(h->st, p->fd, IPPROTO_IP, IP_TTL, &o->ttl, sizeof(o->ttl));
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, p->v6 ? "can't set unicast hop limit" : "IP_TTL",
+                strerror(errno));
         return -1;
     }
     return 0;
@@ -1055,7 +1037,7 @@ int tool_ping(int argc, char **argv)
     /* The payload as iputils fills it: byte i = i, or the -p pattern. */
     for (size_t k = 0; k < p.size; k++)
         p.fill[k] = o.pattern_len ? o.pattern[k % o.pattern_len] : (uint8_t)k;
-    if (p.v6 ? open_sockets6(&p, &h) < 0 : open_sockets4(&p, &h) < 0)
+    if (open_sockets(&p, &h) < 0)
         goto out;
     if (run(&p, &h) == 0)
         status = exit_status(&p);

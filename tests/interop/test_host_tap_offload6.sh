@@ -46,35 +46,9 @@ run_host() {
     expect_summary "$TMP/$name-ping.out" 2
 }
 
-# get6 N / sink6 N: curl -g -6 GET /bytes/N (the pattern's SHA-256) and
-# POST of N random bytes to /sink (their length and SHA-256 answered).
-get6() {
-    local n=$1 want got t0 t1
-    log "curl -g -6 GET /bytes/$n"
-    want=$(pattern_sha "$n")
-    t0=$(nsk_now)
-    in_ns curl -g -6 -sS -m 120 -o "$TMP/get.out" "$URL/bytes/$n" ||
-        fail "curl GET /bytes/$n: exit status $?"
-    t1=$(nsk_now)
-    got=$(sha <"$TMP/get.out")
-    [ "$got" = "$want" ] || fail "/bytes/$n: $(stat -c %s "$TMP/get.out") bytes, sha256 $got, want $want"
-    rm -f "$TMP/get.out"
-    goodput "GET /bytes/$n over IPv6" "$n" "$t0" "$t1"
-}
-sink6() {
-    local n=$1 want t0 t1
-    log "curl -g -6 POST /sink, $n random bytes"
-    head -c "$n" /dev/urandom >"$TMP/sink.in"
-    want=$(sha <"$TMP/sink.in")
-    t0=$(nsk_now)
-    in_ns curl -g -6 -sS -m 120 --data-binary @"$TMP/sink.in" "$URL/sink" >"$TMP/sink.out" ||
-        fail "curl POST /sink: exit status $?"
-    t1=$(nsk_now)
-    grep -q "^{\"bytes\": $n, \"sha256\": \"$want\"}$" "$TMP/sink.out" ||
-        fail "/sink answered '$(cat "$TMP/sink.out")', want $n bytes, sha256 $want"
-    rm -f "$TMP/sink.in"
-    goodput "POST /sink over IPv6" "$n" "$t0" "$t1"
-}
+# host_get / host_sink (lib.sh) over IPv6.
+NSK_URL=$URL
+NSK_CURL_FLAGS="-g -6"
 stop_host() {
     nsk_stop "$HOST"
     nsk_check_log "$1"
@@ -87,8 +61,8 @@ TAP=${TAP:0:15}
 
 # --- 1. offload on -------------------------------------------------------------
 run_host on "$TAP" --pcap "$TMP/on-netsock.pcap"
-get6 67108864
-sink6 67108864
+host_get 67108864
+host_sink 67108864
 stop_host on "$TAP"
 tso=$(counter "$TMP/on.log" tcp_tso_segs)
 gro=$(counter "$TMP/on.log" ip6_rx_gso)
@@ -106,8 +80,8 @@ echo "   capture: $big_out IPv6 frames > 3000 bytes sent, $big_in received"
 
 # --- 2. offload off -------------------------------------------------------------
 run_host off "$TAP" --offload off
-get6 16777216
-sink6 16777216
+host_get 16777216
+host_sink 16777216
 stop_host off "$TAP"
 for c in tcp_tso_segs ip6_rx_gso dev_tx_gso_sw dev_tx_csum_sw; do
     [ "$(counter "$TMP/off.log" $c)" = 0 ] || fail "offload off: $c is $(counter "$TMP/off.log" $c)"
