@@ -7,6 +7,13 @@
  * or with IP_HDRINCL (implied by IPPROTO_RAW) the caller's own header, in
  * which the stack fills a zero source address, a zero ID, the total length
  * and the checksum. RFC 1122 §3.2.1 for the header rules.
+ *
+ * IPv6 (raw(7) for AF_INET6, Linux net/ipv6/raw.c, RFC 3542 §3): a copy
+ * of every IPv6 datagram of protocol P for this host, from the
+ * upper-layer header on (never the IPv6 header), through ICMP6_FILTER
+ * and, when the socket checksums (ICMPv6 always, IPV6_CHECKSUM), only
+ * with a checksum that verifies; sent behind an IPv6 header the stack
+ * builds, with that checksum filled in, or as written with IPV6_HDRINCL.
  */
 #include <errno.h>
 #include <limits.h>
@@ -424,22 +431,30 @@ static bool raw_deliver(struct ns_stack *st, const struct ns_ip4_repr *ip, const
     return any;
 }
 
+/* Hand err to the raw sockets of `family` and `proto` connected to dst:
+ * as SO_ERROR when the error is hard, a soft one only to those with
+ * `recverr` set (Linux raw_err with IP_RECVERR, rawv6_err with
+ * IPV6_RECVERR: soft errors such as host unreachable, ARP or neighbour
+ * discovery never answered). */
+static void raw_err_connected(struct ns_stack *st, int family, unsigned proto,
+                              const struct ns_addr *dst, int err, bool fatal, uint32_t recverr)
+{
+    for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
+        if (so->family == family && so->flow.proto == proto && (so->flags & SO_F_CONNECTED) &&
+            ns_addr_eq(&so->flow.remote, dst) && (fatal || (so->flags & recverr))) {
+            so->so_error = err;
+            sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
+        }
+}
+
 static void raw_err(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip4_repr *inner)
 {
     bool fatal;
     int err = sock_icmp_err(type, code, &fatal);
     if (!err)
         return;
-    /* Linux raw_err: hard errors reach connected raw sockets, soft ones
-     * (host unreachable: ARP never answered) only with IP_RECVERR. */
     struct ns_addr dst = ns_addr_ip4(inner->dst);
-    for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
-        if (so->family == AF_INET && so->flow.proto == inner->proto &&
-            (so->flags & SO_F_CONNECTED) && ns_addr_eq(&so->flow.remote, &dst) &&
-            (fatal || (so->flags & SO_F_RECVERR))) {
-            so->so_error = err;
-            sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
-        }
+    raw_err_connected(st, AF_INET, inner->proto, &dst, err, fatal, SO_F_RECVERR);
 }
 
 /* Linux icmpv6_filter: is this ICMPv6 message blocked by the socket's
@@ -527,11 +542,5 @@ static void raw6_err(struct ns_stack *st, uint8_t type, uint8_t code, const stru
         return;
     struct ns_addr dst = {.family = AF_INET6};
     dst.u.ip6 = inner->dst;
-    for (struct ns_sock *so = st->raw->list; so; so = so->rnext)
-        if (so->family == AF_INET6 && so->flow.proto == inner->next_hdr &&
-            (so->flags & SO_F_CONNECTED) && ns_addr_eq(&so->flow.remote, &dst) &&
-            (fatal || (so->flags & SO_F_RECVERR6))) {
-            so->so_error = err;
-            sock_wake(st, so, SOCK_WAKE_ERR); /* sk_error_report */
-        }
+    raw_err_connected(st, AF_INET6, inner->next_hdr, &dst, err, fatal, SO_F_RECVERR6);
 }
