@@ -5,13 +5,17 @@
  * alice pings bob across a router (forwarding, TTL, ARP on both links),
  * over a lossy, delayed, rate-limited WAN; then with 4000-byte payloads
  * that IPv4 fragments and reassembles; then with TTL 1, which the router
- * answers with "time exceeded". Output imitates ping(8); afterwards the
+ * answers with "time exceeded"; UDP and a TCP download from bob; then
+ * IPv6 beside it all on the lan, alice dual-stack: neighbour discovery,
+ * ping -6 to the router through a raw ICMPv6 socket, a TCP download
+ * over IPv6 from the router's own server. Output imitates ping(8); afterwards the
  * counters that changed on each host, and the pcap files to open in
  * Wireshark. Everything runs on virtual time from one seed: the same seed
  * gives the same output and the same pcaps, byte for byte.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/icmp6.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +30,8 @@
 #include "netsock/sim.h"
 #include "netsock/socket.h"
 #include "tools.h"
+#include "wire/bytes.h"
+#include "wire/ipv6.h"
 #include "wire/wire.h"
 
 #define MAX_PINGS 1000
@@ -57,6 +63,20 @@ struct pinger {
     double rtt_min, rtt_max, rtt_sum, rtt_sum2;
 };
 
+/* A reply came after rtt_us: count it in the statistics; its RTT in ms. */
+static double pinger_rtt(struct pinger *p, uint64_t rtt_us)
+{
+    double ms = (double)rtt_us / 1000.0;
+    p->received++;
+    p->rtt_sum += ms;
+    p->rtt_sum2 += ms * ms;
+    if (p->received == 1 || ms < p->rtt_min)
+        p->rtt_min = ms;
+    if (ms > p->rtt_max)
+        p->rtt_max = ms;
+    return ms;
+}
+
 /* One datagram read from the raw ICMP socket: IPv4 header + ICMP. */
 static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
@@ -77,14 +97,7 @@ static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64
             return;
         }
         p->answered[i] = true;
-        double ms = (double)(now_us - p->sent_at[i]) / 1000.0;
-        p->received++;
-        p->rtt_sum += ms;
-        p->rtt_sum2 += ms * ms;
-        if (p->received == 1 || ms < p->rtt_min)
-            p->rtt_min = ms;
-        if (ms > p->rtt_max)
-            p->rtt_max = ms;
+        double ms = pinger_rtt(p, now_us - p->sent_at[i]);
         printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms\n", ic.payload_len + 8, from,
                ic.seq, ip.ttl, ms);
         return;
@@ -108,37 +121,125 @@ static void ping_handle(struct pinger *p, const uint8_t *pkt, size_t len, uint64
     }
 }
 
+/* One ICMPv6 message from the raw ICMPv6 socket (no IPv6 header: RFC
+ * 3542 §3), its sender and the hop limit it came with; the socket's
+ * ICMP6_FILTER passes only echo replies and errors. */
+static void ping_handle6(struct pinger *p, const uint8_t *m, size_t len,
+                         const struct sockaddr_in6 *from6, int hops, uint64_t now_us)
+{
+    char from[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &from6->sin6_addr, from, sizeof(from));
+    if (len < NS_ICMP6_HLEN)
+        return;
+    if (m[0] == NS_ICMP6_ECHO_REPLY) {
+        uint16_t seq = ns_rd16(m + 6);
+        if (ns_rd16(m + 4) != p->id || seq == 0 || seq > p->transmitted || p->answered[seq - 1])
+            return;
+        p->answered[seq - 1] = true;
+        double ms = pinger_rtt(p, now_us - p->sent_at[seq - 1]);
+        /* ping -6 prints the hop limit as "ttl=". */
+        printf("%zu bytes from %s: icmp_seq=%u ttl=%d time=%.3f ms\n", len, from, seq, hops, ms);
+        return;
+    }
+    if (ns_icmp6_is_error(m[0]) && len >= NS_ICMP6_HLEN + NS_IP6_HLEN + 8 &&
+        m[NS_ICMP6_HLEN + NS_IP6_HLEN] == NS_ICMP6_ECHO_REQUEST &&
+        ns_rd16(m + NS_ICMP6_HLEN + NS_IP6_HLEN + 4) == p->id) {
+        p->errors++;
+        printf("From %s icmp_seq=%u %s\n", from, ns_rd16(m + NS_ICMP6_HLEN + NS_IP6_HLEN + 6),
+               ns_icmp6_describe(m[0], m[1]));
+    }
+}
+
+/* Read one datagram from the ping socket into `p` (IPv4: header and
+ * ICMP; IPv6: the ICMPv6 message with its sender and hop limit). */
+static void ping_read(struct ns_stack *src, int fd, bool v6, struct pinger *p, uint8_t *buf,
+                      uint64_t now_us)
+{
+    if (!v6) {
+        ssize_t n = ns_recv(src, fd, buf, 65536, MSG_DONTWAIT);
+        if (n > 0)
+            ping_handle(p, buf, (size_t)n, now_us);
+        return;
+    }
+    struct sockaddr_in6 from;
+    char ctl[64];
+    struct iovec iov = {buf, 65536};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                       .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    ssize_t n = ns_recvmsg(src, fd, &m, MSG_DONTWAIT);
+    if (n <= 0)
+        return;
+    int hops = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)
+            memcpy(&hops, CMSG_DATA(c), sizeof(hops));
+    ping_handle6(p, buf, (size_t)n, &from, hops, now_us);
+}
+
 /* Ping like ping(8), through a raw ICMP socket: one request a second,
- * poll(2) for answers until the next one is due. */
+ * poll(2) for answers until the next one is due. An IPv6 destination is
+ * pinged as ping -6 does, through a raw ICMPv6 socket (the stack computes
+ * the checksum, RFC 3542 §3.1). */
 static void run_ping(struct ns_sim *sim, struct ns_stack *src, const char *dst_str, unsigned count,
                      size_t payload, int ttl, uint16_t id)
 {
-    struct sockaddr_in dst = {.sin_family = AF_INET};
-    inet_pton(AF_INET, dst_str, &dst.sin_addr);
+    struct sockaddr_storage dst;
+    memset(&dst, 0, sizeof(dst));
+    struct sockaddr_in *d4 = (struct sockaddr_in *)(void *)&dst;
+    struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)(void *)&dst;
+    bool v6 = inet_pton(AF_INET6, dst_str, &d6->sin6_addr) == 1;
+    socklen_t dlen = v6 ? sizeof(*d6) : sizeof(*d4);
+    if (v6) {
+        d6->sin6_family = AF_INET6;
+    } else {
+        d4->sin_family = AF_INET;
+        inet_pton(AF_INET, dst_str, &d4->sin_addr);
+    }
     struct pinger p = {.id = id};
-    int fd = ns_socket(src, AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    int fd = v6 ? ns_socket(src, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+                : ns_socket(src, AF_INET, SOCK_RAW, IPPROTO_ICMP);
     if (fd < 0) {
         printf("ping: socket: %s\n", strerror(errno));
         return;
     }
+    if (v6) {
+        /* As ping -6: echo replies and errors only; the hop limit of each. */
+        struct icmp6_filter f;
+        ICMP6_FILTER_SETBLOCKALL(&f);
+        ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+        ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+        ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+        ns_setsockopt(src, fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f));
+        int one = 1;
+        ns_setsockopt(src, fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+    }
     if (ttl)
-        ns_setsockopt(src, fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+        ns_setsockopt(src, fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL,
+                      &ttl, sizeof(ttl));
     uint8_t *pkt = calloc(1, NS_ICMP_HLEN + payload);
     uint8_t *buf = malloc(65536);
 
-    printf("PING %s (%s) %zu(%zu) bytes of data%s.\n", dst_str, dst_str, payload, payload + 28,
-           ttl ? " (ttl 1)" : "");
+    if (v6)
+        printf("PING %s(%s) %zu data bytes\n", dst_str, dst_str, payload);
+    else
+        printf("PING %s (%s) %zu(%zu) bytes of data%s.\n", dst_str, dst_str, payload,
+               payload + 28, ttl ? " (ttl 1)" : "");
     uint64_t start = ns_sim_now(sim);
     for (unsigned i = 0; i < count && i < MAX_PINGS; i++) {
         for (size_t k = 0; k < payload; k++)
             pkt[NS_ICMP_HLEN + k] = (uint8_t)(i + k);
-        struct ns_icmp4_repr r = {.type = NS_ICMP_ECHO, .id = id, .seq = (uint16_t)(i + 1),
-                                  .payload = pkt + NS_ICMP_HLEN, .payload_len = payload};
-        ns_icmp4_emit(&r, pkt);
+        if (v6) {
+            pkt[0] = NS_ICMP6_ECHO_REQUEST; /* checksum (2..3) left 0: the stack's */
+            ns_wr16(pkt + 4, id);
+            ns_wr16(pkt + 6, (uint16_t)(i + 1));
+        } else {
+            struct ns_icmp4_repr r = {.type = NS_ICMP_ECHO, .id = id, .seq = (uint16_t)(i + 1),
+                                      .payload = pkt + NS_ICMP_HLEN, .payload_len = payload};
+            ns_icmp4_emit(&r, pkt);
+        }
         p.sent_at[i] = ns_sim_now(sim);
         p.transmitted++;
-        if (ns_sendto(src, fd, pkt, NS_ICMP_HLEN + payload, 0, (struct sockaddr *)&dst,
-                      sizeof(dst)) < 0)
+        if (ns_sendto(src, fd, pkt, NS_ICMP_HLEN + payload, 0, (struct sockaddr *)&dst, dlen) < 0)
             printf("ping: sendto: %s\n", strerror(errno));
         /* Wait for answers until one second after this request (two after
          * the last one, for stragglers). */
@@ -148,9 +249,7 @@ static void run_ping(struct ns_sim *sim, struct ns_stack *src, const char *dst_s
             int ms = (int)((until - ns_sim_now(sim) + 999) / 1000);
             if (ns_poll(src, &pfd, 1, ms) <= 0)
                 break;
-            ssize_t n = ns_recv(src, fd, buf, 65536, MSG_DONTWAIT);
-            if (n > 0)
-                ping_handle(&p, buf, (size_t)n, ns_sim_now(sim));
+            ping_read(src, fd, v6, &p, buf, ns_sim_now(sim));
         }
         ns_sim_run_until(sim, until);
     }
@@ -197,21 +296,37 @@ static void progress(size_t got, size_t total, uint64_t t_us, bool tty, unsigned
     }
 }
 
-/* alice downloads `size` bytes from bob's TCP server over the lossy WAN.
- * One thread drives both ends: each socket is non-blocking, and when
- * neither can make progress the simulation advances to its next event.
- * Returns true when the stream arrived intact and ended with bob's FIN. */
+/* alice downloads `size` bytes from bob's TCP server (bob: the server's
+ * stack, at bob_ip, IPv4 or IPv6). One thread drives both ends: each
+ * socket is non-blocking, and when neither can make progress the
+ * simulation advances to its next event. `path` says what the handshake
+ * crosses. Returns true when the stream arrived intact and ended with
+ * the server's FIN. */
 static bool run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack *bob,
-                    const char *bob_ip, size_t size)
+                    const char *bob_ip, size_t size, const char *path)
 {
-    int lfd = ns_socket(bob, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(80)};
-    ns_bind(bob, lfd, (struct sockaddr *)&sin, sizeof(sin));
+    const char *bname = ns_stack_name(bob);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
+    bool v6 = strchr(bob_ip, ':') != NULL;
+    int fam = v6 ? AF_INET6 : AF_INET;
+    socklen_t slen = v6 ? sizeof(*sin6) : sizeof(*sin);
+    if (v6) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(80);
+    } else {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(80);
+    }
+    int lfd = ns_socket(bob, fam, SOCK_STREAM, 0);
+    ns_bind(bob, lfd, (struct sockaddr *)&ss, slen);
     ns_listen(bob, lfd, 16);
-    int cfd = ns_socket(alice, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    inet_pton(AF_INET, bob_ip, &sin.sin_addr);
+    int cfd = ns_socket(alice, fam, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    inet_pton(fam, bob_ip, v6 ? (void *)&sin6->sin6_addr : (void *)&sin->sin_addr);
     uint64_t t0 = ns_sim_now(sim);
-    if (ns_connect(alice, cfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS) {
+    if (ns_connect(alice, cfd, (struct sockaddr *)&ss, slen) < 0 && errno != EINPROGRESS) {
         printf("connect: %s\n", strerror(errno));
         return false;
     }
@@ -221,8 +336,8 @@ static bool run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack 
         return false;
     }
     uint64_t t_conn = ns_sim_now(sim);
-    printf("alice connected to bob:80 in %.3f ms (SYN, SYN-ACK, ACK across the router)\n",
-           (double)(t_conn - t0) / 1000.0);
+    printf("alice connected to %s%s%s:80 in %.3f ms (SYN, SYN-ACK, ACK %s)\n", v6 ? "[" : "",
+           v6 ? bob_ip : bname, v6 ? "]" : "", (double)(t_conn - t0) / 1000.0, path);
     int one = 1;
     ns_setsockopt(bob, sfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     ns_fcntl(bob, sfd, F_SETFL, O_NONBLOCK);
@@ -282,11 +397,11 @@ static bool run_tcp(struct ns_sim *sim, struct ns_stack *alice, struct ns_stack 
     printf("received %zu bytes in %.2f s of virtual time: %.2f Mbit/s goodput, "
            "stream %s, then EOF (%s)\n",
            got, secs, (double)got * 8 / secs / 1e6, hash_in == hash_out && got == size ? "intact" : "CORRUPT",
-           eof == 0 ? "bob's FIN" : "no FIN?");
+           eof == 0 ? (v6 ? "its FIN" : "bob's FIN") : "no FIN?");
     if (bi)
-        printf("bob's socket (as ss -ti): %s cwnd:%u ssthresh:%u mss:%u rtt:%.1fms rto:%.0fms "
+        printf("%s's socket (as ss -ti): %s cwnd:%u ssthresh:%u mss:%u rtt:%.1fms rto:%.0fms "
                "retrans:%u\n",
-               bi->state, bi->cwnd / (bi->mss ? bi->mss : 1),
+               bname, bi->state, bi->cwnd / (bi->mss ? bi->mss : 1),
                bi->ssthresh == UINT32_MAX ? 0 : bi->ssthresh / (bi->mss ? bi->mss : 1), bi->mss,
                bi->srtt_us / 1000.0, bi->rto_us / 1000.0, bi->retrans);
     ns_close(alice, cfd);
@@ -606,6 +721,7 @@ int tool_demo(int argc, char **argv)
     printf("netsock %s demo: three hosts on a simulated network (seed %" PRIu64 ")\n\n", NS_VERSION,
            o.seed);
     printf("  alice 192.0.2.10 ─lan─ 192.0.2.1 router 198.51.100.1 ─wan─ 198.51.100.20 bob\n");
+    printf("        2001:db8:1::10     2001:db8:1::1 (IPv6 on the lan, from the last part on)\n");
     printf("        lan: 2 ms, 100 Mbit/s     wan: 20±3 ms, 10 Mbit/s, %.1f%% loss, 2%% reordering\n\n",
            o.wan_loss * 100);
     if (!o.quiet)
@@ -635,7 +751,24 @@ int tool_demo(int argc, char **argv)
     run_udp(sim, alice, bob, "198.51.100.20");
     printf("== TCP: alice downloads %zu KiB from bob; losses are repaired by retransmission ==\n",
            o.tcp_bytes / 1024);
-    bool tcp_ok = run_tcp(sim, alice, bob, "198.51.100.20", o.tcp_bytes);
+    bool tcp_ok = run_tcp(sim, alice, bob, "198.51.100.20", o.tcp_bytes, "across the router");
+
+    /* IPv6 starts on an interface only when asked (docs/ipv6.md): the
+     * frames above are what an IPv4-only world sends. Now alice and the
+     * router's lan side become dual-stack. */
+    printf("== IPv6 beside it: alice and the router's lan side get 2001:db8:1::/64 ==\n");
+    struct in6_addr a6, r6;
+    inet_pton(AF_INET6, "2001:db8:1::10", &a6);
+    inet_pton(AF_INET6, "2001:db8:1::1", &r6);
+    ns_if_addr_add(alice, a_if, AF_INET6, &a6, 64);
+    ns_if_addr_add(router, r_if1, AF_INET6, &r6, 64);
+    ns_sim_run_for(sim, 1000000);
+    printf("alice pings the router over IPv6 (neighbour discovery first, RFC 4861):\n");
+    run_ping(sim, alice, "2001:db8:1::1", 4, 56, 0, 0x1237);
+    printf("== TCP over IPv6: alice downloads %zu KiB from the router's own server ==\n",
+           o.tcp_bytes / 4 / 1024);
+    bool tcp6_ok =
+        run_tcp(sim, alice, router, "2001:db8:1::1", o.tcp_bytes / 4, "on the lan, over IPv6");
 
     print_changed(snaps, 3);
 
@@ -658,8 +791,9 @@ int tool_demo(int argc, char **argv)
     printf("Same seed, same bytes: run 'netsock demo --seed %" PRIu64
            "' again and compare; try --seed 7 or --loss 20.\n",
            o.seed);
-    if (!tcp_ok) {
-        fprintf(stderr, "netsock demo: the TCP download did not arrive intact\n");
+    if (!tcp_ok || !tcp6_ok) {
+        fprintf(stderr, "netsock demo: the TCP download%s did not arrive intact\n",
+                tcp_ok ? " over IPv6" : "");
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;

@@ -29,13 +29,22 @@
  *     until -c replies arrived, and ends it at the first error;
  *   - exit status 0 when replies came (with -w and -c: -c of them), 1 when
  *     none did, 2 for usage and setup errors — among them no route to the
- *     destination ("connect: Network is unreachable").
+ *     destination ("connect: Network is unreachable");
+ *   - IPv6 (-6, or a destination that is an IPv6 literal) as iputils
+ *     ping -6: ICMPv6 Echo (RFC 4443 §4) on a raw ICMPv6 socket whose
+ *     ICMP6_FILTER passes the reply and the four errors, the checksum the
+ *     stack's (RFC 3542 §3.1); "PING A(A) N data bytes", the hop limit of
+ *     each reply (IPV6_RECVHOPLIMIT) printed as "ttl=", -t setting
+ *     IPV6_UNICAST_HOPS, errors in iputils' words ("Destination
+ *     unreachable: Address unreachable"). The source is the first IPv6
+ *     --addr.
  *
  * --json replaces the text on stdout by one JSON object (the fields are in
  * the manual page), streamed as replies arrive.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/icmp6.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -48,9 +57,12 @@
 #include "link.h"
 #include "netsock/socket.h"
 #include "tools.h"
+#include "wire/bytes.h"
+#include "wire/ipv6.h"
 #include "wire/wire.h"
 
 #define PING_MAX_PAYLOAD 65507u /* 65535 - 20 (IP) - 8 (ICMP) */
+#define PING6_MAX_PAYLOAD 65527u /* 65535 - 8 (ICMPv6): the IPv6 payload length */
 #define PING_SEQ_SPACE 65536u
 #define PING_TV_LEN 16u              /* struct timeval in the payload (64-bit Linux) */
 #define FLOOD_MIN_INTERVAL_US 10000u /* ping -f: at least 100 per second */
@@ -69,6 +81,7 @@ struct ping_opts {
     double linger_s;      /* -W */
     double deadline_s;    /* -w; 0: none */
     bool flood, quiet, timestamps, outstanding, json;
+    int family;           /* -4 / -6: AF_INET or AF_INET6; 0: by the destination */
     const char *iface;    /* -I */
     uint8_t pattern[16];  /* -p */
     size_t pattern_len;
@@ -81,8 +94,10 @@ struct ping_state {
     uint16_t id;
     size_t size;
     bool timing;          /* payload holds a timestamp (size >= 16) */
+    bool v6;              /* ICMPv6 over IPv6 (ping -6) */
     struct in_addr dst, src;
-    char src_s[INET_ADDRSTRLEN];
+    struct in6_addr dst6, src6;
+    char src_s[INET6_ADDRSTRLEN];
     const struct ping_opts *o;
     uint64_t *sent_at;    /* by sequence number, µs */
     uint8_t *answered;    /* by sequence number: a reply came */
@@ -101,12 +116,14 @@ struct ping_state {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: netsock ping --link L --addr A/N [link options] [-DfnOq] [-c count]\n"
+            "usage: netsock ping --link L --addr A/N [link options] [-46DfnOq] [-c count]\n"
             "                    [-i interval] [-I iface|addr] [-p pattern] [-s size] [-t ttl]\n"
             "                    [-W timeout] [-w deadline] [--json] destination\n"
             "\n"
             "ping(8) from a netsock stack of its own on a real link.\n"
             "\n"
+            "  -4, -6       IPv4 or IPv6 (ICMPv6 echo from the first IPv6 --addr); by\n"
+            "               default the destination's: an IPv6 literal pings over IPv6\n"
             "  -c count     stop after count requests (with -w: after count replies)\n"
             "  -D           print a timestamp [seconds.micros] before each line\n"
             "  -f           flood: as fast as replies come back, at least 100 per second;\n"
@@ -118,8 +135,9 @@ static void usage(FILE *f)
             "  -O           report a request without a reply before sending the next\n"
             "  -p pattern   up to 16 bytes in hex to fill the payload with, e.g. ff00\n"
             "  -q           quiet: only the first line and the statistics\n"
-            "  -s size      payload bytes, 0 to %u (default 56; fragmented over the MTU)\n"
-            "  -t ttl       IP time to live, 1 to 255\n"
+            "  -s size      payload bytes, 0 to %u (IPv6: %u; default 56; fragmented\n"
+            "               over the MTU)\n"
+            "  -t ttl       IP time to live (IPv6: hop limit), 1 to 255\n"
             "  -W timeout   seconds to wait for a reply when none came back (default 10)\n"
             "  -w deadline  seconds after which ping stops, whatever was sent or received\n"
             "  --json       one JSON object on stdout instead of the text\n"
@@ -128,7 +146,7 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 replies came back, 1 none did (or fewer than -c before -w),\n"
             "2 usage or setup error (no route: 'connect: Network is unreachable').\n",
-            PING_MAX_PAYLOAD, link_usage());
+            PING_MAX_PAYLOAD, PING6_MAX_PAYLOAD, link_usage());
 }
 
 /* -p: hex digits taken two at a time (a last single digit is a byte of
@@ -150,25 +168,25 @@ static int parse_pattern(const char *v, struct ping_opts *o)
     return 0;
 }
 
-/* -I: an IPv4 address or an interface name. */
+/* -I: an IPv4 or IPv6 address or an interface name. */
 static int parse_iface(const char *v)
 {
-    struct in_addr a;
+    struct in6_addr a;
     size_t n = strlen(v);
-    if (inet_pton(AF_INET, v, &a) == 1)
+    if (inet_pton(AF_INET, v, &a) == 1 || inet_pton(AF_INET6, v, &a) == 1)
         return 0;
     bool ok = n > 0 && n <= 15;
     for (size_t i = 0; ok && i < n; i++)
         ok = v[i] > ' ' && v[i] != '/' && v[i] != ':' && v[i] != 0x7f;
     if (!ok)
-        return cli_bad_value(prog, "-I", v, "an interface name or an IPv4 address");
+        return cli_bad_value(prog, "-I", v, "an interface name or an address");
     return 0;
 }
 
 /* Returns -1 to go on, else the exit status. */
 static int parse_opts(int argc, char **argv, struct ping_opts *o)
 {
-    static const char shortopts[] = ":c:Dfhi:I:nOp:qs:t:W:w:";
+    static const char shortopts[] = ":46c:Dfhi:I:nOp:qs:t:W:w:";
     enum { OPT_JSON = 0x100 };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
@@ -190,6 +208,8 @@ static int parse_opts(int argc, char **argv, struct ping_opts *o)
             if (cli_uint(prog, "-c", optarg, 1, 2147483647, &o->count) < 0)
                 return CLI_EXIT_USAGE;
             break;
+        case '4': o->family = AF_INET; break;
+        case '6': o->family = AF_INET6; break;
         case 'D': o->timestamps = true; break;
         case 'f': o->flood = true; break;
         case 'n': break; /* never resolves names anyway */
@@ -211,7 +231,7 @@ static int parse_opts(int argc, char **argv, struct ping_opts *o)
                 return CLI_EXIT_USAGE;
             break;
         case 's':
-            if (cli_uint(prog, "-s", optarg, 0, PING_MAX_PAYLOAD, &o->size) < 0)
+            if (cli_uint(prog, "-s", optarg, 0, PING6_MAX_PAYLOAD, &o->size) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case 't':
@@ -240,9 +260,28 @@ static int parse_opts(int argc, char **argv, struct ping_opts *o)
         return cli_usage_error(prog, "one destination only ('%s', then '%s')", argv[optind],
                                argv[optind + 1]);
     o->dest = argv[optind];
-    struct in_addr a;
-    if (cli_ipv4(prog, "destination", o->dest, &a) < 0)
-        return CLI_EXIT_USAGE;
+    struct in6_addr a6;
+    bool is6 = inet_pton(AF_INET6, o->dest, &a6) == 1;
+    if (!o->family)
+        o->family = is6 ? AF_INET6 : AF_INET;
+    if (o->family == AF_INET6) {
+        if (!is6) {
+            cli_bad_value(prog, "destination", o->dest, "an IPv6 address (-6)");
+            return CLI_EXIT_USAGE;
+        }
+        if (!o->link.n_addr6)
+            return cli_usage_error(prog, "an IPv6 destination needs an IPv6 --addr");
+    } else {
+        struct in_addr a;
+        if (cli_ipv4(prog, "destination", o->dest, &a) < 0)
+            return CLI_EXIT_USAGE;
+        if (o->size > PING_MAX_PAYLOAD) {
+            char v[24];
+            snprintf(v, sizeof(v), "%" PRIu64, o->size);
+            cli_bad_value(prog, "-s", v, "an integer from 0 to %u", PING_MAX_PAYLOAD);
+            return CLI_EXIT_USAGE;
+        }
+    }
     if (o->flood && !o->interval_given)
         o->interval_s = 0;
     if (link_opts_check(&o->link, prog) < 0)
@@ -311,16 +350,23 @@ static void acknowledge(struct ping_state *p, uint16_t seq)
 
 /* ---- replies and errors ------------------------------------------------------------------- */
 
-static void on_reply(struct ping_state *p, const struct ns_ip4_repr *ip,
-                     const struct ns_icmp4_repr *ic, uint64_t now_us)
+/* An Echo Reply of either family: its sender, TTL (IPv6: hop limit),
+ * sequence number and data (after the 8-byte echo header). */
+struct echo_reply {
+    const char *from;
+    unsigned ttl;
+    uint16_t seq;
+    const uint8_t *payload;
+    size_t payload_len;
+};
+
+static void on_reply(struct ping_state *p, const struct echo_reply *ic, uint64_t now_us)
 {
     const struct ping_opts *o = p->o;
     uint16_t seq = ic->seq;
     if (!p->sent_at[seq])
         return; /* never sent by this run */
-    char from[INET_ADDRSTRLEN];
-    struct in_addr src = {.s_addr = htonl(ip->src)};
-    inet_ntop(AF_INET, &src, from, sizeof(from));
+    const char *from = ic->from;
     long long rtt = (long long)(now_us - p->sent_at[seq]);
     bool dup = p->answered[seq];
     p->answered[seq] = 1;
@@ -353,7 +399,7 @@ static void on_reply(struct ping_state *p, const struct ns_ip4_repr *ip,
     if (o->json) {
         json_event(p, "reply");
         printf(", \"seq\": %u, \"from\": \"%s\", \"bytes\": %zu, \"ttl\": %u", seq, from, bytes,
-               ip->ttl);
+               ic->ttl);
         if (p->timing)
             printf(", \"time_ms\": %lld.%03lld", rtt / 1000, rtt % 1000);
         else
@@ -369,7 +415,7 @@ static void on_reply(struct ping_state *p, const struct ns_ip4_repr *ip,
         return;
     }
     print_timestamp(o);
-    printf("%zu bytes from %s: icmp_seq=%u ttl=%u", bytes, from, seq, ip->ttl);
+    printf("%zu bytes from %s: icmp_seq=%u ttl=%u", bytes, from, seq, ic->ttl);
     if (truncated) {
         printf(" (truncated)\n");
         return;
@@ -438,9 +484,13 @@ static void on_icmp_error(struct ping_state *p, const struct ns_ip4_repr *ip,
  * answered ARP): every request still waiting was held for it. */
 static void on_local_error(struct ping_state *p, int err)
 {
-    const char *what = err == EHOSTUNREACH ? "Destination Host Unreachable"
-                       : err == ENETUNREACH ? "Destination Net Unreachable"
-                                            : strerror(err);
+    /* iputils' words: ping's for IPv4, ping -6's (print_icmp) for IPv6. */
+    const char *what = p->v6 ? (err == EHOSTUNREACH   ? "Destination unreachable: Address unreachable"
+                                : err == ENETUNREACH ? "Destination unreachable: No route"
+                                                     : strerror(err))
+                       : err == EHOSTUNREACH ? "Destination Host Unreachable"
+                       : err == ENETUNREACH  ? "Destination Net Unreachable"
+                                             : strerror(err);
     long first = p->transmitted - (long)PING_SEQ_SPACE / 2;
     for (long n = first > 0 ? first : 1; n <= p->transmitted; n++) {
         uint16_t seq = (uint16_t)n;
@@ -457,14 +507,104 @@ static void handle(struct ping_state *p, const uint8_t *pkt, size_t len, uint64_
     if (ns_ip4_parse(pkt, len, &ip, true) < 0 ||
         ns_icmp4_parse(pkt + ip.hlen, ip.total_len - ip.hlen, &ic, true) < 0)
         return;
-    if (ic.type == NS_ICMP_ECHO_REPLY && ic.id == p->id)
-        on_reply(p, &ip, &ic, now_us);
+    if (ic.type == NS_ICMP_ECHO_REPLY && ic.id == p->id) {
+        char from[INET_ADDRSTRLEN];
+        struct in_addr src = {.s_addr = htonl(ip.src)};
+        inet_ntop(AF_INET, &src, from, sizeof(from));
+        struct echo_reply r = {.from = from, .ttl = ip.ttl, .seq = ic.seq,
+                               .payload = ic.payload, .payload_len = ic.payload_len};
+        on_reply(p, &r, now_us);
+    }
     else if (ic.type == NS_ICMP_DEST_UNREACH || ic.type == NS_ICMP_TIME_EXCEEDED ||
              ic.type == NS_ICMP_PARAM_PROB)
         on_icmp_error(p, &ip, &ic);
 }
 
+/* An ICMPv6 error in iputils' words (ping6_common.c print_icmp), with
+ * the MTU of a Packet Too Big and the pointer of a Parameter Problem. */
+static void describe6(uint8_t type, uint8_t code, uint32_t info, char *out, size_t n)
+{
+    static const char *const unreach[] = {"No route", "Administratively prohibited",
+                                          "Beyond scope of source address",
+                                          "Address unreachable", "Port unreachable"};
+    static const char *const pp[] = {"Wrong header field ", "Unknown header ", "Unknown option "};
+    switch (type) {
+    case NS_ICMP6_DEST_UNREACH:
+        if (code < sizeof(unreach) / sizeof(unreach[0]))
+            snprintf(out, n, "Destination unreachable: %s", unreach[code]);
+        else
+            snprintf(out, n, "Destination unreachable: Unknown code %u", code);
+        break;
+    case NS_ICMP6_PACKET_TOO_BIG:
+        snprintf(out, n, code ? "Packet too big: mtu=%u, code=%u" : "Packet too big: mtu=%u",
+                 info, code);
+        break;
+    case NS_ICMP6_TIME_EXCEEDED:
+        snprintf(out, n, "Time exceeded: %s",
+                 code == 0 ? "Hop limit" : code == 1 ? "Defragmentation failure" : "code");
+        break;
+    default: /* NS_ICMP6_PARAM_PROB */
+        if (code < sizeof(pp) / sizeof(pp[0]))
+            snprintf(out, n, "Parameter problem: %sat %u", pp[code], info);
+        else
+            snprintf(out, n, "Parameter problem: code %u at %u", code, info);
+        break;
+    }
+}
+
+/* One datagram from the raw ICMPv6 socket: the ICMPv6 message alone (no
+ * IPv6 header, RFC 3542 §3; its checksum verified by the stack), the
+ * sender, the hop limit it arrived with. The socket's ICMP6_FILTER lets
+ * only Echo Replies and the errors through. */
+static void handle6(struct ping_state *p, const uint8_t *m, size_t len,
+                    const struct sockaddr_in6 *from6, int hops, uint64_t now_us)
+{
+    if (len < NS_ICMP6_HLEN)
+        return;
+    char from[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &from6->sin6_addr, from, sizeof(from));
+    if (m[0] == NS_ICMP6_ECHO_REPLY) {
+        if (ns_rd16(m + 4) != p->id)
+            return;
+        struct echo_reply r = {.from = from, .ttl = hops >= 0 ? (unsigned)hops : 0,
+                               .seq = ns_rd16(m + 6), .payload = m + NS_ICMP6_HLEN,
+                               .payload_len = len - NS_ICMP6_HLEN};
+        on_reply(p, &r, now_us);
+        return;
+    }
+    if (!ns_icmp6_is_error(m[0]))
+        return;
+    /* RFC 4443 §3: the error quotes our request, its IPv6 header (no
+     * extension headers: we send none) and then the echo header. */
+    const uint8_t *q = m + NS_ICMP6_HLEN;
+    if (len < NS_ICMP6_HLEN + NS_IP6_HLEN + 8 || (q[0] >> 4) != 6 || q[6] != NS_IPPROTO_ICMPV6 ||
+        q[NS_IP6_HLEN] != NS_ICMP6_ECHO_REQUEST || ns_rd16(q + NS_IP6_HLEN + 4) != p->id)
+        return;
+    uint16_t seq = ns_rd16(q + NS_IP6_HLEN + 6);
+    if (!p->sent_at[seq])
+        return;
+    char what[80];
+    describe6(m[0], m[1], ns_rd32(m + 4), what, sizeof(what));
+    report_error(p, seq, from, what);
+}
+
 /* ---- requests ------------------------------------------------------------------------------ */
+
+/* The destination as a sockaddr of its family. */
+static socklen_t dest_name(const struct ping_state *p, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (p->v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = p->dst6;
+        return sizeof(*s6);
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_addr = p->dst;
+    return sizeof(*sin);
+}
 
 static int send_one(struct ping_state *p, struct ns_stack *st)
 {
@@ -492,10 +632,21 @@ static int send_one(struct ping_state *p, struct ns_stack *st)
         memcpy(data, &sec, 8);
         memcpy(data + 8, &usec, 8);
     }
-    struct ns_icmp4_repr r = {.type = NS_ICMP_ECHO, .id = p->id, .seq = seq,
-                              .payload = data, .payload_len = p->size};
-    ns_icmp4_emit(&r, p->pkt);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = p->dst};
+    struct sockaddr_storage to;
+    socklen_t tolen = dest_name(p, &to);
+    if (p->v6) {
+        /* RFC 4443 §4.1; the checksum is the stack's (RFC 3542 §3.1). */
+        uint8_t *h = p->pkt;
+        h[0] = NS_ICMP6_ECHO_REQUEST;
+        h[1] = 0;
+        ns_wr16(h + 2, 0);
+        ns_wr16(h + 4, p->id);
+        ns_wr16(h + 6, seq);
+    } else {
+        struct ns_icmp4_repr r = {.type = NS_ICMP_ECHO, .id = p->id, .seq = seq,
+                                  .payload = data, .payload_len = p->size};
+        ns_icmp4_emit(&r, p->pkt);
+    }
     p->sent_at[seq] = now ? now : 1;
     p->answered[seq] = 0;
     p->errored[seq] = 0;
@@ -503,7 +654,7 @@ static int send_one(struct ping_state *p, struct ns_stack *st)
     p->transmitted++;
     p->last_answered = false;
     if (ns_sendto(st, p->fd, p->pkt, NS_ICMP_HLEN + p->size, MSG_DONTWAIT,
-                  (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+                  (struct sockaddr *)&to, tolen) < 0) {
         /* As ping(8): report, count as transmitted, carry on. */
         if (o->json) {
             json_event(p, "send_error");
@@ -604,7 +755,21 @@ static void print_stats(struct ping_state *p)
 static void drain(struct ping_state *p, struct ns_stack *st)
 {
     ssize_t n;
-    while ((n = ns_recv(st, p->fd, p->buf, NS_IP4_HLEN * 3 + 65536, MSG_DONTWAIT)) > 0)
+    while (p->v6) {
+        struct sockaddr_in6 from;
+        char ctl[64];
+        struct iovec iov = {p->buf, NS_IP4_HLEN * 3 + 65536};
+        struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                           .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+        if ((n = ns_recvmsg(st, p->fd, &m, MSG_DONTWAIT)) < 0)
+            break;
+        int hops = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+            if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)
+                memcpy(&hops, CMSG_DATA(c), sizeof(hops));
+        handle6(p, p->buf, (size_t)n, &from, hops, ns_clock_now_us());
+    }
+    while (!p->v6 && (n = ns_recv(st, p->fd, p->buf, NS_IP4_HLEN * 3 + 65536, MSG_DONTWAIT)) > 0)
         handle(p, p->buf, (size_t)n, ns_clock_now_us());
     /* The connected socket sees copies of the replies (dropped here: the
      * other socket has them) and, as a socket error, a failed delivery. */
@@ -647,10 +812,15 @@ static int run(struct ping_state *p, struct link_host *h)
                 printf("%02x", o->pattern[k]);
             printf("\n");
         }
-        printf("PING %s (%s) ", o->dest, o->dest);
+        /* iputils: "PING A (A) 56(84) bytes of data." for IPv4, and for
+         * IPv6 (ping6_run) "PING A(A) 56 data bytes". */
+        printf(p->v6 ? "PING %s(%s) " : "PING %s (%s) ", o->dest, o->dest);
         if (o->iface)
             printf("from %s %s: ", p->src_s, strcmp(o->iface, p->src_s) ? o->iface : "");
-        printf("%zu(%zu) bytes of data.\n", p->size, p->size + 28);
+        if (p->v6)
+            printf("%zu data bytes\n", p->size);
+        else
+            printf("%zu(%zu) bytes of data.\n", p->size, p->size + 28);
     }
     fflush(stdout);
     p->start_us = p->last_send_us = ns_clock_now_us();
@@ -723,8 +893,12 @@ static int bind_source(struct ping_state *p, struct link_host *h)
     if (!o->iface)
         return 0;
     struct in_addr a;
-    if (inet_pton(AF_INET, o->iface, &a) == 1) {
-        if (a.s_addr != p->src.s_addr) {
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, o->iface, &a) == 1 || inet_pton(AF_INET6, o->iface, &a6) == 1) {
+        bool ours = p->v6 ? inet_pton(AF_INET6, o->iface, &a6) == 1 &&
+                                memcmp(&a6, &p->src6, sizeof(a6)) == 0
+                          : inet_pton(AF_INET, o->iface, &a) == 1 && a.s_addr == p->src.s_addr;
+        if (!ours) {
             fprintf(stderr, "%s: bind: %s\n", prog, strerror(EADDRNOTAVAIL));
             return -1;
         }
@@ -732,10 +906,92 @@ static int bind_source(struct ping_state *p, struct link_host *h)
         fprintf(stderr, "%s: SO_BINDTODEVICE %s: %s\n", prog, o->iface, strerror(ENODEV));
         return -1;
     }
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = p->src};
-    if (ns_bind(h->st, p->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-        ns_bind(h->st, p->probe_fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    if (p->v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = p->src6;
+        len = sizeof(*s6);
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr = p->src;
+        len = sizeof(*sin);
+    }
+    if (ns_bind(h->st, p->fd, (struct sockaddr *)&ss, len) < 0 ||
+        ns_bind(h->st, p->probe_fd, (struct sockaddr *)&ss, len) < 0) {
         fprintf(stderr, "%s: bind: %s\n", prog, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The options of the two sockets before they are bound. IPv4, as
+ * ping(8): IP_RECVERR on the probe socket, so that a neighbour that never
+ * answers ARP (a soft error) is reported. IPv6, as ping -6 (iputils
+ * ping6_run): ICMP6_FILTER passing the Echo Reply and the errors and
+ * IPV6_RECVHOPLIMIT (for "ttl=") on the main socket; the probe hears
+ * nothing but its errors (all blocked, IPV6_RECVERR: a neighbour that
+ * never answers neighbour discovery is reported the same way). */
+static int socket_opts(struct ping_state *p, struct ns_stack *st)
+{
+    int one = 1;
+    if (!p->v6)
+        return ns_setsockopt(st, p->probe_fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+    struct icmp6_filter f;
+    ICMP6_FILTER_SETBLOCKALL(&f);
+    if (ns_setsockopt(st, p->probe_fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ||
+        ns_setsockopt(st, p->probe_fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0)
+        return -1;
+    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_PACKET_TOO_BIG, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &f);
+    if (ns_setsockopt(st, p->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0)
+        return -1;
+    return ns_setsockopt(st, p->fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+}
+
+/* The raw sockets of the destination's family: their options, the source
+ * (-I), the probe connected first (as ping(8): no route is an error
+ * before anything is sent), the TTL or hop limit (-t). 0, or -1 after
+ * the message. */
+static int open_sockets(struct ping_state *p, struct link_host *h)
+{
+    const struct ping_opts *o = p->o;
+    int family = p->v6 ? AF_INET6 : AF_INET, proto = p->v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+    p->fd = ns_socket(h->st, family, SOCK_RAW, proto);
+    p->probe_fd = ns_socket(h->st, family, SOCK_RAW, proto);
+    if (p->fd < 0 || p->probe_fd < 0) {
+        fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+        return -1;
+    }
+    if (socket_opts(p, h->st) < 0) {
+        fprintf(stderr, "%s: setsockopt: %s\n", prog, strerror(errno));
+        return -1;
+    }
+    if (bind_source(p, h) < 0)
+        return -1;
+    struct sockaddr_storage to;
+    socklen_t tolen = dest_name(p, &to);
+    if (ns_connect(h->st, p->probe_fd, (struct sockaddr *)&to, tolen) < 0) {
+        fprintf(stderr, "%s: connect: %s\n", prog, strerror(errno));
+        return -1;
+    }
+    if (!o->ttl)
+        return 0;
+    int rc = p->v6
+                 ? ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &o->ttl,
+                                 sizeof(o->ttl)) |
+                       ns_setsockopt(h->st, p->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &o->ttl,
+                                     sizeof(o->ttl))
+                 : ns_setsockopt(h->st, p->fd, IPPROTO_IP, IP_TTL, &o->ttl, sizeof(o->ttl));
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, p->v6 ? "can't set unicast hop limit" : "IP_TTL",
+                strerror(errno));
         return -1;
     }
     return 0;
@@ -748,12 +1004,20 @@ int tool_ping(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct ping_state p = {.o = &o, .size = (size_t)o.size, .id = (uint16_t)getpid(),
-                           .fd = -1, .probe_fd = -1, .timing = o.size >= PING_TV_LEN};
-    inet_pton(AF_INET, o.dest, &p.dst);
-    char addr[32];
-    snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(o.link.addr, "/"), o.link.addr);
-    inet_pton(AF_INET, addr, &p.src);
-    inet_ntop(AF_INET, &p.src, p.src_s, sizeof(p.src_s));
+                           .fd = -1, .probe_fd = -1, .timing = o.size >= PING_TV_LEN,
+                           .v6 = o.family == AF_INET6};
+    char addr[64];
+    if (p.v6) {
+        inet_pton(AF_INET6, o.dest, &p.dst6);
+        snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(o.link.addr6[0], "/"), o.link.addr6[0]);
+        inet_pton(AF_INET6, addr, &p.src6);
+        inet_ntop(AF_INET6, &p.src6, p.src_s, sizeof(p.src_s));
+    } else {
+        inet_pton(AF_INET, o.dest, &p.dst);
+        snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(o.link.addr, "/"), o.link.addr);
+        inet_pton(AF_INET, addr, &p.src);
+        inet_ntop(AF_INET, &p.src, p.src_s, sizeof(p.src_s));
+    }
     if (!o.link.name)
         o.link.name = "ping";
     struct link_host h;
@@ -773,32 +1037,8 @@ int tool_ping(int argc, char **argv)
     /* The payload as iputils fills it: byte i = i, or the -p pattern. */
     for (size_t k = 0; k < p.size; k++)
         p.fill[k] = o.pattern_len ? o.pattern[k % o.pattern_len] : (uint8_t)k;
-    p.fd = ns_socket(h.st, AF_INET, SOCK_RAW, IPPROTO_ICMP);
-    p.probe_fd = ns_socket(h.st, AF_INET, SOCK_RAW, IPPROTO_ICMP);
-    if (p.fd < 0 || p.probe_fd < 0) {
-        fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+    if (open_sockets(&p, &h) < 0)
         goto out;
-    }
-    /* As ping(8): IP_RECVERR, so that a neighbour that never answers ARP
-     * (a soft error) is reported. */
-    int one = 1;
-    if (ns_setsockopt(h.st, p.probe_fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0) {
-        fprintf(stderr, "%s: IP_RECVERR: %s\n", prog, strerror(errno));
-        goto out;
-    }
-    if (bind_source(&p, &h) < 0)
-        goto out;
-    /* As ping(8), which connects a probe socket first: no route is an
-     * error before anything is sent. */
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = p.dst};
-    if (ns_connect(h.st, p.probe_fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-        fprintf(stderr, "%s: connect: %s\n", prog, strerror(errno));
-        goto out;
-    }
-    if (o.ttl && (ns_setsockopt(h.st, p.fd, IPPROTO_IP, IP_TTL, &o.ttl, sizeof(o.ttl)) < 0)) {
-        fprintf(stderr, "%s: IP_TTL: %s\n", prog, strerror(errno));
-        goto out;
-    }
     if (run(&p, &h) == 0)
         status = exit_status(&p);
     if (o.link.verbose)

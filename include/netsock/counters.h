@@ -87,6 +87,7 @@
     X(icmp_err_suppressed, "ICMP errors not sent: RFC 1122 3.2.2 forbids")       \
     /* IPv6 */                                                                  \
     X(ip6_rx, "IPv6 packets received on an interface with IPv6 on")             \
+    X(ip6_rx_gso, "IPv6 GSO packets received (a TSO6 peer's large TCP segments)") \
     X(ip6_tx, "IPv6 packets sent (after fragmentation)")                        \
     X(ip6_delivered, "IPv6 datagrams delivered to a protocol")                  \
     X(ip6_drop_disabled, "IPv6 packets on an interface without IPv6 (dropped)") \
@@ -118,6 +119,7 @@
     X(icmp6_rx, "ICMPv6 messages received")                                     \
     X(icmp6_tx, "ICMPv6 messages sent")                                         \
     X(icmp6_rx_echo, "ICMPv6 echo requests received")                           \
+    X(icmp6_rx_echo_reply, "ICMPv6 Echo Replies received (for raw ICMPv6 sockets: ping -6)") \
     X(icmp6_tx_echo_reply, "ICMPv6 echo replies sent")                          \
     X(icmp6_rx_err, "ICMPv6 errors received")                                   \
     X(icmp6_tx_err, "ICMPv6 errors sent")                                       \
@@ -152,6 +154,9 @@
     /* raw sockets */                                                           \
     X(raw_delivered, "IPv4 packets copied to raw sockets")                      \
     X(raw_drop_rcvbuf, "raw socket copies dropped: receive buffer full")       \
+    X(raw6_delivered, "IPv6 datagrams copied to raw sockets")                   \
+    X(raw6_drop_bad_csum, "raw IPv6 copies dropped: IPV6_CHECKSUM did not verify") \
+    X(raw6_tx, "IPv6 datagrams sent from raw sockets")                          \
     /* TCP (names after the TCP-MIB and Linux netstat -s) */                    \
     X(tcp_active_opens, "TCP connections started by connect()")                \
     X(tcp_passive_opens, "TCP connections accepted from a listener's SYN")     \

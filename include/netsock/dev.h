@@ -133,11 +133,13 @@ static inline void ns_dev_deadline_changed(struct ns_dev *dev)
 /* Offloads a device may offer (docs/links.md "Offloads"). The stack hands
  * a device only work it offers: a frame with NS_PBUF_F_CSUM_PARTIAL only
  * to a device with NS_DEV_OFF_TX_CSUM, a GSO packet (gso_size > 0) only to
- * one with NS_DEV_OFF_TSO; for any other device it finishes the checksum
+ * one with NS_DEV_OFF_TSO (TCPv4) or NS_DEV_OFF_TSO6 (TCPv6); for any
+ * other device it finishes the checksum
  * or cuts the packet itself first. */
 #define NS_DEV_OFF_RX_CSUM 0x1u /* every received frame's checksums already verified */
 #define NS_DEV_OFF_TX_CSUM 0x2u /* device finishes partial transport checksums */
 #define NS_DEV_OFF_TSO 0x4u     /* device cuts TCPv4 GSO packets up to gso_max_size */
+#define NS_DEV_OFF_TSO6 0x8u    /* device cuts TCPv6 GSO packets up to gso_max_size */
 
 /* For device implementations: count a transmit attempt of len bytes that
  * ended with rc (0 sent, -EAGAIN refused, other negative dropped), free pb,
@@ -169,18 +171,20 @@ static inline int ns_dev_tx_done(struct ns_dev *dev, struct ns_pbuf *pb, uint32_
  * lie outside the data (nothing changes then). */
 int ns_pbuf_csum_finish(struct ns_pbuf *pb);
 
-/* Cut a TCPv4 GSO packet (gso_size > 0, see pbuf.h) into wire segments of
+/* Cut a TCPv4 or TCPv6 GSO packet (gso_size > 0, see pbuf.h) into wire segments of
  * at most gso_size payload bytes, as a TSO device would (Linux
  * tcp_gso_segment): each segment gets the headers with its own IPv4 total
  * length, an IP ID one above the previous one (RFC 6864 §4.1), its own
  * sequence number, FIN and PSH only on the last, CWR only on the first
- * (RFC 3168 §6.1.2), and complete IPv4 and TCP checksums. Segments are
+ * (RFC 3168 §6.1.2), and complete IPv4 and TCP checksums (TCPv6: the
+ * IPv6 payload length per segment, no ID, the TCP checksum over the IPv6
+ * pseudo-header). Segments are
  * allocated from pb's pool (NS_PBUF_HEADROOM headroom), keep pb's ifindex,
  * time_us and NS_PBUF_F_CSUM_OK / NS_PBUF_F_L2_BCAST flags, and are
  * appended to `out` in sequence order. A packet whose payload fits in one
  * segment is not copied: pb itself is appended, finished.
  * Always consumes pb. Returns the number of segments, or -EINVAL (not a
- * well-formed TCPv4 GSO packet) / -ENOBUFS (pool or heap exhausted); on
+ * well-formed TCP GSO packet) / -ENOBUFS (pool or heap exhausted); on
  * error nothing is appended. */
 int ns_gso_segment(struct ns_pbuf *pb, uint32_t l2_hlen, struct ns_pbuf_queue *out);
 

@@ -82,6 +82,7 @@ struct ns_pbuf {
 
 /* GSO packet types (gso_type). */
 #define NS_GSO_TCPV4 1u /* TCP over IPv4 */
+#define NS_GSO_TCPV6 2u /* TCP over IPv6 (no extension headers) */
 
 struct ns_pbuf_pool_stats {
     uint32_t pool_total;     /* pooled buffers created */
@@ -122,6 +123,10 @@ struct ns_pbuf *ns_pbuf_clone_to(struct ns_pbuf_pool *pool, const struct ns_pbuf
  * queue link. Returns 0, or -1 when src's headroom and data do not fit in
  * pb's storage (pb unchanged). */
 int ns_pbuf_copy(struct ns_pbuf *pb, const struct ns_pbuf *src);
+/* The same, the copy also holding the bytes from buffer offset `from`
+ * (<= pb->off) up to the data: headers already pulled off, e.g. the IPv6
+ * header at l3_off in front of a datagram handed up at its upper layer. */
+struct ns_pbuf *ns_pbuf_clone_from(const struct ns_pbuf *pb, uint32_t from);
 
 /* Add one reference. */
 static inline struct ns_pbuf *ns_pbuf_ref(struct ns_pbuf *pb) { pb->refcnt++; return pb; }

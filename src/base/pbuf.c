@@ -128,6 +128,21 @@ struct ns_pbuf *ns_pbuf_from(struct ns_pbuf_pool *pool, const void *data, uint32
     return pb;
 }
 
+/* What a copy takes over besides the data: the interface, header offsets
+ * (same headroom, so they carry over), flags and offload fields. */
+static void pbuf_copy_meta(struct ns_pbuf *pb, const struct ns_pbuf *src)
+{
+    pb->ifindex = src->ifindex;
+    pb->l3_off = src->l3_off;
+    pb->l4_off = src->l4_off;
+    pb->flags = (pb->flags & NS_PBUF_F_HEAP) | (src->flags & ~NS_PBUF_F_HEAP);
+    pb->csum_start = src->csum_start;
+    pb->csum_offset = src->csum_offset;
+    pb->gso_size = src->gso_size;
+    pb->gso_type = src->gso_type;
+    pb->time_us = src->time_us;
+}
+
 struct ns_pbuf *ns_pbuf_clone(const struct ns_pbuf *src) { return ns_pbuf_clone_to(src->pool, src); }
 
 struct ns_pbuf *ns_pbuf_clone_to(struct ns_pbuf_pool *pool, const struct ns_pbuf *src)
@@ -145,17 +160,21 @@ int ns_pbuf_copy(struct ns_pbuf *pb, const struct ns_pbuf *src)
     pb->off = src->off;
     pb->len = src->len;
     memcpy(ns_pbuf_data(pb), ns_pbuf_data(src), src->len);
-    pb->ifindex = src->ifindex;
-    /* Same headroom, so header offsets carry over. */
-    pb->l3_off = src->l3_off;
-    pb->l4_off = src->l4_off;
-    pb->flags = (pb->flags & NS_PBUF_F_HEAP) | (src->flags & ~NS_PBUF_F_HEAP);
-    pb->csum_start = src->csum_start;
-    pb->csum_offset = src->csum_offset;
-    pb->gso_size = src->gso_size;
-    pb->gso_type = src->gso_type;
-    pb->time_us = src->time_us;
+    pbuf_copy_meta(pb, src);
     return 0;
+}
+
+struct ns_pbuf *ns_pbuf_clone_from(const struct ns_pbuf *src, uint32_t from)
+{
+    assert(from <= src->off);
+    uint32_t pre = src->off - from;
+    struct ns_pbuf *pb = ns_pbuf_alloc(src->pool, from, pre + src->len);
+    if (!pb)
+        return NULL;
+    memcpy(ns_pbuf_data(pb), src->buf + from, pre + src->len);
+    ns_pbuf_pull(pb, pre);
+    pbuf_copy_meta(pb, src);
+    return pb;
 }
 
 void ns_pbuf_free(struct ns_pbuf *pb)

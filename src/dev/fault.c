@@ -266,7 +266,7 @@ struct ns_dev *ns_fault_wrap(struct ns_dev *inner, const struct ns_link_params *
     f->l2_hlen = inner->link == NS_LINK_ETHER ? 14u : 0u;
     if (tx) {
         /* Faults per wire frame: the stack must send MSS-sized segments. */
-        f->dev.offloads &= ~NS_DEV_OFF_TSO;
+        f->dev.offloads &= ~(NS_DEV_OFF_TSO | NS_DEV_OFF_TSO6);
         f->dev.gso_max_size = 0;
     }
     /* Independent streams per direction: rx traffic never shifts tx faults. */

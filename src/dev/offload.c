@@ -1,5 +1,5 @@
 /* dev/offload.c — offload work done in software: finishing a partial
- * checksum, cutting a TCPv4 GSO packet into wire segments, and the
+ * checksum, cutting a TCPv4 or TCPv6 GSO packet into wire segments, and the
  * translation between a pbuf's offload metadata and the virtio-net header
  * of TUN/TAP. See include/netsock/dev.h, include/netsock/pbuf.h and
  * dev/offload.h.
@@ -10,7 +10,10 @@
  * segment), virtio v1.2 §5.1.6.2 (what a device does with NEEDS_CSUM and
  * GSO), and Linux net/ipv4/tcp_offload.c (tcp_gso_segment: PSH and FIN on
  * the last segment, CWR on the first) for what peers expect of a cut
- * packet.
+ * packet. TCPv6 (RFC 8200 §8.1 for its pseudo-header): the same cut,
+ * with the IPv6 Payload Length per segment and no ID (an IPv6 packet
+ * has none outside a Fragment header); a GSO packet carries no
+ * extension headers (TCP sends none).
  */
 #include "dev/offload.h"
 
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "wire/bytes.h"
+#include "wire/ipv6.h"
 #include "wire/wire.h"
 
 int ns_pbuf_csum_finish(struct ns_pbuf *pb)
@@ -41,50 +45,75 @@ int ns_pbuf_csum_finish(struct ns_pbuf *pb)
     return 0;
 }
 
-/* The headers of a TCPv4 GSO frame, validated against the frame. */
+/* The headers of a TCPv4 or TCPv6 GSO frame, validated against the frame. */
 struct gso_hdrs {
-    uint32_t ihl, thl;     /* IPv4 and TCP header lengths */
+    bool v6;
+    uint32_t ihl, thl;     /* IP (IPv6: 40) and TCP header lengths */
     uint32_t hdr;          /* l2_hlen + ihl + thl */
     uint32_t payload;      /* TCP payload bytes */
-    uint32_t src, dst;     /* host order */
+    uint32_t src, dst;     /* IPv4, host order */
+    struct ns_ip6_addr src6, dst6;
 };
 
 static int gso_parse(const struct ns_pbuf *pb, uint32_t l2_hlen, struct gso_hdrs *h)
 {
     const uint8_t *f = ns_pbuf_data(pb);
-    if (pb->gso_type != NS_GSO_TCPV4 || pb->gso_size == 0 || pb->len < l2_hlen + NS_IP4_HLEN)
+    if (pb->gso_size == 0 || pb->len < l2_hlen + NS_IP4_HLEN)
         return -EINVAL;
     const uint8_t *ip = f + l2_hlen;
-    h->ihl = (ip[0] & 0x0fu) * 4u;
-    uint32_t tot = ns_rd16(ip + 2);
-    if (ip[0] >> 4 != 4 || h->ihl < NS_IP4_HLEN || ip[9] != NS_IPPROTO_TCP ||
-        tot < h->ihl + NS_TCP_HLEN || l2_hlen + tot > pb->len ||
-        (ns_rd16(ip + 6) & (NS_IP4_MF | NS_IP4_OFFMASK)))
-        return -EINVAL; /* a fragment is never a GSO packet */
+    uint32_t tot;
+    if (pb->gso_type == NS_GSO_TCPV6) {
+        /* TCP right after the fixed header: no extension headers. */
+        h->v6 = true;
+        h->ihl = NS_IP6_HLEN;
+        if (pb->len < l2_hlen + NS_IP6_HLEN + NS_TCP_HLEN || ip[0] >> 4 != 6 ||
+            ip[6] != NS_IPPROTO_TCP)
+            return -EINVAL;
+        tot = NS_IP6_HLEN + ns_rd16(ip + 4);
+        if (l2_hlen + tot > pb->len || tot < NS_IP6_HLEN + NS_TCP_HLEN)
+            return -EINVAL;
+        memcpy(h->src6.b, ip + 8, 16);
+        memcpy(h->dst6.b, ip + 24, 16);
+    } else if (pb->gso_type == NS_GSO_TCPV4) {
+        h->v6 = false;
+        h->ihl = (ip[0] & 0x0fu) * 4u;
+        tot = ns_rd16(ip + 2);
+        if (ip[0] >> 4 != 4 || h->ihl < NS_IP4_HLEN || ip[9] != NS_IPPROTO_TCP ||
+            tot < h->ihl + NS_TCP_HLEN || l2_hlen + tot > pb->len ||
+            (ns_rd16(ip + 6) & (NS_IP4_MF | NS_IP4_OFFMASK)))
+            return -EINVAL; /* a fragment is never a GSO packet */
+        h->src = ns_rd32(ip + 12);
+        h->dst = ns_rd32(ip + 16);
+    } else {
+        return -EINVAL;
+    }
     h->thl = (ip[h->ihl + 12] >> 4) * 4u;
     if (h->thl < NS_TCP_HLEN || h->ihl + h->thl > tot)
         return -EINVAL;
     h->hdr = l2_hlen + h->ihl + h->thl;
     h->payload = tot - h->ihl - h->thl;
-    h->src = ns_rd32(ip + 12);
-    h->dst = ns_rd32(ip + 16);
     return 0;
 }
 
-/* Give the segment at f (whole frame: l2, IPv4, TCP, len payload bytes)
- * its lengths, ID, sequence number, flags and both checksums. */
+/* Give the segment at f (whole frame: l2, IP, TCP, len payload bytes)
+ * its lengths, ID (IPv4), sequence number, flags and checksums. */
 static void gso_fix_segment(uint8_t *f, uint32_t l2_hlen, const struct gso_hdrs *h, uint32_t len,
                             uint16_t id, uint32_t seq, uint8_t flags)
 {
     uint8_t *ip = f + l2_hlen;
-    ns_wr16(ip + 2, (uint16_t)(h->ihl + h->thl + len));
-    ns_wr16(ip + 4, id);
-    ns_wr16(ip + 10, 0);
-    ns_wr16(ip + 10, ns_csum(ip, h->ihl));
     uint8_t *th = ip + h->ihl;
     ns_wr32(th + 4, seq);
     th[13] = flags;
     ns_wr16(th + 16, 0);
+    if (h->v6) {
+        ns_wr16(ip + 4, (uint16_t)(h->thl + len));
+        ns_wr16(th + 16, ns_ip6_upper_csum(&h->src6, &h->dst6, NS_IPPROTO_TCP, th, h->thl + len));
+        return;
+    }
+    ns_wr16(ip + 2, (uint16_t)(h->ihl + h->thl + len));
+    ns_wr16(ip + 4, id);
+    ns_wr16(ip + 10, 0);
+    ns_wr16(ip + 10, ns_csum(ip, h->ihl));
     ns_wr16(th + 16, ns_tcp_csum(h->src, h->dst, th, h->thl + len));
 }
 
@@ -97,7 +126,7 @@ int ns_gso_segment(struct ns_pbuf *pb, uint32_t l2_hlen, struct ns_pbuf_queue *o
     }
     uint8_t *f = ns_pbuf_data(pb);
     uint8_t *th = f + l2_hlen + h.ihl;
-    uint16_t id = ns_rd16(f + l2_hlen + 4);
+    uint16_t id = h.v6 ? 0 : ns_rd16(f + l2_hlen + 4);
     uint32_t seq = ns_rd32(th + 4);
     uint8_t flags = th[13];
     uint32_t mss = pb->gso_size;
@@ -170,7 +199,7 @@ int ns_vnet_from_pbuf(const struct ns_pbuf *pb, uint32_t l2_hlen, struct ns_vnet
             return -EINVAL;
         if (h.payload > pb->gso_size) {
             const uint8_t *th = ns_pbuf_data(pb) + l2_hlen + h.ihl;
-            r->gso_type = NS_VNET_GSO_TCPV4;
+            r->gso_type = h.v6 ? NS_VNET_GSO_TCPV6 : NS_VNET_GSO_TCPV4;
             if (th[13] & NS_TCP_CWR)
                 r->gso_type |= NS_VNET_GSO_ECN;
             r->gso_size = pb->gso_size;
@@ -188,7 +217,7 @@ int ns_vnet_to_pbuf(const struct ns_vnet_repr *r, struct ns_pbuf *pb)
             return -EINVAL;
     }
     if (gso != NS_VNET_GSO_NONE) {
-        if (gso != NS_VNET_GSO_TCPV4)
+        if (gso != NS_VNET_GSO_TCPV4 && gso != NS_VNET_GSO_TCPV6)
             return -EPROTONOSUPPORT; /* not offered (TUNSETOFFLOAD), not ours to cut */
         if (r->gso_size == 0 || !(r->flags & NS_VNET_F_NEEDS_CSUM))
             return -EINVAL;
@@ -204,7 +233,7 @@ int ns_vnet_to_pbuf(const struct ns_vnet_repr *r, struct ns_pbuf *pb)
     }
     if (gso != NS_VNET_GSO_NONE) {
         pb->gso_size = r->gso_size;
-        pb->gso_type = NS_GSO_TCPV4;
+        pb->gso_type = gso == NS_VNET_GSO_TCPV6 ? NS_GSO_TCPV6 : NS_GSO_TCPV4;
     }
     return 0;
 }

@@ -307,11 +307,13 @@ static void offload_comment(const struct ns_dev *d, char *out, size_t cap)
     if (d->offloads & NS_DEV_OFF_TSO)
         snprintf(off + strlen(off), sizeof(off) - strlen(off), " tso(%u bytes)",
                  (unsigned)d->gso_max_size);
+    if (d->offloads & NS_DEV_OFF_TSO6)
+        strcat(off, " tso6");
     snprintf(out, cap,
              "netsock %s: %s, mtu %u; offloads:%s%s", NS_VERSION,
              d->link == NS_LINK_IP ? "raw IPv4 (tun)" : "ethernet", (unsigned)d->mtu,
              *off ? off : " none",
-             (d->offloads & (NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO))
+             (d->offloads & (NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO | NS_DEV_OFF_TSO6))
                  ? "; frames are recorded as the stack hands them to the device, so sent "
                    "TCP/UDP checksums may be partial (the device finishes them) and TCP "
                    "segments may exceed the mtu (the device cuts them)"

@@ -294,7 +294,8 @@ int if_xmit(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
     /* Offload work the device does not offer is done here (dev.h). */
     if (pb->gso_size) {
         uint32_t l2_hlen = dev->link == NS_LINK_ETHER ? NS_ETH_HLEN : 0u;
-        if (!(dev->offloads & NS_DEV_OFF_TSO) || pb->len > l2_hlen + dev->gso_max_size)
+        uint32_t tso = pb->gso_type == NS_GSO_TCPV6 ? NS_DEV_OFF_TSO6 : NS_DEV_OFF_TSO;
+        if (!(dev->offloads & tso) || pb->len > l2_hlen + dev->gso_max_size)
             return if_xmit_gso_sw(st, ifp, pb);
     }
     if ((pb->flags & NS_PBUF_F_CSUM_PARTIAL) && !(dev->offloads & NS_DEV_OFF_TX_CSUM)) {

@@ -9,7 +9,7 @@
  * Packet Too Big — plus the stack-wide budget shared with ICMPv4).
  *
  * Messages are dispatched by type through st->net->ip6->icmp6[]
- * (icmp6_register): this file takes Echo Request and the four errors,
+ * (icmp6_register): this file takes Echo Request and Reply and the four errors,
  * net/ndisc.c NS and NA; RS, RA, Redirect and MLD are for
  * autoconfiguration to register. RFC 4443 §2.4 (b): an informational
  * message of a type nobody took is dropped (counted); (a)/(d): an error
@@ -165,6 +165,9 @@ static void icmp6_notify(struct ns_stack *st, const struct ns_ip6_addr *from, ui
     const struct ip_protocol *p = st->net->protocols[w.upper];
     if (p && p->err6)
         p->err6(st, from, type, code, info, &inner, qpkt + w.upper_off, qlen - w.upper_off);
+    const struct ip_raw_tap *tap = st->net->raw_tap;
+    if (tap && tap->err6)
+        tap->err6(st, type, code, &inner);
 }
 
 void icmp6_send_error(struct ns_stack *st, const struct ns_pbuf *orig, uint8_t type, uint8_t code,
@@ -248,6 +251,17 @@ static void icmp6_echo(struct ns_stack *st, struct ns_iface *ifp, const struct n
     ip6_output_via(st, &eg, &o, out);
 }
 
+/* RFC 4443 §4.2: an Echo Reply is for whoever sent the request — a raw
+ * ICMPv6 socket (ping -6), which got its copy before this; counted, as
+ * Linux's Icmp6InEchoReplies, not dropped as of an unknown type. */
+static void icmp6_echo_reply(struct ns_stack *st, struct ns_iface *ifp,
+                             const struct ns_ip6_repr *ip, const struct ns_icmp6_repr *m,
+                             const struct ns_pbuf *pb)
+{
+    (void)ifp, (void)ip, (void)m, (void)pb;
+    NS_STAT_INC(st, icmp6_rx_echo_reply);
+}
+
 /* The errors: RFC 4443 §3, §2.4 (d) pass them to the upper layer. */
 static void icmp6_error_in(struct ns_stack *st, struct ns_iface *ifp, const struct ns_ip6_repr *ip,
                            const struct ns_icmp6_repr *m, const struct ns_pbuf *pb)
@@ -295,6 +309,7 @@ void icmp6_init(struct ns_stack *st)
     /* One entry for ICMPv4 and ICMPv6 would mix numbers: ICMPv6 is 58. */
     ip_protocol_register(st, NS_IPPROTO_ICMPV6, &icmp6_protocol);
     icmp6_register(st, NS_ICMP6_ECHO_REQUEST, icmp6_echo);
+    icmp6_register(st, NS_ICMP6_ECHO_REPLY, icmp6_echo_reply);
     icmp6_register(st, NS_ICMP6_DEST_UNREACH, icmp6_error_in);
     icmp6_register(st, NS_ICMP6_PACKET_TOO_BIG, icmp6_error_in);
     icmp6_register(st, NS_ICMP6_TIME_EXCEEDED, icmp6_error_in);

@@ -493,6 +493,16 @@ static int ip6_send_packet(struct ns_stack *st, struct ns_iface *ifp,
     return ip6_fragment(st, ifp, nexthop, pb, mtu);
 }
 
+int ip6_send_packet_via(struct ns_stack *st, const struct ip_egress *eg, struct ns_pbuf *pb)
+{
+    if (eg->err || !eg->ifp) {
+        NS_STAT_INC(st, ip6_drop_no_route);
+        ns_pbuf_free(pb);
+        return eg->err ? eg->err : -ENETUNREACH;
+    }
+    return ip6_link_output(st, eg->ifp, &eg->nexthop6, pb);
+}
+
 int ip6_output(struct ns_stack *st, const struct ip6_out *o, struct ns_pbuf *pb)
 {
     struct ip_egress eg;
@@ -678,6 +688,10 @@ void ip6_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
         goto drop;
     }
     ns_pbuf_trim(pb, NS_IP6_HLEN + (uint32_t)ip.payload_len);
+    /* A GSO packet (TCPv6 from a TSO6 device) is larger than the MTU by
+     * design, and is taken as the segments it stands for. */
+    if (pb->gso_size)
+        NS_STAT_INC(st, ip6_rx_gso);
     /* RFC 4291 §2.7, §2.5.3, Linux ip6_rcv_core: no multicast source, no
      * scope-0 multicast destination, ::1 only on the loopback, and
      * interface-local multicast only from the loopback. */

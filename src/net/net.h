@@ -168,6 +168,9 @@ struct ip_raw_tap {
      * ip_protocol.input6. Not consumed; true when a raw socket took it.
      * NULL: no IPv6 raw sockets. */
     bool (*deliver6)(struct ns_stack *st, const struct ns_ip6_repr *ip, const struct ns_pbuf *pb);
+    /* An ICMPv6 error (or the stack's own, neighbour discovery failing)
+     * quoting `inner`, next_hdr its upper layer. */
+    void (*err6)(struct ns_stack *st, uint8_t type, uint8_t code, const struct ns_ip6_repr *inner);
 };
 
 /* ---- the egress decision ------------------------------------------------------------------ */
@@ -683,6 +686,11 @@ static inline struct ns_addr ip_egress_src(const struct ip_egress *eg)
  * -EAGAIN as ip4_output_via. */
 int ip6_output_via(struct ns_stack *st, const struct ip_egress *eg, const struct ip6_out *o,
                    struct ns_pbuf *pb);
+/* Send pb, a whole IPv6 packet its sender wrote (pb at the IPv6 header;
+ * raw IPV6_HDRINCL, Linux rawv6_send_hdrinc), as it is — no field filled
+ * in, never fragmented — out of eg's interface to its next hop. Consumes
+ * pb. 0, eg->err (-ENETUNREACH), or the link's error. */
+int ip6_send_packet_via(struct ns_stack *st, const struct ip_egress *eg, struct ns_pbuf *pb);
 /* ip6_output_via with an egress decided for this datagram alone. */
 int ip6_output(struct ns_stack *st, const struct ip6_out *o, struct ns_pbuf *pb);
 /* The MTU for datagrams to dst leaving by ifp: the path MTU learned
@@ -699,7 +707,7 @@ uint32_t ip6_flow_label(struct ns_stack *st, const struct ns_ip6_addr *src,
  * NDP's NS/NA in the type table (ip6_init). */
 void icmp6_init(struct ns_stack *st);
 /* Take ICMPv6 messages of `type` (replacing any handler; NULL removes
- * it). Echo Request, the errors and NS/NA are registered by this layer;
+ * it). Echo Request and Reply, the errors and NS/NA are registered by this layer;
  * RS, RA, Redirect and MLD are free for autoconfiguration. */
 void icmp6_register(struct ns_stack *st, uint8_t type, icmp6_handler_fn fn);
 /* Send an ICMPv6 error about orig (the invoking packet, pb at its IPv6

@@ -33,10 +33,11 @@
  * Offloads (default on; NS_TUNTAP_NO_OFFLOAD turns them off): IFF_VNET_HDR
  * puts a virtio-net header (wire/vnet.h) in front of every frame both
  * ways, TUNSETVNETHDRSZ makes it the 12-byte virtio 1.x one, and
- * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) lets the kernel send us frames
- * with the TCP/UDP checksum left partial and TCPv4 GSO packets of up to
- * 64 KiB (what its TCP built for TSO, or what GRO merged). We send it the
- * same (NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO): the kernel accepts those
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) lets the kernel send
+ * us frames with the TCP/UDP checksum left partial and TCPv4 and TCPv6 GSO
+ * packets of up to 64 KiB (what its TCP built for TSO, or what GRO
+ * merged). We send it the same (NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO |
+ * NS_DEV_OFF_TSO6): the kernel accepts those
  * from any IFF_VNET_HDR writer. Frames are read with readv: the header,
  * then a pool buffer, then a 64 KiB scratch area; a frame longer than the
  * pool buffer is copied into a heap pbuf of its size, so small frames
@@ -72,6 +73,7 @@ _Static_assert(NS_VNET_HLEN == sizeof(struct virtio_net_hdr_v1), "virtio-net hea
 _Static_assert(NS_VNET_F_NEEDS_CSUM == VIRTIO_NET_HDR_F_NEEDS_CSUM, "NEEDS_CSUM");
 _Static_assert(NS_VNET_F_DATA_VALID == VIRTIO_NET_HDR_F_DATA_VALID, "DATA_VALID");
 _Static_assert(NS_VNET_GSO_TCPV4 == VIRTIO_NET_HDR_GSO_TCPV4, "GSO_TCPV4");
+_Static_assert(NS_VNET_GSO_TCPV6 == VIRTIO_NET_HDR_GSO_TCPV6, "GSO_TCPV6");
 _Static_assert(NS_VNET_GSO_ECN == VIRTIO_NET_HDR_GSO_ECN, "GSO_ECN");
 
 /* Room for one VLAN tag beyond the Ethernet header, in case the kernel
@@ -362,10 +364,10 @@ static int vnet_setup(struct tap_dev *t)
         t->vnet_le = ioctl(t->fd, TUNSETVNETLE, &le) == 0;
     }
 #endif
-    /* What the kernel may hand us: partial checksums and TCPv4 GSO. Not
-     * TUN_F_TSO_ECN (the kernel cuts CWR-marked packets itself then),
-     * TSO6 (no IPv6 yet) or UFO/USO (no UDP segmentation here). */
-    unsigned off = TUN_F_CSUM | TUN_F_TSO4;
+    /* What the kernel may hand us: partial checksums, TCPv4 and TCPv6
+     * GSO. Not TUN_F_TSO_ECN (the kernel cuts CWR-marked packets itself
+     * then) or UFO/USO (no UDP segmentation here). */
+    unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
     if (ioctl(t->fd, TUNSETOFFLOAD, off) < 0 && ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM) < 0)
         return -errno;
     return 0;
@@ -430,7 +432,7 @@ static struct ns_dev *tuntap_open(const char *name, short kind, const uint8_t ma
             return tuntap_open(name, kind, mac, flags | NS_TUNTAP_NO_OFFLOAD, err);
         }
         /* Towards the kernel, IFF_VNET_HDR alone is enough for both. */
-        t->dev.offloads = NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO;
+        t->dev.offloads = NS_DEV_OFF_TX_CSUM | NS_DEV_OFF_TSO | NS_DEV_OFF_TSO6;
         t->dev.gso_max_size = NS_IP4_MAX_LEN;
     }
     if (!t->created)

@@ -228,8 +228,8 @@ static int bind6_dev(struct ns_stack *st, struct ns_sock *so, const struct ns_ad
  * rawv6_bind for raw sockets (IPv6 only: a v4-mapped address is
  * EADDRNOTAVAIL, a wrong family EINVAL). A specific IPv6 unicast address
  * must be one of the host's (not tentative), or ::1 (ipv6_chk_addr: the
- * loopback always has it), else EADDRNOTAVAIL; raw sockets take none
- * yet (they send no IPv6). */
+ * loopback always has it), else EADDRNOTAVAIL; a connected raw socket
+ * may not rebind (EINVAL). */
 static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr *addr,
                  socklen_t addrlen)
 {
@@ -244,6 +244,8 @@ static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr 
     if (raw) {
         if (a.family == AF_INET)
             return -EADDRNOTAVAIL;
+        if (so->flags & SO_F_CONNECTED)
+            return -EINVAL; /* rawv6_bind: sk_state != TCP_CLOSE */
     } else {
         if (mcast && so->type == SOCK_STREAM)
             return -EINVAL;
@@ -261,7 +263,7 @@ static int bind6(struct ns_stack *st, struct ns_sock *so, const struct sockaddr 
     if (a.family == AF_INET6 && !ns_addr_is_any(&a)) {
         if ((rc = bind6_dev(st, so, &a, scope)) < 0)
             return rc;
-        if (!mcast && (raw || !(ns_ip6_is_loopback(&a.u.ip6) || ip6_is_local(st, &a.u.ip6))))
+        if (!mcast && !(ns_ip6_is_loopback(&a.u.ip6) || ip6_is_local(st, &a.u.ip6)))
             return -EADDRNOTAVAIL; /* ipv6_chk_addr */
     }
     return so->ops->bind(st, so, &a, port);
@@ -301,8 +303,7 @@ static int bind_do(struct ns_stack *st, int fd, const struct sockaddr *addr, soc
  * when bound to an IPv4 address, else ::1). A link-scoped IPv6 peer
  * binds the socket to its sin6_scope_id's interface (EINVAL when the
  * socket is bound to another, or has none); an IPv6 peer of a socket
- * bound to an IPv4 address is EAFNOSUPPORT. Raw sockets send no IPv6
- * yet: ENETUNREACH for them. */
+ * bound to an IPv4 address is EAFNOSUPPORT. */
 static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen_t len,
                         struct ns_addr *out, uint16_t *port)
 {
@@ -329,8 +330,6 @@ static int connect6_dst(struct ns_sock *so, const struct sockaddr *addr, socklen
         return -ENETUNREACH; /* tcp_v6_connect: multicast */
     if (out->family == AF_INET)
         return (so->flags & SO_F_V6ONLY) ? -ENETUNREACH : 0;
-    if (so->type == SOCK_RAW)
-        return -ENETUNREACH; /* raw IPv6 output: not there yet */
     if (sock_in6_needs_scope(out)) {
         if (scope) {
             if (so->bound_ifindex && so->bound_ifindex != (int)scope)
@@ -1106,6 +1105,7 @@ static int setsockopt_ip6(struct ns_stack *st, struct ns_sock *so, int name, con
     case IPV6_RECVPKTINFO: flag = SO_F_RECVPKTINFO6; break;
     case IPV6_RECVTCLASS: flag = SO_F_RECVTCLASS6; break;
     case IPV6_RECVHOPLIMIT: flag = SO_F_RECVHOPS6; break;
+    case IPV6_RECVERR: flag = SO_F_RECVERR6; break;
     case IPV6_UNICAST_HOPS:
         if (short_len || v < -1 || v > 255)
             return -EINVAL;
@@ -1344,6 +1344,7 @@ static int getsockopt_ip6(struct ns_stack *st, struct ns_sock *so, int name, voi
     case IPV6_RECVPKTINFO: v = !!(so->flags & SO_F_RECVPKTINFO6); break;
     case IPV6_RECVTCLASS: v = !!(so->flags & SO_F_RECVTCLASS6); break;
     case IPV6_RECVHOPLIMIT: v = !!(so->flags & SO_F_RECVHOPS6); break;
+    case IPV6_RECVERR: v = !!(so->flags & SO_F_RECVERR6); break;
     /* -1: the interface's hop limit (devconf hop_limit, 64 as IPv4's). */
     case IPV6_UNICAST_HOPS: v = so->hops6 >= 0 ? so->hops6 : st->cfg.ip_default_ttl; break;
     case IPV6_MULTICAST_HOPS: v = so->mc_hops6; break;

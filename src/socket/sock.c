@@ -414,6 +414,9 @@ static size_t iov_scatter(struct msghdr *msg, const uint8_t *src, size_t len)
 #define LX_SCM_TXTIME 61
 #define LX_UDP_SEGMENT 103
 #define LX_IP_PROTOCOL 52
+#define LX_IPV6_2292PKTINFO 2
+#define LX_IPV6_2292HOPLIMIT 8
+#define LX_IPV6_FLOWINFO 11
 /* SOF_TIMESTAMPING_TX_RECORD_MASK: TX_HARDWARE, TX_SOFTWARE, TX_SCHED,
  * TX_ACK, TX_COMPLETION. */
 #define LX_SOF_TX_RECORD_MASK ((1u << 0) | (1u << 1) | (1u << 8) | (1u << 9) | (1u << 18))
@@ -503,12 +506,72 @@ static int cmsg_sol_ip(const struct cmsghdr *c, size_t cmsg_len, int type, struc
     }
 }
 
+/* __udp_cmsg_send: UDP_SEGMENT only. netsock has no UDP GSO: a segment
+ * size of 0 (none) is all it takes. */
+static int cmsg_udp(const struct cmsghdr *c, size_t cmsg_len, int type)
+{
+    uint16_t gso;
+    if (type != LX_UDP_SEGMENT || cmsg_len != CMSG_LEN(sizeof(gso)))
+        return -EINVAL;
+    memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+    return gso ? -EINVAL : 0;
+}
+
+/* Linux ip6_datagram_send_ctl, SOL_IPV6 part (RFC 3542 §6: ancillary
+ * data on send). The extension-header messages (IPV6_HOPOPTS,
+ * IPV6_DSTOPTS, IPV6_RTHDR, ...) are refused: netsock sends no extension
+ * headers of the application's. */
+static int cmsg_sol_ipv6(const struct cmsghdr *c, size_t cmsg_len, int type, struct sock_cmsg *out)
+{
+    int v;
+    uint32_t flowinfo;
+    switch (type) {
+    case IPV6_PKTINFO:
+    case LX_IPV6_2292PKTINFO:
+        if (cmsg_len < CMSG_LEN(sizeof(out->pi6)))
+            return -EINVAL;
+        memcpy(&out->pi6, CMSG_DATA(c), sizeof(out->pi6));
+        out->has_pi6 = true;
+        return 0;
+    case LX_IPV6_FLOWINFO:
+        if (cmsg_len < CMSG_LEN(sizeof(flowinfo)))
+            return -EINVAL;
+        memcpy(&flowinfo, CMSG_DATA(c), sizeof(flowinfo));
+        /* A flow label needs a lease (fl6_sock_lookup): netsock has no
+         * flow label manager, so only label 0 goes. */
+        return (ntohl(flowinfo) & 0xfffffu) ? -EINVAL : 0;
+    case IPV6_HOPLIMIT:
+    case LX_IPV6_2292HOPLIMIT:
+    case IPV6_TCLASS:
+        if (cmsg_len != CMSG_LEN(sizeof(int)))
+            return -EINVAL;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        if (v < -1 || v > 0xff)
+            return -EINVAL;
+        if (type == IPV6_TCLASS)
+            out->tclass6 = v;
+        else
+            out->hops6 = v;
+        return 0;
+    case IPV6_DONTFRAG:
+        if (cmsg_len != CMSG_LEN(sizeof(int)))
+            return -EINVAL;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        out->dontfrag6 = v != 0;
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
 int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct sock_cmsg *out)
 {
     out->ttl = 0;
     out->tos = -1;
     out->pi_ifindex = 0;
     out->has_pi6 = false;
+    out->hops6 = out->tclass6 = out->dontfrag6 = -1;
+    bool ip6 = kind == SOCK_CMSG_RAW6 || kind == SOCK_CMSG_UDP_IP6;
     const char *base = msg->msg_control;
     size_t size = msg->msg_controllen, off = 0;
     /* for_each_cmsghdr: CMSG_FIRSTHDR, then __cmsg_nxthdr, each header
@@ -522,6 +585,12 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
         int rc = 0;
         if (h.cmsg_level == SOL_SOCKET) {
             rc = cmsg_sol_socket(c, h.cmsg_len, h.cmsg_type);
+        } else if (ip6) {
+            /* ip6_datagram_send_ctl: only SOL_IPV6 besides SOL_SOCKET. */
+            if (h.cmsg_level == IPPROTO_IPV6)
+                rc = cmsg_sol_ipv6(c, h.cmsg_len, h.cmsg_type, out);
+            else if (kind == SOCK_CMSG_UDP_IP6 && h.cmsg_level == IPPROTO_UDP)
+                rc = cmsg_udp(c, h.cmsg_len, h.cmsg_type);
         } else if (kind != SOCK_CMSG_TCP && h.cmsg_level == IPPROTO_IP) {
             rc = cmsg_sol_ip(c, h.cmsg_len, h.cmsg_type, out);
         } else if (kind == SOCK_CMSG_UDP6 && h.cmsg_level == IPPROTO_IPV6 &&
@@ -535,13 +604,7 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
             out->has_pi6 = true;
         } else if ((kind == SOCK_CMSG_UDP || kind == SOCK_CMSG_UDP6) &&
                    h.cmsg_level == IPPROTO_UDP) {
-            /* __udp_cmsg_send: UDP_SEGMENT only. netsock has no UDP GSO:
-             * a segment size of 0 (none) is all it takes. */
-            uint16_t gso;
-            if (h.cmsg_type != LX_UDP_SEGMENT || h.cmsg_len != CMSG_LEN(sizeof(gso)))
-                return -EINVAL;
-            memcpy(&gso, CMSG_DATA(c), sizeof(gso));
-            rc = gso ? -EINVAL : 0;
+            rc = cmsg_udp(c, h.cmsg_len, h.cmsg_type);
         }
         if (rc < 0)
             return kind == SOCK_CMSG_TCP ? -EINVAL : rc;
@@ -550,6 +613,48 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
         off += CMSG_ALIGN(h.cmsg_len);
     }
     return 0;
+}
+
+int sock_cmsg_pktinfo6(struct ns_stack *st, const struct sock_cmsg *cm, int *oif,
+                       struct ns_ip6_addr *src)
+{
+    if (!cm->has_pi6)
+        return 0;
+    int ifi = (int)cm->pi6.ipi6_ifindex;
+    if (ifi) {
+        if (*oif && ifi != *oif)
+            return -EINVAL;
+        *oif = ifi;
+    }
+    struct ns_ip6_addr a;
+    memcpy(a.b, &cm->pi6.ipi6_addr, 16);
+    if (*oif) {
+        if (!ns_iface_get(st, *oif))
+            return -ENODEV;
+    } else if (ns_ip6_is_link_local(&a)) {
+        return -EINVAL; /* a link-local source needs its interface */
+    }
+    if (!ns_ip6_is_unspecified(&a)) {
+        if (!(ns_ip6_is_loopback(&a) || ip6_is_local(st, &a)))
+            return -EINVAL;
+        *src = a;
+    }
+    return 0;
+}
+
+void sock_ip6_out_opts(const struct ns_sock *so, const struct sock_cmsg *cm, struct ip6_out *o)
+{
+    bool mc = ns_ip6_is_multicast(&o->dst);
+    int hops = cm->hops6 >= 0 ? cm->hops6 : mc ? so->mc_hops6 : so->hops6;
+    if (hops >= 0) {
+        o->hop_limit = (uint8_t)hops;
+        o->hop_limit_set = true;
+    } else if (mc) {
+        o->hop_limit = 1; /* IPV6_DEFAULT_MCASTHOPS */
+        o->hop_limit_set = true;
+    }
+    o->tclass = cm->tclass6 >= 0 ? (uint8_t)cm->tclass6 : so->tclass;
+    o->dontfrag = cm->dontfrag6 > 0;
 }
 
 /* Append one control message; sets MSG_CTRUNC when it does not fit. */
@@ -571,8 +676,9 @@ static void put_cmsg(struct msghdr *msg, size_t *used, int level, int type, cons
 }
 
 ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
-                           bool from_l3)
+                           enum sock_dgram_data data_from)
 {
+    bool from_l3 = data_from == SOCK_DATA_IP;
     (void)st;
     struct ns_pbuf *pb = so->rxq.head;
     if (!pb)
@@ -609,7 +715,10 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         msg->msg_flags |= MSG_TRUNC;
     if (msg->msg_name) {
         struct sockaddr_storage name;
-        socklen_t len = sock_name(so, &from, from_l3 ? 0 : ns_rd16(pb->buf + pb->l4_off), &name);
+        uint16_t port = data_from == SOCK_DATA_UDP ? ns_rd16(pb->buf + pb->l4_off) : 0;
+        socklen_t len = sock_name(so, &from, port, &name);
+        if (v6 && so->family == AF_INET6 && sock_in6_needs_scope(&from))
+            ((struct sockaddr_in6 *)(void *)&name)->sin6_scope_id = pb->ifindex;
         socklen_t n = msg->msg_namelen < len ? msg->msg_namelen : len;
         memcpy(msg->msg_name, &name, n);
         msg->msg_namelen = len;

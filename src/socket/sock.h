@@ -103,6 +103,7 @@ struct ns_sock_ops {
 #define SO_F_RECVTCLASS6 0x04000000u  /* IPV6_RECVTCLASS */
 #define SO_F_RECVHOPS6 0x08000000u    /* IPV6_RECVHOPLIMIT */
 #define SO_F_MC6_NOLOOP 0x10000000u   /* IPV6_MULTICAST_LOOP turned off */
+#define SO_F_RECVERR6 0x40000000u     /* IPV6_RECVERR: soft ICMPv6 errors too (raw; no queue) */
 
 /* A writer found no room (a send said EAGAIN, or poll found the socket
  * not writable): the next time the send buffer drains to the writable
@@ -302,16 +303,26 @@ void sock_dgram_free(struct ns_sock *so);
  * pb either way. */
 bool sock_queue_rcv(struct ns_stack *st, struct ns_sock *so, struct ns_pbuf *pb);
 
+/* Where a queued datagram's bytes for the application start. */
+enum sock_dgram_data {
+    SOCK_DATA_UDP,   /* the UDP payload; the name carries the UDP source port */
+    SOCK_DATA_IP,    /* the IPv4 header (raw IPv4, raw(7)); port 0 */
+    SOCK_DATA_UPPER, /* the upper-layer header after the IPv6 header and its
+                        extension headers (raw IPv6, Linux rawv6_recvmsg); port 0 */
+};
+
 /* Datagram recvmsg shared by UDP and raw: pops (or peeks) the next queued
- * datagram, copies it into msg's iovecs, fills msg_name (source address,
- * and for UDP the source port), control messages (IP_PKTINFO, IP_TTL,
- * IP_TOS when enabled) and MSG_TRUNC. `from_l3` true: the datagram starts
- * at the IPv4 header (raw), else at the UDP payload. An iovec with a NULL
- * base that would receive bytes is -EFAULT, and the datagram is lost
- * unless MSG_PEEK, as Linux's failed copy (udp_recvmsg); a NULL buffer
- * with no room asks only for the length (MSG_TRUNC). */
+ * datagram, copies it into msg's iovecs from where `data` says, fills
+ * msg_name (source address, and for UDP the source port; a link-scoped
+ * IPv6 source gets the receiving interface as sin6_scope_id, as Linux
+ * ipv6_iface_scope_id), control messages (IP_PKTINFO, IP_TTL, IP_TOS;
+ * IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS when enabled) and MSG_TRUNC.
+ * An iovec with a NULL base that would receive bytes is -EFAULT, and the
+ * datagram is lost unless MSG_PEEK, as Linux's failed copy
+ * (udp_recvmsg); a NULL buffer with no room asks only for the length
+ * (MSG_TRUNC). */
 ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags,
-                           bool from_l3);
+                           enum sock_dgram_data data);
 
 /* The destination of a sendmsg, as the first checks of Linux udp_sendmsg
  * and raw_sendmsg: 0 when msg_name is NULL, 1 with *addr and *port filled
@@ -352,8 +363,13 @@ struct sock_cmsg {
     int tos;   /* IP_TOS for this datagram, 0..255; -1: the socket's */
     int pi_ifindex;          /* IP_PKTINFO's ipi_ifindex (SOCK_CMSG_UDP): the interface a
                                 limited broadcast leaves by; 0: none */
-    bool has_pi6;            /* an IPV6_PKTINFO came (SOCK_CMSG_UDP6): */
+    bool has_pi6;            /* an IPV6_PKTINFO came (SOCK_CMSG_UDP6, _IP6 kinds): */
     struct in6_pktinfo pi6;  /* its source and interface, for the caller to check */
+    /* ip6_datagram_send_ctl (the _IP6 kinds): -1 when not given (or given
+     * as -1, which means the same: the socket's). */
+    int hops6;               /* IPV6_HOPLIMIT, 0..255 */
+    int tclass6;             /* IPV6_TCLASS, 0..255 */
+    int dontfrag6;           /* IPV6_DONTFRAG, 0 or 1 */
 };
 
 /* Whose rules sock_cmsg_send applies. */
@@ -363,6 +379,11 @@ enum sock_cmsg_kind {
     SOCK_CMSG_UDP, /* udp_sendmsg: udp_cmsg_send (SOL_UDP), then ip_cmsg_send */
     SOCK_CMSG_UDP6, /* the same from an AF_INET6 socket: ip_cmsg_send also takes
                        SOL_IPV6 IPV6_PKTINFO with a v4-mapped address */
+    SOCK_CMSG_RAW6,     /* rawv6_sendmsg: ip6_datagram_send_ctl (SOL_SOCKET,
+                           SOL_IPV6: IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS,
+                           IPV6_DONTFRAG, IPV6_FLOWINFO; other levels ignored) */
+    SOCK_CMSG_UDP_IP6,  /* udpv6_sendmsg to an IPv6 peer: udp_cmsg_send, then
+                           ip6_datagram_send_ctl */
 };
 
 /* Check the control messages of a sendmsg as Linux does for `kind` and
@@ -373,6 +394,21 @@ enum sock_cmsg_kind {
  * tcp_sendmsg_locked does. msg_control must be readable for
  * msg_controllen bytes (api.c checked that it is not NULL). */
 int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct sock_cmsg *out);
+
+/* ip6_datagram_send_ctl's IPV6_PKTINFO, when cm has one: its interface,
+ * unless 0, must agree with *oif when that is set (EINVAL), must exist
+ * (ENODEV) and becomes *oif; its source, unless ::, must be an address
+ * of ours (EINVAL; a link-local one without an interface EINVAL) and is
+ * put in *src. The interface then named (*oif) must exist (ENODEV). 0
+ * otherwise (nothing changed). */
+int sock_cmsg_pktinfo6(struct ns_stack *st, const struct sock_cmsg *cm, int *oif,
+                       struct ns_ip6_addr *src);
+/* The per-datagram IPv6 fields of o (o->dst set) for a datagram socket,
+ * as Linux udpv6_sendmsg and rawv6_sendmsg fill them: the hop limit of an
+ * IPV6_HOPLIMIT control message, else IPV6_MULTICAST_HOPS to a group or
+ * IPV6_UNICAST_HOPS (-1: the interface's default); the traffic class of
+ * IPV6_TCLASS, else the socket's; IPV6_DONTFRAG. */
+void sock_ip6_out_opts(const struct ns_sock *so, const struct sock_cmsg *cm, struct ip6_out *o);
 
 /* A negative SO_RCVTIMEO/SO_SNDTIMEO: calls do not wait (Linux stores a
  * zero timeout, which getsockopt reports as {0, 0} like "forever"). */

@@ -58,10 +58,14 @@ static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
     if (SEQ_LT(seq, tp->snd_max) || (tp->flags & TF_URG))
         return mss; /* urgent mode: each segment carries its own pointer */
     struct ns_dev *dev = tcp_route_dev(tp);
-    if (!dev || !(dev->offloads & NS_DEV_OFF_TSO) || tp->sock.flow.remote.family == AF_INET6)
-        return mss; /* no TSO6 (yet): IPv6 segments are cut here */
+    bool v6 = tp->sock.flow.remote.family == AF_INET6;
+    if (!dev || !(dev->offloads & (v6 ? NS_DEV_OFF_TSO6 : NS_DEV_OFF_TSO)))
+        return mss;
+    /* The whole GSO packet, IP header on, within 64 KiB (IPv6: the
+     * Payload Length is 16 bits as well, RFC 8200 §3). */
     uint32_t limit = dev->gso_max_size < NS_IP4_MAX_LEN ? dev->gso_max_size : NS_IP4_MAX_LEN;
-    uint32_t hdrs = NS_IP4_HLEN + NS_TCP_HLEN + tcp_opts_hdr_len(tp) + tcp_sack_opt_len(tp);
+    uint32_t hdrs = (v6 ? NS_IP6_HLEN : NS_IP4_HLEN) + NS_TCP_HLEN + tcp_opts_hdr_len(tp) +
+                    tcp_sack_opt_len(tp);
     if (limit < hdrs + 2u * mss)
         return mss;
     return (limit - hdrs) / mss * mss;
@@ -213,7 +217,7 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
          * less what options beyond the usual ones take (SACK blocks). */
         uint32_t extra = hlen - NS_TCP_HLEN - tcp_opts_hdr_len(tp);
         pb->gso_size = (uint16_t)(tp->mss > extra ? tp->mss - extra : tp->mss);
-        pb->gso_type = NS_GSO_TCPV4;
+        pb->gso_type = f->remote.family == AF_INET6 ? NS_GSO_TCPV6 : NS_GSO_TCPV4;
         NS_STAT_INC(st, tcp_tso_segs);
     }
     if (dev && (dev->offloads & NS_DEV_OFF_TX_CSUM)) {

@@ -247,26 +247,17 @@ static struct ns_pbuf *udp_build(struct ns_stack *st, struct ns_sock *so, const 
  * source (IPV6_PKTINFO's, else the bound address, else the egress's;
  * none: EADDRNOTAVAIL),
  * the size, a pending error, the autobind, then ip6_output_via with the
- * socket's IPV6_UNICAST_HOPS / IPV6_MULTICAST_HOPS and IPV6_TCLASS. */
+ * hop limit, traffic class and IPV6_DONTFRAG of the control messages,
+ * else the socket's (sock_ip6_out_opts). */
 static ssize_t udp6_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct msghdr *msg,
                             size_t len, const struct ns_addr *dst, uint16_t dport, int oif,
                             const struct sock_cmsg *cm)
 {
-    /* ip6_datagram_send_ctl: IPV6_PKTINFO names the interface (another
-     * than the one the socket or the scope id says: EINVAL) and the
-     * source, which must be an address of ours (EINVAL). */
+    /* ip6_datagram_send_ctl: IPV6_PKTINFO's interface and source. */
     struct ns_addr pi_src = {.family = AF_INET6};
-    if (cm->has_pi6) {
-        int ifi = (int)cm->pi6.ipi6_ifindex;
-        if (ifi && oif && ifi != oif)
-            return -EINVAL;
-        if (ifi)
-            oif = ifi;
-        memcpy(pi_src.u.b, &cm->pi6.ipi6_addr, 16);
-        if (!ns_addr_is_any(&pi_src) &&
-            !(ns_ip6_is_loopback(&pi_src.u.ip6) || ip6_is_local(st, &pi_src.u.ip6)))
-            return -EINVAL;
-    }
+    int rc = sock_cmsg_pktinfo6(st, cm, &oif, &pi_src.u.ip6);
+    if (rc < 0)
+        return rc;
     const struct ip_egress *eg = ip6_egress(st, &so->egress, &dst->u.ip6, oif);
     if (eg->err)
         return -ENETUNREACH;
@@ -280,26 +271,18 @@ static ssize_t udp6_sendmsg(struct ns_stack *st, struct ns_sock *so, const struc
         return -EADDRNOTAVAIL;
     if (len > UDP6_MAX_PAYLOAD)
         return -EMSGSIZE;
-    int rc = sock_send_ready(so);
+    rc = sock_send_ready(so);
     if (rc < 0)
         return rc;
     struct ns_pbuf *pb = udp_build(st, so, msg, len, dport, &src, dst, eg->ifp, &rc);
     if (!pb)
         return rc;
-    bool mc = ns_ip6_is_multicast(&dst->u.ip6);
-    int hops = mc ? so->mc_hops6 : so->hops6;
-    struct ip6_out o = {
-        .src = src.u.ip6,
-        .dst = dst->u.ip6,
-        .proto = NS_IPPROTO_UDP,
-        .hop_limit = (uint8_t)(hops < 0 ? (mc ? 1 : NS_IP6_DEFAULT_HOPS) : hops),
-        .hop_limit_set = mc || hops >= 0,
-        .tclass = so->tclass,
-        .oif = oif,
-    };
+    struct ip6_out o = {.src = src.u.ip6, .dst = dst->u.ip6, .proto = NS_IPPROTO_UDP, .oif = oif};
+    sock_ip6_out_opts(so, cm, &o);
     NS_STAT_INC(st, udp_tx);
     rc = ip6_output_via(st, eg, &o, pb);
-    if (rc < 0 && rc != -EMSGSIZE)
+    /* ip6_append_data: IPV6_DONTFRAG and too big is the caller's EMSGSIZE. */
+    if (rc < 0 && (rc != -EMSGSIZE || o.dontfrag))
         return rc;
     return (ssize_t)len;
 }
@@ -335,7 +318,10 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     }
     /* udp_cmsg_send, ip_cmsg_send: IP_TTL / IP_TOS for this datagram. */
     struct sock_cmsg cm;
-    int crc = sock_cmsg_send(msg, so->family == AF_INET6 ? SOCK_CMSG_UDP6 : SOCK_CMSG_UDP, &cm);
+    enum sock_cmsg_kind kind = dst.family == AF_INET6   ? SOCK_CMSG_UDP_IP6
+                               : so->family == AF_INET6 ? SOCK_CMSG_UDP6
+                                                        : SOCK_CMSG_UDP;
+    int crc = sock_cmsg_send(msg, kind, &cm);
     if (crc < 0)
         return crc;
     if (dst.family == AF_INET6)
@@ -401,7 +387,7 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
 
 static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghdr *msg, int flags)
 {
-    return sock_dgram_recvmsg(st, so, msg, flags, false);
+    return sock_dgram_recvmsg(st, so, msg, flags, SOCK_DATA_UDP);
 }
 
 static void udp_close(struct ns_stack *st, struct ns_sock *so)

@@ -3,7 +3,8 @@
  * its options, reassembly, ICMPv6 (echo, errors, Packet Too Big and the
  * path MTU cache), NS/NA and the NUD state machine, with time advancing so
  * that every timer (retransmissions, DELAY/PROBE, reassembly timeouts)
- * fires.
+ * fires; raw IPv6 sockets (ICMPv6, and protocol 253 with IPV6_CHECKSUM)
+ * take their copies, read after every record with their control messages.
  *
  * Input: a sequence of records [flags][len_hi][len_lo][bytes]:
  *   flags bit 0     the bytes are an IPv6 packet: the target puts an
@@ -29,6 +30,7 @@
 
 #include "netsock/dev.h"
 #include "netsock/netsock.h"
+#include "netsock/socket.h"
 
 static const uint8_t mac0[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t peer[6] = {0x02, 0xaa, 0, 0, 0, 0x01};
@@ -56,6 +58,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ns_if_addr_add(st, if0, AF_INET6, &a6, 64) < 0 ||
         ns_route_add(st, AF_INET6, &any6, 0, &gw6, if0) < 0)
         abort();
+
+    /* Raw IPv6 sockets: ICMPv6 (filter open, the control messages asked
+     * for) and 253 checksummed at offset 2 (RFC 3542 §3.1). */
+    int one = 1, two = 2;
+    int raw[2] = {ns_socket(st, AF_INET6, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMPV6),
+                  ns_socket(st, AF_INET6, SOCK_RAW | SOCK_NONBLOCK, 253)};
+    if (raw[0] < 0 || raw[1] < 0)
+        abort();
+    for (int k = 0; k < 2; k++) {
+        ns_setsockopt(st, raw[k], IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+        ns_setsockopt(st, raw[k], IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+        ns_setsockopt(st, raw[k], IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
+    }
+    ns_setsockopt(st, raw[1], IPPROTO_IPV6, IPV6_CHECKSUM, &two, sizeof(two));
 
     static uint8_t frame[14 + 65535];
     uint8_t sink[2048];
@@ -88,7 +104,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += len;
         while (ns_qdev_take(d0, sink, sizeof(sink)) >= 0)
             ;
+        for (int k = 0; k < 2; k++) {
+            struct sockaddr_in6 from;
+            char ctl[64]; /* too small for all three now and then: MSG_CTRUNC */
+            struct iovec iov = {sink, (flags & 2) ? 3 : sizeof(sink)};
+            struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                               .msg_iovlen = 1, .msg_control = ctl,
+                               .msg_controllen = (flags & 4) ? 20 : sizeof(ctl)};
+            while (ns_recvmsg(st, raw[k], &m, MSG_DONTWAIT) >= 0) {
+                m.msg_namelen = sizeof(from);
+                m.msg_controllen = (flags & 4) ? 20 : sizeof(ctl);
+            }
+        }
     }
+    ns_close(st, raw[0]);
+    ns_close(st, raw[1]);
     /* Let every timer run out: NS retries, NUD, reassembly (60 s). */
     for (int k = 0; k < 16; k++) {
         now += 10000000;

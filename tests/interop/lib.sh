@@ -298,13 +298,15 @@ goodput() {
 }
 
 # host_get N [TIMEOUT]: curl GET /bytes/N from netsock host; the body has the
-# SHA-256 of the pattern.
+# SHA-256 of the pattern. NSK_URL (default http://$NETSOCK_IP) and
+# NSK_CURL_FLAGS (e.g. "-g -6") say where and how, for host_sink too.
 host_get() {
     local n=$1 tmo=${2:-120} want got t0 t1
     log "curl GET /bytes/$n"
     want=$(pattern_sha "$n")
     t0=$(nsk_now)
-    in_ns curl -sS -m "$tmo" -o "$TMP/get.out" "http://$NETSOCK_IP/bytes/$n" ||
+    # shellcheck disable=SC2086 # NSK_CURL_FLAGS: words on purpose
+    in_ns curl ${NSK_CURL_FLAGS:-} -sS -m "$tmo" -o "$TMP/get.out" "${NSK_URL:-http://$NETSOCK_IP}/bytes/$n" ||
         fail "curl GET /bytes/$n: exit status $?"
     t1=$(nsk_now)
     got=$(sha <"$TMP/get.out")
@@ -321,7 +323,9 @@ host_sink() {
     head -c "$n" /dev/urandom >"$TMP/sink.in"
     want=$(sha <"$TMP/sink.in")
     t0=$(nsk_now)
-    in_ns curl -sS -m "$tmo" --data-binary @"$TMP/sink.in" "http://$NETSOCK_IP/sink" >"$TMP/sink.out" ||
+    # shellcheck disable=SC2086
+    in_ns curl ${NSK_CURL_FLAGS:-} -sS -m "$tmo" --data-binary @"$TMP/sink.in" \
+        "${NSK_URL:-http://$NETSOCK_IP}/sink" >"$TMP/sink.out" ||
         fail "curl POST /sink: exit status $?"
     t1=$(nsk_now)
     grep -q "^{\"bytes\": $n, \"sha256\": \"$want\"}$" "$TMP/sink.out" ||

@@ -145,7 +145,11 @@ usage_error "netsock ping: invalid -W value 'inf': .*" ping "${LINK[@]}" -W inf 
 usage_error "netsock ping: invalid -w value 'nan': .*" ping "${LINK[@]}" -w nan 192.0.2.1
 usage_error "netsock ping: invalid -p value 'xyz': expected 1 to 32 hex digits \(up to 16 bytes\)" ping "${LINK[@]}" -p xyz 192.0.2.1
 usage_error "netsock ping: invalid -p value '0123456789abcdef0123456789abcdef0': .*" ping "${LINK[@]}" -p 0123456789abcdef0123456789abcdef0 192.0.2.1
-usage_error "netsock ping: invalid -I value 'a/b': expected an interface name or an IPv4 address" ping "${LINK[@]}" -I a/b 192.0.2.1
+usage_error "netsock ping: invalid -I value 'a/b': expected an interface name or an address" ping "${LINK[@]}" -I a/b 192.0.2.1
+usage_error "netsock ping: invalid -s value '65528': expected an integer from 0 to 65527" ping "${LINK[@]}" --addr 2001:db8::2/64 -s 65528 2001:db8::1
+usage_error "netsock ping: an IPv6 destination needs an IPv6 --addr" ping "${LINK[@]}" 2001:db8::1
+usage_error "netsock ping: invalid destination value '192.0.2.1': expected an IPv6 address \(-6\)" ping "${LINK[@]}" --addr 2001:db8::2/64 -6 192.0.2.1
+usage_error "netsock ping: invalid destination value '2001:db8::1': .*" ping "${LINK[@]}" --addr 2001:db8::2/64 -4 2001:db8::1
 usage_error "netsock ping: option '-c' needs a value" ping "${LINK[@]}" 192.0.2.1 -c
 usage_error "netsock ping: option '-c' needs a value" ping "${LINK[@]}" 192.0.2.1 -qc
 usage_error "netsock ping: no destination" ping "${LINK[@]}"

@@ -3421,7 +3421,7 @@ static void seq6_opts(const struct api *a, struct trace *t)
         {IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"}, {IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"},
         {IPV6_TCLASS, "IPV6_TCLASS"}, {IPV6_RECVTCLASS, "IPV6_RECVTCLASS"},
         {IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"}, {IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"},
-        {IPV6_V6ONLY, "IPV6_V6ONLY"},
+        {IPV6_V6ONLY, "IPV6_V6ONLY"}, {IPV6_RECVERR, "IPV6_RECVERR"},
     };
     static const int vals[] = {-2, -1, 0, 1, 2, 64, 255, 256, 999};
     for (size_t i = 0; i < ARRAY_LEN(ints); i++) {
@@ -3645,6 +3645,305 @@ static void seq6_edges(const struct api *a, struct trace *t)
     rec(t, "close", a->close(a, c));
     rec(t, "close", a->close(a, l6));
     rec(t, "close", a->close(a, l4));
+}
+
+/* ---- raw IPv6 over ::1 ---------------------------------------------------------------- */
+
+/* The checksum of an upper-layer packet over the IPv6 pseudo-header
+ * from ::1 to ::1 (RFC 8200 §8.1): 0 when the packet's own verifies. */
+static uint16_t csum6_lo(uint8_t next_header, const uint8_t *p, size_t len)
+{
+    static uint8_t buf[40 + 65536];
+    memset(buf, 0, 40);
+    buf[15] = 1;
+    buf[31] = 1;
+    buf[32] = (uint8_t)(len >> 24);
+    buf[33] = (uint8_t)(len >> 16);
+    buf[34] = (uint8_t)(len >> 8);
+    buf[35] = (uint8_t)len;
+    buf[39] = next_header;
+    memcpy(buf + 40, p, len);
+    return csum16(buf, 40 + len);
+}
+
+/* sendmsg of len bytes to `to` (NULL: connected) with one control
+ * message at level/type carrying an int (cmsg_len CMSG_LEN(ilen)). */
+static long sendmsg_int(const struct api *a, struct trace *t, int fd, const struct sockaddr_in6 *to,
+                        const void *data, size_t len, int level, int type, int v, size_t ilen,
+                        const char *call)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct cmsghdr *c = (struct cmsghdr *)(void *)ctl.b;
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(ilen);
+    memcpy(CMSG_DATA(c), &v, sizeof(v));
+    struct iovec iov = {.iov_base = (void *)(uintptr_t)data, .iov_len = len};
+    struct msghdr m = {.msg_name = (void *)(uintptr_t)to, .msg_namelen = to ? sizeof(*to) : 0,
+                       .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof(ctl.b)};
+    return rec(t, call, a->sendmsg(a, fd, &m, 0));
+}
+
+/* The IPV6_* control messages of a received datagram, in order:
+ * PKTINFO's address (its interface index differs between the worlds:
+ * netsock's loopback is not 1), the int of the others. */
+static void out_cmsgs6(struct trace *t, struct msghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+            char ip[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &pi.ipi6_addr, ip, sizeof(ip));
+            out(t, " PKTINFO=%s", ip);
+            continue;
+        }
+        int v = 0;
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        out(t, " cmsg(%d,%d)=%d", c->cmsg_level, c->cmsg_type, v);
+    }
+}
+
+/* Receive on s until `want` datagrams pass `match` or nothing comes for
+ * wait_ms; record each (length, sender, control messages, and what
+ * show() says of the bytes). Returns how many matched. */
+static int recv6_matching(const struct api *a, struct trace *t, int s, int want, int wait_ms,
+                          bool (*match)(const uint8_t *p, ssize_t n),
+                          void (*show)(struct trace *t, const uint8_t *p, ssize_t n))
+{
+    int seen = 0;
+    for (int tries = 0; tries < 50 && seen < want; tries++) {
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        if (a->poll(a, &p, 1, wait_ms) <= 0)
+            break;
+        static uint8_t buf[65536];
+        char ctl[256];
+        struct sockaddr_storage from;
+        memset(&from, 0xa5, sizeof(from));
+        struct iovec iov = {buf, sizeof(buf)};
+        struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                           .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+        errno = 0;
+        ssize_t n = a->recvmsg(a, s, &m, MSG_DONTWAIT);
+        if (n < 0 || !match(buf, n))
+            continue; /* another program's */
+        rec(t, "recvmsg", n);
+        out_sa(t, &from, m.msg_namelen, false);
+        out_cmsgs6(t, &m);
+        show(t, buf, n);
+        seen++;
+    }
+    return seen;
+}
+
+enum { ECHO6_ID = 0x4e36 };
+
+static bool echo6_ours(const uint8_t *p, ssize_t n)
+{
+    return n >= 8 && (p[0] == 128 || p[0] == 129) && (p[4] << 8 | p[5]) == ECHO6_ID;
+}
+
+static void echo6_show(struct trace *t, const uint8_t *p, ssize_t n)
+{
+    out(t, " icmp6 type=%u code=%u seq=%u csum_ok=%d", p[0], p[1], (unsigned)(p[6] << 8 | p[7]),
+        csum6_lo(IPPROTO_ICMPV6, p, (size_t)n) == 0);
+}
+
+/* Raw ICMPv6 over ::1: an echo request whose checksum field holds
+ * rubbish goes out with the right one (RFC 3542 §3.1: the kernel
+ * computes ICMPv6's); the socket sees its own request and the host's
+ * reply, from the ICMPv6 header on (no IPv6 header, RFC 3542 §3) and
+ * named [::1]:0, with IPV6_PKTINFO and IPV6_HOPLIMIT (the request's from
+ * an IPV6_HOPLIMIT control message); ICMP6_FILTER then keeps requests
+ * out. Bound and connected to ::1 and matched by echo id, so that
+ * ICMPv6 of other programs does not disturb the Linux run. */
+static void seq6_raw_echo(const struct api *a, struct trace *t)
+{
+    int s = sock6(a, t, SOCK_RAW, IPPROTO_ICMPV6);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    rec(t, "bind([::1])", a->bind(a, s, SA(lo), sizeof(lo)));
+    name6(a, t, s, false, false);
+    long rc = rec(t, "connect([::1])", a->connect(a, s, SA(lo), sizeof(lo)));
+    expect(t, rc == 0, "a raw ICMPv6 socket connects to ::1");
+    name6(a, t, s, true, false);
+    rec(t, "bind([::1]) when connected", a->bind(a, s, SA(lo), sizeof(lo)));
+    SET(a, t, s, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+    SET(a, t, s, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            struct icmp6_filter f;
+            ICMP6_FILTER_SETBLOCKALL(&f);
+            ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+            rec(t, "set(ICMP6_FILTER pass reply)",
+                a->setsockopt(a, s, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)));
+        }
+        uint8_t req[8 + 14] = {128, 0, 0xde, 0xad, ECHO6_ID >> 8, ECHO6_ID & 0xff, 0,
+                               (uint8_t)(round + 1)};
+        memcpy(req + 8, "netsock-raw6!!", 14);
+        rc = sendmsg_int(a, t, s, NULL, req, sizeof(req), IPPROTO_IPV6, IPV6_HOPLIMIT, 7,
+                         sizeof(int), "sendmsg(echo request, IPV6_HOPLIMIT 7)");
+        expect(t, rc == (long)sizeof(req), "the request is sent");
+        int want = round == 0 ? 2 : 3; /* round 1: the reply, then nothing */
+        int got = recv6_matching(a, t, s, want, round == 0 ? 500 : 300, echo6_ours, echo6_show);
+        expect(t, got == (round == 0 ? 2 : 1),
+               round == 0 ? "the request and the reply" : "ICMP6_FILTER: the reply only");
+    }
+    rec(t, "close", a->close(a, s));
+}
+
+static bool proto253_ours(const uint8_t *p, ssize_t n)
+{
+    return n >= 8 && p[0] == 'N' && p[1] == '6';
+}
+
+static void proto253_show(struct trace *t, const uint8_t *p, ssize_t n)
+{
+    out(t, " csum_ok=%d byte4=%c", csum6_lo(253, p, (size_t)n) == 0, p[4]);
+}
+
+/* The sending side of raw IPv6 over ::1: ICMPv6's type and code must be
+ * there (EFAULT), and two bytes at the checksum offset (EINVAL); the
+ * 65535-byte payload limit; IPV6_DONTFRAG; the control messages'
+ * values and lengths (ip6_datagram_send_ctl: EINVAL; IPv4 ones are
+ * ignored); IPV6_CHECKSUM on another protocol (253, RFC 3692's
+ * experiment number) filled in by the sender and verified by a receiver
+ * that sets it too (a wrong sum is dropped); IPV6_UNICAST_HOPS and an
+ * IPV6_TCLASS control message as the receiver sees them. */
+static void seq6_raw_send(const struct api *a, struct trace *t)
+{
+    static uint8_t big[65536];
+    int r = sock6(a, t, SOCK_RAW, IPPROTO_ICMPV6);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    uint8_t msg[8] = {200, 0, 0, 0, 'r', 'a', 'w', '6'}; /* RFC 4443 private experimentation */
+    rec(t, "sendto(1 byte)", a->sendto(a, r, msg, 1, 0, SA(lo), sizeof(lo)));
+    rec(t, "sendto(3 bytes)", a->sendto(a, r, msg, 3, 0, SA(lo), sizeof(lo)));
+    rec(t, "sendto(4 bytes)", a->sendto(a, r, msg, 4, 0, SA(lo), sizeof(lo)));
+    big[0] = 200;
+    rec(t, "sendto(65536)", a->sendto(a, r, big, 65536, 0, SA(lo), sizeof(lo)));
+    sendmsg_int(a, t, r, &lo, big, 65535, IPPROTO_IPV6, IPV6_DONTFRAG, 1, sizeof(int),
+                "sendmsg(65535, IPV6_DONTFRAG)");
+    sendmsg_int(a, t, r, &lo, big, 65000, IPPROTO_IPV6, IPV6_DONTFRAG, 1, sizeof(int),
+                "sendmsg(65000, IPV6_DONTFRAG)");
+    static const struct {
+        int level, type, v;
+        size_t len;
+        const char *call;
+    } cms[] = {
+        {IPPROTO_IPV6, IPV6_HOPLIMIT, -2, sizeof(int), "IPV6_HOPLIMIT -2"},
+        {IPPROTO_IPV6, IPV6_HOPLIMIT, -1, sizeof(int), "IPV6_HOPLIMIT -1"},
+        {IPPROTO_IPV6, IPV6_HOPLIMIT, 256, sizeof(int), "IPV6_HOPLIMIT 256"},
+        {IPPROTO_IPV6, IPV6_HOPLIMIT, 1, 1, "IPV6_HOPLIMIT, 1 byte"},
+        {IPPROTO_IPV6, IPV6_TCLASS, 256, sizeof(int), "IPV6_TCLASS 256"},
+        {IPPROTO_IPV6, IPV6_TCLASS, 0x20, 2, "IPV6_TCLASS, 2 bytes"},
+        {IPPROTO_IPV6, IPV6_DONTFRAG, 5, 2, "IPV6_DONTFRAG, 2 bytes"},
+        {IPPROTO_IPV6, 9999, 1, sizeof(int), "IPV6 type 9999"},
+        {IPPROTO_IP, IP_TTL, 0, sizeof(int), "IP_TTL 0"},
+        {IPPROTO_UDP, 1, 0, sizeof(int), "SOL_UDP 1"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cms); i++) {
+        char call[64];
+        snprintf(call, sizeof(call), "sendmsg(%s)", cms[i].call);
+        sendmsg_int(a, t, r, &lo, msg, sizeof(msg), cms[i].level, cms[i].type, cms[i].v,
+                    cms[i].len, call);
+    }
+    rec(t, "close", a->close(a, r));
+
+    int p = sock6(a, t, SOCK_RAW, 253), q = sock6(a, t, SOCK_RAW, 253);
+    rec(t, "bind(q, [::1])", a->bind(a, q, SA(lo), sizeof(lo)));
+    SET(a, t, q, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    SET(a, t, q, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+    SET(a, t, p, IPPROTO_IPV6, IPV6_CHECKSUM, 2);
+    uint8_t d[12] = {'N', '6', 0x55, 0x55, '1', 'd', 'a', 't', 'a', '.', '.', '.'};
+    rec(t, "sendto(3 bytes, IPV6_CHECKSUM 2)", a->sendto(a, p, d, 3, 0, SA(lo), sizeof(lo)));
+    SET(a, t, p, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 3);
+    rec(t, "sendto(IPV6_CHECKSUM 2)", a->sendto(a, p, d, sizeof(d), 0, SA(lo), sizeof(lo)));
+    expect(t, recv6_matching(a, t, q, 1, 500, proto253_ours, proto253_show) == 1,
+           "the receiver gets it, checksummed");
+    SET(a, t, q, IPPROTO_IPV6, IPV6_CHECKSUM, 2);
+    SET(a, t, p, IPPROTO_IPV6, IPV6_CHECKSUM, -1);
+    d[4] = '2';
+    rec(t, "sendto(no checksum)", a->sendto(a, p, d, sizeof(d), 0, SA(lo), sizeof(lo)));
+    SET(a, t, p, IPPROTO_IPV6, IPV6_CHECKSUM, 6);
+    d[4] = '3';
+    sendmsg_int(a, t, p, &lo, d, sizeof(d), IPPROTO_IPV6, IPV6_TCLASS, 0x28, sizeof(int),
+                "sendmsg(IPV6_CHECKSUM 6, IPV6_TCLASS 0x28)");
+    /* The wrong sum ('2') is dropped, the one at another offset ('3')
+     * verifies all the same. */
+    expect(t, recv6_matching(a, t, q, 2, 300, proto253_ours, proto253_show) == 1,
+           "only the checksummed one passes a checksumming receiver");
+    rec(t, "close", a->close(a, p));
+    rec(t, "close", a->close(a, q));
+}
+
+/* IPV6_HDRINCL (implied by IPPROTO_RAW, inet6_create): the buffer is the
+ * whole packet, sent as written (rawv6_send_hdrinc): shorter than an IPv6
+ * header is EINVAL; a packet of protocol 253 from ::1 to ::1 with hop
+ * limit 9 reaches a raw socket of 253 as written (its hop limit, its
+ * payload). */
+static void seq6_raw_hdrincl(const struct api *a, struct trace *t)
+{
+    int h = sock6(a, t, SOCK_RAW, IPPROTO_RAW), q = sock6(a, t, SOCK_RAW, 253);
+    GET(a, t, h, IPPROTO_IPV6, 36 /* IPV6_HDRINCL */);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    rec(t, "bind(q, [::1])", a->bind(a, q, SA(lo), sizeof(lo)));
+    SET(a, t, q, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    uint8_t pkt[40 + 12] = {0x60, 0, 0, 0, 0, 12, 253, 9};
+    pkt[8 + 15] = 1;
+    pkt[24 + 15] = 1;
+    memcpy(pkt + 40, "N6hdrincl!!!", 12);
+    rec(t, "sendto(39 bytes)", a->sendto(a, h, pkt, 39, 0, SA(lo), sizeof(lo)));
+    long rc = rec(t, "sendto(whole packet)", a->sendto(a, h, pkt, sizeof(pkt), 0, SA(lo), sizeof(lo)));
+    expect(t, rc == (long)sizeof(pkt), "the packet is sent as written");
+    expect(t, recv6_matching(a, t, q, 1, 500, proto253_ours, proto253_show) == 1,
+           "the raw socket of its protocol gets it");
+    rec(t, "close", a->close(a, h));
+    rec(t, "close", a->close(a, q));
+}
+
+/* IPV6_HOPLIMIT and IPV6_TCLASS control messages on UDP datagrams over
+ * IPv6 (ip6_datagram_send_ctl), an IPv4 control message there ignored,
+ * an unknown IPv6 one EINVAL, and IPV6_HOPLIMIT on a datagram that goes
+ * over IPv4 ignored (ip_cmsg_send). */
+static void seq6_udp_cmsg(const struct api *a, struct trace *t)
+{
+    int r = sock6(a, t, SOCK_DGRAM, 0), s = sock6(a, t, SOCK_DGRAM, 0);
+    struct sockaddr_in6 lo = in6t("::1", 0, 0);
+    rec(t, "bind([::1]:0)", a->bind(a, r, SA(lo), sizeof(lo)));
+    uint16_t port = name6(a, t, r, false, true);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    SET(a, t, r, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+    struct sockaddr_in6 to = in6t("::1", port, 0);
+    sendmsg_int(a, t, s, &to, "hl", 2, IPPROTO_IPV6, IPV6_HOPLIMIT, 5, sizeof(int),
+                "sendmsg(IPV6_HOPLIMIT 5)");
+    sendmsg_int(a, t, s, &to, "tc", 2, IPPROTO_IPV6, IPV6_TCLASS, 0x20, sizeof(int),
+                "sendmsg(IPV6_TCLASS 0x20)");
+    sendmsg_int(a, t, s, &to, "v4", 2, IPPROTO_IP, IP_TTL, 0, sizeof(int), "sendmsg(IP_TTL 0)");
+    sendmsg_int(a, t, s, &to, "xx", 2, IPPROTO_IPV6, 9999, 0, sizeof(int),
+                "sendmsg(IPV6 type 9999)");
+    for (int i = 0; i < 3; i++) {
+        wait_in(a, t, r);
+        char buf[16], ctl[128];
+        struct iovec iov = {buf, sizeof(buf)};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                           .msg_controllen = sizeof(ctl)};
+        rec(t, "recvmsg", a->recvmsg(a, r, &m, 0));
+        out_cmsgs6(t, &m);
+    }
+    int r4 = udp_socket(a, t);
+    struct sockaddr_in b4 = in4(LO, 0);
+    rec(t, "bind(127.0.0.1:0)", a->bind(a, r4, SA(b4), sizeof(b4)));
+    uint16_t p4 = sockname(a, t, r4, true);
+    struct sockaddr_in6 to4 = in6m(LO, p4);
+    sendmsg_int(a, t, s, &to4, "m4", 2, IPPROTO_IPV6, IPV6_HOPLIMIT, 999, sizeof(int),
+                "sendmsg(v4-mapped, IPV6_HOPLIMIT 999)");
+    rec(t, "close", a->close(a, r4));
+    rec(t, "close", a->close(a, s));
+    rec(t, "close", a->close(a, r));
 }
 
 /* tcp_poll after shutdown(SHUT_WR): writable (a write fails at once
@@ -4333,6 +4632,10 @@ static const struct seq seq_table[] = {
     SEQ(seq6_edges),
     SEQ(seq6_native_udp),
     SEQ(seq6_native_tcp),
+    SEQ(seq6_raw_echo),
+    SEQ(seq6_raw_send),
+    SEQ(seq6_raw_hdrincl),
+    SEQ(seq6_udp_cmsg),
     SEQ(seq_tcp_poll_shut_wr),
     SEQ(seq_epoll_args),
     SEQ(seq_epoll_udp_lt_et),

@@ -10,6 +10,7 @@
  *     right lengths, IDs (wrapping), sequence numbers (wrapping), flags
  *     (PSH/FIN last, CWR first), checksums and payload, for Ethernet and
  *     bare IP; one segment in place; malformed packets and an empty pool;
+ *     a TCPv6 GSO packet (TSO6) in its virtio-net header and cut;
  *   - the fault wrapper hides TSO and cuts received GSO packets into wire
  *     frames before impairing them; a frame it corrupts fails its checksum
  *     even when the checksum was left partial.
@@ -24,6 +25,7 @@
 #include "dev/offload.h"
 #include "netsock/dev.h"
 #include "wire/bytes.h"
+#include "wire/ipv6.h"
 #include "wire/vnet.h"
 #include "wire/wire.h"
 
@@ -212,6 +214,14 @@ static void test_vnet_to_pbuf(void **state)
     assert_int_equal(ns_vnet_to_pbuf(&r, pb), 0);
     assert_int_equal(pb->gso_size, 1448);
     assert_int_equal(pb->gso_type, NS_GSO_TCPV4);
+    /* GSO TCPv6 (TUN_F_TSO6): the same, of type NS_GSO_TCPV6. */
+    struct ns_pbuf *pb6 = ns_pbuf_alloc(g_pool, NS_PBUF_HEADROOM, 30000);
+    r = (struct ns_vnet_repr){.flags = NS_VNET_F_NEEDS_CSUM, .gso_type = NS_VNET_GSO_TCPV6,
+                              .gso_size = 1428, .csum_start = 54, .csum_offset = 16};
+    assert_int_equal(ns_vnet_to_pbuf(&r, pb6), 0);
+    assert_int_equal(pb6->gso_size, 1428);
+    assert_int_equal(pb6->gso_type, NS_GSO_TCPV6);
+    ns_pbuf_free(pb6);
 
     /* Refused, pbuf untouched: other GSO types, GSO without NEEDS_CSUM or
      * with size 0, a checksum field past the end. */
@@ -219,8 +229,6 @@ static void test_vnet_to_pbuf(void **state)
     static const struct ns_vnet_repr bad[] = {
         {.flags = NS_VNET_F_NEEDS_CSUM, .gso_type = NS_VNET_GSO_UDP, .gso_size = 1000,
          .csum_start = 34, .csum_offset = 6},
-        {.flags = NS_VNET_F_NEEDS_CSUM, .gso_type = NS_VNET_GSO_TCPV6, .gso_size = 1000,
-         .csum_start = 54, .csum_offset = 16},
         {.flags = NS_VNET_F_NEEDS_CSUM, .gso_type = NS_VNET_GSO_UDP_L4, .gso_size = 1000,
          .csum_start = 34, .csum_offset = 6},
         {.flags = 0, .gso_type = NS_VNET_GSO_TCPV4, .gso_size = 1448},
@@ -228,8 +236,7 @@ static void test_vnet_to_pbuf(void **state)
          .csum_start = 34, .csum_offset = 16},
         {.flags = NS_VNET_F_NEEDS_CSUM, .csum_start = 990, .csum_offset = 9},
     };
-    static const int want[] = {-EPROTONOSUPPORT, -EPROTONOSUPPORT, -EPROTONOSUPPORT,
-                               -EINVAL,          -EINVAL,          -EINVAL};
+    static const int want[] = {-EPROTONOSUPPORT, -EPROTONOSUPPORT, -EINVAL, -EINVAL, -EINVAL};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(ns_vnet_to_pbuf(&bad[i], fresh), want[i]);
         assert_int_equal(fresh->flags & ~NS_PBUF_F_HEAP, 0);
@@ -559,6 +566,99 @@ static void test_fault_corrupts_finished_checksum(void **state)
     ns_dev_close(f);
 }
 
+/* ---- TCPv6 (TSO6) --------------------------------------------------------------- */
+
+static const struct ns_ip6_addr SRC6 = {{0x20, 0x01, 0x0d, 0xb8, [15] = 1}};
+static const struct ns_ip6_addr DST6 = {{0x20, 0x01, 0x0d, 0xb8, [15] = 2}};
+
+/* tcp_frame over IPv6: [Ethernet] IPv6 (no extension headers) TCP with
+ * timestamps (32 bytes) and `payload` pattern bytes, the checksum left
+ * partial over the IPv6 pseudo-header (RFC 8200 §8.1), GSO TCPv6. */
+static struct ns_pbuf *tcp6_frame(uint32_t l2_hlen, uint32_t seq, uint8_t flags, uint32_t payload,
+                                  uint16_t gso_size)
+{
+    struct ns_tcp_repr th = {.sport = 80, .dport = 40000, .seq = seq, .ack = 777,
+                             .flags = flags, .win = 1000, .has_ts = true, .ts_val = 5,
+                             .ts_ecr = 6};
+    uint32_t thl = 32, len = l2_hlen + NS_IP6_HLEN + thl + payload;
+    struct ns_pbuf *pb = ns_pbuf_alloc(g_pool, NS_PBUF_HEADROOM, len);
+    assert_non_null(pb);
+    uint8_t *f = ns_pbuf_data(pb);
+    if (l2_hlen)
+        memcpy(f, "\x02\xaa\x00\x00\x00\x0a\x02\x00\x00\x00\x01\x01\x86\xdd", 14);
+    struct ns_ip6_repr ip = {.flow = 0x12345, .payload_len = (uint16_t)(thl + payload),
+                             .next_hdr = NS_IPPROTO_TCP, .hop_limit = 64, .src = SRC6,
+                             .dst = DST6};
+    ns_ip6_emit(&ip, f + l2_hlen);
+    uint8_t *t = f + l2_hlen + NS_IP6_HLEN;
+    ns_tcp_emit(&th, t);
+    for (uint32_t i = 0; i < payload; i++)
+        t[thl + i] = pat(i);
+    uint32_t ph = ns_csum_pseudo6(&SRC6, &DST6, thl + payload, NS_IPPROTO_TCP);
+    ns_wr16(t + 16, (uint16_t)~ns_csum_fold(ph));
+    ns_pbuf_csum_partial(pb, l2_hlen + NS_IP6_HLEN, 16);
+    pb->gso_size = gso_size;
+    pb->gso_type = NS_GSO_TCPV6;
+    return pb;
+}
+
+/* A TCPv6 GSO packet, as TCP builds it for a TSO6 device: the header a
+ * TAP device reads says GSO_TCPV6 with the headers' length; cut in
+ * software, each segment has its own Payload Length, sequence number,
+ * flags (PSH/FIN last, CWR first) and a TCP checksum that verifies over
+ * the IPv6 pseudo-header, the fixed header otherwise unchanged (flow
+ * label, hop limit, addresses). */
+static void test_gso_segment_tcpv6(void **state)
+{
+    (void)state;
+    uint8_t flags = NS_TCP_ACK | NS_TCP_PSH | NS_TCP_CWR;
+    struct ns_pbuf *pb = tcp6_frame(14, 0xfffff000u, flags, 5000, 1428);
+    struct ns_vnet_repr r;
+    assert_int_equal(ns_vnet_from_pbuf(pb, 14, &r), 0);
+    assert_int_equal(r.gso_type, NS_VNET_GSO_TCPV6 | NS_VNET_GSO_ECN);
+    assert_int_equal(r.gso_size, 1428);
+    assert_int_equal(r.hdr_len, 14 + 40 + 32);
+    assert_int_equal(r.csum_start, 14 + 40);
+    struct ns_pbuf_queue q;
+    ns_pbuf_queue_init(&q);
+    assert_int_equal(ns_gso_segment(pb, 14, &q), 4);
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        struct ns_pbuf *s = ns_pbuf_queue_pop(&q);
+        uint32_t len = 5000 - off < 1428 ? 5000 - off : 1428;
+        const uint8_t *f = ns_pbuf_data(s);
+        assert_int_equal(s->len, 14 + 40 + 32 + len);
+        assert_false(s->flags & NS_PBUF_F_CSUM_PARTIAL);
+        struct ns_ip6_repr ip;
+        assert_int_equal(ns_ip6_parse(f + 14, s->len - 14, &ip), NS_WIRE_OK);
+        assert_int_equal(ip.payload_len, 32 + len);
+        assert_int_equal(ip.flow, 0x12345);
+        assert_int_equal(ip.hop_limit, 64);
+        assert_true(ns_ip6_eq(&ip.src, &SRC6) && ns_ip6_eq(&ip.dst, &DST6));
+        const uint8_t *t = f + 14 + 40;
+        assert_int_equal(ns_ip6_upper_csum(&SRC6, &DST6, NS_IPPROTO_TCP, t, 32 + len), 0);
+        struct ns_tcp_repr th;
+        assert_int_equal(ns_tcp_parse(t, 32 + len, &th), NS_WIRE_OK);
+        assert_int_equal(th.seq, 0xfffff000u + off);
+        uint8_t want = flags;
+        if (i < 3)
+            want &= (uint8_t)~NS_TCP_PSH;
+        if (i > 0)
+            want &= (uint8_t)~NS_TCP_CWR;
+        assert_int_equal(th.flags, want);
+        for (uint32_t k = 0; k < len; k++)
+            if (t[32 + k] != pat(off + k))
+                fail_msg("segment %u byte %u differs", i, k);
+        off += len;
+        ns_pbuf_free(s);
+    }
+    /* Refused: extension headers in front of TCP (not a packet TCP makes). */
+    pb = tcp6_frame(0, 1, NS_TCP_ACK, 3000, 1428);
+    ns_pbuf_data(pb)[6] = NS_IP6_NH_DSTOPTS;
+    assert_int_equal(ns_gso_segment(pb, 0, &q), -EINVAL);
+    assert_int_equal(q.count, 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -574,6 +674,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_gso_segment_one_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gso_segment_refuses_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gso_segment_pool_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gso_segment_tcpv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_cuts_rx_gso_and_hides_tso, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_corrupts_finished_checksum, setup, teardown),
     };
