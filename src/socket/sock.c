@@ -642,6 +642,14 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
         uint8_t tos = ip[1];
         put_cmsg(msg, &cused, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
     }
+    if ((so->flags & SO_F_RECVORIGDST) && !from_l3) {
+        /* Linux ip_cmsg_recv_dstaddr: the datagram's destination address
+         * and port, what a transparent socket needs to answer from them. */
+        struct sockaddr_in od = {.sin_family = AF_INET};
+        od.sin_addr.s_addr = htonl(ns_addr_to_ip4(&to));
+        od.sin_port = htons(ns_rd16(pb->buf + pb->l4_off + 2));
+        put_cmsg(msg, &cused, IPPROTO_IP, IP_ORIGDSTADDR, &od, sizeof(od));
+    }
 cmsg_done:
     msg->msg_controllen = cused;
 

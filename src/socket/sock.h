@@ -109,6 +109,12 @@ struct ns_sock_ops {
  * mark, tell the watchers (Linux SOCK_NOSPACE, sk_stream_write_space). */
 #define SO_F_NOSPACE 0x20000000u
 
+/* IP_TRANSPARENT: a catch-all socket for traffic to any address
+ * (docs/sockets.md "Transparent sockets"); IP_RECVORIGDSTADDR: recvmsg
+ * reports each datagram's destination address and port. */
+#define SO_F_TRANSPARENT 0x40000000u
+#define SO_F_RECVORIGDST 0x80000000u
+
 /* ---- readiness pushed to watchers ---------------------------------------------
  *
  * A socket's watchers (Linux's socket wait queue) are told of every change

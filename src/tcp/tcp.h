@@ -100,6 +100,12 @@ extern const char *const tcp_state_names[];
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)
+/* NS_TCP_DEFER_SYNACK on a listener: a SYN makes a held connection on the
+ * accept queue, answered only by the application's verdict. */
+#define TF_DEFER_SYNACK 0x20000000u
+/* A held connection: in SYN-RECEIVED, our SYN,ACK not sent yet
+ * (NS_TCP_SYNACK_VERDICT decides; docs/tcp.md "Deferred SYN,ACK"). */
+#define TF_HELD 0x40000000u
 
 struct tcpcb;
 
@@ -306,6 +312,9 @@ struct tcp_table {
     uint32_t conn_mask;
     uint32_t nconn;
     struct tcpcb *listen[256];   /* by local port */
+    /* The IP_TRANSPARENT listener, if any: it takes every SYN no other
+     * listener does, to any address and port. */
+    struct tcpcb *transparent;
     uint8_t isn_key[16];         /* RFC 6528 secret */
     uint8_t port_key[16];        /* RFC 6056 secret */
     /* The connection table's hash key (ns_flow_hash), derived from
@@ -398,7 +407,11 @@ struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key);
  * before one bound to the wildcard; NULL when none. */
 struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport);
 void tcp_listen_insert(struct tcpcb *tp);
+/* Unhash listener tp (and clear it as st->tcp->transparent). */
 void tcp_listen_remove(struct tcpcb *tp);
+/* Child tp of listener l is ready: off l's SYN queue (when on it), onto
+ * the tail of its accept queue; l's readers are woken. */
+void tcp_acceptq_add(struct tcpcb *l, struct tcpcb *tp);
 /* Would a socket (self, NULL for none) bound to laddr:lport clash with
  * another (inet_csk_bind_conflict, simplified)? */
 bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport,

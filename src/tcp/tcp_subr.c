@@ -275,6 +275,10 @@ void tcp_listen_insert(struct tcpcb *tp)
 void tcp_listen_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
+    if (t->transparent == tp) {
+        t->transparent = NULL;
+        ip_transparent_ref(tp->st, -1);
+    }
     for (struct tcpcb **pp = &t->listen[tp->sock.flow.lport & 255]; *pp; pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
@@ -282,6 +286,24 @@ void tcp_listen_remove(struct tcpcb *tp)
             return;
         }
     }
+}
+
+void tcp_acceptq_add(struct tcpcb *l, struct tcpcb *tp)
+{
+    for (struct tcpcb **pp = &l->synq; *pp; pp = &(*pp)->qnext)
+        if (*pp == tp) {
+            *pp = tp->qnext;
+            l->synq_len--;
+            break;
+        }
+    tp->qnext = NULL;
+    if (l->acceptq_tail)
+        l->acceptq_tail->qnext = tp;
+    else
+        l->acceptq = tp;
+    l->acceptq_tail = tp;
+    l->acceptq_len++;
+    sock_wake(tp->st, l->so, SOCK_WAKE_IN); /* tcp_child_process: parent's sk_data_ready */
 }
 
 struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport)
