@@ -396,6 +396,8 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
                     err == -EPERM ? " (needs CAP_NET_ADMIN / CAP_NET_RAW: run as root)" : "");
         return -1;
     }
+    if (o->mtu)
+        dev->mtu = o->mtu;
     if (o->pcap) {
         /* Wall-clock timestamps, so the capture lines up with tcpdump's on
          * the kernel's side; FILE.pcapng writes pcapng, which names the

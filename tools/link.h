@@ -37,6 +37,7 @@ struct link_opts {
     const char *tcp_mem; /* optional "LOW,PRESSURE,HIGH": cfg.tcp_mem_* (sizes, k/M/G) */
     bool verbose;       /* log stack events to stderr */
     bool autoconf;      /* IPv6 autoconfiguration on the interface (ns_if_autoconf) */
+    unsigned mtu;       /* not an option: when set, the device's MTU (netsock nat --mtu) */
 };
 
 /* ---- parsing with getopt_long ----
