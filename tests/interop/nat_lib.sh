@@ -66,9 +66,9 @@ host_bg() {
 
 # Wait until something listens on TCP port $1 in the host namespace.
 host_wait_tcp() {
-    for _ in $(seq 100); do
+    for _ in $(seq 200); do
         in_ns ss -Htln "sport = :$1" | grep -q . && return 0
-        sleep 0.05
+        sleep 0.1
     done
     fail "nothing listens on port $1"
 }

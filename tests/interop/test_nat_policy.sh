@@ -23,6 +23,7 @@ host_bg echo2 socat TCP-LISTEN:7,bind=198.51.100.1,reuseaddr,fork PIPE
 host_bg uecho socat UDP-RECVFROM:5555,bind=192.0.2.1,fork PIPE
 host_wait_tcp 8088
 host_wait_tcp 7
+for _ in $(seq 200); do in_ns ss -Hunl | grep -q '192\.0\.2\.1:5555 ' && break; sleep 0.1; done
 
 log "--disable-host-loopback"
 r=$(in_guest timeout 10 $PEER connect 10.0.2.2 8088)
@@ -44,8 +45,8 @@ for i in 1 2; do
     NSK_PIDS+=("$!")
     for _ in $(seq 50); do grep -q HOLDING "$TMP/hold$i.log" && break; sleep 0.1; done
 done
-echo one | in_guest timeout 5 socat -t 1 - UDP:192.0.2.1:5555 >/dev/null
-echo two | in_guest timeout 5 socat -t 1 - UDP:192.0.2.1:5555 >"$TMP/u2.out"
+echo one | in_guest timeout 10 socat -t 2 - UDP:192.0.2.1:5555 >/dev/null
+echo two | in_guest timeout 10 socat -t 2 - UDP:192.0.2.1:5555 >"$TMP/u2.out"
 [ "$(cat "$TMP/u2.out")" = two ] || fail "the second UDP flow was not relayed"
 ip netns exec "$GNS" $PEER hold 192.0.2.1 7 60 >"$TMP/hold3.log" 2>&1 &
 NSK_PIDS+=("$!")

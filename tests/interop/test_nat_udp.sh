@@ -22,13 +22,15 @@ host_bg uecho socat UDP-RECVFROM:5555,bind=192.0.2.1,fork PIPE
 host_bg who1 $PEER udp-who 192.0.2.1 6001
 host_bg who2 $PEER udp-who 198.51.100.1 6002
 host_bg dns python3 "$D/run_py_dns.py" server 192.0.2.1 "$TMP/dns-queries.log"
-for _ in $(seq 100); do
-    [ "$(in_ns ss -Hunl | grep -cE '192\.0\.2\.1:(5555|6001|53) |198\.51\.100\.1:6002 ')" = 4 ] && break
-    sleep 0.05
+servers_up() { [ "$(in_ns ss -Hunl | grep -cE '192\.0\.2\.1:(5555|6001|53) |198\.51\.100\.1:6002 ')" = 4 ]; }
+for _ in $(seq 200); do
+    servers_up && break
+    sleep 0.1
 done
+servers_up || fail "the UDP servers did not start: $(in_ns ss -Hunl | tr '\n' ' ')"
 
 log "UDP echo"
-r=$(echo "hello through the nat" | in_guest timeout 5 socat -t 2 - UDP:192.0.2.1:5555)
+r=$(echo "hello through the nat" | in_guest timeout 10 socat -t 5 - UDP:192.0.2.1:5555)
 [ "$r" = "hello through the nat" ] || fail "UDP echo answered '$r'"
 
 log "endpoint-independent mapping"
