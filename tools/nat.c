@@ -133,6 +133,8 @@ struct nat {
     int tfd;                /* timerfd: expiry once a second */
     char tag_tl, tag_ul, tag_ricmp; /* epoll data of the netsock sockets that are not pairs */
     uint32_t net, mask, gw, dns, guest; /* host order */
+    unsigned mtu;           /* the TAP's */
+    uint16_t ip_id;         /* identification of the fragments we make */
     struct sockaddr_in resolver;
     bool host_loopback;
     unsigned max_conns, n_conns;
@@ -322,14 +324,6 @@ static uint32_t guest_view(const struct nat *n, const struct ct *c, struct socka
 
 /* ---- packets to the guest (raw IP_HDRINCL on the stack) ---------------------------------- */
 
-/* Send IPv4 packet pkt (header at pkt, total len bytes) to the guest. */
-static void emit(struct nat *n, const uint8_t *pkt, size_t len, uint32_t dst_be)
-{
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = dst_be};
-    if (ns_sendto(n->st, n->raw, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-        n->ctr[NATC_udp_dropped]++;
-}
-
 /* Write a 20-byte IPv4 header for proto with payload_len bytes after it. */
 static void ip_header(uint8_t *p, uint32_t src_be, uint32_t dst_be, uint8_t proto,
                       size_t payload_len)
@@ -339,6 +333,39 @@ static void ip_header(uint8_t *p, uint32_t src_be, uint32_t dst_be, uint8_t prot
         .proto = proto, .src = ntohl(src_be), .dst = ntohl(dst_be),
     };
     ns_ip4_emit(&ip, p);
+}
+
+/* Send IPv4 packet pkt (20-byte header at pkt, total len bytes) to the
+ * guest. Raw IP_HDRINCL sockets do not fragment (EMSGSIZE, as Linux), so
+ * a packet above the TAP's MTU goes as fragments here (RFC 791 §3.2:
+ * 8-byte multiples, one identification, MF on all but the last). */
+static void emit(struct nat *n, uint8_t *pkt, size_t len, uint32_t dst_be)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = dst_be};
+    if (len <= n->mtu) {
+        if (ns_sendto(n->st, n->raw, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+            n->ctr[NATC_udp_dropped]++;
+        return;
+    }
+    struct ns_ip4_repr ip;
+    if (ns_ip4_parse(pkt, len, &ip, false) < 0)
+        return;
+    size_t chunk = (n->mtu - NS_IP4_HLEN) & ~(size_t)7, data = len - NS_IP4_HLEN;
+    uint8_t frag[NS_IP4_HLEN + 65536];
+    ip.id = ++n->ip_id;
+    for (size_t off = 0; off < data; off += chunk) {
+        size_t k = data - off < chunk ? data - off : chunk;
+        ip.frag_off = (uint16_t)off;
+        ip.mf = off + k < data;
+        ip.total_len = (uint16_t)(NS_IP4_HLEN + k);
+        ns_ip4_emit(&ip, frag);
+        memcpy(frag + NS_IP4_HLEN, pkt + NS_IP4_HLEN + off, k);
+        if (ns_sendto(n->st, n->raw, frag, NS_IP4_HLEN + k, 0, (struct sockaddr *)&to,
+                      sizeof(to)) < 0) {
+            n->ctr[NATC_udp_dropped]++;
+            return;
+        }
+    }
 }
 
 /* The UDP checksum over the pseudo-header and the datagram at u. */
@@ -1239,6 +1266,7 @@ int tool_nat(int argc, char **argv)
     }
     if (!n->name)
         n->name = tap;
+    n->mtu = mtu;
     n->gw = n->net | 2;
     n->dns = n->net | 3;
     n->guest = n->net | 100;

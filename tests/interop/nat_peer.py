@@ -19,6 +19,9 @@
                                         servers: print what each saw
     nat_peer.py udp-refused HOST PORT   guest: connected UDP to a closed
                                         port: print the errno name of recv
+    nat_peer.py udp-big HOST PORT N     guest: N random bytes to a UDP echo
+                                        server: print SAME when they came
+                                        back intact
 """
 import errno
 import socket
@@ -100,6 +103,14 @@ def main():
             print("DATA")
         except OSError as e:
             print(err_name(e) if e.errno else "TIMEOUT")
+    elif cmd == "udp-big":
+        import os
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        data = os.urandom(int(args[2]))
+        s.sendto(data, (args[0], int(args[1])))
+        back = s.recv(65536)
+        print("SAME" if back == data else "DIFFERENT (%d bytes)" % len(back))
     else:
         sys.exit("unknown command " + cmd)
 

@@ -2,7 +2,8 @@
 # tests/interop/test_nat_udp.sh — `netsock nat` for UDP and ICMP
 # (docs/nat.md), guest and host namespaces as nat_lib.sh makes them:
 #
-#   - UDP echo through the nat;
+#   - UDP echo through the nat, also of an 8000-byte datagram (fragments
+#     from the guest reassembled by the stack, fragments made for it);
 #   - endpoint-independent mapping (RFC 4787 REQ-1): one guest socket
 #     talking to two servers shows both the same host address and port;
 #   - DNS at 10.0.2.3 forwarded to the resolver of the nat's resolv.conf
@@ -32,6 +33,8 @@ servers_up || fail "the UDP servers did not start: $(in_ns ss -Hunl | tr '\n' ' 
 log "UDP echo"
 r=$(echo "hello through the nat" | in_guest timeout 10 socat -t 5 - UDP:192.0.2.1:5555)
 [ "$r" = "hello through the nat" ] || fail "UDP echo answered '$r'"
+r=$(in_guest timeout 10 $PEER udp-big 192.0.2.1 5555 8000)
+[ "$r" = SAME ] || fail "an 8000-byte datagram (fragmented both ways) came back: $r"
 
 log "endpoint-independent mapping"
 in_guest timeout 10 $PEER udp-eim 192.0.2.1 6001 198.51.100.1 6002 >"$TMP/eim.out" ||
