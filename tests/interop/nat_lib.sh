@@ -46,8 +46,9 @@ nat_setup() {
     nsk_netsock_bg nat nat --configure --name "$NAT_NAME" --resolv-conf "$TMP/resolv.conf" \
         "$@" "/run/netns/$GNS" tap0
     NAT_PID=$NSK_LAST_PID
-    for _ in $(seq 100); do
-        in_guest ip -4 addr show tap0 2>/dev/null | grep -q 10.0.2.100 && break
+    # --configure adds the route last: wait for it.
+    for _ in $(seq 200); do
+        in_guest ip route 2>/dev/null | grep -q "default via 10.0.2.2" && break
         sleep 0.05
     done
     in_guest ip -4 addr show tap0 | grep -q 10.0.2.100 || fail "tap0 was not configured"
