@@ -109,8 +109,11 @@ def main():
         s.settimeout(5)
         data = os.urandom(int(args[2]))
         s.sendto(data, (args[0], int(args[1])))
-        back = s.recv(65536)
-        print("SAME" if back == data else "DIFFERENT (%d bytes)" % len(back))
+        try:
+            back = s.recv(65536)
+            print("SAME" if back == data else "DIFFERENT (%d bytes)" % len(back))
+        except socket.timeout:
+            print("TIMEOUT")
     else:
         sys.exit("unknown command " + cmd)
 
