@@ -51,8 +51,10 @@ nat_setup() {
         in_guest ip route 2>/dev/null | grep -q "default via 10.0.2.2" && break
         sleep 0.05
     done
-    in_guest ip -4 addr show tap0 | grep -q 10.0.2.100 || fail "tap0 was not configured"
-    in_guest ip route | grep -q "default via 10.0.2.2" || fail "no default route in the guest"
+    # (Whole outputs, not `| grep -q`: with pipefail, grep leaving early
+    # can kill ip with SIGPIPE and fail the check.)
+    [[ $(in_guest ip -4 addr show tap0) == *10.0.2.100/24* ]] || fail "tap0 was not configured"
+    [[ $(in_guest ip route) == *"default via 10.0.2.2"* ]] || fail "no default route in the guest"
     # nsk_cleanup reads the exit status first: keep it through the rm.
     trap 'nat_rc=$?; rm -rf "$NSK_NAT_ETC"; (exit $nat_rc); nsk_cleanup' EXIT
 }
