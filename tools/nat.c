@@ -600,6 +600,12 @@ static void tcp_connected(struct ct *c)
         return;
     }
     n->ctr[NATC_tcp_opened]++;
+    /* Keepalive on both sides (Linux's timers: 2 h idle): a peer that
+     * died without a word is found on its side, and the reset that ends
+     * that socket is carried to the other. */
+    int one = 1;
+    setsockopt(c->hfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    ns_setsockopt(n->st, c->gfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     len = sizeof(c->hlocal);
     getsockname(c->hfd, (struct sockaddr *)&c->hlocal, &len);
     c->gh.p = malloc(NAT_TCP_BUF);

@@ -8,7 +8,7 @@
 #     carried to the host and the server's FIN back (half-close each way);
 #   - a closed port answers RST (ECONNREFUSED, at once), a network the
 #     host has no route to ICMP net unreachable (ENETUNREACH);
-#   - a reset carried across each way;
+#   - a reset carried across each way; keepalive on the relay's host socket;
 #   - the gateway (10.0.2.2) is the host's loopback;
 #   - `netsock stat -c` (and --json) lists a held connection's pair.
 . "$(dirname "$0")/lib.sh" "$1"
@@ -83,5 +83,8 @@ e = [x for x in t["entries"] if x["proto"] == "tcp" and x["destination"] == "198
 assert len(e) == 1 and e[0]["state"] == "ESTAB" and e[0]["bytes_out"] == 1, e
 assert t["counters"]["tcp_unreachable"] == 1, t["counters"]
 PY
+# Keepalive on the host side of the relay (its timer in ss -o).
+ka=$(in_ns ss -tno state established '( sport = :7 or dport = :7 )')
+[[ $ka == *"timer:(keepalive"* ]] || fail "no keepalive on the nat's host socket: $ka"
 nsk_stop "$hold"
 nsk_pass
