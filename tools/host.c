@@ -10,6 +10,7 @@
  * stop the loop: connections are closed, the capture flushed, the
  * counters printed. docs/host.md has the details.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "dhcpd.h"
 #include "link.h"
 #include "netsock/os.h"
 #include "netsock/socket.h"
@@ -39,6 +41,10 @@ static void usage(FILE *f)
             "  --max-conns N      TCP connections open at once, 1 to %u (default 4096)\n"
             "  --read-pause B:S   a slow reader: each TCP connection stops reading for S\n"
             "                     seconds once it has read B bytes, then reads on\n"
+            "  --dhcp-server[=LIST]  serve DHCP (RFC 2131) on the link: leases from .15 to .30\n"
+            "                     of --addr's network, router and server id the host's address;\n"
+            "                     LIST changes them: pool=FIRST-LAST,router=A,dns=A,\n"
+            "                     lease=SECONDS,mtu=N\n"
             "  -q, --quiet        print nothing but errors\n"
             "  -h, --help         this text\n"
             "%s"
@@ -47,6 +53,40 @@ static void usage(FILE *f)
             "/tmp/netsock-NAME.sock); NAME is --name, else the interface name.\n",
             HOST_MAX_CONNS, link_usage());
 }
+
+/* The DHCP server's configuration for --dhcp-server=spec on a host with
+ * --addr addr ("A.B.C.D/N", checked already): the defaults of
+ * dhcpd_config_default for its network, the host's address as server and
+ * router, no DNS, then spec. 0, or -1 after the usage message. */
+static int dhcp_config(const char *prog, const char *addr, const char *spec,
+                       struct dhcpd_config *c)
+{
+    char ip[16];
+    const char *slash = strchr(addr, '/');
+    size_t len = slash ? (size_t)(slash - addr) : strlen(addr);
+    struct in_addr a = {0};
+    if (len < sizeof(ip)) {
+        memcpy(ip, addr, len);
+        ip[len] = '\0';
+        inet_pton(AF_INET, ip, &a);
+    }
+    unsigned prefix = slash ? (unsigned)atoi(slash + 1) : 32;
+    uint32_t host = ntohl(a.s_addr);
+    dhcpd_config_default(c, host, prefix);
+    c->server = c->router = host;
+    c->dns = 0;
+    char err[160];
+    const char *why = NULL;
+    if (dhcpd_config_parse(spec ? spec : "", c, err, sizeof(err)) < 0)
+        return cli_bad_value(prog, "--dhcp-server", spec, "%s", err);
+    if (dhcpd_config_check(c, &why) < 0) {
+        cli_usage_error(prog, "--dhcp-server: %s (network of --addr %s)", why, addr);
+        return -1;
+    }
+    return 0;
+}
+
+static void dhcp_ready(void *ctx) { dhcpd_service(ctx); }
 
 /* The host's name when --name is not given: the interface name of --link. */
 static const char *default_name(const char *link)
@@ -59,12 +99,13 @@ int tool_host(int argc, char **argv)
 {
     static const char *const prog = "netsock host";
     static const char shortopts[] = ":qh";
-    enum { OPT_SERVE = 0x100, OPT_HTTP_PORT, OPT_MAX_CONNS, OPT_READ_PAUSE };
+    enum { OPT_SERVE = 0x100, OPT_HTTP_PORT, OPT_MAX_CONNS, OPT_READ_PAUSE, OPT_DHCP };
     static const struct option longopts[] = {
         {"serve", required_argument, NULL, OPT_SERVE},
         {"http-port", required_argument, NULL, OPT_HTTP_PORT},
         {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
         {"read-pause", required_argument, NULL, OPT_READ_PAUSE},
+        {"dhcp-server", optional_argument, NULL, OPT_DHCP},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         LINK_LONG_OPTIONS,
@@ -73,7 +114,8 @@ int tool_host(int argc, char **argv)
     struct link_opts lo = {0};
     struct services_config cfg;
     services_config_default(&cfg);
-    bool quiet = false;
+    bool quiet = false, dhcp = false;
+    const char *dhcp_spec = NULL;
     uint64_t u;
     int c;
     cli_getopt_reset();
@@ -119,6 +161,10 @@ int tool_host(int argc, char **argv)
             cfg.pause_us = (uint64_t)(secs * 1e6);
             break;
         }
+        case OPT_DHCP:
+            dhcp = true;
+            dhcp_spec = optarg;
+            break;
         case 'q':
             quiet = true;
             break;
@@ -135,6 +181,9 @@ int tool_host(int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (!lo.name)
         lo.name = default_name(lo.link);
+    struct dhcpd_config dcfg;
+    if (dhcp && dhcp_config(prog, lo.addr, dhcp_spec, &dcfg) < 0)
+        return CLI_EXIT_USAGE;
 
     struct link_host h;
     if (link_host_open(&h, &lo) < 0)
@@ -146,8 +195,20 @@ int tool_host(int argc, char **argv)
         link_host_close(&h);
         return 1;
     }
+    struct dhcpd *dhcpd = NULL;
+    if (dhcp) {
+        dhcpd = dhcpd_new(h.st, h.ifindex, &dcfg, &err, NULL);
+        if (!dhcpd) {
+            fprintf(stderr, "%s: DHCP server: %s\n", prog, strerror(-err));
+            services_free(svc);
+            link_host_close(&h);
+            return 1;
+        }
+        services_watch(svc, dhcpd_fd(dhcpd), dhcp_ready, dhcpd);
+    }
     struct ctl_server *ctl = NULL;
     if (ctl_server_open(&ctl, lo.name, h.loop, h.st, svc) < 0) {
+        dhcpd_free(dhcpd);
         services_free(svc);
         link_host_close(&h);
         return 1;
@@ -158,6 +219,13 @@ int tool_host(int argc, char **argv)
         for (unsigned i = 0; i < 4; i++)
             if (cfg.mask & (1u << i))
                 fprintf(stderr, "%s", names[i]);
+        if (dhcpd) {
+            char a[16], b[16];
+            struct in_addr f = {htonl(dcfg.pool_first)};
+            struct in_addr l = {htonl(dcfg.pool_first + dcfg.pool_size - 1)};
+            fprintf(stderr, " dhcp (%s-%s)", inet_ntop(AF_INET, &f, a, sizeof(a)),
+                    inet_ntop(AF_INET, &l, b, sizeof(b)));
+        }
         fprintf(stderr, "; control socket %s\n", ctl_server_path(ctl));
     }
 
@@ -176,6 +244,18 @@ int tool_host(int argc, char **argv)
     struct services_stats st;
     services_get_stats(svc, &st);
     ctl_server_close(ctl);
+    const struct dhcpd_stats *ds = dhcpd ? &dhcpd_server_of(dhcpd)->stats : NULL;
+    if (ds && !quiet)
+        fprintf(stderr,
+                "netsock host %s: DHCP: %llu received, %llu offers, %llu acks, %llu naks, "
+                "%llu released, %llu declined, %llu dropped as malformed, %llu dropped as "
+                "BOOTP, %llu refused for a full pool\n",
+                lo.name, (unsigned long long)ds->rx, (unsigned long long)ds->offers,
+                (unsigned long long)ds->acks, (unsigned long long)ds->naks,
+                (unsigned long long)ds->released, (unsigned long long)ds->declined,
+                (unsigned long long)ds->drop_malformed, (unsigned long long)ds->drop_bootp,
+                (unsigned long long)ds->no_address);
+    dhcpd_free(dhcpd);
     services_free(svc);
     ns_stack_poll(h.st, ns_clock_now_us());
     if (!quiet) {

@@ -106,6 +106,10 @@ struct services {
     uint8_t *chargen;       /* RFC 864's pattern from its start, one period + 64 KiB */
     uint64_t rng;
     struct services_stats stats;
+    /* One more socket of the caller's (services_watch): fd -1 when none. */
+    int watch_fd;
+    void (*watch_cb)(void *ctx);
+    void *watch_ctx;
 };
 
 void services_config_default(struct services_config *cfg)
@@ -211,6 +215,7 @@ struct services *services_new(struct ns_stack *st, const struct services_config 
         *err = -ENOMEM;
         return NULL;
     }
+    s->watch_fd = -1;
     chargen_fill(s->chargen, CHARGEN_PERIOD + 65536, 0);
     s->st = st;
     if (cfg)
@@ -1117,7 +1122,7 @@ static bool sweep(struct services *s)
 int services_poll(struct services *s, int timeout_ms)
 {
     bool timed = sweep(s);
-    size_t n = s->nlis + s->nconns;
+    size_t n = s->nlis + s->nconns + 1; /* the last slot: the watched socket */
     if (n > s->pfds_cap) {
         size_t cap = s->pfds_cap ? s->pfds_cap : 64;
         while (cap < n)
@@ -1137,6 +1142,7 @@ int services_poll(struct services *s, int timeout_ms)
     for (size_t i = 0; i < nconns; i++)
         s->pfds[s->nlis + i] =
             (struct pollfd){.fd = s->conns[i]->fd, .events = conn_events(s, s->conns[i])};
+    s->pfds[n - 1] = (struct pollfd){.fd = s->watch_fd, .events = POLLIN};
     if (timed && (timeout_ms < 0 || timeout_ms > SWEEP_MS))
         timeout_ms = SWEEP_MS;
     int ready = ns_poll(s->st, s->pfds, (nfds_t)n, timeout_ms);
@@ -1144,6 +1150,8 @@ int services_poll(struct services *s, int timeout_ms)
         return -errno;
     if (ready == 0)
         return 0;
+    if (s->pfds[n - 1].revents & POLLIN)
+        s->watch_cb(s->watch_ctx);
     for (size_t i = 0; i < nconns; i++) {
         struct conn *c = s->conns[i];
         if (s->pfds[s->nlis + i].revents && !c->dead)
@@ -1159,6 +1167,13 @@ int services_poll(struct services *s, int timeout_ms)
     }
     sweep(s);
     return ready;
+}
+
+void services_watch(struct services *s, int fd, void (*cb)(void *ctx), void *ctx)
+{
+    s->watch_fd = fd;
+    s->watch_cb = cb;
+    s->watch_ctx = ctx;
 }
 
 void services_free(struct services *s)

@@ -85,6 +85,12 @@ struct services *services_new(struct ns_stack *st, const struct services_config 
  * with nothing left to do). */
 int services_poll(struct services *s, int timeout_ms);
 
+/* Poll one more socket of st's in services_poll: when fd is readable,
+ * cb(ctx) runs (before the connections are served). One at a time (a new
+ * call replaces the last); fd -1 stops. `netsock host --dhcp-server`
+ * watches the DHCP server's socket so. */
+void services_watch(struct services *s, int fd, void (*cb)(void *ctx), void *ctx);
+
 /* Close every connection (orderly: FIN after queued data; RST when the
  * peer's data was left unread, as close(2)) and every listening socket,
  * and free s. */

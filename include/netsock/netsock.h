@@ -254,6 +254,15 @@ int ns_if_autoconf(struct ns_stack *st, int ifindex);
  * 0, -ENOENT (not autoconfigured), -EINVAL. */
 int ns_if_advertise(struct ns_stack *st, int ifindex, const void *prefix, unsigned prefix_len);
 
+/* Tell the neighbour cache that addr is at the Ethernet address mac on
+ * interface ifindex, as an ARP reply would (Linux SIOCSARP with ATF_COM,
+ * `ip neigh replace ADDR lladdr MAC nud reachable`): a DHCP server unicasts
+ * an offer to a client that has no address to answer ARP with (RFC 2131
+ * §4.1). The entry then ages like one learned. AF_INET only (addr -> struct
+ * in_addr). 0, -EAFNOSUPPORT, -ENODEV, -EOPNOTSUPP (not Ethernet), -EINVAL
+ * (a broadcast, multicast or zero address, a multicast MAC), -ENOMEM. */
+int ns_neigh_set(struct ns_stack *st, int ifindex, int af, const void *addr, const uint8_t mac[6]);
+
 /* Remove an address from an interface: AF_INET6 only (its connected
  * route goes with it). 0, -EADDRNOTAVAIL, -EAFNOSUPPORT, -ENODEV. */
 int ns_if_addr_del(struct ns_stack *st, int ifindex, int af, const void *addr);

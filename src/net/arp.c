@@ -510,3 +510,14 @@ int arp_lookup(const struct ns_stack *st, int ifindex, uint32_t ip, uint8_t mac[
     memcpy(mac, e->mac, NS_ETH_ALEN);
     return 0;
 }
+
+int arp_set(struct ns_stack *st, int ifindex, uint32_t ip, const uint8_t mac[6])
+{
+    struct arp_entry *e = arp_find(&st->net->arp, ifindex, ip);
+    if (!e)
+        e = arp_create(st, ifindex, ip);
+    if (!e)
+        return -ENOMEM;
+    arp_confirm(st, e, mac);
+    return 0;
+}

@@ -390,6 +390,10 @@ void neigh_hold_detach(struct ns_stack *st, struct neigh_hold *h, struct ns_pbuf
 void arp_announce(struct ns_stack *st, struct ns_iface *ifp, uint32_t addr);
 /* Look up a resolved entry (tests, introspection): 0 and the MAC, or -ENOENT. */
 int arp_lookup(const struct ns_stack *st, int ifindex, uint32_t ip, uint8_t mac[6]);
+/* Set ip's MAC on ifindex as if an ARP reply had just said so (the entry
+ * created when missing, an older MAC replaced, held packets sent):
+ * ns_neigh_set's IPv4 half. 0 or -ENOMEM. */
+int arp_set(struct ns_stack *st, int ifindex, uint32_t ip, const uint8_t mac[6]);
 /* The ARP part of ns_stack_usage(). */
 void arp_usage(const struct ns_stack *st, struct ns_stack_usage *out);
 

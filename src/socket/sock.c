@@ -479,10 +479,17 @@ static int cmsg_sol_ip(const struct cmsghdr *c, size_t cmsg_len, int type, struc
             return -EINVAL;
         out->tos = v;
         return 0;
-    case IP_PKTINFO:
-        /* Accepted; its source address and interface are not applied
-         * (docs/sockets.md). */
-        return cmsg_len == CMSG_LEN(sizeof(struct in_pktinfo)) ? 0 : -EINVAL;
+    case IP_PKTINFO: {
+        /* ip_cmsg_send: ipi_ifindex is the output interface. netsock
+         * applies it to the limited broadcast only (udp_sendmsg); the
+         * source address is not applied (docs/sockets.md). */
+        if (cmsg_len != CMSG_LEN(sizeof(struct in_pktinfo)))
+            return -EINVAL;
+        struct in_pktinfo pi;
+        memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+        out->pi_ifindex = pi.ipi_ifindex;
+        return 0;
+    }
     case LX_IP_PROTOCOL:
         if (cmsg_len != CMSG_LEN(sizeof(int)))
             return -EINVAL;
@@ -500,6 +507,7 @@ int sock_cmsg_send(const struct msghdr *msg, enum sock_cmsg_kind kind, struct so
 {
     out->ttl = 0;
     out->tos = -1;
+    out->pi_ifindex = 0;
     out->has_pi6 = false;
     const char *base = msg->msg_control;
     size_t size = msg->msg_controllen, off = 0;

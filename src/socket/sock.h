@@ -351,6 +351,8 @@ void sock_iov_gather(const struct msghdr *msg, uint8_t *dst, size_t len);
 struct sock_cmsg {
     int ttl;   /* IP_TTL for this datagram, 1..255; 0: the socket's */
     int tos;   /* IP_TOS for this datagram, 0..255; -1: the socket's */
+    int pi_ifindex;          /* IP_PKTINFO's ipi_ifindex (SOCK_CMSG_UDP): the interface a
+                                limited broadcast leaves by; 0: none */
     bool has_pi6;            /* an IPV6_PKTINFO came (SOCK_CMSG_UDP6): */
     struct in6_pktinfo pi6;  /* its source and interface, for the caller to check */
 };

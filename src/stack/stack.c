@@ -273,6 +273,25 @@ int ns_if_advertise(struct ns_stack *st, int ifindex, const void *prefix, unsign
     return autoconf_advertise(st, ifindex, &adv);
 }
 
+int ns_neigh_set(struct ns_stack *st, int ifindex, int af, const void *addr, const uint8_t mac[6])
+{
+    if (af != AF_INET)
+        return -EAFNOSUPPORT;
+    struct ns_iface *ifp = ns_iface_get(st, ifindex);
+    if (!ifp)
+        return -ENODEV;
+    if (ifp->loopback || ifp->dev->link != NS_LINK_ETHER)
+        return -EOPNOTSUPP;
+    if (!addr || !mac)
+        return -EINVAL;
+    struct in_addr a;
+    memcpy(&a, addr, sizeof(a));
+    uint32_t ip = ntohl(a.s_addr);
+    if (ip == 0 || ip4_is_multicast(ip) || ip4_is_broadcast(st, ip) || (mac[0] & 1))
+        return -EINVAL;
+    return arp_set(st, ifindex, ip, mac);
+}
+
 int ns_if_addr_del(struct ns_stack *st, int ifindex, int af, const void *addr)
 {
     if (af != AF_INET6)

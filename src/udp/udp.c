@@ -356,8 +356,27 @@ static ssize_t udp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
     daddr = ns_addr_to_ip4(&dst);
     daddr = udp_fix_dst(so, daddr);
     /* The egress: the connected peer's as decided before (unless routes
-     * changed since), another destination's decided now. */
-    const struct ip_egress *eg = ip4_egress(st, &so->egress, daddr);
+     * changed since), another destination's decided now. The limited
+     * broadcast with an output interface (IP_PKTINFO's ipi_ifindex) leaves
+     * by that interface whatever the routes say, from its address (Linux
+     * ip_route_output_key_hash_rcu: lbcast with an oif, inet_select_addr):
+     * a DHCP server answers on the link a request came from. */
+    struct ip_egress bcast_eg;
+    const struct ip_egress *eg;
+    if (cm.pi_ifindex && ip4_is_limited_bcast(daddr)) {
+        struct ns_iface *ifp = ns_iface_get(st, cm.pi_ifindex);
+        if (!ifp)
+            return -ENODEV;
+        bcast_eg = (struct ip_egress){
+            .dst = daddr,
+            .ifp = ifp,
+            .nexthop = daddr,
+            .src = ip4_source_for(st, cm.pi_ifindex, daddr),
+        };
+        eg = &bcast_eg;
+    } else {
+        eg = ip4_egress(st, &so->egress, daddr);
+    }
     if (eg->err)
         return -ENETUNREACH;
     uint32_t src = eg->src;

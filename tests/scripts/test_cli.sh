@@ -122,6 +122,13 @@ for p in 0 65536 -1 http 8o; do
     usage_error "netsock host: invalid --http-port value '$p': expected a port number from 1 to 65535" host "${LINK[@]}" --http-port "$p"
 done
 usage_error "netsock host: unexpected argument 'extra'" host "${LINK[@]}" extra
+for d in mtu=67 lease=0 bogus=1 pool=192.0.2.9-192.0.2.8 'dns=x' 'lease=10,'; do
+    usage_error "netsock host: invalid --dhcp-server value '$d': expected .*" host "${LINK[@]}" --dhcp-server="$d"
+done
+usage_error "netsock host: --dhcp-server: the pool is not inside the server's network \(network of --addr 192.0.2.2/24\)" host "${LINK[@]}" --dhcp-server=pool=198.51.100.15-198.51.100.30
+usage_error "netsock host: --dhcp-server: the pool holds the server's, the router's or the DNS address .*" host "${LINK[@]}" --dhcp-server=pool=192.0.2.1-192.0.2.9
+link_reached 1 host "${LINK[@]}" --dhcp-server
+link_reached 1 host "${LINK[@]}" --dhcp-server=pool=192.0.2.100-192.0.2.199,dns=192.0.2.53,lease=600,mtu=1400
 link_reached 1 host "${LINK[@]}" --serve=echo,http --http-port=8080 --max-conns=10 -q
 link_reached 1 host --link=packet:nsknone0 --addr=192.0.2.2/24 --gw=192.0.2.1 --serve all --quiet
 
