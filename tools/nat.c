@@ -45,7 +45,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "apisock.h"
 #include "ctl.h"
+#include "dhcpd.h"
+#include "hostfwd.h"
 #include "link.h"
 #include "nat.h"
 #include "netsock/epoll.h"
@@ -63,6 +66,7 @@
 #define NAT_ICMP_TIMEOUT_S 60u      /* RFC 5508 REQ-1: at least 60 s for echo */
 #define NAT_TCP_BUF (256u * 1024u)  /* bytes buffered each way per TCP connection */
 #define NAT_PREFIX_MAX 32u          /* --allow / --deny prefixes each */
+#define NAT_FORWARDS_MAX 64u        /* --forward options */
 
 /* Refusals and drops, each counted (docs/nat.md "Counters"). */
 #define NAT_COUNTERS(X)                                                                   \
@@ -81,7 +85,10 @@
     X(refused_host_loopback, "guest flows to the gateway refused: --disable-host-loopback") \
     X(refused_table_full, "guest flows refused: the table is full of TCP connections")     \
     X(refused_in_cidr, "guest flows to an unused address of the virtual network")         \
-    X(refused_no_socket, "guest flows refused: no host socket (socket() or bind() failed)")
+    X(refused_no_socket, "guest flows refused: no host socket (socket() or bind() failed)") \
+    X(fwd_opened, "forwarded host connections the guest accepted")                   \
+    X(fwd_refused_by_guest, "forwarded host connections the guest refused: RST to the client") \
+    X(fwd_refused, "forwarded host connections or datagrams refused: table full, no socket")
 
 enum nat_counter {
 #define NAT_ENUM(name, desc) NATC_##name,
@@ -95,8 +102,12 @@ static const char *const nat_counter_names[] = {
 #undef NAT_NAME
 };
 
-enum ct_kind { CT_TCP, CT_UDP, CT_ICMP };
-enum ct_state { CT_CONNECTING, CT_ESTAB, CT_MAPPED };
+/* CT_UDPIN: a host client of a UDP forward and the netsock socket (on the
+ * gateway's address) that stands for it towards the guest. */
+enum ct_kind { CT_TCP, CT_UDP, CT_ICMP, CT_UDPIN };
+/* CT_CONNECTING: the host connect of a guest's connection is under way;
+ * CT_INBOUND: a forwarded host connection waits for the guest's accept. */
+enum ct_state { CT_CONNECTING, CT_INBOUND, CT_ESTAB, CT_MAPPED };
 
 struct buf {
     uint8_t *p;
@@ -114,7 +125,8 @@ struct ct {
     struct sockaddr_in gsrc, gdst, hlocal, hremote;
     uint16_t gid;           /* ICMP: the guest's echo identifier */
     int hfd;                /* the host (kernel) socket */
-    int gfd;                /* TCP: the guest-side netsock socket */
+    int gfd;                /* TCP, UDPIN: the guest-side netsock socket */
+    struct fwd *fwd;        /* UDPIN: its forward (whose socket hfd is not ours) */
     uint64_t bytes_out, bytes_in; /* guest -> host, host -> guest */
     uint64_t created_us, last_us;
     /* TCP: readiness seen (edge-triggered) and the close handshake. */
@@ -146,6 +158,10 @@ struct nat {
     uint64_t ctr[NATC__COUNT];
     bool warned_ping;
     const char *name;
+    struct hostfwd_table fwds; /* the forwards, as the API socket lists them */
+    struct fwd *fwd_list;      /* and their listeners */
+    struct dhcpd *dhcp;
+    char tag_dhcp;
     uint8_t pkt[65536];     /* packets built for the guest */
 };
 
@@ -233,9 +249,19 @@ static struct ct *ct_new(struct nat *n, uint8_t kind)
     return c;
 }
 
-static void ct_hash_add(struct ct *c, uint16_t port)
+/* The key c is hashed under: the guest's address and port (identifier
+ * for ICMP); for UDPIN the host client's. */
+static uint32_t ct_key_of(const struct ct *c)
 {
-    struct ct **b = &c->nat->hash[ct_key(c->kind, c->gsrc.sin_addr.s_addr, port)];
+    if (c->kind == CT_UDPIN)
+        return ct_key(c->kind, c->hremote.sin_addr.s_addr, c->hremote.sin_port);
+    return ct_key(c->kind, c->gsrc.sin_addr.s_addr,
+                  c->kind == CT_ICMP ? c->gid : c->gsrc.sin_port);
+}
+
+static void ct_hash_add(struct ct *c)
+{
+    struct ct **b = &c->nat->hash[ct_key_of(c)];
     c->hnext = *b;
     *b = c;
 }
@@ -244,9 +270,7 @@ static void ct_free(struct ct *c)
 {
     struct nat *n = c->nat;
     if (c->kind != CT_TCP) {
-        uint16_t port = c->kind == CT_ICMP ? c->gid : c->gsrc.sin_port;
-        for (struct ct **pp = &n->hash[ct_key(c->kind, c->gsrc.sin_addr.s_addr, port)]; *pp;
-             pp = &(*pp)->hnext)
+        for (struct ct **pp = &n->hash[ct_key_of(c)]; *pp; pp = &(*pp)->hnext)
             if (*pp == c) {
                 *pp = c->hnext;
                 break;
@@ -574,6 +598,8 @@ static void tcp_pump(struct ct *c)
     ct_touch(c);
 }
 
+static void tcp_start(struct ct *c);
+
 /* The host connect of c ended (writable or in error): the verdict on the
  * guest's held SYN, as the destination answered. */
 static void tcp_connected(struct ct *c)
@@ -608,15 +634,8 @@ static void tcp_connected(struct ct *c)
     ns_setsockopt(n->st, c->gfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     len = sizeof(c->hlocal);
     getsockname(c->hfd, (struct sockaddr *)&c->hlocal, &len);
-    c->gh.p = malloc(NAT_TCP_BUF);
-    c->hg.p = malloc(NAT_TCP_BUF);
-    if (!c->gh.p || !c->hg.p) {
-        tcp_abort(c);
-        return;
-    }
-    c->state = CT_ESTAB;
     c->h_wr = c->h_rd = true;
-    tcp_pump(c);
+    tcp_start(c);
 }
 
 static void on_host_tcp(void *ctx, int fd, uint32_t ev)
@@ -632,6 +651,20 @@ static void on_host_tcp(void *ctx, int fd, uint32_t ev)
         c->h_rd = true;
     if (ev & (EPOLLOUT | EPOLLERR))
         c->h_wr = true;
+    if (c->state == CT_ESTAB)
+        tcp_pump(c);
+}
+
+/* Both sides of c are connected: the buffers, then data. */
+static void tcp_start(struct ct *c)
+{
+    c->gh.p = malloc(NAT_TCP_BUF);
+    c->hg.p = malloc(NAT_TCP_BUF);
+    if (!c->gh.p || !c->hg.p) {
+        tcp_abort(c);
+        return;
+    }
+    c->state = CT_ESTAB;
     tcp_pump(c);
 }
 
@@ -641,10 +674,26 @@ static void on_guest_tcp(struct ct *c, uint32_t ev)
         c->g_rd = true;
     if (ev & (EPOLLOUT | EPOLLERR))
         c->g_wr = true;
-    if (c->state == CT_ESTAB)
+    if (c->state == CT_ESTAB) {
         tcp_pump(c);
-    else if (ev & (EPOLLERR | EPOLLHUP))
+    } else if (c->state == CT_INBOUND && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        /* The guest answered the forwarded connection. */
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ns_getsockopt(c->nat->st, c->gfd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            c->nat->ctr[NATC_fwd_refused_by_guest]++;
+            tcp_abort(c); /* the host's client gets a RST, as from a closed port */
+            return;
+        }
+        len = sizeof(c->gsrc);
+        ns_getsockname(c->nat->st, c->gfd, (struct sockaddr *)&c->gsrc, &len);
+        c->nat->ctr[NATC_fwd_opened]++;
+        c->g_rd = c->g_wr = c->h_rd = c->h_wr = true; /* each tried until EAGAIN */
+        tcp_start(c);
+    } else if (ev & (EPOLLERR | EPOLLHUP)) {
         ct_free(c); /* the guest gave up (its RST) before the host connected */
+    }
 }
 
 /* Refuse held connection g with verdict v and close it. */
@@ -807,7 +856,7 @@ static void on_guest_udp(struct nat *n)
                 continue;
             c->gsrc = src;
             c->state = CT_MAPPED;
-            ct_hash_add(c, src.sin_port);
+            ct_hash_add(c);
             if (host_dgram(n, c, 0, on_host_udp) < 0) {
                 ct_free(c);
                 continue;
@@ -891,7 +940,7 @@ static void on_guest_icmp(struct nat *n)
             c->gsrc = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip.src)};
             c->gid = id;
             c->state = CT_MAPPED;
-            ct_hash_add(c, id);
+            ct_hash_add(c);
             if (host_dgram(n, c, IPPROTO_ICMP, on_host_icmp) < 0) {
                 ct_free(c);
                 continue;
@@ -908,6 +957,229 @@ static void on_guest_icmp(struct nat *n)
         ct_touch(c);
     }
 }
+
+/* ---- inbound port forwards (--forward, the API socket) ----------------------------------------- */
+
+/* A forward's host socket: a TCP listener whose connections go to the
+ * guest, from the gateway's address (as slirp4netns's). */
+struct fwd {
+    struct fwd *next;
+    struct nat *nat;
+    unsigned id;
+    struct hostfwd f;
+    int lfd;
+};
+
+static void on_fwd_accept(void *ctx, int fd, uint32_t events)
+{
+    (void)events;
+    struct fwd *w = ctx;
+    struct nat *n = w->nat;
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t pl = sizeof(peer);
+        int h = accept4(fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (h < 0)
+            return;
+        struct sockaddr_in gw = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(n->gw)};
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(w->f.guest_port),
+                                 .sin_addr.s_addr = w->f.guest_addr ? w->f.guest_addr
+                                                                    : htonl(n->guest)};
+        int g = -1;
+        struct ct *c = NULL;
+        if (ct_room(n) && (c = ct_new(n, CT_TCP)) != NULL)
+            g = ns_socket(n->st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (g < 0 || ns_bind(n->st, g, (struct sockaddr *)&gw, sizeof(gw)) < 0 ||
+            (ns_connect(n->st, g, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS)) {
+            n->ctr[NATC_fwd_refused]++;
+            struct linger reset = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(h, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+            close(h);
+            if (g >= 0)
+                ns_close(n->st, g);
+            if (c)
+                ct_free(c);
+            continue;
+        }
+        c->gfd = g;
+        c->hfd = h;
+        c->state = CT_INBOUND;
+        c->gsrc = gw;
+        c->gdst = to;
+        c->hremote = peer;
+        socklen_t ll = sizeof(c->hlocal);
+        getsockname(h, (struct sockaddr *)&c->hlocal, &ll);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+        if (ns_epoll_ctl(n->st, n->ep, EPOLL_CTL_ADD, g, &ev) < 0 ||
+            ns_loop_add_fd(n->loop, h, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_host_tcp, c) <
+                0) {
+            c->hfd = -1; /* not watched: close it here */
+            close(h);
+            ct_free(c);
+        }
+    }
+}
+
+/* A UDP forward's host socket is readable: each client's datagrams go to
+ * the guest from a netsock socket of its own on the gateway's address, so
+ * the guest's answers come back to it by the stack's own demux. */
+static void on_fwd_udp(void *ctx, int fd, uint32_t events)
+{
+    (void)events;
+    struct fwd *w = ctx;
+    struct nat *n = w->nat;
+    static uint8_t data[65536];
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t pl = sizeof(peer);
+        ssize_t len = recvfrom(fd, data, sizeof(data), MSG_DONTWAIT, (struct sockaddr *)&peer, &pl);
+        if (len < 0)
+            return;
+        struct ct *c = NULL;
+        for (c = n->hash[ct_key(CT_UDPIN, peer.sin_addr.s_addr, peer.sin_port)]; c; c = c->hnext)
+            if (c->kind == CT_UDPIN && c->fwd == w &&
+                c->hremote.sin_addr.s_addr == peer.sin_addr.s_addr &&
+                c->hremote.sin_port == peer.sin_port)
+                break;
+        if (!c) {
+            if (!ct_room(n) || !(c = ct_new(n, CT_UDPIN))) {
+                n->ctr[NATC_fwd_refused]++;
+                continue;
+            }
+            c->fwd = w;
+            c->state = CT_MAPPED;
+            c->hremote = peer;
+            socklen_t ll = sizeof(c->hlocal);
+            getsockname(fd, (struct sockaddr *)&c->hlocal, &ll);
+            c->gdst = (struct sockaddr_in){.sin_family = AF_INET,
+                                           .sin_port = htons(w->f.guest_port),
+                                           .sin_addr.s_addr = w->f.guest_addr ? w->f.guest_addr
+                                                                              : htonl(n->guest)};
+            struct sockaddr_in gw = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(n->gw)};
+            socklen_t gl = sizeof(c->gsrc);
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+            c->gfd = ns_socket(n->st, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+            if (c->gfd < 0 || ns_bind(n->st, c->gfd, (struct sockaddr *)&gw, sizeof(gw)) < 0 ||
+                ns_getsockname(n->st, c->gfd, (struct sockaddr *)&c->gsrc, &gl) < 0 ||
+                ns_epoll_ctl(n->st, n->ep, EPOLL_CTL_ADD, c->gfd, &ev) < 0) {
+                n->ctr[NATC_fwd_refused]++;
+                ct_free(c);
+                continue;
+            }
+            ct_hash_add(c);
+            n->ctr[NATC_udp_mappings]++;
+        }
+        if (ns_sendto(n->st, c->gfd, data, (size_t)len, 0, (struct sockaddr *)&c->gdst,
+                      sizeof(c->gdst)) >= 0)
+            c->bytes_in += (uint64_t)len;
+        else
+            n->ctr[NATC_udp_dropped]++;
+        ct_touch(c);
+    }
+}
+
+/* The guest answered a UDP forward's client: back through the forward's
+ * host socket, to that client. */
+static void on_guest_udpin(struct ct *c)
+{
+    static uint8_t data[65536];
+    for (;;) {
+        ssize_t len = ns_recv(c->nat->st, c->gfd, data, sizeof(data), MSG_DONTWAIT);
+        if (len < 0)
+            return;
+        if (sendto(c->fwd->lfd, data, (size_t)len, 0, (struct sockaddr *)&c->hremote,
+                   sizeof(c->hremote)) >= 0)
+            c->bytes_out += (uint64_t)len;
+        else
+            c->nat->ctr[NATC_udp_dropped]++;
+        ct_touch(c);
+    }
+}
+
+/* apisock_ops.add: open forward f's host listener, then record it. */
+static int fwd_add(void *ctx, const struct hostfwd *f, char *err, size_t errlen)
+{
+    struct nat *n = ctx;
+    if (f->host_family != AF_INET) {
+        snprintf(err, errlen, "only forwards from IPv4 host addresses for now");
+        return -EOPNOTSUPP;
+    }
+    bool udp = f->proto == IPPROTO_UDP;
+    for (unsigned i = 0; i < n->fwds.n; i++)
+        if (hostfwd_conflict(&n->fwds.e[i], f)) {
+            char b[96];
+            snprintf(err, errlen, "forward %u (%s) is there", n->fwds.e[i].id,
+                     hostfwd_format(&n->fwds.e[i], b, sizeof(b)));
+            return -EEXIST;
+        }
+    struct fwd *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    int one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(f->host_port)};
+    memcpy(&a.sin_addr, f->host_addr, 4);
+    w->lfd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (w->lfd < 0 || setsockopt(w->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(w->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || (!udp && listen(w->lfd, 128) < 0)) {
+        int e = -errno;
+        snprintf(err, errlen, "cannot listen on host port %u: %s", f->host_port, strerror(-e));
+        if (w->lfd >= 0)
+            close(w->lfd);
+        free(w);
+        return e;
+    }
+    int id = hostfwd_add(&n->fwds, f, err, errlen);
+    w->nat = n;
+    if (id < 0 || ns_loop_add_fd(n->loop, w->lfd, EPOLLIN, udp ? on_fwd_udp : on_fwd_accept, w) < 0) {
+        if (id > 0)
+            hostfwd_remove(&n->fwds, (unsigned)id, err, errlen);
+        close(w->lfd);
+        free(w);
+        return id < 0 ? id : -ENOMEM;
+    }
+    w->nat = n;
+    w->id = (unsigned)id;
+    w->f = *f;
+    w->f.id = (unsigned)id;
+    w->next = n->fwd_list;
+    n->fwd_list = w;
+    return id;
+}
+
+/* apisock_ops.remove: close forward id's host socket; its TCP connections
+ * stay, its UDP mappings (which send through that socket) go. */
+static int fwd_remove(void *ctx, unsigned id, char *err, size_t errlen)
+{
+    struct nat *n = ctx;
+    int rc = hostfwd_remove(&n->fwds, id, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (struct fwd **pp = &n->fwd_list; *pp; pp = &(*pp)->next) {
+        struct fwd *w = *pp;
+        if (w->id == id) {
+            *pp = w->next;
+            for (struct ct *c = n->all_head, *next; c; c = next) {
+                next = c->next;
+                if (c->kind == CT_UDPIN && c->fwd == w)
+                    ct_free(c);
+            }
+            ns_loop_del_fd(n->loop, w->lfd);
+            close(w->lfd);
+            free(w);
+            break;
+        }
+    }
+    return 0;
+}
+
+static void fwd_list(void *ctx, void (*each)(void *arg, const struct hostfwd *f), void *arg)
+{
+    struct nat *n = ctx;
+    for (unsigned i = 0; i < n->fwds.n; i++)
+        each(arg, &n->fwds.e[i]);
+}
+
+static const struct apisock_ops fwd_ops = {.add = fwd_add, .remove = fwd_remove, .list = fwd_list};
 
 /* ---- the loop ----------------------------------------------------------------------------------- */
 
@@ -926,6 +1198,10 @@ static void on_netsock(void *ctx, int fd, uint32_t events)
             on_guest_udp(n);
         else if (p == &n->tag_ricmp)
             on_guest_icmp(n);
+        else if (p == &n->tag_dhcp)
+            dhcpd_service(n->dhcp);
+        else if (((struct ct *)p)->kind == CT_UDPIN)
+            on_guest_udpin(p);
         else
             on_guest_tcp(p, ev[i].events);
     }
@@ -956,14 +1232,14 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 
 static const char *ct_proto(const struct ct *c)
 {
-    return c->kind == CT_TCP ? "tcp" : c->kind == CT_UDP ? "udp" : "icmp";
+    return c->kind == CT_TCP ? "tcp" : c->kind == CT_ICMP ? "icmp" : "udp";
 }
 
 static const char *ct_state_name(const struct ct *c)
 {
     if (c->kind != CT_TCP)
         return "MAPPED";
-    if (c->state == CT_CONNECTING)
+    if (c->state == CT_CONNECTING || c->state == CT_INBOUND)
         return "SYN-SENT";
     if (c->g_shut || c->h_shut)
         return "CLOSING";
@@ -1047,6 +1323,13 @@ static void usage(FILE *f)
             "      --max-conns N      conntrack entries, 1 to %u (default %u)\n"
             "      --udp-timeout S    idle seconds before a UDP mapping expires, 120 to 86400\n"
             "      --resolv-conf FILE where DNS at .3 goes (default /etc/resolv.conf)\n"
+            "      --forward tcp|udp:[HOSTADDR:]HOSTPORT:GUESTPORT\n"
+            "                         host connections (datagrams) to HOSTPORT go to the\n"
+            "                         guest's GUESTPORT\n"
+            "                         (repeatable)\n"
+            "      --api-socket PATH  slirp4netns's JSON API (add_hostfwd, list_hostfwd,\n"
+            "                         remove_hostfwd) on a Unix socket\n"
+            "      --disable-dhcp     no DHCP server on the gateway\n"
             "      --pcap FILE        capture the TAP's frames\n"
             "      --name NAME        the control socket's name (default: TAPNAME)\n"
             "  -q, --quiet            print nothing but errors\n"
@@ -1149,13 +1432,55 @@ static int nat_sockets(struct nat *n)
     return 0;
 }
 
+/* The DHCP server (unless disabled), the --forward listeners and the API
+ * socket. 0, or -1 with a message. */
+static int nat_plugins(struct nat *n, int ifindex, unsigned plen, bool dhcp,
+                       const struct hostfwd *fw, unsigned nfw, const char *api_path,
+                       struct apisock **api)
+{
+    char err[HOSTFWD_ERR_MAX];
+    for (unsigned i = 0; i < nfw; i++) {
+        int rc = fwd_add(n, &fw[i], err, sizeof(err));
+        if (rc < 0) {
+            char b[96];
+            fprintf(stderr, "netsock nat: --forward %s: %s\n", hostfwd_format(&fw[i], b, sizeof(b)),
+                    err);
+            return -1;
+        }
+    }
+    if (api_path) {
+        int e = 0;
+        *api = apisock_open(api_path, n->loop, &fwd_ops, n, &e);
+        if (!*api) {
+            fprintf(stderr, "netsock nat: --api-socket %s: %s\n", api_path, strerror(-e));
+            return -1;
+        }
+    }
+    if (dhcp) {
+        struct dhcpd_config cfg;
+        dhcpd_config_default(&cfg, n->net, plen);
+        if (n->mtu != 1500)
+            cfg.mtu = (uint16_t)n->mtu;
+        int e = 0;
+        const char *why = NULL;
+        n->dhcp = dhcpd_new(n->st, ifindex, &cfg, &e, &why);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &n->tag_dhcp};
+        if (!n->dhcp ||
+            ns_epoll_ctl(n->st, n->ep, EPOLL_CTL_ADD, dhcpd_fd(n->dhcp), &ev) < 0) {
+            fprintf(stderr, "netsock nat: DHCP server: %s\n", why ? why : strerror(-e));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int tool_nat(int argc, char **argv)
 {
     static const char *const prog = "netsock nat";
     static const char shortopts[] = ":cm:qh";
     enum {
         OPT_CIDR = 0x100, OPT_NO_LOOPBACK, OPT_ALLOW, OPT_DENY, OPT_MAX_CONNS, OPT_UDP_TIMEOUT,
-        OPT_RESOLV, OPT_PCAP, OPT_NAME,
+        OPT_RESOLV, OPT_PCAP, OPT_NAME, OPT_FORWARD, OPT_API, OPT_NO_DHCP,
     };
     static const struct option longopts[] = {
         {"configure", no_argument, NULL, 'c'},
@@ -1167,6 +1492,9 @@ int tool_nat(int argc, char **argv)
         {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
         {"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
         {"resolv-conf", required_argument, NULL, OPT_RESOLV},
+        {"forward", required_argument, NULL, OPT_FORWARD},
+        {"api-socket", required_argument, NULL, OPT_API},
+        {"disable-dhcp", no_argument, NULL, OPT_NO_DHCP},
         {"pcap", required_argument, NULL, OPT_PCAP},
         {"name", required_argument, NULL, OPT_NAME},
         {"quiet", no_argument, NULL, 'q'},
@@ -1178,7 +1506,11 @@ int tool_nat(int argc, char **argv)
         return CLI_EXIT_FAIL;
     bool configure = false, quiet = false;
     unsigned mtu = 1500, plen = 24;
-    const char *resolv = "/etc/resolv.conf", *pcap = NULL;
+    const char *resolv = "/etc/resolv.conf", *pcap = NULL, *api_path = NULL;
+    struct hostfwd forwards[NAT_FORWARDS_MAX];
+    unsigned n_forwards = 0;
+    bool dhcp = true;
+    char ferr[HOSTFWD_ERR_MAX];
     n->net = 0x0a000200u; /* 10.0.2.0/24, as slirp4netns */
     n->mask = 0xffffff00u;
     n->host_loopback = true;
@@ -1239,6 +1571,24 @@ int tool_nat(int argc, char **argv)
             break;
         case OPT_PCAP:
             pcap = optarg;
+            break;
+        case OPT_FORWARD:
+            if (n_forwards == NAT_FORWARDS_MAX) {
+                cli_usage_error(prog, "at most %u --forward", NAT_FORWARDS_MAX);
+                goto out;
+            }
+            if (hostfwd_parse(optarg, &forwards[n_forwards], ferr, sizeof(ferr)) < 0) {
+                cli_bad_value(prog, "--forward", optarg, "tcp|udp:[HOSTADDR:]HOSTPORT:GUESTPORT (%s)",
+                              ferr);
+                goto out;
+            }
+            n_forwards++;
+            break;
+        case OPT_API:
+            api_path = optarg;
+            break;
+        case OPT_NO_DHCP:
+            dhcp = false;
             break;
         case OPT_NAME:
             if (!ctl_name_ok(optarg)) {
@@ -1333,11 +1683,17 @@ int tool_nat(int argc, char **argv)
         goto out;
     }
     ctl_server_set_extra(ctl, "conntrack", conntrack_reply, n);
+    hostfwd_table_init(&n->fwds, 0);
+    struct apisock *api = NULL;
+    if (nat_plugins(n, h.ifindex, plen, dhcp, forwards, n_forwards, api_path, &api) < 0) {
+        rc = CLI_EXIT_FAIL;
+        goto stop;
+    }
     if (!quiet)
         fprintf(stderr, "netsock nat %s: %s in %s, gateway %s, MTU %u; control socket %s\n",
                 n->name, tap, netns, gw_s, mtu, ctl_server_path(ctl));
     rc = CLI_EXIT_OK;
-    while (!ns_loop_stopped(n->loop)) {
+    while (rc == CLI_EXIT_OK && !ns_loop_stopped(n->loop)) {
         int r = ns_loop_run_once(n->loop, NS_TIME_NEVER);
         if (r < 0 && r != -EINTR) {
             fprintf(stderr, "netsock nat: %s\n", strerror(-r));
@@ -1345,6 +1701,18 @@ int tool_nat(int argc, char **argv)
             break;
         }
     }
+stop:
+    apisock_close(api);
+    while (n->fwd_list) {
+        struct fwd *w = n->fwd_list;
+        n->fwd_list = w->next;
+        ns_loop_del_fd(n->loop, w->lfd);
+        close(w->lfd);
+        free(w);
+    }
+    hostfwd_table_destroy(&n->fwds);
+    if (n->dhcp)
+        dhcpd_free(n->dhcp);
     while (n->all_head)
         ct_free(n->all_head);
     ctl_server_close(ctl);
