@@ -1188,10 +1188,14 @@ static void on_netsock(void *ctx, int fd, uint32_t events)
 {
     (void)fd, (void)events;
     struct nat *n = ctx;
-    struct epoll_event ev[64];
-    int k = ns_epoll_wait(n->st, n->ep, ev, 64, 0);
-    for (int i = 0; i < k; i++) {
-        void *p = ev[i].data.ptr;
+    /* One event at a time: handling one may free the entry another of
+     * the same batch names (a new flow evicting a UDP forward's mapping,
+     * whose socket is in the set). Every handler drains its socket or is
+     * edge-triggered, so the bound only keeps the loop's other work going
+     * (the descriptor stays readable while events are left). */
+    struct epoll_event ev[1];
+    for (int i = 0; i < 1024 && ns_epoll_wait(n->st, n->ep, ev, 1, 0) == 1; i++) {
+        void *p = ev[0].data.ptr;
         if (p == &n->tag_tl)
             on_accept(n);
         else if (p == &n->tag_ul)
@@ -1203,7 +1207,7 @@ static void on_netsock(void *ctx, int fd, uint32_t events)
         else if (((struct ct *)p)->kind == CT_UDPIN)
             on_guest_udpin(p);
         else
-            on_guest_tcp(p, ev[i].events);
+            on_guest_tcp(p, ev[0].events);
     }
 }
 
