@@ -55,8 +55,9 @@ nat_setup() {
     # can kill ip with SIGPIPE and fail the check.)
     [[ $(in_guest ip -4 addr show tap0) == *10.0.2.100/24* ]] || fail "tap0 was not configured"
     [[ $(in_guest ip route) == *"default via 10.0.2.2"* ]] || fail "no default route in the guest"
-    # nsk_cleanup reads the exit status first: keep it through the rm.
-    trap 'nat_rc=$?; rm -rf "$NSK_NAT_ETC"; (exit $nat_rc); nsk_cleanup' EXIT
+    # nsk_cleanup reads the exit status first: keep it through the rm
+    # (errexit off first, or the non-zero `(exit)` would end the trap).
+    trap 'nat_rc=$?; set +e; rm -rf "$NSK_NAT_ETC"; (exit $nat_rc); nsk_cleanup' EXIT
 }
 
 # Start a background process in the host namespace (stopped at exit).
