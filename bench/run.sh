@@ -100,6 +100,7 @@ for loss in $LOSS_LEVELS; do
     group "tcp_loss_$loss" $((2 * BENCH_LOSS_SECONDS + 10)) bench/tap.sh "$BUILD" loss "$loss"
 done
 group run_iperf3 $((4 * BENCH_RUN_ROUNDS * (BENCH_RUN_SECONDS + 2) + 15)) bench/run_iperf3.sh "$BUILD"
+group nat_iperf3 $((6 * ${BENCH_NAT_ROUNDS:-2} * (${BENCH_NAT_SECONDS:-5} + 3) + 20)) bench/nat_iperf3.sh "$BUILD"
 T_END=$(date +%s)
 
 # ---- the table and the JSON, from the rows -----------------------------------

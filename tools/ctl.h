@@ -67,6 +67,12 @@ int ctl_server_open(struct ctl_server **out, const char *name, struct ns_loop *l
 /* The socket's path. */
 const char *ctl_server_path(const struct ctl_server *srv);
 
+/* A tool's own request (netsock nat's "conntrack [json]"): a request
+ * whose first word is verb is answered by fn(ctx, request, &len), a
+ * malloc'ed reply as ctl_reply's (NULL drops the connection). */
+typedef char *(*ctl_extra_fn)(void *ctx, const char *request, size_t *len);
+void ctl_server_set_extra(struct ctl_server *srv, const char *verb, ctl_extra_fn fn, void *ctx);
+
 /* Stop watching, close every control connection, remove the socket and
  * the pid file. */
 void ctl_server_close(struct ctl_server *srv);

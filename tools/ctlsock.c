@@ -98,7 +98,28 @@ struct ctl_server {
     const struct services *svc;
     struct ctl_conn *conns;
     unsigned nconns;
+    const char *extra_verb; /* ctl_server_set_extra */
+    ctl_extra_fn extra_fn;
+    void *extra_ctx;
 };
+
+void ctl_server_set_extra(struct ctl_server *srv, const char *verb, ctl_extra_fn fn, void *ctx)
+{
+    srv->extra_verb = verb;
+    srv->extra_fn = fn;
+    srv->extra_ctx = ctx;
+}
+
+/* The reply to request: the extra handler's when the request starts with
+ * its verb (alone or followed by a space), else ctl_reply's. */
+static char *server_reply(struct ctl_server *srv, const char *req, size_t *len)
+{
+    size_t vl = srv->extra_verb ? strlen(srv->extra_verb) : 0;
+    if (vl && !strncmp(req, srv->extra_verb, vl) && (req[vl] == 0 || req[vl] == ' ' ||
+                                                     req[vl] == '\n' || req[vl] == '\r'))
+        return srv->extra_fn(srv->extra_ctx, req, len);
+    return ctl_reply(srv->st, srv->svc, req, len);
+}
 
 const char *ctl_server_path(const struct ctl_server *srv) { return srv->path; }
 
@@ -137,7 +158,7 @@ static void on_conn(void *ctx, int fd, uint32_t events)
             if (n == 0 || memchr(c->req, '\n', c->req_len) || c->req_len == sizeof(c->req) - 1)
                 break;
         }
-        c->reply = ctl_reply(c->srv->st, c->srv->svc, c->req, &c->reply_len);
+        c->reply = server_reply(c->srv, c->req, &c->reply_len);
         if (!c->reply) {
             conn_drop(c);
             return;

@@ -401,6 +401,8 @@ int link_host_open(struct link_host *h, const struct link_opts *o)
                     err == -EPERM ? " (needs CAP_NET_ADMIN / CAP_NET_RAW: run as root)" : "");
         return -1;
     }
+    if (o->mtu)
+        dev->mtu = o->mtu;
     if (o->io_thread) {
         /* Innermost: the wrappers above run on the stack's thread. */
         struct ns_dev *w = ns_iothread_wrap(dev, &err);

@@ -38,6 +38,7 @@ struct link_opts {
     bool verbose;       /* log stack events to stderr */
     bool autoconf;      /* IPv6 autoconfiguration on the interface (ns_if_autoconf) */
     bool io_thread;     /* the device's reads and writes on a thread of their own */
+    unsigned mtu;       /* not an option: when set, the device's MTU (netsock nat --mtu) */
 };
 
 /* ---- parsing with getopt_long ----

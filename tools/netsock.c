@@ -4,6 +4,7 @@
  *   netsock host|stat|cat|ping   host tools on a real link (docs/host.md)
  *   netsock perf             iperf3 client/server on a real link (docs/perf.md)
  *   netsock run -- PROGRAM   an unmodified program on netsock (docs/run.md)
+ *   netsock nat NETNS TAP    user-mode networking for a namespace (docs/nat.md)
  *   netsock version | help [COMMAND]
  *
  * Each subcommand parses its own options (getopt_long, cli.h) and has a
@@ -32,6 +33,7 @@ static void usage(FILE *f)
             "  perf      iperf3 client and server (TCP, UDP, -R, -P) on a real link,\n"
             "            interoperating with the real iperf3\n"
             "  run       run an unmodified program with netsock as its network stack\n"
+            "  nat       user-mode networking for a network namespace (as slirp4netns)\n"
             "  version   print the version\n"
             "  help      this text; 'netsock help COMMAND' for a command's options\n"
             "\n"
@@ -45,7 +47,7 @@ static const struct {
 } commands[] = {
     {"demo", tool_demo}, {"host", tool_host}, {"stat", tool_stat},
     {"cat", tool_cat},   {"ping", tool_ping}, {"perf", tool_perf},
-    {"run", tool_run},
+    {"run", tool_run},   {"nat", tool_nat},
 };
 
 static int (*find_command(const char *name))(int, char **)
@@ -91,6 +93,6 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     return cli_usage_error("netsock", "unknown command '%s' (demo, host, stat, cat, ping, perf, "
-                                      "run, version, help)",
+                                      "run, nat, version, help)",
                            cmd);
 }

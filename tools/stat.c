@@ -16,6 +16,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: netsock stat [-tuwlanpimeH] [--json] [--name NAME | --pid PID]\n"
             "       netsock stat -s [--json] [--name NAME | --pid PID]\n"
+            "       netsock stat -c [--json] [--name NAME | --pid PID]\n"
             "\n"
             "The sockets of a running 'netsock host', as ss(8) shows the kernel's, or with\n"
             "-s its counters (like netstat -s). Without --name or --pid: the only host\n"
@@ -33,6 +34,9 @@ static void usage(FILE *f)
             "  -e, --extended     uid, ino, sk and the shutdown marks (<->)\n"
             "  -H, --no-header    no header line\n"
             "  -s, --statistics   the counters instead of the sockets (as netstat -s)\n"
+            "  -c, --conntrack    the connection tracking table of a 'netsock nat': each\n"
+            "                     guest socket pair, its host socket pair, state, bytes,\n"
+            "                     idle time; then the table's counters\n"
             "  -j, --json         JSON (field names in 'man netsock-stat')\n"
             "      --name NAME    the host named NAME\n"
             "      --pid PID      the host whose process is PID\n"
@@ -42,7 +46,7 @@ static void usage(FILE *f)
 int tool_stat(int argc, char **argv)
 {
     static const char *const prog = "netsock stat";
-    static const char shortopts[] = ":tuwlanpimeHsjh";
+    static const char shortopts[] = ":tuwlanpimeHscjh";
     enum { OPT_NAME = 0x100, OPT_PID };
     static const struct option longopts[] = {
         {"tcp", no_argument, NULL, 't'},
@@ -57,6 +61,7 @@ int tool_stat(int argc, char **argv)
         {"extended", no_argument, NULL, 'e'},
         {"no-header", no_argument, NULL, 'H'},
         {"statistics", no_argument, NULL, 's'},
+        {"conntrack", no_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"name", required_argument, NULL, OPT_NAME},
         {"pid", required_argument, NULL, OPT_PID},
@@ -65,7 +70,7 @@ int tool_stat(int argc, char **argv)
     };
     const char *name = NULL;
     uint64_t pid = 0;
-    bool counters = false, json = false;
+    bool counters = false, json = false, conntrack = false;
     char flags[16] = "";
     size_t nflags = 0;
     int c;
@@ -88,6 +93,9 @@ int tool_stat(int argc, char **argv)
             break;
         case 's':
             counters = true;
+            break;
+        case 'c':
+            conntrack = true;
             break;
         case 'j':
             json = true;
@@ -117,6 +125,8 @@ int tool_stat(int argc, char **argv)
                                argv[optind]);
     if (name && pid)
         return cli_usage_error(prog, "--name and --pid exclude each other");
+    if (conntrack && (counters || nflags))
+        return cli_usage_error(prog, "-c shows the conntrack table: no -s or socket filters with it");
     if (counters && nflags)
         return cli_usage_error(prog, "-s shows the counters: -%s apply to the socket table",
                                flags);
@@ -125,7 +135,9 @@ int tool_stat(int argc, char **argv)
     if (ctl_find(name, (long)pid, path) < 0)
         return CLI_EXIT_FAIL;
     char req[64];
-    if (counters)
+    if (conntrack)
+        snprintf(req, sizeof(req), "conntrack%s", json ? " json" : "");
+    else if (counters)
         snprintf(req, sizeof(req), "counters%s", json ? " json" : "");
     else
         snprintf(req, sizeof(req), "sockets%s%s%s", json ? " json" : "", nflags ? " -" : "",

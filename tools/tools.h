@@ -10,5 +10,6 @@ int tool_cat(int argc, char **argv);  /* cat.c */
 int tool_ping(int argc, char **argv); /* ping.c */
 int tool_perf(int argc, char **argv); /* perf.c (perf_nojson.c without cJSON) */
 int tool_run(int argc, char **argv);  /* run.c */
+int tool_nat(int argc, char **argv);  /* nat.c */
 
 #endif

@@ -47,6 +47,7 @@
     X(ip_delivered, "IPv4 packets delivered to a protocol")                     \
     X(ip_rx_gso, "IPv4 GSO packets received: several wire segments in one (GRO)") \
     X(ip_forwarded, "IPv4 packets forwarded")                                   \
+    X(ip_rx_nonlocal, "IPv4 packets for other hosts taken for transparent sockets") \
     X(ip_drop_short, "IPv4 packets shorter than their header")                  \
     X(ip_drop_bad_version, "IPv4 packets with version != 4")                    \
     X(ip_drop_bad_hlen, "IPv4 packets with a bad header length")                \
@@ -74,6 +75,7 @@
     X(icmp_tx, "ICMP messages sent")                                            \
     X(icmp_rx_echo, "ICMP echo requests received")                              \
     X(icmp_tx_echo_reply, "ICMP echo replies sent")                             \
+    X(icmp_drop_nonlocal_echo, "ICMP echo requests for other hosts left unanswered") \
     X(icmp_rx_echo_reply, "ICMP echo replies received")                         \
     X(icmp_rx_unreach, "ICMP destination unreachable received")                 \
     X(icmp_rx_time_exceeded, "ICMP time exceeded received")                     \
@@ -178,6 +180,10 @@
     X(tcp_drop_nomem, "SYNs or handshakes dropped: out of memory")            \
     X(tcp_syncache_added, "half-open connections entered in the syncache")    \
     X(tcp_syncache_dupsyn, "retransmitted SYNs answered from the syncache")   \
+    X(tcp_syn_held, "SYNs held for the application's verdict (NS_TCP_DEFER_SYNACK)") \
+    X(tcp_held_dupsyn, "retransmitted SYNs of a held connection, left unanswered") \
+    X(tcp_held_refused, "held connections refused by the application (RST or ICMP)") \
+    X(tcp_drop_nonlocal, "TCP segments for other hosts with no transparent listener") \
     X(tcp_syncache_overflow, "SYNs finding the syncache bucket, syncache or half-open queue full") \
     X(tcp_syncache_expired, "half-open connections expired, SYN,ACK retries run out (no RST sent)") \
     X(tcp_syncache_reset, "half-open connections removed by the peer's RST")  \

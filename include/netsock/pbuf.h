@@ -79,6 +79,8 @@ struct ns_pbuf {
 
 #define NS_PBUF_F_TX_DEFER 0x10u   /* output path: if a full device queue refuses it, its
                                      sender keeps the data and sends it again (TCP) */
+#define NS_PBUF_F_NONLOCAL 0x20u   /* input: addressed to no address of this host, taken
+                                     for a transparent socket (IP_TRANSPARENT) */
 
 /* GSO packet types (gso_type). */
 #define NS_GSO_TCPV4 1u /* TCP over IPv4 */

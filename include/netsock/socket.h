@@ -73,6 +73,40 @@ int ns_setsockopt(struct ns_stack *st, int fd, int level, int optname, const voi
 int ns_getsockopt(struct ns_stack *st, int fd, int level, int optname, void *optval,
                   socklen_t *optlen);
 
+/* ---- transparent sockets and deferred SYN,ACKs (docs/sockets.md
+ * "Transparent sockets") ------------------------------------------------------
+ *
+ * IP_TRANSPARENT (IPPROTO_IP, an int, Linux's option) set before listen()
+ * on a TCP socket, or before bind() on a UDP one, makes it the stack's
+ * catch-all: it takes what no other socket takes, to any destination
+ * address and port, including addresses that are not the stack's (while
+ * such a socket is open the stack delivers unicast packets for other
+ * hosts to it instead of dropping them: the job of Linux's TPROXY rules,
+ * which netsock does not have). One per protocol; a second fails with
+ * EADDRINUSE. getsockname() on an accepted connection gives the
+ * destination the peer asked for; a UDP socket learns each datagram's
+ * with IP_RECVORIGDSTADDR (an IP_ORIGDSTADDR struct sockaddr_in control
+ * message, as Linux). Nothing else answers for another host: no ICMP
+ * echo reply, no RST, no port unreachable.
+ *
+ * NS_TCP_DEFER_SYNACK (IPPROTO_TCP, an int, netsock's own) on a listener:
+ * a SYN is not answered; its connection is queued for accept() at once,
+ * held in SYN-RECEIVED, and the application gives its verdict with
+ * NS_TCP_SYNACK_VERDICT on the accepted descriptor: NS_SYNACK_ACCEPT
+ * sends the SYN,ACK (the socket becomes writable once the handshake
+ * completes), NS_SYNACK_RESET answers <RST,ACK> as a closed port,
+ * NS_SYNACK_UNREACH(code) an ICMP destination unreachable of that code
+ * (0..15: NET 0, HOST 1, PORT 3, ADMIN_PROHIB 13). After a refusal the
+ * socket is closed (ECONNREFUSED); close() before a verdict refuses with
+ * a RST. A held connection answers nothing: the peer's SYN
+ * retransmissions wait, its RST ends it. The accept queue (listen's
+ * backlog) bounds how many wait to be accepted. */
+#define NS_TCP_DEFER_SYNACK 0x4e530001
+#define NS_TCP_SYNACK_VERDICT 0x4e530002
+#define NS_SYNACK_ACCEPT 1
+#define NS_SYNACK_RESET 2
+#define NS_SYNACK_UNREACH(code) (0x100 | (code))
+
 /* F_GETFL / F_SETFL (O_NONBLOCK only, as for sockets on Linux). */
 int ns_fcntl(struct ns_stack *st, int fd, int cmd, ...);
 

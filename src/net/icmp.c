@@ -161,6 +161,13 @@ static void icmp_echo_reply(struct ns_stack *st, const struct ns_ip4_repr *ip,
         ns_pbuf_free(pb);
         return;
     }
+    /* For another host, taken only for raw sockets to see (a transparent
+     * stack): that host answers or not, we never forge its reply. */
+    if (pb->flags & NS_PBUF_F_NONLOCAL) {
+        NS_STAT_INC(st, icmp_drop_nonlocal_echo);
+        ns_pbuf_free(pb);
+        return;
+    }
     /* RFC 792: reverse the addresses, type 0, same id/seq/data. The
      * request's buffer becomes the reply. */
     uint8_t *p = ns_pbuf_data(pb);

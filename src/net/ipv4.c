@@ -29,6 +29,11 @@ bool ip4_is_local(const struct ns_stack *st, uint32_t addr)
     return false;
 }
 
+void ip_transparent_ref(struct ns_stack *st, int delta)
+{
+    st->net->transparent_socks += (uint32_t)delta;
+}
+
 bool ip4_is_broadcast(const struct ns_stack *st, uint32_t addr)
 {
     if (ip4_is_limited_bcast(addr))
@@ -402,6 +407,11 @@ static void ip4_deliver(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbu
         ns_pbuf_free(pb);
         return;
     }
+    if (!known && (pb->flags & NS_PBUF_F_NONLOCAL)) {
+        NS_STAT_INC(st, ip_drop_not_for_us); /* not ours to refuse */
+        ns_pbuf_free(pb);
+        return;
+    }
     if (!known) {
         /* RFC 1122 §3.2.2.1: SHOULD send protocol unreachable. */
         NS_STAT_INC(st, ip_drop_unknown_proto);
@@ -458,6 +468,25 @@ void ip4_input(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *pb)
             pb = ip4_reass(st, pb);
             if (pb)
                 ip4_deliver(st, ifp, pb, NULL);
+            return;
+        }
+        ip4_deliver(st, ifp, pb, &ip);
+        return;
+    }
+    if (st->net->transparent_socks && !ip4_is_multicast(ip.dst) &&
+        !(pb->flags & NS_PBUF_F_L2_BCAST)) {
+        /* A transparent socket takes traffic to any address (the job of
+         * Linux's TPROXY target with IP_TRANSPARENT sockets): deliver it
+         * here, marked, so that only such sockets see it and no protocol
+         * answers for a host we are not. */
+        pb->flags |= NS_PBUF_F_NONLOCAL;
+        NS_STAT_INC(st, ip_rx_nonlocal);
+        if (ip.mf || ip.frag_off) {
+            pb = ip4_reass(st, pb);
+            if (!pb)
+                return;
+            pb->flags |= NS_PBUF_F_NONLOCAL;
+            ip4_deliver(st, ifp, pb, NULL);
             return;
         }
         ip4_deliver(st, ifp, pb, &ip);

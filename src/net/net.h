@@ -226,6 +226,10 @@ struct net_state {
     uint64_t icmp_tokens_at_us;
     ns_echo_fn echo_fn;
     void *echo_ctx;
+    /* Transparent sockets (IP_TRANSPARENT catch-alls) open now: while
+     * there is one, unicast packets to addresses not ours are delivered
+     * locally, marked NS_PBUF_F_NONLOCAL, instead of being dropped. */
+    uint32_t transparent_socks;
     /* Incremented by every change of routes, addresses or interfaces
      * (ip_egress_invalidate): egress decisions of older generations are
      * made again. Never 0 (a zeroed struct ip_egress is undecided). */
@@ -308,6 +312,10 @@ int ip4_send_packet_if(struct ns_stack *st, struct ns_pbuf *pb, struct ns_iface 
 /* The next IPv4 ID (RFC 6864 §4.1: a per-stack counter from a random
  * start), for a header the caller writes itself (raw IP_HDRINCL). */
 uint16_t ip4_next_id(struct ns_stack *st);
+
+/* A transparent socket opens (delta 1) or closes (-1): see
+ * net_state.transparent_socks. */
+void ip_transparent_ref(struct ns_stack *st, int delta);
 
 /* Is addr one of ours (any interface) or a broadcast we accept? */
 bool ip4_is_local(const struct ns_stack *st, uint32_t addr);

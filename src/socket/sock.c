@@ -17,6 +17,31 @@
 #include "wire/bytes.h"
 #include "wire/wire.h"
 
+/* Every socket flag has a bit of its own (a sum of distinct bits is their
+ * union), and none lies in the protocols' range 0x10000..0x80000. */
+_Static_assert(
+    0ull + SO_F_NONBLOCK + SO_F_REUSEADDR + SO_F_REUSEPORT + SO_F_BROADCAST + SO_F_BOUND
+        + SO_F_CONNECTED + SO_F_SHUT_RD + SO_F_SHUT_WR + SO_F_HDRINCL + SO_F_PKTINFO +
+        SO_F_RECVTTL + SO_F_RECVTOS + SO_F_KEEPALIVE + SO_F_DONTROUTE + SO_F_RECVERR +
+        SO_F_CONNECTING + SO_F_V6ONLY + SO_F_RECVPKTINFO6 + SO_F_RECVTCLASS6 +
+        SO_F_RECVHOPS6 + SO_F_MC6_NOLOOP + SO_F_RECVERR6 + SO_F_NOSPACE + SO_F_OOBINLINE
+        + SO_F_TRANSPARENT + SO_F_RECVORIGDST
+    == (0ull | SO_F_NONBLOCK | SO_F_REUSEADDR | SO_F_REUSEPORT | SO_F_BROADCAST |
+        SO_F_BOUND | SO_F_CONNECTED | SO_F_SHUT_RD | SO_F_SHUT_WR | SO_F_HDRINCL |
+        SO_F_PKTINFO | SO_F_RECVTTL | SO_F_RECVTOS | SO_F_KEEPALIVE | SO_F_DONTROUTE |
+        SO_F_RECVERR | SO_F_CONNECTING | SO_F_V6ONLY | SO_F_RECVPKTINFO6 |
+        SO_F_RECVTCLASS6 | SO_F_RECVHOPS6 | SO_F_MC6_NOLOOP | SO_F_RECVERR6 |
+        SO_F_NOSPACE | SO_F_OOBINLINE | SO_F_TRANSPARENT | SO_F_RECVORIGDST),
+    "two SO_F_* flags share a bit");
+_Static_assert((
+    (0u | SO_F_NONBLOCK | SO_F_REUSEADDR | SO_F_REUSEPORT | SO_F_BROADCAST |
+        SO_F_BOUND | SO_F_CONNECTED | SO_F_SHUT_RD | SO_F_SHUT_WR | SO_F_HDRINCL |
+        SO_F_PKTINFO | SO_F_RECVTTL | SO_F_RECVTOS | SO_F_KEEPALIVE | SO_F_DONTROUTE |
+        SO_F_RECVERR | SO_F_CONNECTING | SO_F_V6ONLY | SO_F_RECVPKTINFO6 |
+        SO_F_RECVTCLASS6 | SO_F_RECVHOPS6 | SO_F_MC6_NOLOOP | SO_F_RECVERR6 |
+        SO_F_NOSPACE | SO_F_OOBINLINE | SO_F_TRANSPARENT | SO_F_RECVORIGDST) & 0xf0000u) == 0,
+    "an SO_F_* flag in the protocols' range");
+
 int sock_init(struct ns_stack *st)
 {
     st->sock = calloc(1, sizeof(*st->sock));
@@ -758,6 +783,14 @@ ssize_t sock_dgram_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
     if (so->flags & SO_F_RECVTOS) {
         uint8_t tos = ip[1];
         put_cmsg(msg, &cused, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    }
+    if ((so->flags & SO_F_RECVORIGDST) && !from_l3) {
+        /* Linux ip_cmsg_recv_dstaddr: the datagram's destination address
+         * and port, what a transparent socket needs to answer from them. */
+        struct sockaddr_in od = {.sin_family = AF_INET};
+        od.sin_addr.s_addr = htonl(ns_addr_to_ip4(&to));
+        od.sin_port = htons(ns_rd16(pb->buf + pb->l4_off + 2));
+        put_cmsg(msg, &cused, IPPROTO_IP, IP_ORIGDSTADDR, &od, sizeof(od));
     }
 cmsg_done:
     msg->msg_controllen = cused;

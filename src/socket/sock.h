@@ -95,8 +95,9 @@ struct ns_sock_ops {
  * reported how it ended (Linux SS_CONNECTING; SO_F_CONNECTED without it
  * is SS_CONNECTED). */
 #define SO_F_CONNECTING 0x8000u
-/* Bits 0x10000..0x800000 belong to the protocols (UDP's SO_F_USER_*);
- * the socket layer's own flags sit below and above them. */
+/* Bits 0x10000..0x80000 belong to the protocols (UDP's SO_F_USER_*);
+ * the socket layer's own flags sit below and above them (sock.c checks
+ * at compile time that no two share a bit). */
 /* IPv6 (AF_INET6 sockets only). */
 #define SO_F_V6ONLY 0x01000000u       /* IPV6_V6ONLY: no IPv4 through this socket */
 #define SO_F_RECVPKTINFO6 0x02000000u /* IPV6_RECVPKTINFO */
@@ -109,7 +110,13 @@ struct ns_sock_ops {
  * not writable): the next time the send buffer drains to the writable
  * mark, tell the watchers (Linux SOCK_NOSPACE, sk_stream_write_space). */
 #define SO_F_NOSPACE 0x20000000u
-#define SO_F_OOBINLINE 0x40000000u /* SO_OOBINLINE: TCP's urgent byte stays in the stream */
+#define SO_F_OOBINLINE 0x100000u /* SO_OOBINLINE: TCP's urgent byte stays in the stream */
+
+/* IP_TRANSPARENT: a catch-all socket for traffic to any address
+ * (docs/sockets.md "Transparent sockets"); IP_RECVORIGDSTADDR: recvmsg
+ * reports each datagram's destination address and port. */
+#define SO_F_TRANSPARENT 0x200000u
+#define SO_F_RECVORIGDST 0x400000u
 
 /* ---- readiness pushed to watchers ---------------------------------------------
  *

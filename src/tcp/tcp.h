@@ -97,15 +97,18 @@ extern const char *const tcp_state_names[];
 /* The user set SO_RCVBUF / SO_SNDBUF: no autotuning (Linux SOCK_*BUF_LOCK). */
 /* bind() named an address (Linux SOCK_BINDADDR_LOCK): a disconnect keeps it. */
 #define TF_BINDADDR_LOCK 0x10000000u
-/* Urgent mode (RFC 9293 §3.8.5, Linux tcp_urg_mode): a send with MSG_OOB
- * set SND.UP; segments below it carry URG until SND.UNA reaches it. */
-#define TF_URG 0x40000000u
 /* The send being queued said MSG_MORE: its tcp_output holds a tail
  * smaller than a segment as TCP_CORK does (set only around that call). */
 #define TF_MORE 0x20000000u
 #define TF_RCVBUF_LOCK 0x1000000u
 #define TF_SNDBUF_LOCK 0x2000000u
 #define TF_BUF_LOCKS (TF_RCVBUF_LOCK | TF_SNDBUF_LOCK)
+/* NS_TCP_DEFER_SYNACK on a listener: a SYN makes a held connection on the
+ * accept queue, answered only by the application's verdict. */
+#define TF_DEFER_SYNACK 0x80000000u
+/* A held connection: in SYN-RECEIVED, our SYN,ACK not sent yet
+ * (NS_TCP_SYNACK_VERDICT decides; docs/tcp.md "Deferred SYN,ACK"). */
+#define TF_HELD 0x40000000u
 
 struct tcpcb;
 
@@ -312,6 +315,10 @@ struct tcpcb {
     /* The narrow fields, together. */
     uint8_t state;
     uint8_t urg_state;           /* TCP_URG_* */
+    /* Urgent mode (RFC 9293 §3.8.5, Linux tcp_urg_mode): a send with
+     * MSG_OOB set SND.UP; segments below it carry URG until SND.UNA
+     * reaches it. */
+    bool urg_mode;
     uint8_t urg_byte;            /* the urgent byte, once TCP_URG_VALID */
     /* RFC 7323 §2: shifts in effect (0 unless both SYNs carried WS); what
      * we offer on our SYN, and what the peer's SYN offered. */
@@ -361,6 +368,9 @@ struct tcp_table {
     uint32_t conn_mask;
     uint32_t nconn;
     struct tcpcb *listen[256];   /* by local port */
+    /* The IP_TRANSPARENT listener, if any: it takes every SYN no other
+     * listener does, to any address and port. */
+    struct tcpcb *transparent;
     uint8_t isn_key[16];         /* RFC 6528 secret */
     uint8_t port_key[16];        /* RFC 6056 secret */
     /* The connection table's hash key (ns_flow_hash), derived from
@@ -462,7 +472,11 @@ struct tcpcb *tcp_lookup(struct ns_stack *st, const struct ns_flow *key);
  * before one bound to the wildcard; NULL when none. */
 struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport);
 void tcp_listen_insert(struct tcpcb *tp);
+/* Unhash listener tp (and clear it as st->tcp->transparent). */
 void tcp_listen_remove(struct tcpcb *tp);
+/* Child tp of listener l is ready: off l's SYN queue (when on it), onto
+ * the tail of its accept queue; l's readers are woken. */
+void tcp_acceptq_add(struct tcpcb *l, struct tcpcb *tp);
 /* Would a socket (self, NULL for none) bound to laddr:lport clash with
  * another (inet_csk_bind_conflict, simplified)? */
 bool tcp_port_in_use(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport,

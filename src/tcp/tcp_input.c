@@ -263,6 +263,24 @@ static void tcp_input_listen(struct ns_stack *st, struct tcpcb *l, struct seg *s
     tcp_syncache_syn(st, l, &s->in, th);
 }
 
+/* A segment for a held connection (TF_HELD: the peer's SYN is waiting
+ * for the application's verdict, unanswered). The peer, in SYN-SENT, can
+ * only repeat its SYN or give up with a RST; neither is answered. */
+static void tcp_input_held(struct tcpcb *tp, const struct seg *s)
+{
+    const struct ns_tcp_repr *th = &s->th;
+    if ((th->flags & NS_TCP_RST) && th->seq == tp->rcv_nxt) {
+        /* RFC 9293 §3.10.7.4 in SYN-RECEIVED, as the syncache does for
+         * a half-open entry: the attempt is over. */
+        NS_STAT_INC(tp->st, tcp_syncache_reset);
+        tcp_set_error(tp, ECONNRESET);
+        tcp_close(tp);
+        return;
+    }
+    if ((th->flags & NS_TCP_SYN) && !(th->flags & NS_TCP_ACK) && th->seq == tp->irs)
+        NS_STAT_INC(tp->st, tcp_held_dupsyn);
+}
+
 /* ---- SYN-SENT (RFC 9293 §3.10.7.3) -------------------------------------------- */
 
 static void tcp_input_syn_sent(struct tcpcb *tp, const struct seg *s)
@@ -352,8 +370,8 @@ static void tcp_ack_new(struct tcpcb *tp, const struct seg *s)
     tp->snd_una = ack;
     if (SEQ_LT(tp->snd_nxt, tp->snd_una))
         tp->snd_nxt = tp->snd_una;
-    if ((tp->flags & TF_URG) && SEQ_GEQ(ack, tp->snd_up))
-        tp->flags &= ~TF_URG; /* the urgent byte arrived: urgent mode ends */
+    if (tp->urg_mode && SEQ_GEQ(ack, tp->snd_up))
+        tp->urg_mode = false; /* the urgent byte arrived: urgent mode ends */
 
     if (tcp_sack_active(tp)) {
         /* The scoreboard drives recovery and the window (tcp_rec_ack). */
@@ -442,23 +460,8 @@ static bool tcp_process_ack(struct tcpcb *tp, const struct seg *s)
         }
         struct tcpcb *l = tp->listener;
         tcp_established(tp, s);
-        if (l) {
-            /* Move from the SYN queue to the accept queue. */
-            for (struct tcpcb **pp = &l->synq; *pp; pp = &(*pp)->qnext)
-                if (*pp == tp) {
-                    *pp = tp->qnext;
-                    l->synq_len--;
-                    break;
-                }
-            tp->qnext = NULL;
-            if (l->acceptq_tail)
-                l->acceptq_tail->qnext = tp;
-            else
-                l->acceptq = tp;
-            l->acceptq_tail = tp;
-            l->acceptq_len++;
-            sock_wake(st, l->so, SOCK_WAKE_IN); /* tcp_child_process: parent's sk_data_ready */
-        }
+        if (l)
+            tcp_acceptq_add(l, tp); /* from the SYN queue to the accept queue */
         /* fall through to the ESTABLISHED processing of this ACK */
     }
 
@@ -1024,14 +1027,25 @@ static void tcp_rcv(struct ns_stack *st, struct ns_pbuf *pb, const struct ns_flo
         tp = NULL;
     }
     if (!tp) {
-        struct tcpcb *l = tcp_lookup_listener(st, &s.in.local, s.in.lport);
+        /* A segment for another host reaches only the transparent
+         * listener; one for us any listener, that one last. */
+        bool nonlocal = pb->flags & NS_PBUF_F_NONLOCAL;
+        struct tcpcb *l = nonlocal ? NULL : tcp_lookup_listener(st, &s.in.local, s.in.lport);
+        if (!l)
+            l = st->tcp->transparent;
         if (l) {
             tcp_input_listen(st, l, &s);
+        } else if (nonlocal) {
+            NS_STAT_INC(st, tcp_drop_nonlocal); /* not ours to reset */
         } else {
             /* RFC 9293 §3.10.7.1: CLOSED — answer with a reset. */
             NS_STAT_INC(st, tcp_drop_no_socket);
             tcp_reset_for(st, &s.in, &s.th, s.len);
         }
+        goto drop;
+    }
+    if (tp->flags & TF_HELD) {
+        tcp_input_held(tp, &s);
         goto drop;
     }
     tp->last_rx_us = st->now_us;

@@ -55,7 +55,7 @@ uint32_t tcp_cur_mss(const struct tcpcb *tp)
  * what the peer is missing, segment by segment. */
 static uint32_t tcp_seg_max(struct tcpcb *tp, uint32_t seq, uint32_t mss)
 {
-    if (SEQ_LT(seq, tp->snd_max) || (tp->flags & TF_URG))
+    if (SEQ_LT(seq, tp->snd_max) || tp->urg_mode)
         return mss; /* urgent mode: each segment carries its own pointer */
     struct ns_dev *dev = tcp_route_dev(tp);
     bool v6 = tp->sock.flow.remote.family == AF_INET6;
@@ -187,7 +187,7 @@ static int tcp_xmit(struct tcpcb *tp, uint32_t seq, uint32_t len, uint8_t flags)
      * segment that starts below SND.UP carries URG and the pointer from
      * its first byte (RFC 6093 §3: to the byte after the urgent one),
      * 0xFFFF while SND.UP lies beyond what a 16-bit field reaches. */
-    if ((tp->flags & TF_URG) && !syn && SEQ_LT(seq, tp->snd_up)) {
+    if (tp->urg_mode && !syn && SEQ_LT(seq, tp->snd_up)) {
         if (tp->snd_up - seq <= 0xFFFF) {
             th.flags |= NS_TCP_URG;
             th.urp = (uint16_t)(tp->snd_up - seq);
@@ -407,7 +407,7 @@ static bool tcp_output_one(struct tcpcb *tp, bool one_from_una)
         bool last = off + len == tp->sndbuf.len;
         if (len >= mss)
             send = true;
-        else if (tp->flags & TF_URG)
+        else if (tp->urg_mode)
             send = true; /* Linux tcp_nagle_test: urgent mode passes Nagle and the cork */
         else if ((tp->flags & (TF_CORK | TF_MORE)) && !(tp->flags & TF_CORK_FLUSH))
             send = false;

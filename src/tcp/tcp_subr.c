@@ -20,6 +20,24 @@
 #include "tcp/tcp.h"
 #include "wire/bytes.h"
 
+/* Every tcpcb flag has a bit of its own (a sum of distinct bits is their
+ * union). */
+_Static_assert(
+    0ull + TF_ACKNOW + TF_DELACK + TF_NODELAY + TF_NEEDFIN + TF_SENTFIN + TF_CORK +
+        TF_FASTRECOVERY + TF_RTT_TIMING + TF_ORPHAN + TF_KEEPALIVE + TF_QUICKACK +
+        TF_WASIDLE + TF_PROBE + TF_REQ_SCALE + TF_RCVD_SCALE + TF_REQ_TSTMP +
+        TF_RCVD_TSTMP + TF_REQ_SACK + TF_RCVD_SACK + TF_LOSS + TF_TLP + TF_TLP_RETRANS +
+        TF_PRR_FORCE + TF_TLP_SEND + TF_NR_PARTIAL + TF_CORK_FLUSH + TF_BINDADDR_LOCK +
+        TF_MORE + TF_RCVBUF_LOCK + TF_SNDBUF_LOCK + TF_DEFER_SYNACK + TF_HELD
+    == (0ull | TF_ACKNOW | TF_DELACK | TF_NODELAY | TF_NEEDFIN | TF_SENTFIN | TF_CORK |
+        TF_FASTRECOVERY | TF_RTT_TIMING | TF_ORPHAN | TF_KEEPALIVE | TF_QUICKACK |
+        TF_WASIDLE | TF_PROBE | TF_REQ_SCALE | TF_RCVD_SCALE | TF_REQ_TSTMP |
+        TF_RCVD_TSTMP | TF_REQ_SACK | TF_RCVD_SACK | TF_LOSS | TF_TLP | TF_TLP_RETRANS |
+        TF_PRR_FORCE | TF_TLP_SEND | TF_NR_PARTIAL | TF_CORK_FLUSH | TF_BINDADDR_LOCK |
+        TF_MORE | TF_RCVBUF_LOCK | TF_SNDBUF_LOCK | TF_DEFER_SYNACK | TF_HELD),
+    "two TF_* flags share a bit");
+
+
 const char *const tcp_state_names[] = {
     "CLOSED",   "LISTEN",     "SYN-SENT",  "SYN-RECV",  "ESTAB",     "CLOSE-WAIT",
     "FIN-WAIT-1", "CLOSING", "LAST-ACK", "FIN-WAIT-2", "TIME-WAIT",
@@ -329,6 +347,10 @@ void tcp_listen_insert(struct tcpcb *tp)
 void tcp_listen_remove(struct tcpcb *tp)
 {
     struct tcp_table *t = tp->st->tcp;
+    if (t->transparent == tp) {
+        t->transparent = NULL;
+        ip_transparent_ref(tp->st, -1);
+    }
     for (struct tcpcb **pp = &t->listen[tp->sock.flow.lport & 255]; *pp; pp = &(*pp)->hnext) {
         if (*pp == tp) {
             *pp = tp->hnext;
@@ -336,6 +358,24 @@ void tcp_listen_remove(struct tcpcb *tp)
             return;
         }
     }
+}
+
+void tcp_acceptq_add(struct tcpcb *l, struct tcpcb *tp)
+{
+    for (struct tcpcb **pp = &l->synq; *pp; pp = &(*pp)->qnext)
+        if (*pp == tp) {
+            *pp = tp->qnext;
+            l->synq_len--;
+            break;
+        }
+    tp->qnext = NULL;
+    if (l->acceptq_tail)
+        l->acceptq_tail->qnext = tp;
+    else
+        l->acceptq = tp;
+    l->acceptq_tail = tp;
+    l->acceptq_len++;
+    sock_wake(tp->st, l->so, SOCK_WAKE_IN); /* tcp_child_process: parent's sk_data_ready */
 }
 
 struct tcpcb *tcp_lookup_listener(struct ns_stack *st, const struct ns_addr *laddr, uint16_t lport)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsock/socket.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_syncache.h"
 #include "wire/bytes.h"
@@ -383,6 +384,9 @@ static void syncache_send_cookie(struct ns_stack *st, struct tcpcb *l, const str
 
 /* ---- SYN arrival --------------------------------------------------------------------------- */
 
+static void syncache_hold(struct ns_stack *st, struct tcpcb *l, const struct ns_flow *in,
+                          const struct ns_tcp_repr *th);
+
 void tcp_syncache_syn(struct ns_stack *st, struct tcpcb *l, const struct ns_flow *in,
                       const struct ns_tcp_repr *th)
 {
@@ -402,6 +406,10 @@ void tcp_syncache_syn(struct ns_stack *st, struct tcpcb *l, const struct ns_flow
         /* A new SYN on the flow (another ISN): start over from it. */
         syncache_remove(st, b, e);
         break;
+    }
+    if (l->flags & TF_DEFER_SYNACK) {
+        syncache_hold(st, l, in, th);
+        return;
     }
     /* Cookies when the listener's request queue is full (Linux
      * tcp_conn_request, inet_csk_reqsk_queue_is_full) or the bucket or
@@ -527,6 +535,86 @@ static struct tcpcb *syncache_make_tcpcb(struct ns_stack *st, struct tcpcb *l,
     tp->cc->init(tp);
     tcp_arm_rexmt(tp); /* until the ACK is processed, as any SYN-RECEIVED */
     return tp;
+}
+
+/* A SYN for a NS_TCP_DEFER_SYNACK listener (l): the connection it asks
+ * for is made now, held (TF_HELD: in SYN-RECEIVED with nothing sent) and
+ * queued for accept(), so that the application learns the SYN's
+ * destination before anything answers it (tcp_syncache_verdict). The
+ * caller made sure the accept queue has room, which bounds how many wait. */
+static void syncache_hold(struct ns_stack *st, struct tcpcb *l, const struct ns_flow *in,
+                          const struct ns_tcp_repr *th)
+{
+    struct synres r = {
+        .iss = tcp_new_isn(st, in),
+        .irs = th->seq,
+        .peer_mss = th->has_mss ? th->mss : TCP_MSS_NOOPT,
+        .peer_win = th->win,
+        .peer_wscale = th->has_wscale && st->cfg.tcp_window_scaling ? th->wscale : -1,
+        .sack = th->sack_ok && st->cfg.tcp_sack,
+        .ts = th->has_ts && st->cfg.tcp_timestamps,
+        .ts_recent = th->ts_val,
+    };
+    struct tcpcb *tp = syncache_make_tcpcb(st, l, in, &r);
+    if (!tp)
+        return;
+    /* Nothing sent yet: the SYN,ACK goes by the verdict. */
+    tcp_timer_cancel(tp, TT_REXMT);
+    tp->snd_nxt = tp->snd_max = tp->iss;
+    tp->flags |= TF_HELD;
+    NS_STAT_INC(st, tcp_syn_held);
+    NS_STAT_INC(st, tcp_passive_opens);
+    tcp_acceptq_add(l, tp);
+}
+
+int tcp_syncache_verdict(struct tcpcb *tp, int verdict)
+{
+    struct ns_stack *st = tp->st;
+    if (!(tp->flags & TF_HELD) || tp->state != TCPS_SYN_RECEIVED)
+        return -EINVAL;
+    if (verdict == NS_SYNACK_ACCEPT) {
+        tp->flags &= ~TF_HELD;
+        tp->flags |= TF_RTT_TIMING;
+        tp->rtt_seq = tp->iss;
+        tp->rtt_start_us = st->now_us;
+        tcp_output(tp); /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> (RFC 9293 §3.10.7.2) */
+        return 0;
+    }
+    if (verdict == NS_SYNACK_RESET) {
+        /* RFC 9293 §3.10.7.1: what a CLOSED port answers a SYN with. */
+        tcp_respond(st, &tp->sock.flow, 0, tp->rcv_nxt, NS_TCP_RST | NS_TCP_ACK, 0);
+    } else if ((verdict & ~0xff) == NS_SYNACK_UNREACH(0) && (verdict & 0xff) <= 15) {
+        /* The SYN, as much of it as an ICMP error quotes (RFC 792: the
+         * IP header and 64 bits of data), rebuilt from the connection. */
+        uint8_t syn[NS_IP4_HLEN + NS_TCP_HLEN];
+        const struct ns_flow *f = &tp->sock.flow;
+        struct ns_ip4_repr ip = {
+            .src = ns_addr_to_ip4(&f->remote), .dst = ns_addr_to_ip4(&f->local),
+            .proto = NS_IPPROTO_TCP, .ttl = 64, .total_len = sizeof(syn), .hlen = NS_IP4_HLEN,
+            .df = true,
+        };
+        struct ns_tcp_repr th = {.sport = f->rport, .dport = f->lport, .seq = tp->irs,
+                                 .flags = NS_TCP_SYN};
+        if (f->local.family != AF_INET)
+            return -EINVAL;
+        ns_ip4_emit(&ip, syn);
+        ns_tcp_emit(&th, syn + NS_IP4_HLEN);
+        struct ns_pbuf *pb = ns_stack_alloc(st, NS_PBUF_HEADROOM, sizeof(syn));
+        if (pb) {
+            memcpy(ns_pbuf_data(pb), syn, sizeof(syn));
+            pb->ifindex = 0;
+            icmp4_send_error(st, pb, NS_ICMP_DEST_UNREACH, (uint8_t)(verdict & 0xff), 0);
+            ns_pbuf_free(pb);
+        }
+    } else {
+        return -EINVAL;
+    }
+    NS_STAT_INC(st, tcp_held_refused);
+    NS_STAT_INC(st, tcp_attempt_fails);
+    tp->flags &= ~TF_HELD;
+    tcp_set_error(tp, ECONNREFUSED);
+    tcp_close(tp);
+    return 0;
 }
 
 /* Linux sk_acceptq_is_full: the accept queue holds backlog + 1. */

@@ -95,6 +95,15 @@ void tcp_syncache_rst(struct ns_stack *st, struct tcpcb *l, const struct ns_flow
  * for a request), the entry is removed (Linux tcp_req_err). */
 void tcp_syncache_icmp(struct ns_stack *st, const struct ns_flow *out, uint32_t seq, bool abort);
 
+/* The application's verdict on held connection tp (TF_HELD, accepted
+ * from a NS_TCP_DEFER_SYNACK listener): NS_SYNACK_ACCEPT sends our
+ * SYN,ACK now; NS_SYNACK_RESET answers the SYN with <RST,ACK> as a
+ * closed port does; NS_SYNACK_UNREACH(code) with an ICMP destination
+ * unreachable of that code quoting the SYN, as a router that cannot
+ * reach the destination does. After a refusal tp is CLOSED (the socket
+ * stays until closed). 0, or -EINVAL (not held, unknown verdict). */
+int tcp_syncache_verdict(struct tcpcb *tp, int verdict);
+
 /* ---- SYN cookies (pure: exported for unit tests) ---------------------------------- */
 
 /* Linux msstab: the MSS values a cookie can name (its index). */

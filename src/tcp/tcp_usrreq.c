@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netsock/socket.h"
 #include "tcp/tcp.h"
 
 static struct tcpcb *TP(struct ns_sock *so) { return tcp_sk(so); }
@@ -75,6 +76,13 @@ static int tcp_listen(struct ns_stack *st, struct ns_sock *so, int backlog)
         if (o->sock.flow.lport == so->flow.lport && ns_addr_eq(&o->sock.flow.local, &so->flow.local) &&
             !(o->so && (o->so->flags & so->flags & SO_F_REUSEPORT)))
             return -EADDRINUSE;
+    if (so->flags & SO_F_TRANSPARENT) {
+        /* The stack's one catch-all listener (socket.h). */
+        if (st->tcp->transparent)
+            return -EADDRINUSE;
+        st->tcp->transparent = tp;
+        ip_transparent_ref(st, 1);
+    }
     tcp_apply_bufs(so);
     tp->flags |= (so->flags & SO_F_KEEPALIVE) ? TF_KEEPALIVE : 0;
     tcp_state_change(tp, TCPS_LISTEN);
@@ -354,7 +362,7 @@ static ssize_t tcp_sendmsg(struct ns_stack *st, struct ns_sock *so, const struct
          * points past it (RFC 6093 §3) and urgent mode lasts until it is
          * acknowledged (tcp_clean_rtx_queue). */
         tp->snd_up = tp->snd_data + tp->sndbuf.len;
-        tp->flags |= TF_URG;
+        tp->urg_mode = true;
     }
     /* Linux tcp_push: after a send with MSG_MORE, push as under TCP_CORK
      * (whole segments go, a smaller tail waits). What sends the tail is
@@ -598,6 +606,8 @@ static void tcp_usr_close(struct ns_stack *st, struct ns_sock *so)
     struct tcpcb *tp = TP(so);
     if (tp->state == TCPS_LISTEN)
         tcp_close_listener(tp);
+    if (tp->flags & TF_HELD)
+        tcp_syncache_verdict(tp, NS_SYNACK_RESET); /* closed before a verdict: refused */
     bool abort = (so->linger_onoff && so->linger_s == 0) || tp->rcvbuf.len > 0 ||
                  tp->reass != NULL;
     /* The connection lives on without its descriptor (an orphan) until
@@ -735,6 +745,11 @@ static int tcp_setsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
             return -EINVAL;
         tp->user_timeout_us = (uint64_t)v * 1000u;
         return 0;
+    case NS_TCP_DEFER_SYNACK:
+        tp->flags = v ? tp->flags | TF_DEFER_SYNACK : tp->flags & ~TF_DEFER_SYNACK;
+        return 0;
+    case NS_TCP_SYNACK_VERDICT:
+        return tcp_syncache_verdict(tp, v);
     case TCP_QUICKACK:
         /* tcp(7): not permanent. Setting it sends the ACK being delayed
          * now (Linux tcp_cleanup_rbuf in quickack mode); later data is
@@ -900,6 +915,8 @@ static int tcp_getsockopt(struct ns_stack *st, struct ns_sock *so, int level, in
     case TCP_NOTSENT_LOWAT: v = (int)tp->notsent_lowat; break;
     case TCP_USER_TIMEOUT: v = (int)(tp->user_timeout_us / 1000u); break;
     case TCP_QUICKACK: v = !!(tp->flags & TF_QUICKACK); break;
+    case NS_TCP_DEFER_SYNACK: v = !!(tp->flags & TF_DEFER_SYNACK); break;
+    case NS_TCP_SYNACK_VERDICT: v = !!(tp->flags & TF_HELD); break; /* 1: still held */
     default: return -ENOPROTOOPT;
     }
     socklen_t n = *len < sizeof(v) ? *len : (socklen_t)sizeof(v);

@@ -36,6 +36,9 @@
 struct udp_table {
     struct ns_sock *bucket[UDP_HASH_SIZE];
     uint32_t count;
+    /* The IP_TRANSPARENT socket, if any: it takes every datagram no other
+     * socket does, to any address and port (netsock/socket.h). */
+    struct ns_sock *transparent;
 };
 
 static struct ns_sock **udp_bucket(struct ns_stack *st, uint16_t port)
@@ -125,6 +128,8 @@ static int udp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_add
                     uint16_t port)
 {
     bool user_port = port != 0;
+    if ((so->flags & SO_F_TRANSPARENT) && st->udp->transparent)
+        return -EADDRINUSE; /* one catch-all per stack */
     int rc = udp_bind_port(st, so, addr, port);
     if (rc < 0)
         return rc;
@@ -132,6 +137,10 @@ static int udp_bind(struct ns_stack *st, struct ns_sock *so, const struct ns_add
         so->flags |= SO_F_USER_ADDR;
     if (user_port)
         so->flags |= SO_F_USER_PORT;
+    if ((so->flags & SO_F_TRANSPARENT) && !st->udp->transparent) {
+        st->udp->transparent = so;
+        ip_transparent_ref(st, 1);
+    }
     return 0;
 }
 
@@ -392,6 +401,10 @@ static ssize_t udp_recvmsg(struct ns_stack *st, struct ns_sock *so, struct msghd
 
 static void udp_close(struct ns_stack *st, struct ns_sock *so)
 {
+    if (st->udp->transparent == so) {
+        st->udp->transparent = NULL;
+        ip_transparent_ref(st, -1);
+    }
     udp_unhash(st, so);
     sock_dgram_free(so);
 }
@@ -544,6 +557,17 @@ static void udp_rcv(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *p
     struct ns_udp_repr u = *hdr;
     struct ns_sock *best = NULL;
     int best_score = -1, nbest = 0;
+    if (pb->flags & NS_PBUF_F_NONLOCAL) {
+        /* For another host: the transparent socket's, or nobody's (and
+         * no port unreachable: the port is not ours to refuse). */
+        if (!st->udp->transparent) {
+            NS_STAT_INC(st, udp_drop_no_port);
+            goto drop;
+        }
+        ns_pbuf_pull(pb, NS_UDP_HLEN);
+        udp_deliver(st, st->udp->transparent, pb);
+        return;
+    }
     for (struct ns_sock *so = *udp_bucket(st, u.dport); so; so = so->hnext) {
         int sc = udp_score(so, &in, ifp->index);
         if (sc < 0)
@@ -575,7 +599,9 @@ static void udp_rcv(struct ns_stack *st, struct ns_iface *ifp, struct ns_pbuf *p
             NS_STAT_INC(st, udp_drop_no_port);
         goto drop;
     }
-    if (!best) {
+    if (!best && st->udp->transparent) {
+        best = st->udp->transparent;
+    } else if (!best) {
         /* RFC 1122 §4.1.3.1: SHOULD send port unreachable. */
         NS_STAT_INC(st, udp_drop_no_port);
         ns_pbuf_push(pb, pb->off - pb->l3_off);

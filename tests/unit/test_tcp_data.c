@@ -377,9 +377,9 @@ static void test_urgent_send(void **state)
     tseg_expect_none(t);
     struct tcpcb *tp = tt_tp(t, fd);
     tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 2920);
-    assert_true(tp->flags & TF_URG);
+    assert_true(tp->urg_mode);
     tseg_send(t, t->now + 1000, .flags = ACK, .seq = P, .ack = A + 3010);
-    assert_false(tp->flags & TF_URG);
+    assert_false(tp->urg_mode);
     /* Urgent mode over, Nagle is back: with 10 bytes unacknowledged a
      * small write waits. */
     tt_write(t, fd, A + 3010, 10);
