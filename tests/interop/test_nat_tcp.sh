@@ -21,7 +21,10 @@ nat_setup
 mkdir -p "$TMP/www"
 head -c 50000000 /dev/urandom >"$TMP/www/big"
 host_bg http sh -c "cd '$TMP/www' && exec python3 -m http.server --bind 192.0.2.1 8080"
-host_bg echo socat TCP-LISTEN:7,bind=198.51.100.1,reuseaddr,fork PIPE
+# The echo server: one thread per connection that reads and sends back
+# (socat's PIPE echo can block writing into its own full pipe while it is
+# the pipe's only reader: a 5 MB echo then stalls in the kernel's server).
+host_bg echo python3 "$(dirname "$0")/run_py_selectors.py" echo 198.51.100.1 7
 host_bg lo-http sh -c "cd '$TMP/www' && exec python3 -m http.server --bind 127.0.0.1 8088"
 host_wait_tcp 8080
 host_wait_tcp 7
