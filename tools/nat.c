@@ -513,84 +513,89 @@ static bool buf_room(struct buf *b)
     return b->off + b->len < NAT_TCP_BUF;
 }
 
+/* One end of a relayed connection: the guest's netsock socket, or the
+ * host's kernel socket. */
+static ssize_t end_recv(struct ct *c, bool guest, void *p, size_t n)
+{
+    return guest ? ns_recv(c->nat->st, c->gfd, p, n, 0) : recv(c->hfd, p, n, 0);
+}
+
+static ssize_t end_send(struct ct *c, bool guest, const void *p, size_t n)
+{
+    return guest ? ns_send(c->nat->st, c->gfd, p, n, 0) : send(c->hfd, p, n, MSG_NOSIGNAL);
+}
+
+static void end_shut_wr(struct ct *c, bool guest)
+{
+    if (guest)
+        ns_shutdown(c->nat->st, c->gfd, SHUT_WR);
+    else
+        shutdown(c->hfd, SHUT_WR);
+}
+
+/* One direction of c: read from one end (the guest's when from_guest)
+ * into b while it has room, write b out to the other end, and pass the
+ * end of stream on once b is empty (a FIN for a FIN). rd/eof are the
+ * reading end's, wr/shut the writing end's; count adds the bytes read.
+ * Returns whether anything moved, or -1 when an error on either end
+ * reset the connection (tcp_abort: c is gone). */
+static int tcp_pump_dir(struct ct *c, bool from_guest, struct buf *b, bool *rd, bool *eof,
+                        bool *wr, bool *shut, uint64_t *count)
+{
+    bool progress = false;
+    while (*rd && !*eof && buf_room(b)) {
+        uint32_t end = b->off + b->len;
+        ssize_t r = end_recv(c, from_guest, b->p + end, NAT_TCP_BUF - end);
+        if (r > 0) {
+            b->len += (uint32_t)r;
+            *count += (uint64_t)r;
+            progress = true;
+        } else if (r == 0) {
+            *eof = true;
+        } else if (errno == EAGAIN) {
+            *rd = false;
+        } else {
+            tcp_abort(c); /* one side reset: reset the other */
+            return -1;
+        }
+    }
+    while (b->len && *wr) {
+        ssize_t w = end_send(c, !from_guest, b->p + b->off, b->len);
+        if (w > 0) {
+            b->off += (uint32_t)w;
+            b->len -= (uint32_t)w;
+            progress = true;
+        } else if (w < 0 && errno == EAGAIN) {
+            *wr = false;
+        } else {
+            tcp_abort(c);
+            return -1;
+        }
+    }
+    if (*eof && !b->len && !*shut) {
+        end_shut_wr(c, !from_guest); /* the reading end's FIN */
+        *shut = true;
+    }
+    return progress;
+}
+
 /* Move what can move, both ways; free c when both directions are closed
  * (or reset). Edge-triggered: each side's readiness stays noted until an
  * operation says EAGAIN. */
 static void tcp_pump(struct ct *c)
 {
-    struct ns_stack *st = c->nat->st;
-    bool progress = true;
-    while (progress) {
-        progress = false;
-        /* guest -> host */
-        while (c->g_rd && !c->g_eof && buf_room(&c->gh)) {
-            uint32_t end = c->gh.off + c->gh.len;
-            ssize_t r = ns_recv(st, c->gfd, c->gh.p + end, NAT_TCP_BUF - end, 0);
-            if (r > 0) {
-                c->gh.len += (uint32_t)r;
-                c->bytes_out += (uint64_t)r;
-                progress = true;
-            } else if (r == 0) {
-                c->g_eof = true;
-            } else if (errno == EAGAIN) {
-                c->g_rd = false;
-            } else {
-                tcp_abort(c); /* the guest reset: reset the host side */
-                return;
-            }
-        }
-        while (c->gh.len && c->h_wr) {
-            ssize_t w = send(c->hfd, c->gh.p + c->gh.off, c->gh.len, MSG_NOSIGNAL);
-            if (w > 0) {
-                c->gh.off += (uint32_t)w;
-                c->gh.len -= (uint32_t)w;
-                progress = true;
-            } else if (w < 0 && errno == EAGAIN) {
-                c->h_wr = false;
-            } else {
-                tcp_abort(c);
-                return;
-            }
-        }
-        if (c->g_eof && !c->gh.len && !c->h_shut) {
-            shutdown(c->hfd, SHUT_WR); /* the guest's FIN */
-            c->h_shut = true;
-        }
-        /* host -> guest */
-        while (c->h_rd && !c->h_eof && buf_room(&c->hg)) {
-            uint32_t end = c->hg.off + c->hg.len;
-            ssize_t r = recv(c->hfd, c->hg.p + end, NAT_TCP_BUF - end, 0);
-            if (r > 0) {
-                c->hg.len += (uint32_t)r;
-                c->bytes_in += (uint64_t)r;
-                progress = true;
-            } else if (r == 0) {
-                c->h_eof = true;
-            } else if (errno == EAGAIN) {
-                c->h_rd = false;
-            } else {
-                tcp_abort(c); /* the host side reset: so does the guest's */
-                return;
-            }
-        }
-        while (c->hg.len && c->g_wr) {
-            ssize_t w = ns_send(st, c->gfd, c->hg.p + c->hg.off, c->hg.len, 0);
-            if (w > 0) {
-                c->hg.off += (uint32_t)w;
-                c->hg.len -= (uint32_t)w;
-                progress = true;
-            } else if (w < 0 && errno == EAGAIN) {
-                c->g_wr = false;
-            } else {
-                tcp_abort(c);
-                return;
-            }
-        }
-        if (c->h_eof && !c->hg.len && !c->g_shut) {
-            ns_shutdown(st, c->gfd, SHUT_WR); /* the destination's FIN */
-            c->g_shut = true;
-        }
-    }
+    int moved;
+    do {
+        int out = tcp_pump_dir(c, true, &c->gh, &c->g_rd, &c->g_eof, &c->h_wr, &c->h_shut,
+                               &c->bytes_out);
+        if (out < 0)
+            return;
+        int in = tcp_pump_dir(c, false, &c->hg, &c->h_rd, &c->h_eof, &c->g_wr, &c->g_shut,
+                              &c->bytes_in);
+        if (in < 0)
+            return;
+        moved = out || in;
+    } while (moved);
     if (c->g_shut && c->h_shut) {
         ct_free(c); /* both FINs went across: an orderly close each side */
         return;
