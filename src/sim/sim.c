@@ -264,12 +264,9 @@ int ns_sim_poll(struct ns_sim *sim, struct ns_sim_pollfd *fds, size_t nfds, int 
         int ready = sim_poll_scan(fds, nfds);
         if (ready || sim->now_us >= deadline)
             return ready;
-        if (!ns_sim_step(sim, deadline)) {
-            if (deadline == NS_TIME_NEVER) {
-                errno = EDEADLK; /* nothing pending anywhere: it would hang forever */
-                return -1;
-            }
-            ns_sim_run_until(sim, deadline);
+        if (sim_drive(sim, deadline) == -EDEADLK) {
+            errno = EDEADLK;
+            return -1;
         }
     }
 }
